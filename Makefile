@@ -1,0 +1,81 @@
+# socketify: make run | make test | make asan | make fuzz | make bench | make clean
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+NATIVE_SOURCES := $(wildcard native/src/*.c native/src/*.h native/include/*.h) build_native.py
+CC ?= cc
+CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -Inative/src -Inative/include
+ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
+FUZZ_RUNS ?= 200000
+
+.PHONY: run test test-native test-python build asan fuzz bench bench-quick clean
+
+$(VENV)/.stamp: pyproject.toml
+	PYTHON=$(PYTHON) ./tools/system_deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -U pip setuptools wheel cffi
+	$(PIP) install -q --no-build-isolation -e ".[test]"
+	touch $@
+
+socketify/.native.stamp: $(VENV)/.stamp $(NATIVE_SOURCES)
+	$(PY) setup.py -q build_ext --inplace 2>&1 | grep -v -i -E "warning|deprecat|^\s*$$|\*\*\*|!!|See https|setuptools|pypa|packaging.python" || true
+	$(PY) -c "import socketify._native"
+	touch $@
+
+build: socketify/.native.stamp
+
+run: build
+	$(PY) examples/hello_world.py
+
+test: build test-native test-python
+
+test-native:
+	@mkdir -p build/native-tests
+	$(CC) $(CFLAGS_TEST) native/src/http_parser.c native/tests/test_http_parser.c -o build/native-tests/test_http_parser
+	$(CC) $(CFLAGS_TEST) native/src/router.c native/tests/test_router.c -o build/native-tests/test_router
+	ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/test_http_parser | tail -n 3
+	ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/test_router | tail -n 3
+	$(MAKE) --no-print-directory fuzz FUZZ_RUNS=20000
+
+test-python: build
+	$(PY) -m pytest -q tests
+
+# The whole Python suite against an AddressSanitizer + UBSan build of the core.
+asan: $(VENV)/.stamp test-native
+	rm -rf build/asan && mkdir -p build/asan/socketify
+	SOCKETIFY_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	SOCKETIFY_LDFLAGS="-fsanitize=address,undefined" \
+	  $(PY) -c "import build_native as b; b.ffibuilder.compile(tmpdir='build/asan')" >/dev/null
+	cp socketify/*.py build/asan/socketify/
+	PYTHONPATH=$(CURDIR)/build/asan LD_PRELOAD=$(ASAN_LIB) SOCKETIFY_EXPECT_ASAN=1 \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(PY) -m pytest -q -p no:cacheprovider tests
+
+# Fuzz the parsers: libFuzzer when clang is there, else a gcc build of the
+# same targets driven by our standalone mutator, both under ASan + UBSan.
+fuzz:
+	@mkdir -p build/fuzz
+	@if command -v clang >/dev/null 2>&1; then \
+	  for t in http_parser router; do \
+	    clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -Inative/src \
+	      native/src/$$t.c native/fuzz/fuzz_$$t.c -o build/fuzz/fuzz_$$t || exit 1; \
+	    ASAN_OPTIONS=detect_leaks=1 ./build/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -seed=1 2>&1 | tail -n 1 || exit 1; \
+	  done; \
+	else \
+	  for t in http_parser router; do \
+	    $(CC) $(CFLAGS_TEST) native/src/$$t.c native/fuzz/fuzz_$$t.c native/fuzz/standalone_main.c \
+	      -o build/fuzz/fuzz_$$t || exit 1; \
+	    ./build/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -seed=1 | tail -n 1 || exit 1; \
+	  done; \
+	fi
+
+bench: build
+	$(PY) bench/run.py
+
+bench-quick: build
+	$(PY) bench/run.py --quick
+
+clean:
+	rm -rf build dist *.egg-info socketify/_native*.so socketify/_native.c socketify/.native.stamp
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,148 @@
+"""cffi builder (API mode): compiles native/ into ``socketify._native``.
+
+The cdef below mirrors ``native/include/socketify.h``, the one C API the
+binding sees. Constants are declared with ``...`` so their values always come
+from the header itself.
+"""
+import glob
+import os
+import sys
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NATIVE = os.path.join(HERE, "native")
+
+CDEF = """
+typedef struct sk_app sk_app_t;
+typedef struct sk_req sk_req_t;
+typedef uint64_t sk_res_id_t;
+
+#define SK_OK ...
+#define SK_ERR_STALE ...
+#define SK_ERR_STATE ...
+#define SK_ERR_INVALID ...
+#define SK_ERR_NOMEM ...
+#define SK_ERR_SYSTEM ...
+#define SK_ERR_BUSY ...
+#define SK_RES_VALID ...
+#define SK_RES_HEADERS_SENT ...
+#define SK_RES_BODY_STARTED ...
+#define SK_RES_WRITABLE ...
+#define SK_LISTEN_DEFAULT ...
+#define SK_LISTEN_EXCLUSIVE_PORT ...
+
+typedef struct sk_app_config {
+  size_t max_request_line;
+  size_t max_header_bytes;
+  size_t max_header_count;
+  unsigned header_timeout_s;
+  unsigned idle_timeout_s;
+  uint64_t max_body_size;
+} sk_app_config_t;
+
+void sk_app_config_default(sk_app_config_t *config);
+sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user);
+void sk_app_destroy(sk_app_t *app);
+int sk_app_fd(const sk_app_t *app);
+int sk_app_poll(sk_app_t *app, int timeout_ms);
+int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
+                 size_t pattern_len, int handler_id);
+int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *bound_port);
+int sk_app_listen_unix(sk_app_t *app, const char *path, int options);
+void sk_app_shutdown(sk_app_t *app);
+size_t sk_app_connection_count(const sk_app_t *app);
+
+const char *sk_req_method(const sk_req_t *req, size_t *len);
+const char *sk_req_url(const sk_req_t *req, size_t *len);
+const char *sk_req_query(const sk_req_t *req, size_t *len);
+const char *sk_req_header(const sk_req_t *req, const char *lower_name, size_t name_len,
+                          size_t *len);
+size_t sk_req_header_count(const sk_req_t *req);
+size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap);
+size_t sk_req_param_count(const sk_req_t *req);
+const char *sk_req_param(const sk_req_t *req, size_t index, size_t *len);
+int sk_req_is_ancient(const sk_req_t *req);
+
+int sk_res_state(const sk_app_t *app, sk_res_id_t res);
+int sk_res_write_status(sk_app_t *app, sk_res_id_t res, const char *status, size_t len);
+int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t name_len,
+                        const char *value, size_t value_len);
+int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len);
+int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
+               int close_connection);
+int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection);
+int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                const char *content_type, size_t content_type_len, const char *body,
+                size_t body_len, int close_connection);
+int sk_res_on_data(sk_app_t *app, sk_res_id_t res);
+int sk_res_pause(sk_app_t *app, sk_res_id_t res);
+int sk_res_resume(sk_app_t *app, sk_res_id_t res);
+int sk_res_write_continue(sk_app_t *app, sk_res_id_t res);
+int sk_res_close(sk_app_t *app, sk_res_id_t res);
+uint64_t sk_res_write_offset(const sk_app_t *app, sk_res_id_t res);
+size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res);
+int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
+                          int as_text);
+
+extern "Python" int _sk_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req);
+extern "Python" void _sk_on_aborted(void *user, sk_res_id_t res);
+extern "Python" void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len,
+                                 int is_last);
+extern "Python" void _sk_on_writable(void *user, sk_res_id_t res, uint64_t offset);
+"""
+
+SOURCE = """
+#include "socketify.h"
+
+static int _sk_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req);
+static void _sk_on_aborted(void *user, sk_res_id_t res);
+static void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len, int is_last);
+static void _sk_on_writable(void *user, sk_res_id_t res, uint64_t offset);
+
+/* The callbacks are the binding's extern "Python" functions; wiring them here
+ * keeps function pointers out of Python. */
+static sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user) {
+  sk_app_callbacks_t callbacks;
+  callbacks.user = user;
+  callbacks.on_request = _sk_on_request;
+  callbacks.on_aborted = _sk_on_aborted;
+  callbacks.on_data = _sk_on_data;
+  callbacks.on_writable = _sk_on_writable;
+  return sk_app_create(config, &callbacks);
+}
+"""
+
+
+def _sources():
+    sources = sorted(glob.glob(os.path.join("native", "src", "*.c")))
+    return [s for s in sources if not s.endswith(("_test.c",))]
+
+
+def _compile_args():
+    args = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",
+            "-fvisibility=hidden"]
+    extra = os.environ.get("SOCKETIFY_CFLAGS", "")
+    args += extra.split()
+    return args
+
+
+def _link_args():
+    return os.environ.get("SOCKETIFY_LDFLAGS", "").split()
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "socketify._native",
+    SOURCE,
+    sources=_sources(),
+    include_dirs=[os.path.join("native", "include"), os.path.join("native", "src")],
+    libraries=["ssl", "crypto", "z"],
+    extra_compile_args=_compile_args(),
+    extra_link_args=_link_args(),
+)
+
+if __name__ == "__main__":
+    os.chdir(HERE)
+    ffibuilder.compile(tmpdir=os.path.join(HERE, "build", "cffi"), verbose="-v" in sys.argv)

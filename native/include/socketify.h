@@ -1,0 +1,128 @@
+/* socketify native core: the one C API the Python binding sees.
+ *
+ * Opaque handles, plain C types and callbacks taking a `void *user`. Every
+ * call that can fail returns a status (SK_OK or a negative SK_ERR_*).
+ *
+ * Responses are named by an sk_res_id_t, never by a pointer: the id carries a
+ * connection slot and a per-response serial, so a call through an id whose
+ * response has ended or whose connection has closed is detected here and
+ * answered with SK_ERR_STALE instead of touching freed memory.
+ *
+ * A sk_req_t pointer is valid only during the on_request callback that
+ * received it. */
+#ifndef SOCKETIFY_H
+#define SOCKETIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sk_app sk_app_t;
+typedef struct sk_req sk_req_t;
+typedef uint64_t sk_res_id_t;
+
+#define SK_OK 0
+#define SK_ERR_STALE (-1)   /* response ended or aborted, connection closed */
+#define SK_ERR_STATE (-2)   /* call out of order (e.g. a header after the body began) */
+#define SK_ERR_INVALID (-3) /* bad argument (CR/LF in a header, bad status line...) */
+#define SK_ERR_NOMEM (-4)
+#define SK_ERR_SYSTEM (-5) /* an OS call failed; errno says why */
+#define SK_ERR_BUSY (-6)   /* sk_app_poll called from inside a callback */
+
+/* sk_res_state() bits */
+#define SK_RES_VALID 0x01         /* the id names a live, unfinished response */
+#define SK_RES_HEADERS_SENT 0x02  /* the status line was written */
+#define SK_RES_BODY_STARTED 0x04  /* the header section was finished */
+#define SK_RES_WRITABLE 0x08      /* nothing is waiting in the send buffer */
+
+/* AppListenOptions.options */
+#define SK_LISTEN_DEFAULT 0
+#define SK_LISTEN_EXCLUSIVE_PORT 1 /* no SO_REUSEPORT */
+
+typedef struct sk_app_config {
+  size_t max_request_line;   /* 414 past it; default 8192 */
+  size_t max_header_bytes;   /* 431 past it; default 8192 */
+  size_t max_header_count;   /* 431 past it; default 100 */
+  unsigned header_timeout_s; /* a request head must arrive within it; default 10 */
+  unsigned idle_timeout_s;   /* keep-alive idle and in-flight inactivity; default 10 */
+  uint64_t max_body_size;    /* 413 past it; 0 = unlimited (default) */
+} sk_app_config_t;
+
+typedef struct sk_app_callbacks {
+  void *user;
+  /* A request matched route `handler_id`. Return nonzero when the route took
+   * the request, 0 to yield it to the next matching route. */
+  int (*on_request)(void *user, int handler_id, sk_res_id_t res, sk_req_t *req);
+  /* The client went away (or timed out) before the response ended. */
+  void (*on_aborted)(void *user, sk_res_id_t res);
+  /* Request body bytes, once sk_res_on_data() asked for them. */
+  void (*on_data)(void *user, sk_res_id_t res, const char *data, size_t len, int is_last);
+  /* The send buffer drained while the response was in flight. */
+  void (*on_writable)(void *user, sk_res_id_t res, uint64_t offset);
+} sk_app_callbacks_t;
+
+void sk_app_config_default(sk_app_config_t *config);
+
+/* ---- app and loop ---- */
+sk_app_t *sk_app_create(const sk_app_config_t *config, const sk_app_callbacks_t *callbacks);
+void sk_app_destroy(sk_app_t *app);
+int sk_app_fd(const sk_app_t *app); /* readable whenever sk_app_poll has work */
+/* Run one loop iteration, waiting up to timeout_ms (-1: forever, 0: not at all).
+ * Returns the number of events handled or a negative status. */
+int sk_app_poll(sk_app_t *app, int timeout_ms);
+/* method NULL: any method. Returns SK_OK or a negative status. */
+int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
+                 size_t pattern_len, int handler_id);
+/* host NULL: all interfaces, IPv6 dual-stack when the kernel has IPv6.
+ * Returns SK_OK and the bound port in *bound_port. */
+int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *bound_port);
+int sk_app_listen_unix(sk_app_t *app, const char *path, int options);
+/* Stop accepting, close idle connections, close the others once their
+ * response ends. sk_app_connection_count() reaches 0 when drained. */
+void sk_app_shutdown(sk_app_t *app);
+size_t sk_app_connection_count(const sk_app_t *app);
+
+/* ---- request (valid only inside on_request) ---- */
+const char *sk_req_method(const sk_req_t *req, size_t *len);
+const char *sk_req_url(const sk_req_t *req, size_t *len);   /* path, no query */
+const char *sk_req_query(const sk_req_t *req, size_t *len); /* after '?', raw */
+/* Value of the first header named `lower_name` (ASCII case-insensitive), or NULL. */
+const char *sk_req_header(const sk_req_t *req, const char *lower_name, size_t name_len,
+                          size_t *len);
+size_t sk_req_header_count(const sk_req_t *req);
+/* Writes every header as "lowercase-name\0value\0" into out; returns the bytes
+ * needed (call with cap 0 to size the buffer); writes only if they fit. */
+size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap);
+size_t sk_req_param_count(const sk_req_t *req);
+const char *sk_req_param(const sk_req_t *req, size_t index, size_t *len);
+int sk_req_is_ancient(const sk_req_t *req); /* HTTP/1.0 */
+
+/* ---- response ---- */
+int sk_res_state(const sk_app_t *app, sk_res_id_t res);
+/* "200 OK", "404 Not Found"...: three digits and an optional reason. */
+int sk_res_write_status(sk_app_t *app, sk_res_id_t res, const char *status, size_t len);
+int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t name_len,
+                        const char *value, size_t value_len);
+/* A body chunk; without a Content-Length header the body is sent chunked. */
+int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len);
+int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
+               int close_connection);
+int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection);
+/* Status, Content-Type and body in one call (status/content_type may be NULL). */
+int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                const char *content_type, size_t content_type_len, const char *body,
+                size_t body_len, int close_connection);
+/* Start delivering the request body through on_data (sends 100 Continue
+ * when the client asked for it). */
+int sk_res_on_data(sk_app_t *app, sk_res_id_t res);
+int sk_res_pause(sk_app_t *app, sk_res_id_t res);
+int sk_res_resume(sk_app_t *app, sk_res_id_t res);
+int sk_res_write_continue(sk_app_t *app, sk_res_id_t res);
+int sk_res_close(sk_app_t *app, sk_res_id_t res); /* hard close, aborts */
+uint64_t sk_res_write_offset(const sk_app_t *app, sk_res_id_t res);
+size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res);
+/* Peer address as text ("127.0.0.1", "::1") or raw bytes (4 or 16); returns
+ * the length written, 0 for a UNIX socket, or a negative status. */
+int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
+                          int as_text);
+
+#endif

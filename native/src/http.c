@@ -1,0 +1,374 @@
+/* Per-connection HTTP/1.1 state: reading, parsing, body framing, routing,
+ * keep-alive, pipelining and timeouts. One request is in flight per
+ * connection at a time; pipelined requests wait in the input buffer, so
+ * responses always leave in request order even when a handler is async. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void conn_on_event(sk_watch_t *watch, unsigned events);
+
+static uint64_t deadline_in(const sk_conn_t *conn, unsigned seconds) {
+  /* +1: the tick may fire right after we set the deadline. */
+  return conn->app->loop.now_ticks + seconds + 1;
+}
+
+sk_conn_t *sk_conn_create(sk_app_t *app, int fd, const struct sockaddr_storage *peer,
+                          socklen_t peer_len) {
+  sk_conn_t *conn = calloc(1, sizeof *conn);
+  if (!conn) return NULL;
+  conn->app = app;
+  conn->watch.fd = fd;
+  conn->watch.on_event = conn_on_event;
+  conn->phase = SK_PHASE_HEAD;
+  conn->keep_alive = 1;
+  conn->peer = *peer;
+  conn->peer_len = peer_len;
+  conn->deadline = deadline_in(conn, app->config.header_timeout_s);
+  if (sk_loop_add(&app->loop, &conn->watch, SK_EV_READ) != SK_OK) {
+    free(conn);
+    return NULL;
+  }
+  return conn;
+}
+
+void sk_conn_update_reading(sk_conn_t *conn) {
+  if (conn->closed) return;
+  /* Stop reading while the application asked us to, while the client has
+   * already closed its side, or while too much of its input is waiting on a
+   * slow handler; the kernel's window then pushes back on the client. */
+  int off = conn->user_paused || conn->peer_eof ||
+            conn->in.len + conn->body.len > SK_MAX_BUFFERED_INPUT;
+  if (conn->phase == SK_PHASE_CLOSING) off = conn->peer_eof;
+  unsigned interest = conn->watch.interest;
+  interest = off ? (interest & ~SK_EV_READ) : (interest | SK_EV_READ);
+  conn->reading_off = off;
+  sk_loop_modify(&conn->app->loop, &conn->watch, interest);
+}
+
+void sk_conn_close(sk_conn_t *conn, int abort_response) {
+  if (conn->closed) return;
+  sk_app_t *app = conn->app;
+  conn->closed = 1;
+  if (app->cork_owner == conn) {
+    app->cork_owner = NULL;
+    app->cork_len = 0;
+  }
+  sk_loop_remove(&app->loop, &conn->watch);
+  sk_socket_close(conn->watch.fd);
+  conn->watch.fd = -1;
+
+  /* Unlink and release the slot first, so the id is stale before Python hears
+   * of the abort. */
+  if (conn->prev) conn->prev->next = conn->next;
+  else app->conns = conn->next;
+  if (conn->next) conn->next->prev = conn->prev;
+  app->slots[conn->slot] = NULL;
+  app->free_slots[app->free_slot_count++] = conn->slot;
+  app->conn_count--;
+  if (app->conn_count == 0 && !app->shutting_down) sk_loop_set_tick(&app->loop, 0);
+
+  uint32_t serial = conn->serial;
+  conn->serial = 0;
+  conn->next = app->graveyard;
+  app->graveyard = conn;
+  if (abort_response && serial != 0 && conn->stage != SK_RES_DONE && app->cb.on_aborted)
+    app->cb.on_aborted(app->cb.user, ((uint64_t)serial << 32) | conn->slot);
+}
+
+/* ---- request body ---- */
+
+static void reset_for_next_request(sk_conn_t *conn) {
+  conn->phase = SK_PHASE_HEAD;
+  conn->stage = SK_RES_NONE;
+  conn->serial = 0;
+  conn->body_wanted = 0;
+  conn->user_paused = 0;
+  sk_buf_free(&conn->body);
+  conn->deadline = deadline_in(conn, conn->app->config.idle_timeout_s);
+}
+
+static void finish_request_if_done(sk_conn_t *conn) {
+  if (conn->phase == SK_PHASE_REQUEST && conn->body_done && conn->stage == SK_RES_DONE)
+    reset_for_next_request(conn);
+}
+
+/* Hand body bytes to the application, or keep them until it asks. */
+static void deliver_body(sk_conn_t *conn, const char *data, size_t len, int last) {
+  sk_app_t *app = conn->app;
+  conn->body_received += len;
+  if (last) conn->body_done = 1;
+  if (conn->stage == SK_RES_DONE) {
+    finish_request_if_done(conn); /* the response ended: the rest is discarded */
+    return;
+  }
+  if (!conn->body_wanted || conn->body.len) {
+    if (sk_buf_append(&conn->body, data, len) != SK_OK) sk_conn_close(conn, 1);
+    if (conn->body_wanted) sk_app_defer(app, conn);
+    return;
+  }
+  if (len == 0 && !last) return;
+  if (last) conn->body_last_sent = 1;
+  uint64_t id = ((uint64_t)conn->serial << 32) | conn->slot;
+  if (app->cb.on_data) app->cb.on_data(app->cb.user, id, data, len, last);
+}
+
+void sk_conn_deliver_body(sk_conn_t *conn) {
+  sk_app_t *app = conn->app;
+  if (!conn->body_wanted || conn->stage == SK_RES_DONE || conn->serial == 0) return;
+  if (conn->body.len == 0 && (!conn->body_done || conn->body_last_sent)) return;
+  int last = conn->body_done;
+  if (last) conn->body_last_sent = 1;
+  uint64_t id = ((uint64_t)conn->serial << 32) | conn->slot;
+  /* Python copies the bytes before it returns; the buffer is ours again after. */
+  sk_buf_t body = conn->body;
+  conn->body = (sk_buf_t){0};
+  if (app->cb.on_data) app->cb.on_data(app->cb.user, id, body.data ? body.data : "", body.len, last);
+  sk_buf_free(&body);
+}
+
+static int body_too_large(sk_conn_t *conn, uint64_t more) {
+  uint64_t limit = conn->app->config.max_body_size;
+  return limit && (conn->body_received + more > limit || conn->body_received + more < more);
+}
+
+/* Feeds request-body bytes; returns how many were used. */
+static size_t feed_body(sk_conn_t *conn, const char *data, size_t len) {
+  if (conn->body_kind == SK_BODY_LENGTH) {
+    size_t take = (size_t)SK_MIN((uint64_t)len, conn->body_remaining);
+    conn->body_remaining -= take;
+    deliver_body(conn, data, take, conn->body_remaining == 0);
+    return take;
+  }
+  size_t pos = 0;
+  while (!conn->closed && !conn->body_done) {
+    size_t consumed = 0, chunk_len = 0;
+    const char *chunk = NULL;
+    int r = sk_chunked_decode(&conn->chunked, &conn->app->limits, data + pos, len - pos, &consumed,
+                              &chunk, &chunk_len);
+    pos += consumed;
+    if (r == SK_CHUNK_DATA) {
+      if (body_too_large(conn, chunk_len)) {
+        sk_res_write_error(conn, 413);
+        return len;
+      }
+      deliver_body(conn, chunk, chunk_len, 0);
+    } else if (r == SK_CHUNK_DONE) {
+      deliver_body(conn, "", 0, 1);
+    } else if (r == SK_CHUNK_NEED_MORE) {
+      break;
+    } else {
+      sk_res_write_error(conn, 400);
+      return len;
+    }
+  }
+  return pos;
+}
+
+/* ---- routing ---- */
+
+typedef struct dispatch_ctx {
+  sk_conn_t *conn;
+  uint32_t serial;
+  sk_req_t *req;
+} dispatch_ctx_t;
+
+static int visit_route(void *ctx_ptr, int handler_id, const sk_route_params_t *params) {
+  dispatch_ctx_t *ctx = ctx_ptr;
+  sk_conn_t *conn = ctx->conn;
+  sk_app_t *app = conn->app;
+  ctx->req->params = params;
+  uint64_t id = ((uint64_t)ctx->serial << 32) | conn->slot;
+  int taken = app->cb.on_request(app->cb.user, handler_id, id, ctx->req);
+  /* A handler that already wrote something owns the response, whatever it
+   * said about yielding: a second response must never reach the wire. */
+  if (conn->closed || conn->serial != ctx->serial || conn->stage != SK_RES_NONE) return 1;
+  return taken;
+}
+
+static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
+  sk_app_t *app = conn->app;
+  sk_req_t req = {http, NULL};
+  dispatch_ctx_t ctx = {conn, conn->serial, &req};
+  int taken = sk_router_match(app->router, http->method.data, http->method.len, http->path.data,
+                              http->path.len, visit_route, &ctx);
+  /* A GET route answers HEAD unless a HEAD (or any) route took it. */
+  if (!taken && conn->head_request && !conn->closed && conn->serial == ctx.serial)
+    taken = sk_router_match(app->router, "GET", 3, http->path.data, http->path.len, visit_route,
+                            &ctx);
+  if (!taken && !conn->closed && conn->serial == ctx.serial && conn->stage == SK_RES_NONE)
+    sk_res_write_not_found(conn);
+}
+
+static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
+  sk_app_t *app = conn->app;
+  conn->phase = SK_PHASE_REQUEST;
+  conn->version_minor = http->version_minor;
+  conn->req_flags = http->flags;
+  conn->body_kind = http->body_kind;
+  conn->body_remaining = http->body_kind == SK_BODY_LENGTH ? http->content_length : 0;
+  conn->body_received = 0;
+  sk_chunked_init(&conn->chunked);
+  conn->body_done = http->body_kind == SK_BODY_NONE ||
+                    (http->body_kind == SK_BODY_LENGTH && http->content_length == 0);
+  conn->body_wanted = 0;
+  conn->body_last_sent = 0;
+  conn->sent_continue = 0;
+  conn->user_paused = 0;
+  conn->head_request = http->method.len == 4 && memcmp(http->method.data, "HEAD", 4) == 0;
+  if (http->version_minor == 1)
+    conn->keep_alive = !(http->flags & SK_REQ_CONNECTION_CLOSE);
+  else
+    conn->keep_alive = (http->flags & SK_REQ_CONNECTION_KEEP_ALIVE) &&
+                       !(http->flags & SK_REQ_CONNECTION_CLOSE);
+  if (app->shutting_down || conn->peer_eof) conn->keep_alive = 0;
+  conn->stage = SK_RES_NONE;
+  conn->status_code = 0;
+  conn->has_content_length = 0;
+  conn->has_date = 0;
+  conn->chunked_out = 0;
+  conn->no_body = conn->head_request;
+  conn->declared_length = 0;
+  conn->write_offset = 0;
+  conn->serial = sk_app_next_serial(app);
+  conn->deadline = deadline_in(conn, app->config.idle_timeout_s);
+
+  if (http->body_kind == SK_BODY_LENGTH && body_too_large(conn, http->content_length)) {
+    sk_res_write_error(conn, 413);
+    return;
+  }
+  dispatch(conn, http);
+}
+
+/* Parses and dispatches as many requests as data[0..len) holds; returns the
+ * bytes used. What is left is a partial head or requests pipelined behind
+ * one whose response is still pending. */
+static size_t process_bytes(sk_conn_t *conn, const char *data, size_t len) {
+  sk_app_t *app = conn->app;
+  size_t pos = 0;
+  conn->in_dispatch = 1;
+  while (!conn->closed) {
+    if (conn->phase == SK_PHASE_HEAD) {
+      if (pos == len) break;
+      size_t head_len = 0;
+      int r = sk_http_parse_request(data + pos, len - pos, &app->limits, &app->request, &head_len);
+      if (r == SK_PARSE_INCOMPLETE) break;
+      if (r < 0) {
+        pos = len;
+        sk_res_write_error(conn, -r);
+        break;
+      }
+      pos += head_len;
+      begin_request(conn, &app->request);
+    } else if (conn->phase == SK_PHASE_REQUEST) {
+      if (!conn->body_done) {
+        if (pos == len) break;
+        size_t used = feed_body(conn, data + pos, len - pos);
+        pos += used;
+        if (used == 0) break;
+        continue;
+      }
+      if (conn->stage != SK_RES_DONE) break; /* async response pending */
+      reset_for_next_request(conn);
+    } else {
+      pos = len; /* closing: input is discarded */
+      break;
+    }
+  }
+  conn->in_dispatch = 0;
+  return pos;
+}
+
+void sk_conn_process(sk_conn_t *conn) {
+  if (conn->closed || conn->in.len == 0) return;
+  size_t used = process_bytes(conn, conn->in.data, conn->in.len);
+  if (!conn->closed) sk_buf_consume(&conn->in, used);
+  if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD) sk_conn_close(conn, 1);
+}
+
+void sk_conn_response_done(sk_conn_t *conn) {
+  sk_app_t *app = conn->app;
+  conn->stage = SK_RES_DONE;
+  conn->serial = 0;
+  if (!conn->body_wanted) sk_buf_free(&conn->body);
+  if (!conn->keep_alive) {
+    sk_out_finish_close(conn);
+    return;
+  }
+  finish_request_if_done(conn);
+  if (conn->phase == SK_PHASE_HEAD && !conn->in_dispatch) {
+    if (conn->in.len || conn->peer_eof) sk_app_defer(app, conn);
+  }
+  sk_conn_update_reading(conn);
+}
+
+static void on_readable(sk_conn_t *conn) {
+  sk_app_t *app = conn->app;
+  int eof = 0;
+  long n = sk_socket_read(conn->watch.fd, app->recv_buf, SK_RECV_BUFFER_SIZE, &eof);
+  if (n < 0) {
+    sk_conn_close(conn, 1);
+    return;
+  }
+  if (eof) {
+    conn->peer_eof = 1;
+    /* The client may half-close after sending its request: answer what it
+     * sent, then close. With nothing in flight there is nothing to answer. */
+    if (conn->phase != SK_PHASE_REQUEST) {
+      sk_conn_process(conn);
+      if (!conn->closed) sk_conn_close(conn, 1);
+      return;
+    }
+    conn->keep_alive = 0;
+    sk_conn_update_reading(conn);
+    return;
+  }
+  if (n == 0) return;
+  if (conn->phase == SK_PHASE_CLOSING) return; /* lingering close: discard */
+  if (conn->phase == SK_PHASE_HEAD && conn->in.len == 0)
+    conn->deadline = deadline_in(conn, app->config.header_timeout_s);
+  else if (conn->phase == SK_PHASE_REQUEST)
+    conn->deadline = deadline_in(conn, app->config.idle_timeout_s);
+
+  if (conn->in.len == 0) {
+    /* Common case: parse straight from the shared receive buffer and copy
+     * only a leftover. */
+    size_t used = process_bytes(conn, app->recv_buf, (size_t)n);
+    if (!conn->closed && used < (size_t)n && conn->phase != SK_PHASE_CLOSING &&
+        sk_buf_append(&conn->in, app->recv_buf + used, (size_t)n - used) != SK_OK)
+      sk_conn_close(conn, 1);
+  } else {
+    if (sk_buf_append(&conn->in, app->recv_buf, (size_t)n) != SK_OK) {
+      sk_conn_close(conn, 1);
+      return;
+    }
+    sk_conn_process(conn);
+  }
+  sk_conn_update_reading(conn);
+}
+
+static void conn_on_event(sk_watch_t *watch, unsigned events) {
+  sk_conn_t *conn = (sk_conn_t *)watch;
+  if (conn->closed) return;
+  if (events & SK_EV_WRITE) {
+    int drained = sk_out_drain_backlog(conn);
+    if (conn->closed) return;
+    sk_app_t *app = conn->app;
+    if (drained && conn->serial && conn->stage == SK_RES_BODY && app->cb.on_writable)
+      app->cb.on_writable(app->cb.user, ((uint64_t)conn->serial << 32) | conn->slot,
+                          conn->write_offset);
+    if (conn->closed) return;
+  }
+  if (events & (SK_EV_READ | SK_EV_ERROR)) on_readable(conn);
+}
+
+void sk_conn_on_tick(sk_conn_t *conn) {
+  if (conn->closed || conn->deadline == 0 || conn->app->loop.now_ticks < conn->deadline) return;
+  if (conn->phase == SK_PHASE_HEAD && conn->in.len > 0) {
+    sk_res_write_error(conn, 408); /* slow client: the head did not arrive in time */
+    conn->deadline = deadline_in(conn, 2);
+    return;
+  }
+  sk_conn_close(conn, 1);
+}

@@ -1,0 +1,232 @@
+/* Internal structures of the native core; never seen by the binding. */
+#ifndef SK_INTERNAL_H
+#define SK_INTERNAL_H
+
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* accept4, SOCK_NONBLOCK */
+#endif
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "socketify.h"
+#include "http_parser.h"
+#include "router.h"
+
+/* ---- growable byte buffer (buffer.c) ---- */
+typedef struct sk_buf {
+  char *data;
+  size_t len;
+  size_t cap;
+} sk_buf_t;
+
+int sk_buf_reserve(sk_buf_t *buf, size_t extra);
+int sk_buf_append(sk_buf_t *buf, const void *data, size_t len);
+void sk_buf_consume(sk_buf_t *buf, size_t len); /* drop len bytes from the front */
+void sk_buf_free(sk_buf_t *buf);
+
+/* ---- event loop (loop.c, loop_epoll.c / loop_kqueue.c) ---- */
+#define SK_EV_READ 0x1u
+#define SK_EV_WRITE 0x2u
+#define SK_EV_ERROR 0x4u /* error or hang-up: the fd should be closed */
+
+typedef struct sk_watch sk_watch_t;
+typedef void (*sk_watch_fn)(sk_watch_t *watch, unsigned events);
+
+/* Embedded as the first member of whatever owns the fd, so the callback can
+ * cast back to its owner. */
+struct sk_watch {
+  int fd;
+  unsigned interest; /* SK_EV_READ | SK_EV_WRITE currently registered */
+  sk_watch_fn on_event;
+};
+
+typedef struct sk_loop {
+  int backend_fd; /* epoll or kqueue fd: the pollable fd asyncio watches */
+  int tick_fd;    /* timerfd (epoll backend); -1 on kqueue */
+  int wake_read_fd;
+  int wake_write_fd;
+  int wake_pending;
+  int tick_armed;
+  uint64_t now_ticks; /* seconds elapsed, advanced by the tick */
+  void (*on_tick)(void *ctx);
+  void (*on_wake)(void *ctx);
+  void *ctx;
+  sk_watch_t tick_watch;
+  sk_watch_t wake_watch;
+} sk_loop_t;
+
+int sk_loop_init(sk_loop_t *loop);
+void sk_loop_free(sk_loop_t *loop);
+int sk_loop_add(sk_loop_t *loop, sk_watch_t *watch, unsigned interest);
+int sk_loop_modify(sk_loop_t *loop, sk_watch_t *watch, unsigned interest);
+void sk_loop_remove(sk_loop_t *loop, sk_watch_t *watch);
+int sk_loop_run_once(sk_loop_t *loop, int timeout_ms); /* events handled, or <0 */
+void sk_loop_wake(sk_loop_t *loop);                   /* make the loop fd readable */
+void sk_loop_set_tick(sk_loop_t *loop, int armed);    /* 1 s timer on/off */
+
+/* Backend: the only functions that differ between epoll and kqueue. */
+int sk_backend_init(sk_loop_t *loop);
+void sk_backend_free(sk_loop_t *loop);
+int sk_backend_ctl(sk_loop_t *loop, sk_watch_t *watch, unsigned old_interest,
+                   unsigned new_interest);
+int sk_backend_wait(sk_loop_t *loop, int timeout_ms);
+int sk_backend_set_tick(sk_loop_t *loop, int armed);
+
+/* ---- sockets (socket.c) ---- */
+int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_port);
+int sk_socket_listen_unix(const char *path, int options);
+int sk_socket_accept(int listen_fd, struct sockaddr_storage *addr, socklen_t *addr_len);
+/* Returns bytes moved, 0 on EAGAIN, -1 on a dead socket (errno kept). */
+long sk_socket_read(int fd, char *buf, size_t cap, int *eof);
+long sk_socket_write(int fd, const char *data, size_t len);
+long sk_socket_write2(int fd, const char *a, size_t a_len, const char *b, size_t b_len);
+void sk_socket_close(int fd);
+int sk_socket_format_address(const struct sockaddr_storage *addr, char *out, size_t cap,
+                             int as_text);
+
+/* ---- HTTP connections (http.c, response.c) ---- */
+enum sk_conn_phase {
+  SK_PHASE_HEAD = 0, /* waiting for (the rest of) a request head */
+  SK_PHASE_REQUEST,  /* a request is in flight (body and/or response pending) */
+  SK_PHASE_CLOSING,  /* response sent, write side shut, draining reads */
+};
+
+enum sk_res_stage {
+  SK_RES_NONE = 0,  /* nothing written */
+  SK_RES_STATUS,    /* status line (and maybe headers) written */
+  SK_RES_BODY,      /* header section finished, body streaming */
+  SK_RES_DONE,      /* response complete */
+};
+
+typedef struct sk_conn sk_conn_t;
+
+struct sk_conn {
+  sk_watch_t watch; /* first: the loop hands it back to us */
+  sk_app_t *app;
+  sk_conn_t *prev, *next;   /* every live connection */
+  sk_conn_t *deferred_next; /* work queued for the next loop iteration */
+  uint32_t slot;
+  uint32_t serial; /* of the response in flight; 0 when none */
+  enum sk_conn_phase phase;
+  uint64_t deadline; /* loop tick at which the timeout fires; 0 = none */
+
+  sk_buf_t in;      /* unprocessed input: a partial head or pipelined requests */
+  sk_buf_t backlog; /* output the kernel did not take yet */
+  sk_buf_t body;    /* request body received before on_data was asked for */
+
+  /* request in flight */
+  int version_minor;
+  unsigned req_flags; /* SK_REQ_* of the request */
+  enum sk_http_body_kind body_kind;
+  uint64_t body_remaining; /* SK_BODY_LENGTH: bytes still to come */
+  uint64_t body_received;
+  sk_chunked_t chunked;
+  unsigned body_done : 1;       /* the whole request body was received */
+  unsigned body_wanted : 1;     /* sk_res_on_data was called */
+  unsigned body_last_sent : 1;  /* on_data saw is_last */
+  unsigned head_request : 1;    /* HEAD: never write a body */
+  unsigned keep_alive : 1;      /* the connection survives this response */
+  unsigned sent_continue : 1;
+  unsigned user_paused : 1;     /* sk_res_pause */
+  unsigned reading_off : 1;     /* EPOLLIN removed (paused or buffer full) */
+  unsigned closed : 1;          /* slot released, waiting to be freed */
+  unsigned deferred : 1;        /* on the deferred list */
+  unsigned in_dispatch : 1;     /* input of this connection is being processed */
+  unsigned broken : 1;          /* a write failed: close at the next iteration */
+  unsigned write_shut : 1;      /* shutdown(SHUT_WR) done */
+  unsigned peer_eof : 1;        /* the client closed its sending side */
+
+  /* response in flight */
+  enum sk_res_stage stage;
+  int status_code;
+  unsigned has_content_length : 1; /* the handler wrote a Content-Length header */
+  unsigned has_date : 1;
+  unsigned chunked_out : 1;
+  unsigned no_body : 1; /* HEAD request or 1xx/204/304 status */
+  uint64_t declared_length;
+  uint64_t write_offset; /* body bytes written */
+
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+};
+
+typedef struct sk_listener {
+  sk_watch_t watch;
+  sk_app_t *app;
+  struct sk_listener *next;
+  char *unix_path; /* removed on close */
+} sk_listener_t;
+
+struct sk_req {
+  const sk_http_request_t *http;
+  const sk_route_params_t *params;
+};
+
+#define SK_RECV_BUFFER_SIZE (256 * 1024)
+#define SK_CORK_BUFFER_SIZE (64 * 1024)
+#define SK_DATE_LEN 37 /* "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" */
+/* How much request input (pipelined requests, unread body) we hold for one
+ * connection before we stop reading from it. */
+#define SK_MAX_BUFFERED_INPUT (1024 * 1024)
+
+struct sk_app {
+  sk_loop_t loop;
+  sk_app_config_t config;
+  sk_http_limits_t limits;
+  sk_app_callbacks_t cb;
+  sk_router_t *router;
+  sk_listener_t *listeners;
+
+  sk_conn_t *conns; /* list head */
+  size_t conn_count;
+  sk_conn_t **slots; /* slot -> connection, for response ids */
+  uint32_t slot_cap;
+  uint32_t *free_slots;
+  uint32_t free_slot_count;
+  uint32_t next_serial;
+
+  sk_conn_t *deferred;  /* connections with queued work */
+  sk_conn_t *graveyard; /* closed, freed at the end of the iteration */
+  int dispatching;      /* inside sk_app_poll */
+  int shutting_down;
+
+  char *recv_buf;
+  char *cork_buf;
+  size_t cork_len;
+  sk_conn_t *cork_owner;
+
+  char date[SK_DATE_LEN + 1];
+  sk_http_request_t request; /* the head being dispatched (big: kept out of the stack) */
+};
+
+/* app.c */
+sk_conn_t *sk_app_lookup(const sk_app_t *app, sk_res_id_t res);
+uint32_t sk_app_next_serial(sk_app_t *app);
+void sk_app_defer(sk_app_t *app, sk_conn_t *conn);
+void sk_app_update_date(sk_app_t *app);
+
+/* http.c: connection lifecycle and request processing */
+sk_conn_t *sk_conn_create(sk_app_t *app, int fd, const struct sockaddr_storage *peer,
+                          socklen_t peer_len);
+void sk_conn_close(sk_conn_t *conn, int abort_response);
+void sk_conn_process(sk_conn_t *conn); /* parse and dispatch buffered input */
+void sk_conn_on_tick(sk_conn_t *conn);
+void sk_conn_update_reading(sk_conn_t *conn);
+void sk_conn_response_done(sk_conn_t *conn);
+void sk_conn_deliver_body(sk_conn_t *conn);
+
+/* output.c: corked writes */
+int sk_out_write(sk_conn_t *conn, const char *data, size_t len);
+void sk_out_flush(sk_app_t *app);            /* flush the cork owner */
+int sk_out_drain_backlog(sk_conn_t *conn);   /* on writable */
+void sk_out_finish_close(sk_conn_t *conn);   /* close after the output is out */
+
+/* response.c */
+int sk_res_write_error(sk_conn_t *conn, int status); /* canned 4xx/5xx + close */
+int sk_res_write_not_found(sk_conn_t *conn);
+
+#define SK_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+#endif

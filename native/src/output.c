@@ -1,0 +1,133 @@
+/* Corked output. Writes made while the loop dispatches are gathered in one
+ * per-loop cork buffer owned by one connection at a time and leave with one
+ * syscall when the owner changes or the iteration ends. What the kernel does
+ * not take goes to the connection's own backlog, allocated only then. */
+#include "internal.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+static void mark_broken(sk_conn_t *conn) {
+  /* The peer is gone. Closing here could call back into Python in the middle
+   * of a Python call, so the close is queued for the loop instead. */
+  conn->broken = 1;
+  sk_app_defer(conn->app, conn);
+}
+
+/* Everything queued so far has reached the kernel. */
+static void output_drained(sk_conn_t *conn) {
+  if (conn->phase == SK_PHASE_CLOSING && !conn->write_shut) {
+    conn->write_shut = 1;
+    /* Half-close rather than close: a close with unread input makes the kernel
+     * send RST, which can destroy the response before the client reads it. */
+    shutdown(conn->watch.fd, SHUT_WR);
+    /* The client already closed its side: nothing is left to wait for. */
+    if (conn->peer_eof) sk_conn_close(conn, 0);
+  }
+}
+
+static void keep_remainder(sk_conn_t *conn, const char *a, size_t a_len, const char *b,
+                           size_t b_len, size_t written) {
+  if (written < a_len) {
+    if (sk_buf_append(&conn->backlog, a + written, a_len - written) != SK_OK) goto fail;
+    written = 0;
+  } else {
+    written -= a_len;
+  }
+  if (b_len > written && sk_buf_append(&conn->backlog, b + written, b_len - written) != SK_OK)
+    goto fail;
+  sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest | SK_EV_WRITE);
+  return;
+fail:
+  mark_broken(conn);
+}
+
+static void write_now(sk_conn_t *conn, const char *a, size_t a_len, const char *b, size_t b_len) {
+  long n = b_len ? sk_socket_write2(conn->watch.fd, a, a_len, b, b_len)
+                 : sk_socket_write(conn->watch.fd, a, a_len);
+  if (n < 0) {
+    mark_broken(conn);
+    return;
+  }
+  if ((size_t)n < a_len + b_len) {
+    keep_remainder(conn, a, a_len, b, b_len, (size_t)n);
+    return;
+  }
+  output_drained(conn);
+}
+
+void sk_out_flush(sk_app_t *app) {
+  sk_conn_t *conn = app->cork_owner;
+  size_t len = app->cork_len;
+  app->cork_owner = NULL;
+  app->cork_len = 0;
+  if (!conn || conn->closed || conn->broken) return;
+  if (len == 0) {
+    if (conn->backlog.len == 0) output_drained(conn);
+    return;
+  }
+  if (conn->backlog.len) {
+    if (sk_buf_append(&conn->backlog, app->cork_buf, len) != SK_OK) mark_broken(conn);
+    return;
+  }
+  write_now(conn, app->cork_buf, len, NULL, 0);
+}
+
+int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
+  sk_app_t *app = conn->app;
+  if (conn->closed) return SK_ERR_STALE;
+  if (conn->broken || len == 0) return SK_OK; /* the peer is gone: nothing to deliver */
+  conn->deadline = app->loop.now_ticks + app->config.idle_timeout_s + 1;
+  if (conn->backlog.len) {
+    /* Order matters more than syscalls: queue behind what is already waiting. */
+    if (app->cork_owner == conn) sk_out_flush(app);
+    if (sk_buf_append(&conn->backlog, data, len) != SK_OK) mark_broken(conn);
+    return SK_OK;
+  }
+  if (app->cork_owner != conn) {
+    sk_out_flush(app);
+    app->cork_owner = conn;
+  }
+  if (len <= SK_CORK_BUFFER_SIZE - app->cork_len) {
+    memcpy(app->cork_buf + app->cork_len, data, len);
+    app->cork_len += len;
+    return SK_OK;
+  }
+  /* Too big for the cork: send what is corked and the new data together. */
+  size_t corked = app->cork_len;
+  app->cork_owner = NULL;
+  app->cork_len = 0;
+  write_now(conn, app->cork_buf, corked, data, len);
+  return SK_OK;
+}
+
+int sk_out_drain_backlog(sk_conn_t *conn) {
+  if (conn->backlog.len == 0) {
+    sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
+    return 1;
+  }
+  long n = sk_socket_write(conn->watch.fd, conn->backlog.data, conn->backlog.len);
+  if (n < 0) {
+    sk_conn_close(conn, 1);
+    return 0;
+  }
+  sk_buf_consume(&conn->backlog, (size_t)n);
+  if (conn->backlog.len) return 0;
+  sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
+  conn->deadline = conn->app->loop.now_ticks + conn->app->config.idle_timeout_s + 1;
+  output_drained(conn);
+  return 1;
+}
+
+void sk_out_finish_close(sk_conn_t *conn) {
+  sk_app_t *app = conn->app;
+  conn->phase = SK_PHASE_CLOSING;
+  conn->keep_alive = 0;
+  conn->in.len = 0;
+  sk_buf_free(&conn->body);
+  /* Give the peer a little time to read the response and close its side. */
+  conn->deadline = app->loop.now_ticks + 2 + 1;
+  if (app->cork_owner == conn && !app->dispatching) sk_out_flush(app);
+  if (app->cork_owner != conn && conn->backlog.len == 0) output_drained(conn);
+  sk_conn_update_reading(conn);
+}

@@ -1,0 +1,415 @@
+/* Writing responses: status line, headers, framing (Content-Length or
+ * chunked), the cached Date, keep-alive, HEAD without a body. The framing
+ * headers are always ours: a handler's Content-Length, Transfer-Encoding and
+ * Connection headers are read for their meaning, never copied blindly, so a
+ * handler cannot desynchronise the connection. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static sk_conn_t *live_conn(const sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = sk_app_lookup(app, res);
+  return conn && conn->stage != SK_RES_DONE ? conn : NULL;
+}
+
+static void flush_outside_dispatch(sk_app_t *app) {
+  /* Inside a dispatch the loop flushes once at the end; a call from an
+   * asyncio task has no such end, so it flushes itself. */
+  if (!app->dispatching) sk_out_flush(app);
+}
+
+static int ascii_ieq(const char *a, size_t a_len, const char *lower, size_t lower_len) {
+  if (a_len != lower_len) return 0;
+  for (size_t i = 0; i < a_len; i++) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (c != lower[i]) return 0;
+  }
+  return 1;
+}
+
+static int ascii_icontains(const char *hay, size_t hay_len, const char *lower, size_t lower_len) {
+  for (size_t i = 0; i + lower_len <= hay_len; i++)
+    if (ascii_ieq(hay + i, lower_len, lower, lower_len)) return 1;
+  return 0;
+}
+
+static int is_tchar(unsigned char c) {
+  if (c >= '0' && c <= '9') return 1;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return 1;
+  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int valid_field_value(const char *value, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)value[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return 0; /* CR/LF would inject headers */
+  }
+  return 1;
+}
+
+static int status_has_no_body(int code) {
+  return (code >= 100 && code < 200) || code == 204 || code == 304;
+}
+
+static int write_status_line(sk_conn_t *conn, const char *status, size_t len) {
+  int status_code = 0;
+  if (len < 3 || len > 256) return SK_ERR_INVALID;
+  for (int i = 0; i < 3; i++) {
+    if (status[i] < '0' || status[i] > '9') return SK_ERR_INVALID;
+    status_code = status_code * 10 + (status[i] - '0');
+  }
+  if (status_code < 100 || (len > 3 && status[3] != ' ')) return SK_ERR_INVALID;
+  if (!valid_field_value(status, len)) return SK_ERR_INVALID;
+  conn->status_code = status_code;
+  if (status_has_no_body(status_code)) conn->no_body = 1;
+  conn->stage = SK_RES_STATUS;
+  sk_out_write(conn, "HTTP/1.1 ", 9);
+  sk_out_write(conn, status, len);
+  return sk_out_write(conn, "\r\n", 2);
+}
+
+static void ensure_status(sk_conn_t *conn) {
+  if (conn->stage == SK_RES_NONE) write_status_line(conn, "200 OK", 6);
+}
+
+static void decide_keep_alive(sk_conn_t *conn) {
+  /* An unread request body we would have to drain: close instead when it is
+   * big or of unknown size. */
+  if (!conn->body_done &&
+      (conn->body_kind == SK_BODY_CHUNKED || conn->body_remaining > 256 * 1024))
+    conn->keep_alive = 0;
+  if (conn->app->shutting_down) conn->keep_alive = 0;
+}
+
+enum head_mode { HEAD_FIXED, HEAD_EMPTY, HEAD_STREAM };
+
+/* Ends the header section with the headers that are ours to decide. */
+static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len) {
+  sk_app_t *app = conn->app;
+  ensure_status(conn);
+  decide_keep_alive(conn);
+
+  char head[160];
+  size_t n = 0;
+  int has_length = 0;
+  uint64_t length = 0;
+  if (mode == HEAD_FIXED) {
+    has_length = !status_has_no_body(conn->status_code);
+    length = (conn->head_request && conn->has_content_length && body_len == 0)
+                 ? conn->declared_length
+                 : body_len;
+  } else if (mode == HEAD_EMPTY) {
+    if (!status_has_no_body(conn->status_code)) {
+      if (conn->has_content_length) {
+        has_length = 1;
+        length = conn->declared_length;
+      } else if (!conn->head_request) {
+        has_length = 1;
+      }
+    }
+  } else if (!conn->no_body) {
+    if (conn->has_content_length) {
+      has_length = 1;
+      length = conn->declared_length;
+    } else if (conn->version_minor == 1) {
+      conn->chunked_out = 1;
+      memcpy(head + n, "Transfer-Encoding: chunked\r\n", 28);
+      n += 28;
+    } else {
+      conn->keep_alive = 0; /* HTTP/1.0: the close delimits the body */
+    }
+  } else if (conn->has_content_length) {
+    has_length = 1;
+    length = conn->declared_length;
+  }
+  if (has_length)
+    n += (size_t)snprintf(head + n, sizeof head - n, "Content-Length: %llu\r\n",
+                          (unsigned long long)length);
+  if (!conn->keep_alive) {
+    memcpy(head + n, "Connection: close\r\n", 19);
+    n += 19;
+  } else if (conn->version_minor == 0) {
+    memcpy(head + n, "Connection: keep-alive\r\n", 24);
+    n += 24;
+  }
+  if (!conn->has_date) sk_out_write(conn, app->date, SK_DATE_LEN);
+  memcpy(head + n, "\r\n", 2);
+  n += 2;
+  sk_out_write(conn, head, n);
+  conn->stage = SK_RES_BODY;
+}
+
+static void write_body(sk_conn_t *conn, const char *data, size_t len) {
+  if (conn->no_body || len == 0) return;
+  if (conn->chunked_out) {
+    char size_line[24];
+    int n = snprintf(size_line, sizeof size_line, "%zx\r\n", len);
+    sk_out_write(conn, size_line, (size_t)n);
+    sk_out_write(conn, data, len);
+    sk_out_write(conn, "\r\n", 2);
+  } else if (conn->has_content_length) {
+    /* Never send more than we announced: the excess would be read as the
+     * next response. */
+    uint64_t room = conn->declared_length > conn->write_offset
+                        ? conn->declared_length - conn->write_offset
+                        : 0;
+    sk_out_write(conn, data, (size_t)SK_MIN((uint64_t)len, room));
+  } else {
+    sk_out_write(conn, data, len);
+  }
+}
+
+int sk_res_state(const sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return 0;
+  int state = SK_RES_VALID;
+  if (conn->stage >= SK_RES_STATUS) state |= SK_RES_HEADERS_SENT;
+  if (conn->stage >= SK_RES_BODY) state |= SK_RES_BODY_STARTED;
+  if (conn->backlog.len == 0) state |= SK_RES_WRITABLE;
+  return state;
+}
+
+int sk_res_write_status(sk_app_t *app, sk_res_id_t res, const char *status, size_t len) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage != SK_RES_NONE) return SK_ERR_STATE;
+  return write_status_line(conn, status, len);
+}
+
+int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t name_len,
+                        const char *value, size_t value_len) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage == SK_RES_BODY) return SK_ERR_STATE;
+  if (name_len == 0) return SK_ERR_INVALID;
+  for (size_t i = 0; i < name_len; i++)
+    if (!is_tchar((unsigned char)name[i])) return SK_ERR_INVALID;
+  if (!valid_field_value(value, value_len)) return SK_ERR_INVALID;
+
+  if (ascii_ieq(name, name_len, "content-length", 14)) {
+    uint64_t length = 0;
+    if (value_len == 0 || value_len > 19) return SK_ERR_INVALID;
+    for (size_t i = 0; i < value_len; i++) {
+      if (value[i] < '0' || value[i] > '9') return SK_ERR_INVALID;
+      length = length * 10 + (uint64_t)(value[i] - '0');
+    }
+    conn->has_content_length = 1;
+    conn->declared_length = length;
+    return SK_OK;
+  }
+  if (ascii_ieq(name, name_len, "transfer-encoding", 17)) return SK_OK; /* framing is ours */
+  if (ascii_ieq(name, name_len, "connection", 10)) {
+    if (ascii_icontains(value, value_len, "close", 5)) conn->keep_alive = 0;
+    return SK_OK;
+  }
+  if (ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
+  ensure_status(conn);
+  sk_out_write(conn, name, name_len);
+  sk_out_write(conn, ": ", 2);
+  sk_out_write(conn, value, value_len);
+  return sk_out_write(conn, "\r\n", 2);
+}
+
+int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
+  write_body(conn, data, len);
+  conn->write_offset += len;
+  flush_outside_dispatch(app);
+  return SK_OK;
+}
+
+static void end_response(sk_conn_t *conn) {
+  sk_app_t *app = conn->app;
+  if (conn->chunked_out) {
+    sk_out_write(conn, "0\r\n\r\n", 5);
+  } else if (conn->has_content_length && !conn->no_body &&
+             conn->write_offset != conn->declared_length) {
+    conn->keep_alive = 0; /* the body fell short of what we announced */
+  }
+  sk_conn_response_done(conn);
+  flush_outside_dispatch(app);
+}
+
+int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
+               int close_connection) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (close_connection) conn->keep_alive = 0;
+  if (conn->stage != SK_RES_BODY) {
+    finish_head(conn, HEAD_FIXED, len);
+    if (!conn->no_body) sk_out_write(conn, data, len);
+    conn->write_offset += len;
+    sk_conn_response_done(conn);
+    flush_outside_dispatch(app);
+    return SK_OK;
+  }
+  write_body(conn, data, len);
+  conn->write_offset += len;
+  end_response(conn);
+  return SK_OK;
+}
+
+int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (close_connection) conn->keep_alive = 0;
+  if (conn->stage != SK_RES_BODY) {
+    finish_head(conn, HEAD_EMPTY, 0);
+    sk_conn_response_done(conn);
+    flush_outside_dispatch(app);
+    return SK_OK;
+  }
+  end_response(conn);
+  return SK_OK;
+}
+
+int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                const char *content_type, size_t content_type_len, const char *body,
+                size_t body_len, int close_connection) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage == SK_RES_BODY) return SK_ERR_STATE;
+  if (status && conn->stage == SK_RES_NONE) {
+    int r = write_status_line(conn, status, status_len);
+    if (r != SK_OK) return r;
+  }
+  if (content_type) {
+    int r = sk_res_write_header(app, res, "Content-Type", 12, content_type, content_type_len);
+    if (r != SK_OK) return r;
+  }
+  return sk_res_end(app, res, body, body_len, close_connection);
+}
+
+int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->body_wanted) return SK_OK;
+  conn->body_wanted = 1;
+  /* RFC 9110 10.1.1: the client waits for 100 before sending the body. */
+  if ((conn->req_flags & SK_REQ_EXPECT_CONTINUE) && !conn->body_done && !conn->sent_continue &&
+      conn->stage == SK_RES_NONE) {
+    conn->sent_continue = 1;
+    sk_out_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    flush_outside_dispatch(app);
+  }
+  /* Deliver what already arrived on the next iteration, never from inside
+   * this call: handlers must not run re-entrantly. */
+  sk_app_defer(app, conn);
+  return SK_OK;
+}
+
+int sk_res_write_continue(sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage != SK_RES_NONE) return SK_ERR_STATE;
+  if (!conn->sent_continue) {
+    conn->sent_continue = 1;
+    sk_out_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    flush_outside_dispatch(app);
+  }
+  return SK_OK;
+}
+
+int sk_res_pause(sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  conn->user_paused = 1;
+  sk_conn_update_reading(conn);
+  return SK_OK;
+}
+
+int sk_res_resume(sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  conn->user_paused = 0;
+  sk_conn_update_reading(conn);
+  return SK_OK;
+}
+
+int sk_res_close(sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = sk_app_lookup(app, res);
+  if (!conn) return SK_ERR_STALE;
+  /* No abort callback: the caller knows it closed the connection. */
+  conn->serial = 0;
+  sk_conn_close(conn, 0);
+  return SK_OK;
+}
+
+uint64_t sk_res_write_offset(const sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = live_conn(app, res);
+  return conn ? conn->write_offset : 0;
+}
+
+size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return 0;
+  return conn->backlog.len + (app->cork_owner == conn ? app->cork_len : 0);
+}
+
+int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
+                          int as_text) {
+  sk_conn_t *conn = sk_app_lookup(app, res);
+  if (!conn) return SK_ERR_STALE;
+  return sk_socket_format_address(&conn->peer, out, cap, as_text);
+}
+
+/* ---- answers the core gives on its own ---- */
+
+static const char *reason_phrase(int status) {
+  switch (status) {
+  case 400: return "Bad Request";
+  case 404: return "Not Found";
+  case 408: return "Request Timeout";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 431: return "Request Header Fields Too Large";
+  case 501: return "Not Implemented";
+  case 505: return "HTTP Version Not Supported";
+  default: return "Internal Server Error";
+  }
+}
+
+static void write_canned(sk_conn_t *conn, int status, int close) {
+  const char *reason = reason_phrase(status);
+  char head[256];
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                   "Content-Length: %zu\r\n%s",
+                   status, reason, strlen(reason), close ? "Connection: close\r\n" : "");
+  sk_out_write(conn, head, (size_t)n);
+  sk_out_write(conn, conn->app->date, SK_DATE_LEN);
+  sk_out_write(conn, "\r\n", 2);
+  if (!conn->head_request) sk_out_write(conn, reason, strlen(reason));
+}
+
+int sk_res_write_error(sk_conn_t *conn, int status) {
+  if (conn->closed) return SK_ERR_STALE;
+  sk_app_t *app = conn->app;
+  uint32_t serial = conn->serial;
+  int in_flight = conn->phase == SK_PHASE_REQUEST && serial != 0 && conn->stage != SK_RES_DONE;
+  if (in_flight && conn->stage != SK_RES_NONE) {
+    /* Half a response is on the wire: no status can follow it. */
+    sk_conn_close(conn, 1);
+    return SK_OK;
+  }
+  conn->head_request = 0;
+  write_canned(conn, status, 1);
+  conn->stage = SK_RES_DONE;
+  conn->serial = 0;
+  sk_out_finish_close(conn);
+  if (in_flight && app->cb.on_aborted)
+    app->cb.on_aborted(app->cb.user, ((uint64_t)serial << 32) | conn->slot);
+  return SK_OK;
+}
+
+int sk_res_write_not_found(sk_conn_t *conn) {
+  conn->status_code = 404;
+  decide_keep_alive(conn);
+  write_canned(conn, 404, !conn->keep_alive);
+  sk_conn_response_done(conn);
+  return SK_OK;
+}

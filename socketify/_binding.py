@@ -1,0 +1,68 @@
+"""The only module that touches cffi: loads ``socketify._native`` and owns
+every ``@ffi.def_extern`` callback.
+
+Route handlers live in one process-wide table indexed by the handler id the
+native router hands back, so a request reaches its dispatcher with a list
+index instead of a handle lookup.
+"""
+import logging
+from typing import Callable, Dict, List, Optional
+
+from ._native import ffi, lib
+
+__all__ = ["ffi", "lib", "register_route", "register_app", "unregister_app"]
+
+logger = logging.getLogger("socketify")
+
+# handler id -> dispatcher(res_id, req_ptr) -> int (1 handled, 0 yield)
+_routes: List[Optional[Callable]] = []
+# app id (the native "user" pointer) -> App, for the rarer per-response callbacks
+_apps: Dict[int, object] = {}
+
+
+def register_route(dispatcher: Callable) -> int:
+    _routes.append(dispatcher)
+    return len(_routes) - 1
+
+
+def register_app(app_id: int, app) -> None:
+    """The native side calls back with ``app_id`` cast to ``void *``."""
+    _apps[app_id] = app
+
+
+def unregister_app(app_id: int) -> None:
+    _apps.pop(app_id, None)
+
+
+def _app_of(user):
+    return _apps.get(int(ffi.cast("uintptr_t", user)))
+
+
+def _log_callback_error(exc_type, exc, tb):
+    logger.error("error in a socketify callback", exc_info=(exc_type, exc, tb))
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_request(user, handler_id, res_id, req):
+    return _routes[handler_id](res_id, req)
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_aborted(user, res_id):
+    app = _app_of(user)
+    if app is not None:
+        app._on_native_aborted(res_id)
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_data(user, res_id, data, length, is_last):
+    app = _app_of(user)
+    if app is not None:
+        app._on_native_data(res_id, ffi.unpack(data, length) if length else b"", bool(is_last))
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_writable(user, res_id, offset):
+    app = _app_of(user)
+    if app is not None:
+        app._on_native_writable(res_id, offset)

@@ -1,0 +1,450 @@
+"""App: routes, listening, running and stopping."""
+import asyncio
+import inspect
+import itertools
+import json
+import logging
+import os
+import signal
+import threading
+from typing import Any, Callable, Dict, Optional, Union
+
+from . import _binding
+from ._binding import ffi, lib
+from .loop import Loop, start_coroutine
+from .options import AppListenOptions, AppOptions
+from .request import Request
+from .response import Response
+
+__all__ = ["App"]
+
+logger = logging.getLogger("socketify")
+
+_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "CONNECT", "TRACE")
+_app_ids = itertools.count(1)
+
+async def _probe():  # pragma: no cover - only used for its type
+    pass
+
+
+_probe_coro = _probe()
+_CoroutineType = type(_probe_coro)
+_probe_coro.close()
+
+
+def _is_awaitable_result(value: Any) -> bool:
+    return type(value) is _CoroutineType or inspect.isawaitable(value)
+
+
+def _as_coroutine(value: Any):
+    if type(value) is _CoroutineType or asyncio.iscoroutine(value):
+        return value
+
+    async def wrap():
+        return await value
+
+    return wrap()
+
+
+class App:
+    """A socketify application: an HTTP server with a router, on a native core.
+
+    ``App(options=None, request_response_factory_max_items=0,
+    websocket_factory_max_items=0, task_factory_max_items=100_000,
+    lifespan=True, idle_relaxation_time=0.01)``. The keyword-only limits
+    bound what a client may send; each has a defined answer (414, 431, 413,
+    or a closed connection for a slow client).
+    """
+
+    def __init__(
+        self,
+        options: Optional[AppOptions] = None,
+        request_response_factory_max_items: int = 0,
+        websocket_factory_max_items: int = 0,
+        task_factory_max_items: int = 100_000,
+        lifespan: bool = True,
+        idle_relaxation_time: float = 0.01,
+        *,
+        max_request_line_size: int = 8192,
+        max_header_size: int = 8192,
+        max_header_count: int = 100,
+        header_timeout: int = 10,
+        idle_timeout: int = 10,
+        max_body_size: int = 0,
+    ) -> None:
+        if options is not None:
+            if not isinstance(options, AppOptions):
+                raise TypeError("options must be an AppOptions or None")
+            raise NotImplementedError(
+                "TLS (App(AppOptions(...)) / SSLApp) is not built into this version yet"
+            )
+        for name, value in (("max_request_line_size", max_request_line_size),
+                            ("max_header_size", max_header_size),
+                            ("max_header_count", max_header_count),
+                            ("header_timeout", header_timeout),
+                            ("idle_timeout", idle_timeout),
+                            ("max_body_size", max_body_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError("%s must be a non-negative int" % name)
+        if max_header_count > 256:
+            raise ValueError("max_header_count must be at most 256")
+
+        self.options = options
+        self.SSL = 0
+        self.is_ssl = False
+        self.lifespan = lifespan
+        self.request_response_factory_max_items = request_response_factory_max_items
+        self.websocket_factory_max_items = websocket_factory_max_items
+        self.loop = Loop(
+            lambda loop, context, response: self._report_error(
+                context.get("exception") or RuntimeError(context.get("message")), response, None
+            ),
+            task_factory_max_items,
+            idle_relaxation_time,
+        )
+        self.run_async = self.loop.run_async
+        self.handlers = []
+        self._json_serializer = json
+        self._template = None
+        self._error_handler: Optional[Callable] = None
+        self._start_hooks = []
+        self._shutdown_hooks = []
+        self._pending: Dict[int, Response] = {}
+        self._tasks: set = set()
+        self._request_class = Request
+        self._response_class = Response
+        self._closing = False
+        self._attached = False
+        self._force_stop = None
+        self._lenp = ffi.new("size_t *")
+        self._id = next(_app_ids)
+
+        config = ffi.new("sk_app_config_t *")
+        lib.sk_app_config_default(config)
+        config.max_request_line = max_request_line_size
+        config.max_header_bytes = max_header_size
+        config.max_header_count = max_header_count
+        config.header_timeout_s = header_timeout
+        config.idle_timeout_s = idle_timeout
+        config.max_body_size = max_body_size
+        self._user = ffi.cast("void *", self._id)
+        self._native = lib.sk_py_app_create(config, self._user)
+        if self._native == ffi.NULL:
+            raise RuntimeError("Failed to create connection")
+        _binding.register_app(self._id, self)
+        self.app = self._native
+
+    # -- configuration ----------------------------------------------------
+
+    def json_serializer(self, json_serializer: Any) -> "App":
+        """Uses ``json_serializer.dumps``/``loads`` for every JSON payload."""
+        self._json_serializer = json_serializer
+        return self
+
+    def template(self, template_engine: Any) -> "App":
+        """Sets the engine behind ``res.render`` (an object with ``render``)."""
+        self._template = template_engine
+        return self
+
+    def get_native_handle(self):
+        """The SSL_CTX of a TLS app; None for a plain app."""
+        return None
+
+    def on_start(self, method: Callable) -> Callable:
+        """Registers a hook run inside ``listen()`` before the socket is bound."""
+        self._start_hooks.append(method)
+        return method
+
+    def on_shutdown(self, method: Callable) -> Callable:
+        """Registers a hook run after ``run()`` stops."""
+        self._shutdown_hooks.append(method)
+        return method
+
+    def on_error(self, handler: Callable) -> Callable:
+        """Decorator form of ``set_error_handler``."""
+        self.set_error_handler(handler)
+        return handler
+
+    def set_error_handler(self, handler: Optional[Callable]) -> "App":
+        """``handler(error, res, req)``, sync or async; res/req may be None."""
+        if handler is not None and not callable(handler):
+            raise TypeError("the error handler must be callable")
+        self._error_handler = handler
+        return self
+
+    # -- routing ----------------------------------------------------------
+
+    def _route(self, method: Optional[str], path: str, handler: Optional[Callable]):
+        if handler is None:
+            def decorator(fn: Callable) -> Callable:
+                self._add_route(method, path, fn)
+                return fn
+            return decorator
+        self._add_route(method, path, handler)
+        return self
+
+    def _add_route(self, method: Optional[str], path: str, handler: Callable) -> None:
+        if not isinstance(path, str):
+            raise TypeError("path must be a str")
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+        pattern = path.encode("utf-8")
+        handler_id = _binding.register_route(self._make_dispatcher(handler))
+        self.handlers.append(handler)
+        if method is None:
+            status = lib.sk_app_route(self._native, ffi.NULL, 0, pattern, len(pattern), handler_id)
+        else:
+            name = method.encode("ascii")
+            status = lib.sk_app_route(self._native, name, len(name), pattern, len(pattern), handler_id)
+        if status != lib.SK_OK:
+            raise ValueError("invalid route pattern %r" % path)
+
+    def _make_dispatcher(self, handler: Callable) -> Callable[[int, Any], int]:
+        app = self
+        make_response = self._response_class
+        make_request = self._request_class
+        is_async = inspect.iscoroutinefunction(handler)
+
+        def dispatch(res_id: int, req_ptr) -> int:
+            res = make_response(app, res_id)
+            req = make_request(app, req_ptr)
+            try:
+                result = handler(res, req)
+                if is_async or (result is not None and _is_awaitable_result(result)):
+                    app._start_coroutine(_as_coroutine(result), res, req)
+            except Exception as error:
+                app._report_error(error, res, req)
+            except BaseException as error:  # SystemExit/KeyboardInterrupt: stop serving
+                app._report_error(error, res, req)
+                app.close()
+            if req._yield and not res._done:
+                req._ptr = None
+                return 0
+            if res._done:
+                req._ptr = None
+            else:
+                # The handler answers later: copy the request while it is valid
+                # and listen for the client going away.
+                req._snapshot()
+                res._track()
+            return 1
+
+        return dispatch
+
+    def get(self, path: str, handler: Optional[Callable] = None):
+        """Routes GET (and HEAD, unless a HEAD route exists) to ``handler(res, req)``.
+        Without ``handler`` it is a decorator."""
+        return self._route("GET", path, handler)
+
+    def post(self, path: str, handler: Optional[Callable] = None):
+        """Routes POST; a decorator without ``handler``."""
+        return self._route("POST", path, handler)
+
+    def put(self, path: str, handler: Optional[Callable] = None):
+        """Routes PUT; a decorator without ``handler``."""
+        return self._route("PUT", path, handler)
+
+    def delete(self, path: str, handler: Optional[Callable] = None):
+        """Routes DELETE; a decorator without ``handler``."""
+        return self._route("DELETE", path, handler)
+
+    def patch(self, path: str, handler: Optional[Callable] = None):
+        """Routes PATCH; a decorator without ``handler``."""
+        return self._route("PATCH", path, handler)
+
+    def options(self, path: str, handler: Optional[Callable] = None):
+        """Routes OPTIONS; a decorator without ``handler``."""
+        return self._route("OPTIONS", path, handler)
+
+    def head(self, path: str, handler: Optional[Callable] = None):
+        """Routes HEAD; a decorator without ``handler``."""
+        return self._route("HEAD", path, handler)
+
+    def connect(self, path: str, handler: Optional[Callable] = None):
+        """Routes CONNECT; a decorator without ``handler``."""
+        return self._route("CONNECT", path, handler)
+
+    def trace(self, path: str, handler: Optional[Callable] = None):
+        """Routes TRACE; a decorator without ``handler``."""
+        return self._route("TRACE", path, handler)
+
+    def any(self, path: str, handler: Optional[Callable] = None):
+        """Routes every method (custom ones too); a decorator without ``handler``."""
+        return self._route(None, path, handler)
+
+    # -- coroutines and errors ---------------------------------------------
+
+    def _start_coroutine(self, coro, res: Optional[Response], req: Optional[Request]):
+        return start_coroutine(
+            self.loop.loop, coro, lambda error: self._report_error(error, res, req), self._tasks
+        )
+
+    def _report_error(self, error: BaseException, res: Optional[Response], req: Optional[Request]) -> None:
+        handler = self._error_handler
+        if handler is not None:
+            try:
+                result = handler(error, res, req)
+                if result is not None and _is_awaitable_result(result):
+                    start_coroutine(
+                        self.loop.loop, _as_coroutine(result),
+                        lambda e: logger.error("error in the error handler", exc_info=e), self._tasks,
+                    )
+                return
+            except Exception as handler_error:
+                logger.error("error in the error handler", exc_info=handler_error)
+        else:
+            logger.error("uncaught error in a request handler", exc_info=error)
+        if res is not None and not res._done:
+            self._answer_500(res)
+
+    @staticmethod
+    def _answer_500(res: Response) -> None:
+        state = lib.sk_res_state(res._native, res._id)
+        if not state & lib.SK_RES_VALID:
+            return
+        if state & lib.SK_RES_HEADERS_SENT:
+            res.close()  # half a response is out: closing is the only honest answer
+        else:
+            res.send(b"Internal Server Error", status=500)
+
+    # -- native callbacks (from _binding) ----------------------------------
+
+    def _on_native_aborted(self, res_id: int) -> None:
+        res = self._pending.pop(res_id, None)
+        if res is not None:
+            res._on_aborted()
+
+    def _on_native_data(self, res_id: int, chunk: bytes, is_last: bool) -> None:
+        res = self._pending.get(res_id)
+        if res is not None:
+            res._on_data(chunk, is_last)
+
+    def _on_native_writable(self, res_id: int, offset: int) -> None:
+        res = self._pending.get(res_id)
+        if res is not None and res._writable_handler is not None:
+            try:
+                res._writable_handler(res, offset)
+            except Exception as error:
+                self._report_error(error, res, None)
+
+    # -- listening ----------------------------------------------------------
+
+    def _run_hooks(self, hooks) -> None:
+        for hook in hooks:
+            try:
+                result = hook()
+                if result is not None and _is_awaitable_result(result):
+                    if self.loop.loop.is_running():
+                        self._start_coroutine(_as_coroutine(result), None, None)
+                    else:
+                        self.loop.loop.run_until_complete(_as_coroutine(result))
+            except Exception as error:
+                self._report_error(error, None, None)
+
+    def _attach(self) -> None:
+        if not self._attached:
+            self.loop.loop.add_reader(lib.sk_app_fd(self._native), self._poll)
+            self._attached = True
+
+    def _poll(self) -> None:
+        lib.sk_app_poll(self._native, 0)
+        if self._closing and lib.sk_app_connection_count(self._native) == 0:
+            self._stop_loop()
+
+    def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
+               handler: Optional[Callable[[AppListenOptions], Any]] = None) -> "App":
+        """Starts listening on a port, a dict (``port``, ``host``, ``options``) or
+        ``AppListenOptions`` (``domain`` for a UNIX socket); ``handler`` gets the
+        real options (port 0 picks a free port)."""
+        if self.lifespan and self._start_hooks:
+            hooks, self._start_hooks = self._start_hooks, []
+            self._run_hooks(hooks)
+        if port_or_options is None:
+            config = AppListenOptions(port=0)
+        elif isinstance(port_or_options, AppListenOptions):
+            config = port_or_options
+        elif isinstance(port_or_options, dict):
+            config = AppListenOptions(
+                port=port_or_options.get("port", 0),
+                host=port_or_options.get("host", "0.0.0.0"),
+                options=port_or_options.get("options", 0),
+            )
+        elif isinstance(port_or_options, int) and not isinstance(port_or_options, bool):
+            config = AppListenOptions(port=port_or_options)
+        else:
+            raise TypeError("listen takes a port, a dict or AppListenOptions")
+
+        if config.domain is not None:
+            path = os.fsencode(config.domain)
+            if lib.sk_app_listen_unix(self._native, path, config.options) != lib.SK_OK:
+                raise RuntimeError("Failed to listen on %s: %s" % (config.domain, os.strerror(ffi.errno)))
+            result = AppListenOptions(domain=config.domain, options=config.options)
+        else:
+            bound = ffi.new("int *")
+            host = config.host.encode("idna") if config.host else ffi.NULL
+            if lib.sk_app_listen(self._native, host, config.port, config.options, bound) != lib.SK_OK:
+                raise RuntimeError("Failed to listen on port %d: %s" % (config.port, os.strerror(ffi.errno)))
+            result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options)
+        self._attach()
+        if handler is not None:
+            handler(result)
+        return self
+
+    # -- running and stopping ----------------------------------------------
+
+    def run(self) -> "App":
+        """Serves until ``close()``, SIGINT or SIGTERM, then runs the shutdown hooks."""
+        loop = self.loop.loop
+        self._attach()
+        installed = []
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(signum, self.close)
+                    installed.append(signum)
+                except (ValueError, RuntimeError, NotImplementedError):
+                    pass
+        try:
+            self.loop.run()
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+            if self._force_stop is not None:
+                self._force_stop.cancel()
+                self._force_stop = None
+        if self.lifespan and self._shutdown_hooks:
+            self._run_hooks(self._shutdown_hooks)
+        return self
+
+    def close(self, graceful_timeout: float = 10.0) -> "App":
+        """Stops accepting, lets in-flight responses finish (up to
+        ``graceful_timeout`` seconds), then makes ``run()`` return."""
+        if self._closing:
+            return self
+        self._closing = True
+        lib.sk_app_shutdown(self._native)
+        if lib.sk_app_connection_count(self._native) == 0:
+            self._stop_loop()
+        else:
+            self._force_stop = self.loop.loop.call_later(graceful_timeout, self._stop_loop)
+        return self
+
+    def _stop_loop(self) -> None:
+        if self._force_stop is not None:
+            self._force_stop.cancel()
+            self._force_stop = None
+        self.loop.stop()
+
+    def dispose(self) -> None:
+        """Closes the app and its loop."""
+        self.close()
+        if self._attached and not self.loop.loop.is_closed():
+            self.loop.loop.remove_reader(lib.sk_app_fd(self._native))
+            self._attached = False
+        self.loop.dispose()
+
+    def __del__(self) -> None:  # only reached once nothing refers to the app
+        native = getattr(self, "_native", None)
+        if native is not None and native != ffi.NULL:
+            lib.sk_app_destroy(native)
+            self._native = ffi.NULL

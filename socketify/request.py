@@ -1,0 +1,225 @@
+"""Request: read access to the request being handled."""
+from http.cookies import SimpleCookie
+from typing import Callable, Dict, List, Optional
+from urllib.parse import parse_qs, unquote, unquote_plus
+
+from ._binding import ffi, lib
+
+__all__ = ["Request", "AppRequest"]
+
+
+def _text(data: bytes) -> str:
+    # UTF-8 as clients send it; surrogateescape keeps any other byte lossless.
+    return data.decode("utf-8", "surrogateescape")
+
+
+class Request:
+    """The request a route handler receives.
+
+    Reads go straight to the native parser's view of the request while the
+    handler runs. When the handler suspends (``await``) or returns without
+    responding, the request is copied into Python first, so it stays usable
+    for as long as the response is in flight.
+    """
+
+    __slots__ = (
+        "app", "_ptr", "_lenp", "_method", "_url", "_query", "_headers",
+        "_parameters", "_queries", "_cookies", "_yield", "_ancient",
+    )
+
+    def __init__(self, app, ptr) -> None:
+        self.app = app
+        self._ptr = ptr
+        self._lenp = app._lenp
+        self._method = None
+        self._url = None
+        self._query = None
+        self._headers = None
+        self._parameters = None
+        self._queries = None
+        self._cookies = None
+        self._yield = False
+        self._ancient = None
+
+    # -- lifetime -------------------------------------------------------
+
+    def _native(self):
+        ptr = self._ptr
+        if ptr is None:
+            raise RuntimeError(
+                "this Request is no longer valid: the response ended; read what you "
+                "need from the request before ending the response"
+            )
+        return ptr
+
+    def _snapshot(self) -> None:
+        """Copies everything out of the native request (it is about to go away)."""
+        if self._ptr is None:
+            return
+        self.get_method()
+        self.get_url()
+        self._raw_query()
+        self.get_headers()
+        self.get_parameters()
+        self.is_ancient()
+        self._ptr = None
+
+    def preserve(self) -> "Request":
+        """Copies the request into Python so it survives ``await``; returns self."""
+        self._snapshot()
+        return self
+
+    def _invalidate(self) -> None:
+        self._ptr = None
+
+    # -- request line ---------------------------------------------------
+
+    def get_method(self) -> str:
+        """The method as sent (case preserved), e.g. ``"GET"``."""
+        method = self._method
+        if method is None:
+            lenp = self._lenp
+            data = lib.sk_req_method(self._native(), lenp)
+            method = self._method = ffi.unpack(data, lenp[0]).decode("latin-1")
+        return method
+
+    def get_url(self) -> str:
+        """The path, without the query string and not percent-decoded."""
+        url = self._url
+        if url is None:
+            lenp = self._lenp
+            data = lib.sk_req_url(self._native(), lenp)
+            url = self._url = ffi.unpack(data, lenp[0]).decode("latin-1")
+        return url
+
+    def _raw_query(self) -> str:
+        query = self._query
+        if query is None:
+            lenp = self._lenp
+            data = lib.sk_req_query(self._native(), lenp)
+            query = self._query = ffi.unpack(data, lenp[0]).decode("latin-1") if lenp[0] else ""
+        return query
+
+    def get_full_url(self) -> str:
+        """The path plus ``?query`` when there is one."""
+        query = self._raw_query()
+        return self.get_url() + "?" + query if query else self.get_url()
+
+    def is_ancient(self) -> bool:
+        """True for HTTP/1.0 clients."""
+        ancient = self._ancient
+        if ancient is None:
+            ancient = self._ancient = bool(lib.sk_req_is_ancient(self._native()))
+        return ancient
+
+    # -- headers --------------------------------------------------------
+
+    def get_header(self, lower_case_header: str) -> Optional[str]:
+        """The value of a header (name in lower case), or None."""
+        headers = self._headers
+        if headers is not None:
+            return headers.get(lower_case_header)
+        if self._ptr is None:
+            return None
+        name = lower_case_header.encode("latin-1") if type(lower_case_header) is str else bytes(lower_case_header)
+        lenp = self._lenp
+        data = lib.sk_req_header(self._ptr, name.lower(), len(name), lenp)
+        if data == ffi.NULL:
+            return None
+        return _text(ffi.unpack(data, lenp[0]))
+
+    def get_headers(self) -> Dict[str, str]:
+        """Every header as a dict of lower-case name -> value (a repeated header keeps the last)."""
+        headers = self._headers
+        if headers is None:
+            ptr = self._native()
+            size = lib.sk_req_headers_pack(ptr, ffi.NULL, 0)
+            headers = {}
+            if size:
+                buf = ffi.new("char[]", size)
+                lib.sk_req_headers_pack(ptr, buf, size)
+                parts = ffi.unpack(buf, size).split(b"\0")
+                for i in range(0, len(parts) - 1, 2):
+                    headers[parts[i].decode("latin-1")] = _text(parts[i + 1])
+            self._headers = headers
+        return headers
+
+    def for_each_header(self, handler: Callable[[str, str], None]) -> None:
+        """Calls ``handler(name, value)`` for every header."""
+        for name, value in self.get_headers().items():
+            handler(name, value)
+
+    # -- query ----------------------------------------------------------
+
+    def get_queries(self) -> Dict[str, List[str]]:
+        """The query string parsed into lists of values (``parse_qs``)."""
+        queries = self._queries
+        if queries is None:
+            queries = self._queries = parse_qs(self._raw_query(), keep_blank_values=True)
+        return queries
+
+    def get_query(self, key: str) -> Optional[str]:
+        """The first value of a query parameter, percent-decoded, or None."""
+        values = self.get_queries().get(key)
+        return values[0] if values else None
+
+    # -- route parameters -------------------------------------------------
+
+    def get_parameters(self) -> List[str]:
+        """Every ``:param`` value of the matched route, percent-decoded."""
+        params = self._parameters
+        if params is None:
+            ptr = self._native()
+            lenp = self._lenp
+            params = []
+            for i in range(lib.sk_req_param_count(ptr)):
+                data = lib.sk_req_param(ptr, i, lenp)
+                value = _text(ffi.unpack(data, lenp[0]))
+                params.append(unquote(value) if "%" in value else value)
+            self._parameters = params
+        return params
+
+    def get_parameter(self, index: int) -> Optional[str]:
+        """The value of the N-th ``:param``, or None."""
+        params = self._parameters
+        if params is None:
+            params = self.get_parameters()
+        if 0 <= index < len(params):
+            return params[index]
+        return None
+
+    # -- cookies --------------------------------------------------------
+
+    def get_cookies(self) -> Optional[SimpleCookie]:
+        """The parsed ``Cookie`` header, or None."""
+        if self._cookies is None:
+            raw = self.get_header("cookie")
+            if raw is None:
+                return None
+            jar = SimpleCookie()
+            try:
+                jar.load(raw)
+            except Exception:
+                return None
+            self._cookies = jar
+        return self._cookies
+
+    def get_cookie(self, name: str) -> Optional[str]:
+        """The value of one cookie, or None."""
+        jar = self.get_cookies()
+        if jar is None or name not in jar:
+            return None
+        return unquote_plus(jar[name].value)
+
+    # -- routing --------------------------------------------------------
+
+    def set_yield(self, value: bool) -> None:
+        """Ask the router to try the next matching route after this handler."""
+        self._yield = bool(value)
+
+    def get_yield(self) -> bool:
+        """Whether this handler yielded to the next route."""
+        return self._yield
+
+
+AppRequest = Request

@@ -1,0 +1,370 @@
+"""Response: writes the answer to one request."""
+import asyncio
+from io import BytesIO
+from typing import Any, Callable, Iterable, Optional, Tuple, Union
+
+from ._binding import ffi, lib
+from .status import status_line
+
+__all__ = ["Response", "AppResponse"]
+
+_SK_OK = lib.SK_OK
+_SK_ERR_STALE = lib.SK_ERR_STALE
+_SK_ERR_STATE = lib.SK_ERR_STATE
+_SK_ERR_INVALID = lib.SK_ERR_INVALID
+_SK_RES_HEADERS_SENT = lib.SK_RES_HEADERS_SENT
+
+_JSON = b"application/json"
+_TEXT_PLAIN = b"text/plain"
+_STATUS_OK = b"200 OK"
+
+
+def _to_bytes(value: Any, what: str) -> bytes:
+    if type(value) is bytes:
+        return value
+    if type(value) is str:
+        return value.encode("utf-8")
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return str(value).encode("utf-8")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value).encode("latin-1")
+    raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
+
+
+class Response:
+    """The response to one request.
+
+    Every write method returns ``self``. After the client went away
+    (``aborted``) or the response ended, writes are documented no-ops.
+    """
+
+    __slots__ = (
+        "app", "_id", "_native", "aborted", "_done", "_aborted_handler",
+        "_data_handler", "_writable_handler", "_cookies", "_pending",
+    )
+
+    def __init__(self, app, res_id: int) -> None:
+        self.app = app
+        self._id = res_id
+        self._native = app._native
+        self.aborted = False
+        self._done = False
+        self._aborted_handler = None
+        self._data_handler = None
+        self._writable_handler = None
+        self._cookies = None
+        self._pending = False
+
+    # -- internal -------------------------------------------------------
+
+    def _check(self, status: int) -> bool:
+        """Maps a native status to Python: True when the call took effect."""
+        if status == _SK_OK:
+            return True
+        if status == _SK_ERR_STALE:
+            self._done = True  # aborted or already ended: a documented no-op
+            return False
+        if status == _SK_ERR_INVALID:
+            raise ValueError("invalid status line or header (control characters are not allowed)")
+        if status == _SK_ERR_STATE:
+            raise RuntimeError("headers cannot be written after the body has started")
+        raise RuntimeError("native call failed with status %d" % status)
+
+    def _finished(self) -> None:
+        self._done = True
+        if self._pending:
+            self.app._pending.pop(self._id, None)
+            self._pending = False
+
+    def _body(self, message: Any) -> Tuple[bytes, bool]:
+        """(bytes, is_json) for any payload the API accepts."""
+        if type(message) is bytes:
+            return message, False
+        if type(message) is str:
+            return message.encode("utf-8"), False
+        if message is None:
+            return b"", False
+        if isinstance(message, (bytearray, memoryview)):
+            return bytes(message), False
+        if isinstance(message, str):
+            return str(message).encode("utf-8"), False
+        dumped = self.app._json_serializer.dumps(message)
+        return (dumped.encode("utf-8") if isinstance(dumped, str) else bytes(dumped)), True
+
+    def _write_pending_cookies(self) -> None:
+        cookies = self._cookies
+        if cookies:
+            self._cookies = None
+            for morsel in cookies.values():
+                self.write_header(b"Set-Cookie", morsel.OutputString())
+
+    # -- status and headers ---------------------------------------------
+
+    def write_status(self, status: Union[int, str, bytes]) -> "Response":
+        """Writes the status line. It must come before any header or body;
+        a later call is a no-op (the status has already been sent)."""
+        if self._done:
+            return self
+        line = status_line(status)
+        result = lib.sk_res_write_status(self._native, self._id, line, len(line))
+        if result != _SK_ERR_STATE:
+            self._check(result)
+        return self
+
+    def write_header(self, key: Union[str, bytes], value: Any) -> "Response":
+        """Adds a header. ``Content-Length``, ``Transfer-Encoding`` and
+        ``Connection`` are read for their meaning; the framing is ours."""
+        if self._done:
+            return self
+        name = _to_bytes(key, "header name")
+        if type(value) is not bytes:
+            if type(value) is str:
+                value = value.encode("utf-8")
+            elif isinstance(value, (int, float, str, bytearray, memoryview)) and not isinstance(value, bool):
+                value = _to_bytes(value, "header value")
+            else:
+                value, _ = self._body(value)
+        self._check(lib.sk_res_write_header(self._native, self._id, name, len(name), value, len(value)))
+        return self
+
+    # -- body -----------------------------------------------------------
+
+    def write(self, message: Any) -> "Response":
+        """Writes a body chunk without ending; without a Content-Length the
+        body is sent with chunked transfer encoding."""
+        if self._done:
+            return self
+        if self._cookies:
+            self._write_pending_cookies()
+        data, _ = self._body(message)
+        self._check(lib.sk_res_write(self._native, self._id, data, len(data)))
+        return self
+
+    def end(self, message: Any = b"", end_connection: bool = False) -> "Response":
+        """Ends the response with a body (Content-Length added). A dict or
+        list is sent as JSON; None ends without a body."""
+        if self._done:
+            return self
+        if message is None:
+            return self.end_without_body(end_connection)
+        if type(message) is bytes:
+            data = message
+        elif type(message) is str:
+            data = message.encode("utf-8")
+        else:
+            data, is_json = self._body(message)
+            if is_json and not lib.sk_res_state(self._native, self._id) & lib.SK_RES_BODY_STARTED:
+                self.write_header(b"Content-Type", _JSON)
+        if self._cookies:
+            self._write_pending_cookies()
+        if self._check(lib.sk_res_end(self._native, self._id, data, len(data), 1 if end_connection else 0)):
+            self._finished()
+        return self
+
+    def end_without_body(self, end_connection: bool = False) -> "Response":
+        """Ends the response with headers only (``Content-Length: 0`` unless
+        the status or a HEAD request forbids a body)."""
+        if self._done:
+            return self
+        if self._cookies:
+            self._write_pending_cookies()
+        if self._check(lib.sk_res_end_without_body(self._native, self._id, 1 if end_connection else 0)):
+            self._finished()
+        return self
+
+    def send(
+        self,
+        message: Any = b"",
+        content_type: Union[str, bytes] = _TEXT_PLAIN,
+        status: Union[int, str, bytes] = _STATUS_OK,
+        headers: Optional[Iterable[Tuple[Any, Any]]] = None,
+        end_connection: bool = False,
+    ) -> "Response":
+        """Status, headers, Content-Type and body in one call; a dict or list
+        is sent as JSON with ``application/json``."""
+        if self._done:
+            return self
+        data, is_json = self._body(message)
+        if is_json and (content_type is _TEXT_PLAIN or content_type in (b"text/plain", "text/plain")):
+            content_type = _JSON
+        if type(content_type) is str:
+            content_type = content_type.encode("latin-1")
+        line = status if status is _STATUS_OK else status_line(status)
+        if lib.sk_res_state(self._native, self._id) & _SK_RES_HEADERS_SENT:
+            line = ffi.NULL  # already sent: keep it, as write_status would
+        if headers or self._cookies:
+            if line != ffi.NULL:
+                self.write_status(line)
+                line = ffi.NULL
+            if headers:
+                for name, value in headers:
+                    self.write_header(name, value)
+            self._write_pending_cookies()
+        if content_type is None:
+            content_type, ct_len = ffi.NULL, 0
+        else:
+            ct_len = len(content_type)
+        result = lib.sk_res_send(
+            self._native, self._id, line, 0 if line == ffi.NULL else len(line),
+            content_type, ct_len, data, len(data), 1 if end_connection else 0,
+        )
+        if self._check(result):
+            self._finished()
+        return self
+
+    # -- state ----------------------------------------------------------
+
+    def has_responded(self) -> bool:
+        """True once the response ended (False after an abort)."""
+        return self._done and not self.aborted
+
+    def on_aborted(self, handler: Callable[["Response"], Any]) -> "Response":
+        """Calls ``handler(res)`` if the client goes away before the response ends."""
+        self._aborted_handler = handler
+        self._track()
+        return self
+
+    def grab_aborted_handler(self) -> "Response":
+        """Tracks aborts (sets ``aborted``) without a user callback."""
+        self._track()
+        return self
+
+    def _track(self) -> None:
+        if not self._pending and not self._done:
+            self._pending = True
+            self.app._pending[self._id] = self
+
+    def _on_aborted(self) -> None:
+        self.aborted = True
+        self._done = True
+        self._pending = False
+        handler = self._aborted_handler
+        if handler is not None:
+            self._aborted_handler = None
+            try:
+                result = handler(self)
+                if asyncio.iscoroutine(result):
+                    self.app._start_coroutine(result, None, None)
+            except Exception as error:
+                self.app._report_error(error, None, None)
+
+    # -- body reading ---------------------------------------------------
+
+    def on_data(self, handler: Callable[["Response", bytes, bool], Any]) -> "Response":
+        """Calls ``handler(res, chunk, is_last)`` for every piece of the request body."""
+        if self._done:
+            return self
+        self._data_handler = handler
+        self._track()
+        self._check(lib.sk_res_on_data(self._native, self._id))
+        return self
+
+    def _on_data(self, chunk: bytes, is_last: bool) -> None:
+        handler = self._data_handler
+        if handler is None:
+            return
+        try:
+            result = handler(self, chunk, is_last)
+            if asyncio.iscoroutine(result):
+                self.app._start_coroutine(result, self, None)
+        except Exception as error:
+            self.app._report_error(error, self, None)
+
+    async def get_data(self) -> BytesIO:
+        """The whole request body (what arrived, if the client aborted)."""
+        buffer = BytesIO()
+        future = self.app.loop.create_future()
+
+        def collect(res, chunk, is_last):
+            buffer.write(chunk)
+            if is_last and not future.done():
+                future.set_result(None)
+
+        def aborted(res):
+            if not future.done():
+                future.set_result(None)
+
+        if self._done:
+            return buffer
+        previous = self._aborted_handler
+        self._aborted_handler = aborted if previous is None else (lambda res: (aborted(res), previous(res)))
+        self.on_data(collect)
+        await future
+        buffer.seek(0)
+        return buffer
+
+    async def get_text(self, encoding: str = "utf-8") -> Optional[str]:
+        """The request body decoded as text, or None if it cannot be decoded."""
+        data = (await self.get_data()).getvalue()
+        try:
+            return data.decode(encoding)
+        except Exception:
+            return None
+
+    async def get_json(self) -> Any:
+        """The request body parsed as JSON, or None."""
+        data = (await self.get_data()).getvalue()
+        try:
+            return self.app._json_serializer.loads(data)
+        except Exception:
+            return None
+
+    # -- flow control and connection -----------------------------------
+
+    def pause(self) -> "Response":
+        """Stops reading from the client until ``resume()``."""
+        if not self._done:
+            self._check(lib.sk_res_pause(self._native, self._id))
+        return self
+
+    def resume(self) -> "Response":
+        """Restarts reading after ``pause()``."""
+        if not self._done:
+            self._check(lib.sk_res_resume(self._native, self._id))
+        return self
+
+    def write_continue(self) -> "Response":
+        """Sends ``100 Continue`` (for ``Expect: 100-continue``)."""
+        if not self._done:
+            result = lib.sk_res_write_continue(self._native, self._id)
+            if result != _SK_ERR_STATE:
+                self._check(result)
+        return self
+
+    def close(self) -> "Response":
+        """Closes the connection at once, without finishing the response."""
+        if not self._done:
+            lib.sk_res_close(self._native, self._id)
+            self.aborted = True
+            self._finished()
+        return self
+
+    def get_write_offset(self) -> int:
+        """Body bytes written so far."""
+        return lib.sk_res_write_offset(self._native, self._id)
+
+    def get_buffered_amount(self) -> int:
+        """Bytes written but not yet taken by the kernel."""
+        return lib.sk_res_buffered_amount(self._native, self._id)
+
+    def get_remote_address_bytes(self) -> Optional[bytes]:
+        """The peer's IP address as 4 or 16 raw bytes (None on a UNIX socket)."""
+        buf = ffi.new("char[64]")
+        n = lib.sk_res_remote_address(self._native, self._id, buf, 64, 0)
+        return ffi.unpack(buf, n) if n > 0 else None
+
+    def get_remote_address(self) -> Optional[str]:
+        """The peer's IP address as text, e.g. ``"127.0.0.1"``."""
+        buf = ffi.new("char[64]")
+        n = lib.sk_res_remote_address(self._native, self._id, buf, 64, 1)
+        return ffi.unpack(buf, n).decode("ascii") if n > 0 else None
+
+    def run_async(self, coro) -> Any:
+        """Runs a coroutine on the app loop; errors go to the error handler."""
+        self.grab_aborted_handler()
+        return self.app._start_coroutine(coro, self, None)
+
+
+AppResponse = Response
