@@ -46,6 +46,19 @@ def _as_coroutine(value: Any):
     return wrap()
 
 
+def _raise_open_file_limit() -> None:
+    """A server holds one fd per client: lift the soft limit to the hard one."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20
+        if soft != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 class App:
     """A socketify application: an HTTP server with a router, on a native core.
 
@@ -89,7 +102,7 @@ class App:
         if max_header_count > 256:
             raise ValueError("max_header_count must be at most 256")
 
-        self.options = options
+        self._options = options
         self.SSL = 0
         self.is_ssl = False
         self.lifespan = lifespan
@@ -111,8 +124,6 @@ class App:
         self._shutdown_hooks = []
         self._pending: Dict[int, Response] = {}
         self._tasks: set = set()
-        self._request_class = Request
-        self._response_class = Response
         self._closing = False
         self._attached = False
         self._force_stop = None
@@ -133,6 +144,8 @@ class App:
             raise RuntimeError("Failed to create connection")
         _binding.register_app(self._id, self)
         self.app = self._native
+        self._request_class = type("Request", (Request,), {"app": self, "_lenp": self._lenp})
+        self._response_class = type("Response", (Response,), {"app": self, "_native": self._native})
 
     # -- configuration ----------------------------------------------------
 
@@ -206,8 +219,8 @@ class App:
         is_async = inspect.iscoroutinefunction(handler)
 
         def dispatch(res_id: int, req_ptr) -> int:
-            res = make_response(app, res_id)
-            req = make_request(app, req_ptr)
+            res = make_response(res_id)
+            req = make_request(req_ptr)
             try:
                 result = handler(res, req)
                 if is_async or (result is not None and _is_awaitable_result(result)):
@@ -217,11 +230,12 @@ class App:
             except BaseException as error:  # SystemExit/KeyboardInterrupt: stop serving
                 app._report_error(error, res, req)
                 app.close()
-            if req._yield and not res._done:
-                req._ptr = None
-                return 0
             if res._done:
                 req._ptr = None
+                return 1
+            if req._yield:
+                req._ptr = None
+                return 0
             else:
                 # The handler answers later: copy the request while it is valid
                 # and listen for the client going away.
@@ -359,6 +373,7 @@ class App:
         if self.lifespan and self._start_hooks:
             hooks, self._start_hooks = self._start_hooks, []
             self._run_hooks(hooks)
+        _raise_open_file_limit()
         if port_or_options is None:
             config = AppListenOptions(port=0)
         elif isinstance(port_or_options, AppListenOptions):

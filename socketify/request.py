@@ -22,24 +22,23 @@ class Request:
     for as long as the response is in flight.
     """
 
-    __slots__ = (
-        "app", "_ptr", "_lenp", "_method", "_url", "_query", "_headers",
-        "_parameters", "_queries", "_cookies", "_yield", "_ancient",
-    )
+    # Per-app subclasses (App._request_class) carry ``app`` and ``_lenp`` as
+    # class attributes; every cached field starts as a class default, so
+    # creating a Request per request sets a single attribute.
+    app = None
+    _lenp = None
+    _method = None
+    _url = None
+    _query = None
+    _headers = None
+    _parameters = None
+    _queries = None
+    _cookies = None
+    _yield = False
+    _ancient = None
 
-    def __init__(self, app, ptr) -> None:
-        self.app = app
+    def __init__(self, ptr) -> None:
         self._ptr = ptr
-        self._lenp = app._lenp
-        self._method = None
-        self._url = None
-        self._query = None
-        self._headers = None
-        self._parameters = None
-        self._queries = None
-        self._cookies = None
-        self._yield = False
-        self._ancient = None
 
     # -- lifetime -------------------------------------------------------
 

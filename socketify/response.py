@@ -40,22 +40,21 @@ class Response:
     (``aborted``) or the response ended, writes are documented no-ops.
     """
 
-    __slots__ = (
-        "app", "_id", "_native", "aborted", "_done", "_aborted_handler",
-        "_data_handler", "_writable_handler", "_cookies", "_pending",
-    )
+    # Per-app subclasses (App._response_class) carry ``app`` and ``_native``
+    # as class attributes, and every other field starts as a class default, so
+    # creating a Response per request sets a single attribute.
+    app = None
+    _native = None
+    aborted = False
+    _done = False
+    _aborted_handler = None
+    _data_handler = None
+    _writable_handler = None
+    _cookies = None
+    _pending = False
 
-    def __init__(self, app, res_id: int) -> None:
-        self.app = app
+    def __init__(self, res_id: int) -> None:
         self._id = res_id
-        self._native = app._native
-        self.aborted = False
-        self._done = False
-        self._aborted_handler = None
-        self._data_handler = None
-        self._writable_handler = None
-        self._cookies = None
-        self._pending = False
 
     # -- internal -------------------------------------------------------
 
@@ -159,8 +158,13 @@ class Response:
                 self.write_header(b"Content-Type", _JSON)
         if self._cookies:
             self._write_pending_cookies()
-        if self._check(lib.sk_res_end(self._native, self._id, data, len(data), 1 if end_connection else 0)):
-            self._finished()
+        status = lib.sk_res_end(self._native, self._id, data, len(data), 1 if end_connection else 0)
+        if status == _SK_OK:
+            self._done = True
+            if self._pending:
+                self._finished()
+        else:
+            self._check(status)
         return self
 
     def end_without_body(self, end_connection: bool = False) -> "Response":

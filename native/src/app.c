@@ -290,11 +290,14 @@ int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const cha
 void sk_app_shutdown(sk_app_t *app) {
   app->shutting_down = 1;
   close_listeners(app);
+  sk_out_flush(app); /* a response ended just now must still go out */
   sk_loop_set_tick(&app->loop, app->conn_count > 0);
   for (sk_conn_t *conn = app->conns, *next; conn; conn = next) {
     next = conn->next;
     if (conn->phase == SK_PHASE_HEAD) {
-      sk_conn_close(conn, 1); /* idle or mid-head: nothing owed to it */
+      /* Idle or mid-head: nothing is owed to it beyond what is being sent. */
+      if (conn->backlog.len) sk_out_finish_close(conn);
+      else sk_conn_close(conn, 1);
     } else if (conn->phase == SK_PHASE_REQUEST) {
       conn->keep_alive = 0; /* answer the request in flight, then close */
     }

@@ -191,12 +191,9 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   sk_app_t *app = conn->app;
   sk_req_t req = {http, NULL};
   dispatch_ctx_t ctx = {conn, conn->serial, &req};
+  /* The router also offers GET routes to HEAD; the body is never written. */
   int taken = sk_router_match(app->router, http->method.data, http->method.len, http->path.data,
                               http->path.len, visit_route, &ctx);
-  /* A GET route answers HEAD unless a HEAD (or any) route took it. */
-  if (!taken && conn->head_request && !conn->closed && conn->serial == ctx.serial)
-    taken = sk_router_match(app->router, "GET", 3, http->path.data, http->path.len, visit_route,
-                            &ctx);
   if (!taken && !conn->closed && conn->serial == ctx.serial && conn->stage == SK_RES_NONE)
     sk_res_write_not_found(conn);
 }
@@ -318,6 +315,11 @@ static void on_readable(sk_conn_t *conn) {
     if (conn->phase != SK_PHASE_REQUEST) {
       sk_conn_process(conn);
       if (!conn->closed) sk_conn_close(conn, 1);
+      return;
+    }
+    /* A body cut short can never complete: nothing is left to answer. */
+    if (!conn->body_done) {
+      sk_conn_close(conn, 1);
       return;
     }
     conn->keep_alive = 0;

@@ -101,13 +101,11 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
                  ? conn->declared_length
                  : body_len;
   } else if (mode == HEAD_EMPTY) {
+    /* HEAD gets the headers GET would get: Content-Length 0 unless the
+     * handler declared the length of the body it would have sent. */
     if (!status_has_no_body(conn->status_code)) {
-      if (conn->has_content_length) {
-        has_length = 1;
-        length = conn->declared_length;
-      } else if (!conn->head_request) {
-        has_length = 1;
-      }
+      has_length = 1;
+      if (conn->has_content_length) length = conn->declared_length;
     }
   } else if (!conn->no_body) {
     if (conn->has_content_length) {
@@ -333,7 +331,10 @@ int sk_res_resume(sk_app_t *app, sk_res_id_t res) {
 int sk_res_close(sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = sk_app_lookup(app, res);
   if (!conn) return SK_ERR_STALE;
-  /* No abort callback: the caller knows it closed the connection. */
+  /* What was written so far still goes out; then the connection ends. No
+   * abort callback: the caller knows it closed the connection. */
+  if (app->cork_owner == conn) sk_out_flush(app);
+  if (conn->closed) return SK_OK;
   conn->serial = 0;
   sk_conn_close(conn, 0);
   return SK_OK;

@@ -293,20 +293,31 @@ nomem:
   return SK_ROUTER_ERR_NOMEM;
 }
 
+static int visit_method(const sk_route_list_t *list, const char *method, size_t method_len,
+                        sk_route_params_t *params, sk_route_visitor_fn visit, void *ctx) {
+  for (size_t i = 0; i < list->count; i++) {
+    const sk_route_t *rt = &list->items[i];
+    if (rt->method != NULL && rt->method_len == method_len &&
+        (method_len == 0 || memcmp(rt->method, method, method_len) == 0) &&
+        visit(ctx, rt->handler_id, params))
+      return 1;
+  }
+  return 0;
+}
+
 /* Offers the routes of `list` to the visitor: exact method first, then the
- * "any" routes, each group in insertion order. */
+ * "any" routes, each group in insertion order. HEAD also tries the GET
+ * routes right after its own (RFC 9110 9.3.2: HEAD is GET without the body),
+ * so a GET route answers HEAD before any less specific route does. */
 static int visit_list(const sk_route_list_t *list, const char *method, size_t method_len,
                       sk_route_params_t *params, size_t nparams, sk_route_visitor_fn visit,
                       void *ctx) {
   params->count = nparams;
   if (method != NULL) {
-    for (size_t i = 0; i < list->count; i++) {
-      const sk_route_t *rt = &list->items[i];
-      if (rt->method != NULL && rt->method_len == method_len &&
-          (method_len == 0 || memcmp(rt->method, method, method_len) == 0) &&
-          visit(ctx, rt->handler_id, params))
-        return 1;
-    }
+    if (visit_method(list, method, method_len, params, visit, ctx)) return 1;
+    if (method_len == 4 && memcmp(method, "HEAD", 4) == 0 &&
+        visit_method(list, "GET", 3, params, visit, ctx))
+      return 1;
   }
   for (size_t i = 0; i < list->count; i++) {
     const sk_route_t *rt = &list->items[i];

@@ -5,7 +5,8 @@
  * wildcard (the rest of the path, possibly empty). At every node a static
  * child is tried before the parameter child, which is tried before the
  * wildcard; at a matching node the method-specific route is tried before the
- * "any" route. Matching walks the tree depth first and hands every matching
+ * "any" route (HEAD also tries GET routes before "any"). Matching walks the
+ * tree depth first and hands every matching
  * route to a visitor in that priority order until the visitor accepts one, so
  * a handler can "yield" to the next match. */
 #ifndef SK_ROUTER_H

@@ -1,0 +1,127 @@
+"""Test servers run as real processes on 127.0.0.1, on a free port, stopped by PID."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+def server_env(extra=None):
+    """Environment for a process that imports socketify: under ``make asan``
+    the sanitizer runtime is preloaded there (and only there: curl and the
+    other clients run without it)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra or {}))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (env.get("PYTHONPATH"), ROOT, os.path.join(HERE, "apps")) if p
+    )
+    preload = os.environ.get("SOCKETIFY_TEST_PRELOAD")
+    if preload:
+        env["LD_PRELOAD"] = preload
+    return env
+
+
+class Server:
+    """A socketify program in a subprocess. The program prints
+    ``PORT <n>`` once it listens (see ``listen_line`` in the apps)."""
+
+    def __init__(self, script, args=(), env=None, cwd=None, ready_prefix="PORT "):
+        self.script = script
+        self.args = list(args)
+        self.env = server_env(env)
+        self.cwd = cwd or ROOT
+        self.ready_prefix = ready_prefix
+        self.proc = None
+        self.port = None
+        self.stdout_lines = []
+        self.stderr_path = None
+
+    def start(self, timeout=20.0):
+        import tempfile
+        err = tempfile.NamedTemporaryFile(prefix="socketify-test-", suffix=".err", delete=False)
+        self.stderr_path = err.name
+        self.proc = subprocess.Popen(
+            [sys.executable, self.script] + self.args, stdout=subprocess.PIPE, stderr=err,
+            env=self.env, cwd=self.cwd, text=True,
+        )
+        err.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.stdout_lines.append(line)
+            if line.startswith(self.ready_prefix):
+                self.port = int(line[len(self.ready_prefix):].split()[0]) if self.ready_prefix == "PORT " else None
+                return self
+        self.stop()
+        raise RuntimeError("server did not start:\n%s" % self.stderr())
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except (OSError, TypeError):
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return code
+
+    def check_clean(self):
+        text = self.stderr()
+        for marker in SANITIZER_MARKERS:
+            assert marker not in text, text
+
+
+def write_app(tmp_path, source, name="app.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return str(path)
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(source_or_path, *args) -> a started Server; stopped and checked at teardown."""
+    servers = []
+
+    def start(source, *args, env=None, **kwargs):
+        script = source if source.endswith(".py") and os.path.exists(source) else write_app(tmp_path, source)
+        server = Server(script, args, env=env, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+        server.check_clean()
+
+
+@pytest.fixture(scope="module")
+def basic_server():
+    """One shared server running tests/apps/basic_app.py for the module."""
+    server = Server(os.path.join(HERE, "apps", "basic_app.py")).start()
+    yield server
+    server.stop()
+    server.check_clean()

@@ -1,0 +1,44 @@
+"""Every example runs and answers as its README section says."""
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import rawhttp
+from conftest import ROOT, Server
+
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_example(name, port):
+    """Runs an example with its fixed port rewritten to a free one."""
+    source = open(os.path.join(EXAMPLES, name)).read()
+    source = re.sub(r"app\.listen\(3000", "app.listen(%d" % port, source)
+    path = os.path.join(ROOT, "build", "example_" + name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(source)
+    return Server(path, ready_prefix="Listening on port").start()
+
+
+def test_hello_world():
+    port = free_port()
+    server = run_example("hello_world.py", port)
+    try:
+        with rawhttp.connect(port) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            status, headers, body, _ = rawhttp.read_response(sock)
+        assert status == 200 and body == b"Hello World socketify from Python!"
+        out = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/" % port], capture_output=True, timeout=10)
+        assert out.stdout == b"Hello World socketify from Python!"
+    finally:
+        assert server.stop(signal.SIGINT) == 0
+    server.check_clean()

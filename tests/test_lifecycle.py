@@ -1,0 +1,228 @@
+"""listen variants, run/close, signals, lifespan hooks, UNIX sockets, idle CPU."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import rawhttp
+from conftest import Server, server_env
+
+
+def get(port, path="/"):
+    with rawhttp.connect(port) as sock:
+        sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        return rawhttp.read_response(sock)
+
+
+LISTEN_APP = """
+import json, sys
+from socketify import App, AppListenOptions
+app = App()
+app.get("/", lambda res, req: res.end("hi"))
+mode = sys.argv[1]
+def show(config):
+    print("CONFIG", json.dumps(config.__dict__), flush=True)
+    print("PORT %d" % (config.port or 0), flush=True)
+if mode == "int0":
+    app.listen(0, show)
+elif mode == "none":
+    app.listen(None, show)
+elif mode == "dict":
+    app.listen({"port": 0, "host": "127.0.0.1"}, show)
+elif mode == "options":
+    app.listen(AppListenOptions(port=0, host="127.0.0.1", options=1), show)
+elif mode == "unix":
+    app.listen(AppListenOptions(domain=sys.argv[2]), show)
+app.run()
+print("RUN RETURNED", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode,host", [("int0", "0.0.0.0"), ("none", "0.0.0.0"),
+                                       ("dict", "127.0.0.1"), ("options", "127.0.0.1")])
+def test_listen_variants_report_the_real_port(serve, mode, host):
+    server = serve(LISTEN_APP, mode)
+    config_line = [l for l in server.stdout_lines if l.startswith("CONFIG")][0]
+    import json
+    config = json.loads(config_line.split(" ", 1)[1])
+    assert config["port"] == server.port and server.port > 0
+    assert config["host"] == host
+    assert get(server.port)[2] == b"hi"
+
+
+def test_listen_on_ipv6_loopback_when_dual_stack(serve):
+    server = serve(LISTEN_APP, "int0")
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        sock = socket.create_connection(("::1", server.port), timeout=3)
+    except OSError:
+        pytest.skip("IPv6 loopback not available here")
+    with sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert rawhttp.read_response(sock)[2] == b"hi"
+
+
+def test_unix_domain_socket(tmp_path):
+    path = str(tmp_path / "app.sock")
+    script = tmp_path / "unix_app.py"
+    script.write_text(LISTEN_APP)
+    server = Server(str(script), ["unix", path], ready_prefix="CONFIG").start()
+    try:
+        assert os.path.exists(path)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(path)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert rawhttp.read_response(sock)[2] == b"hi"
+        result = subprocess.run(["curl", "-s", "--unix-socket", path, "http://localhost/"],
+                                capture_output=True, timeout=10)
+        assert result.stdout == b"hi"
+    finally:
+        assert server.stop() == 0
+    assert not os.path.exists(path), "the socket file is removed on close"
+
+
+def test_exclusive_port_refuses_a_second_listener(serve, tmp_path):
+    server = serve(LISTEN_APP, "options")
+    script = tmp_path / "second.py"
+    script.write_text(
+        "from socketify import App, AppListenOptions\n"
+        "app = App()\n"
+        "try:\n"
+        "    app.listen(AppListenOptions(port=%d, host='127.0.0.1'))\n"
+        "except RuntimeError as e:\n"
+        "    print('ERROR', e)\n" % server.port
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30,
+                         env=server_env())
+    assert out.stdout.startswith("ERROR Failed to listen on port %d" % server.port), out.stderr
+
+
+def test_default_port_sharing_lets_two_processes_listen(serve):
+    first = serve(LISTEN_APP, "dict")
+    shared = """
+from socketify import App
+app = App()
+app.get("/", lambda res, req: res.end("second"))
+app.listen({"port": %d, "host": "127.0.0.1"}, lambda c: print("PORT %%d" %% c.port, flush=True))
+app.run()
+""" % first.port
+    second = serve(shared)
+    assert second.port == first.port
+
+
+def test_bad_listen_arguments_raise():
+    code = (
+        "from socketify import App, AppListenOptions\n"
+        "app = App()\n"
+        "for bad in ('x', 3.5, [1]):\n"
+        "    try:\n"
+        "        app.listen(bad)\n"
+        "    except TypeError:\n"
+        "        print('TypeError')\n"
+        "for kwargs in ({'port': -1}, {'port': 70000}, {'domain': '/tmp/x', 'port': 80}):\n"
+        "    try:\n"
+        "        AppListenOptions(**kwargs)\n"
+        "    except RuntimeError:\n"
+        "        print('RuntimeError')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                         env=server_env())
+    assert out.stdout.split() == ["TypeError"] * 3 + ["RuntimeError"] * 3, out.stderr
+
+
+HOOKS_APP = """
+import asyncio, sys
+from socketify import App
+app = App(lifespan=sys.argv[1] == "on")
+@app.on_start
+async def started():
+    await asyncio.sleep(0)
+    print("START HOOK", flush=True)
+@app.on_shutdown
+def stopped():
+    print("SHUTDOWN HOOK", flush=True)
+@app.get("/slow")
+async def slow(res, req):
+    await asyncio.sleep(0.5)
+    res.end("finished in flight")
+@app.get("/close")
+def close(res, req):
+    res.end("closing")
+    app.close()
+app.listen(0, lambda c: print("PORT %d" % c.port, flush=True))
+app.run()
+print("RUN RETURNED", flush=True)
+"""
+
+
+def _rest_of_stdout(server):
+    out = server.proc.stdout.read()
+    return "".join(server.stdout_lines) + out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_gracefully_and_finishes_in_flight(serve, sig):
+    server = serve(HOOKS_APP, "on")
+    assert "START HOOK" in "".join(server.stdout_lines)
+    sock = rawhttp.connect(server.port)
+    sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.1)
+    server.proc.send_signal(sig)
+    status, headers, body, _ = rawhttp.read_response(sock)
+    assert body == b"finished in flight" and headers.get("connection") == "close"
+    sock.close()
+    assert server.proc.wait(10) == 0
+    out = _rest_of_stdout(server)
+    assert "SHUTDOWN HOOK" in out and "RUN RETURNED" in out
+    # the port is free again
+    with pytest.raises(OSError):
+        rawhttp.connect(server.port, timeout=1)
+
+
+def test_close_from_handler(serve):
+    server = serve(HOOKS_APP, "on")
+    assert get(server.port, "/close")[2] == b"closing"
+    assert server.proc.wait(10) == 0
+    assert "RUN RETURNED" in _rest_of_stdout(server)
+
+
+def test_lifespan_off_skips_hooks(serve):
+    server = serve(HOOKS_APP, "off")
+    assert get(server.port, "/close")[2] == b"closing"
+    assert server.proc.wait(10) == 0
+    out = _rest_of_stdout(server)
+    assert "START HOOK" not in out and "SHUTDOWN HOOK" not in out and "RUN RETURNED" in out
+
+
+def test_close_drops_idle_keepalive_connections(serve):
+    server = serve(HOOKS_APP, "on")
+    idle = rawhttp.connect(server.port)
+    idle.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert rawhttp.read_response(idle)[2] == b"finished in flight"
+    assert get(server.port, "/close")[2] == b"closing"
+    assert server.proc.wait(10) == 0
+    assert rawhttp.read_until_close(idle, timeout=3) == b""
+
+
+def _cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_idle_server_uses_no_cpu(serve):
+    server = serve(HOOKS_APP, "on")
+    idle = rawhttp.connect(server.port)  # an open keep-alive connection too
+    get(server.port, "/close-not-found")
+    before = _cpu_seconds(server.proc.pid)
+    time.sleep(3)
+    used = _cpu_seconds(server.proc.pid) - before
+    idle.close()
+    assert used / 3 < 0.02, "idle CPU %.1f%%" % (100 * used / 3)
