@@ -15,7 +15,7 @@ $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -U pip setuptools wheel cffi
-	$(PIP) install -q --no-build-isolation -e ".[test]"
+	$(PIP) install -q --no-build-isolation --config-settings editable_mode=compat -e ".[test]"
 	touch $@
 
 socketify/.native.stamp: $(VENV)/.stamp $(NATIVE_SOURCES)

@@ -42,3 +42,16 @@ def test_hello_world():
     finally:
         assert server.stop(signal.SIGINT) == 0
     server.check_clean()
+
+
+def test_sanitizer_build_is_the_one_under_test(tmp_path):
+    """Under ``make asan`` the servers must really load the instrumented core."""
+    if not os.environ.get("SOCKETIFY_TEST_PRELOAD"):
+        import pytest
+        pytest.skip("only meaningful under make asan")
+    from conftest import server_env
+    script = tmp_path / "which.py"
+    script.write_text("import socketify._native as n; print(n.__file__)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=server_env(), timeout=30)
+    assert os.path.join("build", "asan") in out.stdout, out.stdout + out.stderr

@@ -2,8 +2,11 @@
 #ifndef SK_INTERNAL_H
 #define SK_INTERNAL_H
 
+/* -std=c11 hides POSIX from the libc headers; ask for it back. */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* accept4, SOCK_NONBLOCK */
+#elif defined(__APPLE__) && !defined(_DARWIN_C_SOURCE)
+#define _DARWIN_C_SOURCE
 #endif
 
 #include <stdint.h>

@@ -1,0 +1,49 @@
+"""Serves asgi_app.py with uvicorn or granian, one process, one worker.
+
+Usage: python asgi_server.py uvicorn|granian PORT
+Run with the python of bench/.venvs/uvicorn or bench/.venvs/granian.
+uvicorn uses uvloop and httptools; granian runs its ASGI interface with
+uvloop, one worker and one runtime thread. Access logs are off for both.
+"""
+import os
+import sys
+from pathlib import Path
+
+APPS = os.path.dirname(os.path.abspath(__file__))
+
+
+def serve_uvicorn(port):
+    """uvicorn with uvloop + httptools; prints a ready line once bound."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            print("ready: uvicorn on http://127.0.0.1:%d" % port, flush=True)
+
+    config = uvicorn.Config("asgi_app:app", host="127.0.0.1", port=port, loop="uvloop",
+                            http="httptools", ws="none", lifespan="off", access_log=False,
+                            log_level="warning")
+    Server(config).run()
+
+
+def serve_granian(port):
+    """granian's ASGI interface; it logs 'Listening at' when it binds (the
+    bench waits for an HTTP answer in any case)."""
+    from granian import Granian
+
+    print("starting: granian on http://127.0.0.1:%d" % port, flush=True)
+    Granian("asgi_app:app", address="127.0.0.1", port=port, interface="asgi", workers=1,
+            runtime_threads=1, loop="uvloop", http="1", websockets=False, log_access=False,
+            working_dir=Path(APPS)).serve()
+
+
+def main():
+    """Dispatches on argv[1]."""
+    server, port = sys.argv[1], int(sys.argv[2])
+    sys.path.insert(0, APPS)
+    {"uvicorn": serve_uvicorn, "granian": serve_granian}[server](port)
+
+
+if __name__ == "__main__":
+    main()

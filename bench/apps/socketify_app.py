@@ -1,0 +1,57 @@
+"""Benchmark app for the socketify API: ours and the reference peer.
+
+The same file runs under both: with the project's ``.venv`` python it imports
+our package, with ``bench/.venvs/reference/bin/python`` it imports
+socketify 0.0.31 from PyPI. Every scenario's route is registered, so one
+process serves any scenario.
+
+Usage: python socketify_app.py PORT   (prints a ready line, serves until killed)
+"""
+import sys
+
+from socketify import App
+
+PLAIN = "Hello, World!"
+MESSAGE = {"message": "Hello, World!"}
+
+
+def plaintext(res, req):
+    """GET / -> Hello, World! as text/plain."""
+    res.write_header("Content-Type", "text/plain")
+    res.end(PLAIN)
+
+
+def json_hello(res, req):
+    """GET /json -> {"message": "Hello, World!"} as application/json."""
+    res.send(MESSAGE)
+
+
+def params(res, req):
+    """GET /user/:id/post/:post?q=x -> both parameters and the query arg."""
+    user = req.get_parameter(0)
+    post = req.get_parameter(1)
+    query = req.get_query("q")
+    res.write_header("Content-Type", "text/plain")
+    res.end("user %s post %s q %s" % (user, post, query))
+
+
+async def echo(res, req):
+    """POST /echo -> the request body, as sent."""
+    body = await res.get_data()
+    res.end(body.getvalue())
+
+
+def main():
+    """Registers the routes, listens on argv[1] and runs the loop."""
+    port = int(sys.argv[1])
+    app = App()
+    app.get("/", plaintext)
+    app.get("/json", json_hello)
+    app.get("/user/:id/post/:post", params)
+    app.post("/echo", echo)
+    app.listen(port, lambda config: print("ready: socketify on http://127.0.0.1:%d" % config.port, flush=True))
+    app.run()
+
+
+if __name__ == "__main__":
+    main()
