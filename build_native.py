@@ -80,10 +80,16 @@ int sk_res_pause(sk_app_t *app, sk_res_id_t res);
 int sk_res_resume(sk_app_t *app, sk_res_id_t res);
 int sk_res_write_continue(sk_app_t *app, sk_res_id_t res);
 int sk_res_close(sk_app_t *app, sk_res_id_t res);
+int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len, uint64_t total,
+                   int close_connection, int *done);
 uint64_t sk_res_write_offset(const sk_app_t *app, sk_res_id_t res);
 size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res);
 int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
                           int as_text);
+int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
+                           int as_text);
+int sk_res_native_handle(const sk_app_t *app, sk_res_id_t res);
+void sk_app_cork(sk_app_t *app, int corked);
 
 extern "Python" int _sk_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req);
 extern "Python" void _sk_on_aborted(void *user, sk_res_id_t res);

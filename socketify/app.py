@@ -221,6 +221,7 @@ class App:
         def dispatch(res_id: int, req_ptr) -> int:
             res = make_response(res_id)
             req = make_request(req_ptr)
+            req._res = res
             try:
                 result = handler(res, req)
                 if is_async or (result is not None and _is_awaitable_result(result)):

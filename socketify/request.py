@@ -36,6 +36,7 @@ class Request:
     _cookies = None
     _yield = False
     _ancient = None
+    _res = None
 
     def __init__(self, ptr) -> None:
         self._ptr = ptr
@@ -209,6 +210,24 @@ class Request:
         if jar is None or name not in jar:
             return None
         return unquote_plus(jar[name].value)
+
+    # -- body (read through the response, which owns the connection) ---
+
+    async def get_data(self):
+        """The whole request body as a BytesIO."""
+        return await self._res.get_data()
+
+    async def get_text(self, encoding: str = "utf-8") -> Optional[str]:
+        """The request body as text, or None."""
+        return await self._res.get_text(encoding)
+
+    async def get_json(self):
+        """The request body parsed as JSON, or None."""
+        return await self._res.get_json()
+
+    async def get_form_urlencoded(self, encoding: str = "utf-8") -> Optional[Dict[str, str]]:
+        """The request body as a URL-encoded form, or None."""
+        return await self._res.get_form_urlencoded(encoding)
 
     # -- routing --------------------------------------------------------
 

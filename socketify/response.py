@@ -1,7 +1,10 @@
 """Response: writes the answer to one request."""
 import asyncio
+import datetime
+from http.cookies import SimpleCookie
 from io import BytesIO
-from typing import Any, Callable, Iterable, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
+from urllib.parse import parse_qsl, quote_plus
 
 from ._binding import ffi, lib
 from .status import status_line
@@ -292,8 +295,7 @@ class Response:
 
         if self._done:
             return buffer
-        previous = self._aborted_handler
-        self._aborted_handler = aborted if previous is None else (lambda res: (aborted(res), previous(res)))
+        self._aborted_handler = _chain(self._aborted_handler, aborted)
         self.on_data(collect)
         await future
         buffer.seek(0)
@@ -369,6 +371,161 @@ class Response:
         """Runs a coroutine on the app loop; errors go to the error handler."""
         self.grab_aborted_handler()
         return self.app._start_coroutine(coro, self, None)
+
+
+    # -- known-size bodies and backpressure ------------------------------
+
+    def try_end(self, message: Any, total_size: int, end_connection: bool = False) -> Tuple[bool, bool]:
+        """Writes one piece of a body of ``total_size`` bytes. Returns
+        ``(ok, has_responded)``; ``ok`` is False under backpressure: wait for
+        ``on_writable`` before writing more."""
+        if self._done:
+            return False, self.has_responded()
+        if self._cookies:
+            self._write_pending_cookies()
+        data, _ = self._body(message)
+        done = ffi.new("int *")
+        result = lib.sk_res_try_end(self._native, self._id, data, len(data), total_size,
+                                    1 if end_connection else 0, done)
+        if result < 0:
+            self._check(result)
+            return False, False
+        if done[0]:
+            self._done = True
+            if self._pending:
+                self._finished()
+        return bool(result), bool(done[0])
+
+    def write_offset(self, offset: int) -> "Response":
+        """Accepted for compatibility: the core always accepts a whole piece,
+        so the offset it reports is already where the next piece starts."""
+        return self
+
+    def on_writable(self, handler: Callable[["Response", int], bool]) -> "Response":
+        """Calls ``handler(res, offset)`` when the send buffer drains."""
+        self._writable_handler = handler
+        self._track()
+        return self
+
+    def send_chunk(self, buffer: Any, total_size: int) -> "asyncio.Future":
+        """Writes one piece of a known-size body; the future resolves to
+        ``(ok, done)`` once the piece has left (or the client went away)."""
+        future = self.app.loop.create_future()
+        if self._done:
+            future.set_result((False, self.has_responded()))
+            return future
+
+        def writable(res, offset):
+            ok, done = res.try_end(b"", total_size)
+            if ok and not future.done():
+                future.set_result((ok, done))
+            return ok
+
+        def aborted(res):
+            if not future.done():
+                future.set_result((False, True))
+
+        self.on_writable(writable)
+        self._aborted_handler = _chain(self._aborted_handler, aborted)
+        ok, done = self.try_end(buffer, total_size)
+        if (ok or done) and not future.done():
+            future.set_result((ok, done))
+        return future
+
+    # -- corking --------------------------------------------------------
+
+    def cork(self, callback: Callable[["Response"], Any]) -> "Response":
+        """Runs ``callback(res)`` so that all its writes leave in one syscall."""
+        lib.sk_app_cork(self._native, 1)
+        try:
+            callback(self)
+        finally:
+            lib.sk_app_cork(self._native, 0)
+        return self
+
+    def cork_end(self, message: Any = b"", end_connection: bool = False) -> "Response":
+        """``end`` inside ``cork``."""
+        return self.cork(lambda res: res.end(message, end_connection))
+
+    def cork_send(self, message: Any = b"", content_type: Union[str, bytes] = _TEXT_PLAIN,
+                  status: Union[int, str, bytes] = _STATUS_OK, headers=None,
+                  end_connection: bool = False) -> "Response":
+        """``send`` inside ``cork``."""
+        return self.cork(lambda res: res.send(message, content_type, status, headers, end_connection))
+
+    # -- helpers --------------------------------------------------------
+
+    def set_cookie(self, name: str, value: str, options: Optional[Dict[str, Any]] = None) -> "Response":
+        """Adds a ``Set-Cookie`` header (one per cookie) when the headers go
+        out. ``options``: path, domain, expires (datetime or str), max_age /
+        max-age, secure, httponly, samesite, comment, version."""
+        if self._done:
+            return self
+        if self._cookies is None:
+            self._cookies = SimpleCookie()
+        self._cookies[name] = quote_plus(str(value))
+        morsel = self._cookies[name]
+        for key, option in (options or {}).items():
+            key = key.lower().replace("_", "-")
+            if key == "expires" and isinstance(option, datetime.datetime):
+                if option.tzinfo is not None:
+                    option = option.astimezone(datetime.timezone.utc)
+                option = option.strftime("%a, %d %b %Y %H:%M:%S GMT")
+            if isinstance(option, str) and any(c in option for c in "\r\n;"):
+                raise ValueError("cookie option %r contains a forbidden character" % key)
+            morsel[key] = option
+        return self
+
+    def redirect(self, location: str, status_code: int = 302) -> "Response":
+        """Answers with ``status_code`` and a ``Location`` header."""
+        self.write_status(status_code)
+        self.write_header(b"Location", location)
+        return self.end(b"")
+
+    def render(self, *args, **kwargs) -> "Response":
+        """Renders with the app's template engine and sends it as text/html."""
+        template = self.app._template
+        if template is None:
+            raise RuntimeError("no template engine: call app.template(engine) first")
+        html = template.render(*args, **kwargs)
+        return self.cork(lambda res: res.write_header(b"Content-Type", b"text/html; charset=utf-8").end(html))
+
+    async def get_form_urlencoded(self, encoding: str = "utf-8") -> Optional[Dict[str, str]]:
+        """The request body parsed as a URL-encoded form (last value per key), or None."""
+        data = (await self.get_data()).getvalue()
+        try:
+            text = data.decode("ascii")
+            return dict(parse_qsl(text, keep_blank_values=True, encoding=encoding, errors="strict"))
+        except (UnicodeDecodeError, ValueError):
+            return None
+
+    def get_proxied_remote_address_bytes(self) -> Optional[bytes]:
+        """The client address from a PROXY protocol header, as raw bytes, or None."""
+        buf = ffi.new("char[64]")
+        n = lib.sk_res_proxied_address(self._native, self._id, buf, 64, 0)
+        return ffi.unpack(buf, n) if n > 0 else None
+
+    def get_proxied_remote_address(self) -> Optional[str]:
+        """The client address from a PROXY protocol header, as text, or None."""
+        buf = ffi.new("char[64]")
+        n = lib.sk_res_proxied_address(self._native, self._id, buf, 64, 1)
+        return ffi.unpack(buf, n).decode("ascii") if n > 0 else None
+
+    def get_native_handle(self) -> Optional[int]:
+        """The socket's file descriptor, or None once the connection closed."""
+        fd = lib.sk_res_native_handle(self._native, self._id)
+        return fd if fd >= 0 else None
+
+
+def _chain(first: Optional[Callable], second: Callable) -> Callable:
+    if first is None:
+        return second
+
+    def both(res):
+        second(res)
+        return first(res)
+
+    return both
 
 
 AppResponse = Response

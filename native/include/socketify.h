@@ -118,11 +118,25 @@ int sk_res_pause(sk_app_t *app, sk_res_id_t res);
 int sk_res_resume(sk_app_t *app, sk_res_id_t res);
 int sk_res_write_continue(sk_app_t *app, sk_res_id_t res);
 int sk_res_close(sk_app_t *app, sk_res_id_t res); /* hard close, aborts */
+/* One piece of a body whose total size is known (Content-Length: total).
+ * Returns 1 when everything written so far reached the kernel, 0 under
+ * backpressure (wait for on_writable), or a negative status; *done is set
+ * once the whole body was written and the response ended. */
+int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len, uint64_t total,
+                   int close_connection, int *done);
 uint64_t sk_res_write_offset(const sk_app_t *app, sk_res_id_t res);
 size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res);
 /* Peer address as text ("127.0.0.1", "::1") or raw bytes (4 or 16); returns
  * the length written, 0 for a UNIX socket, or a negative status. */
 int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
                           int as_text);
+/* The client address a PROXY protocol header announced; 0 when there was none. */
+int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
+                           int as_text);
+int sk_res_native_handle(const sk_app_t *app, sk_res_id_t res); /* the socket fd, or <0 */
+
+/* While corked (depth > 0), writes made outside a dispatch wait and leave
+ * together with the outermost uncork. */
+void sk_app_cork(sk_app_t *app, int corked);
 
 #endif

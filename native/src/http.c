@@ -248,6 +248,20 @@ static size_t process_bytes(sk_conn_t *conn, const char *data, size_t len) {
   while (!conn->closed) {
     if (conn->phase == SK_PHASE_HEAD) {
       if (pos == len) break;
+      if (!conn->proxy_checked) {
+        /* A PROXY header may only open the connection. */
+        size_t used = 0;
+        int r = sk_proxy_parse(data + pos, len - pos, &conn->proxy, &used);
+        if (r == SK_PROXY_INCOMPLETE) break;
+        if (r < 0) {
+          pos = len;
+          sk_res_write_error(conn, 400);
+          break;
+        }
+        conn->proxy_checked = 1;
+        pos += used;
+        continue;
+      }
       size_t head_len = 0;
       int r = sk_http_parse_request(data + pos, len - pos, &app->limits, &app->request, &head_len);
       if (r == SK_PARSE_INCOMPLETE) break;

@@ -16,6 +16,7 @@
 #include "socketify.h"
 #include "http_parser.h"
 #include "router.h"
+#include "proxy_protocol.h"
 
 /* ---- growable byte buffer (buffer.c) ---- */
 typedef struct sk_buf {
@@ -88,6 +89,7 @@ long sk_socket_write2(int fd, const char *a, size_t a_len, const char *b, size_t
 void sk_socket_close(int fd);
 int sk_socket_format_address(const struct sockaddr_storage *addr, char *out, size_t cap,
                              int as_text);
+void sk_socket_address_from_raw(struct sockaddr_storage *addr, const void *raw, size_t raw_len);
 
 /* ---- HTTP connections (http.c, response.c) ---- */
 enum sk_conn_phase {
@@ -140,6 +142,7 @@ struct sk_conn {
   unsigned broken : 1;          /* a write failed: close at the next iteration */
   unsigned write_shut : 1;      /* shutdown(SHUT_WR) done */
   unsigned peer_eof : 1;        /* the client closed its sending side */
+  unsigned proxy_checked : 1;   /* the PROXY header window has passed */
 
   /* response in flight */
   enum sk_res_stage stage;
@@ -153,6 +156,7 @@ struct sk_conn {
 
   struct sockaddr_storage peer;
   socklen_t peer_len;
+  sk_proxy_address_t proxy; /* family 0: no PROXY header */
 };
 
 typedef struct sk_listener {
@@ -193,6 +197,7 @@ struct sk_app {
   sk_conn_t *deferred;  /* connections with queued work */
   sk_conn_t *graveyard; /* closed, freed at the end of the iteration */
   int dispatching;      /* inside sk_app_poll */
+  int user_corked;      /* sk_app_cork depth: writes wait for the uncork */
   int shutting_down;
 
   char *recv_buf;

@@ -15,8 +15,17 @@ static sk_conn_t *live_conn(const sk_app_t *app, sk_res_id_t res) {
 
 static void flush_outside_dispatch(sk_app_t *app) {
   /* Inside a dispatch the loop flushes once at the end; a call from an
-   * asyncio task has no such end, so it flushes itself. */
-  if (!app->dispatching) sk_out_flush(app);
+   * asyncio task has no such end, so it flushes itself, unless the caller
+   * corked to send several calls' worth at once. */
+  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+}
+
+void sk_app_cork(sk_app_t *app, int corked) {
+  if (corked) {
+    app->user_corked++;
+  } else if (app->user_corked > 0 && --app->user_corked == 0) {
+    flush_outside_dispatch(app);
+  }
 }
 
 static int ascii_ieq(const char *a, size_t a_len, const char *lower, size_t lower_len) {
@@ -282,6 +291,29 @@ int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t statu
   return sk_res_end(app, res, body, body_len, close_connection);
 }
 
+int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len, uint64_t total,
+                   int close_connection, int *done) {
+  *done = 0;
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (close_connection) conn->keep_alive = 0;
+  if (conn->stage != SK_RES_BODY) {
+    conn->has_content_length = 1;
+    conn->declared_length = total;
+    finish_head(conn, HEAD_STREAM, 0);
+  }
+  write_body(conn, data, len);
+  conn->write_offset += len;
+  if (conn->write_offset >= conn->declared_length || conn->no_body) {
+    end_response(conn);
+    *done = 1;
+    return conn->closed || conn->backlog.len == 0;
+  }
+  /* Backpressure is only known once the corked bytes met the kernel. */
+  if (app->cork_owner == conn && !app->user_corked) sk_out_flush(app);
+  return conn->closed || conn->backlog.len == 0;
+}
+
 int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
@@ -356,6 +388,21 @@ int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_
   sk_conn_t *conn = sk_app_lookup(app, res);
   if (!conn) return SK_ERR_STALE;
   return sk_socket_format_address(&conn->peer, out, cap, as_text);
+}
+
+int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
+                           int as_text) {
+  sk_conn_t *conn = sk_app_lookup(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->proxy.family == 0) return 0;
+  struct sockaddr_storage addr;
+  sk_socket_address_from_raw(&addr, conn->proxy.address, conn->proxy.family == 4 ? 4 : 16);
+  return sk_socket_format_address(&addr, out, cap, as_text);
+}
+
+int sk_res_native_handle(const sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = sk_app_lookup(app, res);
+  return conn ? conn->watch.fd : SK_ERR_STALE;
 }
 
 /* ---- answers the core gives on its own ---- */

@@ -232,3 +232,16 @@ int sk_socket_format_address(const struct sockaddr_storage *addr, char *out, siz
     return SK_ERR_INVALID;
   return (int)strlen(out);
 }
+
+void sk_socket_address_from_raw(struct sockaddr_storage *addr, const void *raw, size_t raw_len) {
+  memset(addr, 0, sizeof *addr);
+  if (raw_len == 4) {
+    struct sockaddr_in *in = (struct sockaddr_in *)addr;
+    in->sin_family = AF_INET;
+    memcpy(&in->sin_addr, raw, 4);
+  } else {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
+    in6->sin6_family = AF_INET6;
+    memcpy(&in6->sin6_addr, raw, 16);
+  }
+}
