@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 from typing import Any, Callable, Dict, Optional, Union
 
@@ -57,6 +58,37 @@ def _raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (ImportError, ValueError, OSError):
         pass
+
+
+_getrefcount = getattr(sys, "getrefcount", None)
+
+
+def _refcounts(res: Any, req: Any):
+    return _getrefcount(res), _getrefcount(req)
+
+
+class _Probe:
+    pass
+
+
+def _baseline_refcounts():
+    # The same call shape as in the dispatcher: two locals passed to
+    # _refcounts. What the interpreter adds for the call differs between
+    # CPython versions, so it is measured rather than assumed.
+    res, req = _Probe(), _Probe()
+    return _refcounts(res, req)
+
+
+_UNREFERENCED = _baseline_refcounts() if _getrefcount is not None else None
+
+
+def _recycle(res: Response, req: Request, res_pool: list, req_pool: list) -> None:
+    """Returns a finished pair to the pools; the caller checked that nothing
+    else refers to them (reuse would otherwise leak one request into the next)."""
+    res.__dict__.clear()
+    req.__dict__.clear()
+    res_pool.append(res)
+    req_pool.append(req)
 
 
 class App:
@@ -123,6 +155,8 @@ class App:
         self._start_hooks = []
         self._shutdown_hooks = []
         self._pending: Dict[int, Response] = {}
+        self._res_pool: list = []
+        self._req_pool: list = []
         self._tasks: set = set()
         self._closing = False
         self._attached = False
@@ -214,34 +248,45 @@ class App:
 
     def _make_dispatcher(self, handler: Callable) -> Callable[[int, Any], int]:
         app = self
-        make_response = self._response_class
-        make_request = self._request_class
         is_async = inspect.iscoroutinefunction(handler)
+        pool_size = self.request_response_factory_max_items
+        res_pool, req_pool = self._res_pool, self._req_pool
 
         def dispatch(res_id: int, req_ptr) -> int:
-            res = make_response(res_id)
-            req = make_request(req_ptr)
+            if res_pool:
+                res = res_pool.pop()
+                res._id = res_id
+                req = req_pool.pop()
+                req._ptr = req_ptr
+            else:
+                res = app._response_class(res_id)
+                req = app._request_class(req_ptr)
             req._res = res
+            task = None
             try:
                 result = handler(res, req)
                 if is_async or (result is not None and _is_awaitable_result(result)):
-                    app._start_coroutine(_as_coroutine(result), res, req)
+                    task = app._start_coroutine(_as_coroutine(result), res, req)
             except Exception as error:
                 app._report_error(error, res, req)
             except BaseException as error:  # SystemExit/KeyboardInterrupt: stop serving
                 app._report_error(error, res, req)
                 app.close()
             if res._done:
-                req._ptr = None
-                return 1
-            if req._yield:
+                if task is None:
+                    req._ptr = None
+                    if pool_size and len(res_pool) < pool_size and _UNREFERENCED is not None:
+                        req._res = None
+                        if _refcounts(res, req) == _UNREFERENCED:
+                            _recycle(res, req, res_pool, req_pool)
+                    return 1
+            elif req._yield:
                 req._ptr = None
                 return 0
             else:
-                # The handler answers later: copy the request while it is valid
-                # and listen for the client going away.
-                req._snapshot()
-                res._track()
+                res._track()  # listen for the client going away
+            # Work goes on after this call: copy the request while it is valid.
+            req._snapshot()
             return 1
 
         return dispatch
@@ -412,6 +457,7 @@ class App:
         """Serves until ``close()``, SIGINT or SIGTERM, then runs the shutdown hooks."""
         loop = self.loop.loop
         self._attach()
+        self._fill_pools()
         installed = []
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -431,6 +477,16 @@ class App:
         if self.lifespan and self._shutdown_hooks:
             self._run_hooks(self._shutdown_hooks)
         return self
+
+    def _fill_pools(self) -> None:
+        """Pre-allocates the Request/Response pool (request_response_factory_max_items)."""
+        while len(self._res_pool) < self.request_response_factory_max_items:
+            res = self._response_class(0)
+            req = self._request_class(None)
+            res.__dict__.clear()
+            req.__dict__.clear()
+            self._res_pool.append(res)
+            self._req_pool.append(req)
 
     def close(self, graceful_timeout: float = 10.0) -> "App":
         """Stops accepting, lets in-flight responses finish (up to

@@ -76,7 +76,11 @@ def start_coroutine(loop: asyncio.AbstractEventLoop, coro, on_error: Callable[[B
         if error is not None:
             on_error(error)
 
-    if _NATIVE_EAGER:
+    if not loop.is_running():
+        # Nothing can step it yet (a hook or error handler before run()):
+        # it starts with the loop.
+        task = loop.create_task(coro)
+    elif _NATIVE_EAGER:
         task = asyncio.Task(coro, loop=loop, eager_start=True)
         if task.done():
             done(task)
