@@ -1,5 +1,6 @@
 """socketify: a fast HTTP server and web framework for Python on a native C core."""
 from .app import App
+from .extensions import AppExtension
 from .loop import Loop
 from .options import AppListenOptions, AppOptions
 from .request import AppRequest, Request
@@ -7,6 +8,7 @@ from .response import AppResponse, Response
 
 __all__ = [
     "App",
+    "AppExtension",
     "AppListenOptions",
     "AppOptions",
     "AppRequest",

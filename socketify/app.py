@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Optional, Union
 
 from . import _binding
 from ._binding import ffi, lib
+from .extensions import AppExtension, derive_class
 from .loop import Loop, start_coroutine
 from .options import AppListenOptions, AppOptions
 from .request import Request
@@ -178,8 +179,8 @@ class App:
             raise RuntimeError("Failed to create connection")
         _binding.register_app(self._id, self)
         self.app = self._native
-        self._request_class = type("Request", (Request,), {"app": self, "_lenp": self._lenp})
-        self._response_class = type("Response", (Response,), {"app": self, "_native": self._native})
+        self._extensions: list = []  # (request, response, ws) AppExtension triples
+        self._derive_classes()
 
     # -- configuration ----------------------------------------------------
 
@@ -218,6 +219,36 @@ class App:
             raise TypeError("the error handler must be callable")
         self._error_handler = handler
         return self
+
+    # -- extensions -------------------------------------------------------
+
+    def register(self, extension: Callable[[AppExtension, AppExtension, AppExtension], Any]) -> "App":
+        """Calls ``extension(request, response, ws)`` and adds the methods and
+        properties it declares to this app's objects. Works before or after
+        routes are added; a name clash raises ``ValueError`` here."""
+        if not callable(extension):
+            raise TypeError("an extension is a callable taking (request, response, ws)")
+        triple = (AppExtension("request"), AppExtension("response"), AppExtension("ws"))
+        extension(*triple)
+        previous = self._extensions
+        self._extensions = previous + [triple]
+        try:
+            self._derive_classes()
+        except Exception:
+            self._extensions = previous
+            self._derive_classes()
+            raise
+        # pooled objects belong to the old classes
+        self._res_pool.clear()
+        self._req_pool.clear()
+        return self
+
+    def _derive_classes(self) -> None:
+        self._request_class = derive_class(
+            Request, (t[0] for t in self._extensions), app=self, _lenp=self._lenp)
+        self._response_class = derive_class(
+            Response, (t[1] for t in self._extensions), app=self, _native=self._native)
+        self._ws_extensions = [t[2] for t in self._extensions]
 
     # -- routing ----------------------------------------------------------
 

@@ -39,6 +39,7 @@ class Server:
         self.ready_prefix = ready_prefix
         self.proc = None
         self.port = None
+        self._stderr_text = ""
         self.stdout_lines = []
         self.stderr_path = None
 
@@ -68,6 +69,8 @@ class Server:
         return "http://127.0.0.1:%d" % self.port
 
     def stderr(self):
+        if self.stderr_path is None:
+            return getattr(self, "_stderr_text", "")
         try:
             with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
                 return f.read()
@@ -75,6 +78,8 @@ class Server:
             return ""
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Stops the server by PID; returns its exit code. A sanitizer report
+        in its stderr fails the test."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -87,6 +92,11 @@ class Server:
         code = self.proc.returncode
         if self.proc.stdout:
             self.proc.stdout.close()
+        self._stderr_text = self.stderr()
+        if self.stderr_path:
+            os.unlink(self.stderr_path)
+            self.stderr_path = None
+        self.check_clean()
         return code
 
     def check_clean(self):
