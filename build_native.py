@@ -41,6 +41,16 @@ typedef struct sk_app_config {
   uint64_t max_body_size;
 } sk_app_config_t;
 
+typedef struct sk_tls_options {
+  const char *key_file_name;
+  const char *cert_file_name;
+  const char *passphrase;
+  const char *dh_params_file_name;
+  const char *ca_file_name;
+  const char *ssl_ciphers;
+  int ssl_prefer_low_memory_usage;
+} sk_tls_options_t;
+
 void sk_app_config_default(sk_app_config_t *config);
 sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user);
 void sk_app_destroy(sk_app_t *app);
@@ -52,6 +62,8 @@ int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *b
 int sk_app_listen_unix(sk_app_t *app, const char *path, int options);
 void sk_app_shutdown(sk_app_t *app);
 size_t sk_app_connection_count(const sk_app_t *app);
+int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap);
+void *sk_app_native_handle(const sk_app_t *app);
 
 const char *sk_req_method(const sk_req_t *req, size_t *len);
 const char *sk_req_url(const sk_req_t *req, size_t *len);

@@ -1,5 +1,5 @@
 """socketify: a fast HTTP server and web framework for Python on a native C core."""
-from .app import App
+from .app import App, SSLApp
 from .extensions import AppExtension
 from .loop import Loop
 from .options import AppListenOptions, AppOptions
@@ -16,6 +16,7 @@ __all__ = [
     "Loop",
     "Request",
     "Response",
+    "SSLApp",
 ]
 
 __version__ = "0.1.0"

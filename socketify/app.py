@@ -18,7 +18,7 @@ from .options import AppListenOptions, AppOptions
 from .request import Request
 from .response import Response
 
-__all__ = ["App"]
+__all__ = ["App", "SSLApp"]
 
 logger = logging.getLogger("socketify")
 
@@ -118,12 +118,8 @@ class App:
         idle_timeout: int = 10,
         max_body_size: int = 0,
     ) -> None:
-        if options is not None:
-            if not isinstance(options, AppOptions):
-                raise TypeError("options must be an AppOptions or None")
-            raise NotImplementedError(
-                "TLS (App(AppOptions(...)) / SSLApp) is not built into this version yet"
-            )
+        if options is not None and not isinstance(options, AppOptions):
+            raise TypeError("options must be an AppOptions or None")
         for name, value in (("max_request_line_size", max_request_line_size),
                             ("max_header_size", max_header_size),
                             ("max_header_count", max_header_count),
@@ -136,8 +132,8 @@ class App:
             raise ValueError("max_header_count must be at most 256")
 
         self._options = options
-        self.SSL = 0
-        self.is_ssl = False
+        self.SSL = 1 if options is not None else 0
+        self.is_ssl = options is not None
         self.lifespan = lifespan
         self.request_response_factory_max_items = request_response_factory_max_items
         self.websocket_factory_max_items = websocket_factory_max_items
@@ -177,6 +173,8 @@ class App:
         self._native = lib.sk_py_app_create(config, self._user)
         if self._native == ffi.NULL:
             raise RuntimeError("Failed to create connection")
+        if options is not None:
+            self._use_tls(options)
         _binding.register_app(self._id, self)
         self.app = self._native
         self._extensions: list = []  # (request, response, ws) AppExtension triples
@@ -195,8 +193,33 @@ class App:
         return self
 
     def get_native_handle(self):
-        """The SSL_CTX of a TLS app; None for a plain app."""
-        return None
+        """The SSL_CTX pointer of a TLS app (a cffi ``void *``); None for a plain app."""
+        handle = lib.sk_app_native_handle(self._native)
+        return None if handle == ffi.NULL else handle
+
+    def _use_tls(self, options: AppOptions) -> None:
+        keep = []  # the C strings must outlive the call
+
+        def text(value):
+            if value is None:
+                return ffi.NULL
+            data = ffi.new("char[]", os.fsencode(value))
+            keep.append(data)
+            return data
+
+        native = ffi.new("sk_tls_options_t *")
+        native.key_file_name = text(options.key_file_name)
+        native.cert_file_name = text(options.cert_file_name)
+        native.passphrase = text(options.passphrase)
+        native.dh_params_file_name = text(options.dh_params_file_name)
+        native.ca_file_name = text(options.ca_file_name)
+        native.ssl_ciphers = text(options.ssl_ciphers)
+        native.ssl_prefer_low_memory_usage = int(options.ssl_prefer_low_memory_usage)
+        error = ffi.new("char[512]")
+        if lib.sk_app_use_tls(self._native, native, error, 512) != lib.SK_OK:
+            lib.sk_app_destroy(self._native)
+            self._native = ffi.NULL
+            raise RuntimeError(ffi.string(error).decode("utf-8", "replace"))
 
     def on_start(self, method: Callable) -> Callable:
         """Registers a hook run inside ``listen()`` before the socket is bound."""
@@ -551,3 +574,10 @@ class App:
         if native is not None and native != ffi.NULL:
             lib.sk_app_destroy(native)
             self._native = ffi.NULL
+
+
+def SSLApp(options: AppOptions, *args: Any, **kwargs: Any) -> App:
+    """An HTTPS/WSS app: ``App(options, ...)`` that requires ``AppOptions``."""
+    if not isinstance(options, AppOptions):
+        raise TypeError("SSLApp needs an AppOptions")
+    return App(options, *args, **kwargs)

@@ -60,6 +60,17 @@ typedef struct sk_app_callbacks {
   void (*on_writable)(void *user, sk_res_id_t res, uint64_t offset);
 } sk_app_callbacks_t;
 
+/* TLS settings (AppOptions); NULL fields are unset. */
+typedef struct sk_tls_options {
+  const char *key_file_name;
+  const char *cert_file_name;
+  const char *passphrase;
+  const char *dh_params_file_name;
+  const char *ca_file_name;
+  const char *ssl_ciphers;
+  int ssl_prefer_low_memory_usage;
+} sk_tls_options_t;
+
 void sk_app_config_default(sk_app_config_t *config);
 
 /* ---- app and loop ---- */
@@ -80,6 +91,11 @@ int sk_app_listen_unix(sk_app_t *app, const char *path, int options);
  * response ends. sk_app_connection_count() reaches 0 when drained. */
 void sk_app_shutdown(sk_app_t *app);
 size_t sk_app_connection_count(const sk_app_t *app);
+/* Serve TLS on every listener of this app. On failure the reason (naming
+ * the file) is written to err. */
+int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap);
+/* The app's SSL_CTX, or NULL for a plain app. */
+void *sk_app_native_handle(const sk_app_t *app);
 
 /* ---- request (valid only inside on_request) ---- */
 const char *sk_req_method(const sk_req_t *req, size_t *len);

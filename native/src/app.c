@@ -135,6 +135,12 @@ static void on_accept(sk_watch_t *watch, unsigned events) {
       sk_socket_close(fd);
       return;
     }
+    if (app->tls_ctx && sk_tls_attach(conn, app->tls_ctx) != SK_OK) {
+      sk_loop_remove(&app->loop, &conn->watch);
+      sk_socket_close(fd);
+      free(conn);
+      return;
+    }
     conn->slot = app->free_slots[--app->free_slot_count];
     app->slots[conn->slot] = conn;
     conn->next = app->conns;
@@ -256,6 +262,7 @@ void sk_app_destroy(sk_app_t *app) {
   for (sk_conn_t *conn = app->graveyard; conn; conn = conn->next) conn->deferred = 0;
   free_graveyard(app);
   sk_loop_free(&app->loop);
+  sk_tls_context_free(app->tls_ctx);
   sk_router_destroy(app->router);
   free(app->slots);
   free(app->free_slots);
@@ -307,4 +314,16 @@ void sk_app_shutdown(sk_app_t *app) {
 
 size_t sk_app_connection_count(const sk_app_t *app) {
   return app->conn_count;
+}
+
+int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap) {
+  struct ssl_ctx_st *ctx = sk_tls_context_create(options, err, err_cap);
+  if (!ctx) return SK_ERR_INVALID;
+  sk_tls_context_free(app->tls_ctx);
+  app->tls_ctx = ctx;
+  return SK_OK;
+}
+
+void *sk_app_native_handle(const sk_app_t *app) {
+  return app->tls_ctx;
 }

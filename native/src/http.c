@@ -56,6 +56,7 @@ void sk_conn_close(sk_conn_t *conn, int abort_response) {
     app->cork_len = 0;
   }
   sk_loop_remove(&app->loop, &conn->watch);
+  sk_tls_detach(conn);
   sk_socket_close(conn->watch.fd);
   conn->watch.fd = -1;
 
@@ -317,7 +318,9 @@ void sk_conn_response_done(sk_conn_t *conn) {
 static void on_readable(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
   int eof = 0;
-  long n = sk_socket_read(conn->watch.fd, app->recv_buf, SK_RECV_BUFFER_SIZE, &eof);
+  long n = sk_conn_read(conn, app->recv_buf, SK_RECV_BUFFER_SIZE, &eof);
+  if (conn->tls_read_wants_write)
+    sk_loop_modify(&app->loop, &conn->watch, conn->watch.interest | SK_EV_WRITE);
   if (n < 0) {
     sk_conn_close(conn, 1);
     return;
@@ -367,6 +370,15 @@ static void on_readable(sk_conn_t *conn) {
 static void conn_on_event(sk_watch_t *watch, unsigned events) {
   sk_conn_t *conn = (sk_conn_t *)watch;
   if (conn->closed) return;
+  if (conn->tls_write_wants_read && (events & SK_EV_READ)) {
+    events |= SK_EV_WRITE; /* TLS needed a read to carry on writing */
+    conn->tls_write_wants_read = 0;
+  }
+  if (conn->tls_read_wants_write && (events & SK_EV_WRITE)) {
+    events |= SK_EV_READ; /* TLS needed a write to carry on reading */
+    if (conn->backlog.len == 0)
+      sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
+  }
   if (events & SK_EV_WRITE) {
     int drained = sk_out_drain_backlog(conn);
     if (conn->closed) return;

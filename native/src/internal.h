@@ -91,6 +91,19 @@ int sk_socket_format_address(const struct sockaddr_storage *addr, char *out, siz
                              int as_text);
 void sk_socket_address_from_raw(struct sockaddr_storage *addr, const void *raw, size_t raw_len);
 
+/* ---- TLS and the transport every connection uses (tls.c) ---- */
+struct ssl_st;
+struct ssl_ctx_st;
+struct sk_conn;
+struct ssl_ctx_st *sk_tls_context_create(const sk_tls_options_t *options, char *err, size_t cap);
+void sk_tls_context_free(struct ssl_ctx_st *ctx);
+int sk_tls_attach(struct sk_conn *conn, struct ssl_ctx_st *ctx);
+void sk_tls_detach(struct sk_conn *conn);
+/* Plain or TLS, like sk_socket_read/write: bytes moved, 0 to retry later, -1 dead. */
+long sk_conn_read(struct sk_conn *conn, char *buf, size_t cap, int *eof);
+long sk_conn_write(struct sk_conn *conn, const char *a, size_t a_len, const char *b, size_t b_len);
+void sk_conn_shutdown_write(struct sk_conn *conn);
+
 /* ---- HTTP connections (http.c, response.c) ---- */
 enum sk_conn_phase {
   SK_PHASE_HEAD = 0, /* waiting for (the rest of) a request head */
@@ -110,6 +123,7 @@ typedef struct sk_conn sk_conn_t;
 struct sk_conn {
   sk_watch_t watch; /* first: the loop hands it back to us */
   sk_app_t *app;
+  struct ssl_st *ssl; /* NULL on a plain connection */
   sk_conn_t *prev, *next;   /* every live connection */
   sk_conn_t *deferred_next; /* work queued for the next loop iteration */
   uint32_t slot;
@@ -143,6 +157,8 @@ struct sk_conn {
   unsigned write_shut : 1;      /* shutdown(SHUT_WR) done */
   unsigned peer_eof : 1;        /* the client closed its sending side */
   unsigned proxy_checked : 1;   /* the PROXY header window has passed */
+  unsigned tls_read_wants_write : 1; /* SSL_read needs the socket writable */
+  unsigned tls_write_wants_read : 1; /* SSL_write needs the socket readable */
 
   /* response in flight */
   enum sk_res_stage stage;
@@ -185,6 +201,7 @@ struct sk_app {
   sk_app_callbacks_t cb;
   sk_router_t *router;
   sk_listener_t *listeners;
+  struct ssl_ctx_st *tls_ctx; /* NULL: plain HTTP */
 
   sk_conn_t *conns; /* list head */
   size_t conn_count;

@@ -20,7 +20,7 @@ static void output_drained(sk_conn_t *conn) {
     conn->write_shut = 1;
     /* Half-close rather than close: a close with unread input makes the kernel
      * send RST, which can destroy the response before the client reads it. */
-    shutdown(conn->watch.fd, SHUT_WR);
+    sk_conn_shutdown_write(conn);
     /* The client already closed its side: nothing is left to wait for. */
     if (conn->peer_eof) sk_conn_close(conn, 0);
   }
@@ -43,8 +43,7 @@ fail:
 }
 
 static void write_now(sk_conn_t *conn, const char *a, size_t a_len, const char *b, size_t b_len) {
-  long n = b_len ? sk_socket_write2(conn->watch.fd, a, a_len, b, b_len)
-                 : sk_socket_write(conn->watch.fd, a, a_len);
+  long n = sk_conn_write(conn, a, a_len, b, b_len);
   if (n < 0) {
     mark_broken(conn);
     return;
@@ -106,7 +105,7 @@ int sk_out_drain_backlog(sk_conn_t *conn) {
     sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
     return 1;
   }
-  long n = sk_socket_write(conn->watch.fd, conn->backlog.data, conn->backlog.len);
+  long n = sk_conn_write(conn, conn->backlog.data, conn->backlog.len, NULL, 0);
   if (n < 0) {
     sk_conn_close(conn, 1);
     return 0;
