@@ -64,6 +64,12 @@ void sk_app_shutdown(sk_app_t *app);
 size_t sk_app_connection_count(const sk_app_t *app);
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap);
 void *sk_app_native_handle(const sk_app_t *app);
+int sk_app_add_server_name(sk_app_t *app, const char *pattern, const sk_tls_options_t *options,
+                           char *err, size_t err_cap);
+int sk_app_remove_server_name(sk_app_t *app, const char *pattern);
+int sk_app_route_server_name(sk_app_t *app, const char *pattern, const char *method,
+                             size_t method_len, const char *path, size_t path_len,
+                             int handler_id);
 
 const char *sk_req_method(const sk_req_t *req, size_t *len);
 const char *sk_req_url(const sk_req_t *req, size_t *len);
@@ -108,6 +114,7 @@ extern "Python" void _sk_on_aborted(void *user, sk_res_id_t res);
 extern "Python" void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len,
                                  int is_last);
 extern "Python" void _sk_on_writable(void *user, sk_res_id_t res, uint64_t offset);
+extern "Python" void _sk_on_missing_server_name(void *user, const char *host, size_t len);
 """
 
 SOURCE = """
@@ -117,6 +124,7 @@ static int _sk_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t 
 static void _sk_on_aborted(void *user, sk_res_id_t res);
 static void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len, int is_last);
 static void _sk_on_writable(void *user, sk_res_id_t res, uint64_t offset);
+static void _sk_on_missing_server_name(void *user, const char *host, size_t len);
 
 /* The callbacks are the binding's extern "Python" functions; wiring them here
  * keeps function pointers out of Python. */
@@ -127,6 +135,7 @@ static sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user) {
   callbacks.on_aborted = _sk_on_aborted;
   callbacks.on_data = _sk_on_data;
   callbacks.on_writable = _sk_on_writable;
+  callbacks.on_missing_server_name = _sk_on_missing_server_name;
   return sk_app_create(config, &callbacks);
 }
 """

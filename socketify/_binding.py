@@ -66,3 +66,10 @@ def _sk_on_writable(user, res_id, offset):
     app = _app_of(user)
     if app is not None:
         app._on_native_writable(res_id, offset)
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_missing_server_name(user, host, length):
+    app = _app_of(user)
+    if app is not None:
+        app._on_missing_server_name(ffi.unpack(host, length).decode("idna", "replace"))

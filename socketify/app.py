@@ -197,8 +197,10 @@ class App:
         handle = lib.sk_app_native_handle(self._native)
         return None if handle == ffi.NULL else handle
 
-    def _use_tls(self, options: AppOptions) -> None:
-        keep = []  # the C strings must outlive the call
+    @staticmethod
+    def _tls_options(options: AppOptions):
+        """(sk_tls_options_t *, keep-alive list for its C strings)."""
+        keep = []
 
         def text(value):
             if value is None:
@@ -215,11 +217,59 @@ class App:
         native.ca_file_name = text(options.ca_file_name)
         native.ssl_ciphers = text(options.ssl_ciphers)
         native.ssl_prefer_low_memory_usage = int(options.ssl_prefer_low_memory_usage)
+        return native, keep
+
+    def _use_tls(self, options: AppOptions) -> None:
+        native, keep = self._tls_options(options)
         error = ffi.new("char[512]")
         if lib.sk_app_use_tls(self._native, native, error, 512) != lib.SK_OK:
             lib.sk_app_destroy(self._native)
             self._native = ffi.NULL
             raise RuntimeError(ffi.string(error).decode("utf-8", "replace"))
+
+    # -- SNI ----------------------------------------------------------------
+
+    def add_server_name(self, hostname_pattern: str, options: Optional[AppOptions] = None) -> "App":
+        """Serves ``hostname_pattern`` (``*`` matches within one label) with its
+        own certificate (``options``; None: the app's) and its own routes
+        (``app.domain(hostname_pattern)``), tried before the app's."""
+        if not isinstance(hostname_pattern, str) or not hostname_pattern:
+            raise TypeError("hostname_pattern must be a non-empty str")
+        if options is not None and not isinstance(options, AppOptions):
+            raise TypeError("options must be an AppOptions or None")
+        native, keep = self._tls_options(options) if options is not None else (ffi.NULL, None)
+        error = ffi.new("char[512]")
+        status = lib.sk_app_add_server_name(self._native, hostname_pattern.encode("idna"), native, error, 512)
+        if status != lib.SK_OK:
+            raise RuntimeError(ffi.string(error).decode("utf-8", "replace") or
+                               "cannot add server name %r" % hostname_pattern)
+        return self
+
+    def remove_server_name(self, hostname_pattern: str) -> "App":
+        """Stops serving ``hostname_pattern`` with its own certificate and routes."""
+        lib.sk_app_remove_server_name(self._native, hostname_pattern.encode("idna"))
+        return self
+
+    def missing_server_name(self, handler: Callable[[str], Any]) -> "App":
+        """``handler(hostname)`` runs when a TLS client asks for a name no entry
+        matches; it may call ``add_server_name`` to serve it from this handshake on."""
+        self._missing_server_name_handler = handler
+        return self
+
+    def _on_missing_server_name(self, hostname: str) -> None:
+        handler = getattr(self, "_missing_server_name_handler", None)
+        if handler is None:
+            return
+        try:
+            result = handler(hostname)
+            if result is not None and _is_awaitable_result(result):
+                self._start_coroutine(_as_coroutine(result), None, None)
+        except Exception as error:
+            self._report_error(error, None, None)
+
+    def domain(self, hostname_pattern: str) -> "DomainRouter":
+        """Routes that answer only clients that named ``hostname_pattern`` (SNI)."""
+        return DomainRouter(self, hostname_pattern)
 
     def on_start(self, method: Callable) -> Callable:
         """Registers a hook run inside ``listen()`` before the socket is bound."""
@@ -284,7 +334,8 @@ class App:
         self._add_route(method, path, handler)
         return self
 
-    def _add_route(self, method: Optional[str], path: str, handler: Callable) -> None:
+    def _add_route(self, method: Optional[str], path: str, handler: Callable,
+                   server_name: Optional[str] = None) -> None:
         if not isinstance(path, str):
             raise TypeError("path must be a str")
         if not callable(handler):
@@ -292,13 +343,16 @@ class App:
         pattern = path.encode("utf-8")
         handler_id = _binding.register_route(self._make_dispatcher(handler))
         self.handlers.append(handler)
-        if method is None:
-            status = lib.sk_app_route(self._native, ffi.NULL, 0, pattern, len(pattern), handler_id)
+        name = ffi.NULL if method is None else method.encode("ascii")
+        name_len = 0 if method is None else len(name)
+        if server_name is None:
+            status = lib.sk_app_route(self._native, name, name_len, pattern, len(pattern), handler_id)
         else:
-            name = method.encode("ascii")
-            status = lib.sk_app_route(self._native, name, len(name), pattern, len(pattern), handler_id)
+            status = lib.sk_app_route_server_name(self._native, server_name.encode("idna"), name, name_len,
+                                                  pattern, len(pattern), handler_id)
         if status != lib.SK_OK:
-            raise ValueError("invalid route pattern %r" % path)
+            raise ValueError("invalid route pattern %r%s" % (
+                path, "" if server_name is None else " (or unknown server name %r)" % server_name))
 
     def _make_dispatcher(self, handler: Callable) -> Callable[[int, Any], int]:
         app = self
@@ -574,6 +628,29 @@ class App:
         if native is not None and native != ffi.NULL:
             lib.sk_app_destroy(native)
             self._native = ffi.NULL
+
+
+class DomainRouter:
+    """``app.domain(name)``: the route methods of App, for one SNI host name."""
+
+    def __init__(self, app: App, hostname_pattern: str) -> None:
+        self.app = app
+        self.hostname_pattern = hostname_pattern
+
+    def _route(self, method: Optional[str], path: str, handler: Optional[Callable]):
+        def add(fn: Callable) -> Callable:
+            self.app._add_route(method, path, fn, self.hostname_pattern)
+            return fn
+        if handler is None:
+            return add
+        add(handler)
+        return self
+
+
+for _method in _METHODS:
+    setattr(DomainRouter, _method.lower(),
+            (lambda m: lambda self, path, handler=None: self._route(m, path, handler))(_method))
+DomainRouter.any = lambda self, path, handler=None: self._route(None, path, handler)
 
 
 def SSLApp(options: AppOptions, *args: Any, **kwargs: Any) -> App:

@@ -58,6 +58,8 @@ typedef struct sk_app_callbacks {
   void (*on_data)(void *user, sk_res_id_t res, const char *data, size_t len, int is_last);
   /* The send buffer drained while the response was in flight. */
   void (*on_writable)(void *user, sk_res_id_t res, uint64_t offset);
+  /* A TLS client asked for a host name no entry matches (may add one now). */
+  void (*on_missing_server_name)(void *user, const char *host, size_t len);
 } sk_app_callbacks_t;
 
 /* TLS settings (AppOptions); NULL fields are unset. */
@@ -96,6 +98,14 @@ size_t sk_app_connection_count(const sk_app_t *app);
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap);
 /* The app's SSL_CTX, or NULL for a plain app. */
 void *sk_app_native_handle(const sk_app_t *app);
+/* SNI: a host name pattern ("*.example.com") with its own certificate
+ * (options NULL: the app's) and its own routes, tried before the app's. */
+int sk_app_add_server_name(sk_app_t *app, const char *pattern, const sk_tls_options_t *options,
+                           char *err, size_t err_cap);
+int sk_app_remove_server_name(sk_app_t *app, const char *pattern);
+int sk_app_route_server_name(sk_app_t *app, const char *pattern, const char *method,
+                             size_t method_len, const char *path, size_t path_len,
+                             int handler_id);
 
 /* ---- request (valid only inside on_request) ---- */
 const char *sk_req_method(const sk_req_t *req, size_t *len);

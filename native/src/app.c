@@ -262,6 +262,7 @@ void sk_app_destroy(sk_app_t *app) {
   for (sk_conn_t *conn = app->graveyard; conn; conn = conn->next) conn->deferred = 0;
   free_graveyard(app);
   sk_loop_free(&app->loop);
+  sk_sni_free(app);
   sk_tls_context_free(app->tls_ctx);
   sk_router_destroy(app->router);
   free(app->slots);
@@ -321,6 +322,7 @@ int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, si
   if (!ctx) return SK_ERR_INVALID;
   sk_tls_context_free(app->tls_ctx);
   app->tls_ctx = ctx;
+  sk_sni_enable(app, ctx);
   return SK_OK;
 }
 

@@ -192,9 +192,16 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   sk_app_t *app = conn->app;
   sk_req_t req = {http, NULL};
   dispatch_ctx_t ctx = {conn, conn->serial, &req};
-  /* The router also offers GET routes to HEAD; the body is never written. */
-  int taken = sk_router_match(app->router, http->method.data, http->method.len, http->path.data,
-                              http->path.len, visit_route, &ctx);
+  /* The router also offers GET routes to HEAD; the body is never written.
+   * A connection that named a known host (SNI) tries that host's routes first. */
+  int taken = 0;
+  const sk_router_t *host_router = sk_sni_router(app, conn->sni_entry);
+  if (host_router)
+    taken = sk_router_match(host_router, http->method.data, http->method.len, http->path.data,
+                            http->path.len, visit_route, &ctx);
+  if (!taken && !conn->closed && conn->serial == ctx.serial)
+    taken = sk_router_match(app->router, http->method.data, http->method.len, http->path.data,
+                            http->path.len, visit_route, &ctx);
   if (!taken && !conn->closed && conn->serial == ctx.serial && conn->stage == SK_RES_NONE)
     sk_res_write_not_found(conn);
 }

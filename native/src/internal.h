@@ -104,6 +104,12 @@ long sk_conn_read(struct sk_conn *conn, char *buf, size_t cap, int *eof);
 long sk_conn_write(struct sk_conn *conn, const char *a, size_t a_len, const char *b, size_t b_len);
 void sk_conn_shutdown_write(struct sk_conn *conn);
 
+/* sni.c */
+struct sk_app;
+void sk_sni_enable(struct sk_app *app, struct ssl_ctx_st *ctx);
+const sk_router_t *sk_sni_router(const struct sk_app *app, uint32_t sni_entry);
+void sk_sni_free(struct sk_app *app);
+
 /* ---- HTTP connections (http.c, response.c) ---- */
 enum sk_conn_phase {
   SK_PHASE_HEAD = 0, /* waiting for (the rest of) a request head */
@@ -124,6 +130,7 @@ struct sk_conn {
   sk_watch_t watch; /* first: the loop hands it back to us */
   sk_app_t *app;
   struct ssl_st *ssl; /* NULL on a plain connection */
+  uint32_t sni_entry;  /* 1 + index into app->sni, 0 for none */
   sk_conn_t *prev, *next;   /* every live connection */
   sk_conn_t *deferred_next; /* work queued for the next loop iteration */
   uint32_t slot;
@@ -175,6 +182,12 @@ struct sk_conn {
   sk_proxy_address_t proxy; /* family 0: no PROXY header */
 };
 
+typedef struct sk_sni_entry {
+  char *pattern;              /* NULL once removed */
+  struct ssl_ctx_st *ctx;     /* NULL: the app's own certificate */
+  sk_router_t *router;        /* routes for this name, tried first */
+} sk_sni_entry_t;
+
 typedef struct sk_listener {
   sk_watch_t watch;
   sk_app_t *app;
@@ -202,6 +215,8 @@ struct sk_app {
   sk_router_t *router;
   sk_listener_t *listeners;
   struct ssl_ctx_st *tls_ctx; /* NULL: plain HTTP */
+  sk_sni_entry_t *sni;
+  size_t sni_count, sni_cap;
 
   sk_conn_t *conns; /* list head */
   size_t conn_count;
