@@ -51,6 +51,18 @@ typedef struct sk_tls_options {
   int ssl_prefer_low_memory_usage;
 } sk_tls_options_t;
 
+typedef struct sk_ws_config {
+  unsigned compression;
+  uint64_t max_payload_length;
+  unsigned idle_timeout_s;
+  uint64_t max_backpressure;
+  int close_on_backpressure_limit;
+  int reset_idle_timeout_on_send;
+  int send_pings_automatically;
+  unsigned max_lifetime_min;
+  int has_subscription_handler;
+} sk_ws_config_t;
+
 void sk_app_config_default(sk_app_config_t *config);
 sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user);
 void sk_app_destroy(sk_app_t *app);
@@ -109,15 +121,46 @@ int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size
 int sk_res_native_handle(const sk_app_t *app, sk_res_id_t res);
 void sk_app_cork(sk_app_t *app, int corked);
 
+int sk_app_ws_route(sk_app_t *app, const char *pattern, size_t pattern_len,
+                    const sk_ws_config_t *config, int handler_id);
+int sk_res_upgrade(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_len,
+                   const char *protocol, size_t protocol_len, const char *extensions,
+                   size_t extensions_len, sk_res_id_t *ws);
+int sk_ws_send(sk_app_t *app, sk_res_id_t ws, const char *data, size_t len, int opcode,
+               int compress, int fin);
+int sk_ws_end(sk_app_t *app, sk_res_id_t ws, int code, const char *reason, size_t reason_len);
+int sk_ws_close(sk_app_t *app, sk_res_id_t ws);
+size_t sk_ws_buffered_amount(const sk_app_t *app, sk_res_id_t ws);
+int sk_ws_remote_address(const sk_app_t *app, sk_res_id_t ws, char *out, size_t cap, int as_text);
+int sk_ws_subscribe(sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len,
+                    size_t *old_count, size_t *new_count);
+int sk_ws_unsubscribe(sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len,
+                      size_t *old_count, size_t *new_count);
+int sk_ws_is_subscribed(const sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len);
+size_t sk_ws_topics_pack(sk_app_t *app, sk_res_id_t ws, char *out, size_t cap);
+int sk_app_publish(sk_app_t *app, const char *topic, size_t topic_len, const char *data,
+                   size_t len, int opcode, int compress);
+size_t sk_app_num_subscribers(const sk_app_t *app, const char *topic, size_t len);
+
 extern "Python" int _sk_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req);
 extern "Python" void _sk_on_aborted(void *user, sk_res_id_t res);
 extern "Python" void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len,
                                  int is_last);
 extern "Python" void _sk_on_writable(void *user, sk_res_id_t res, uint64_t offset);
 extern "Python" void _sk_on_missing_server_name(void *user, const char *host, size_t len);
+extern "Python" void _sk_on_ws_message(void *user, sk_res_id_t ws, const char *data, size_t len,
+                                       int opcode);
+extern "Python" void _sk_on_ws_ping(void *user, sk_res_id_t ws, const char *data, size_t len);
+extern "Python" void _sk_on_ws_pong(void *user, sk_res_id_t ws, const char *data, size_t len);
+extern "Python" void _sk_on_ws_close(void *user, sk_res_id_t ws, int code, const char *reason,
+                                     size_t len);
+extern "Python" void _sk_on_ws_drain(void *user, sk_res_id_t ws);
+extern "Python" void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const char *topic,
+                                            size_t len, int new_count, int old_count);
 """
 
 SOURCE = """
+#include <string.h>
 #include "socketify.h"
 
 static int _sk_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req);
@@ -125,17 +168,31 @@ static void _sk_on_aborted(void *user, sk_res_id_t res);
 static void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len, int is_last);
 static void _sk_on_writable(void *user, sk_res_id_t res, uint64_t offset);
 static void _sk_on_missing_server_name(void *user, const char *host, size_t len);
+static void _sk_on_ws_message(void *user, sk_res_id_t ws, const char *data, size_t len, int opcode);
+static void _sk_on_ws_ping(void *user, sk_res_id_t ws, const char *data, size_t len);
+static void _sk_on_ws_pong(void *user, sk_res_id_t ws, const char *data, size_t len);
+static void _sk_on_ws_close(void *user, sk_res_id_t ws, int code, const char *reason, size_t len);
+static void _sk_on_ws_drain(void *user, sk_res_id_t ws);
+static void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const char *topic, size_t len,
+                                   int new_count, int old_count);
 
 /* The callbacks are the binding's extern "Python" functions; wiring them here
  * keeps function pointers out of Python. */
 static sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user) {
   sk_app_callbacks_t callbacks;
+  memset(&callbacks, 0, sizeof callbacks);
   callbacks.user = user;
   callbacks.on_request = _sk_on_request;
   callbacks.on_aborted = _sk_on_aborted;
   callbacks.on_data = _sk_on_data;
   callbacks.on_writable = _sk_on_writable;
   callbacks.on_missing_server_name = _sk_on_missing_server_name;
+  callbacks.on_ws_message = _sk_on_ws_message;
+  callbacks.on_ws_ping = _sk_on_ws_ping;
+  callbacks.on_ws_pong = _sk_on_ws_pong;
+  callbacks.on_ws_close = _sk_on_ws_close;
+  callbacks.on_ws_drain = _sk_on_ws_drain;
+  callbacks.on_ws_subscription = _sk_on_ws_subscription;
   return sk_app_create(config, &callbacks);
 }
 """

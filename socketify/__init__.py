@@ -1,10 +1,15 @@
 """socketify: a fast HTTP server and web framework for Python on a native C core."""
 from .app import App, SSLApp
 from .extensions import AppExtension
+from .helpers import in_directory, sendfile, static_route
+from .middleware import DecoratorRouter, MiddlewareRouter, middleware
+from .multipart import MultipartError, MultipartParser, UploadedFile, parse_multipart
+from .sse import SSE, open_sse
 from .loop import Loop
 from .options import AppListenOptions, AppOptions
 from .request import AppRequest, Request
 from .response import AppResponse, Response
+from .websocket import CompressOptions, OpCode, SendStatus, WebSocket
 
 __all__ = [
     "App",
@@ -13,10 +18,26 @@ __all__ = [
     "AppOptions",
     "AppRequest",
     "AppResponse",
+    "CompressOptions",
     "Loop",
+    "OpCode",
     "Request",
     "Response",
     "SSLApp",
+    "SendStatus",
+    "WebSocket",
+    "sendfile",
+    "static_route",
+    "in_directory",
+    "middleware",
+    "MiddlewareRouter",
+    "DecoratorRouter",
+    "parse_multipart",
+    "MultipartParser",
+    "MultipartError",
+    "UploadedFile",
+    "SSE",
+    "open_sse",
 ]
 
 __version__ = "0.1.0"

@@ -73,3 +73,43 @@ def _sk_on_missing_server_name(user, host, length):
     app = _app_of(user)
     if app is not None:
         app._on_missing_server_name(ffi.unpack(host, length).decode("idna", "replace"))
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_ws_message(user, ws_id, data, length, opcode):
+    _apps[int(ffi.cast("uintptr_t", user))]._on_ws_message(ws_id, ffi.unpack(data, length), opcode)
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_ws_ping(user, ws_id, data, length):
+    app = _app_of(user)
+    if app is not None:
+        app._on_ws_control("ping", ws_id, ffi.unpack(data, length))
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_ws_pong(user, ws_id, data, length):
+    app = _app_of(user)
+    if app is not None:
+        app._on_ws_control("pong", ws_id, ffi.unpack(data, length))
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_ws_close(user, ws_id, code, reason, length):
+    app = _app_of(user)
+    if app is not None:
+        app._on_ws_close(ws_id, code, ffi.unpack(reason, length) if length else b"")
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_ws_drain(user, ws_id):
+    app = _app_of(user)
+    if app is not None:
+        app._on_ws_drain(ws_id)
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_ws_subscription(user, ws_id, topic, length, new_count, old_count):
+    app = _app_of(user)
+    if app is not None:
+        app._on_ws_subscription(ws_id, ffi.unpack(topic, length), new_count, old_count)

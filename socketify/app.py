@@ -13,10 +13,12 @@ from typing import Any, Callable, Dict, Optional, Union
 from . import _binding
 from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
-from .loop import Loop, start_coroutine
+from .loop import Loop, as_coroutine as _as_coroutine, is_awaitable as _is_awaitable_result, start_coroutine
 from .options import AppListenOptions, AppOptions
 from .request import Request
 from .response import Response
+from .websocket import WebSocket
+from .ws_routes import WebSocketRoutes
 
 __all__ = ["App", "SSLApp"]
 
@@ -24,29 +26,6 @@ logger = logging.getLogger("socketify")
 
 _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "CONNECT", "TRACE")
 _app_ids = itertools.count(1)
-
-async def _probe():  # pragma: no cover - only used for its type
-    pass
-
-
-_probe_coro = _probe()
-_CoroutineType = type(_probe_coro)
-_probe_coro.close()
-
-
-def _is_awaitable_result(value: Any) -> bool:
-    return type(value) is _CoroutineType or inspect.isawaitable(value)
-
-
-def _as_coroutine(value: Any):
-    if type(value) is _CoroutineType or asyncio.iscoroutine(value):
-        return value
-
-    async def wrap():
-        return await value
-
-    return wrap()
-
 
 def _raise_open_file_limit() -> None:
     """A server holds one fd per client: lift the soft limit to the hard one."""
@@ -92,7 +71,7 @@ def _recycle(res: Response, req: Request, res_pool: list, req_pool: list) -> Non
     req_pool.append(req)
 
 
-class App:
+class App(WebSocketRoutes):
     """A socketify application: an HTTP server with a router, on a native core.
 
     ``App(options=None, request_response_factory_max_items=0,
@@ -179,6 +158,7 @@ class App:
         self.app = self._native
         self._extensions: list = []  # (request, response, ws) AppExtension triples
         self._derive_classes()
+        self._init_websockets()
 
     # -- configuration ----------------------------------------------------
 
@@ -321,7 +301,8 @@ class App:
             Request, (t[0] for t in self._extensions), app=self, _lenp=self._lenp)
         self._response_class = derive_class(
             Response, (t[1] for t in self._extensions), app=self, _native=self._native)
-        self._ws_extensions = [t[2] for t in self._extensions]
+        self._websocket_class = derive_class(
+            WebSocket, (t[2] for t in self._extensions), app=self, _native=self._native)
 
     # -- routing ----------------------------------------------------------
 
@@ -439,6 +420,17 @@ class App:
     def any(self, path: str, handler: Optional[Callable] = None):
         """Routes every method (custom ones too); a decorator without ``handler``."""
         return self._route(None, path, handler)
+
+    def router(self, prefix: str = "", *middlewares):
+        """``app.router("/api", auth).get("/x")``: prefixed decorator routes with middlewares."""
+        from .middleware import DecoratorRouter
+        return DecoratorRouter(self, prefix, *middlewares)
+
+    def static(self, route: str, directory) -> "App":
+        """Serves the files under ``directory`` at ``route`` (GET and HEAD ``route/*``)."""
+        from .helpers import static_route
+        static_route(self, route, directory)
+        return self
 
     # -- coroutines and errors ---------------------------------------------
 

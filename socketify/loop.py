@@ -9,17 +9,43 @@ callback, while the request is still valid, and a handler that never awaits
 finishes without ever touching the asyncio scheduler.
 """
 import asyncio
+import inspect
 import logging
 import sys
 from typing import Any, Callable, Optional
 
-__all__ = ["Loop", "start_coroutine"]
+__all__ = ["Loop", "start_coroutine", "is_awaitable", "as_coroutine"]
 
 logger = logging.getLogger("socketify")
 
 # 3.12 added eager tasks: the first step runs inside a real Task, so
 # asyncio.current_task() and asyncio.timeout() work from the first line.
 _NATIVE_EAGER = sys.version_info >= (3, 12)
+
+
+async def _probe():  # only for its type
+    pass
+
+
+_probe_coro = _probe()
+_CoroutineType = type(_probe_coro)
+_probe_coro.close()
+
+
+def is_awaitable(value: Any) -> bool:
+    """True for a coroutine (fast path) or any other awaitable."""
+    return type(value) is _CoroutineType or inspect.isawaitable(value)
+
+
+def as_coroutine(value: Any):
+    """A coroutine for any awaitable (futures and custom awaitables get wrapped)."""
+    if type(value) is _CoroutineType or asyncio.iscoroutine(value):
+        return value
+
+    async def wrap():
+        return await value
+
+    return wrap()
 
 
 class _Resume:

@@ -55,6 +55,8 @@ class Response:
     _writable_handler = None
     _cookies = None
     _pending = False
+    _ws_behavior = None  # set on the response to a WebSocket upgrade request
+    _chunk_future = None  # the pending send_chunk piece
 
     def __init__(self, res_id: int) -> None:
         self._id = res_id
@@ -414,23 +416,35 @@ class Response:
         if self._done:
             future.set_result((False, self.has_responded()))
             return future
+        if self._chunk_future is None:
+            # Hooks installed once per response; each piece swaps the future.
+            def writable(res, offset):
+                ok, done = res.try_end(b"", total_size)
+                pending = res._chunk_future
+                if ok and pending is not None and not pending.done():
+                    pending.set_result((ok, done))
+                return ok
 
-        def writable(res, offset):
-            ok, done = res.try_end(b"", total_size)
-            if ok and not future.done():
-                future.set_result((ok, done))
-            return ok
+            def aborted(res):
+                pending = res._chunk_future
+                if pending is not None and not pending.done():
+                    pending.set_result((False, True))
 
-        def aborted(res):
-            if not future.done():
-                future.set_result((False, True))
-
-        self.on_writable(writable)
-        self._aborted_handler = _chain(self._aborted_handler, aborted)
+            self.on_writable(writable)
+            self.add_aborted_handler(aborted)
+        self._chunk_future = future
         ok, done = self.try_end(buffer, total_size)
-        if (ok or done) and not future.done():
+        if self.aborted and not future.done():
+            future.set_result((False, True))
+        elif (ok or done) and not future.done():
             future.set_result((ok, done))
         return future
+
+    def add_aborted_handler(self, handler: Callable[["Response"], Any]) -> "Response":
+        """Adds ``handler(res)`` to run on abort, keeping any handler already set."""
+        self._aborted_handler = _chain(self._aborted_handler, handler)
+        self._track()
+        return self
 
     # -- corking --------------------------------------------------------
 
@@ -515,6 +529,39 @@ class Response:
         """The socket's file descriptor, or None once the connection closed."""
         fd = lib.sk_res_native_handle(self._native, self._id)
         return fd if fd >= 0 else None
+
+    # -- WebSocket upgrade ------------------------------------------------
+
+    def upgrade(self, sec_web_socket_key: Union[str, bytes], sec_web_socket_protocol: Union[str, bytes],
+                sec_web_socket_extensions: Union[str, bytes], socket_context: Any,
+                user_data: Any = None) -> bool:
+        """Completes a WebSocket handshake (from a ws route's ``upgrade``
+        handler, possibly after ``await``). ``user_data`` is what
+        ``ws.get_user_data()`` returns. False if the client went away."""
+        if self._done:
+            return False
+        behavior = self._ws_behavior
+        if behavior is None:
+            raise RuntimeError("upgrade() is only possible on a request to an app.ws route")
+        key = _to_bytes(sec_web_socket_key or b"", "sec_web_socket_key")
+        protocol = _to_bytes(sec_web_socket_protocol or b"", "sec_web_socket_protocol")
+        extensions = _to_bytes(sec_web_socket_extensions or b"", "sec_web_socket_extensions")
+        ws_id = ffi.new("sk_res_id_t *")
+        status = lib.sk_res_upgrade(self._native, self._id, key, len(key), protocol, len(protocol),
+                                    extensions, len(extensions), ws_id)
+        if status == _SK_ERR_STALE:
+            self._done = True
+            return False
+        if status == _SK_ERR_INVALID:
+            raise ValueError("invalid Sec-WebSocket-Key or Sec-WebSocket-Protocol")
+        if status == _SK_ERR_STATE:
+            raise RuntimeError("the response has already started; it cannot be upgraded")
+        self._check(status)
+        self._done = True
+        if self._pending:
+            self._finished()
+        self.app._ws_opened(ws_id[0], behavior, user_data)
+        return True
 
 
 def _chain(first: Optional[Callable], second: Callable) -> Callable:

@@ -60,6 +60,15 @@ typedef struct sk_app_callbacks {
   void (*on_writable)(void *user, sk_res_id_t res, uint64_t offset);
   /* A TLS client asked for a host name no entry matches (may add one now). */
   void (*on_missing_server_name)(void *user, const char *host, size_t len);
+  /* WebSocket events (ws is an sk_res_id_t naming the WebSocket). Closes the
+   * program asked for (sk_ws_end/sk_ws_close) are not reported here. */
+  void (*on_ws_message)(void *user, sk_res_id_t ws, const char *data, size_t len, int opcode);
+  void (*on_ws_ping)(void *user, sk_res_id_t ws, const char *data, size_t len);
+  void (*on_ws_pong)(void *user, sk_res_id_t ws, const char *data, size_t len);
+  void (*on_ws_close)(void *user, sk_res_id_t ws, int code, const char *reason, size_t len);
+  void (*on_ws_drain)(void *user, sk_res_id_t ws);
+  void (*on_ws_subscription)(void *user, sk_res_id_t ws, const char *topic, size_t len,
+                             int new_count, int old_count);
 } sk_app_callbacks_t;
 
 /* TLS settings (AppOptions); NULL fields are unset. */
@@ -72,6 +81,23 @@ typedef struct sk_tls_options {
   const char *ssl_ciphers;
   int ssl_prefer_low_memory_usage;
 } sk_tls_options_t;
+
+/* A WebSocket route's behaviour (the app.ws dict). */
+typedef struct sk_ws_config {
+  unsigned compression;        /* CompressOptions bits */
+  uint64_t max_payload_length; /* 1009 past it (after inflating); 0 = none */
+  unsigned idle_timeout_s;     /* 0 = none */
+  uint64_t max_backpressure;   /* sends past it are dropped; 0 = none */
+  int close_on_backpressure_limit;
+  int reset_idle_timeout_on_send;
+  int send_pings_automatically;
+  unsigned max_lifetime_min; /* 0 = none */
+  int has_subscription_handler;
+} sk_ws_config_t;
+
+#define SK_WS_SEND_BACKPRESSURE 0
+#define SK_WS_SEND_SUCCESS 1
+#define SK_WS_SEND_DROPPED 2
 
 void sk_app_config_default(sk_app_config_t *config);
 
@@ -164,5 +190,37 @@ int sk_res_native_handle(const sk_app_t *app, sk_res_id_t res); /* the socket fd
 /* While corked (depth > 0), writes made outside a dispatch wait and leave
  * together with the outermost uncork. */
 void sk_app_cork(sk_app_t *app, int corked);
+
+/* ---- WebSockets ---- */
+/* A WebSocket route: upgrade requests on GET `pattern` run Python route
+ * `handler_id` (which calls sk_res_upgrade or answers over HTTP); other
+ * requests fall through to the HTTP routes. */
+int sk_app_ws_route(sk_app_t *app, const char *pattern, size_t pattern_len,
+                    const sk_ws_config_t *config, int handler_id);
+/* Completes the handshake: 101, negotiated subprotocol and extensions. The
+ * WebSocket's id goes to *ws. */
+int sk_res_upgrade(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_len,
+                   const char *protocol, size_t protocol_len, const char *extensions,
+                   size_t extensions_len, sk_res_id_t *ws);
+/* Returns an SK_WS_SEND_* status or a negative SK_ERR_*. */
+int sk_ws_send(sk_app_t *app, sk_res_id_t ws, const char *data, size_t len, int opcode,
+               int compress, int fin);
+int sk_ws_end(sk_app_t *app, sk_res_id_t ws, int code, const char *reason, size_t reason_len);
+int sk_ws_close(sk_app_t *app, sk_res_id_t ws);
+size_t sk_ws_buffered_amount(const sk_app_t *app, sk_res_id_t ws);
+int sk_ws_remote_address(const sk_app_t *app, sk_res_id_t ws, char *out, size_t cap, int as_text);
+/* 1 newly (un)subscribed, 0 no change, negative status. */
+int sk_ws_subscribe(sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len,
+                    size_t *old_count, size_t *new_count);
+int sk_ws_unsubscribe(sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len,
+                      size_t *old_count, size_t *new_count);
+int sk_ws_is_subscribed(const sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len);
+/* Topics as "name\0name\0"; returns the bytes needed. */
+size_t sk_ws_topics_pack(sk_app_t *app, sk_res_id_t ws, char *out, size_t cap);
+/* Queues a message for every subscriber (delivered at the end of the loop
+ * iteration, in order). Returns 1 if anyone is subscribed, 0 if not. */
+int sk_app_publish(sk_app_t *app, const char *topic, size_t topic_len, const char *data,
+                   size_t len, int opcode, int compress);
+size_t sk_app_num_subscribers(const sk_app_t *app, const char *topic, size_t len);
 
 #endif

@@ -91,7 +91,8 @@ static void run_deferred(sk_app_t *app) {
           sk_conn_close(conn, 1);
         } else {
           sk_conn_deliver_body(conn);
-          if (!conn->closed && conn->phase == SK_PHASE_HEAD) sk_conn_process(conn);
+          if (!conn->closed && (conn->phase == SK_PHASE_HEAD || conn->phase == SK_PHASE_WS))
+            sk_conn_process(conn);
           if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD)
             sk_conn_close(conn, 1);
           if (!conn->closed) sk_conn_update_reading(conn);
@@ -108,6 +109,7 @@ static void free_graveyard(sk_app_t *app) {
     sk_conn_t *conn = app->graveyard;
     if (conn->deferred) break; /* still referenced by the deferred list */
     app->graveyard = conn->next;
+    sk_ws_free(conn->ws);
     sk_buf_free(&conn->in);
     sk_buf_free(&conn->backlog);
     sk_buf_free(&conn->body);
@@ -254,6 +256,7 @@ void sk_app_destroy(sk_app_t *app) {
   if (!app) return;
   close_listeners(app);
   app->shutting_down = 1;
+  memset(&app->cb, 0, sizeof app->cb); /* no callbacks while tearing down */
   while (app->conns) {
     app->conns->serial = 0; /* no callbacks while tearing down */
     sk_conn_close(app->conns, 0);
@@ -262,6 +265,11 @@ void sk_app_destroy(sk_app_t *app) {
   for (sk_conn_t *conn = app->graveyard; conn; conn = conn->next) conn->deferred = 0;
   free_graveyard(app);
   sk_loop_free(&app->loop);
+  for (size_t i = 0; i < app->publish_count; i++) sk_buf_free(&app->publishes[i].payload);
+  free(app->publishes);
+  app->publish_touched = NULL;
+  if (app->pubsub) sk_pubsub_destroy(app->pubsub);
+  sk_ws_behaviors_free(app);
   sk_sni_free(app);
   sk_tls_context_free(app->tls_ctx);
   sk_router_destroy(app->router);
@@ -278,10 +286,11 @@ int sk_app_fd(const sk_app_t *app) {
 
 int sk_app_poll(sk_app_t *app, int timeout_ms) {
   if (app->dispatching) return SK_ERR_BUSY;
-  if (app->deferred) timeout_ms = 0;
+  if (app->deferred || app->publish_count) timeout_ms = 0;
   app->dispatching = 1;
   int handled = sk_loop_run_once(&app->loop, timeout_ms);
   run_deferred(app);
+  sk_ws_drain_publishes(app);
   sk_out_flush(app);
   app->dispatching = 0;
   free_graveyard(app);
@@ -308,6 +317,8 @@ void sk_app_shutdown(sk_app_t *app) {
       else sk_conn_close(conn, 1);
     } else if (conn->phase == SK_PHASE_REQUEST) {
       conn->keep_alive = 0; /* answer the request in flight, then close */
+    } else if (conn->phase == SK_PHASE_WS) {
+      sk_ws_shutdown(conn); /* 1001 going away */
     }
   }
   sk_loop_wake(&app->loop);

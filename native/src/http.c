@@ -40,7 +40,7 @@ void sk_conn_update_reading(sk_conn_t *conn) {
    * slow handler; the kernel's window then pushes back on the client. */
   int off = conn->user_paused || conn->peer_eof ||
             conn->in.len + conn->body.len > SK_MAX_BUFFERED_INPUT;
-  if (conn->phase == SK_PHASE_CLOSING) off = conn->peer_eof;
+  if (conn->phase == SK_PHASE_CLOSING || conn->phase == SK_PHASE_WS) off = conn->peer_eof;
   unsigned interest = conn->watch.interest;
   interest = off ? (interest & ~SK_EV_READ) : (interest | SK_EV_READ);
   conn->reading_off = off;
@@ -70,11 +70,13 @@ void sk_conn_close(sk_conn_t *conn, int abort_response) {
   app->conn_count--;
   if (app->conn_count == 0 && !app->shutting_down) sk_loop_set_tick(&app->loop, 0);
 
+  sk_ws_on_conn_close(conn);
   uint32_t serial = conn->serial;
   conn->serial = 0;
   conn->next = app->graveyard;
   app->graveyard = conn;
-  if (abort_response && serial != 0 && conn->stage != SK_RES_DONE && app->cb.on_aborted)
+  if (abort_response && serial != 0 && conn->stage != SK_RES_DONE && conn->phase != SK_PHASE_WS &&
+      app->cb.on_aborted)
     app->cb.on_aborted(app->cb.user, ((uint64_t)serial << 32) | conn->slot);
 }
 
@@ -180,11 +182,18 @@ static int visit_route(void *ctx_ptr, int handler_id, const sk_route_params_t *p
   sk_conn_t *conn = ctx->conn;
   sk_app_t *app = conn->app;
   ctx->req->params = params;
+  if (handler_id & SK_WS_ROUTE_FLAG) {
+    int behavior = handler_id & ~SK_WS_ROUTE_FLAG;
+    int r = sk_ws_check_upgrade(conn, ctx->req->http, behavior);
+    if (r <= 0) return r == 0; /* -1: not an upgrade, try the HTTP routes */
+    handler_id = app->ws_behaviors[behavior].handler_id;
+  }
   uint64_t id = ((uint64_t)ctx->serial << 32) | conn->slot;
   int taken = app->cb.on_request(app->cb.user, handler_id, id, ctx->req);
   /* A handler that already wrote something owns the response, whatever it
    * said about yielding: a second response must never reach the wire. */
   if (conn->closed || conn->serial != ctx->serial || conn->stage != SK_RES_NONE) return 1;
+  if (!taken) conn->upgrade_behavior = 0;
   return taken;
 }
 
@@ -249,7 +258,7 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
 /* Parses and dispatches as many requests as data[0..len) holds; returns the
  * bytes used. What is left is a partial head or requests pipelined behind
  * one whose response is still pending. */
-static size_t process_bytes(sk_conn_t *conn, const char *data, size_t len) {
+static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
   sk_app_t *app = conn->app;
   size_t pos = 0;
   conn->in_dispatch = 1;
@@ -290,6 +299,9 @@ static size_t process_bytes(sk_conn_t *conn, const char *data, size_t len) {
       }
       if (conn->stage != SK_RES_DONE) break; /* async response pending */
       reset_for_next_request(conn);
+    } else if (conn->phase == SK_PHASE_WS) {
+      pos += sk_ws_process(conn, data + pos, len - pos);
+      break;
     } else {
       pos = len; /* closing: input is discarded */
       break;
@@ -390,7 +402,8 @@ static void conn_on_event(sk_watch_t *watch, unsigned events) {
     int drained = sk_out_drain_backlog(conn);
     if (conn->closed) return;
     sk_app_t *app = conn->app;
-    if (drained && conn->serial && conn->stage == SK_RES_BODY && app->cb.on_writable)
+    if (drained && conn->phase == SK_PHASE_WS) sk_ws_on_drain(conn);
+    else if (drained && conn->serial && conn->stage == SK_RES_BODY && app->cb.on_writable)
       app->cb.on_writable(app->cb.user, ((uint64_t)conn->serial << 32) | conn->slot,
                           conn->write_offset);
     if (conn->closed) return;
@@ -399,7 +412,12 @@ static void conn_on_event(sk_watch_t *watch, unsigned events) {
 }
 
 void sk_conn_on_tick(sk_conn_t *conn) {
-  if (conn->closed || conn->deadline == 0 || conn->app->loop.now_ticks < conn->deadline) return;
+  if (conn->closed) return;
+  if (conn->phase == SK_PHASE_WS) {
+    sk_ws_on_tick(conn);
+    return;
+  }
+  if (conn->deadline == 0 || conn->app->loop.now_ticks < conn->deadline) return;
   if (conn->phase == SK_PHASE_HEAD && conn->in.len > 0) {
     sk_res_write_error(conn, 408); /* slow client: the head did not arrive in time */
     conn->deadline = deadline_in(conn, 2);

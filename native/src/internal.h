@@ -17,6 +17,9 @@
 #include "http_parser.h"
 #include "router.h"
 #include "proxy_protocol.h"
+#include "pubsub.h"
+#include "ws_deflate.h"
+#include "ws_protocol.h"
 
 /* ---- growable byte buffer (buffer.c) ---- */
 typedef struct sk_buf {
@@ -115,6 +118,7 @@ enum sk_conn_phase {
   SK_PHASE_HEAD = 0, /* waiting for (the rest of) a request head */
   SK_PHASE_REQUEST,  /* a request is in flight (body and/or response pending) */
   SK_PHASE_CLOSING,  /* response sent, write side shut, draining reads */
+  SK_PHASE_WS,       /* upgraded: WebSocket frames */
 };
 
 enum sk_res_stage {
@@ -125,6 +129,51 @@ enum sk_res_stage {
 };
 
 typedef struct sk_conn sk_conn_t;
+
+/* A WebSocket route's settings and shared (de)compressors. */
+typedef struct sk_ws_behavior {
+  sk_ws_config_t config;
+  int handler_id; /* the Python route that runs the upgrade */
+  sk_pmd_config_t pmd;
+  int mem_level;
+  int compress_enabled;
+  sk_pmd_deflater_t *shared_deflater;
+  sk_pmd_inflater_t *shared_inflater;
+} sk_ws_behavior_t;
+
+/* Per-connection WebSocket state (websocket.c). */
+typedef struct sk_ws {
+  uint32_t behavior;
+  sk_ws_parser_t parser;
+  sk_utf8_state_t utf8;
+  sk_buf_t message; /* a message assembled from frames or reads */
+  char *direct;     /* a whole message still inside the input buffer */
+  size_t direct_len;
+  char control[SK_WS_MAX_CONTROL];
+  size_t control_len;
+  int deflate; /* permessage-deflate negotiated */
+  sk_pmd_params_t pmd;
+  sk_pmd_inflater_t *inflater; /* dedicated, or NULL for the behaviour's shared one */
+  sk_pmd_deflater_t *deflater;
+  sk_pmd_buf_t inflated;
+  unsigned idle_s;
+  uint64_t lifetime_deadline;
+  unsigned close_sent : 1;
+  unsigned close_notified : 1;
+  unsigned ping_sent : 1;
+  unsigned unsubscribed : 1;
+  unsigned sending_fragments : 1;
+  uint32_t *publish_indexes; /* queued publishes this subscriber gets */
+  size_t publish_count, publish_cap;
+} sk_ws_t;
+
+typedef struct sk_publish {
+  sk_buf_t payload;
+  unsigned opcode;
+  int compress;
+} sk_publish_t;
+
+#define SK_WS_ROUTE_FLAG (1 << 30) /* router handler ids of WebSocket routes */
 
 struct sk_conn {
   sk_watch_t watch; /* first: the loop hands it back to us */
@@ -180,6 +229,10 @@ struct sk_conn {
   struct sockaddr_storage peer;
   socklen_t peer_len;
   sk_proxy_address_t proxy; /* family 0: no PROXY header */
+  sk_ws_t *ws;               /* set once upgraded */
+  uint32_t upgrade_behavior; /* 1 + behaviour of a pending upgrade */
+  sk_conn_t *publish_next;   /* on app->publish_touched */
+  unsigned publish_listed : 1;
 };
 
 typedef struct sk_sni_entry {
@@ -239,6 +292,15 @@ struct sk_app {
 
   char date[SK_DATE_LEN + 1];
   sk_http_request_t request; /* the head being dispatched (big: kept out of the stack) */
+
+  sk_ws_behavior_t *ws_behaviors;
+  size_t ws_behavior_count, ws_behavior_cap;
+  sk_pmd_buf_t ws_scratch; /* compressed outgoing message */
+  sk_pubsub_t *pubsub;
+  sk_publish_t *publishes; /* queued for the end of the iteration */
+  size_t publish_count, publish_cap, publish_bytes;
+  sk_conn_t *publish_touched;
+  int publish_draining;
 };
 
 /* app.c */
@@ -262,6 +324,18 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len);
 void sk_out_flush(sk_app_t *app);            /* flush the cork owner */
 int sk_out_drain_backlog(sk_conn_t *conn);   /* on writable */
 void sk_out_finish_close(sk_conn_t *conn);   /* close after the output is out */
+
+/* websocket.c */
+int sk_ws_check_upgrade(sk_conn_t *conn, const sk_http_request_t *http, int behavior);
+size_t sk_ws_process(sk_conn_t *conn, char *data, size_t len);
+void sk_ws_on_tick(sk_conn_t *conn);
+void sk_ws_on_drain(sk_conn_t *conn);
+void sk_ws_on_conn_close(sk_conn_t *conn);
+void sk_ws_shutdown(sk_conn_t *conn);
+void sk_ws_fail(sk_conn_t *conn, unsigned code, int notify);
+void sk_ws_free(sk_ws_t *ws);
+void sk_ws_drain_publishes(sk_app_t *app);
+void sk_ws_behaviors_free(sk_app_t *app);
 
 /* response.c */
 int sk_res_write_error(sk_conn_t *conn, int status); /* canned 4xx/5xx + close */

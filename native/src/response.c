@@ -10,7 +10,8 @@
 
 static sk_conn_t *live_conn(const sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = sk_app_lookup(app, res);
-  return conn && conn->stage != SK_RES_DONE ? conn : NULL;
+  /* A connection whose write failed is as good as gone: its close is queued. */
+  return conn && conn->stage != SK_RES_DONE && !conn->broken ? conn : NULL;
 }
 
 static void flush_outside_dispatch(sk_app_t *app) {

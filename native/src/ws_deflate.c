@@ -234,13 +234,14 @@ static int accept_offer(const sk_pmd_config_t *cfg, const offer_t *o, sk_pmd_par
 
 int sk_pmd_negotiate(const sk_pmd_config_t *cfg, const char *header, size_t len,
                      sk_pmd_params_t *params, char *resp, size_t resp_cap, size_t *resp_len) {
-  const char *pos = header, *end = header + len;
+  const char *pos = header, *end;
   offer_t o;
   sk_pmd_params_t pm;
   out_t out;
 
   *resp_len = 0;
   if (!cfg->enabled || header == NULL || resp_cap < SK_PMD_RESPONSE_MAX) return 0;
+  end = header + len;
   while (pos < end) {
     parse_element(&pos, end, &o);
     if (!o.is_pmd || !o.valid || !accept_offer(cfg, &o, &pm)) continue;
@@ -342,7 +343,8 @@ void sk_pmd_deflater_reset(sk_pmd_deflater_t *d) {
 }
 
 int sk_pmd_deflate(sk_pmd_deflater_t *d, const char *in, size_t len, sk_pmd_buf_t *out) {
-  const unsigned char *p = (const unsigned char *)in;
+  static const unsigned char none[1] = {0}; /* in may be NULL when len is 0 */
+  const unsigned char *p = len > 0 ? (const unsigned char *)in : none;
   size_t left = len, start = out->len;
 
   if (d->no_context_takeover && d->dirty) sk_pmd_deflater_reset(d);

@@ -196,10 +196,12 @@ void sk_utf8_init(sk_utf8_state_t *s) {
 }
 
 int sk_utf8_feed(sk_utf8_state_t *s, const char *data, size_t len) {
-  const unsigned char *p = (const unsigned char *)data, *end = p + len;
+  const unsigned char *p = (const unsigned char *)data, *end;
   unsigned need = s->need, lo = s->lo, hi = s->hi, c;
 
   if (s->failed) return 0;
+  if (len == 0) return 1; /* data may be NULL */
+  end = p + len;
   while (p < end) {
     if (need == 0) {
       /* ASCII runs, 8 bytes at a time. */
@@ -427,9 +429,10 @@ static int next_element(const char **pos, const char *end, const char **el, size
 }
 
 int sk_ws_header_has_token(const char *value, size_t len, const char *token, size_t token_len) {
-  const char *pos = value, *end = value + len, *el;
+  const char *pos = value, *end, *el;
   size_t n, i;
   if (value == NULL || token_len == 0) return 0;
+  end = value + len;
   while (next_element(&pos, end, &el, &n)) {
     if (n != token_len) continue;
     for (i = 0; i < n && lower((unsigned char)el[i]) == lower((unsigned char)token[i]); i++) {
@@ -440,11 +443,12 @@ int sk_ws_header_has_token(const char *value, size_t len, const char *token, siz
 }
 
 int sk_ws_protocol_select(const char *value, size_t len, const char **out, size_t *out_len) {
-  const char *pos = value, *end = value + len, *el;
+  const char *pos = value, *end, *el;
   size_t n;
   *out = NULL;
   *out_len = 0;
   if (value == NULL) return 0;
+  end = value + len;
   while (next_element(&pos, end, &el, &n)) {
     if (n > 0) {
       *out = el;

@@ -58,7 +58,8 @@ typedef struct sk_ws_parser {
   int allow_rsv1;       /* permessage-deflate was negotiated */
 
   /* The current frame: set at SK_WS_FRAME_START, valid through its
-   * SK_WS_FRAME_END (the next header overwrites them). */
+   * SK_WS_FRAME_END (the next header overwrites them). A data message is
+   * complete at the FRAME_END of a data frame (opcode < 8) with fin set. */
   unsigned opcode;         /* as sent: 0 for a continuation */
   unsigned message_opcode; /* TEXT/BINARY for every frame of a data message
                               (continuations included); the opcode for control */

@@ -1,0 +1,237 @@
+"""The WebSocket half of App: ``app.ws(pattern, behavior)``, pub/sub, and the
+native WebSocket events, as a mixin App inherits."""
+import inspect
+from typing import Any, Callable, Dict, Optional, Union
+
+from . import _binding
+from ._binding import ffi, lib
+from .loop import as_coroutine as _as_coroutine
+from .websocket import OpCode, WebSocket
+
+__all__ = ["WebSocketRoutes", "DEFAULT_BEHAVIOR"]
+
+# Defaults of the socketify.py API (not of the C++ library underneath).
+DEFAULT_BEHAVIOR: Dict[str, Any] = {
+    "compression": 0,
+    "max_payload_length": 16 * 1024,
+    "idle_timeout": 120,
+    "max_backpressure": 64 * 1024,
+    "close_on_backpressure_limit": False,
+    "reset_idle_timeout_on_send": False,
+    "send_pings_automatically": False,
+    "max_lifetime": 0,
+}
+_HANDLERS = ("upgrade", "open", "message", "drain", "ping", "pong", "close", "subscription")
+
+
+def _int_option(behavior: Dict[str, Any], name: str, low: int, high: int) -> int:
+    value = behavior.get(name, DEFAULT_BEHAVIOR[name])
+    if value is None:
+        value = DEFAULT_BEHAVIOR[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("ws behavior %r must be an int, not %r" % (name, value))
+    if not low <= value <= high:
+        raise ValueError("ws behavior %r must be between %d and %d, not %d" % (name, low, high, value))
+    return value
+
+
+class _Behavior:
+    """A route's behaviour dict, validated, with its handlers looked up once."""
+
+    __slots__ = _HANDLERS + ("options",)
+
+    def __init__(self, behavior: Dict[str, Any]) -> None:
+        if not isinstance(behavior, dict):
+            raise TypeError("app.ws needs a behavior dict")
+        unknown = set(behavior) - set(DEFAULT_BEHAVIOR) - set(_HANDLERS)
+        if unknown:
+            raise ValueError("unknown ws behavior keys: %s" % ", ".join(sorted(unknown)))
+        for name in _HANDLERS:
+            handler = behavior.get(name)
+            if handler is not None and not callable(handler):
+                raise TypeError("ws behavior %r must be callable" % name)
+            setattr(self, name, handler)
+        self.options = behavior
+
+
+class WebSocketRoutes:
+    """Mixed into App."""
+
+    def _init_websockets(self) -> None:
+        self._websockets: Dict[int, WebSocket] = {}
+
+    def ws(self, path: str, behavior: Dict[str, Any]) -> "WebSocketRoutes":
+        """A WebSocket route. ``behavior`` keys: compression, max_payload_length,
+        idle_timeout (s, 0 = none), max_backpressure, close_on_backpressure_limit,
+        reset_idle_timeout_on_send, send_pings_automatically, max_lifetime
+        (minutes), and the handlers upgrade, open, message, drain, ping, pong,
+        close, subscription (sync or async). A request without
+        ``Upgrade: websocket`` falls through to the HTTP routes."""
+        if not isinstance(path, str):
+            raise TypeError("path must be a str")
+        b = _Behavior(behavior)
+        config = ffi.new("sk_ws_config_t *")
+        config.compression = _int_option(behavior, "compression", 0, 0xFFFF)
+        config.max_payload_length = _int_option(behavior, "max_payload_length", 0, 1 << 62)
+        config.idle_timeout_s = _int_option(behavior, "idle_timeout", 0, 960)
+        config.max_backpressure = _int_option(behavior, "max_backpressure", 0, 1 << 62)
+        config.close_on_backpressure_limit = 1 if behavior.get("close_on_backpressure_limit") else 0
+        config.reset_idle_timeout_on_send = 1 if behavior.get("reset_idle_timeout_on_send") else 0
+        config.send_pings_automatically = 1 if behavior.get("send_pings_automatically") else 0
+        config.max_lifetime_min = _int_option(behavior, "max_lifetime", 0, 240)
+        config.has_subscription_handler = 1 if b.subscription else 0
+        handler_id = _binding.register_route(self._make_upgrade_dispatcher(b))
+        pattern = path.encode("utf-8")
+        if lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id) != lib.SK_OK:
+            raise ValueError("invalid route pattern %r" % path)
+        return self
+
+    def _make_upgrade_dispatcher(self, behavior: _Behavior) -> Callable[[int, Any], int]:
+        app = self
+        upgrade = behavior.upgrade
+
+        def dispatch(res_id: int, req_ptr) -> int:
+            res = app._response_class(res_id)
+            req = app._request_class(req_ptr)
+            req._res = res
+            res._ws_behavior = behavior
+            task = None
+            try:
+                if upgrade is None:
+                    _default_upgrade(res, req, behavior)
+                else:
+                    result = upgrade(res, req, behavior)
+                    if inspect.isawaitable(result):
+                        task = app._start_coroutine(_as_coroutine(result), res, req)
+            except Exception as error:
+                app._report_error(error, res, req)
+            if task is not None or not res._done:
+                req._snapshot()
+                if not res._done:
+                    res._track()
+            else:
+                req._ptr = None
+            return 1
+
+        return dispatch
+
+    # -- pub/sub ------------------------------------------------------------------
+
+    def publish(self, topic: Union[str, bytes], message: Any, opcode: Optional[OpCode] = None,
+                compress: bool = False) -> bool:
+        """Sends ``message`` to every WebSocket subscribed to ``topic`` (in this
+        process). Without ``opcode``: str/dict/list as TEXT, bytes as BINARY.
+        Returns True when the topic has subscribers."""
+        name = WebSocket._topic(topic)
+        if type(message) is bytes:
+            data, code = message, 2 if opcode is None else int(opcode)
+        elif type(message) is str:
+            data, code = message.encode("utf-8"), 1 if opcode is None else int(opcode)
+        else:
+            data, code = WebSocket._payload(self._any_websocket(), message, opcode)
+        status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code,
+                                    1 if compress else 0)
+        if status == lib.SK_ERR_INVALID:
+            raise ValueError("publish takes OpCode.TEXT or OpCode.BINARY")
+        return status == 1
+
+    def _any_websocket(self) -> WebSocket:
+        ws = self._websocket_class(0)
+        ws._closed = True
+        return ws
+
+    def num_subscribers(self, topic: Union[str, bytes]) -> int:
+        """How many WebSockets are subscribed to ``topic``."""
+        if not isinstance(topic, (str, bytes, bytearray, memoryview)):
+            raise RuntimeError("topic must be str or bytes")
+        name = WebSocket._topic(topic)
+        return lib.sk_app_num_subscribers(self._native, name, len(name))
+
+    # -- events from the core -------------------------------------------------------
+
+    def _ws_opened(self, ws_id: int, behavior: _Behavior, user_data: Any) -> WebSocket:
+        ws = self._websocket_class(ws_id)
+        ws._behavior = behavior
+        ws._user_data = user_data
+        self._websockets[ws_id] = ws
+        if behavior.open is not None:
+            self._ws_call(behavior.open, ws)
+        return ws
+
+    def _ws_call(self, handler: Callable, *args: Any) -> None:
+        try:
+            result = handler(*args)
+            if result is not None and inspect.isawaitable(result):
+                self._start_coroutine(_as_coroutine(result), None, None)
+        except Exception as error:
+            self._report_error(error, None, None)
+
+    def _on_ws_message(self, ws_id: int, data: bytes, opcode: int) -> None:
+        ws = self._websockets.get(ws_id)
+        if ws is None:
+            return
+        handler = ws._behavior.message
+        if handler is None:
+            return
+        if opcode == 1:
+            message = data.decode("utf-8")  # validated as UTF-8 by the core
+            self._ws_call(handler, ws, message, OpCode.TEXT)
+        else:
+            self._ws_call(handler, ws, data, OpCode.BINARY)
+
+    def _on_ws_control(self, kind: str, ws_id: int, data: bytes) -> None:
+        ws = self._websockets.get(ws_id)
+        if ws is not None:
+            handler = getattr(ws._behavior, kind)
+            if handler is not None:
+                self._ws_call(handler, ws, data)
+
+    def _on_ws_drain(self, ws_id: int) -> None:
+        ws = self._websockets.get(ws_id)
+        if ws is not None and ws._behavior.drain is not None:
+            self._ws_call(ws._behavior.drain, ws)
+
+    def _on_ws_close(self, ws_id: int, code: int, reason: bytes) -> None:
+        ws = self._websockets.get(ws_id)
+        if ws is not None:
+            self._ws_closed(ws, code, reason)
+
+    def _ws_closed(self, ws: WebSocket, code: int, reason: bytes) -> None:
+        if ws._closed:
+            return
+        ws._closed = True
+        self._websockets.pop(ws._id, None)
+        handler = ws._behavior.close if ws._behavior is not None else None
+        if handler is not None:
+            self._ws_call(handler, ws, code, reason)
+
+    def _on_ws_subscription(self, ws_id: int, topic: bytes, new_count: int, old_count: int) -> None:
+        ws = self._websockets.get(ws_id)
+        if ws is not None:
+            self._ws_subscription_changed(ws, topic, new_count, old_count)
+
+    def _ws_subscription_changed(self, ws: WebSocket, topic: bytes, new_count: int, old_count: int) -> None:
+        handler = ws._behavior.subscription if ws._behavior is not None else None
+        if handler is not None:
+            self._ws_call(handler, ws, topic.decode("utf-8", "surrogateescape"), new_count, old_count)
+
+
+def _first_protocol(header: Optional[str]) -> str:
+    if not header:
+        return ""
+    for item in header.split(","):
+        item = item.strip()
+        if item:
+            return item
+    return ""
+
+
+def _default_upgrade(res, req, behavior: _Behavior) -> None:
+    """The upgrade without an ``upgrade`` handler: accept, pick the client's
+    first subprotocol, negotiate compression."""
+    res.upgrade(
+        req.get_header("sec-websocket-key") or "",
+        _first_protocol(req.get_header("sec-websocket-protocol")),
+        req.get_header("sec-websocket-extensions") or "",
+        behavior,
+    )
