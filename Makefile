@@ -8,6 +8,7 @@ CC ?= cc
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -Inative/src -Inative/include
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 FUZZ_RUNS ?= 200000
+CLANG ?= $(shell command -v clang 2>/dev/null)
 
 .PHONY: run test test-native test-python build asan fuzz bench bench-quick clean
 
@@ -30,12 +31,16 @@ run: build
 
 test: build test-native test-python
 
+# Each native/tests/test_X.c tests native/src/X.c alone, under ASan + UBSan.
+NATIVE_TESTS := $(patsubst native/tests/test_%.c,%,$(wildcard native/tests/test_*.c))
+FUZZ_TARGETS := $(patsubst native/fuzz/fuzz_%.c,%,$(wildcard native/fuzz/fuzz_*.c))
+
 test-native:
 	@mkdir -p build/native-tests
-	$(CC) $(CFLAGS_TEST) native/src/http_parser.c native/tests/test_http_parser.c -o build/native-tests/test_http_parser
-	$(CC) $(CFLAGS_TEST) native/src/router.c native/tests/test_router.c -o build/native-tests/test_router
-	ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/test_http_parser | tail -n 3
-	ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/test_router | tail -n 3
+	@set -e; for t in $(NATIVE_TESTS); do \
+	  $(CC) $(CFLAGS_TEST) native/src/$$t.c native/tests/test_$$t.c -lcrypto -lz -o build/native-tests/test_$$t; \
+	  printf '%-14s ' $$t; ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/test_$$t | tail -n 1; \
+	done
 	$(MAKE) --no-print-directory fuzz FUZZ_RUNS=20000
 
 test-python: build
@@ -56,19 +61,17 @@ asan: $(VENV)/.stamp test-native
 # same targets driven by our standalone mutator, both under ASan + UBSan.
 fuzz:
 	@mkdir -p build/fuzz
-	@if command -v clang >/dev/null 2>&1; then \
-	  for t in http_parser router; do \
-	    clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -Inative/src \
-	      native/src/$$t.c native/fuzz/fuzz_$$t.c -o build/fuzz/fuzz_$$t || exit 1; \
-	    ASAN_OPTIONS=detect_leaks=1 ./build/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -seed=1 2>&1 | tail -n 1 || exit 1; \
-	  done; \
-	else \
-	  for t in http_parser router; do \
-	    $(CC) $(CFLAGS_TEST) native/src/$$t.c native/fuzz/fuzz_$$t.c native/fuzz/standalone_main.c \
-	      -o build/fuzz/fuzz_$$t || exit 1; \
-	    ./build/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -seed=1 | tail -n 1 || exit 1; \
-	  done; \
-	fi
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  src=native/src/$$(echo $$t | sed 's/^ws_frame$$/ws_protocol/').c; \
+	  if [ -n "$(CLANG)" ]; then \
+	    $(CLANG) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -Inative/src \
+	      $$src native/fuzz/fuzz_$$t.c -lcrypto -lz -o build/fuzz/fuzz_$$t; \
+	  else \
+	    $(CC) $(CFLAGS_TEST) $$src native/fuzz/fuzz_$$t.c native/fuzz/standalone_main.c \
+	      -lcrypto -lz -o build/fuzz/fuzz_$$t; \
+	  fi; \
+	  printf '%-14s ' $$t; ./build/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -seed=1 2>&1 | tail -n 1; \
+	done
 
 bench: build
 	$(PY) bench/run.py
