@@ -72,7 +72,7 @@ def _sk_on_writable(user, res_id, offset):
 def _sk_on_missing_server_name(user, host, length):
     app = _app_of(user)
     if app is not None:
-        app._on_missing_server_name(ffi.unpack(host, length).decode("idna", "replace"))
+        app._on_missing_server_name(ffi.unpack(host, length).decode("ascii", "replace"))
 
 
 @ffi.def_extern(onerror=_log_callback_error)

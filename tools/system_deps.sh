@@ -10,6 +10,7 @@ $PYTHON -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 echo '#include <openssl/ssl.h>' | ${CC:-cc} -E - >/dev/null 2>&1 || missing+=(libssl-dev)
 echo '#include <zlib.h>' | ${CC:-cc} -E - >/dev/null 2>&1 || missing+=(zlib1g-dev)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "installing: ${missing[*]}"
