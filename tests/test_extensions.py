@@ -150,3 +150,72 @@ def test_extensions_example(tmp_path):
         assert msgpack.unpackb(body) == {"user": {"name": "Test"}, "cart": ["apple"], "at": "2026-01-01T00:00:00"}
     finally:
         server.stop()
+
+
+WS_EXT_APP = """
+from listen_line import announce
+from socketify import App, OpCode
+
+app = App(websocket_factory_max_items=4)
+
+class User:
+    def __init__(self, username):
+        self.username = username
+
+def extension(request, response, ws):
+    @ws.method
+    def send_pm(self, to_username, message):
+        user_data = self.get_user_data()
+        pm_topic = "pm-%s+%s" % tuple(sorted((to_username, user_data.username)))
+        if app.num_subscribers(pm_topic) > 0:
+            return self.publish(pm_topic, message, OpCode.TEXT)
+        self.subscribe(pm_topic)
+        self.publish("signal-%s" % to_username,
+                     {"type": "pm", "username": user_data.username, "message": message}, OpCode.TEXT)
+
+    ws.property("sent", 0)
+
+def upgrade(res, req, context):
+    res.upgrade(req.get_header("sec-websocket-key"), req.get_header("sec-websocket-protocol"),
+                req.get_header("sec-websocket-extensions"), context, User(req.get_query("user")))
+
+def open(ws):
+    ws.subscribe("signal-%s" % ws.get_user_data().username)
+
+def message(ws, message, opcode):
+    import json
+    data = json.loads(message)
+    if data.get("join"):
+        ws.subscribe(data["join"])
+        ws.send({"joined": data["join"]}, OpCode.TEXT)
+        return
+    ws.sent += 1
+    ws.send_pm(data["to"], data["text"])
+
+app.register(extension)
+app.ws("/chat", {"upgrade": upgrade, "open": open, "message": message})
+app.listen(0, announce)
+app.run()
+"""
+
+
+def test_ws_extension_send_pm_across_two_clients(serve):
+    import asyncio
+    import websockets
+
+    server = serve(WS_EXT_APP)
+    url = "ws://127.0.0.1:%d/chat?user=" % server.port
+
+    async def main():
+        async with websockets.connect(url + "ana") as ana, websockets.connect(url + "bob") as bob:
+            await ana.send(json.dumps({"to": "bob", "text": "hi bob"}))
+            signal = json.loads(await bob.recv())
+            assert signal == {"type": "pm", "username": "ana", "message": "hi bob"}
+            await bob.send(json.dumps({"join": "pm-ana+bob"}))
+            assert json.loads(await bob.recv()) == {"joined": "pm-ana+bob"}
+            await bob.send(json.dumps({"to": "ana", "text": "hello ana"}))
+            # the topic exists now: both ends of the conversation receive it
+            assert await ana.recv() == "hello ana"
+            assert await bob.recv() == "hello ana"
+
+    asyncio.run(main())
