@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Optional, Union
 from . import _binding
 from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
+from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
 from .loop import Loop, as_coroutine as _as_coroutine, is_awaitable as _is_awaitable_result, start_coroutine
 from .options import AppListenOptions, AppOptions
 from .request import Request
@@ -38,28 +39,6 @@ def _raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (ImportError, ValueError, OSError):
         pass
-
-
-_getrefcount = getattr(sys, "getrefcount", None)
-
-
-def _refcounts(res: Any, req: Any):
-    return _getrefcount(res), _getrefcount(req)
-
-
-class _Probe:
-    pass
-
-
-def _baseline_refcounts():
-    # The same call shape as in the dispatcher: two locals passed to
-    # _refcounts. What the interpreter adds for the call differs between
-    # CPython versions, so it is measured rather than assumed.
-    res, req = _Probe(), _Probe()
-    return _refcounts(res, req)
-
-
-_UNREFERENCED = _baseline_refcounts() if _getrefcount is not None else None
 
 
 def _recycle(res: Response, req: Request, res_pool: list, req_pool: list) -> None:
@@ -294,6 +273,7 @@ class App(WebSocketRoutes):
         # pooled objects belong to the old classes
         self._res_pool.clear()
         self._req_pool.clear()
+        self._ws_pool.clear()
         return self
 
     def _derive_classes(self) -> None:
@@ -587,6 +567,10 @@ class App(WebSocketRoutes):
             req.__dict__.clear()
             self._res_pool.append(res)
             self._req_pool.append(req)
+        while len(self._ws_pool) < self.websocket_factory_max_items:
+            ws = self._websocket_class(0)
+            ws.__dict__.clear()
+            self._ws_pool.append(ws)
 
     def close(self, graceful_timeout: float = 10.0) -> "App":
         """Stops accepting, lets in-flight responses finish (up to

@@ -5,6 +5,7 @@ from typing import Any, Callable, Dict, Optional, Union
 
 from . import _binding
 from ._binding import ffi, lib
+from ._pool import UNREFERENCED, refcounts
 from .loop import as_coroutine as _as_coroutine
 from .websocket import OpCode, WebSocket
 
@@ -59,6 +60,7 @@ class WebSocketRoutes:
 
     def _init_websockets(self) -> None:
         self._websockets: Dict[int, WebSocket] = {}
+        self._ws_pool: list = []
 
     def ws(self, path: str, behavior: Dict[str, Any]) -> "WebSocketRoutes":
         """A WebSocket route. ``behavior`` keys: compression, max_payload_length,
@@ -150,7 +152,11 @@ class WebSocketRoutes:
     # -- events from the core -------------------------------------------------------
 
     def _ws_opened(self, ws_id: int, behavior: _Behavior, user_data: Any) -> WebSocket:
-        ws = self._websocket_class(ws_id)
+        if self._ws_pool:
+            ws = self._ws_pool.pop()
+            ws._id = ws_id
+        else:
+            ws = self._websocket_class(ws_id)
         ws._behavior = behavior
         ws._user_data = user_data
         self._websockets[ws_id] = ws
@@ -193,8 +199,14 @@ class WebSocketRoutes:
 
     def _on_ws_close(self, ws_id: int, code: int, reason: bytes) -> None:
         ws = self._websockets.get(ws_id)
-        if ws is not None:
-            self._ws_closed(ws, code, reason)
+        if ws is None:
+            return
+        self._ws_closed(ws, code, reason)
+        # websocket_factory_max_items: reuse the wrapper when nobody kept it.
+        if (UNREFERENCED is not None and len(self._ws_pool) < self.websocket_factory_max_items
+                and type(ws) is self._websocket_class and refcounts(ws, None)[0] == UNREFERENCED[0]):
+            ws.__dict__.clear()
+            self._ws_pool.append(ws)
 
     def _ws_closed(self, ws: WebSocket, code: int, reason: bytes) -> None:
         if ws._closed:
