@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -40,6 +41,7 @@ CLIENT_CPU = "1"
 CONNECTIONS = 64
 WARMUP_SECONDS = 2
 READY_TIMEOUT = 60.0
+QUIET_CORES = 0.15  # "idle enough" before a server starts
 PIPELINE_DEPTH = 16
 ECHO_BODY = b"0123456789abcdef" * 256  # the same 4 KiB as bench/post.lua
 
@@ -70,8 +72,8 @@ SCENARIOS = {
 
 SKIPPED = ["websocket", "asgi-adapter", "wsgi", "https", "extensions"]
 
-# Summary targets: (label, kind, scenario, other server, threshold).
-# kind "ratio": ours / other >= threshold on that scenario.
+# Summary targets: (label, scenario, other server, threshold):
+# median(ours) / median(other) on that scenario must reach threshold.
 TARGETS = [
     ("plaintext: ours / reference", "plaintext", "reference", 1.25),
     ("json: ours / reference", "json", "reference", 1.25),
@@ -92,6 +94,21 @@ def run(cmd, **kwargs):
     """subprocess.run with text output captured; never raises on exit status."""
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, **kwargs)
+
+
+def one_line(text, limit=300):
+    """TEXT on one line (first 'error' line first), at most LIMIT characters."""
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    errors = [l for l in lines if "error" in l.lower()]
+    joined = " | ".join(errors[:2] or lines[-2:])
+    return joined if len(joined) <= limit else joined[:limit - 3] + "..."
+
+
+def last_line(path):
+    """The last non-empty line of a log file, on one line."""
+    with open(path, errors="replace") as handle:
+        lines = [l.strip() for l in handle if l.strip()]
+    return one_line(lines[-1]) if lines else "(empty log)"
 
 
 def venv_python(name):
@@ -161,11 +178,11 @@ def ensure_venv(name, requirements):
     if not os.path.exists(venv_python(name)):
         result = run([sys.executable, "-m", "venv", path])
         if result.returncode != 0:
-            return "venv creation failed: " + result.stdout[-500:]
+            return "venv creation failed: " + one_line(result.stdout)
     result = run([venv_python(name), "-m", "pip", "install", "-q",
                   "--disable-pip-version-check"] + requirements)
     if result.returncode != 0:
-        return "pip install failed: " + result.stdout[-500:]
+        return "pip install failed: " + one_line(result.stdout)
     with open(stamp, "w") as handle:
         handle.write(wanted + "\n")
     return None
@@ -188,7 +205,7 @@ def build_ceiling():
     cmd += sources + ["bench/ceiling.c", "-lssl", "-lcrypto", "-lz", "-o", CEILING_BIN]
     result = run(cmd, cwd=ROOT)
     if result.returncode != 0:
-        return "ceiling build failed: " + result.stdout[-1000:]
+        return "ceiling build failed: " + one_line(result.stdout)
     return None
 
 
@@ -323,9 +340,9 @@ def check_scenario(scenario, port):
     return None if good else "unexpected answer: %s %r" % (status, answer[:80])
 
 
-def process_tree(pid):
-    """PID and all its descendants (from /proc/*/stat)."""
-    parents = {}
+def process_table():
+    """{pid: (parent pid, CPU ticks used)} of every process, from /proc/*/stat."""
+    table = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -333,10 +350,17 @@ def process_tree(pid):
                     stat = handle.read()
             except OSError:
                 continue
-            parents[int(entry)] = int(stat[stat.rfind(")") + 2:].split()[1])
+            fields = stat[stat.rfind(")") + 2:].split()
+            table[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return table
+
+
+def process_tree(pid, table=None):
+    """PID and all its descendants."""
+    table = process_table() if table is None else table
     tree, frontier = [pid], [pid]
     while frontier:
-        frontier = [child for child, parent in parents.items() if parent in frontier]
+        frontier = [child for child, (parent, _) in table.items() if parent in frontier]
         tree += frontier
     return tree
 
@@ -357,17 +381,61 @@ def rss_mib(pid):
 
 # --------------------------------------------------------------------- wrk
 
-def wrk(scenario, port, seconds):
-    """One wrk run pinned to the client CPU; a dict of what it reported."""
-    method, path, script = SCENARIOS[scenario][0], SCENARIOS[scenario][1], SCENARIOS[scenario][2]
+def cpu_snapshot(pid):
+    """(busy ticks of all CPUs, ticks of the server tree, seconds of our
+    waited-for children i.e. wrk) at this instant."""
+    with open("/proc/stat") as handle:
+        ticks = [int(n) for n in handle.readline().split()[1:9]]
+    busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait (steal counts)
+    table = process_table()
+    server = sum(table[p][1] for p in process_tree(pid, table) if p in table)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return busy, server, usage.ru_utime + usage.ru_stime
+
+
+def machine_busy(seconds):
+    """Cores in use over SECONDS (while no server runs: other processes)."""
+    before = cpu_snapshot(os.getpid())
+    time.sleep(seconds)
+    return other_cpu(before, cpu_snapshot(os.getpid()), seconds)
+
+
+def wait_for_quiet(max_wait):
+    """Waits up to MAX_WAIT seconds for the machine to be nearly idle (other
+    sessions' builds and tests share it); returns the last reading."""
+    deadline = time.time() + max_wait
+    busy = machine_busy(0.5)
+    while busy > QUIET_CORES and time.time() < deadline:
+        busy = machine_busy(0.5)
+    return busy
+
+
+def other_cpu(before, after, elapsed):
+    """CPU used by everything but the server and wrk, in cores (0.25 = a
+    quarter of one core): how noisy the machine was during a run."""
+    hz = float(os.sysconf("SC_CLK_TCK"))
+    busy = (after[0] - before[0]) / hz
+    server = (after[1] - before[1]) / hz
+    load = after[2] - before[2]
+    return round(max(0.0, busy - server - load) / elapsed, 2)
+
+
+def wrk(scenario, port, seconds, pid):
+    """One wrk run pinned to the client CPU; a dict of what it reported and
+    of the CPU other processes used meanwhile."""
+    _, path, script, _ = SCENARIOS[scenario]
     cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds]
     if script:
         cmd += ["-s", os.path.join(BENCH, script[0])]
     cmd.append("http://127.0.0.1:%d%s" % (port, path))
     if script[1:]:
         cmd += ["--"] + script[1:]
+    before, start = cpu_snapshot(pid), time.time()
     result = run(cmd, timeout=seconds + 30)
-    return parse_wrk(result.stdout)
+    elapsed, after = time.time() - start, cpu_snapshot(pid)
+    report = parse_wrk(result.stdout)
+    report["other_cpu"] = other_cpu(before, after, elapsed)
+    return report
 
 
 def parse_wrk(output):
@@ -386,58 +454,86 @@ def parse_wrk(output):
 
 # ---------------------------------------------------------------- one bench
 
-def bench_one(server, scenario, runs, seconds):
-    """Start, check, warm up, measure and stop one server for one scenario."""
+def bench_once(server, scenario, seconds, quiet_wait):
+    """Wait for a quiet machine, start, check, warm up, one measured run,
+    RSS, stop: one server, one scenario, one round. Returns (wrk sample with
+    "rss_mib", None) or (None, error)."""
+    wait_for_quiet(quiet_wait)
     port = free_port()
     log_path = os.path.join(LOGS, "%s-%s.log" % (scenario, server))
     proc = start_server(server, port, log_path)
     try:
         error = wait_ready(proc, port) or check_scenario(scenario, port)
         if error:
-            return {"status": "failed", "error": error, "log": os.path.relpath(log_path, ROOT)}
-        wrk(scenario, port, WARMUP_SECONDS)
-        samples = [wrk(scenario, port, seconds) for _ in range(runs)]
-        alive = proc.poll() is None
-        rss = rss_mib(proc.pid) if alive else None
+            return None, "%s: %s (log: %s)" % (error, last_line(log_path),
+                                                os.path.relpath(log_path, ROOT))
+        wrk(scenario, port, WARMUP_SECONDS, proc.pid)
+        sample = wrk(scenario, port, seconds, proc.pid)
+        if proc.poll() is not None:
+            return None, "server died during the run (log: %s)" % os.path.relpath(log_path, ROOT)
+        sample["rss_mib"] = rss_mib(proc.pid)
+        return sample, None
     finally:
         stop_server(proc)
+
+
+def summarize(samples, error):
+    """The result of one server on one scenario from its rounds."""
+    if error or not samples:
+        return {"status": "failed", "error": error or "no run", "runs": samples}
     rates = [s["rps"] for s in samples]
     return {
-        "status": "ok" if alive else "failed",
-        "error": None if alive else "server died during the runs",
+        "status": "ok",
+        "error": None,
         "runs": samples,
         "median": statistics.median(rates),
         "min": min(rates),
         "max": max(rates),
-        "rss_mib": rss,
+        "rss_mib": samples[-1]["rss_mib"],
         "non_2xx": sum(s["non_2xx"] for s in samples),
         "socket_errors": sum(s["socket_errors"] for s in samples),
+        "other_cpu": max(s["other_cpu"] for s in samples),
     }
 
 
-def bench_all(scenarios, servers, broken, runs, seconds, on_scenario_done):
+def bench_scenario(scenario, servers, broken, runs, seconds, quiet_wait):
+    """RUNS rounds over the servers (each round restarts each server), so
+    that a burst of load from elsewhere on the machine spreads over all
+    servers instead of landing on one server's runs."""
+    servers = [s for s in servers if s != "ceiling" or SCENARIOS[scenario][3]]
+    samples = {server: [] for server in servers}
+    errors = {server: broken.get(server) for server in servers}
+    for round_number in range(1, runs + 1):
+        for server in servers:
+            if errors[server]:
+                continue
+            sample, errors[server] = bench_once(server, scenario, seconds, quiet_wait)
+            if sample:
+                samples[server].append(sample)
+                log("  %-20s %-10s run %d/%d %10.0f req/s  other CPU %.2f" % (
+                    scenario, server, round_number, runs, sample["rps"], sample["other_cpu"]))
+    results = {server: summarize(samples[server], errors[server]) for server in servers}
+    for server in servers:
+        log_result(scenario, server, results[server])
+    return results
+
+
+def bench_all(scenarios, servers, broken, config, on_scenario_done):
     """Every scenario for every server, one server process at a time."""
     results = {}
     for scenario in scenarios:
-        results[scenario] = {}
-        for server in servers:
-            if server == "ceiling" and not SCENARIOS[scenario][3]:
-                continue
-            if server in broken:
-                results[scenario][server] = {"status": "failed", "error": broken[server]}
-            else:
-                results[scenario][server] = bench_one(server, scenario, runs, seconds)
-            log_result(scenario, server, results[scenario][server])
+        results[scenario] = bench_scenario(scenario, servers, broken, config["runs"],
+                                           config["seconds"], config["quiet_wait"])
         on_scenario_done(results)
     return results
 
 
 def log_result(scenario, server, result):
-    """One progress line."""
+    """One progress line per server and scenario."""
     if result["status"] != "ok":
-        log("  %-20s %-10s FAILED: %s" % (scenario, server, result["error"]))
+        log("= %-20s %-10s FAILED: %s" % (scenario, server, result["error"]))
     else:
-        log("  %-20s %-10s %12.0f req/s  (min %.0f, max %.0f)  RSS %.1f MiB" % (
+        log("= %-20s %-10s %10.0f req/s  (min %.0f, max %.0f)  RSS %.1f MiB" % (
             scenario, server, result["median"], result["min"], result["max"], result["rss_mib"]))
 
 
@@ -462,6 +558,12 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def load_average():
+    """The 1-minute load average (other engineers' builds and tests show here)."""
+    with open("/proc/loadavg") as handle:
+        return float(handle.read().split()[0])
+
+
 def python_facts(python, packages):
     """'Python X.Y.Z; pkg A.B, ...' for one interpreter, or the error."""
     code = ("import platform, importlib.metadata as m\n"
@@ -483,7 +585,9 @@ def machine_facts():
         "cores": os.cpu_count(),
         "kernel": platform.release(),
         "cpu": cpu_model(),
-        "wrk": wrk_version[0].strip() if wrk_version else "unknown",
+        "wrk": wrk_version[0].split(" Copyright")[0].strip() if wrk_version else "unknown",
+        "load_start": load_average(),
+        "load_end": None,
         "pythons": {
             "ours": python_facts(sys.executable, ["cffi"]),
             "reference": python_facts(venv_python("reference"), ["socketify"]),
@@ -517,20 +621,21 @@ def fmt_ratio(value, percent=False):
 
 
 def scenario_table(scenario, results):
-    """Markdown table of one scenario."""
-    lines = ["| server | median req/s | min | max | RSS MiB | vs reference | of C ceiling |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    """Markdown table of one scenario, with notes on failures and errors."""
+    lines = ["| server | median req/s | min | max | RSS MiB | vs reference | of C ceiling | other CPU |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     notes = []
     for server, result in results[scenario].items():
         label = SERVERS[server]
         if result["status"] != "ok":
-            lines.append("| %s | failed | | | | | |" % label)
-            notes.append("%s: %s" % (label, result["error"]))
+            lines.append("| %s | failed | | | | | | |" % label)
+            notes.append("%s failed: %s" % (label, result["error"]))
             continue
-        lines.append("| %s | %s | %s | %s | %.1f | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %.1f | %s | %s | %.2f |" % (
             label, fmt_rate(result["median"]), fmt_rate(result["min"]), fmt_rate(result["max"]),
             result["rss_mib"], fmt_ratio(ratio(results, scenario, server, "reference")),
-            fmt_ratio(ratio(results, scenario, server, "ceiling"), percent=True)))
+            fmt_ratio(ratio(results, scenario, server, "ceiling"), percent=True),
+            result["other_cpu"]))
         if result["non_2xx"] or result["socket_errors"]:
             notes.append("%s: %d non-2xx responses, %d socket errors" % (
                 label, result["non_2xx"], result["socket_errors"]))
@@ -556,6 +661,30 @@ def summary_table(results):
     return "\n".join(lines)
 
 
+METHOD = """Method: one server process at a time, pinned to CPU %s; wrk pinned to CPU %s,
+`wrk -t1 -c%d -d%ds`, over 127.0.0.1. Each scenario runs in %d round(s); in each
+round every server is started afresh (after waiting up to %d s for the machine to
+be nearly idle), answers one request checked by hand, gets a
+%d s wrk warm-up, one measured wrk run, its RSS read (VmRSS of the process and its
+children) and is stopped. Rounds spread each server's runs over time, so a burst
+of load from other processes lands on every server alike. Shown: median, min and
+max req/s over the rounds, RSS after the last round, "vs reference" = median /
+median of socketify 0.0.31, "of C ceiling" = median / median of `bench/ceiling.c`
+(the native core with C callbacks, no Python), "other CPU" = the most CPU (in
+cores) that processes other than the server and wrk used during one of its runs:
+above ~0.2 that run was disturbed.
+
+Apps: `bench/apps/socketify_app.py` (ours and the reference run the same file),
+`bench/apps/asgi_app.py` (raw ASGI) served by `bench/apps/asgi_server.py`
+(uvicorn: uvloop + httptools; granian: one worker, one runtime thread, uvloop).
+The socketify plaintext handler writes `Content-Type: text/plain` then calls
+`res.end()`, as the ceiling does with `sk_res_write_header` + `sk_res_end`. The
+echo handler keeps each pending Response in a set while `get_data()` runs:
+without that socketify 0.0.31 aborts under concurrent POSTs
+(`ffi.from_handle() ... points to garbage` in its on_data handler); ours runs the
+same code."""
+
+
 def render_report(facts, config, results):
     """The whole of RESULTS.md."""
     pythons = "\n".join("  - %s: %s" % (name, text) for name, text in facts["pythons"].items())
@@ -569,16 +698,12 @@ def render_report(facts, config, results):
         "- commit: `%s`" % facts["commit"],
         "- machine: %s cores, %s, kernel %s" % (facts["cores"], facts["cpu"], facts["kernel"]),
         "- load generator: %s" % facts["wrk"],
+        "- load average (1 min) at start / end: %s / %s" % (facts["load_start"], facts["load_end"]),
         "- interpreters:",
         pythons,
         "",
-        "Method: each server in its own process, one at a time, pinned to CPU %s; wrk pinned "
-        "to CPU %s, `wrk -t1 -c%d -d%ds`, over 127.0.0.1. Per scenario and server: a %d s "
-        "warm-up, then %d run(s); the median, min and max req/s are shown, RSS is VmRSS of the "
-        "server process (and its children) after the runs. Every server answers one request "
-        "checked by hand before wrk starts. \"vs reference\" is the ratio to socketify 0.0.31; "
-        "\"of C ceiling\" is the fraction of `bench/ceiling.c` (the native core with C callbacks)." % (
-            SERVER_CPU, CLIENT_CPU, CONNECTIONS, config["seconds"], WARMUP_SECONDS, config["runs"]),
+        METHOD % (SERVER_CPU, CLIENT_CPU, CONNECTIONS, config["seconds"], config["runs"],
+                  config["quiet_wait"], WARMUP_SECONDS),
         "",
         "## Summary",
         "",
@@ -604,7 +729,9 @@ def scenario_description(scenario):
 
 
 def write_outputs(facts, config, results):
-    """bench/results.json and bench/RESULTS.md."""
+    """bench/results.json and bench/RESULTS.md (the load average now is the
+    end load)."""
+    facts["load_end"] = load_average()
     with open(os.path.join(BENCH, "results.json"), "w") as handle:
         json.dump({"meta": facts, "config": config, "results": results}, handle, indent=2)
         handle.write("\n")
@@ -632,7 +759,8 @@ def parse_args():
 def main():
     """Set up, run every scenario, write the report and print the summary."""
     args = parse_args()
-    config = {"quick": args.quick, "runs": 1 if args.quick else 3, "seconds": 3 if args.quick else 5}
+    config = {"quick": args.quick, "runs": 1 if args.quick else 3,
+              "seconds": 3 if args.quick else 5, "quiet_wait": 2 if args.quick else 5}
     broken = setup()
     if args.setup_only:
         return
@@ -641,7 +769,7 @@ def main():
     servers = [s for s in SERVERS if s in args.servers.split(",")]
     log("benchmarking %s x %s: %d run(s) of %d s" % (
         len(scenarios), len(servers), config["runs"], config["seconds"]))
-    results = bench_all(scenarios, servers, broken, config["runs"], config["seconds"],
+    results = bench_all(scenarios, servers, broken, config,
                         lambda partial: write_outputs(facts, config, partial))
     write_outputs(facts, config, results)
     log("\n" + summary_table(results))

@@ -195,18 +195,21 @@ class Response:
         is sent as JSON with ``application/json``."""
         if self._done:
             return self
-        data, is_json = self._body(message)
+        if type(message) is dict or type(message) is list:
+            dumped = self.app._json_serializer.dumps(message)
+            data = dumped.encode("utf-8") if type(dumped) is str else bytes(dumped)
+            is_json = True
+        else:
+            data, is_json = self._body(message)
         if is_json and (content_type is _TEXT_PLAIN or content_type in (b"text/plain", "text/plain")):
             content_type = _JSON
         if type(content_type) is str:
             content_type = content_type.encode("latin-1")
+        # The core writes the status only if none was written yet.
         line = status if status is _STATUS_OK else status_line(status)
-        if lib.sk_res_state(self._native, self._id) & _SK_RES_HEADERS_SENT:
-            line = ffi.NULL  # already sent: keep it, as write_status would
         if headers or self._cookies:
-            if line != ffi.NULL:
-                self.write_status(line)
-                line = ffi.NULL
+            self.write_status(line)
+            line = None
             if headers:
                 for name, value in headers:
                     self.write_header(name, value)
@@ -216,11 +219,15 @@ class Response:
         else:
             ct_len = len(content_type)
         result = lib.sk_res_send(
-            self._native, self._id, line, 0 if line == ffi.NULL else len(line),
+            self._native, self._id, ffi.NULL if line is None else line, 0 if line is None else len(line),
             content_type, ct_len, data, len(data), 1 if end_connection else 0,
         )
-        if self._check(result):
-            self._finished()
+        if result == _SK_OK:
+            self._done = True
+            if self._pending:
+                self._finished()
+        else:
+            self._check(result)
         return self
 
     # -- state ----------------------------------------------------------

@@ -14,6 +14,12 @@ from socketify import App
 PLAIN = "Hello, World!"
 MESSAGE = {"message": "Hello, World!"}
 
+# Responses waiting for their body. socketify 0.0.31 aborts the process
+# ("ffi.from_handle() ... points to garbage" in its on_data handler) under
+# concurrent POSTs unless the Response is kept alive while get_data() is
+# pending; holding it costs ours nothing measurable, so both run this code.
+_pending = set()
+
 
 def plaintext(res, req):
     """GET / -> Hello, World! as text/plain."""
@@ -37,8 +43,12 @@ def params(res, req):
 
 async def echo(res, req):
     """POST /echo -> the request body, as sent."""
-    body = await res.get_data()
-    res.end(body.getvalue())
+    _pending.add(res)
+    try:
+        body = await res.get_data()
+        res.end(body.getvalue())
+    finally:
+        _pending.discard(res)
 
 
 def main():
