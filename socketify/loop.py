@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 import sys
+from types import GeneratorType
 from typing import Any, Callable, Optional
 
 __all__ = ["Loop", "start_coroutine", "is_awaitable", "as_coroutine"]
@@ -33,8 +34,13 @@ _probe_coro.close()
 
 
 def is_awaitable(value: Any) -> bool:
-    """True for a coroutine (fast path) or any other awaitable."""
-    return type(value) is _CoroutineType or inspect.isawaitable(value)
+    """True for a coroutine (fast path) or any other awaitable. Handlers
+    often return ``res.end(...)``, i.e. a Response: checked without the
+    slow ABC instance check."""
+    kind = type(value)
+    if kind is _CoroutineType or hasattr(kind, "__await__"):
+        return True
+    return kind is GeneratorType and inspect.isawaitable(value)
 
 
 def as_coroutine(value: Any):
