@@ -54,7 +54,7 @@ asan: $(VENV)/.stamp test-native
 	  $(PY) setup.py -q build_ext --build-lib build/asan --build-temp build/asan-tmp --force >/dev/null 2>&1
 	cp socketify/*.py build/asan/socketify/
 	PYTHONPATH=$(CURDIR)/build/asan SOCKETIFY_TEST_PRELOAD=$(ASAN_LIB) \
-	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:quarantine_size_mb=4 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(PY) -m pytest -q -p no:cacheprovider tests
 
 # Fuzz the parsers: libFuzzer when clang is there, else a gcc build of the

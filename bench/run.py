@@ -42,6 +42,7 @@ CONNECTIONS = 64
 WARMUP_SECONDS = 2
 READY_TIMEOUT = 60.0
 QUIET_CORES = 0.15  # "idle enough" before a server starts
+DISTURBED_CORES = 0.2  # a run during which others used more is tried again
 PIPELINE_DEPTH = 16
 ECHO_BODY = b"0123456789abcdef" * 256  # the same 4 KiB as bench/post.lua
 
@@ -496,7 +497,26 @@ def summarize(samples, error):
     }
 
 
-def bench_scenario(scenario, servers, broken, runs, seconds, quiet_wait):
+def bench_undisturbed(server, scenario, seconds, quiet_wait, retries):
+    """bench_once, tried again (up to RETRIES times) while other processes
+    used more than DISTURBED_CORES during the run; the least disturbed
+    sample is kept, with the number of retries it took."""
+    best = None
+    for attempt in range(retries + 1):
+        sample, error = bench_once(server, scenario, seconds, quiet_wait)
+        if error:
+            return None, error
+        sample["retries"] = attempt
+        if best is None or sample["other_cpu"] < best["other_cpu"]:
+            best = sample
+        if sample["other_cpu"] <= DISTURBED_CORES:
+            break
+        log("  %-20s %-10s disturbed (other CPU %.2f), again" % (
+            scenario, server, sample["other_cpu"]))
+    return best, None
+
+
+def bench_scenario(scenario, servers, broken, runs, seconds, quiet_wait, retries):
     """RUNS rounds over the servers (each round restarts each server), so
     that a burst of load from elsewhere on the machine spreads over all
     servers instead of landing on one server's runs."""
@@ -507,7 +527,8 @@ def bench_scenario(scenario, servers, broken, runs, seconds, quiet_wait):
         for server in servers:
             if errors[server]:
                 continue
-            sample, errors[server] = bench_once(server, scenario, seconds, quiet_wait)
+            sample, errors[server] = bench_undisturbed(server, scenario, seconds, quiet_wait,
+                                                       retries)
             if sample:
                 samples[server].append(sample)
                 log("  %-20s %-10s run %d/%d %10.0f req/s  other CPU %.2f" % (
@@ -523,7 +544,8 @@ def bench_all(scenarios, servers, broken, config, on_scenario_done):
     results = {}
     for scenario in scenarios:
         results[scenario] = bench_scenario(scenario, servers, broken, config["runs"],
-                                           config["seconds"], config["quiet_wait"])
+                                           config["seconds"], config["quiet_wait"],
+                                           config["retries"])
         on_scenario_done(results)
     return results
 
@@ -662,17 +684,21 @@ def summary_table(results):
 
 
 METHOD = """Method: one server process at a time, pinned to CPU %s; wrk pinned to CPU %s,
-`wrk -t1 -c%d -d%ds`, over 127.0.0.1. Each scenario runs in %d round(s); in each
-round every server is started afresh (after waiting up to %d s for the machine to
-be nearly idle), answers one request checked by hand, gets a
-%d s wrk warm-up, one measured wrk run, its RSS read (VmRSS of the process and its
-children) and is stopped. Rounds spread each server's runs over time, so a burst
-of load from other processes lands on every server alike. Shown: median, min and
-max req/s over the rounds, RSS after the last round, "vs reference" = median /
-median of socketify 0.0.31, "of C ceiling" = median / median of `bench/ceiling.c`
-(the native core with C callbacks, no Python), "other CPU" = the most CPU (in
-cores) that processes other than the server and wrk used during one of its runs:
-above ~0.2 that run was disturbed.
+`wrk -t1 -c%d -d%ds`, over 127.0.0.1. Each scenario runs in %d round(s); in
+each round every server is started afresh (after waiting up to %d s for the
+machine to be nearly idle), answers one request checked by hand, gets a %d s
+wrk warm-up, one measured wrk run, its RSS read (VmRSS of the process and its
+children) and is stopped. A run during which other processes used more than
+%.1f core is done again (up to %d times; the least disturbed one is kept).
+Rounds spread each server's runs over time, so a burst of load from other
+processes lands on every server alike.
+
+Shown: median, min and max req/s over the rounds; RSS after the last round;
+"vs reference" = median / median of socketify 0.0.31; "of C ceiling" = median /
+median of `bench/ceiling.c` (the native core with C callbacks, no Python);
+"other CPU" = the most CPU (in cores) that processes other than the server and
+wrk used during one of its kept runs: above ~0.2 that run was disturbed (this
+machine is shared with other sessions' builds and tests).
 
 Apps: `bench/apps/socketify_app.py` (ours and the reference run the same file),
 `bench/apps/asgi_app.py` (raw ASGI) served by `bench/apps/asgi_server.py`
@@ -703,7 +729,7 @@ def render_report(facts, config, results):
         pythons,
         "",
         METHOD % (SERVER_CPU, CLIENT_CPU, CONNECTIONS, config["seconds"], config["runs"],
-                  config["quiet_wait"], WARMUP_SECONDS),
+                  config["quiet_wait"], WARMUP_SECONDS, DISTURBED_CORES, config["retries"]),
         "",
         "## Summary",
         "",
@@ -760,7 +786,8 @@ def main():
     """Set up, run every scenario, write the report and print the summary."""
     args = parse_args()
     config = {"quick": args.quick, "runs": 1 if args.quick else 3,
-              "seconds": 3 if args.quick else 5, "quiet_wait": 2 if args.quick else 5}
+              "seconds": 3 if args.quick else 5, "quiet_wait": 2 if args.quick else 5,
+              "retries": 1 if args.quick else 2}
     broken = setup()
     if args.setup_only:
         return
