@@ -204,8 +204,11 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   /* The router also offers GET routes to HEAD; the body is never written.
    * A connection that named a known host (SNI) tries that host's routes first. */
   int taken = 0;
+  if (app->ws_router && (http->flags & SK_REQ_HAS_UPGRADE))
+    taken = sk_router_match(app->ws_router, http->method.data, http->method.len, http->path.data,
+                            http->path.len, visit_route, &ctx);
   const sk_router_t *host_router = sk_sni_router(app, conn->sni_entry);
-  if (host_router)
+  if (host_router && !taken && !conn->closed && conn->serial == ctx.serial)
     taken = sk_router_match(host_router, http->method.data, http->method.len, http->path.data,
                             http->path.len, visit_route, &ctx);
   if (!taken && !conn->closed && conn->serial == ctx.serial)

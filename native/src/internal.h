@@ -293,6 +293,7 @@ struct sk_app {
   char date[SK_DATE_LEN + 1];
   sk_http_request_t request; /* the head being dispatched (big: kept out of the stack) */
 
+  sk_router_t *ws_router; /* WebSocket routes, for upgrade requests */
   sk_ws_behavior_t *ws_behaviors;
   size_t ws_behavior_count, ws_behavior_cap;
   sk_pmd_buf_t ws_scratch; /* compressed outgoing message */

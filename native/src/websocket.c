@@ -49,7 +49,11 @@ int sk_app_ws_route(sk_app_t *app, const char *pattern, size_t pattern_len,
    * inflater; 9..15 are dedicated windows. */
   b->pmd.shared_decompressor = decompressor <= 1;
   b->pmd.decompressor_bits = decompressor >= 8 ? (int)decompressor : 15;
-  int r = sk_router_add(app->router, "GET", 3, pattern, pattern_len,
+  /* WebSocket routes live in their own tree, tried first for upgrade
+   * requests only: a more specific HTTP route never hides them from an
+   * upgrade, and they never answer a plain request. */
+  if (!app->ws_router && !(app->ws_router = sk_router_create())) return SK_ERR_NOMEM;
+  int r = sk_router_add(app->ws_router, "GET", 3, pattern, pattern_len,
                         SK_WS_ROUTE_FLAG | (int)app->ws_behavior_count);
   if (r != SK_ROUTER_OK) return r == SK_ROUTER_ERR_NOMEM ? SK_ERR_NOMEM : SK_ERR_INVALID;
   app->ws_behavior_count++;
@@ -63,6 +67,8 @@ void sk_ws_behaviors_free(sk_app_t *app) {
   }
   free(app->ws_behaviors);
   app->ws_behaviors = NULL;
+  if (app->ws_router) sk_router_destroy(app->ws_router);
+  app->ws_router = NULL;
   app->ws_behavior_count = app->ws_behavior_cap = 0;
   sk_pmd_buf_free(&app->ws_scratch);
 }
@@ -276,14 +282,16 @@ int sk_ws_send(sk_app_t *app, sk_res_id_t id, const char *data, size_t len, int 
 
 /* ---- closing ---- */
 
+static void unsubscribe_all(sk_conn_t *conn);
+
 static void notify_close(sk_conn_t *conn, unsigned code, const char *reason, size_t reason_len) {
   sk_app_t *app = conn->app;
   if (conn->ws->close_notified) return;
+  /* Subscription events first: the program still knows the socket then. */
+  unsubscribe_all(conn);
   conn->ws->close_notified = 1;
   if (app->cb.on_ws_close) app->cb.on_ws_close(app->cb.user, ws_id(conn), (int)code, reason, reason_len);
 }
-
-static void unsubscribe_all(sk_conn_t *conn);
 
 /* Send our close frame and wait (briefly) for the client's. */
 static void send_close(sk_conn_t *conn, unsigned code, const char *reason, size_t reason_len) {
