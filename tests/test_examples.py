@@ -55,3 +55,54 @@ def test_sanitizer_build_is_the_one_under_test(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          env=server_env(), timeout=30)
     assert os.path.join("build", "asan") in out.stdout, out.stdout + out.stderr
+
+
+def _get(port, path, headers=b""):
+    with rawhttp.connect(port) as sock:
+        sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+        return rawhttp.read_response(sock)
+
+
+def test_error_handler_example():
+    port = free_port()
+    server = run_example("error_handler.py", port)
+    try:
+        for path in ("/", "/async"):
+            status, _, body, _ = _get(port, path)
+            assert (status, body) == (500, b"Sorry, we did something wrong")
+        assert _get(port, "/ok")[2] == b"fine"
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(10) == 0
+        out = server.proc.stdout.read()
+        assert "RuntimeError('sync failure')" in out and "RuntimeError('async failure')" in out
+    finally:
+        server.stop()
+
+
+def test_graceful_shutdown_example():
+    port = free_port()
+    server = run_example("graceful_shutdown.py", port)
+    try:
+        assert _get(port, "/")[2] == b"Hello"
+        assert _get(port, "/shutdown")[2] == b"good bye!"
+        assert server.proc.wait(10) == 0
+        rest = server.proc.stdout.read()
+        assert "shutdown hook ran" in rest and "run() returned" in rest
+    finally:
+        server.stop()
+
+
+def test_async_example():
+    port = free_port()
+    server = run_example("async.py", port)
+    try:
+        assert _get(port, "/")[2] == b"Hello with delay!"
+        import json
+        body = json.loads(_get(port, "/json?name=ana", b"User-Agent: tester\r\n")[2])
+        assert body == {"message": "Hello", "user-agent": "tester", "query": "ana"}
+        sock = rawhttp.connect(port)
+        sock.sendall(b"GET /abort HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.close()
+        assert _get(port, "/")[2] == b"Hello with delay!"
+    finally:
+        server.stop()
