@@ -34,7 +34,7 @@ def _cdef_from_header(path):
 CDEF = _cdef_from_header(os.path.join(NATIVE, "include", "socketify.h")) + """
 sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user);
 
-extern "Python" int _sk_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req);
+extern "Python" int _sk_on_request(int handler_id, sk_res_id_t res, sk_req_t *req);
 extern "Python" void _sk_on_aborted(void *user, sk_res_id_t res);
 extern "Python" void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len,
                                  int is_last);
@@ -55,7 +55,14 @@ SOURCE = """
 #include <string.h>
 #include "socketify.h"
 
-static int _sk_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req);
+static int _sk_on_request(int handler_id, sk_res_id_t res, sk_req_t *req);
+
+/* Route handlers are found by id alone: not converting the unused `user`
+ * pointer saves an object per request. */
+static int sk_py_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req) {
+  (void)user;
+  return _sk_on_request(handler_id, res, req);
+}
 static void _sk_on_aborted(void *user, sk_res_id_t res);
 static void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len, int is_last);
 static void _sk_on_writable(void *user, sk_res_id_t res, uint64_t offset);
@@ -74,7 +81,7 @@ static sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user) {
   sk_app_callbacks_t callbacks;
   memset(&callbacks, 0, sizeof callbacks);
   callbacks.user = user;
-  callbacks.on_request = _sk_on_request;
+  callbacks.on_request = sk_py_on_request;
   callbacks.on_aborted = _sk_on_aborted;
   callbacks.on_data = _sk_on_data;
   callbacks.on_writable = _sk_on_writable;

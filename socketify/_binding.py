@@ -43,7 +43,7 @@ def _log_callback_error(exc_type, exc, tb):
 
 
 @ffi.def_extern(onerror=_log_callback_error)
-def _sk_on_request(user, handler_id, res_id, req):
+def _sk_on_request(handler_id, res_id, req):
     return _routes[handler_id](res_id, req)
 
 

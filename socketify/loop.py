@@ -33,14 +33,21 @@ _CoroutineType = type(_probe_coro)
 _probe_coro.close()
 
 
+_AWAITABLE_TYPES = {_CoroutineType: True}
+
+
 def is_awaitable(value: Any) -> bool:
     """True for a coroutine (fast path) or any other awaitable. Handlers
-    often return ``res.end(...)``, i.e. a Response: checked without the
-    slow ABC instance check."""
+    often return ``res.end(...)``, i.e. a Response: the answer is cached per
+    type, so the slow checks run once per type."""
     kind = type(value)
-    if kind is _CoroutineType or hasattr(kind, "__await__"):
-        return True
-    return kind is GeneratorType and inspect.isawaitable(value)
+    known = _AWAITABLE_TYPES.get(kind)
+    if known is not None:
+        return known
+    if kind is GeneratorType:  # a generator-based coroutine, or not: per object
+        return inspect.isawaitable(value)
+    known = _AWAITABLE_TYPES[kind] = hasattr(kind, "__await__")
+    return known
 
 
 def as_coroutine(value: Any):

@@ -17,6 +17,11 @@ _SK_ERR_STATE = lib.SK_ERR_STATE
 _SK_ERR_INVALID = lib.SK_ERR_INVALID
 _SK_RES_HEADERS_SENT = lib.SK_RES_HEADERS_SENT
 
+# Hot native calls, looked up once instead of on every request.
+_sk_res_end = lib.sk_res_end
+_sk_res_send = lib.sk_res_send
+_sk_res_write = lib.sk_res_write
+
 _JSON = b"application/json"
 _TEXT_PLAIN = b"text/plain"
 _STATUS_OK = b"200 OK"
@@ -143,7 +148,7 @@ class Response:
         if self._cookies:
             self._write_pending_cookies()
         data, _ = self._body(message)
-        self._check(lib.sk_res_write(self._native, self._id, data, len(data)))
+        self._check(_sk_res_write(self._native, self._id, data, len(data)))
         return self
 
     def end(self, message: Any = b"", end_connection: bool = False) -> "Response":
@@ -163,7 +168,7 @@ class Response:
                 self.write_header(b"Content-Type", _JSON)
         if self._cookies:
             self._write_pending_cookies()
-        status = lib.sk_res_end(self._native, self._id, data, len(data), 1 if end_connection else 0)
+        status = _sk_res_end(self._native, self._id, data, len(data), 1 if end_connection else 0)
         if status == _SK_OK:
             self._done = True
             if self._pending:
@@ -218,7 +223,7 @@ class Response:
             content_type, ct_len = ffi.NULL, 0
         else:
             ct_len = len(content_type)
-        result = lib.sk_res_send(
+        result = _sk_res_send(
             self._native, self._id, ffi.NULL if line is None else line, 0 if line is None else len(line),
             content_type, ct_len, data, len(data), 1 if end_connection else 0,
         )
