@@ -39,7 +39,9 @@ test-native:
 	@mkdir -p build/native-tests
 	@set -e; for t in $(NATIVE_TESTS); do \
 	  $(CC) $(CFLAGS_TEST) native/src/$$t.c native/tests/test_$$t.c -lcrypto -lz -o build/native-tests/test_$$t; \
-	  printf '%-14s ' $$t; ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/test_$$t | tail -n 1; \
+	  printf '%-14s ' $$t; \
+	  if ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/test_$$t > build/native-tests/$$t.out 2>&1; \
+	  then tail -n 1 build/native-tests/$$t.out; else cat build/native-tests/$$t.out; exit 1; fi; \
 	done
 	$(MAKE) --no-print-directory fuzz FUZZ_RUNS=20000
 
@@ -70,7 +72,9 @@ fuzz:
 	    $(CC) $(CFLAGS_TEST) $$src native/fuzz/fuzz_$$t.c native/fuzz/standalone_main.c \
 	      -lcrypto -lz -o build/fuzz/fuzz_$$t; \
 	  fi; \
-	  printf '%-14s ' $$t; ./build/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -seed=1 2>&1 | tail -n 1; \
+	  printf '%-14s ' $$t; \
+	  if ./build/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -seed=1 > build/fuzz/$$t.out 2>&1; \
+	  then tail -n 1 build/fuzz/$$t.out; else tail -n 40 build/fuzz/$$t.out; exit 1; fi; \
 	done
 
 bench: build

@@ -4,28 +4,9 @@
  * any read past the end. Every request case is also fed as each of its
  * prefixes (a prefix may only be INCOMPLETE or reach the same verdict), and
  * every chunked case whole, byte by byte and split at every point. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "http_parser.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("FAIL line %d: ", __LINE__);                                                          \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
-
-/* A literal with its length, embedded NULs included. */
-#define S(lit) lit, (sizeof(lit) - 1)
+#include "harness.h"
 
 static const sk_http_limits_t LIM = {8192, 8192, 100};
 
@@ -64,26 +45,26 @@ static void req_case(const char *what, const char *s, size_t n, const sk_http_li
   free(held);
   held = NULL;
   r = parse_copy(s, n, lim, &R, &HL, &held);
-  CHECK(r == expect, "%s: got %d, want %d", what, r, expect);
+  CHECKF(r == expect, "%s: got %d, want %d", what, r, expect);
   if (r != expect) return;
-  if (r == SK_PARSE_COMPLETE) CHECK(HL <= n && HL > 0, "%s: head_len %zu of %zu", what, HL, n);
+  if (r == SK_PARSE_COMPLETE) CHECKF(HL <= n && HL > 0, "%s: head_len %zu of %zu", what, HL, n);
   for (k = 0; k < n; k++) {
     int pr = parse_copy(s, k, lim, &tmp, &hl, NULL);
     int ok = pr == SK_PARSE_INCOMPLETE || pr == r;
     if (r == SK_PARSE_COMPLETE) ok = k < HL ? pr == SK_PARSE_INCOMPLETE : (pr == r && hl == HL);
     if (!ok && !bad_prefix) {
       bad_prefix = 1;
-      CHECK(0, "%s: prefix %zu gave %d (whole: %d)", what, k, pr, r);
+      CHECKF(0, "%s: prefix %zu gave %d (whole: %d)", what, k, pr, r);
     }
   }
-  if (!bad_prefix) passed++;
+  if (!bad_prefix) t_passed++;
   if (r == SK_PARSE_COMPLETE) {
     char *ext = malloc(n + 7);
     if (!ext) abort();
     memcpy(ext, s, n);
     memcpy(ext + n, "GET / H", 7);
-    CHECK(parse_copy(ext, n + 7, lim, &tmp, &hl2, NULL) == r && hl2 == HL,
-          "%s: trailing bytes changed the result", what);
+    CHECKF(parse_copy(ext, n + 7, lim, &tmp, &hl2, NULL) == r && hl2 == HL,
+           "%s: trailing bytes changed the result", what);
     free(ext);
   }
 }
@@ -97,45 +78,45 @@ static void req_case(const char *what, const char *s, size_t n, const sk_http_li
 
 static void test_request_line(void) {
   OK("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK(slice_is(R.method, "GET") && slice_is(R.target, "/") && slice_is(R.path, "/") &&
-            R.query.len == 0 && R.version_minor == 1 && R.flags == 0 &&
-            R.body_kind == SK_BODY_NONE && slice_is(R.host, "a") && R.header_count == 1 &&
-            HL == 27,
-        "basic fields");
+  CHECKF(slice_is(R.method, "GET") && slice_is(R.target, "/") && slice_is(R.path, "/") &&
+             R.query.len == 0 && R.version_minor == 1 && R.flags == 0 &&
+             R.body_kind == SK_BODY_NONE && slice_is(R.host, "a") && R.header_count == 1 &&
+             HL == 27,
+         "basic fields");
   OK("GET / HTTP/1.0\r\n\r\n");
-  CHECK(R.version_minor == 0 && R.host.len == 0 && R.header_count == 0, "1.0 without Host");
+  CHECKF(R.version_minor == 0 && R.host.len == 0 && R.header_count == 0, "1.0 without Host");
   OK("get / HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK(slice_is(R.method, "get"), "lowercase method kept");
+  CHECKF(slice_is(R.method, "get"), "lowercase method kept");
   OK("PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n");
   OK("M-SEARCH!#$%&'*+.^_`|~09 / HTTP/1.1\r\nHost: a\r\n\r\n");
   OK("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK(slice_is(R.method, "GET") && HL == 29, "one leading CRLF skipped");
+  CHECKF(slice_is(R.method, "GET") && HL == 29, "one leading CRLF skipped");
   OK("\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
   OK("GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK(slice_is(R.path, "/a/b") && slice_is(R.query, "x=1&y=2") &&
-            slice_is(R.target, "/a/b?x=1&y=2") && !(R.flags & SK_REQ_ABSOLUTE_FORM),
-        "origin-form path/query");
+  CHECKF(slice_is(R.path, "/a/b") && slice_is(R.query, "x=1&y=2") &&
+             slice_is(R.target, "/a/b?x=1&y=2") && !(R.flags & SK_REQ_ABSOLUTE_FORM),
+         "origin-form path/query");
   OK("GET /a? HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK(slice_is(R.path, "/a") && R.query.len == 0, "empty query");
+  CHECKF(slice_is(R.path, "/a") && R.query.len == 0, "empty query");
   OK("GET /a?b?c HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK(slice_is(R.path, "/a") && slice_is(R.query, "b?c"), "query split at first '?'");
+  CHECKF(slice_is(R.path, "/a") && slice_is(R.query, "b?c"), "query split at first '?'");
   OK("GET //x/../%41!$&'()*+,;=:@-._~\"<>[]\\^`{|} HTTP/1.1\r\nHost: a\r\n\r\n");
   OK("GET http://example.com/p/q?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK((R.flags & SK_REQ_ABSOLUTE_FORM) && slice_is(R.path, "/p/q") && slice_is(R.query, "x=1") &&
-            slice_is(R.target, "http://example.com/p/q?x=1") && slice_is(R.host, "a"),
-        "absolute-form slices");
+  CHECKF((R.flags & SK_REQ_ABSOLUTE_FORM) && slice_is(R.path, "/p/q") && slice_is(R.query, "x=1") &&
+             slice_is(R.target, "http://example.com/p/q?x=1") && slice_is(R.host, "a"),
+         "absolute-form slices");
   OK("GET http://example.com HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK((R.flags & SK_REQ_ABSOLUTE_FORM) && slice_is(R.path, "/") && R.query.len == 0,
-        "absolute-form empty path is /");
+  CHECKF((R.flags & SK_REQ_ABSOLUTE_FORM) && slice_is(R.path, "/") && R.query.len == 0,
+         "absolute-form empty path is /");
   OK("GET HTTPS://example.com?q=1 HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK(slice_is(R.path, "/") && slice_is(R.query, "q=1"), "absolute-form query without path");
+  CHECKF(slice_is(R.path, "/") && slice_is(R.query, "q=1"), "absolute-form query without path");
   OK("GET http://example.com:8080/x HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK(slice_is(R.path, "/x"), "absolute-form with port");
+  CHECKF(slice_is(R.path, "/x"), "absolute-form with port");
   OK("GET coap+tcp.x-y://[::1]:80/ HTTP/1.1\r\nHost: a\r\n\r\n");
   OK("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECK(slice_is(R.path, "*") && slice_is(R.target, "*"), "asterisk-form");
+  CHECKF(slice_is(R.path, "*") && slice_is(R.target, "*"), "asterisk-form");
   OK("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
-  CHECK(slice_is(R.path, "example.com:443") && R.query.len == 0, "authority-form");
+  CHECKF(slice_is(R.path, "example.com:443") && R.query.len == 0, "authority-form");
   OK("CONNECT [::1]:443 HTTP/1.1\r\nHost: a\r\n\r\n");
 
   E400("GET  / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -211,15 +192,15 @@ static void test_request_line(void) {
 
 static void test_fields(void) {
   OK("GET / HTTP/1.1\r\nHost:   a  \t\r\nX-Empty:\r\nX-Blank: \t \r\nX:\ta  b\t\r\n\r\n");
-  CHECK(R.header_count == 4 && slice_is(R.headers[0].name, "Host") &&
-            slice_is(R.headers[0].value, "a") && slice_is(R.host, "a") &&
-            slice_is(R.headers[1].name, "X-Empty") && R.headers[1].value.len == 0 &&
-            R.headers[2].value.len == 0 && slice_is(R.headers[3].value, "a  b"),
-        "OWS stripped, inner kept");
+  CHECKF(R.header_count == 4 && slice_is(R.headers[0].name, "Host") &&
+             slice_is(R.headers[0].value, "a") && slice_is(R.host, "a") &&
+             slice_is(R.headers[1].name, "X-Empty") && R.headers[1].value.len == 0 &&
+             R.headers[2].value.len == 0 && slice_is(R.headers[3].value, "a  b"),
+         "OWS stripped, inner kept");
   OK("GET / HTTP/1.1\r\nhOsT: a\r\nX-Obs: \x80\xff caf\xc3\xa9\r\n\r\n");
-  CHECK(slice_is(R.headers[0].name, "hOsT") && slice_is(R.host, "a") &&
-            slice_is(R.headers[1].value, "\x80\xff caf\xc3\xa9"),
-        "case-preserved name, obs-text value");
+  CHECKF(slice_is(R.headers[0].name, "hOsT") && slice_is(R.host, "a") &&
+             slice_is(R.headers[1].value, "\x80\xff caf\xc3\xa9"),
+         "case-preserved name, obs-text value");
   OK("GET / HTTP/1.1\r\nHost: a\r\n!#$%&'*+-.^_`|~09azAZ: x\r\n\r\n");
   OK("GET / HTTP/1.1\r\nHost: a\r\nX: !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\r\n\r\n");
 
@@ -263,28 +244,28 @@ static void test_fields(void) {
   E400("GET / HTTP/1.1\r\nHost: a%2\r\n\r\n");
   E400("GET / HTTP/1.1\r\nHost: a\x80\r\n\r\n");
   OK("GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n");
-  CHECK(slice_is(R.host, "example.com:8080"), "host with port");
+  CHECKF(slice_is(R.host, "example.com:8080"), "host with port");
   OK("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   OK("GET / HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n");
   OK("GET / HTTP/1.1\r\nHost: a%20b.x_y~z-!$&'()*+,;=\r\n\r\n");
   OK("GET / HTTP/1.1\r\nHost: a:\r\n\r\n");
   OK("GET / HTTP/1.0\r\nHost: h\r\n\r\n");
-  CHECK(slice_is(R.host, "h"), "Host on 1.0 kept");
+  CHECKF(slice_is(R.host, "h"), "Host on 1.0 kept");
 }
 
 static void test_framing(void) {
   OK("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
-  CHECK(R.body_kind == SK_BODY_LENGTH && R.content_length == 0, "CL 0");
+  CHECKF(R.body_kind == SK_BODY_LENGTH && R.content_length == 0, "CL 0");
   OK("POST / HTTP/1.1\r\nHost: a\r\ncontent-length:42\r\n\r\nbody");
-  CHECK(R.body_kind == SK_BODY_LENGTH && R.content_length == 42, "CL 42");
+  CHECKF(R.body_kind == SK_BODY_LENGTH && R.content_length == 42, "CL 42");
   OK("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775807\r\n\r\n");
-  CHECK(R.content_length == 9223372036854775807ull, "CL max");
+  CHECKF(R.content_length == 9223372036854775807ull, "CL max");
   OK("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n");
-  CHECK(R.content_length == 7, "CL leading zeros");
+  CHECKF(R.content_length == 7, "CL leading zeros");
   OK("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
-  CHECK(R.content_length == 5 && R.body_kind == SK_BODY_LENGTH, "CL repeated identical");
+  CHECKF(R.content_length == 5 && R.body_kind == SK_BODY_LENGTH, "CL repeated identical");
   OK("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 ,5, 5\r\n\r\n");
-  CHECK(R.content_length == 5, "CL identical list");
+  CHECKF(R.content_length == 5, "CL identical list");
   OK("POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\n");
   E400("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n");
   E400("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n");
@@ -303,9 +284,9 @@ static void test_framing(void) {
   E400("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n");
 
   OK("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello");
-  CHECK(R.body_kind == SK_BODY_CHUNKED && HL == 56, "TE chunked");
+  CHECKF(R.body_kind == SK_BODY_CHUNKED && HL == 56, "TE chunked");
   OK("POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding:  ChUnKeD \r\n\r\n");
-  CHECK(R.body_kind == SK_BODY_CHUNKED, "TE case-insensitive");
+  CHECKF(R.body_kind == SK_BODY_CHUNKED, "TE case-insensitive");
   E400("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n");
   E400("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n");
   E400("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n");
@@ -330,25 +311,25 @@ static void test_framing(void) {
 
 static void test_flags(void) {
   OK("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-  CHECK(R.flags == SK_REQ_CONNECTION_CLOSE, "Connection: close");
+  CHECKF(R.flags == SK_REQ_CONNECTION_CLOSE, "Connection: close");
   OK("GET / HTTP/1.0\r\nconnection: Keep-Alive\r\n\r\n");
-  CHECK(R.flags == SK_REQ_CONNECTION_KEEP_ALIVE, "Connection: keep-alive");
+  CHECKF(R.flags == SK_REQ_CONNECTION_KEEP_ALIVE, "Connection: keep-alive");
   OK("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo ,UPGRADE\r\nConnection: , close,\r\n"
      "Upgrade: websocket\r\n\r\n");
-  CHECK(R.flags == (SK_REQ_CONNECTION_UPGRADE | SK_REQ_CONNECTION_CLOSE | SK_REQ_HAS_UPGRADE),
-        "Connection list across lines + Upgrade");
+  CHECKF(R.flags == (SK_REQ_CONNECTION_UPGRADE | SK_REQ_CONNECTION_CLOSE | SK_REQ_HAS_UPGRADE),
+         "Connection list across lines + Upgrade");
   OK("GET / HTTP/1.1\r\nHost: a\r\nConnection: closed, keep-alivex\r\n\r\n");
-  CHECK(R.flags == 0, "Connection near-misses ignored");
+  CHECKF(R.flags == 0, "Connection near-misses ignored");
   OK("GET / HTTP/1.1\r\nHost: a\r\nupgrade:\r\n\r\n");
-  CHECK(R.flags == SK_REQ_HAS_UPGRADE, "empty Upgrade still present");
+  CHECKF(R.flags == SK_REQ_HAS_UPGRADE, "empty Upgrade still present");
   OK("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n");
-  CHECK(R.flags == SK_REQ_EXPECT_CONTINUE, "Expect 100-continue");
+  CHECKF(R.flags == SK_REQ_EXPECT_CONTINUE, "Expect 100-continue");
   OK("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n");
-  CHECK(R.flags == 0, "Expect ignored on 1.0");
+  CHECKF(R.flags == 0, "Expect ignored on 1.0");
   OK("POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n");
-  CHECK(R.flags == 0, "other Expect ignored");
+  CHECKF(R.flags == 0, "other Expect ignored");
   OK("GET http://h/ HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n");
-  CHECK(R.flags == (SK_REQ_ABSOLUTE_FORM | SK_REQ_CONNECTION_KEEP_ALIVE), "absolute + keep-alive");
+  CHECKF(R.flags == (SK_REQ_ABSOLUTE_FORM | SK_REQ_CONNECTION_KEEP_ALIVE), "absolute + keep-alive");
 }
 
 static void test_limits(void) {
@@ -372,7 +353,7 @@ static void test_limits(void) {
            SK_PARSE_ERR_URI_TOO_LONG);
   req_case("bad char before limit wins", S("GET /a\x01................."), &l,
            SK_PARSE_ERR_BAD_REQUEST);
-  CHECK(strlen(line) == 18, "line length");
+  CHECKF(strlen(line) == 18, "line length");
 
   /* header section: "Host: a\r\n" (9) + "\r\n" (2) = 11 bytes */
   l.max_request_line = 8192;
@@ -411,7 +392,7 @@ static void test_limits(void) {
     }
     memcpy(many + n, "\r\n", 2);
     req_case("exactly CAP headers", many, n + 2, &l, SK_PARSE_COMPLETE);
-    CHECK(R.header_count == SK_HTTP_MAX_HEADERS_CAP, "CAP headers stored");
+    CHECKF(R.header_count == SK_HTTP_MAX_HEADERS_CAP, "CAP headers stored");
     memcpy(many + n, "X: y\r\n\r\n", 8);
     req_case("CAP + 1 headers", many, n + 8, &l, SK_PARSE_ERR_HEADERS_TOO_LARGE);
   }
@@ -422,16 +403,16 @@ static void test_limits(void) {
   for (i = 5; i < 500; i++) big[i] = (char)('a' + i % 26);
   memcpy(big + 500, " HTTP/1.1\r\nHost: a\r\n\r\n", 22);
   req_case("500-byte target", big, 522, &LIM, SK_PARSE_COMPLETE);
-  CHECK(R.path.len == 496, "long path sliced");
+  CHECKF(R.path.len == 496, "long path sliced");
 }
 
 static void test_pipelined(void) {
   const char two[] = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
   size_t hl, hl2;
   int r = parse_copy(two, sizeof two - 1, &LIM, &R, &hl, NULL);
-  CHECK(r == SK_PARSE_COMPLETE && hl == 28, "first of two pipelined heads");
+  CHECKF(r == SK_PARSE_COMPLETE && hl == 28, "first of two pipelined heads");
   r = parse_copy(two + hl, sizeof two - 1 - hl, &LIM, &R, &hl2, NULL);
-  CHECK(r == SK_PARSE_COMPLETE && hl2 == 28, "second of two pipelined heads");
+  CHECKF(r == SK_PARSE_COMPLETE && hl2 == 28, "second of two pipelined heads");
 }
 
 /* ---- chunked ---- */
@@ -499,26 +480,26 @@ static void chunk_case(const char *what, const char *in, size_t len, const sk_ht
   if (!out || !cuts) abort();
 
   st = feed(in, len, NULL, 0, lim, out, &outlen, &total, &bad);
-  CHECK(!bad && st == status && outlen == wantlen && memcmp(out, want, wantlen) == 0 &&
-            total == consumed,
-        "%s whole: status %d (want %d), out %zu (want %zu), consumed %zu (want %zu)%s", what, st,
-        status, outlen, wantlen, total, consumed, bad ? " INVARIANT" : "");
+  CHECKF(!bad && st == status && outlen == wantlen && memcmp(out, want, wantlen) == 0 &&
+             total == consumed,
+         "%s whole: status %d (want %d), out %zu (want %zu), consumed %zu (want %zu)%s", what, st,
+         status, outlen, wantlen, total, consumed, bad ? " INVARIANT" : "");
 
   for (k = 0; k + 1 < len; k++) cuts[k] = k + 1;
   st = feed(in, len, cuts, len ? len - 1 : 0, lim, out, &outlen, &total, &bad);
-  CHECK(!bad && st == status && outlen == wantlen && memcmp(out, want, wantlen) == 0 &&
-            total == consumed,
-        "%s bytewise: status %d, out %zu, consumed %zu", what, st, outlen, total);
+  CHECKF(!bad && st == status && outlen == wantlen && memcmp(out, want, wantlen) == 0 &&
+             total == consumed,
+         "%s bytewise: status %d, out %zu, consumed %zu", what, st, outlen, total);
 
   for (k = 1; k < len; k++) {
     cuts[0] = k;
     st = feed(in, len, cuts, 1, lim, out, &outlen, &total, &bad);
     if (bad || st != status || outlen != wantlen || memcmp(out, want, wantlen) != 0 ||
         total != consumed) {
-      if (!fails++) CHECK(0, "%s split at %zu: status %d, out %zu", what, k, st, outlen);
+      if (!fails++) CHECKF(0, "%s split at %zu: status %d, out %zu", what, k, st, outlen);
     }
   }
-  if (!fails) passed++;
+  if (!fails) t_passed++;
   free(out);
   free(cuts);
 }
@@ -621,6 +602,5 @@ int main(void) {
   test_pipelined();
   test_chunked();
   free(held);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return t_summary();
 }

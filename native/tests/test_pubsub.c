@@ -6,30 +6,12 @@
  * exits nonzero when anything failed. */
 #include "pubsub.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define T_RNG_SEED 0x853c49e6748fea9bull
+#define T_FAULTY_ALLOC
+#include "harness.h"
 
-/* A second copy of the registry, renamed and built on an allocator that
- * fails on demand and counts live blocks. */
-static long t_alloc_countdown = -1;
-static long t_alloc_live;
-
-static size_t t_alloc_max = (size_t)-1; /* bigger requests fail */
-
-static void *t_malloc(size_t n) {
-  void *p;
-  if (t_alloc_countdown >= 0 && t_alloc_countdown-- == 0) return NULL;
-  if (n > t_alloc_max) return NULL;
-  p = malloc(n);
-  if (p != NULL) t_alloc_live++;
-  return p;
-}
-static void t_free(void *p) {
-  if (p != NULL) t_alloc_live--;
-  free(p);
-}
-
+/* A second copy of the registry, renamed and built on the harness allocator
+ * that fails on demand and counts live blocks. */
 #define SK_PUBSUB_MALLOC t_malloc
 #define SK_PUBSUB_FREE t_free
 #define sk_pubsub_create faulty_create
@@ -55,29 +37,6 @@ static void t_free(void *p) {
 #undef sk_pubsub_sub_topic_count
 #undef sk_pubsub_for_each_subscriber
 #undef sk_pubsub_for_each_topic
-
-/* ---- harness ---------------------------------------------------------- */
-
-static int t_passed, t_failed;
-
-static void t_check(int ok, int line, const char *what) {
-  if (ok) {
-    t_passed++;
-  } else {
-    t_failed++;
-    printf("FAIL line %d: %s\n", line, what);
-  }
-}
-#define CHECK(cond) t_check((cond) != 0, __LINE__, #cond)
-#define S(lit) lit, (sizeof(lit) - 1)
-
-static uint64_t t_rng = 0x853c49e6748fea9bull;
-static uint64_t t_next(void) {
-  t_rng ^= t_rng << 13;
-  t_rng ^= t_rng >> 7;
-  t_rng ^= t_rng << 17;
-  return t_rng;
-}
 
 static int handles[64]; /* subscriber handles are &handles[i] */
 #define H(i) ((void *)&handles[i])
@@ -623,6 +582,5 @@ int main(void) {
   test_walk_safety();
   test_nomem();
   test_model();
-  printf("%d passed, %d failed\n", t_passed, t_failed);
-  return t_failed == 0 ? 0 : 1;
+  return t_summary();
 }

@@ -2,37 +2,13 @@
  * "N passed, N failed"; exits nonzero when anything failed. */
 #include "router.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define T_FAULTY_ALLOC
+#include "harness.h"
 
-/* A second copy of the router, renamed and built on an allocator that fails
- * on demand, to exercise every out-of-memory path. The copy shares the public
- * header (already included above), so both copies see the same types. */
-static long t_alloc_countdown = -1; /* fail when it reaches 0; -1: never */
-static long t_alloc_live;           /* allocations not yet freed */
-
-static int t_alloc_should_fail(void) {
-  if (t_alloc_countdown < 0) return 0;
-  return t_alloc_countdown-- == 0;
-}
-static void *t_malloc(size_t n) {
-  if (t_alloc_should_fail()) return NULL;
-  void *p = malloc(n);
-  if (p != NULL) t_alloc_live++;
-  return p;
-}
-static void *t_realloc(void *old, size_t n) {
-  if (t_alloc_should_fail()) return NULL;
-  void *p = realloc(old, n);
-  if (p != NULL && old == NULL) t_alloc_live++;
-  return p;
-}
-static void t_free(void *p) {
-  if (p != NULL) t_alloc_live--;
-  free(p);
-}
-
+/* A second copy of the router, renamed and built on the harness allocator
+ * that fails on demand, to exercise every out-of-memory path. The copy shares
+ * the public header (already included above), so both copies see the same
+ * types. */
 #define SK_ROUTER_MALLOC t_malloc
 #define SK_ROUTER_REALLOC t_realloc
 #define SK_ROUTER_FREE t_free
@@ -45,20 +21,6 @@ static void t_free(void *p) {
 #undef sk_router_destroy
 #undef sk_router_add
 #undef sk_router_match
-
-/* ---- harness ---------------------------------------------------------- */
-
-static int t_passed, t_failed;
-
-static void t_check(int ok, int line, const char *what) {
-  if (ok) {
-    t_passed++;
-  } else {
-    t_failed++;
-    printf("FAIL line %d: %s\n", line, what);
-  }
-}
-#define CHECK(cond) t_check((cond) != 0, __LINE__, #cond)
 
 /* Records visits as "id" or "id(v1,v2)", space separated. */
 typedef struct t_trace {
@@ -526,6 +488,5 @@ int main(void) {
   test_deep();
   test_misc_args();
   test_nomem();
-  printf("%d passed, %d failed\n", t_passed, t_failed);
-  return t_failed == 0 ? 0 : 1;
+  return t_summary();
 }

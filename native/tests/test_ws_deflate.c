@@ -4,45 +4,15 @@
  * check and ends with "N passed, N failed"; exits nonzero on failure. */
 #include "ws_deflate.h"
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <zlib.h>
 
-/* A second copy of the module, renamed and built on an allocator that fails
- * on demand and records its peak, to exercise every out-of-memory path and
- * to measure what a zip bomb costs. */
-static long t_alloc_countdown = -1; /* fail when it reaches 0; -1: never */
-static long t_alloc_live;
-static size_t t_alloc_biggest; /* largest single block handed out */
+#define T_RNG_SEED 0x2545f4914f6cdd1dull
+#define T_FAULTY_ALLOC
+#include "harness.h"
 
-static int t_alloc_should_fail(void) {
-  if (t_alloc_countdown < 0) return 0;
-  return t_alloc_countdown-- == 0;
-}
-static void *t_malloc(size_t n) {
-  void *p;
-  if (t_alloc_should_fail()) return NULL;
-  p = malloc(n);
-  if (p != NULL) t_alloc_live++;
-  if (n > t_alloc_biggest) t_alloc_biggest = n;
-  return p;
-}
-static void *t_realloc(void *old, size_t n) {
-  void *p;
-  if (t_alloc_should_fail()) return NULL;
-  p = realloc(old, n);
-  if (p != NULL && old == NULL) t_alloc_live++;
-  if (n > t_alloc_biggest) t_alloc_biggest = n;
-  return p;
-}
-static void t_free(void *p) {
-  if (p != NULL) t_alloc_live--;
-  free(p);
-}
-
+/* A second copy of the module, renamed and built on the harness allocator
+ * that fails on demand and records its peak (t_alloc_biggest), to exercise
+ * every out-of-memory path and to measure what a zip bomb costs. */
 #define SK_PMD_MALLOC t_malloc
 #define SK_PMD_REALLOC t_realloc
 #define SK_PMD_FREE t_free
@@ -65,29 +35,6 @@ static void t_free(void *p) {
 #undef sk_pmd_inflater_create
 #undef sk_pmd_inflater_destroy
 #undef sk_pmd_inflate
-
-/* ---- harness ---------------------------------------------------------- */
-
-static int t_passed, t_failed;
-
-static void t_check(int ok, int line, const char *what) {
-  if (ok) {
-    t_passed++;
-  } else {
-    t_failed++;
-    printf("FAIL line %d: %s\n", line, what);
-  }
-}
-#define CHECK(cond) t_check((cond) != 0, __LINE__, #cond)
-#define S(lit) lit, (sizeof(lit) - 1)
-
-static uint64_t t_rng = 0x2545f4914f6cdd1dull;
-static uint64_t t_next(void) {
-  t_rng ^= t_rng << 13;
-  t_rng ^= t_rng >> 7;
-  t_rng ^= t_rng << 17;
-  return t_rng;
-}
 
 static const sk_pmd_config_t DEDICATED = {1, 0, 15, 0, 15};
 static const sk_pmd_config_t SHARED = {1, 1, 15, 1, 15};
@@ -632,6 +579,5 @@ int main(void) {
   test_windows();
   test_zip_bomb();
   test_nomem();
-  printf("%d passed, %d failed\n", t_passed, t_failed);
-  return t_failed == 0 ? 0 : 1;
+  return t_summary();
 }

@@ -6,34 +6,10 @@
  * events. Inputs live in exact-size heap copies so AddressSanitizer sees any
  * read past the end. Prints one line per failed check and ends with
  * "N passed, N failed"; exits nonzero when anything failed. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "ws_protocol.h"
 
-static int t_passed, t_failed;
-
-static void t_check(int ok, int line, const char *what) {
-  if (ok) {
-    t_passed++;
-  } else {
-    t_failed++;
-    printf("FAIL line %d: %s\n", line, what);
-  }
-}
-#define CHECK(cond) t_check((cond) != 0, __LINE__, #cond)
-
-/* A literal with its length, embedded NULs included. */
-#define S(lit) lit, (sizeof(lit) - 1)
-
-static uint64_t t_rng = 0x9e3779b97f4a7c15ull;
-static uint64_t t_next(void) {
-  t_rng ^= t_rng << 13;
-  t_rng ^= t_rng >> 7;
-  t_rng ^= t_rng << 17;
-  return t_rng;
-}
+#define T_RNG_SEED 0x9e3779b97f4a7c15ull
+#include "harness.h"
 
 /* ---- client frames ---------------------------------------------------- */
 
@@ -994,6 +970,5 @@ int main(void) {
   test_close();
   test_frame_header();
   test_handshake();
-  printf("%d passed, %d failed\n", t_passed, t_failed);
-  return t_failed == 0 ? 0 : 1;
+  return t_summary();
 }
