@@ -10,7 +10,7 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 FUZZ_RUNS ?= 200000
 CLANG ?= $(shell command -v clang 2>/dev/null)
 
-.PHONY: run test test-native test-python build asan fuzz bench bench-quick clean
+.PHONY: run test test-native test-python test-compat build asan fuzz bench bench-quick clean
 
 $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
@@ -86,3 +86,10 @@ bench-quick: build
 clean:
 	rm -rf build dist *.egg-info socketify/_native*.so socketify/_native.c socketify/.native.stamp
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+# The supported range beyond the default interpreter: a server-side subset of the
+# suite under every other Python found (python3.9 ... python3.13 on PATH or
+# in pyenv, and pypy3), each in its own venv with its own build.
+COMPAT_TESTS ?= tests/test_http_api.py tests/test_ws_conformance.py tests/test_extensions.py tests/test_lifecycle.py
+test-compat: build
+	@./tools/test_compat.sh $(COMPAT_TESTS)
