@@ -5,6 +5,11 @@ and the C ceiling, over loopback with wrk.
     make bench-quick    # short: 1 run of 3 s
     python bench/run.py [--quick] [--scenarios a,b] [--servers x,y] [--setup-only]
 
+HTTP scenarios are driven by wrk (over TLS for https-plaintext), WebSocket
+scenarios by bench/wsload.c (our own generator, built into bench/.work).
+Scenarios not run this time keep their previous results (from
+bench/results.json), each marked with the date and commit it was measured at.
+
 Our server runs under this interpreter (the project's ``.venv``); each peer
 runs from its own venv under ``bench/.venvs/`` (created here, idempotently)
 as a separate process. Servers run one at a time pinned to CPU 0, wrk pinned
@@ -23,6 +28,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -35,6 +41,9 @@ VENVS = os.path.join(BENCH, ".venvs")
 WORK = os.path.join(BENCH, ".work")
 LOGS = os.path.join(WORK, "logs")
 CEILING_BIN = os.path.join(WORK, "ceiling")
+WSLOAD_BIN = os.path.join(WORK, "wsload")
+TLS_KEY = os.path.join(WORK, "key.pem")
+TLS_CERT = os.path.join(WORK, "cert.pem")
 
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
@@ -61,6 +70,8 @@ SERVERS = {
     "uvicorn": "uvicorn (uvloop, httptools)",
     "granian": "granian (ASGI, uvloop)",
     "ceiling": "C ceiling (native core, no Python)",
+    "ours-ext": "socketify (ours) + 3 extensions",
+    "wsload-self": "wsload's own C server (generator ceiling)",
 }
 
 # Scenarios: name -> (method, path, wrk script and arguments, C ceiling serves it).
@@ -70,19 +81,55 @@ SCENARIOS = {
     "json": ("GET", "/json", [], True),
     "params": ("GET", "/user/42/post/7?q=x", [], False),
     "post-echo": ("POST", "/echo", ["post.lua"], False),
+    "ws-echo": ("WS", "/echo", ["-c", "64", "-k", "1"], True),
+    "ws-echo-16": ("WS", "/echo", ["-c", "64", "-k", "16"], True),
+    "pubsub-fanout": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16"], True),
+    "https-plaintext": ("GET", "/", [], False),
+    "extensions": ("GET", "/", [], False),
 }
 
-SKIPPED = ["websocket", "asgi-adapter", "wsgi", "https", "extensions"]
+WS_PAYLOAD = 20  # bytes per WebSocket message (wsload -s)
+HTTP_SERVERS = ["ours", "reference", "uvicorn", "granian", "ceiling"]
+WS_SERVERS = ["ours", "reference", "ceiling", "wsload-self"]
+# Servers of each scenario (default HTTP_SERVERS), in table order.
+SCENARIO_SERVERS = {
+    "ws-echo": WS_SERVERS,
+    "ws-echo-16": WS_SERVERS,
+    "pubsub-fanout": WS_SERVERS,
+    "https-plaintext": ["ours", "reference"],
+    "extensions": ["ours", "ours-ext"],
+}
 
-# Summary targets: (label, scenario, other server, threshold):
-# median(ours) / median(other) on that scenario must reach threshold.
+SKIPPED = ["asgi-adapter", "wsgi"]
+
+# Summary targets: (label, scenario, server, other server, threshold):
+# median(server) / median(other) on that scenario must reach threshold
+# (None: reported, no goal).
 TARGETS = [
-    ("plaintext: ours / reference", "plaintext", "reference", 1.25),
-    ("json: ours / reference", "json", "reference", 1.25),
-    ("pipelined: ours / reference", "plaintext-pipelined", "reference", 2.0),
-    ("plaintext: ours / uvicorn", "plaintext", "uvicorn", 3.0),
-    ("plaintext: ours / C ceiling", "plaintext", "ceiling", 0.5),
+    ("plaintext: ours / reference", "plaintext", "ours", "reference", 1.25),
+    ("json: ours / reference", "json", "ours", "reference", 1.25),
+    ("pipelined: ours / reference", "plaintext-pipelined", "ours", "reference", 2.0),
+    ("plaintext: ours / uvicorn", "plaintext", "ours", "uvicorn", 3.0),
+    ("plaintext: ours / C ceiling", "plaintext", "ours", "ceiling", 0.5),
+    ("ws-echo: ours / reference", "ws-echo", "ours", "reference", 1.25),
+    ("ws-echo-16: ours / reference", "ws-echo-16", "ours", "reference", 2.0),
+    ("pubsub-fanout: ours / reference", "pubsub-fanout", "ours", "reference", 1.0),
+    ("https-plaintext: ours / reference", "https-plaintext", "ours", "reference", None),
+    ("extensions: with 3 / without (ours)", "extensions", "ours-ext", "ours", 0.97),
 ]
+
+
+def kind(scenario):
+    """'ws' (wsload), 'https' (wrk over TLS) or 'http' (wrk)."""
+    if SCENARIOS[scenario][0] == "WS":
+        return "ws"
+    return "https" if scenario == "https-plaintext" else "http"
+
+
+def scenario_servers(scenario, selected):
+    """The servers that run SCENARIO, among the SELECTED ones."""
+    servers = SCENARIO_SERVERS.get(scenario, HTTP_SERVERS)
+    return [s for s in servers if s in selected and (s != "ceiling" or SCENARIOS[scenario][3])]
 
 
 # ---------------------------------------------------------------- utilities
@@ -211,9 +258,34 @@ def build_ceiling():
     return None
 
 
+def build_wsload():
+    """Compiles bench/wsload.c when it is newer than the binary. None, or an error."""
+    source = os.path.join(BENCH, "wsload.c")
+    if os.path.exists(WSLOAD_BIN) and os.path.getmtime(source) <= os.path.getmtime(WSLOAD_BIN):
+        return None
+    result = run([os.environ.get("CC", "cc"), "-O2", "-std=c11", "-Wall", source, "-o", WSLOAD_BIN])
+    if result.returncode != 0:
+        return "wsload build failed: " + one_line(result.stdout)
+    return None
+
+
+def make_certificate():
+    """A self-signed certificate for 127.0.0.1 (once). None, or an error."""
+    if os.path.exists(TLS_KEY) and os.path.exists(TLS_CERT):
+        return None
+    if not shutil.which("openssl"):
+        return "no openssl CLI to make a certificate"
+    result = run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", TLS_KEY,
+                  "-out", TLS_CERT, "-days", "3650", "-subj", "/CN=127.0.0.1"])
+    if result.returncode != 0:
+        return "openssl req failed: " + one_line(result.stdout)
+    return None
+
+
 def setup():
-    """System tools, peer venvs and the ceiling binary. Returns {server: error}
-    for every server that cannot run."""
+    """System tools, peer venvs, the ceiling and wsload binaries and the TLS
+    certificate. Returns {server: error} for every server that cannot run
+    ("tool:ws" / "tool:https": every server of those scenarios)."""
     os.makedirs(LOGS, exist_ok=True)
     ensure_system()
     broken = {}
@@ -226,18 +298,32 @@ def setup():
     if error:
         broken["ceiling"] = error
         log("  " + error)
+    for key, make in (("tool:ws", build_wsload), ("tool:https", make_certificate)):
+        error = make()
+        if error:
+            broken[key] = error
+            log("  " + error)
     return broken
 
 
 # ------------------------------------------------------------------ servers
 
-def server_command(server, port):
-    """The command line that serves every scenario on PORT (unpinned)."""
-    app = os.path.join(APPS, "socketify_app.py")
-    if server == "ours":
-        return [sys.executable, app, str(port)]
+def server_command(server, port, scenario):
+    """The command line that serves SCENARIO on PORT (unpinned)."""
+    app, extra = os.path.join(APPS, "socketify_app.py"), []
+    if kind(scenario) == "ws":
+        app = os.path.join(APPS, "socketify_ws_app.py")
+    elif kind(scenario) == "https":
+        extra = ["--tls", TLS_KEY, TLS_CERT]
+    elif scenario == "extensions":
+        app = os.path.join(APPS, "socketify_ext_app.py")
+        extra = [] if server == "ours-ext" else ["--no-extensions"]
+    if server in ("ours", "ours-ext"):
+        return [sys.executable, app, str(port)] + extra
     if server == "reference":
-        return [venv_python("reference"), app, str(port)]
+        return [venv_python("reference"), app, str(port)] + extra
+    if server == "wsload-self":
+        return [WSLOAD_BIN, "--serve", str(port)]
     if server in ("uvicorn", "granian"):
         return [venv_python(server), os.path.join(APPS, "asgi_server.py"), server, str(port)]
     if server == "ceiling":
@@ -245,9 +331,9 @@ def server_command(server, port):
     raise ValueError(server)
 
 
-def start_server(server, port, log_path):
+def start_server(server, port, log_path, scenario):
     """Starts SERVER pinned to the server CPU, in its own process group."""
-    cmd = ["taskset", "-c", SERVER_CPU] + server_command(server, port)
+    cmd = ["taskset", "-c", SERVER_CPU] + server_command(server, port, scenario)
     handle = open(log_path, "w")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("PYTHONPATH", None)
@@ -272,9 +358,16 @@ def stop_server(proc):
     proc.wait()
 
 
-def http_request(port, method, path, body=None, timeout=2.0):
-    """(status, body) of one request over a fresh connection."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_request(port, method, path, body=None, timeout=2.0, tls=False):
+    """(status, body) of one request over a fresh connection (TLS: any
+    certificate accepted)."""
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
         conn.request(method, path, body=body, headers=headers)
@@ -284,14 +377,14 @@ def http_request(port, method, path, body=None, timeout=2.0):
         conn.close()
 
 
-def wait_ready(proc, port):
+def wait_ready(proc, port, tls=False):
     """Waits until GET / answers 200. Returns None, or an error message."""
     deadline = time.time() + READY_TIMEOUT
     while time.time() < deadline:
         if proc.poll() is not None:
             return "exited with status %s before it was ready" % proc.returncode
         try:
-            if http_request(port, "GET", "/", timeout=1.0)[0] == 200:
+            if http_request(port, "GET", "/", timeout=1.0, tls=tls)[0] == 200:
                 return None
         except (OSError, http.client.HTTPException):
             pass
@@ -320,13 +413,15 @@ def pipelined_count(port, path, depth):
 def check_scenario(scenario, port):
     """One request checked by hand before wrk runs. None, or what is wrong."""
     method, path = SCENARIOS[scenario][0], SCENARIOS[scenario][1]
+    if kind(scenario) == "ws":
+        return None  # wsload verifies every message, from the warm-up run on
     try:
         if scenario == "plaintext-pipelined":
             got = pipelined_count(port, path, PIPELINE_DEPTH)
             return None if got == PIPELINE_DEPTH else "%d of %d pipelined responses" % (
                 got, PIPELINE_DEPTH)
         body = ECHO_BODY if method == "POST" else None
-        status, answer = http_request(port, method, path, body)
+        status, answer = http_request(port, method, path, body, tls=kind(scenario) == "https")
     except (OSError, http.client.HTTPException) as error:
         return "check request failed: %r" % error
     expected = {
@@ -334,6 +429,8 @@ def check_scenario(scenario, port):
         "json": lambda b: json.loads(b) == {"message": "Hello, World!"},
         "params": lambda b: b == b"user 42 post 7 q x",
         "post-echo": lambda b: b == ECHO_BODY,
+        "https-plaintext": lambda b: b == b"Hello, World!",
+        "extensions": lambda b: b == b"Hello, World!",
     }[scenario]
     try:
         good = status == 200 and expected(answer)
@@ -430,7 +527,8 @@ def wrk(scenario, port, seconds, pid):
     cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds]
     if script:
         cmd += ["-s", os.path.join(BENCH, script[0])]
-    cmd.append("http://127.0.0.1:%d%s" % (port, path))
+    cmd.append("%s://127.0.0.1:%d%s" % ("https" if kind(scenario) == "https" else "http",
+                                        port, path))
     if script[1:]:
         cmd += ["--"] + script[1:]
     before, start = cpu_snapshot(pid), time.time()
@@ -439,6 +537,39 @@ def wrk(scenario, port, seconds, pid):
     report = parse_wrk(result.stdout)
     report["server_cpu"], report["wrk_cpu"], report["other_cpu"] = cpu_use(before, after, elapsed)
     return report
+
+
+def wsload(scenario, port, seconds, pid):
+    """One wsload run pinned to the client CPU, like wrk(); "error" is set
+    when it failed (a verification failure included)."""
+    cmd = ["taskset", "-c", CLIENT_CPU, WSLOAD_BIN, "--port", str(port), "-d", str(seconds),
+           "-s", str(WS_PAYLOAD)]
+    if "--pubsub" not in SCENARIOS[scenario][2]:
+        cmd += ["--path", SCENARIOS[scenario][1]]
+    cmd += SCENARIOS[scenario][2]
+    before, start = cpu_snapshot(pid), time.time()
+    try:
+        result = run(cmd, timeout=seconds + 60)
+        output, status = result.stdout, result.returncode
+    except subprocess.TimeoutExpired:
+        output, status = "wsload timed out", -1
+    elapsed, after = time.time() - start, cpu_snapshot(pid)
+    match = re.search(r"^RESULT .*", output, re.M)
+    fields = dict(f.split("=", 1) for f in match.group(0).split()[1:]) if match else {}
+    report = {
+        "rps": float(fields.get("rate", 0)),
+        "requests": int(fields.get("messages", 0)),
+        "non_2xx": 0,
+        "socket_errors": 0,
+        "error": None if status == 0 and match else "wsload: " + one_line(output),
+    }
+    report["server_cpu"], report["wrk_cpu"], report["other_cpu"] = cpu_use(before, after, elapsed)
+    return report
+
+
+def load(scenario, port, seconds, pid):
+    """wrk or wsload, as the scenario needs."""
+    return (wsload if kind(scenario) == "ws" else wrk)(scenario, port, seconds, pid)
 
 
 def parse_wrk(output):
@@ -464,14 +595,19 @@ def bench_once(server, scenario, seconds, quiet_wait):
     wait_for_quiet(quiet_wait)
     port = free_port()
     log_path = os.path.join(LOGS, "%s-%s.log" % (scenario, server))
-    proc = start_server(server, port, log_path)
+    proc = start_server(server, port, log_path, scenario)
     try:
-        error = wait_ready(proc, port) or check_scenario(scenario, port)
+        error = wait_ready(proc, port, kind(scenario) == "https") or check_scenario(scenario, port)
         if error:
             return None, "%s: %s (log: %s)" % (error, last_line(log_path),
                                                 os.path.relpath(log_path, ROOT))
-        wrk(scenario, port, WARMUP_SECONDS, proc.pid)
-        sample = wrk(scenario, port, seconds, proc.pid)
+        warm = load(scenario, port, WARMUP_SECONDS, proc.pid)
+        if warm.get("error"):
+            return None, "warm-up: %s (log: %s)" % (warm["error"], os.path.relpath(log_path, ROOT))
+        sample = load(scenario, port, seconds, proc.pid)
+        error = sample.pop("error", None)
+        if error:
+            return None, "run: %s (log: %s)" % (error, os.path.relpath(log_path, ROOT))
         if proc.poll() is not None:
             return None, "server died during the run (log: %s)" % os.path.relpath(log_path, ROOT)
         sample["rss_mib"] = rss_mib(proc.pid)
@@ -524,9 +660,10 @@ def bench_scenario(scenario, servers, broken, runs, seconds, quiet_wait, retries
     """RUNS rounds over the servers (each round restarts each server), so
     that a burst of load from elsewhere on the machine spreads over all
     servers instead of landing on one server's runs."""
-    servers = [s for s in servers if s != "ceiling" or SCENARIOS[scenario][3]]
+    servers = scenario_servers(scenario, servers)
     samples = {server: [] for server in servers}
-    errors = {server: broken.get(server) for server in servers}
+    errors = {server: broken.get("tool:" + kind(scenario)) or broken.get(server)
+              for server in servers}
     for round_number in range(1, runs + 1):
         for server in servers:
             if errors[server]:
@@ -535,8 +672,9 @@ def bench_scenario(scenario, servers, broken, runs, seconds, quiet_wait, retries
                                                        retries)
             if sample:
                 samples[server].append(sample)
-                log("  %-20s %-10s run %d/%d %10.0f req/s  CPU server %.2f wrk %.2f other %.2f" % (
-                    scenario, server, round_number, runs, sample["rps"], sample["server_cpu"],
+                log("  %-20s %-10s run %d/%d %10.0f %s  CPU server %.2f client %.2f other %.2f" % (
+                    scenario, server, round_number, runs, sample["rps"],
+                    "msg/s" if kind(scenario) == "ws" else "req/s", sample["server_cpu"],
                     sample["wrk_cpu"], sample["other_cpu"]))
     results = {server: summarize(samples[server], errors[server]) for server in servers}
     for server in servers:
@@ -560,8 +698,8 @@ def log_result(scenario, server, result):
     if result["status"] != "ok":
         log("= %-20s %-10s FAILED: %s" % (scenario, server, result["error"]))
     else:
-        log("= %-20s %-10s %10.0f req/s  (min %.0f, max %.0f)  RSS %.1f MiB" % (
-            scenario, server, result["median"], result["min"], result["max"], result["rss_mib"]))
+        log("= %-20s %-10s %10.0f %s  (min %.0f, max %.0f)  RSS %.1f MiB" % (
+            scenario, server, result["median"], "msg/s" if kind(scenario) == "ws" else "req/s", result["min"], result["max"], result["rss_mib"]))
 
 
 # ----------------------------------------------------------- machine facts
@@ -649,8 +787,11 @@ def fmt_ratio(value, percent=False):
 
 def scenario_table(scenario, results):
     """Markdown table of one scenario, with notes on failures and errors."""
-    lines = ["| server | median req/s | min | max | RSS MiB | vs reference | of C ceiling "
-             "| CPU server / wrk | other CPU |",
+    ws = kind(scenario) == "ws"
+    client = "wsload" if ws else "wrk"
+    unit = "deliveries/s" if scenario == "pubsub-fanout" else ("msg/s" if ws else "req/s")
+    lines = ["| server | median %s | min | max | RSS MiB | vs reference | of C ceiling "
+             "| CPU server / %s | other CPU |" % (unit, client),
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     notes = []
     for server, result in results[scenario].items():
@@ -665,8 +806,8 @@ def scenario_table(scenario, results):
             fmt_ratio(ratio(results, scenario, server, "ceiling"), percent=True),
             result["server_cpu"], result["wrk_cpu"], result["other_cpu"]))
         if result["wrk_cpu"] >= WRK_BOUND_CORES:
-            notes.append("%s: wrk used %.2f of its core: client-bound, the server can do more"
-                         % (label, result["wrk_cpu"]))
+            notes.append("%s: %s used %.2f of its core: client-bound, the server can do more"
+                         % (label, client, result["wrk_cpu"]))
         if result["non_2xx"] or result["socket_errors"]:
             notes.append("%s: %d non-2xx responses, %d socket errors" % (
                 label, result["non_2xx"], result["socket_errors"]))
@@ -676,9 +817,12 @@ def scenario_table(scenario, results):
 def summary_rows(results):
     """(label, value, target, verdict) for every target."""
     rows = []
-    for label, scenario, other, threshold in TARGETS:
-        value = ratio(results, scenario, "ours", other)
+    for label, scenario, server, other, threshold in TARGETS:
+        value = ratio(results, scenario, server, other)
         percent = other == "ceiling"
+        if threshold is None:
+            rows.append((label, fmt_ratio(value, percent), "(reported)", "-"))
+            continue
         verdict = "n/a" if value is None else ("PASS" if value >= threshold else "MISS")
         target = (">= %.0f%%" % (threshold * 100)) if percent else (">= %.2fx" % threshold)
         rows.append((label, fmt_ratio(value, percent), target, verdict))
@@ -690,8 +834,8 @@ def summary_table(results):
     measured against was held back by wrk."""
     lines = ["| target | measured | goal | verdict |", "|---|---:|---:|---|"]
     lines += ["| %s | %s | %s | %s |" % row for row in summary_rows(results)]
-    bound = [scenario for scenario in results
-             if results[scenario].get("ceiling", {}).get("wrk_cpu", 0) >= WRK_BOUND_CORES]
+    bound = [scenario for scenario in results if kind(scenario) == "http"
+             and results[scenario].get("ceiling", {}).get("wrk_cpu", 0) >= WRK_BOUND_CORES]
     if bound:
         lines += ["", "The C ceiling was client-bound (wrk used its whole core) in: %s; there "
                   "the fraction of the ceiling is an upper bound. Pipelined, where wrk is not "
@@ -728,10 +872,66 @@ The socketify plaintext handler writes `Content-Type: text/plain` then calls
 echo handler keeps each pending Response in a set while `get_data()` runs:
 without that socketify 0.0.31 aborts under concurrent POSTs
 (`ffi.from_handle() ... points to garbage` in its on_data handler); ours runs the
-same code."""
+same code.
+
+WebSocket scenarios (`ws-echo`, `ws-echo-16`, `pubsub-fanout`) are driven by
+`bench/wsload.c`, our own single-threaded epoll generator (pinned to CPU %s
+like wrk; the warm-up run is also its first check), against
+`bench/apps/socketify_ws_app.py` (ours and the reference run the same file;
+the C ceiling is `bench/ceiling.c`'s WebSocket routes). Every connection
+does the HTTP upgrade (the Sec-WebSocket-Accept is checked), then sends
+masked text frames of %d bytes; every echo is compared byte for byte with
+what that connection sent, in order. Pub/sub: one publisher on `/pub` (the
+app publishes each of its messages to topic "bench" with `app.publish`), 500
+subscribers on `/sub` (subscribed in `open`, which then sends "subscribed":
+the start barrier); the publisher keeps 16 messages in flight (a message
+counts as done once all 500 subscribers have it), each subscriber checks it
+gets every sequence number in order with the exact payload; the rate is
+deliveries/s summed over the subscribers. "wsload's own C server" is
+`wsload --serve`, a trivial epoll WebSocket server inside the generator:
+what the generator can drive on this machine. uvicorn and granian are not
+run for WebSockets (this suite compares the socketify API only there).
+
+`https-plaintext`: the plaintext app with `App(AppOptions(key_file_name=...,
+cert_file_name=...))` (a self-signed RSA-2048 certificate made once with the
+`openssl` CLI in `bench/.work`), wrk over https (keep-alive: the handshake
+cost is not measured, the record layer is). `extensions`: ours only,
+`bench/apps/socketify_ext_app.py` with three extensions registered (each two
+request methods, two response methods, one property on each; the handler
+answers through one of them, `res.plain`) against the same app with none
+registered (the handler makes the same two calls itself)."""
 
 
-def render_report(facts, config, results):
+def measured_line(meta):
+    """When, at which commit and how a scenario was measured."""
+    if not meta:
+        return "Measured: unknown."
+    return "Measured: %s, commit `%s`, %d run(s) of %d s%s." % (
+        meta["date"], meta["commit"], meta["runs"], meta["seconds"],
+        " (--quick)" if meta.get("quick") else "")
+
+
+def scenario_note(scenario, results):
+    """A line under some tables (the ratio the scenario is about)."""
+    if scenario == "extensions":
+        return "With 3 extensions / without: %s." % fmt_ratio(
+            ratio(results, "extensions", "ours-ext", "ours"))
+    if kind(scenario) == "ws":
+        self_rate = results[scenario].get("wsload-self", {})
+        if self_rate.get("status") != "ok":
+            return None
+        parts = []
+        for names, what in ((("ours", "reference"), "the best Python server"),
+                            (("ceiling",), "the C ceiling")):
+            rates = [results[scenario][n]["median"] for n in names
+                     if results[scenario].get(n, {}).get("status") == "ok"]
+            if rates:
+                parts.append("%s %s" % (fmt_ratio(self_rate["median"] / max(rates)), what))
+        return "Generator headroom: wsload drove its own server at %s." % " and ".join(parts)
+    return None
+
+
+def render_report(facts, config, results, scenario_meta):
     """The whole of RESULTS.md."""
     pythons = "\n".join("  - %s: %s" % (name, text) for name, text in facts["pythons"].items())
     out = [
@@ -749,7 +949,11 @@ def render_report(facts, config, results):
         pythons,
         "",
         METHOD % (SERVER_CPU, CLIENT_CPU, CONNECTIONS, config["seconds"], config["runs"],
-                  config["quiet_wait"], WARMUP_SECONDS, DISTURBED_CORES, config["retries"]),
+                  config["quiet_wait"], WARMUP_SECONDS, DISTURBED_CORES, config["retries"],
+                  CLIENT_CPU, WS_PAYLOAD),
+        "",
+        "Scenarios not rerun by the last invocation keep their earlier results; each "
+        "section says when and at which commit it was measured.",
         "",
         "## Summary",
         "",
@@ -757,7 +961,12 @@ def render_report(facts, config, results):
         "",
     ]
     for scenario in results:
-        out += ["## %s" % scenario, "", scenario_description(scenario), "", scenario_table(scenario, results), ""]
+        out += ["## %s" % scenario, "", scenario_description(scenario), "",
+                measured_line(scenario_meta.get(scenario)), "",
+                scenario_table(scenario, results), ""]
+        extra = scenario_note(scenario, results)
+        if extra:
+            out += [extra, ""]
     out += ["## Not built yet", ""]
     out += ["- %s: skipped: not built yet" % name for name in SKIPPED]
     return "\n".join(out).rstrip() + "\n"
@@ -766,6 +975,11 @@ def render_report(facts, config, results):
 def scenario_description(scenario):
     """One line on what the scenario sends."""
     return {
+        "ws-echo": "64 WebSocket connections on `/echo`, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
+        "ws-echo-16": "64 WebSocket connections on `/echo`, 16 messages of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
+        "pubsub-fanout": "1 publisher, 500 subscribers on topic \"bench\", 16 messages of %d bytes in flight; deliveries/s over all subscribers, order checked. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
+        "https-plaintext": "`GET /` -> `Hello, World!` over TLS (wrk over https, keep-alive; self-signed RSA-2048 certificate). socketify-API servers only.",
+        "extensions": "`GET /` -> `Hello, World!`: ours with three extensions registered (the handler calls the extension method `res.plain`) against ours without (`--no-extensions`). The reference has no `app.register`.",
         "plaintext": "`GET /` -> `Hello, World!` (text/plain).",
         "plaintext-pipelined": "`GET /` pipelined %d deep (`bench/pipeline.lua`); each response counts." % PIPELINE_DEPTH,
         "json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` (`res.send(dict)` / ASGI json).",
@@ -774,15 +988,44 @@ def scenario_description(scenario):
     }[scenario]
 
 
-def write_outputs(facts, config, results):
+def load_previous():
+    """(results, scenario_meta) of bench/results.json, or empty ones. Older
+    files without per-scenario metadata get their run's date and commit."""
+    try:
+        with open(os.path.join(BENCH, "results.json")) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}, {}
+    results = {s: r for s, r in data.get("results", {}).items() if s in SCENARIOS}
+    meta, config = data.get("meta", {}), data.get("config", {})
+    fallback = {"date": meta.get("date", "unknown"), "commit": meta.get("commit", "unknown"),
+                "runs": config.get("runs", 0), "seconds": config.get("seconds", 0),
+                "quick": config.get("quick", False)}
+    scenario_meta = data.get("scenario_meta", {})
+    return results, {s: scenario_meta.get(s, fallback) for s in results}
+
+
+def write_outputs(facts, config, results, previous):
     """bench/results.json and bench/RESULTS.md (the load average now is the
-    end load)."""
+    end load): this run's scenarios, plus the PREVIOUS (results,
+    scenario_meta) of the scenarios not rerun, in SCENARIOS order."""
     facts["load_end"] = load_average()
+    old_results, old_meta = previous
+    this = {"date": facts["date"], "commit": facts["commit"], "runs": config["runs"],
+            "seconds": config["seconds"], "quick": config["quick"]}
+    merged, scenario_meta = {}, {}
+    for scenario in SCENARIOS:
+        if scenario in results:
+            merged[scenario], scenario_meta[scenario] = results[scenario], this
+        elif scenario in old_results:
+            merged[scenario], scenario_meta[scenario] = old_results[scenario], old_meta[scenario]
     with open(os.path.join(BENCH, "results.json"), "w") as handle:
-        json.dump({"meta": facts, "config": config, "results": results}, handle, indent=2)
+        json.dump({"meta": facts, "config": config, "scenario_meta": scenario_meta,
+                   "results": merged}, handle, indent=2)
         handle.write("\n")
     with open(os.path.join(BENCH, "RESULTS.md"), "w") as handle:
-        handle.write(render_report(facts, config, results))
+        handle.write(render_report(facts, config, merged, scenario_meta))
+    return merged
 
 
 # -------------------------------------------------------------------- main
@@ -816,10 +1059,11 @@ def main():
     servers = [s for s in SERVERS if s in args.servers.split(",")]
     log("benchmarking %s x %s: %d run(s) of %d s" % (
         len(scenarios), len(servers), config["runs"], config["seconds"]))
+    previous = load_previous()
     results = bench_all(scenarios, servers, broken, config,
-                        lambda partial: write_outputs(facts, config, partial))
-    write_outputs(facts, config, results)
-    log("\n" + summary_table(results))
+                        lambda partial: write_outputs(facts, config, partial, previous))
+    merged = write_outputs(facts, config, results, previous)
+    log("\n" + summary_table(merged))
     log("\nwrote bench/RESULTS.md and bench/results.json")
 
 

@@ -5,7 +5,9 @@ our package, with ``bench/.venvs/reference/bin/python`` it imports
 socketify 0.0.31 from PyPI. Every scenario's route is registered, so one
 process serves any scenario.
 
-Usage: python socketify_app.py PORT   (prints a ready line, serves until killed)
+Usage: python socketify_app.py PORT [--tls KEY CERT]
+(prints a ready line, serves until killed; --tls: HTTPS with
+``App(AppOptions(key_file_name=KEY, cert_file_name=CERT))``)
 """
 import sys
 
@@ -54,7 +56,12 @@ async def echo(res, req):
 def main():
     """Registers the routes, listens on argv[1] and runs the loop."""
     port = int(sys.argv[1])
-    app = App()
+    if "--tls" in sys.argv:
+        from socketify import AppOptions
+        at = sys.argv.index("--tls")
+        app = App(AppOptions(key_file_name=sys.argv[at + 1], cert_file_name=sys.argv[at + 2]))
+    else:
+        app = App()
     app.get("/", plaintext)
     app.get("/json", json_hello)
     app.get("/user/:id/post/:post", params)
