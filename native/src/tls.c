@@ -72,6 +72,9 @@ SSL_CTX *sk_tls_context_create(const sk_tls_options_t *options, char *err, size_
   if (options->ssl_prefer_low_memory_usage) mode |= SSL_MODE_RELEASE_BUFFERS;
   SSL_CTX_set_mode(ctx, mode);
   SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+  /* Read whatever the socket has in one recv, not a record header and then
+   * its body in two. */
+  SSL_CTX_set_read_ahead(ctx, 1);
   if (options->passphrase) {
     SSL_CTX_set_default_passwd_cb(ctx, passphrase_cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)options->passphrase);
@@ -179,6 +182,9 @@ long sk_conn_read(sk_conn_t *conn, char *buf, size_t cap, int *eof) {
     int n = SSL_read(conn->ssl, buf + total, want);
     if (n > 0) {
       total += (size_t)n;
+      /* Only bytes OpenSSL already holds are worth another call now; the
+       * socket itself will wake us again (level-triggered) if it has more. */
+      if (!SSL_has_pending(conn->ssl)) break;
       continue;
     }
     int code = SSL_get_error(conn->ssl, n);
