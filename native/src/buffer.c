@@ -50,3 +50,11 @@ void sk_buf_free(sk_buf_t *buf) {
   buf->len = 0;
   buf->cap = 0;
 }
+
+void *sk_array_grow(void *items, size_t *cap, size_t item_size, size_t first_cap) {
+  size_t grown_cap = *cap ? *cap * 2 : first_cap;
+  if (grown_cap <= *cap || grown_cap > SIZE_MAX / item_size) return NULL;
+  void *grown = realloc(items, grown_cap * item_size);
+  if (grown) *cap = grown_cap;
+  return grown;
+}

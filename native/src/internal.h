@@ -32,6 +32,9 @@ int sk_buf_reserve(sk_buf_t *buf, size_t extra);
 int sk_buf_append(sk_buf_t *buf, const void *data, size_t len);
 void sk_buf_consume(sk_buf_t *buf, size_t len); /* drop len bytes from the front */
 void sk_buf_free(sk_buf_t *buf);
+/* A doubling array's storage, grown (realloc) to the next capacity; *cap is
+ * updated on success, NULL (old storage intact) on failure. */
+void *sk_array_grow(void *items, size_t *cap, size_t item_size, size_t first_cap);
 
 /* ---- event loop (loop.c, loop_epoll.c / loop_kqueue.c) ---- */
 #define SK_EV_READ 0x1u

@@ -106,11 +106,9 @@ int sk_app_add_server_name(sk_app_t *app, const char *pattern, const sk_tls_opti
     return SK_OK;
   }
   if (app->sni_count == app->sni_cap) {
-    size_t cap = app->sni_cap ? app->sni_cap * 2 : 8;
-    sk_sni_entry_t *grown = realloc(app->sni, cap * sizeof *grown);
+    void *grown = sk_array_grow(app->sni, &app->sni_cap, sizeof *app->sni, 8);
     if (!grown) goto nomem;
     app->sni = grown;
-    app->sni_cap = cap;
   }
   sk_sni_entry_t *entry = &app->sni[app->sni_count];
   memset(entry, 0, sizeof *entry);

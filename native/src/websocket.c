@@ -24,11 +24,10 @@ int sk_app_ws_route(sk_app_t *app, const char *pattern, size_t pattern_len,
                     const sk_ws_config_t *config, int handler_id) {
   if (handler_id < 0 || handler_id >= SK_WS_ROUTE_FLAG) return SK_ERR_INVALID;
   if (app->ws_behavior_count == app->ws_behavior_cap) {
-    size_t cap = app->ws_behavior_cap ? app->ws_behavior_cap * 2 : 4;
-    sk_ws_behavior_t *grown = realloc(app->ws_behaviors, cap * sizeof *grown);
+    void *grown =
+        sk_array_grow(app->ws_behaviors, &app->ws_behavior_cap, sizeof *app->ws_behaviors, 4);
     if (!grown) return SK_ERR_NOMEM;
     app->ws_behaviors = grown;
-    app->ws_behavior_cap = cap;
   }
   sk_ws_behavior_t *b = &app->ws_behaviors[app->ws_behavior_count];
   memset(b, 0, sizeof *b);
@@ -638,11 +637,10 @@ static int mark_subscriber(void *ctx_ptr, void *sub) {
     app->publish_touched = conn;
   }
   if (ws->publish_count == ws->publish_cap) {
-    size_t cap = ws->publish_cap ? ws->publish_cap * 2 : 8;
-    uint32_t *grown = realloc(ws->publish_indexes, cap * sizeof *grown);
+    void *grown =
+        sk_array_grow(ws->publish_indexes, &ws->publish_cap, sizeof *ws->publish_indexes, 8);
     if (!grown) return 0; /* out of memory: this subscriber misses the message */
     ws->publish_indexes = grown;
-    ws->publish_cap = cap;
   }
   ws->publish_indexes[ws->publish_count++] = (uint32_t)ctx->index;
   return 0;
@@ -653,11 +651,9 @@ int sk_app_publish(sk_app_t *app, const char *topic, size_t topic_len, const cha
   if (opcode != SK_WS_OP_TEXT && opcode != SK_WS_OP_BINARY) return SK_ERR_INVALID;
   if (!app->pubsub || sk_pubsub_count(app->pubsub, topic, topic_len) == 0) return 0;
   if (app->publish_count == app->publish_cap) {
-    size_t cap = app->publish_cap ? app->publish_cap * 2 : 16;
-    sk_publish_t *grown = realloc(app->publishes, cap * sizeof *grown);
+    void *grown = sk_array_grow(app->publishes, &app->publish_cap, sizeof *app->publishes, 16);
     if (!grown) return SK_ERR_NOMEM;
     app->publishes = grown;
-    app->publish_cap = cap;
   }
   sk_publish_t *p = &app->publishes[app->publish_count];
   memset(p, 0, sizeof *p);
