@@ -10,7 +10,7 @@ from typing import Callable, Dict, List, Optional
 
 from ._native import ffi, lib
 
-__all__ = ["ffi", "lib", "register_route", "register_app", "unregister_app"]
+__all__ = ["ffi", "lib", "register_route", "register_app", "unregister_app", "native_address"]
 
 logger = logging.getLogger("socketify")
 
@@ -32,6 +32,17 @@ def register_app(app_id: int, app) -> None:
 
 def unregister_app(app_id: int) -> None:
     _apps.pop(app_id, None)
+
+
+def native_address(function, native, handle_id, as_text: bool):
+    """Calls one of the core's address getters (remote, proxied; response or
+    WebSocket): the address as text or as raw bytes, None when there is none."""
+    buf = ffi.new("char[64]")
+    n = function(native, handle_id, buf, 64, 1 if as_text else 0)
+    if n <= 0:
+        return None
+    data = ffi.unpack(buf, n)
+    return data.decode("ascii") if as_text else data
 
 
 def _app_of(user):

@@ -6,7 +6,7 @@ from io import BytesIO
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 from urllib.parse import parse_qsl, quote_plus
 
-from ._binding import ffi, lib
+from ._binding import ffi, lib, native_address
 from .status import status_line
 
 __all__ = ["Response", "AppResponse"]
@@ -371,15 +371,11 @@ class Response:
 
     def get_remote_address_bytes(self) -> Optional[bytes]:
         """The peer's IP address as 4 or 16 raw bytes (None on a UNIX socket)."""
-        buf = ffi.new("char[64]")
-        n = lib.sk_res_remote_address(self._native, self._id, buf, 64, 0)
-        return ffi.unpack(buf, n) if n > 0 else None
+        return native_address(lib.sk_res_remote_address, self._native, self._id, False)
 
     def get_remote_address(self) -> Optional[str]:
         """The peer's IP address as text, e.g. ``"127.0.0.1"``."""
-        buf = ffi.new("char[64]")
-        n = lib.sk_res_remote_address(self._native, self._id, buf, 64, 1)
-        return ffi.unpack(buf, n).decode("ascii") if n > 0 else None
+        return native_address(lib.sk_res_remote_address, self._native, self._id, True)
 
     def run_async(self, coro) -> Any:
         """Runs a coroutine on the app loop; errors go to the error handler."""
@@ -527,15 +523,11 @@ class Response:
 
     def get_proxied_remote_address_bytes(self) -> Optional[bytes]:
         """The client address from a PROXY protocol header, as raw bytes, or None."""
-        buf = ffi.new("char[64]")
-        n = lib.sk_res_proxied_address(self._native, self._id, buf, 64, 0)
-        return ffi.unpack(buf, n) if n > 0 else None
+        return native_address(lib.sk_res_proxied_address, self._native, self._id, False)
 
     def get_proxied_remote_address(self) -> Optional[str]:
         """The client address from a PROXY protocol header, as text, or None."""
-        buf = ffi.new("char[64]")
-        n = lib.sk_res_proxied_address(self._native, self._id, buf, 64, 1)
-        return ffi.unpack(buf, n).decode("ascii") if n > 0 else None
+        return native_address(lib.sk_res_proxied_address, self._native, self._id, True)
 
     def get_native_handle(self) -> Optional[int]:
         """The socket's file descriptor, or None once the connection closed."""

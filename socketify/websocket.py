@@ -2,7 +2,7 @@
 from enum import IntEnum
 from typing import Any, Callable, List, Optional, Union
 
-from ._binding import ffi, lib
+from ._binding import ffi, lib, native_address
 
 __all__ = ["WebSocket", "OpCode", "SendStatus", "CompressOptions"]
 
@@ -188,15 +188,11 @@ class WebSocket:
 
     def get_remote_address_bytes(self) -> Optional[bytes]:
         """The peer's IP address as raw bytes."""
-        buf = ffi.new("char[64]")
-        n = lib.sk_ws_remote_address(self._native, self._id, buf, 64, 0)
-        return ffi.unpack(buf, n) if n > 0 else None
+        return native_address(lib.sk_ws_remote_address, self._native, self._id, False)
 
     def get_remote_address(self) -> Optional[str]:
         """The peer's IP address as text."""
-        buf = ffi.new("char[64]")
-        n = lib.sk_ws_remote_address(self._native, self._id, buf, 64, 1)
-        return ffi.unpack(buf, n).decode("ascii") if n > 0 else None
+        return native_address(lib.sk_ws_remote_address, self._native, self._id, True)
 
     def clone(self) -> "WebSocket":
         """This WebSocket (objects already live as long as the connection)."""
