@@ -69,9 +69,6 @@ class Request:
         self._snapshot()
         return self
 
-    def _invalidate(self) -> None:
-        self._ptr = None
-
     # -- request line ---------------------------------------------------
 
     def get_method(self) -> str:

@@ -15,7 +15,6 @@ _SK_OK = lib.SK_OK
 _SK_ERR_STALE = lib.SK_ERR_STALE
 _SK_ERR_STATE = lib.SK_ERR_STATE
 _SK_ERR_INVALID = lib.SK_ERR_INVALID
-_SK_RES_HEADERS_SENT = lib.SK_RES_HEADERS_SENT
 
 # Hot native calls, looked up once instead of on every request.
 _sk_res_end = lib.sk_res_end

@@ -59,6 +59,24 @@ _TEXT = 1
 _BINARY = 2
 
 
+def encode_message(serializer: Any, message: Any, opcode: Optional[int]):
+    """(bytes, opcode) for a message: without an opcode, str and JSON (dict,
+    list...) go as TEXT and bytes as BINARY."""
+    if type(message) is bytes:
+        return message, _BINARY if opcode is None else int(opcode)
+    if type(message) is str:
+        return message.encode("utf-8"), _TEXT if opcode is None else int(opcode)
+    if message is None:
+        return b"", _BINARY if opcode is None else int(opcode)
+    if isinstance(message, (bytearray, memoryview)):
+        return bytes(message), _BINARY if opcode is None else int(opcode)
+    if isinstance(message, str):
+        return str(message).encode("utf-8"), _TEXT if opcode is None else int(opcode)
+    dumped = serializer.dumps(message)
+    data = dumped.encode("utf-8") if isinstance(dumped, str) else bytes(dumped)
+    return data, _TEXT if opcode is None else int(opcode)
+
+
 class WebSocket:
     """One WebSocket connection, valid from ``open`` to ``close``.
 
@@ -81,19 +99,7 @@ class WebSocket:
     # -- data -----------------------------------------------------------------
 
     def _payload(self, message: Any, opcode: Optional[int]):
-        if type(message) is bytes:
-            return message, _BINARY if opcode is None else int(opcode)
-        if type(message) is str:
-            return message.encode("utf-8"), _TEXT if opcode is None else int(opcode)
-        if message is None:
-            return b"", _BINARY if opcode is None else int(opcode)
-        if isinstance(message, (bytearray, memoryview)):
-            return bytes(message), _BINARY if opcode is None else int(opcode)
-        if isinstance(message, str):
-            return str(message).encode("utf-8"), _TEXT if opcode is None else int(opcode)
-        dumped = self.app._json_serializer.dumps(message)
-        data = dumped.encode("utf-8") if isinstance(dumped, str) else bytes(dumped)
-        return data, _TEXT if opcode is None else int(opcode)
+        return encode_message(self.app._json_serializer, message, opcode)
 
     def send(self, message: Any, opcode: Optional[OpCode] = None, compress: bool = False,
              fin: bool = True) -> SendStatus:

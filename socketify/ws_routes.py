@@ -7,7 +7,7 @@ from . import _binding
 from ._binding import ffi, lib
 from ._pool import UNREFERENCED, refcounts
 from .loop import as_coroutine as _as_coroutine
-from .websocket import OpCode, WebSocket
+from .websocket import OpCode, WebSocket, encode_message
 
 __all__ = ["WebSocketRoutes", "DEFAULT_BEHAVIOR"]
 
@@ -125,22 +125,12 @@ class WebSocketRoutes:
         process). Without ``opcode``: str/dict/list as TEXT, bytes as BINARY.
         Returns True when the topic has subscribers."""
         name = WebSocket._topic(topic)
-        if type(message) is bytes:
-            data, code = message, 2 if opcode is None else int(opcode)
-        elif type(message) is str:
-            data, code = message.encode("utf-8"), 1 if opcode is None else int(opcode)
-        else:
-            data, code = WebSocket._payload(self._any_websocket(), message, opcode)
+        data, code = encode_message(self._json_serializer, message, opcode)
         status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code,
                                     1 if compress else 0)
         if status == lib.SK_ERR_INVALID:
             raise ValueError("publish takes OpCode.TEXT or OpCode.BINARY")
         return status == 1
-
-    def _any_websocket(self) -> WebSocket:
-        ws = self._websocket_class(0)
-        ws._closed = True
-        return ws
 
     def num_subscribers(self, topic: Union[str, bytes]) -> int:
         """How many WebSockets are subscribed to ``topic``."""

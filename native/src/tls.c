@@ -240,7 +240,3 @@ void sk_conn_shutdown_write(sk_conn_t *conn) {
   }
   shutdown(conn->watch.fd, SHUT_WR);
 }
-
-int sk_tls_native_handle_is_ssl(const sk_conn_t *conn) {
-  return conn->ssl != NULL;
-}
