@@ -55,6 +55,22 @@ SOURCE = """
 #include <string.h>
 #include "socketify.h"
 
+/* Every core entry point returns without blocking (asyncio polls the core
+ * with a zero timeout), so cffi's default of releasing the GIL around each
+ * call only buys two lock handoffs per call, and one more per callback into
+ * Python. Nor does the binding read ffi.errno (the core keeps what it needs,
+ * e.g. sk_app_listen_errno), so the per-call errno save/restore goes too.
+ * These names are the wrappers' hooks in cffi's generated code; were they
+ * renamed, the defines would be unused and the defaults would apply. */
+#undef Py_BEGIN_ALLOW_THREADS
+#undef Py_END_ALLOW_THREADS
+#define Py_BEGIN_ALLOW_THREADS {
+#define Py_END_ALLOW_THREADS }
+#undef _cffi_restore_errno
+#undef _cffi_save_errno
+#define _cffi_restore_errno() ((void)0)
+#define _cffi_save_errno() ((void)0)
+
 static int _sk_on_request(int handler_id, sk_res_id_t res, sk_req_t *req);
 
 /* Route handlers are found by id alone: not converting the unused `user`

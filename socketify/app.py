@@ -2,7 +2,6 @@
 import asyncio
 import inspect
 import itertools
-import json
 import logging
 import os
 import signal
@@ -11,6 +10,7 @@ import threading
 from typing import Any, Callable, Dict, Optional, Union
 
 from . import _binding
+from ._json import default_json
 from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
@@ -27,6 +27,7 @@ logger = logging.getLogger("socketify")
 
 _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "CONNECT", "TRACE")
 _app_ids = itertools.count(1)
+_new = object.__new__
 
 def _raise_open_file_limit() -> None:
     """A server holds one fd per client: lift the soft limit to the hard one."""
@@ -104,7 +105,7 @@ class App(WebSocketRoutes):
         )
         self.run_async = self.loop.run_async
         self.handlers = []
-        self._json_serializer = json
+        self._json_serializer = default_json
         self._template = None
         self._error_handler: Optional[Callable] = None
         self._start_hooks = []
@@ -328,8 +329,11 @@ class App(WebSocketRoutes):
                 req = req_pool.pop()
                 req._ptr = req_ptr
             else:
-                res = app._response_class(res_id)
-                req = app._request_class(req_ptr)
+                # What __init__ would do, without running it: cheaper by a call.
+                res = _new(app._response_class)
+                res._id = res_id
+                req = _new(app._request_class)
+                req._ptr = req_ptr
             req._res = res
             task = None
             try:
@@ -518,13 +522,13 @@ class App(WebSocketRoutes):
         if config.domain is not None:
             path = os.fsencode(config.domain)
             if lib.sk_app_listen_unix(self._native, path, config.options) != lib.SK_OK:
-                raise RuntimeError("Failed to listen on %s: %s" % (config.domain, os.strerror(ffi.errno)))
+                raise RuntimeError("Failed to listen on %s: %s" % (config.domain, os.strerror(lib.sk_app_listen_errno(self._native))))
             result = AppListenOptions(domain=config.domain, options=config.options)
         else:
             bound = ffi.new("int *")
             host = config.host.encode("idna") if config.host else ffi.NULL
             if lib.sk_app_listen(self._native, host, config.port, config.options, bound) != lib.SK_OK:
-                raise RuntimeError("Failed to listen on port %d: %s" % (config.port, os.strerror(ffi.errno)))
+                raise RuntimeError("Failed to listen on port %d: %s" % (config.port, os.strerror(lib.sk_app_listen_errno(self._native))))
             result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options)
         self._attach()
         if handler is not None:

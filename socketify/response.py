@@ -20,6 +20,7 @@ _SK_ERR_INVALID = lib.SK_ERR_INVALID
 _sk_res_end = lib.sk_res_end
 _sk_res_send = lib.sk_res_send
 _sk_res_write = lib.sk_res_write
+_sk_res_write_header = lib.sk_res_write_header
 
 _JSON = b"application/json"
 _TEXT_PLAIN = b"text/plain"
@@ -30,11 +31,11 @@ def _to_bytes(value: Any, what: str) -> bytes:
     if type(value) is bytes:
         return value
     if type(value) is str:
-        return value.encode("utf-8")
+        return value.encode()
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str):
-        return str(value).encode("utf-8")
+        return str(value).encode()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value).encode("latin-1")
     raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
@@ -91,15 +92,15 @@ class Response:
         if type(message) is bytes:
             return message, False
         if type(message) is str:
-            return message.encode("utf-8"), False
+            return message.encode(), False
         if message is None:
             return b"", False
         if isinstance(message, (bytearray, memoryview)):
             return bytes(message), False
         if isinstance(message, str):
-            return str(message).encode("utf-8"), False
+            return str(message).encode(), False
         dumped = self.app._json_serializer.dumps(message)
-        return (dumped.encode("utf-8") if isinstance(dumped, str) else bytes(dumped)), True
+        return (dumped.encode() if isinstance(dumped, str) else bytes(dumped)), True
 
     def _write_pending_cookies(self) -> None:
         cookies = self._cookies
@@ -126,15 +127,21 @@ class Response:
         ``Connection`` are read for their meaning; the framing is ours."""
         if self._done:
             return self
-        name = _to_bytes(key, "header name")
-        if type(value) is not bytes:
-            if type(value) is str:
-                value = value.encode("utf-8")
-            elif isinstance(value, (int, float, str, bytearray, memoryview)) and not isinstance(value, bool):
+        # str and bytes first, without a call: this runs for most responses.
+        if type(key) is str:
+            name = key.encode()
+        else:
+            name = key if type(key) is bytes else _to_bytes(key, "header name")
+        if type(value) is str:
+            value = value.encode()
+        elif type(value) is not bytes:
+            if isinstance(value, (int, float, str, bytearray, memoryview)) and not isinstance(value, bool):
                 value = _to_bytes(value, "header value")
             else:
                 value, _ = self._body(value)
-        self._check(lib.sk_res_write_header(self._native, self._id, name, len(name), value, len(value)))
+        status = _sk_res_write_header(self._native, self._id, name, len(name), value, len(value))
+        if status != _SK_OK:
+            self._check(status)
         return self
 
     # -- body -----------------------------------------------------------
@@ -160,7 +167,7 @@ class Response:
         if type(message) is bytes:
             data = message
         elif type(message) is str:
-            data = message.encode("utf-8")
+            data = message.encode()
         else:
             data, is_json = self._body(message)
             if is_json and not lib.sk_res_state(self._native, self._id) & lib.SK_RES_BODY_STARTED:
@@ -201,7 +208,7 @@ class Response:
             return self
         if type(message) is dict or type(message) is list:
             dumped = self.app._json_serializer.dumps(message)
-            data = dumped.encode("utf-8") if type(dumped) is str else bytes(dumped)
+            data = dumped.encode() if type(dumped) is str else bytes(dumped)
             is_json = True
         else:
             data, is_json = self._body(message)

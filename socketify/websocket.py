@@ -65,15 +65,15 @@ def encode_message(serializer: Any, message: Any, opcode: Optional[int]):
     if type(message) is bytes:
         return message, _BINARY if opcode is None else int(opcode)
     if type(message) is str:
-        return message.encode("utf-8"), _TEXT if opcode is None else int(opcode)
+        return message.encode(), _TEXT if opcode is None else int(opcode)
     if message is None:
         return b"", _BINARY if opcode is None else int(opcode)
     if isinstance(message, (bytearray, memoryview)):
         return bytes(message), _BINARY if opcode is None else int(opcode)
     if isinstance(message, str):
-        return str(message).encode("utf-8"), _TEXT if opcode is None else int(opcode)
+        return str(message).encode(), _TEXT if opcode is None else int(opcode)
     dumped = serializer.dumps(message)
-    data = dumped.encode("utf-8") if isinstance(dumped, str) else bytes(dumped)
+    data = dumped.encode() if isinstance(dumped, str) else bytes(dumped)
     return data, _TEXT if opcode is None else int(opcode)
 
 
@@ -209,7 +209,7 @@ class WebSocket:
     @staticmethod
     def _topic(topic: Union[str, bytes]) -> bytes:
         if isinstance(topic, str):
-            return topic.encode("utf-8")
+            return topic.encode()
         if isinstance(topic, (bytes, bytearray, memoryview)):
             return bytes(topic)
         raise TypeError("topic must be str or bytes, not %s" % type(topic).__name__)

@@ -83,7 +83,7 @@ class WebSocketRoutes:
         config.max_lifetime_min = _int_option(behavior, "max_lifetime", 0, 240)
         config.has_subscription_handler = 1 if b.subscription else 0
         handler_id = _binding.register_route(self._make_upgrade_dispatcher(b))
-        pattern = path.encode("utf-8")
+        pattern = path.encode()
         if lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id) != lib.SK_OK:
             raise ValueError("invalid route pattern %r" % path)
         return self

@@ -1,4 +1,5 @@
 """listen variants, run/close, signals, lifespan hooks, UNIX sockets, idle CPU."""
+import errno
 import os
 import signal
 import socket
@@ -101,6 +102,19 @@ def test_exclusive_port_refuses_a_second_listener(serve, tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30,
                          env=server_env())
     assert out.stdout.startswith("ERROR Failed to listen on port %d" % server.port), out.stderr
+    # The core keeps the errno of the failed listen: the OS's reason is shown.
+    assert os.strerror(errno.EADDRINUSE) in out.stdout, out.stdout
+
+
+def test_a_failed_unix_listen_says_why(tmp_path):
+    from socketify import App, AppListenOptions
+    app = App()
+    missing = tmp_path / "no-such-dir" / "app.sock"
+    with pytest.raises(RuntimeError) as caught:
+        app.listen(AppListenOptions(domain=str(missing)))
+    assert str(missing) in str(caught.value)
+    assert os.strerror(errno.ENOENT) in str(caught.value)
+    app.dispose()
 
 
 def test_default_port_sharing_lets_two_processes_listen(serve):

@@ -183,17 +183,27 @@ static int add_listener(sk_app_t *app, int fd, const char *unix_path) {
   return SK_OK;
 }
 
+/* errno is kept with the app: the binding does not carry errno across calls
+ * (see build_native.py), and Python may clobber it before reading. */
+static int listen_result(sk_app_t *app, int status) {
+  if (status == SK_ERR_SYSTEM) app->listen_errno = errno;
+  else app->listen_errno = status == SK_ERR_NOMEM ? ENOMEM : 0;
+  return status;
+}
+
 int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *bound_port) {
   int fd = sk_socket_listen_tcp(host, port, options, bound_port);
-  if (fd < 0) return SK_ERR_SYSTEM;
-  return add_listener(app, fd, NULL);
+  if (fd < 0) return listen_result(app, SK_ERR_SYSTEM);
+  return listen_result(app, add_listener(app, fd, NULL));
 }
 
 int sk_app_listen_unix(sk_app_t *app, const char *path, int options) {
   int fd = sk_socket_listen_unix(path, options);
-  if (fd < 0) return SK_ERR_SYSTEM;
-  return add_listener(app, fd, path);
+  if (fd < 0) return listen_result(app, SK_ERR_SYSTEM);
+  return listen_result(app, add_listener(app, fd, path));
 }
+
+int sk_app_listen_errno(const sk_app_t *app) { return app->listen_errno; }
 
 static void close_listeners(sk_app_t *app) {
   while (app->listeners) {

@@ -287,6 +287,7 @@ struct sk_app {
   int dispatching;      /* inside sk_app_poll */
   int user_corked;      /* sk_app_cork depth: writes wait for the uncork */
   int shutting_down;
+  int listen_errno; /* why the last listen failed (0: it did not) */
 
   char *recv_buf;
   char *cork_buf;
