@@ -36,11 +36,11 @@ sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user);
 
 extern "Python" int _sk_on_request(int handler_id, sk_res_id_t res, sk_req_t *req);
 extern "Python" void _sk_on_aborted(void *user, sk_res_id_t res);
-extern "Python" void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len,
+extern "Python" void _sk_on_data(int app_id, sk_res_id_t res, const char *data, size_t len,
                                  int is_last);
 extern "Python" void _sk_on_writable(void *user, sk_res_id_t res, uint64_t offset);
 extern "Python" void _sk_on_missing_server_name(void *user, const char *host, size_t len);
-extern "Python" void _sk_on_ws_message(void *user, sk_res_id_t ws, const char *data, size_t len,
+extern "Python" void _sk_on_ws_message(int app_id, sk_res_id_t ws, const char *data, size_t len,
                                        int opcode);
 extern "Python" void _sk_on_ws_ping(void *user, sk_res_id_t ws, const char *data, size_t len);
 extern "Python" void _sk_on_ws_pong(void *user, sk_res_id_t ws, const char *data, size_t len);
@@ -80,10 +80,18 @@ static int sk_py_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_
   return _sk_on_request(handler_id, res, req);
 }
 static void _sk_on_aborted(void *user, sk_res_id_t res);
-static void _sk_on_data(void *user, sk_res_id_t res, const char *data, size_t len, int is_last);
+static void _sk_on_data(int app_id, sk_res_id_t res, const char *data, size_t len, int is_last);
+static void sk_py_on_data(void *user, sk_res_id_t res, const char *data, size_t len, int is_last) {
+  _sk_on_data((int)(uintptr_t)user, res, data, len, is_last);
+}
 static void _sk_on_writable(void *user, sk_res_id_t res, uint64_t offset);
 static void _sk_on_missing_server_name(void *user, const char *host, size_t len);
-static void _sk_on_ws_message(void *user, sk_res_id_t ws, const char *data, size_t len, int opcode);
+/* The hot per-message and per-body-piece callbacks get the app id as an int:
+ * cheaper for Python than a pointer object. */
+static void _sk_on_ws_message(int app_id, sk_res_id_t ws, const char *data, size_t len, int opcode);
+static void sk_py_on_ws_message(void *user, sk_res_id_t ws, const char *data, size_t len, int opcode) {
+  _sk_on_ws_message((int)(uintptr_t)user, ws, data, len, opcode);
+}
 static void _sk_on_ws_ping(void *user, sk_res_id_t ws, const char *data, size_t len);
 static void _sk_on_ws_pong(void *user, sk_res_id_t ws, const char *data, size_t len);
 static void _sk_on_ws_close(void *user, sk_res_id_t ws, int code, const char *reason, size_t len);
@@ -99,10 +107,10 @@ static sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user) {
   callbacks.user = user;
   callbacks.on_request = sk_py_on_request;
   callbacks.on_aborted = _sk_on_aborted;
-  callbacks.on_data = _sk_on_data;
+  callbacks.on_data = sk_py_on_data;
   callbacks.on_writable = _sk_on_writable;
   callbacks.on_missing_server_name = _sk_on_missing_server_name;
-  callbacks.on_ws_message = _sk_on_ws_message;
+  callbacks.on_ws_message = sk_py_on_ws_message;
   callbacks.on_ws_ping = _sk_on_ws_ping;
   callbacks.on_ws_pong = _sk_on_ws_pong;
   callbacks.on_ws_close = _sk_on_ws_close;

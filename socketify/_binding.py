@@ -66,8 +66,8 @@ def _sk_on_aborted(user, res_id):
 
 
 @ffi.def_extern(onerror=_log_callback_error)
-def _sk_on_data(user, res_id, data, length, is_last):
-    app = _app_of(user)
+def _sk_on_data(app_id, res_id, data, length, is_last):
+    app = _apps.get(app_id)
     if app is not None:
         app._on_native_data(res_id, ffi.unpack(data, length) if length else b"", bool(is_last))
 
@@ -87,8 +87,8 @@ def _sk_on_missing_server_name(user, host, length):
 
 
 @ffi.def_extern(onerror=_log_callback_error)
-def _sk_on_ws_message(user, ws_id, data, length, opcode):
-    _apps[int(ffi.cast("uintptr_t", user))]._on_ws_message(ws_id, ffi.unpack(data, length), opcode)
+def _sk_on_ws_message(app_id, ws_id, data, length, opcode):
+    _apps[app_id]._on_ws_message(ws_id, ffi.unpack(data, length), opcode)
 
 
 @ffi.def_extern(onerror=_log_callback_error)

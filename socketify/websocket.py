@@ -57,6 +57,9 @@ _DROPPED = SendStatus.DROPPED
 _STATUSES = (SendStatus.BACKPRESSURE, SendStatus.SUCCESS, SendStatus.DROPPED)
 _TEXT = 1
 _BINARY = 2
+# opcode (an OpCode or a plain int; they hash alike) -> int, without int()
+_OPCODE_VALUES = {int(code): int(code) for code in OpCode}
+_sk_ws_send = lib.sk_ws_send
 
 
 def encode_message(serializer: Any, message: Any, opcode: Optional[int]):
@@ -107,9 +110,19 @@ class WebSocket:
         goes as TEXT and bytes as BINARY. Returns a ``SendStatus``."""
         if self._closed:
             return _DROPPED
-        data, code = self._payload(message, opcode)
-        status = lib.sk_ws_send(self._native, self._id, data, len(data), code, 1 if compress else 0,
-                                1 if fin else 0)
+        kind = type(message)
+        if kind is str or kind is bytes:  # the common case, without a call
+            data = message.encode() if kind is str else message
+            if opcode is None:
+                code = _TEXT if kind is str else _BINARY
+            else:
+                code = _OPCODE_VALUES.get(opcode)
+                if code is None:
+                    code = int(opcode)
+        else:
+            data, code = self._payload(message, opcode)
+        status = _sk_ws_send(self._native, self._id, data, len(data), code, 1 if compress else 0,
+                             1 if fin else 0)
         if status >= 0:
             return _STATUSES[status]
         if status == lib.SK_ERR_INVALID:

@@ -22,6 +22,8 @@ DEFAULT_BEHAVIOR: Dict[str, Any] = {
     "send_pings_automatically": False,
     "max_lifetime": 0,
 }
+_OPCODE_TEXT = OpCode.TEXT  # enum attribute lookups are slow before 3.12
+_OPCODE_BINARY = OpCode.BINARY
 _HANDLERS = ("upgrade", "open", "message", "drain", "ping", "pong", "close", "subscription")
 
 
@@ -169,11 +171,16 @@ class WebSocketRoutes:
         handler = ws._behavior.message
         if handler is None:
             return
-        if opcode == 1:
-            message = data.decode("utf-8")  # validated as UTF-8 by the core
-            self._ws_call(handler, ws, message, OpCode.TEXT)
-        else:
-            self._ws_call(handler, ws, data, OpCode.BINARY)
+        # _ws_call, inlined: this runs once per message.
+        try:
+            if opcode == 1:
+                result = handler(ws, data.decode(), _OPCODE_TEXT)  # the core validated the UTF-8
+            else:
+                result = handler(ws, data, _OPCODE_BINARY)
+            if result is not None and inspect.isawaitable(result):
+                self._start_coroutine(_as_coroutine(result), None, None)
+        except Exception as error:
+            self._report_error(error, None, None)
 
     def _on_ws_control(self, kind: str, ws_id: int, data: bytes) -> None:
         ws = self._websockets.get(ws_id)
