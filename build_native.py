@@ -33,8 +33,9 @@ def _cdef_from_header(path):
 
 CDEF = _cdef_from_header(os.path.join(NATIVE, "include", "socketify.h")) + """
 sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user);
+void sk_py_yield_request(void);
 
-extern "Python" int _sk_on_request(int handler_id, sk_res_id_t res, sk_req_t *req);
+extern "Python" void _sk_on_request(int handler_id, sk_res_id_t res);
 extern "Python" void _sk_on_aborted(void *user, sk_res_id_t res);
 extern "Python" void _sk_on_data(int app_id, sk_res_id_t res, const char *data, size_t len,
                                  int is_last);
@@ -71,13 +72,25 @@ SOURCE = """
 #define _cffi_restore_errno() ((void)0)
 #define _cffi_save_errno() ((void)0)
 
-static int _sk_on_request(int handler_id, sk_res_id_t res, sk_req_t *req);
+static void _sk_on_request(int handler_id, sk_res_id_t res);
 
-/* Route handlers are found by id alone: not converting the unused `user`
- * pointer saves an object per request. */
+/* A route handler is found by its id alone, and the request is the app's
+ * sk_app_current_request (the binding holds its address), so the callback
+ * converts two ints and returns nothing. A handler that yields to the next
+ * route says so through sk_py_yield_request. */
+static _Thread_local int sk_py_request_yielded;
+
+static void sk_py_yield_request(void) { sk_py_request_yielded = 1; }
+
 static int sk_py_on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req) {
   (void)user;
-  return _sk_on_request(handler_id, res, req);
+  (void)req;
+  int outer = sk_py_request_yielded;
+  sk_py_request_yielded = 0;
+  _sk_on_request(handler_id, res);
+  int taken = !sk_py_request_yielded;
+  sk_py_request_yielded = outer;
+  return taken;
 }
 static void _sk_on_aborted(void *user, sk_res_id_t res);
 static void _sk_on_data(int app_id, sk_res_id_t res, const char *data, size_t len, int is_last);

@@ -14,7 +14,7 @@ __all__ = ["ffi", "lib", "register_route", "register_app", "unregister_app", "na
 
 logger = logging.getLogger("socketify")
 
-# handler id -> dispatcher(res_id, req_ptr) -> int (1 handled, 0 yield)
+# handler id -> dispatcher(res_id); a handler that yields calls lib.sk_py_yield_request()
 _routes: List[Optional[Callable]] = []
 # app id (the native "user" pointer) -> App, for the rarer per-response callbacks
 _apps: Dict[int, object] = {}
@@ -53,9 +53,16 @@ def _log_callback_error(exc_type, exc, tb):
     logger.error("error in a socketify callback", exc_info=(exc_type, exc, tb))
 
 
-@ffi.def_extern(onerror=_log_callback_error)
-def _sk_on_request(handler_id, res_id, req):
-    return _routes[handler_id](res_id, req)
+def _request_callback_error(exc_type, exc, tb):
+    # The dispatcher failed before a handler owned the response: the core
+    # moves on (next route, or 404) instead of leaving the client waiting.
+    _log_callback_error(exc_type, exc, tb)
+    lib.sk_py_yield_request()
+
+
+@ffi.def_extern(onerror=_request_callback_error)
+def _sk_on_request(handler_id, res_id):
+    _routes[handler_id](res_id)
 
 
 @ffi.def_extern(onerror=_log_callback_error)

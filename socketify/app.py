@@ -132,6 +132,7 @@ class App(WebSocketRoutes):
         self._native = lib.sk_py_app_create(config, self._user)
         if self._native == ffi.NULL:
             raise RuntimeError("Failed to create connection")
+        self._current_request = lib.sk_app_current_request(self._native)
         if options is not None:
             self._use_tls(options)
         _binding.register_app(self._id, self)
@@ -316,13 +317,14 @@ class App(WebSocketRoutes):
             raise ValueError("invalid route pattern %r%s" % (
                 path, "" if server_name is None else " (or unknown server name %r)" % server_name))
 
-    def _make_dispatcher(self, handler: Callable) -> Callable[[int, Any], int]:
+    def _make_dispatcher(self, handler: Callable) -> Callable[[int], None]:
         app = self
         is_async = inspect.iscoroutinefunction(handler)
         pool_size = self.request_response_factory_max_items
         res_pool, req_pool = self._res_pool, self._req_pool
+        req_ptr = self._current_request  # the same for every request of this app
 
-        def dispatch(res_id: int, req_ptr) -> int:
+        def dispatch(res_id: int) -> None:
             if res_pool:
                 res = res_pool.pop()
                 res._id = res_id
@@ -352,15 +354,15 @@ class App(WebSocketRoutes):
                         req._res = None
                         if _refcounts(res, req) == _UNREFERENCED:
                             _recycle(res, req, res_pool, req_pool)
-                    return 1
+                    return
             elif req._yield:
                 req._ptr = None
-                return 0
+                lib.sk_py_yield_request()
+                return
             else:
                 res._track()  # listen for the client going away
             # Work goes on after this call: copy the request while it is valid.
             req._snapshot()
-            return 1
 
         return dispatch
 

@@ -90,11 +90,13 @@ class WebSocketRoutes:
             raise ValueError("invalid route pattern %r" % path)
         return self
 
-    def _make_upgrade_dispatcher(self, behavior: _Behavior) -> Callable[[int, Any], int]:
+    def _make_upgrade_dispatcher(self, behavior: _Behavior) -> Callable[[int], None]:
         app = self
         upgrade = behavior.upgrade
 
-        def dispatch(res_id: int, req_ptr) -> int:
+        req_ptr = self._current_request
+
+        def dispatch(res_id: int) -> None:
             res = app._response_class(res_id)
             req = app._request_class(req_ptr)
             req._res = res
@@ -115,7 +117,6 @@ class WebSocketRoutes:
                     res._track()
             else:
                 req._ptr = None
-            return 1
 
         return dispatch
 

@@ -136,6 +136,9 @@ int sk_app_route_server_name(sk_app_t *app, const char *pattern, const char *met
                              int handler_id);
 
 /* ---- request (valid only inside on_request) ---- */
+/* The request on_request is given: the same address for the app's lifetime,
+ * valid (describing the request being dispatched) only inside on_request. */
+sk_req_t *sk_app_current_request(sk_app_t *app);
 const char *sk_req_method(const sk_req_t *req, size_t *len);
 const char *sk_req_url(const sk_req_t *req, size_t *len);   /* path, no query */
 const char *sk_req_query(const sk_req_t *req, size_t *len); /* after '?', raw */

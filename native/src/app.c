@@ -205,6 +205,8 @@ int sk_app_listen_unix(sk_app_t *app, const char *path, int options) {
 
 int sk_app_listen_errno(const sk_app_t *app) { return app->listen_errno; }
 
+sk_req_t *sk_app_current_request(sk_app_t *app) { return &app->current_request; }
+
 static void close_listeners(sk_app_t *app) {
   while (app->listeners) {
     sk_listener_t *listener = app->listeners;

@@ -199,8 +199,12 @@ static int visit_route(void *ctx_ptr, int handler_id, const sk_route_params_t *p
 
 static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   sk_app_t *app = conn->app;
-  sk_req_t req = {http, NULL};
-  dispatch_ctx_t ctx = {conn, conn->serial, &req};
+  /* Dispatch never nests, so one request view per app serves every call: a
+   * binding can hold its address instead of converting it per request. */
+  sk_req_t *req = &app->current_request;
+  req->http = http;
+  req->params = NULL;
+  dispatch_ctx_t ctx = {conn, conn->serial, req};
   /* The router also offers GET routes to HEAD; the body is never written.
    * A connection that named a known host (SNI) tries that host's routes first. */
   int taken = 0;
