@@ -4,6 +4,7 @@ and the C ceiling, over loopback with wrk.
     make bench          # full: 3 runs of 5 s per scenario and server
     make bench-quick    # short: 1 run of 3 s
     python bench/run.py [--quick] [--scenarios a,b] [--servers x,y] [--setup-only]
+                         [--no-instructions | --instructions-only]
 
 HTTP scenarios are driven by wrk (over TLS for https-plaintext), WebSocket
 scenarios by bench/wsload.c (our own generator, built into bench/.work).
@@ -33,6 +34,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import instructions
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -101,6 +104,18 @@ SCENARIO_SERVERS = {
 }
 
 SKIPPED = ["asgi-adapter", "wsgi"]
+
+# Instruction counts (callgrind, bench/instructions.py): scenario -> (the two
+# servers compared, load). HTTP load: ("http", requests, pipelined depth,
+# connections); WebSocket load: ("ws", seconds under callgrind).
+INSTRUCTION_SCENARIOS = {
+    "plaintext": (("ours", "reference"), ("http", 20000, 1, 32)),
+    "plaintext-pipelined": (("ours", "reference"), ("http", 20000, PIPELINE_DEPTH, 16)),
+    "json": (("ours", "reference"), ("http", 20000, 1, 32)),
+    "params": (("ours", "reference"), ("http", 20000, 1, 32)),
+    "ws-echo-16": (("ours", "reference"), ("ws", 10)),
+    "extensions": (("ours", "ours-ext"), ("http", 20000, 1, 32)),
+}
 
 # Summary targets: (label, scenario, server, other server, threshold):
 # median(server) / median(other) on that scenario must reach threshold
@@ -209,6 +224,9 @@ def ensure_system():
     if not has_libuv():
         log("installing libuv1 (for socketify 0.0.31)")
         apt_install(["libuv1"])
+    if instructions.available():
+        log("installing valgrind (instruction counts)")
+        apt_install(["valgrind"])
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("bench: wrk and taskset are needed")
 
@@ -665,7 +683,10 @@ def bench_scenario(scenario, servers, broken, runs, seconds, quiet_wait, retries
     errors = {server: broken.get("tool:" + kind(scenario)) or broken.get(server)
               for server in servers}
     for round_number in range(1, runs + 1):
-        for server in servers:
+        # Every other round runs the servers in reverse: whatever drifts with
+        # time or follows from the previous server (caches, CPU frequency,
+        # TCP state) favours no server.
+        for server in (servers if round_number % 2 else list(reversed(servers))):
             if errors[server]:
                 continue
             sample, errors[server] = bench_undisturbed(server, scenario, seconds, quiet_wait,
@@ -680,6 +701,65 @@ def bench_scenario(scenario, servers, broken, runs, seconds, quiet_wait, retries
     for server in servers:
         log_result(scenario, server, results[server])
     return results
+
+
+def count_instructions(server, scenario, quick):
+    """Instructions per request (or message) of SERVER on SCENARIO, under
+    callgrind: {"per_unit", "ir", "units"} or {"error"}."""
+    load_kind = INSTRUCTION_SCENARIOS[scenario][1]
+    port = free_port()
+    work_dir = os.path.join(WORK, "callgrind")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("PYTHONPATH", None)
+
+    def ready(proc):
+        return wait_ready(proc, port)
+
+    if load_kind[0] == "http":
+        _, total, depth, connections = load_kind
+        path = SCENARIOS[scenario][1]
+        total = total // 4 if quick else total
+
+        def load_fn(warmup):
+            count = instructions.WARMUP_REQUESTS if warmup else total
+            instructions.http_load(port, path, count, depth, connections)
+            return count
+    else:
+        seconds = load_kind[1] // 2 if quick else load_kind[1]
+
+        def load_fn(warmup):
+            cmd = [WSLOAD_BIN, "--port", str(port), "-d", str(2 if warmup else seconds),
+                   "-s", str(WS_PAYLOAD), "--path", SCENARIOS[scenario][1]] + SCENARIOS[scenario][2]
+            result = run(cmd, timeout=seconds + 120)
+            match = re.search(r"^RESULT .*\bmessages=(\d+) .*\berrors=0", result.stdout, re.M)
+            if result.returncode != 0 or not match:
+                raise OSError("wsload: " + one_line(result.stdout))
+            return int(match.group(1))
+
+    return instructions.measure(server_command(server, port, scenario), APPS, port, ready, load_fn,
+                                work_dir, env=env)
+
+
+def instruction_counts(scenarios, broken, quick):
+    """{scenario: {server: count}} for the selected scenarios that have an
+    instruction comparison."""
+    unavailable = instructions.available()
+    counts = {}
+    for scenario in scenarios:
+        if scenario not in INSTRUCTION_SCENARIOS:
+            continue
+        counts[scenario] = {}
+        for server in INSTRUCTION_SCENARIOS[scenario][0]:
+            error = unavailable or broken.get(server) or (
+                broken.get("tool:ws") if kind(scenario) == "ws" else None)
+            result = {"error": error} if error else count_instructions(server, scenario, quick)
+            counts[scenario][server] = result
+            if "error" in result:
+                log("  instructions %-20s %-10s FAILED: %s" % (scenario, server, result["error"]))
+            else:
+                log("  instructions %-20s %-10s %8.0f per %s" % (
+                    scenario, server, result["per_unit"], "message" if kind(scenario) == "ws" else "request"))
+    return counts
 
 
 def bench_all(scenarios, servers, broken, config, on_scenario_done):
@@ -853,7 +933,8 @@ wrk warm-up, one measured wrk run, its RSS read (VmRSS of the process and its
 children) and is stopped. A run during which other processes used more than
 %.1f core is done again (up to %d times; the least disturbed one is kept).
 Rounds spread each server's runs over time, so a burst of load from other
-processes lands on every server alike.
+processes lands on every server alike; every other round runs the servers in
+reverse order, so no server always follows the same one.
 
 Shown: median, min and max req/s over the rounds; RSS after the last round;
 "vs reference" = median / median of socketify 0.0.31; "of C ceiling" = median /
@@ -931,7 +1012,44 @@ def scenario_note(scenario, results):
     return None
 
 
-def render_report(facts, config, results, scenario_meta):
+def instruction_table(counts):
+    """The callgrind section of RESULTS.md."""
+    lines = [
+        "## Instructions per request (callgrind)",
+        "",
+        "Throughput on this shared VM moves by up to 30 % from run to run; instruction",
+        "counts do not. `bench/instructions.py` runs each server under `valgrind",
+        "--tool=callgrind`, warms it up, zeroes the counters, sends a fixed load",
+        "(HTTP: 20,000 requests from a checking client, 32 connections, or 16 pipelined",
+        "on 16; WebSocket: wsload, 64 connections, 16 messages in flight, for 10 s)",
+        "and divides the server's user-space instructions (interpreter, cffi, core,",
+        "libc; the kernel's share is not counted) by the requests or messages served.",
+        "\"Fewer\" = the other server's count / ours: how many times fewer instructions",
+        "ours executes (for extensions: without / with, so 1.00x means free).",
+        "",
+        "| scenario | ours | other | other's count | fewer | measured |",
+        "|---|---:|---|---:|---:|---|",
+    ]
+    for scenario, entry in counts.items():
+        first, second = INSTRUCTION_SCENARIOS[scenario][0]
+        servers = entry["servers"]
+        if scenario == "extensions":
+            first, second = second, first  # ours with extensions, against without
+        mine, other = servers.get(first, {}), servers.get(second, {})
+
+        def cell(result):
+            return "{:,.0f}".format(result["per_unit"]) if "per_unit" in result else (
+                "failed: " + result.get("error", "not run"))
+
+        fewer = ("%.2fx" % (other["per_unit"] / mine["per_unit"])
+                 if "per_unit" in mine and "per_unit" in other else "n/a")
+        lines.append("| %s | %s | %s | %s | %s | %s, `%s`%s |" % (
+            scenario, cell(mine), SERVERS[second], cell(other), fewer, entry["date"],
+            entry["commit"], " (quick)" if entry.get("quick") else ""))
+    return "\n".join(lines)
+
+
+def render_report(facts, config, results, scenario_meta, counts=None):
     """The whole of RESULTS.md."""
     pythons = "\n".join("  - %s: %s" % (name, text) for name, text in facts["pythons"].items())
     out = [
@@ -960,6 +1078,8 @@ def render_report(facts, config, results, scenario_meta):
         summary_table(results),
         "",
     ]
+    if counts:
+        out += [instruction_table(counts), ""]
     for scenario in results:
         out += ["## %s" % scenario, "", scenario_description(scenario), "",
                 measured_line(scenario_meta.get(scenario)), "",
@@ -989,30 +1109,38 @@ def scenario_description(scenario):
 
 
 def load_previous():
-    """(results, scenario_meta) of bench/results.json, or empty ones. Older
+    """(results, scenario_meta, instruction counts) of bench/results.json, or empty ones. Older
     files without per-scenario metadata get their run's date and commit."""
     try:
         with open(os.path.join(BENCH, "results.json")) as handle:
             data = json.load(handle)
     except (OSError, ValueError):
-        return {}, {}
+        return {}, {}, {}
     results = {s: r for s, r in data.get("results", {}).items() if s in SCENARIOS}
+    counts = {s: c for s, c in data.get("instructions", {}).items() if s in INSTRUCTION_SCENARIOS}
     meta, config = data.get("meta", {}), data.get("config", {})
     fallback = {"date": meta.get("date", "unknown"), "commit": meta.get("commit", "unknown"),
                 "runs": config.get("runs", 0), "seconds": config.get("seconds", 0),
                 "quick": config.get("quick", False)}
     scenario_meta = data.get("scenario_meta", {})
-    return results, {s: scenario_meta.get(s, fallback) for s in results}
+    return results, {s: scenario_meta.get(s, fallback) for s in results}, counts
 
 
-def write_outputs(facts, config, results, previous):
+def write_outputs(facts, config, results, previous, counts=None):
     """bench/results.json and bench/RESULTS.md (the load average now is the
     end load): this run's scenarios, plus the PREVIOUS (results,
     scenario_meta) of the scenarios not rerun, in SCENARIOS order."""
     facts["load_end"] = load_average()
-    old_results, old_meta = previous
+    old_results, old_meta, old_counts = previous
     this = {"date": facts["date"], "commit": facts["commit"], "runs": config["runs"],
             "seconds": config["seconds"], "quick": config["quick"]}
+    merged_counts = {}
+    for scenario in INSTRUCTION_SCENARIOS:
+        if counts and scenario in counts:
+            merged_counts[scenario] = {"date": facts["date"], "commit": facts["commit"],
+                                       "quick": config["quick"], "servers": counts[scenario]}
+        elif scenario in old_counts:
+            merged_counts[scenario] = old_counts[scenario]
     merged, scenario_meta = {}, {}
     for scenario in SCENARIOS:
         if scenario in results:
@@ -1021,10 +1149,10 @@ def write_outputs(facts, config, results, previous):
             merged[scenario], scenario_meta[scenario] = old_results[scenario], old_meta[scenario]
     with open(os.path.join(BENCH, "results.json"), "w") as handle:
         json.dump({"meta": facts, "config": config, "scenario_meta": scenario_meta,
-                   "results": merged}, handle, indent=2)
+                   "results": merged, "instructions": merged_counts}, handle, indent=2)
         handle.write("\n")
     with open(os.path.join(BENCH, "RESULTS.md"), "w") as handle:
-        handle.write(render_report(facts, config, merged, scenario_meta))
+        handle.write(render_report(facts, config, merged, scenario_meta, merged_counts))
     return merged
 
 
@@ -1037,6 +1165,10 @@ def parse_args():
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
     parser.add_argument("--setup-only", action="store_true", help="install and build, no runs")
+    parser.add_argument("--no-instructions", action="store_true",
+                        help="skip the callgrind instruction counts")
+    parser.add_argument("--instructions-only", action="store_true",
+                        help="only the callgrind instruction counts (no timed runs)")
     args = parser.parse_args()
     for value, known in ((args.scenarios, SCENARIOS), (args.servers, SERVERS)):
         unknown = set(value.split(",")) - set(known)
@@ -1060,9 +1192,17 @@ def main():
     log("benchmarking %s x %s: %d run(s) of %d s" % (
         len(scenarios), len(servers), config["runs"], config["seconds"]))
     previous = load_previous()
-    results = bench_all(scenarios, servers, broken, config,
+    if args.instructions_only:
+        scenarios_timed = []
+    else:
+        scenarios_timed = scenarios
+    results = bench_all(scenarios_timed, servers, broken, config,
                         lambda partial: write_outputs(facts, config, partial, previous))
-    merged = write_outputs(facts, config, results, previous)
+    counts = None
+    if not args.no_instructions:
+        log("counting instructions per request (callgrind)")
+        counts = instruction_counts(scenarios, broken, args.quick)
+    merged = write_outputs(facts, config, results, previous, counts)
     log("\n" + summary_table(merged))
     log("\nwrote bench/RESULTS.md and bench/results.json")
 
