@@ -176,6 +176,25 @@ def test_write_streams_chunked(basic_server):
     assert fetch(basic_server, "/stream")[2] == b"one,two,three"
 
 
+def test_chunk_size_lines_are_lowercase_hex(basic_server):
+    sizes = [1, 10, 15, 16, 255, 4096, 74565]
+    with rawhttp.connect(basic_server.port) as sock:
+        sock.sendall(b"GET /stream-sizes?sizes=%s HTTP/1.1\r\nHost: x\r\n\r\n"
+                     % ",".join(map(str, sizes)).encode())
+        data = b""
+        while not data.endswith(b"\r\n0\r\n\r\n"):
+            chunk = sock.recv(1 << 20)
+            assert chunk, "connection closed early"
+            data += chunk
+    body = data.partition(b"\r\n\r\n")[2]
+    for size in sizes:
+        line, _, body = body.partition(b"\r\n")
+        assert line == b"%x" % size
+        assert body[:size] == b"x" * size and body[size:size + 2] == b"\r\n"
+        body = body[size + 2:]
+    assert body == b"0\r\n\r\n"
+
+
 def test_write_with_content_length_is_not_chunked(basic_server):
     status, headers, body = fetch(basic_server, "/stream-length")
     assert headers["Content-Length"] == "10" and "Transfer-Encoding" not in headers

@@ -88,6 +88,14 @@ def stream(res, req):
     res.end()
 
 
+@app.get("/stream-sizes")
+def stream_sizes(res, req):
+    """Chunks of the sizes in ?sizes=a,b,c (decimal): hex chunk-size lines."""
+    for size in req.get_query("sizes").split(","):
+        res.write(b"x" * int(size))
+    res.end()
+
+
 @app.get("/stream-length")
 def stream_length(res, req):
     res.write_header("Content-Length", "10")
