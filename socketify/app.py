@@ -16,7 +16,7 @@ from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
 from .loop import Loop, as_coroutine as _as_coroutine, is_awaitable as _is_awaitable_result, start_coroutine
 from .options import AppListenOptions, AppOptions
-from .request import Request
+from .request import _SCRATCH_SIZE as _REQUEST_SCRATCH_SIZE, Request
 from .response import Response
 from .websocket import WebSocket
 from .ws_routes import WebSocketRoutes
@@ -118,6 +118,7 @@ class App(WebSocketRoutes):
         self._attached = False
         self._force_stop = None
         self._lenp = ffi.new("size_t *")
+        self._scratch = ffi.new("char[]", _REQUEST_SCRATCH_SIZE)
         self._id = next(_app_ids)
 
         config = ffi.new("sk_app_config_t *")
@@ -280,7 +281,8 @@ class App(WebSocketRoutes):
 
     def _derive_classes(self) -> None:
         self._request_class = derive_class(
-            Request, (t[0] for t in self._extensions), app=self, _lenp=self._lenp)
+            Request, (t[0] for t in self._extensions), app=self, _lenp=self._lenp,
+            _scratch=self._scratch)
         self._response_class = derive_class(
             Response, (t[1] for t in self._extensions), app=self, _native=self._native)
         self._websocket_class = derive_class(

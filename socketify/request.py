@@ -7,10 +7,30 @@ from ._binding import ffi, lib
 
 __all__ = ["Request", "AppRequest"]
 
+_SCRATCH_SIZE = 4096
+
 
 def _text(data: bytes) -> str:
     # UTF-8 as clients send it; surrogateescape keeps any other byte lossless.
     return data.decode("utf-8", "surrogateescape")
+
+
+def _parse_query(raw: str) -> Dict[str, List[str]]:
+    """``parse_qs(raw, keep_blank_values=True)``; a query with nothing to
+    decode (no ``%``, no ``+``), the usual case, is split directly (several
+    times faster than parse_qs, with the same result)."""
+    if "%" in raw or "+" in raw:
+        return parse_qs(raw, keep_blank_values=True)
+    queries: Dict[str, List[str]] = {}
+    for pair in raw.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            values = queries.get(name)
+            if values is None:
+                queries[name] = [value]
+            else:
+                values.append(value)
+    return queries
 
 
 class Request:
@@ -27,6 +47,7 @@ class Request:
     # creating a Request per request sets a single attribute.
     app = None
     _lenp = None
+    _scratch = None  # per app: char[_SCRATCH_SIZE] the core packs values into
     _method = None
     _url = None
     _query = None
@@ -130,11 +151,13 @@ class Request:
         headers = self._headers
         if headers is None:
             ptr = self._native()
-            size = lib.sk_req_headers_pack(ptr, ffi.NULL, 0)
-            headers = {}
-            if size:
+            buf = self._scratch
+            size = lib.sk_req_headers_pack(ptr, buf, _SCRATCH_SIZE)
+            if size > _SCRATCH_SIZE:
                 buf = ffi.new("char[]", size)
                 lib.sk_req_headers_pack(ptr, buf, size)
+            headers = {}
+            if size:
                 parts = ffi.unpack(buf, size).split(b"\0")
                 for i in range(0, len(parts) - 1, 2):
                     headers[parts[i].decode("latin-1")] = _text(parts[i + 1])
@@ -152,7 +175,7 @@ class Request:
         """The query string parsed into lists of values (``parse_qs``)."""
         queries = self._queries
         if queries is None:
-            queries = self._queries = parse_qs(self._raw_query(), keep_blank_values=True)
+            queries = self._queries = _parse_query(self._raw_query())
         return queries
 
     def get_query(self, key: str) -> Optional[str]:
@@ -167,12 +190,16 @@ class Request:
         params = self._parameters
         if params is None:
             ptr = self._native()
-            lenp = self._lenp
+            scratch = self._scratch
+            size = lib.sk_req_params_pack(ptr, scratch, _SCRATCH_SIZE)
+            if size > _SCRATCH_SIZE:
+                scratch = ffi.new("char[]", size)
+                lib.sk_req_params_pack(ptr, scratch, size)
             params = []
-            for i in range(lib.sk_req_param_count(ptr)):
-                data = lib.sk_req_param(ptr, i, lenp)
-                value = _text(ffi.unpack(data, lenp[0]))
-                params.append(unquote(value) if "%" in value else value)
+            if size:
+                for raw in ffi.unpack(scratch, size - 1).split(b"\0"):
+                    value = _text(raw)
+                    params.append(unquote(value) if "%" in value else value)
             self._parameters = params
         return params
 

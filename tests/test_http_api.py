@@ -100,6 +100,23 @@ def test_get_query(basic_server):
     assert body["a"] == "été" and body["b"] == "1 2" and body["missing"] is None
 
 
+def test_queries_with_nothing_to_decode(basic_server):
+    status, body = fetch_json(basic_server, "/query?a=1&a=2&b=&c")
+    assert body["a"] == "1" and body["b"] == ""
+    assert body["all"] == {"a": ["1", "2"], "b": [""], "c": [""]}
+
+
+def test_parameters_and_headers_larger_than_the_scratch_buffer(basic_server):
+    # The core packs parameters and headers into a 4 KiB buffer per app;
+    # bigger ones take a buffer of their own.
+    long_a, long_b = "a" * 3000, "%C3%A9" + "b" * 2000
+    status, body = fetch_json(basic_server, "/params/%s/%s" % (long_a, long_b))
+    assert body["params"] == [long_a, "é" + "b" * 2000]
+    big = "v" * 6000
+    status, body = fetch_json(basic_server, "/headers", headers={"X-Big": big})
+    assert body["headers"]["x-big"] == big
+
+
 def test_headers(basic_server):
     status, body = fetch_json(basic_server, "/headers", headers={"X-Custom": "Value", "X-UTF": "é"})
     assert body["headers"]["x-custom"] == "Value"

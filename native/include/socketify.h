@@ -149,6 +149,9 @@ size_t sk_req_header_count(const sk_req_t *req);
 /* Writes every header as "lowercase-name\0value\0" into out; returns the bytes
  * needed (call with cap 0 to size the buffer); writes only if they fit. */
 size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap);
+/* Every :param value as "value\0" in route order (values never hold a NUL:
+ * the parser refuses one in the request target); same sizing rule. */
+size_t sk_req_params_pack(const sk_req_t *req, char *out, size_t cap);
 size_t sk_req_param_count(const sk_req_t *req);
 const char *sk_req_param(const sk_req_t *req, size_t index, size_t *len);
 int sk_req_is_ancient(const sk_req_t *req); /* HTTP/1.0 */

@@ -62,6 +62,21 @@ size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap) {
   return need;
 }
 
+size_t sk_req_params_pack(const sk_req_t *req, char *out, size_t cap) {
+  const sk_route_params_t *params = req->params;
+  size_t count = params ? params->count : 0;
+  size_t need = 0;
+  for (size_t i = 0; i < count; i++) need += params->value_len[i] + 1;
+  if (need > cap || out == NULL) return need;
+  char *p = out;
+  for (size_t i = 0; i < count; i++) {
+    if (params->value_len[i]) memcpy(p, params->value[i], params->value_len[i]);
+    p += params->value_len[i];
+    *p++ = '\0';
+  }
+  return need;
+}
+
 size_t sk_req_param_count(const sk_req_t *req) {
   return req->params ? req->params->count : 0;
 }
