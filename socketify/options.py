@@ -40,6 +40,8 @@ class AppOptions:
     dh_params_file_name: Optional[str] = None
     ca_file_name: Optional[str] = None
     ssl_ciphers: Optional[str] = None
+    # Accepted for compatibility: idle connections always release their TLS
+    # record buffers.
     ssl_prefer_low_memory_usage: int = 0
 
     def __post_init__(self) -> None:

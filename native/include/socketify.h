@@ -79,7 +79,7 @@ typedef struct sk_tls_options {
   const char *dh_params_file_name;
   const char *ca_file_name;
   const char *ssl_ciphers;
-  int ssl_prefer_low_memory_usage;
+  int ssl_prefer_low_memory_usage; /* accepted; idle buffers are always released */
 } sk_tls_options_t;
 
 /* A WebSocket route's behaviour (the app.ws dict). */
