@@ -3,8 +3,8 @@ and the C ceiling, over loopback with wrk.
 
     make bench          # full: 3 runs of 5 s per scenario and server
     make bench-quick    # short: 1 run of 3 s
-    python bench/run.py [--quick] [--scenarios a,b] [--servers x,y] [--setup-only]
-                         [--no-instructions | --instructions-only]
+    python bench/run.py [--quick] [--runs N] [--scenarios a,b] [--servers x,y]
+                        [--setup-only] [--no-instructions | --instructions-only]
 
 HTTP scenarios are driven by wrk (over TLS for https-plaintext), WebSocket
 scenarios by bench/wsload.c (our own generator, built into bench/.work).
@@ -1165,6 +1165,8 @@ def parse_args():
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
     parser.add_argument("--setup-only", action="store_true", help="install and build, no runs")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="rounds per scenario (default 3; 1 with --quick)")
     parser.add_argument("--no-instructions", action="store_true",
                         help="skip the callgrind instruction counts")
     parser.add_argument("--instructions-only", action="store_true",
@@ -1180,7 +1182,8 @@ def parse_args():
 def main():
     """Set up, run every scenario, write the report and print the summary."""
     args = parse_args()
-    config = {"quick": args.quick, "runs": 1 if args.quick else 3,
+    runs = args.runs if args.runs else (1 if args.quick else 3)
+    config = {"quick": args.quick, "runs": runs,
               "seconds": 3 if args.quick else 5, "quiet_wait": 1 if args.quick else 5,
               "retries": 1 if args.quick else 2}
     broken = setup()
