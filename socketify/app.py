@@ -526,13 +526,15 @@ class App(WebSocketRoutes):
         if config.domain is not None:
             path = os.fsencode(config.domain)
             if lib.sk_app_listen_unix(self._native, path, config.options) != lib.SK_OK:
-                raise RuntimeError("Failed to listen on %s: %s" % (config.domain, os.strerror(lib.sk_app_listen_errno(self._native))))
+                reason = os.strerror(lib.sk_app_listen_errno(self._native))
+                raise RuntimeError("Failed to listen on %s: %s" % (config.domain, reason))
             result = AppListenOptions(domain=config.domain, options=config.options)
         else:
             bound = ffi.new("int *")
             host = config.host.encode("idna") if config.host else ffi.NULL
             if lib.sk_app_listen(self._native, host, config.port, config.options, bound) != lib.SK_OK:
-                raise RuntimeError("Failed to listen on port %d: %s" % (config.port, os.strerror(lib.sk_app_listen_errno(self._native))))
+                reason = os.strerror(lib.sk_app_listen_errno(self._native))
+                raise RuntimeError("Failed to listen on port %d: %s" % (config.port, reason))
             result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options)
         self._attach()
         if handler is not None:
