@@ -73,6 +73,17 @@ class Request:
             )
         return ptr
 
+    def _packed(self, pack: Callable) -> bytes:
+        """What one of the core's pack functions (headers, parameters) writes:
+        into the app's scratch buffer, or a buffer of its own when bigger."""
+        ptr = self._native()
+        buf = self._scratch
+        size = pack(ptr, buf, _SCRATCH_SIZE)
+        if size > _SCRATCH_SIZE:
+            buf = ffi.new("char[]", size)
+            pack(ptr, buf, size)
+        return ffi.unpack(buf, size)
+
     def _snapshot(self) -> None:
         """Copies everything out of the native request (it is about to go away)."""
         if self._ptr is None:
@@ -150,15 +161,10 @@ class Request:
         """Every header as a dict of lower-case name -> value (a repeated header keeps the last)."""
         headers = self._headers
         if headers is None:
-            ptr = self._native()
-            buf = self._scratch
-            size = lib.sk_req_headers_pack(ptr, buf, _SCRATCH_SIZE)
-            if size > _SCRATCH_SIZE:
-                buf = ffi.new("char[]", size)
-                lib.sk_req_headers_pack(ptr, buf, size)
+            packed = self._packed(lib.sk_req_headers_pack)
             headers = {}
-            if size:
-                parts = ffi.unpack(buf, size).split(b"\0")
+            if packed:
+                parts = packed.split(b"\0")
                 for i in range(0, len(parts) - 1, 2):
                     headers[parts[i].decode("latin-1")] = _text(parts[i + 1])
             self._headers = headers
@@ -189,15 +195,10 @@ class Request:
         """Every ``:param`` value of the matched route, percent-decoded."""
         params = self._parameters
         if params is None:
-            ptr = self._native()
-            scratch = self._scratch
-            size = lib.sk_req_params_pack(ptr, scratch, _SCRATCH_SIZE)
-            if size > _SCRATCH_SIZE:
-                scratch = ffi.new("char[]", size)
-                lib.sk_req_params_pack(ptr, scratch, size)
+            packed = self._packed(lib.sk_req_params_pack)
             params = []
-            if size:
-                for raw in ffi.unpack(scratch, size - 1).split(b"\0"):
+            if packed:
+                for raw in packed[:-1].split(b"\0"):
                     value = _text(raw)
                     params.append(unquote(value) if "%" in value else value)
             self._parameters = params
