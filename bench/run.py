@@ -349,14 +349,20 @@ def server_command(server, port, scenario):
     raise ValueError(server)
 
 
+def server_env():
+    """The environment servers run in: unbuffered output, no PYTHONPATH (each
+    interpreter finds its own packages)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
 def start_server(server, port, log_path, scenario):
     """Starts SERVER pinned to the server CPU, in its own process group."""
     cmd = ["taskset", "-c", SERVER_CPU] + server_command(server, port, scenario)
     handle = open(log_path, "w")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.pop("PYTHONPATH", None)
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=APPS,
-                            env=env, start_new_session=True)
+                            env=server_env(), start_new_session=True)
     handle.close()
     return proc
 
@@ -557,14 +563,24 @@ def wrk(scenario, port, seconds, pid):
     return report
 
 
+def wsload_command(scenario, port, seconds):
+    """The wsload command line for SCENARIO (unpinned)."""
+    cmd = [WSLOAD_BIN, "--port", str(port), "-d", str(seconds), "-s", str(WS_PAYLOAD)]
+    if "--pubsub" not in SCENARIOS[scenario][2]:
+        cmd += ["--path", SCENARIOS[scenario][1]]
+    return cmd + SCENARIOS[scenario][2]
+
+
+def wsload_fields(output):
+    """The key=value fields of wsload's RESULT line ({} when there is none)."""
+    match = re.search(r"^RESULT .*", output, re.M)
+    return dict(f.split("=", 1) for f in match.group(0).split()[1:]) if match else {}
+
+
 def wsload(scenario, port, seconds, pid):
     """One wsload run pinned to the client CPU, like wrk(); "error" is set
     when it failed (a verification failure included)."""
-    cmd = ["taskset", "-c", CLIENT_CPU, WSLOAD_BIN, "--port", str(port), "-d", str(seconds),
-           "-s", str(WS_PAYLOAD)]
-    if "--pubsub" not in SCENARIOS[scenario][2]:
-        cmd += ["--path", SCENARIOS[scenario][1]]
-    cmd += SCENARIOS[scenario][2]
+    cmd = ["taskset", "-c", CLIENT_CPU] + wsload_command(scenario, port, seconds)
     before, start = cpu_snapshot(pid), time.time()
     try:
         result = run(cmd, timeout=seconds + 60)
@@ -572,14 +588,13 @@ def wsload(scenario, port, seconds, pid):
     except subprocess.TimeoutExpired:
         output, status = "wsload timed out", -1
     elapsed, after = time.time() - start, cpu_snapshot(pid)
-    match = re.search(r"^RESULT .*", output, re.M)
-    fields = dict(f.split("=", 1) for f in match.group(0).split()[1:]) if match else {}
+    fields = wsload_fields(output)
     report = {
         "rps": float(fields.get("rate", 0)),
         "requests": int(fields.get("messages", 0)),
         "non_2xx": 0,
         "socket_errors": 0,
-        "error": None if status == 0 and match else "wsload: " + one_line(output),
+        "error": None if status == 0 and fields else "wsload: " + one_line(output),
     }
     report["server_cpu"], report["wrk_cpu"], report["other_cpu"] = cpu_use(before, after, elapsed)
     return report
@@ -709,8 +724,6 @@ def count_instructions(server, scenario, quick):
     load_kind = INSTRUCTION_SCENARIOS[scenario][1]
     port = free_port()
     work_dir = os.path.join(WORK, "callgrind")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.pop("PYTHONPATH", None)
 
     def ready(proc):
         return wait_ready(proc, port)
@@ -728,16 +741,15 @@ def count_instructions(server, scenario, quick):
         seconds = load_kind[1] // 2 if quick else load_kind[1]
 
         def load_fn(warmup):
-            cmd = [WSLOAD_BIN, "--port", str(port), "-d", str(2 if warmup else seconds),
-                   "-s", str(WS_PAYLOAD), "--path", SCENARIOS[scenario][1]] + SCENARIOS[scenario][2]
-            result = run(cmd, timeout=seconds + 120)
-            match = re.search(r"^RESULT .*\bmessages=(\d+) .*\berrors=0", result.stdout, re.M)
-            if result.returncode != 0 or not match:
+            result = run(wsload_command(scenario, port, 2 if warmup else seconds),
+                         timeout=seconds + 120)
+            fields = wsload_fields(result.stdout)
+            if result.returncode != 0 or fields.get("errors") != "0":
                 raise OSError("wsload: " + one_line(result.stdout))
-            return int(match.group(1))
+            return int(fields["messages"])
 
     return instructions.measure(server_command(server, port, scenario), APPS, port, ready, load_fn,
-                                work_dir, env=env)
+                                work_dir, env=server_env())
 
 
 def instruction_counts(scenarios, broken, quick):
