@@ -13,6 +13,15 @@ ROOT = os.path.dirname(HERE)
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now (for programs
+    with a fixed port rewritten, such as the examples)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def server_env(extra=None):
     """Environment for a process that imports socketify: under ``make asan``
     the sanitizer runtime is preloaded there (and only there: curl and the

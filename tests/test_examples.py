@@ -6,16 +6,9 @@ import subprocess
 import sys
 
 import rawhttp
-from conftest import ROOT, Server
+from conftest import ROOT, Server, free_port
 
 EXAMPLES = os.path.join(ROOT, "examples")
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_example(name, port):

@@ -11,16 +11,9 @@ import signal
 import aiohttp
 
 import rawhttp
-from conftest import ROOT, Server
+from conftest import ROOT, Server, free_port
 
 EXAMPLES = os.path.join(ROOT, "examples")
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 
 import rawhttp
-from conftest import HERE, ROOT, Server, server_env
+from conftest import HERE, ROOT, Server, free_port, server_env
 
 TLS_APP = os.path.join(HERE, "apps", "tls_app.py")
 OPTIONS_APP = os.path.join(HERE, "apps", "tls_options_app.py")
@@ -640,9 +640,7 @@ def test_https_example(tmp_path):
     key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
     assert b"ENCRYPTED" in open(key, "rb").read()
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     source = open(os.path.join(ROOT, "examples", "https.py")).read()
     assert "app.listen(3000" in source
     path = tmp_path / "example_https.py"

@@ -13,16 +13,9 @@ import urllib.request
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from conftest import ROOT, Server
+from conftest import ROOT, Server, free_port
 
 EXAMPLES = os.path.join(ROOT, "examples")
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_example(tmp_path, relative):
