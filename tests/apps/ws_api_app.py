@@ -8,13 +8,12 @@ with their opcode.
 """
 import asyncio
 import json
-import sys
 
+from handler_mode import MODE, handler
 from listen_line import announce
 
 from socketify import App, CompressOptions, OpCode
 
-MODE = sys.argv[1] if len(sys.argv) > 1 else "sync"
 app = App()
 LOG = {}
 KEPT = {}
@@ -22,17 +21,6 @@ KEPT = {}
 
 def log(ws, *event):
     LOG.setdefault(ws.get_user_data() or "?", []).append(list(event))
-
-
-def handler(fn):
-    if MODE == "sync":
-        return fn
-
-    async def async_handler(*args):
-        await asyncio.sleep(0)
-        return fn(*args)
-
-    return async_handler
 
 
 def first_protocol(req):
@@ -94,42 +82,45 @@ def on_subscription(ws, topic, new_count, old_count):
     log(ws, "subscription", topic, new_count, old_count)
 
 
+class SendTally:
+    """The statuses of a run of sends, run-length encoded, and the buffered
+    amount seen at the first BACKPRESSURE."""
+
+    def __init__(self):
+        self.runs = []
+        self.buffered = None
+
+    def send(self, ws, chunk):
+        status = int(ws.send(chunk))
+        if status == 0 and self.buffered is None:
+            self.buffered = ws.get_buffered_amount()
+        if self.runs and self.runs[-1][0] == status:
+            self.runs[-1][1] += 1
+        else:
+            self.runs.append([status, 1])
+        return status
+
+
 def flood(ws, count, size):
-    """Sends ``count`` messages of ``size`` bytes whatever happens; logs the
-    statuses run-length encoded and the buffered amount seen at the first
-    BACKPRESSURE."""
-    runs = []
-    buffered = None
+    """Sends ``count`` messages of ``size`` bytes whatever happens and logs
+    their SendTally."""
+    tally = SendTally()
     chunk = b"f" * size
     for _ in range(count):
-        status = int(ws.send(chunk))
-        if status == 0 and buffered is None:
-            buffered = ws.get_buffered_amount()
-        if runs and runs[-1][0] == status:
-            runs[-1][1] += 1
-        else:
-            runs.append([status, 1])
-    log(ws, "flood", runs, buffered)
+        tally.send(ws, chunk)
+    log(ws, "flood", tally.runs, tally.buffered)
 
 
 async def flood_async(ws, count, size):
     """The same spread over loop iterations, so the kernel takes what it can
     between sends."""
-    runs = []
-    buffered = None
+    tally = SendTally()
     chunk = b"f" * size
     for _ in range(count):
-        status = int(ws.send(chunk))
-        if status == 0 and buffered is None:
-            buffered = ws.get_buffered_amount()
-        if runs and runs[-1][0] == status:
-            runs[-1][1] += 1
-        else:
-            runs.append([status, 1])
-        if status == 2:
+        if tally.send(ws, chunk) == 2:
             break
         await asyncio.sleep(0.001)
-    log(ws, "flood", runs, buffered)
+    log(ws, "flood", tally.runs, tally.buffered)
 
 
 def command(ws, cmd):

@@ -9,28 +9,15 @@ answers nothing. Subscription events are logged per name: GET /log?name=.
 GET /publish?topic=&msg=[&binary=1][&compress=1] and GET /num?topic= use
 app.publish / app.num_subscribers from HTTP handlers.
 """
-import asyncio
 import json
-import sys
 
+from handler_mode import handler
 from listen_line import announce
 
 from socketify import App, CompressOptions, OpCode
 
-MODE = sys.argv[1] if len(sys.argv) > 1 else "sync"
 app = App()
 LOG = {}
-
-
-def handler(fn):
-    if MODE == "sync":
-        return fn
-
-    async def async_handler(*args):
-        await asyncio.sleep(0)
-        return fn(*args)
-
-    return async_handler
 
 
 def upgrade(res, req, context):
