@@ -10,7 +10,7 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 FUZZ_RUNS ?= 200000
 CLANG ?= $(shell command -v clang 2>/dev/null)
 
-.PHONY: run test test-native test-python test-compat build asan fuzz bench bench-quick clean
+.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean
 
 $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
@@ -31,6 +31,10 @@ run: build
 
 test: build test-native test-python
 
+# The programs the tests drive (chromium, redis-server): only `make test` needs them.
+test-deps:
+	@./tools/test_deps.sh
+
 # Each native/tests/test_X.c tests native/src/X.c alone, under ASan + UBSan.
 NATIVE_TESTS := $(patsubst native/tests/test_%.c,%,$(wildcard native/tests/test_*.c))
 FUZZ_TARGETS := $(patsubst native/fuzz/fuzz_%.c,%,$(wildcard native/fuzz/fuzz_*.c))
@@ -45,11 +49,11 @@ test-native:
 	done
 	$(MAKE) --no-print-directory fuzz FUZZ_RUNS=20000
 
-test-python: build
+test-python: build test-deps
 	$(PY) -m pytest -q tests
 
 # The whole Python suite against an AddressSanitizer + UBSan build of the core.
-asan: $(VENV)/.stamp test-native
+asan: $(VENV)/.stamp test-deps test-native
 	rm -rf build/asan build/asan-tmp && mkdir -p build/asan/socketify
 	SOCKETIFY_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	SOCKETIFY_LDFLAGS="-fsanitize=address,undefined" \

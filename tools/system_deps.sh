@@ -11,11 +11,6 @@ echo '#include <openssl/ssl.h>' | ${CC:-cc} -E - >/dev/null 2>&1 || missing+=(li
 echo '#include <zlib.h>' | ${CC:-cc} -E - >/dev/null 2>&1 || missing+=(zlib1g-dev)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-# The browser interop test drives headless Chromium: installed when we can,
-# otherwise that one test skips.
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  missing+=(chromium)
-fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "installing: ${missing[*]}"
