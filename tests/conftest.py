@@ -144,3 +144,68 @@ def basic_server():
     yield server
     server.stop()
     server.check_clean()
+
+
+class RedisServer:
+    """A real redis-server on a free 127.0.0.1 port, with no persistence,
+    stopped by PID. ``restart()`` stops it and starts it again on the same
+    port (for tests of reconnection)."""
+
+    def __init__(self, binary):
+        self.binary = binary
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def start(self, timeout=10.0):
+        import socket
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited: %s" % self.proc.stderr.read().decode(errors="replace"))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not answer on port %d" % self.port)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+
+@pytest.fixture
+def redis_server():
+    """A fresh redis-server for one test (installed by ``make test`` through
+    tools/test_deps.sh; the test skips with the reason where it is missing)."""
+    import shutil
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (make test installs it through tools/test_deps.sh)")
+    server = RedisServer(binary).start()
+    yield server
+    server.stop()
