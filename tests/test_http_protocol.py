@@ -1,6 +1,6 @@
 """HTTP/1.1 protocol conformance over raw sockets, against the real server.
 
-The rules checked here are the ones in /work/shared/PROTOCOL.md (HTTP part):
+The rules checked here are the ones in docs/protocol.md (HTTP part):
 request-line and field-line grammar, message framing (request smuggling),
 chunked bodies, pipelining and response order, keep-alive, Expect:
 100-continue and HEAD. Every bad request must get its exact status, then a

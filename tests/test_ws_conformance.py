@@ -6,7 +6,7 @@ the opening handshake.
 Every frame is built by hand (tests/wsframes.py) and the EXACT bytes the
 server answers are checked: echoes, pongs, and the close frame (code, no
 reason) it sends on a protocol error, followed by the TCP close. The rules
-are those of /work/shared/PROTOCOL.md (WebSocket part).
+are those of docs/protocol.md (WebSocket part).
 """
 import json
 import os
