@@ -137,13 +137,38 @@ def serve(tmp_path):
         server.check_clean()
 
 
-@pytest.fixture(scope="module")
-def basic_server():
-    """One shared server running tests/apps/basic_app.py for the module."""
-    server = Server(os.path.join(HERE, "apps", "basic_app.py")).start()
+def app_server(name, *args):
+    """Body of a module-scoped fixture: runs tests/apps/<name> with args,
+    yields the started Server, then stops it and checks its stderr."""
+    server = Server(os.path.join(HERE, "apps", name), list(args)).start()
     yield server
     server.stop()
     server.check_clean()
+
+
+@pytest.fixture(scope="module")
+def basic_server():
+    """One shared server running tests/apps/basic_app.py for the module."""
+    yield from app_server("basic_app.py")
+
+
+def fetch(server, path, method="GET", **kwargs):
+    """One request through aiohttp: (status, headers, body bytes)."""
+    import asyncio
+    import aiohttp
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            async with session.request(method, server.url + path, **kwargs) as response:
+                return response.status, response.headers, await response.read()
+    return asyncio.run(go())
+
+
+def fetch_json(server, path, method="GET", **kwargs):
+    """Like fetch, with the body decoded as JSON: (status, value)."""
+    import json
+    status, _headers, body = fetch(server, path, method, **kwargs)
+    return status, json.loads(body)
 
 
 class RedisServer:

@@ -8,19 +8,7 @@ import aiohttp
 import pytest
 
 import rawhttp
-
-
-def fetch(server, path, method="GET", **kwargs):
-    async def go():
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, server.url + path, **kwargs) as response:
-                return response.status, response.headers, await response.read()
-    return asyncio.run(go())
-
-
-def fetch_json(server, path, method="GET", **kwargs):
-    status, headers, body = fetch(server, path, method, **kwargs)
-    return status, json.loads(body)
+from conftest import fetch, fetch_json
 
 
 # -- routing -------------------------------------------------------------------

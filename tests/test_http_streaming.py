@@ -11,15 +11,12 @@ import aiohttp
 import pytest
 
 import rawhttp
-from conftest import HERE, Server
+from conftest import app_server
 
 
 @pytest.fixture(scope="module")
 def stream_server():
-    server = Server(os.path.join(HERE, "apps", "stream_app.py")).start()
-    yield server
-    server.stop()
-    server.check_clean()
+    yield from app_server("stream_app.py")
 
 
 def get_json(server, path):

@@ -1,34 +1,17 @@
 """middleware(), MiddlewareRouter and DecoratorRouter against a real server."""
 import asyncio
 import json
-import os
 
 import aiohttp
 import pytest
 
 import rawhttp
-from conftest import HERE, Server
+from conftest import app_server, fetch, fetch_json
 
 
 @pytest.fixture(scope="module")
 def server():
-    server = Server(os.path.join(HERE, "apps", "mw_middleware_app.py")).start()
-    yield server
-    server.stop()
-    server.check_clean()
-
-
-def fetch(server, path, method="GET", **kwargs):
-    async def go():
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, server.url + path, **kwargs) as response:
-                return response.status, response.headers, await response.read()
-    return asyncio.run(go())
-
-
-def fetch_json(server, path, method="GET", **kwargs):
-    status, headers, body = fetch(server, path, method, **kwargs)
-    return status, json.loads(body)
+    yield from app_server("mw_middleware_app.py")
 
 
 def calls(server):

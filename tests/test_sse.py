@@ -1,23 +1,18 @@
 """Server-Sent Events: format, streaming to real clients, disconnect detection."""
 import asyncio
-import json
-import os
 import time
 
 import aiohttp
 import pytest
 
 import rawhttp
-from conftest import HERE, Server
+from conftest import app_server
 from socketify.sse import format_event
 
 
 @pytest.fixture(scope="module")
 def server():
-    server = Server(os.path.join(HERE, "apps", "mw_sse_app.py")).start()
-    yield server
-    server.stop()
-    server.check_clean()
+    yield from app_server("mw_sse_app.py")
 
 
 async def read_event(response):

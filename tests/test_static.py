@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 
 import rawhttp
-from conftest import HERE, Server
+import conftest
+from conftest import app_server
 
 BIG_SIZE = 16 * 1024 * 1024 + 12345  # many 64 KiB pieces, more than the socket buffers hold
 HUGE_SIZE = 256 * 1024 * 1024  # sparse: thousands of pieces
@@ -54,18 +55,11 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(files):
-    server = Server(os.path.join(HERE, "apps", "mw_static_app.py"), [files["root"]]).start()
-    yield server
-    server.stop()
-    server.check_clean()
+    yield from app_server("mw_static_app.py", files["root"])
 
 
 def fetch(server, path, method="GET", **kwargs):
-    async def go():
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, server.url + path, allow_redirects=False, **kwargs) as r:
-                return r.status, r.headers, await r.read()
-    return asyncio.run(go())
+    return conftest.fetch(server, path, method, allow_redirects=False, **kwargs)
 
 
 def raw(server, target, method=b"GET", headers=b""):
