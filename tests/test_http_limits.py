@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from rawhttp import connect, read_until_close, status_of
+from rawhttp import connect, read_response, read_until_close, status_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIMITS_APP = os.path.join(HERE, "apps", "proto_limits_app.py")
@@ -41,31 +41,6 @@ def slow_server(serve):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def read_response(sock, timeout=5.0):
-    """Reads one Content-Length-framed response: (status, headers, body, rest)."""
-    sock.settimeout(timeout)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        data = sock.recv(65536)
-        if not data:
-            raise ConnectionError("closed before the head: %r" % buf)
-        buf += data
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    assert lines[0].startswith(b"HTTP/1.1 "), head
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        headers[name.strip().lower().decode()] = value.strip().decode()
-    length = int(headers["content-length"])
-    while len(rest) < length:
-        data = sock.recv(65536)
-        if not data:
-            raise ConnectionError("closed mid-body")
-        rest += data
-    return int(lines[0][9:12]), headers, rest[:length], rest[length:]
 
 
 def request(port, raw):
