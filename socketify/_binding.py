@@ -8,7 +8,15 @@ index instead of a handle lookup.
 import logging
 from typing import Callable, Dict, List, Optional
 
-from ._native import ffi, lib
+try:
+    from ._native import ffi, lib
+except ModuleNotFoundError as missing:
+    if missing.name != __package__ + "._native":
+        raise
+    raise ModuleNotFoundError(
+        "socketify's native core (socketify._native) is not built: run `make build` in the "
+        "source tree, or install the package with `pip install .`", name=missing.name,
+    ) from None
 
 __all__ = ["ffi", "lib", "register_route", "register_app", "unregister_app", "native_address"]
 
