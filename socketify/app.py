@@ -16,7 +16,7 @@ from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
 from .loop import Loop, as_coroutine as _as_coroutine, is_awaitable as _is_awaitable_result, start_coroutine
 from .options import AppListenOptions, AppOptions
-from .request import _SCRATCH_SIZE as _REQUEST_SCRATCH_SIZE, Request
+from .request import _SCRATCH_SIZE as _REQUEST_SCRATCH_SIZE, Request, route_parameter_names
 from .response import Response
 from .websocket import WebSocket
 from .ws_routes import WebSocketRoutes
@@ -306,7 +306,7 @@ class App(WebSocketRoutes):
         if not callable(handler):
             raise TypeError("handler must be callable")
         pattern = path.encode("utf-8")
-        handler_id = _binding.register_route(self._make_dispatcher(handler))
+        handler_id = _binding.register_route(self._make_dispatcher(handler), route_parameter_names(path))
         self.handlers.append(handler)
         name = ffi.NULL if method is None else method.encode("ascii")
         name_len = 0 if method is None else len(name)

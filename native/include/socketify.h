@@ -155,6 +155,9 @@ size_t sk_req_params_pack(const sk_req_t *req, char *out, size_t cap);
 size_t sk_req_param_count(const sk_req_t *req);
 const char *sk_req_param(const sk_req_t *req, size_t index, size_t *len);
 int sk_req_is_ancient(const sk_req_t *req); /* HTTP/1.0 */
+/* The handler id of the route the request is being offered to (the one passed
+ * to on_request), so a binding can look up that route's parameter names. */
+int sk_req_handler_id(const sk_req_t *req);
 
 /* ---- response ---- */
 int sk_res_state(const sk_app_t *app, sk_res_id_t res);

@@ -254,6 +254,7 @@ typedef struct sk_listener {
 struct sk_req {
   const sk_http_request_t *http;
   const sk_route_params_t *params;
+  int handler_id; /* the route being offered the request */
 };
 
 #define SK_RECV_BUFFER_SIZE (256 * 1024)
