@@ -121,6 +121,10 @@ int sk_app_listen_errno(const sk_app_t *app);
  * response ends. sk_app_connection_count() reaches 0 when drained. */
 void sk_app_shutdown(sk_app_t *app);
 size_t sk_app_connection_count(const sk_app_t *app);
+/* Close every connection now (the end of a shutdown whose wait ran out, or
+ * was cut short): aborts and WebSocket closes are reported as usual.
+ * SK_ERR_BUSY from inside a callback. */
+int sk_app_close_connections(sk_app_t *app);
 /* Serve TLS on every listener of this app. On failure the reason (naming
  * the file) is written to err. */
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap);

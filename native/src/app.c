@@ -340,6 +340,14 @@ size_t sk_app_connection_count(const sk_app_t *app) {
   return app->conn_count;
 }
 
+int sk_app_close_connections(sk_app_t *app) {
+  if (app->dispatching) return SK_ERR_BUSY;
+  /* Each close reports itself (aborted response, WebSocket 1006), so the
+   * program hears of every connection it loses. */
+  while (app->conns) sk_conn_close(app->conns, 1);
+  return SK_OK;
+}
+
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap) {
   struct ssl_ctx_st *ctx = sk_tls_context_create(options, err, err_cap);
   if (!ctx) return SK_ERR_INVALID;
