@@ -49,6 +49,20 @@ def _seconds(value: Any, name: str) -> float:
     return float(value)
 
 
+def _listen_flags(config: AppListenOptions) -> int:
+    """The core's listen flags: exclusive, shared on purpose (``reuse_port``,
+    or ``SOCKETIFY_REUSE_PORT=1`` as the CLI sets for its workers), or
+    shared by default (with a warning when another server is there)."""
+    flags = config.options
+    if config.reuse_port is False:
+        return flags | lib.SK_LISTEN_EXCLUSIVE_PORT
+    if flags & lib.SK_LISTEN_EXCLUSIVE_PORT:
+        return flags
+    if config.reuse_port or os.environ.get("SOCKETIFY_REUSE_PORT") == "1":
+        flags |= lib.SK_LISTEN_REUSE_PORT
+    return flags
+
+
 def _plural(count: int, noun: str) -> str:
     return "%d %s%s" % (count, noun, "" if count == 1 else "s")
 
@@ -537,6 +551,7 @@ class App(WebSocketRoutes):
                 port=port_or_options.get("port", 0),
                 host=port_or_options.get("host", "0.0.0.0"),
                 options=port_or_options.get("options", 0),
+                reuse_port=port_or_options.get("reuse_port"),
             )
         elif isinstance(port_or_options, int) and not isinstance(port_or_options, bool):
             config = AppListenOptions(port=port_or_options)
@@ -552,10 +567,16 @@ class App(WebSocketRoutes):
         else:
             bound = ffi.new("int *")
             host = config.host.encode("idna") if config.host else ffi.NULL
-            if lib.sk_app_listen(self._native, host, config.port, config.options, bound) != lib.SK_OK:
+            if lib.sk_app_listen(self._native, host, config.port, _listen_flags(config), bound) != lib.SK_OK:
                 reason = os.strerror(lib.sk_app_listen_errno(self._native))
                 raise RuntimeError("Failed to listen on port %d: %s" % (config.port, reason))
-            result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options)
+            if lib.sk_app_listen_shared(self._native):
+                logger.warning(
+                    "port %d is already served by another process: both now share it (SO_REUSEPORT) and "
+                    "each gets part of the connections; stop the other server, or pass reuse_port=True "
+                    "(or set SOCKETIFY_REUSE_PORT=1) if sharing is intended", bound[0])
+            result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options,
+                                      reuse_port=config.reuse_port)
         self._attach()
         if handler is not None:
             handler(result)

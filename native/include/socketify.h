@@ -37,6 +37,9 @@ typedef uint64_t sk_res_id_t;
 /* AppListenOptions.options */
 #define SK_LISTEN_DEFAULT 0
 #define SK_LISTEN_EXCLUSIVE_PORT 1 /* no SO_REUSEPORT */
+/* SO_REUSEPORT on purpose (workers sharing a port): no check for a socket
+ * already listening there (see sk_app_listen_shared). */
+#define SK_LISTEN_REUSE_PORT 2
 
 typedef struct sk_app_config {
   size_t max_request_line;   /* 414 past it; default 8192 */
@@ -117,6 +120,10 @@ int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *b
 int sk_app_listen_unix(sk_app_t *app, const char *path, int options);
 /* The errno of the last failed sk_app_listen / sk_app_listen_unix. */
 int sk_app_listen_errno(const sk_app_t *app);
+/* 1 when the last successful sk_app_listen found a socket already listening
+ * on its address and port (another server: SO_REUSEPORT now shares the
+ * connections between them); never with EXCLUSIVE_PORT, REUSE_PORT or port 0. */
+int sk_app_listen_shared(const sk_app_t *app);
 /* Stop accepting, close idle connections, close the others once their
  * response ends. sk_app_connection_count() reaches 0 when drained. */
 void sk_app_shutdown(sk_app_t *app);

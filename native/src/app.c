@@ -192,7 +192,8 @@ static int listen_result(sk_app_t *app, int status) {
 }
 
 int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *bound_port) {
-  int fd = sk_socket_listen_tcp(host, port, options, bound_port);
+  app->listen_shared = 0;
+  int fd = sk_socket_listen_tcp(host, port, options, bound_port, &app->listen_shared);
   if (fd < 0) return listen_result(app, SK_ERR_SYSTEM);
   return listen_result(app, add_listener(app, fd, NULL));
 }
@@ -204,6 +205,8 @@ int sk_app_listen_unix(sk_app_t *app, const char *path, int options) {
 }
 
 int sk_app_listen_errno(const sk_app_t *app) { return app->listen_errno; }
+
+int sk_app_listen_shared(const sk_app_t *app) { return app->listen_shared; }
 
 sk_req_t *sk_app_current_request(sk_app_t *app) { return &app->current_request; }
 
