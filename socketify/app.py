@@ -680,6 +680,9 @@ class App(WebSocketRoutes):
         """Closes the app, its connections and its loop."""
         self.close()
         lib.sk_app_close_connections(self._native)
+        if self._force_stop is not None:
+            self._force_stop.cancel()
+            self._force_stop = None
         if self._attached and not self.loop.loop.is_closed():
             self.loop.loop.remove_reader(lib.sk_app_fd(self._native))
             self._attached = False
