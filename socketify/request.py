@@ -239,22 +239,22 @@ class Request:
         params = self._parameters
         if params is None or (self._ptr is None and not self._copied):
             params = self.get_parameters()
-        if type(index) is not int:
-            if isinstance(index, str):
-                names = self._parameter_names()
-                if index not in names:
-                    return None
-                index = names.index(index)
-            elif isinstance(index, int):
-                index = int(index)
-            else:
-                raise TypeError(
-                    "get_parameter takes the parameter's position (0 for the first :param) or its "
-                    "name in the route pattern ('id' for /users/:id), not %s" % type(index).__name__
-                )
-        if 0 <= index < len(params):
-            return params[index]
-        return None
+        try:  # by position, the common case, at no extra cost
+            if 0 <= index < len(params):
+                return params[index]
+            return None
+        except TypeError:
+            pass
+        if not isinstance(index, str):
+            raise TypeError(
+                "get_parameter takes the parameter's position (0 for the first :param) or its "
+                "name in the route pattern ('id' for /users/:id), not %s" % type(index).__name__
+            )
+        names = self._parameter_names()
+        if index not in names:
+            return None
+        position = names.index(index)
+        return params[position] if position < len(params) else None
 
     def _parameter_names(self) -> Tuple[str, ...]:
         route = self._route
