@@ -16,11 +16,11 @@ $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -U pip setuptools wheel cffi
-	$(PIP) install -q --no-build-isolation --config-settings editable_mode=compat -e ".[test]"
+	$(PIP) install -q --no-build-isolation -e ".[test]"
 	touch $@
 
 socketify/.native.stamp: $(VENV)/.stamp $(NATIVE_SOURCES)
-	$(PY) setup.py -q build_ext --inplace 2>&1 | grep -v -i -E "warning|deprecat|^\s*$$|\*\*\*|!!|See https|setuptools|pypa|packaging.python" || true
+	$(PY) setup.py -q build_ext --inplace
 	$(PY) -c "import socketify._native"
 	touch $@
 

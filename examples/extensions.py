@@ -1,4 +1,8 @@
-"""Extensions: methods and properties added to every Request and Response."""
+"""Extensions: methods and properties added to every Request and Response.
+
+    pip install ".[examples]"    # msgpack
+    python examples/extensions.py
+"""
 import datetime
 
 from msgpack import packb

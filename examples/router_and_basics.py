@@ -9,7 +9,6 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from socketify import App
-from socketify.middleware import DecoratorRouter  # once released: app.router("/api")
 
 app = App()
 
@@ -116,7 +115,7 @@ async def echo(res, req):
 
 
 # routes under a common prefix
-api = DecoratorRouter(app, "/api")
+api = app.router("/api")
 
 
 @api.get("/status")

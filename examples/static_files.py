@@ -1,7 +1,7 @@
 """Static files with caching headers, ranges and HEAD.
 
 Serves a directory (the first argument, or this examples folder) at ``/``
-with ``static_route``, and one file from a handler with ``sendfile``.
+with ``app.static``, and one file from a handler with ``sendfile``.
 
     python examples/static_files.py [DIRECTORY]
     curl -i localhost:3000/hello_world.py
@@ -10,8 +10,7 @@ with ``static_route``, and one file from a handler with ``sendfile``.
 import os
 import sys
 
-from socketify import App
-from socketify.helpers import sendfile, static_route  # once released: app.static("/", directory)
+from socketify import App, sendfile
 
 directory = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 
@@ -26,7 +25,7 @@ async def source(res, req):
 
 # GET (and HEAD) /<path> serves files under ``directory``; a folder serves its
 # index.html; anything outside (.., symlinks out) is a 404
-static_route(app, "/", directory)
+app.static("/", directory)
 
 app.listen(3000, lambda config: print("Listening on port http://localhost:%d now\n" % config.port, flush=True))
 app.run()

@@ -6,9 +6,17 @@ native router hands back, so a request reaches its dispatcher with a list
 index instead of a handle lookup.
 """
 import logging
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
-from ._native import ffi, lib
+try:
+    from ._native import ffi, lib
+except ModuleNotFoundError as missing:
+    if missing.name != __package__ + "._native":
+        raise
+    raise ModuleNotFoundError(
+        "socketify's native core (socketify._native) is not built: run `make build` in the "
+        "source tree, or install the package with `pip install .`", name=missing.name,
+    ) from None
 
 __all__ = ["ffi", "lib", "register_route", "register_app", "unregister_app", "native_address"]
 
@@ -20,9 +28,16 @@ _routes: List[Optional[Callable]] = []
 _apps: Dict[int, object] = {}
 
 
-def register_route(dispatcher: Callable) -> int:
+# handler id -> the names of its route's :param segments (for req.get_parameter("id"))
+route_parameter_names: Dict[int, Tuple[str, ...]] = {}
+
+
+def register_route(dispatcher: Callable, parameter_names: Tuple[str, ...] = ()) -> int:
     _routes.append(dispatcher)
-    return len(_routes) - 1
+    handler_id = len(_routes) - 1
+    if parameter_names:
+        route_parameter_names[handler_id] = parameter_names
+    return handler_id
 
 
 def register_app(app_id: int, app) -> None:

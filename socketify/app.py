@@ -16,7 +16,7 @@ from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
 from .loop import Loop, as_coroutine as _as_coroutine, is_awaitable as _is_awaitable_result, start_coroutine
 from .options import AppListenOptions, AppOptions
-from .request import _SCRATCH_SIZE as _REQUEST_SCRATCH_SIZE, Request
+from .request import _SCRATCH_SIZE as _REQUEST_SCRATCH_SIZE, Request, route_parameter_names
 from .response import Response
 from .websocket import WebSocket
 from .ws_routes import WebSocketRoutes
@@ -42,6 +42,31 @@ def _raise_open_file_limit() -> None:
         pass
 
 
+def _seconds(value: Any, name: str) -> float:
+    """A non-negative number of seconds, or a ValueError naming the setting."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError("%s must be a non-negative number of seconds, not %r" % (name, value))
+    return float(value)
+
+
+def _listen_flags(config: AppListenOptions) -> int:
+    """The core's listen flags: exclusive, shared on purpose (``reuse_port``,
+    or ``SOCKETIFY_REUSE_PORT=1`` as the CLI sets for its workers), or
+    shared by default (with a warning when another server is there)."""
+    flags = config.options
+    if config.reuse_port is False:
+        return flags | lib.SK_LISTEN_EXCLUSIVE_PORT
+    if flags & lib.SK_LISTEN_EXCLUSIVE_PORT:
+        return flags
+    if config.reuse_port or os.environ.get("SOCKETIFY_REUSE_PORT") == "1":
+        flags |= lib.SK_LISTEN_REUSE_PORT
+    return flags
+
+
+def _plural(count: int, noun: str) -> str:
+    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
+
+
 def _recycle(res: Response, req: Request, res_pool: list, req_pool: list) -> None:
     """Returns a finished pair to the pools; the caller checked that nothing
     else refers to them (reuse would otherwise leak one request into the next)."""
@@ -58,7 +83,9 @@ class App(WebSocketRoutes):
     websocket_factory_max_items=0, task_factory_max_items=100_000,
     lifespan=True, idle_relaxation_time=0.01)``. The keyword-only limits
     bound what a client may send; each has a defined answer (414, 431, 413,
-    or a closed connection for a slow client).
+    or a closed connection for a slow client). ``graceful_shutdown_timeout``
+    is how long ``close()`` (and the first SIGINT/SIGTERM) lets in-flight
+    responses and WebSocket closes finish before closing what is left.
     """
 
     def __init__(
@@ -76,6 +103,7 @@ class App(WebSocketRoutes):
         header_timeout: int = 10,
         idle_timeout: int = 10,
         max_body_size: int = 0,
+        graceful_shutdown_timeout: float = 10.0,
     ) -> None:
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
@@ -89,6 +117,7 @@ class App(WebSocketRoutes):
                 raise ValueError("%s must be a non-negative int" % name)
         if max_header_count > 256:
             raise ValueError("max_header_count must be at most 256")
+        self.graceful_shutdown_timeout = _seconds(graceful_shutdown_timeout, "graceful_shutdown_timeout")
 
         self._options = options
         self.SSL = 1 if options is not None else 0
@@ -306,7 +335,7 @@ class App(WebSocketRoutes):
         if not callable(handler):
             raise TypeError("handler must be callable")
         pattern = path.encode("utf-8")
-        handler_id = _binding.register_route(self._make_dispatcher(handler))
+        handler_id = _binding.register_route(self._make_dispatcher(handler), route_parameter_names(path))
         self.handlers.append(handler)
         name = ffi.NULL if method is None else method.encode("ascii")
         name_len = 0 if method is None else len(name)
@@ -503,7 +532,12 @@ class App(WebSocketRoutes):
                handler: Optional[Callable[[AppListenOptions], Any]] = None) -> "App":
         """Starts listening on a port, a dict (``port``, ``host``, ``options``) or
         ``AppListenOptions`` (``domain`` for a UNIX socket); ``handler`` gets the
-        real options (port 0 picks a free port)."""
+        real options (port 0 picks a free port). Raises RuntimeError after
+        ``close()``: a closed App does not serve again."""
+        if self._closing:
+            raise RuntimeError(
+                "listen() after close(): this App has shut down and does not serve again; "
+                "create a new App to listen again")
         if self.lifespan and self._start_hooks:
             hooks, self._start_hooks = self._start_hooks, []
             self._run_hooks(hooks)
@@ -517,6 +551,7 @@ class App(WebSocketRoutes):
                 port=port_or_options.get("port", 0),
                 host=port_or_options.get("host", "0.0.0.0"),
                 options=port_or_options.get("options", 0),
+                reuse_port=port_or_options.get("reuse_port"),
             )
         elif isinstance(port_or_options, int) and not isinstance(port_or_options, bool):
             config = AppListenOptions(port=port_or_options)
@@ -532,10 +567,16 @@ class App(WebSocketRoutes):
         else:
             bound = ffi.new("int *")
             host = config.host.encode("idna") if config.host else ffi.NULL
-            if lib.sk_app_listen(self._native, host, config.port, config.options, bound) != lib.SK_OK:
+            if lib.sk_app_listen(self._native, host, config.port, _listen_flags(config), bound) != lib.SK_OK:
                 reason = os.strerror(lib.sk_app_listen_errno(self._native))
                 raise RuntimeError("Failed to listen on port %d: %s" % (config.port, reason))
-            result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options)
+            if lib.sk_app_listen_shared(self._native):
+                logger.warning(
+                    "port %d is already served by another process: both now share it (SO_REUSEPORT) and "
+                    "each gets part of the connections; stop the other server, or pass reuse_port=True "
+                    "(or set SOCKETIFY_REUSE_PORT=1) if sharing is intended", bound[0])
+            result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options,
+                                      reuse_port=config.reuse_port)
         self._attach()
         if handler is not None:
             handler(result)
@@ -544,7 +585,9 @@ class App(WebSocketRoutes):
     # -- running and stopping ----------------------------------------------
 
     def run(self) -> "App":
-        """Serves until ``close()``, SIGINT or SIGTERM, then runs the shutdown hooks."""
+        """Serves until ``close()``, SIGINT or SIGTERM, then runs the shutdown
+        hooks. The first signal shuts down gracefully (see ``close``); a second
+        one closes the remaining connections at once."""
         loop = self.loop.loop
         self._attach()
         self._fill_pools()
@@ -552,7 +595,7 @@ class App(WebSocketRoutes):
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 try:
-                    loop.add_signal_handler(signum, self.close)
+                    loop.add_signal_handler(signum, self._on_signal, signum)
                     installed.append(signum)
                 except (ValueError, RuntimeError, NotImplementedError):
                     pass
@@ -582,18 +625,50 @@ class App(WebSocketRoutes):
             ws.__dict__.clear()
             self._ws_pool.append(ws)
 
-    def close(self, graceful_timeout: float = 10.0) -> "App":
-        """Stops accepting, lets in-flight responses finish (up to
-        ``graceful_timeout`` seconds), then makes ``run()`` return."""
+    def close(self, graceful_timeout: Optional[float] = None) -> "App":
+        """Stops accepting, closes idle connections, closes WebSockets with
+        1001 Going Away, lets in-flight responses finish (up to
+        ``graceful_timeout`` seconds, default: the App's
+        ``graceful_shutdown_timeout``), closes what is left, then makes
+        ``run()`` return. A closed App does not listen again."""
         if self._closing:
             return self
+        timeout = self.graceful_shutdown_timeout if graceful_timeout is None else \
+            _seconds(graceful_timeout, "graceful_timeout")
         self._closing = True
         lib.sk_app_shutdown(self._native)
         if lib.sk_app_connection_count(self._native) == 0:
             self._stop_loop()
         else:
-            self._force_stop = self.loop.loop.call_later(graceful_timeout, self._stop_loop)
+            self._force_stop = self.loop.loop.call_later(timeout, self._grace_expired, timeout)
         return self
+
+    def _on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if not self._closing:
+            self.close()
+            waiting = lib.sk_app_connection_count(self._native)
+            if waiting:
+                logger.warning(
+                    "%s: shutting down, waiting up to %gs for %s to finish (send SIGINT or SIGTERM "
+                    "again to stop at once)", name, self.graceful_shutdown_timeout, _plural(waiting, "connection"))
+            return
+        logger.warning("%s again: stopping now, closing %s", name,
+                       _plural(lib.sk_app_connection_count(self._native), "open connection"))
+        self._stop_now()
+
+    def _grace_expired(self, timeout: float) -> None:
+        self._force_stop = None
+        left = lib.sk_app_connection_count(self._native)
+        if left:
+            logger.warning("shutdown: %s still open after %gs; closing them",
+                           _plural(left, "connection"), timeout)
+        self._stop_now()
+
+    def _stop_now(self) -> None:
+        """Ends a shutdown at once: every connection closed, the loop stopped."""
+        lib.sk_app_close_connections(self._native)
+        self._stop_loop()
 
     def _stop_loop(self) -> None:
         if self._force_stop is not None:
@@ -602,8 +677,12 @@ class App(WebSocketRoutes):
         self.loop.stop()
 
     def dispose(self) -> None:
-        """Closes the app and its loop."""
+        """Closes the app, its connections and its loop."""
         self.close()
+        lib.sk_app_close_connections(self._native)
+        if self._force_stop is not None:
+            self._force_stop.cancel()
+            self._force_stop = None
         if self._attached and not self.loop.loop.is_closed():
             self.loop.loop.remove_reader(lib.sk_app_fd(self._native))
             self._attached = False

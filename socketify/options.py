@@ -7,12 +7,22 @@ __all__ = ["AppOptions", "AppListenOptions"]
 
 @dataclass
 class AppListenOptions:
-    """Where to listen: a TCP host/port, or a UNIX domain socket path (``domain``)."""
+    """Where to listen: a TCP host/port, or a UNIX domain socket path (``domain``).
+
+    ``options``: ``EXCLUSIVE_PORT`` (1) turns SO_REUSEPORT off, ``REUSE_PORT``
+    (2) shares the port on purpose. ``reuse_port``: True is ``REUSE_PORT``,
+    False is ``EXCLUSIVE_PORT``; None (the default) shares the port but warns
+    when another server already listens on it.
+    """
+
+    EXCLUSIVE_PORT = 1  # class constants, not fields (no annotation)
+    REUSE_PORT = 2
 
     port: int = 0
     host: Optional[str] = None
     options: int = 0
     domain: Optional[str] = None
+    reuse_port: Optional[bool] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or isinstance(self.port, bool):
@@ -23,6 +33,12 @@ class AppListenOptions:
             raise RuntimeError("host must be a str or None")
         if not isinstance(self.options, int):
             raise RuntimeError("options must be an int")
+        if self.reuse_port not in (None, True, False):
+            raise RuntimeError("reuse_port must be True, False or None")
+        exclusive = self.options & self.EXCLUSIVE_PORT or self.reuse_port is False
+        if exclusive and (self.options & self.REUSE_PORT or self.reuse_port):
+            raise RuntimeError("an exclusive port (options=1 or reuse_port=False) cannot also be shared "
+                               "(options=2 or reuse_port=True)")
         if self.domain is not None:
             if not isinstance(self.domain, str):
                 raise RuntimeError("domain must be a str or None")

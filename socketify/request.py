@@ -1,13 +1,25 @@
 """Request: read access to the request being handled."""
 from http.cookies import SimpleCookie
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, unquote, unquote_plus
 
+from . import _binding
 from ._binding import ffi, lib
 
-__all__ = ["Request", "AppRequest"]
+__all__ = ["Request", "AppRequest", "route_parameter_names"]
 
 _SCRATCH_SIZE = 4096
+
+_FINISHED = (
+    "this Request is finished: its handler returned after the response ended, so the request "
+    "is gone; read what you need while the handler runs, or call req.preserve() in the handler "
+    "to keep every value"
+)
+
+
+def route_parameter_names(pattern: str) -> Tuple[str, ...]:
+    """The names of a route pattern's ``:param`` segments, in order."""
+    return tuple(segment[1:] for segment in pattern.split("/") if segment.startswith(":"))
 
 
 def _text(data: bytes) -> str:
@@ -40,6 +52,12 @@ class Request:
     handler runs. When the handler suspends (``await``) or returns without
     responding, the request is copied into Python first, so it stays usable
     for as long as the response is in flight.
+
+    One rule for every getter of a Request kept past its handler: once the
+    handler has returned with the response ended, each of them raises
+    ``RuntimeError`` (also for values read before), unless the request was
+    copied (``preserve()``, or the handler awaited or returned before
+    ending), in which case each of them keeps answering.
     """
 
     # Per-app subclasses (App._request_class) carry ``app`` and ``_lenp`` as
@@ -57,6 +75,10 @@ class Request:
     _cookies = None
     _yield = False
     _ancient = None
+    _route = None  # handler id of the matched route: the key to its parameter names
+    # Every value was copied into Python (preserve(), or the handler awaited or
+    # returned before the response ended): the getters answer from the copy.
+    _copied = False
     _res = None
 
     def __init__(self, ptr) -> None:
@@ -67,10 +89,7 @@ class Request:
     def _native(self):
         ptr = self._ptr
         if ptr is None:
-            raise RuntimeError(
-                "this Request is no longer valid: the response ended; read what you "
-                "need from the request before ending the response"
-            )
+            raise RuntimeError(_FINISHED)
         return ptr
 
     def _packed(self, pack: Callable) -> bytes:
@@ -86,7 +105,8 @@ class Request:
 
     def _snapshot(self) -> None:
         """Copies everything out of the native request (it is about to go away)."""
-        if self._ptr is None:
+        ptr = self._ptr
+        if ptr is None:
             return
         self.get_method()
         self.get_url()
@@ -94,10 +114,16 @@ class Request:
         self.get_headers()
         self.get_parameters()
         self.is_ancient()
+        if self._route is None:
+            self._route = lib.sk_req_handler_id(ptr)
+        self._copied = True
         self._ptr = None
 
     def preserve(self) -> "Request":
-        """Copies the request into Python so it survives ``await``; returns self."""
+        """Copies the request into Python so every getter keeps working after
+        ``await`` and after the handler returns; returns self."""
+        if self._ptr is None and not self._copied:
+            raise RuntimeError(_FINISHED)
         self._snapshot()
         return self
 
@@ -106,7 +132,7 @@ class Request:
     def get_method(self) -> str:
         """The method as sent (case preserved), e.g. ``"GET"``."""
         method = self._method
-        if method is None:
+        if method is None or (self._ptr is None and not self._copied):
             lenp = self._lenp
             data = lib.sk_req_method(self._native(), lenp)
             method = self._method = ffi.unpack(data, lenp[0]).decode("latin-1")
@@ -115,7 +141,7 @@ class Request:
     def get_url(self) -> str:
         """The path, without the query string and not percent-decoded."""
         url = self._url
-        if url is None:
+        if url is None or (self._ptr is None and not self._copied):
             lenp = self._lenp
             data = lib.sk_req_url(self._native(), lenp)
             url = self._url = ffi.unpack(data, lenp[0]).decode("latin-1")
@@ -123,7 +149,7 @@ class Request:
 
     def _raw_query(self) -> str:
         query = self._query
-        if query is None:
+        if query is None or (self._ptr is None and not self._copied):
             lenp = self._lenp
             data = lib.sk_req_query(self._native(), lenp)
             query = self._query = ffi.unpack(data, lenp[0]).decode("latin-1") if lenp[0] else ""
@@ -137,22 +163,25 @@ class Request:
     def is_ancient(self) -> bool:
         """True for HTTP/1.0 clients."""
         ancient = self._ancient
-        if ancient is None:
+        if ancient is None or (self._ptr is None and not self._copied):
             ancient = self._ancient = bool(lib.sk_req_is_ancient(self._native()))
         return ancient
 
     # -- headers --------------------------------------------------------
 
-    def get_header(self, lower_case_header: str) -> Optional[str]:
+    def get_header(self, lower_case_header: Union[str, bytes]) -> Optional[str]:
         """The value of a header (name in lower case), or None."""
         headers = self._headers
-        if headers is not None:
-            return headers.get(lower_case_header)
-        if self._ptr is None:
-            return None
+        if headers is not None and (self._ptr is not None or self._copied):
+            value = headers.get(lower_case_header)
+            if value is None:  # the names are stored in lower case, as str
+                name = lower_case_header if type(lower_case_header) is str else bytes(lower_case_header).decode("latin-1")
+                value = headers.get(name.lower())
+            return value
+        ptr = self._native()
         name = lower_case_header.encode("latin-1") if type(lower_case_header) is str else bytes(lower_case_header)
         lenp = self._lenp
-        data = lib.sk_req_header(self._ptr, name.lower(), len(name), lenp)
+        data = lib.sk_req_header(ptr, name.lower(), len(name), lenp)
         if data == ffi.NULL:
             return None
         return _text(ffi.unpack(data, lenp[0]))
@@ -160,7 +189,7 @@ class Request:
     def get_headers(self) -> Dict[str, str]:
         """Every header as a dict of lower-case name -> value (a repeated header keeps the last)."""
         headers = self._headers
-        if headers is None:
+        if headers is None or (self._ptr is None and not self._copied):
             packed = self._packed(lib.sk_req_headers_pack)
             headers = {}
             if packed:
@@ -180,7 +209,7 @@ class Request:
     def get_queries(self) -> Dict[str, List[str]]:
         """The query string parsed into lists of values (``parse_qs``)."""
         queries = self._queries
-        if queries is None:
+        if queries is None or (self._ptr is None and not self._copied):
             queries = self._queries = _parse_query(self._raw_query())
         return queries
 
@@ -194,7 +223,7 @@ class Request:
     def get_parameters(self) -> List[str]:
         """Every ``:param`` value of the matched route, percent-decoded."""
         params = self._parameters
-        if params is None:
+        if params is None or (self._ptr is None and not self._copied):
             packed = self._packed(lib.sk_req_params_pack)
             params = []
             if packed:
@@ -204,20 +233,40 @@ class Request:
             self._parameters = params
         return params
 
-    def get_parameter(self, index: int) -> Optional[str]:
-        """The value of the N-th ``:param``, or None."""
+    def get_parameter(self, index: Union[int, str]) -> Optional[str]:
+        """The value of the N-th ``:param`` or, by name, of ``:index`` in the
+        route pattern (``"id"`` for ``/users/:id``); None if there is none."""
         params = self._parameters
-        if params is None:
+        if params is None or (self._ptr is None and not self._copied):
             params = self.get_parameters()
-        if 0 <= index < len(params):
-            return params[index]
-        return None
+        try:  # by position, the common case, at no extra cost
+            if 0 <= index < len(params):
+                return params[index]
+            return None
+        except TypeError:
+            pass
+        if not isinstance(index, str):
+            raise TypeError(
+                "get_parameter takes the parameter's position (0 for the first :param) or its "
+                "name in the route pattern ('id' for /users/:id), not %s" % type(index).__name__
+            )
+        names = self._parameter_names()
+        if index not in names:
+            return None
+        position = names.index(index)
+        return params[position] if position < len(params) else None
+
+    def _parameter_names(self) -> Tuple[str, ...]:
+        route = self._route
+        if route is None:
+            route = self._route = lib.sk_req_handler_id(self._native())
+        return _binding.route_parameter_names.get(route, ())
 
     # -- cookies --------------------------------------------------------
 
     def get_cookies(self) -> Optional[SimpleCookie]:
         """The parsed ``Cookie`` header, or None."""
-        if self._cookies is None:
+        if self._cookies is None or (self._ptr is None and not self._copied):
             raw = self.get_header("cookie")
             if raw is None:
                 return None

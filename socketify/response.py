@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 from urllib.parse import parse_qsl, quote_plus
 
 from ._binding import ffi, lib, native_address
-from .status import status_line
+from .status import invalid_status, status_line
 
 __all__ = ["Response", "AppResponse"]
 
@@ -25,6 +25,7 @@ _sk_res_write_header = lib.sk_res_write_header
 _JSON = b"application/json"
 _TEXT_PLAIN = b"text/plain"
 _STATUS_OK = b"200 OK"
+_MAX_BODY_SIZE = (1 << 64) - 1
 
 
 def _to_bytes(value: Any, what: str) -> bytes:
@@ -118,6 +119,8 @@ class Response:
             return self
         line = status_line(status)
         result = lib.sk_res_write_status(self._native, self._id, line, len(line))
+        if result == _SK_ERR_INVALID:
+            raise invalid_status(line, "the reason phrase may hold no control characters; at most 256 bytes")
         if result != _SK_ERR_STATE:
             self._check(result)
         return self
@@ -397,9 +400,22 @@ class Response:
         ``on_writable`` before writing more."""
         if self._done:
             return False, self.has_responded()
+        if type(total_size) is not int:
+            if not isinstance(total_size, int) or isinstance(total_size, bool):
+                raise TypeError("try_end: total_size must be an int (the whole body's length in bytes), "
+                                "not %s" % type(total_size).__name__)
+            total_size = int(total_size)
+        if total_size < 0 or total_size > _MAX_BODY_SIZE:
+            raise ValueError("try_end: total_size must be between 0 and 2**64-1 (the whole body's "
+                             "length in bytes), not %d" % total_size)
+        data, _ = self._body(message)
+        written = lib.sk_res_write_offset(self._native, self._id)
+        if written + len(data) > total_size:
+            raise ValueError(
+                "try_end: this piece of %d bytes, after %d bytes already written, goes past "
+                "total_size=%d; total_size is the length of the whole body" % (len(data), written, total_size))
         if self._cookies:
             self._write_pending_cookies()
-        data, _ = self._body(message)
         done = ffi.new("int *")
         result = lib.sk_res_try_end(self._native, self._id, data, len(data), total_size,
                                     1 if end_connection else 0, done)

@@ -7,6 +7,7 @@ from . import _binding
 from ._binding import ffi, lib
 from ._pool import UNREFERENCED, refcounts
 from .loop import as_coroutine as _as_coroutine
+from .request import route_parameter_names
 from .websocket import OpCode, WebSocket, encode_message
 
 __all__ = ["WebSocketRoutes", "DEFAULT_BEHAVIOR"]
@@ -84,7 +85,7 @@ class WebSocketRoutes:
         config.send_pings_automatically = 1 if behavior.get("send_pings_automatically") else 0
         config.max_lifetime_min = _int_option(behavior, "max_lifetime", 0, 240)
         config.has_subscription_handler = 1 if b.subscription else 0
-        handler_id = _binding.register_route(self._make_upgrade_dispatcher(b))
+        handler_id = _binding.register_route(self._make_upgrade_dispatcher(b), route_parameter_names(path))
         pattern = path.encode()
         if lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id) != lib.SK_OK:
             raise ValueError("invalid route pattern %r" % path)

@@ -1,9 +1,10 @@
 """Writes a self-signed certificate for localhost (cert.pem) and its key
 (key.pem, encrypted with the passphrase "1234") for examples/https.py.
 
-    python examples/misc/make_certs.py [DIRECTORY]   # default: this folder
+    python examples/misc/make_certs.py DIRECTORY
 
-Existing files are kept. Needs the ``cryptography`` package."""
+Existing files are kept. Needs the ``cryptography`` package
+(``pip install ".[examples]"``)."""
 import datetime
 import ipaddress
 import os
@@ -12,7 +13,7 @@ import sys
 PASSPHRASE = b"1234"
 
 
-def make_certs(directory=os.path.dirname(os.path.abspath(__file__))):
+def make_certs(directory: str):
     """Returns (key path, cert path), creating them if either is missing."""
     key_path = os.path.join(directory, "key.pem")
     cert_path = os.path.join(directory, "cert.pem")
@@ -55,5 +56,7 @@ def make_certs(directory=os.path.dirname(os.path.abspath(__file__))):
 
 
 if __name__ == "__main__":
-    key, cert = make_certs(*sys.argv[1:2])
+    if len(sys.argv) != 2:
+        sys.exit("usage: make_certs.py DIRECTORY (where key.pem and cert.pem are written)")
+    key, cert = make_certs(sys.argv[1])
     print("key: %s\ncert: %s (passphrase %s)" % (key, cert, PASSPHRASE.decode()))

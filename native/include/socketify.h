@@ -37,6 +37,9 @@ typedef uint64_t sk_res_id_t;
 /* AppListenOptions.options */
 #define SK_LISTEN_DEFAULT 0
 #define SK_LISTEN_EXCLUSIVE_PORT 1 /* no SO_REUSEPORT */
+/* SO_REUSEPORT on purpose (workers sharing a port): no check for a socket
+ * already listening there (see sk_app_listen_shared). */
+#define SK_LISTEN_REUSE_PORT 2
 
 typedef struct sk_app_config {
   size_t max_request_line;   /* 414 past it; default 8192 */
@@ -117,10 +120,18 @@ int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *b
 int sk_app_listen_unix(sk_app_t *app, const char *path, int options);
 /* The errno of the last failed sk_app_listen / sk_app_listen_unix. */
 int sk_app_listen_errno(const sk_app_t *app);
+/* 1 when the last successful sk_app_listen found a socket already listening
+ * on its address and port (another server: SO_REUSEPORT now shares the
+ * connections between them); never with EXCLUSIVE_PORT, REUSE_PORT or port 0. */
+int sk_app_listen_shared(const sk_app_t *app);
 /* Stop accepting, close idle connections, close the others once their
  * response ends. sk_app_connection_count() reaches 0 when drained. */
 void sk_app_shutdown(sk_app_t *app);
 size_t sk_app_connection_count(const sk_app_t *app);
+/* Close every connection now (the end of a shutdown whose wait ran out, or
+ * was cut short): aborts and WebSocket closes are reported as usual.
+ * SK_ERR_BUSY from inside a callback. */
+int sk_app_close_connections(sk_app_t *app);
 /* Serve TLS on every listener of this app. On failure the reason (naming
  * the file) is written to err. */
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap);
@@ -155,6 +166,9 @@ size_t sk_req_params_pack(const sk_req_t *req, char *out, size_t cap);
 size_t sk_req_param_count(const sk_req_t *req);
 const char *sk_req_param(const sk_req_t *req, size_t index, size_t *len);
 int sk_req_is_ancient(const sk_req_t *req); /* HTTP/1.0 */
+/* The handler id of the route the request is being offered to (the one passed
+ * to on_request), so a binding can look up that route's parameter names. */
+int sk_req_handler_id(const sk_req_t *req);
 
 /* ---- response ---- */
 int sk_res_state(const sk_app_t *app, sk_res_id_t res);

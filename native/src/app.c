@@ -192,7 +192,8 @@ static int listen_result(sk_app_t *app, int status) {
 }
 
 int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *bound_port) {
-  int fd = sk_socket_listen_tcp(host, port, options, bound_port);
+  app->listen_shared = 0;
+  int fd = sk_socket_listen_tcp(host, port, options, bound_port, &app->listen_shared);
   if (fd < 0) return listen_result(app, SK_ERR_SYSTEM);
   return listen_result(app, add_listener(app, fd, NULL));
 }
@@ -204,6 +205,8 @@ int sk_app_listen_unix(sk_app_t *app, const char *path, int options) {
 }
 
 int sk_app_listen_errno(const sk_app_t *app) { return app->listen_errno; }
+
+int sk_app_listen_shared(const sk_app_t *app) { return app->listen_shared; }
 
 sk_req_t *sk_app_current_request(sk_app_t *app) { return &app->current_request; }
 
@@ -338,6 +341,14 @@ void sk_app_shutdown(sk_app_t *app) {
 
 size_t sk_app_connection_count(const sk_app_t *app) {
   return app->conn_count;
+}
+
+int sk_app_close_connections(sk_app_t *app) {
+  if (app->dispatching) return SK_ERR_BUSY;
+  /* Each close reports itself (aborted response, WebSocket 1006), so the
+   * program hears of every connection it loses. */
+  while (app->conns) sk_conn_close(app->conns, 1);
+  return SK_OK;
 }
 
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap) {

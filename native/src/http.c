@@ -188,6 +188,7 @@ static int visit_route(void *ctx_ptr, int handler_id, const sk_route_params_t *p
     if (r <= 0) return r == 0; /* -1: not an upgrade, try the HTTP routes */
     handler_id = app->ws_behaviors[behavior].handler_id;
   }
+  ctx->req->handler_id = handler_id;
   uint64_t id = ((uint64_t)ctx->serial << 32) | conn->slot;
   int taken = app->cb.on_request(app->cb.user, handler_id, id, ctx->req);
   /* A handler that already wrote something owns the response, whatever it

@@ -85,7 +85,9 @@ int sk_backend_wait(sk_loop_t *loop, int timeout_ms);
 int sk_backend_set_tick(sk_loop_t *loop, int armed);
 
 /* ---- sockets (socket.c) ---- */
-int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_port);
+/* *shared: set to 1 when another socket already listened there (checked only
+ * for a fixed port shared by default, not with EXCLUSIVE_PORT or REUSE_PORT). */
+int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_port, int *shared);
 int sk_socket_listen_unix(const char *path, int options);
 int sk_socket_accept(int listen_fd, struct sockaddr_storage *addr, socklen_t *addr_len);
 /* Returns bytes moved, 0 on EAGAIN, -1 on a dead socket (errno kept). */
@@ -254,6 +256,7 @@ typedef struct sk_listener {
 struct sk_req {
   const sk_http_request_t *http;
   const sk_route_params_t *params;
+  int handler_id; /* the route being offered the request */
 };
 
 #define SK_RECV_BUFFER_SIZE (256 * 1024)
@@ -288,6 +291,7 @@ struct sk_app {
   int user_corked;      /* sk_app_cork depth: writes wait for the uncork */
   int shutting_down;
   int listen_errno; /* why the last listen failed (0: it did not) */
+  int listen_shared; /* the last listen found another socket listening there */
 
   char *recv_buf;
   char *cork_buf;

@@ -90,6 +90,10 @@ const char *sk_req_param(const sk_req_t *req, size_t index, size_t *len) {
   return req->params->value_len[index] ? req->params->value[index] : "";
 }
 
+int sk_req_handler_id(const sk_req_t *req) {
+  return req->handler_id;
+}
+
 int sk_req_is_ancient(const sk_req_t *req) {
   return req->http->version_minor == 0;
 }

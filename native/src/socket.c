@@ -36,7 +36,25 @@ static void set_no_sigpipe(int fd) {
 #endif
 }
 
-static int bind_and_listen(const struct addrinfo *ai, int options) {
+/* Whether a socket already listens on this address: a bind without
+ * SO_REUSEPORT fails there with EADDRINUSE (SO_REUSEADDR keeps connections
+ * left in TIME_WAIT out of it). */
+static int already_listening(const struct addrinfo *ai) {
+  int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+  if (fd < 0) return 0;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (ai->ai_family == AF_INET6) {
+    int zero = 0; /* as the real socket: an IPv4 listener on the port counts */
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  }
+  int in_use = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno == EADDRINUSE;
+  close(fd);
+  return in_use;
+}
+
+static int bind_and_listen(const struct addrinfo *ai, int options, int *shared) {
+  if (shared) *shared = already_listening(ai);
   int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
   if (fd < 0) return -1;
   int one = 1;
@@ -69,11 +87,13 @@ static int local_port(int fd) {
   return -1;
 }
 
-int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_port) {
+int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_port, int *shared) {
   if (port < 0 || port > 65535) {
     errno = EINVAL;
     return -1;
   }
+  /* Only a fixed port shared by default can meet another server unawares. */
+  if (port == 0 || (options & (SK_LISTEN_EXCLUSIVE_PORT | SK_LISTEN_REUSE_PORT))) shared = NULL;
   struct addrinfo hints = {0}, *result = NULL;
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -86,7 +106,7 @@ int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_por
      * on hosts without IPv6. */
     hints.ai_family = AF_INET6;
     if (getaddrinfo(NULL, port_text, &hints, &result) == 0) {
-      fd = bind_and_listen(result, options);
+      fd = bind_and_listen(result, options, shared);
       freeaddrinfo(result);
       result = NULL;
     }
@@ -98,7 +118,7 @@ int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_por
     errno = EADDRNOTAVAIL;
     return -1;
   }
-  for (struct addrinfo *ai = result; ai && fd < 0; ai = ai->ai_next) fd = bind_and_listen(ai, options);
+  for (struct addrinfo *ai = result; ai && fd < 0; ai = ai->ai_next) fd = bind_and_listen(ai, options, shared);
   freeaddrinfo(result);
   if (fd < 0) return -1;
 done:

@@ -76,7 +76,7 @@ void sk_ws_behaviors_free(sk_app_t *app) {
 
 static const char *header(const sk_http_request_t *http, const char *lower, size_t len,
                           size_t *value_len) {
-  sk_req_t req = {http, NULL};
+  sk_req_t req = {http, NULL, 0};
   return sk_req_header(&req, lower, len, value_len);
 }
 
