@@ -360,8 +360,11 @@ static void on_readable(sk_conn_t *conn) {
       if (!conn->closed) sk_conn_close(conn, 1);
       return;
     }
-    /* A body cut short can never complete: nothing is left to answer. */
-    if (!conn->body_done) {
+    /* A body cut short can never complete, and a client that closes while
+     * its response has not started has gone away (as uWS, nginx and Node
+     * read it): abort now, so the handler hears of it at once instead of at
+     * the idle timeout. A response already being written is finished. */
+    if (!conn->body_done || conn->stage == SK_RES_NONE) {
       sk_conn_close(conn, 1);
       return;
     }
