@@ -94,7 +94,7 @@ static void run_deferred(sk_app_t *app) {
           if (!conn->closed && (conn->phase == SK_PHASE_HEAD || conn->phase == SK_PHASE_WS))
             sk_conn_process(conn);
           if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD)
-            sk_conn_close(conn, 1);
+            sk_conn_after_peer_eof(conn);
           if (!conn->closed) sk_conn_update_reading(conn);
         }
       }

@@ -33,13 +33,21 @@ sk_conn_t *sk_conn_create(sk_app_t *app, int fd, const struct sockaddr_storage *
   return conn;
 }
 
+int sk_conn_output_full(const sk_conn_t *conn) {
+  return conn->backlog.len > SK_MAX_BUFFERED_OUTPUT;
+}
+
 void sk_conn_update_reading(sk_conn_t *conn) {
   if (conn->closed) return;
   /* Stop reading while the application asked us to, while the client has
-   * already closed its side, or while too much of its input is waiting on a
-   * slow handler; the kernel's window then pushes back on the client. */
+   * already closed its side, while too much of its input is waiting on a
+   * slow handler, or, between requests, while it does not read what we
+   * answered; the kernel's window then pushes back on the client. Output
+   * never stops the reading of a request body: a handler may wait for the
+   * body before it writes more, and the client for us to read it. */
   int off = conn->user_paused || conn->peer_eof ||
-            conn->in.len + conn->body.len > SK_MAX_BUFFERED_INPUT;
+            conn->in.len + conn->body.len > SK_MAX_BUFFERED_INPUT ||
+            (conn->phase == SK_PHASE_HEAD && sk_conn_output_full(conn));
   if (conn->phase == SK_PHASE_CLOSING || conn->phase == SK_PHASE_WS) off = conn->peer_eof;
   unsigned interest = conn->watch.interest;
   interest = off ? (interest & ~SK_EV_READ) : (interest | SK_EV_READ);
@@ -272,6 +280,7 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
   while (!conn->closed) {
     if (conn->phase == SK_PHASE_HEAD) {
       if (pos == len) break;
+      if (sk_conn_output_full(conn)) break; /* resumed when the output drains */
       if (!conn->proxy_checked) {
         /* A PROXY header may only open the connection. */
         size_t used = 0;
@@ -322,7 +331,15 @@ void sk_conn_process(sk_conn_t *conn) {
   if (conn->closed || conn->in.len == 0) return;
   size_t used = process_bytes(conn, conn->in.data, conn->in.len);
   if (!conn->closed) sk_buf_consume(&conn->in, used);
-  if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD) sk_conn_close(conn, 1);
+  if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD) sk_conn_after_peer_eof(conn);
+}
+
+void sk_conn_after_peer_eof(sk_conn_t *conn) {
+  /* Requests still waiting behind unsent output are answered once it drains
+   * (sk_out_drain_backlog resumes them); a partial head never completes. */
+  if (conn->in.len && sk_conn_output_full(conn)) return;
+  if (conn->backlog.len) sk_out_finish_close(conn); /* what we owe still goes out */
+  else sk_conn_close(conn, 1);
 }
 
 void sk_conn_response_done(sk_conn_t *conn) {
@@ -341,6 +358,39 @@ void sk_conn_response_done(sk_conn_t *conn) {
   sk_conn_update_reading(conn);
 }
 
+/* The client closed its sending side (or the whole connection). */
+static void on_peer_eof(sk_conn_t *conn) {
+  conn->peer_eof = 1;
+  /* Requests it sent before the EOF are still answered. */
+  if (conn->phase != SK_PHASE_REQUEST) sk_conn_process(conn);
+  if (conn->closed) return;
+  switch (conn->phase) {
+  case SK_PHASE_HEAD:
+    sk_conn_after_peer_eof(conn);
+    return;
+  case SK_PHASE_CLOSING:
+    /* Output still queued: output_drained closes once it is out. */
+    if (conn->backlog.len == 0 && conn->app->cork_owner != conn) sk_conn_close(conn, 0);
+    else sk_conn_update_reading(conn);
+    return;
+  case SK_PHASE_REQUEST:
+    /* A body cut short can never complete, and a client that closes while
+     * its response has not started has gone away (as uWS, nginx and Node
+     * read it): abort now, so the handler hears of it at once instead of at
+     * the idle timeout. A response already being written is finished. */
+    if (!conn->body_done || conn->stage == SK_RES_NONE) {
+      sk_conn_close(conn, 1);
+      return;
+    }
+    conn->keep_alive = 0;
+    sk_conn_update_reading(conn);
+    return;
+  default:
+    sk_conn_close(conn, 1);
+    return;
+  }
+}
+
 static void on_readable(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
   int eof = 0;
@@ -352,24 +402,7 @@ static void on_readable(sk_conn_t *conn) {
     return;
   }
   if (eof) {
-    conn->peer_eof = 1;
-    /* The client may half-close after sending its request: answer what it
-     * sent, then close. With nothing in flight there is nothing to answer. */
-    if (conn->phase != SK_PHASE_REQUEST) {
-      sk_conn_process(conn);
-      if (!conn->closed) sk_conn_close(conn, 1);
-      return;
-    }
-    /* A body cut short can never complete, and a client that closes while
-     * its response has not started has gone away (as uWS, nginx and Node
-     * read it): abort now, so the handler hears of it at once instead of at
-     * the idle timeout. A response already being written is finished. */
-    if (!conn->body_done || conn->stage == SK_RES_NONE) {
-      sk_conn_close(conn, 1);
-      return;
-    }
-    conn->keep_alive = 0;
-    sk_conn_update_reading(conn);
+    on_peer_eof(conn);
     return;
   }
   if (n == 0) return;

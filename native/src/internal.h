@@ -262,6 +262,10 @@ struct sk_req {
 /* How much request input (pipelined requests, unread body) we hold for one
  * connection before we stop reading from it. */
 #define SK_MAX_BUFFERED_INPUT (1024 * 1024)
+/* How much unsent output one connection may queue before we stop starting
+ * its pipelined requests (and reading more of them): a client that sends
+ * requests and never reads the answers must not grow our memory. */
+#define SK_MAX_BUFFERED_OUTPUT (512 * 1024)
 
 struct sk_app {
   sk_loop_t loop;
@@ -324,6 +328,8 @@ void sk_conn_on_tick(sk_conn_t *conn);
 void sk_conn_update_reading(sk_conn_t *conn);
 void sk_conn_response_done(sk_conn_t *conn);
 void sk_conn_deliver_body(sk_conn_t *conn);
+int sk_conn_output_full(const sk_conn_t *conn);
+void sk_conn_after_peer_eof(sk_conn_t *conn); /* idle and the client closed: finish up */
 
 /* output.c: corked writes */
 int sk_out_write(sk_conn_t *conn, const char *data, size_t len);

@@ -110,7 +110,11 @@ int sk_out_drain_backlog(sk_conn_t *conn) {
     sk_conn_close(conn, 1);
     return 0;
   }
+  int was_full = sk_conn_output_full(conn);
   sk_buf_consume(&conn->backlog, (size_t)n);
+  /* The client reads again: start the requests it pipelined meanwhile. */
+  if (was_full && !sk_conn_output_full(conn) && conn->phase == SK_PHASE_HEAD)
+    sk_app_defer(conn->app, conn);
   if (conn->backlog.len) return 0;
   sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
   conn->deadline = conn->app->loop.now_ticks + conn->app->config.idle_timeout_s + 1;
