@@ -34,6 +34,10 @@ typedef uint64_t sk_res_id_t;
 #define SK_RES_BODY_STARTED 0x04  /* the header section was finished */
 #define SK_RES_WRITABLE 0x08      /* nothing is waiting in the send buffer */
 
+/* on_log levels (the values of Python's logging levels) */
+#define SK_LOG_WARNING 30
+#define SK_LOG_ERROR 40
+
 /* AppListenOptions.options */
 #define SK_LISTEN_DEFAULT 0
 #define SK_LISTEN_EXCLUSIVE_PORT 1 /* no SO_REUSEPORT */
@@ -69,6 +73,9 @@ typedef struct sk_app_callbacks {
   void (*on_ws_drain)(void *user, sk_res_id_t ws);
   void (*on_ws_subscription)(void *user, sk_res_id_t ws, const char *topic, size_t len,
                              int new_count, int old_count);
+  /* Something the operator should know (one line of text, SK_LOG_* level):
+   * accept failing at the fd limit, a request left unanswered... */
+  void (*on_log)(void *user, int level, const char *message, size_t len);
 } sk_app_callbacks_t;
 
 /* TLS settings (AppOptions); NULL fields are unset. */

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,49 @@ static void free_graveyard(sk_app_t *app) {
   }
 }
 
+void sk_app_log(sk_app_t *app, int level, const char *format, ...) {
+  if (!app->cb.on_log) return;
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  int n = vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  if (n < 0) return;
+  app->cb.on_log(app->cb.user, level, line, SK_MIN((size_t)n, sizeof line - 1));
+}
+
 /* ---- listening and accepting ---- */
+
+static void set_listeners_polled(sk_app_t *app, int polled) {
+  for (sk_listener_t *listener = app->listeners; listener; listener = listener->next)
+    sk_loop_modify(&app->loop, &listener->watch, polled ? SK_EV_READ : 0);
+}
+
+/* accept() failed for want of a file descriptor or kernel memory. The
+ * pending connection stays queued and the listening socket readable, so
+ * polling it again at once would spin: stop polling the listeners until a
+ * connection closes (an fd is free) or the next tick, and keep serving the
+ * connections we have. */
+static void pause_accepting(sk_app_t *app, int error) {
+  app->accept_paused = 1;
+  app->accept_resume_tick = app->loop.now_ticks + 1;
+  set_listeners_polled(app, 0);
+  sk_loop_set_tick(&app->loop, 1);
+  long long now = (long long)time(NULL);
+  if (app->accept_logged_at == 0 || now - app->accept_logged_at >= 60) {
+    app->accept_logged_at = now;
+    sk_app_log(app, SK_LOG_ERROR,
+               "cannot accept connections: %s (%zu open); new connections wait until one "
+               "closes (raise the limit with ulimit -n)",
+               strerror(error), app->conn_count);
+  }
+}
+
+void sk_app_resume_accepting(sk_app_t *app) {
+  if (!app->accept_paused || app->shutting_down) return;
+  app->accept_paused = 0;
+  set_listeners_polled(app, 1);
+}
 
 static void on_accept(sk_watch_t *watch, unsigned events) {
   (void)events;
@@ -127,7 +170,11 @@ static void on_accept(sk_watch_t *watch, unsigned events) {
     struct sockaddr_storage peer;
     socklen_t peer_len;
     int fd = sk_socket_accept(watch->fd, &peer, &peer_len);
-    if (fd < 0) return; /* EAGAIN, or EMFILE: level-triggered, retried next time */
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        pause_accepting(app, errno);
+      return; /* EAGAIN: nothing more; ECONNABORTED and the like: next time */
+    }
     if (app->free_slot_count == 0 && grow_slots(app) != SK_OK) {
       sk_socket_close(fd);
       return;
@@ -224,6 +271,8 @@ static void close_listeners(sk_app_t *app) {
 static void on_tick(void *ctx) {
   sk_app_t *app = ctx;
   sk_app_update_date(app);
+  if (app->accept_paused && app->loop.now_ticks >= app->accept_resume_tick)
+    sk_app_resume_accepting(app);
   for (sk_conn_t *conn = app->conns, *next; conn; conn = next) {
     next = conn->next;
     sk_conn_on_tick(conn);

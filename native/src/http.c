@@ -76,7 +76,9 @@ void sk_conn_close(sk_conn_t *conn, int abort_response) {
   app->slots[conn->slot] = NULL;
   app->free_slots[app->free_slot_count++] = conn->slot;
   app->conn_count--;
-  if (app->conn_count == 0 && !app->shutting_down) sk_loop_set_tick(&app->loop, 0);
+  if (app->conn_count == 0 && !app->shutting_down && !app->accept_paused)
+    sk_loop_set_tick(&app->loop, 0);
+  sk_app_resume_accepting(app); /* its fd is free again */
 
   sk_ws_on_conn_close(conn);
   uint32_t serial = conn->serial;

@@ -292,6 +292,9 @@ struct sk_app {
   int user_corked;      /* sk_app_cork depth: writes wait for the uncork */
   int shutting_down;
   int listen_errno; /* why the last listen failed (0: it did not) */
+  int accept_paused;             /* out of fds: listeners are not polled */
+  uint64_t accept_resume_tick;   /* ...until a connection closes or this tick */
+  long long accept_logged_at;    /* time() of the last "out of fds" line */
 
   char *recv_buf;
   char *cork_buf;
@@ -315,6 +318,9 @@ struct sk_app {
 
 /* app.c */
 sk_conn_t *sk_app_lookup(const sk_app_t *app, sk_res_id_t res);
+void sk_app_log(sk_app_t *app, int level, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+void sk_app_resume_accepting(sk_app_t *app); /* a connection closed: an fd is free */
 uint32_t sk_app_next_serial(sk_app_t *app);
 void sk_app_defer(sk_app_t *app, sk_conn_t *conn);
 void sk_app_update_date(sk_app_t *app);
