@@ -56,8 +56,9 @@ def test_connect_method(basic_server):
     with rawhttp.connect(basic_server.port) as sock:
         sock.sendall(b"CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n")
         status, _, body, _ = rawhttp.read_response(sock)
-    # CONNECT carries an authority, not a path: no route matches it.
-    assert status == 404
+    # An authority-form CONNECT is routed as "/127.0.0.1:80": the app's
+    # any("/*") answers it, and get_url() is the authority.
+    assert status == 404 and body == b"custom not found: 127.0.0.1:80"
 
 
 def test_custom_method_reaches_any(basic_server):

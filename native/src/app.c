@@ -334,6 +334,7 @@ void sk_app_destroy(sk_app_t *app) {
   sk_sni_free(app);
   sk_tls_context_free(app->tls_ctx);
   sk_router_destroy(app->router);
+  sk_buf_free(&app->authority_path);
   free(app->slots);
   free(app->free_slots);
   free(app->recv_buf);

@@ -215,19 +215,34 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   req->http = http;
   req->params = NULL;
   dispatch_ctx_t ctx = {conn, conn->serial, req};
+  const char *path = http->path.data;
+  size_t path_len = http->path.len;
+  if (http->flags & SK_REQ_AUTHORITY_FORM) {
+    /* CONNECT host:port is routed as "/host:port", so a route for "/*" (or
+     * for the authority itself) takes it; get_url() stays the authority. */
+    sk_buf_t *route_path = &app->authority_path;
+    route_path->len = 0;
+    if (sk_buf_append(route_path, "/", 1) != SK_OK ||
+        sk_buf_append(route_path, path, path_len) != SK_OK) {
+      sk_res_write_error(conn, 500);
+      return;
+    }
+    path = route_path->data;
+    path_len = route_path->len;
+  }
   /* The router also offers GET routes to HEAD; the body is never written.
    * A connection that named a known host (SNI) tries that host's routes first. */
   int taken = 0;
   if (app->ws_router && (http->flags & SK_REQ_HAS_UPGRADE))
-    taken = sk_router_match(app->ws_router, http->method.data, http->method.len, http->path.data,
-                            http->path.len, visit_route, &ctx);
+    taken = sk_router_match(app->ws_router, http->method.data, http->method.len, path, path_len,
+                            visit_route, &ctx);
   const sk_router_t *host_router = sk_sni_router(app, conn->sni_entry);
   if (host_router && !taken && !conn->closed && conn->serial == ctx.serial)
-    taken = sk_router_match(host_router, http->method.data, http->method.len, http->path.data,
-                            http->path.len, visit_route, &ctx);
+    taken = sk_router_match(host_router, http->method.data, http->method.len, path, path_len,
+                            visit_route, &ctx);
   if (!taken && !conn->closed && conn->serial == ctx.serial)
-    taken = sk_router_match(app->router, http->method.data, http->method.len, http->path.data,
-                            http->path.len, visit_route, &ctx);
+    taken = sk_router_match(app->router, http->method.data, http->method.len, path, path_len,
+                            visit_route, &ctx);
   if (!taken && !conn->closed && conn->serial == ctx.serial && conn->stage == SK_RES_NONE)
     sk_res_write_not_found(conn);
 }

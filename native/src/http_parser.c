@@ -116,9 +116,14 @@ static int parse_target(const char *m, size_t mlen, const char *t, size_t tlen,
   out->query.data = end;
   out->query.len = 0;
 
-  /* §3.2.3: authority-form is only for CONNECT, and CONNECT only takes it;
-   * the port is mandatory there (RFC 9110 §9.3.6). */
-  if (is_connect) return valid_host(t, tlen, 1) ? 0 : SK_PARSE_ERR_BAD_REQUEST;
+  /* §3.2.3: authority-form is only for CONNECT; the port is mandatory there
+   * (RFC 9110 §9.3.6). CONNECT with an origin-form path is accepted too, as
+   * the reference does, so app.connect("/path") routes can be reached. */
+  if (is_connect && t[0] != '/') {
+    if (!valid_host(t, tlen, 1)) return SK_PARSE_ERR_BAD_REQUEST;
+    out->flags |= SK_REQ_AUTHORITY_FORM;
+    return 0;
+  }
 
   if (t[0] == '/') { /* §3.2.1 origin-form */
     q = memchr(t, '?', tlen);

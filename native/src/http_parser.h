@@ -59,6 +59,7 @@ enum sk_http_body_kind {
 #define SK_REQ_EXPECT_CONTINUE 0x08       /* Expect: 100-continue */
 #define SK_REQ_HAS_UPGRADE 0x10           /* an Upgrade header is present */
 #define SK_REQ_ABSOLUTE_FORM 0x20         /* request-target was absolute-form */
+#define SK_REQ_AUTHORITY_FORM 0x40        /* CONNECT host:port (path is the authority) */
 
 typedef struct sk_http_request {
   sk_slice_t method; /* token, case preserved */

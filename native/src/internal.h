@@ -304,6 +304,7 @@ struct sk_app {
   char date[SK_DATE_LEN + 1];
   sk_http_request_t request; /* the head being dispatched (big: kept out of the stack) */
   sk_req_t current_request;  /* what on_request is given (sk_app_current_request) */
+  sk_buf_t authority_path;   /* "/host:port": how a CONNECT authority is routed */
 
   sk_router_t *ws_router; /* WebSocket routes, for upgrade requests */
   sk_ws_behavior_t *ws_behaviors;

@@ -118,6 +118,11 @@ static void test_request_line(void) {
   OK("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
   CHECKF(slice_is(R.path, "example.com:443") && R.query.len == 0, "authority-form");
   OK("CONNECT [::1]:443 HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECKF(R.flags & SK_REQ_AUTHORITY_FORM, "authority-form flag");
+  OK("CONNECT /verb?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECKF(slice_is(R.path, "/verb") && slice_is(R.query, "x=1") && !(R.flags & SK_REQ_AUTHORITY_FORM),
+         "CONNECT origin-form is routed by path");
+  OK("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n");
 
   E400("GET  / HTTP/1.1\r\nHost: a\r\n\r\n");
   E400(" GET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -145,7 +150,6 @@ static void test_request_line(void) {
   E400("GET * HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("options * HTTP/1.1\r\nHost: a\r\n\r\n");
-  E400("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("CONNECT * HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("CONNECT host HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("CONNECT host: HTTP/1.1\r\nHost: a\r\n\r\n");
