@@ -1,4 +1,5 @@
-"""CONNECT in both target forms, over raw sockets (issue 11; RFC 9112 §3.2)."""
+"""CONNECT in both target forms, and absolute-form targets, over raw sockets
+(issue 11; RFC 9112 §3.2)."""
 import json
 
 import pytest
@@ -78,3 +79,14 @@ def test_connect_with_a_bad_target_is_400(server, target):
     data = rawhttp.exchange(server.port, b"CONNECT " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n")
     assert rawhttp.status_of(data) == 400
 
+
+def test_absolute_form_authority_replaces_a_conflicting_host(server):
+    status, body = ask(server, b"GET http://a.example/x?q=1 HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+    assert status == 200 and body["route"] == "get-x"
+    assert body["host"] == "a.example" and body["headers_host"] == "a.example"
+    assert body["url"] == "/x" and body["full_url"] == "/x?q=1"
+
+
+def test_absolute_form_authority_with_port(server):
+    status, body = ask(server, b"GET http://a.example:8080/x HTTP/1.1\r\nHost: b\r\n\r\n")
+    assert body["host"] == "a.example:8080" and body["headers_host"] == "a.example:8080"
