@@ -428,6 +428,8 @@ class App(WebSocketRoutes):
         )
 
     def _report_error(self, error: BaseException, res: Optional[Response], req: Optional[Request]) -> None:
+        if res is not None and not res._done:
+            res._discard_head()  # the error's answer starts from a clean head
         handler = self._error_handler
         if handler is not None:
             try:
@@ -447,13 +449,10 @@ class App(WebSocketRoutes):
 
     @staticmethod
     def _answer_500(res: Response) -> None:
-        state = lib.sk_res_state(res._native, res._id)
-        if not state & lib.SK_RES_VALID:
-            return
-        if state & lib.SK_RES_HEADERS_SENT:
-            res.close()  # half a response is out: closing is the only honest answer
-        else:
+        if res._discard_head():
             res.send(b"Internal Server Error", status=500)
+        elif lib.sk_res_state(res._native, res._id) & lib.SK_RES_VALID:
+            res.close()  # half a response is out: closing is the only honest answer
 
     # -- native callbacks (from _binding) ----------------------------------
 

@@ -114,6 +114,7 @@ static void free_graveyard(sk_app_t *app) {
     sk_buf_free(&conn->in);
     sk_buf_free(&conn->backlog);
     sk_buf_free(&conn->body);
+    sk_buf_free(&conn->head);
     free(conn);
   }
 }

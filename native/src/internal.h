@@ -193,6 +193,7 @@ struct sk_conn {
   sk_buf_t in;      /* unprocessed input: a partial head or pipelined requests */
   sk_buf_t backlog; /* output the kernel did not take yet */
   sk_buf_t body;    /* request body received before on_data was asked for */
+  sk_buf_t head;    /* status line and headers written so far, not yet sent */
 
   /* request in flight */
   int version_minor;
@@ -226,6 +227,7 @@ struct sk_conn {
   unsigned has_date : 1;
   unsigned chunked_out : 1;
   unsigned no_body : 1; /* HEAD request or 1xx/204/304 status */
+  unsigned keep_alive_before_head : 1; /* restored when the head is discarded */
   uint64_t declared_length;
   uint64_t write_offset; /* body bytes written */
 

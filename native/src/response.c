@@ -63,6 +63,20 @@ static int status_has_no_body(int code) {
   return (code >= 100 && code < 200) || code == 204 || code == 304;
 }
 
+/* The status line and the headers are kept in conn->head until the header
+ * section ends (finish_head), so a head the handler gave up on (an error, a
+ * refused header) can be discarded whole: nothing of it ever left. */
+static int stage_head(sk_conn_t *conn, const char *a, size_t a_len, const char *b, size_t b_len,
+                      const char *c, size_t c_len) {
+  sk_buf_t *head = &conn->head;
+  if (sk_buf_reserve(head, a_len + b_len + c_len) != SK_OK) return SK_ERR_NOMEM;
+  memcpy(head->data + head->len, a, a_len);
+  memcpy(head->data + head->len + a_len, b, b_len);
+  memcpy(head->data + head->len + a_len + b_len, c, c_len);
+  head->len += a_len + b_len + c_len;
+  return SK_OK;
+}
+
 static int write_status_line(sk_conn_t *conn, const char *status, size_t len) {
   int status_code = 0;
   if (len < 3 || len > 256) return SK_ERR_INVALID;
@@ -72,16 +86,17 @@ static int write_status_line(sk_conn_t *conn, const char *status, size_t len) {
   }
   if (status_code < 100 || (len > 3 && status[3] != ' ')) return SK_ERR_INVALID;
   if (!valid_field_value(status, len)) return SK_ERR_INVALID;
+  conn->head.len = 0;
+  int r = stage_head(conn, "HTTP/1.1 ", 9, status, len, "\r\n", 2);
+  if (r != SK_OK) return r;
   conn->status_code = status_code;
   if (status_has_no_body(status_code)) conn->no_body = 1;
   conn->stage = SK_RES_STATUS;
-  sk_out_write(conn, "HTTP/1.1 ", 9);
-  sk_out_write(conn, status, len);
-  return sk_out_write(conn, "\r\n", 2);
+  return SK_OK;
 }
 
-static void ensure_status(sk_conn_t *conn) {
-  if (conn->stage == SK_RES_NONE) write_status_line(conn, "200 OK", 6);
+static int ensure_status(sk_conn_t *conn) {
+  return conn->stage == SK_RES_NONE ? write_status_line(conn, "200 OK", 6) : SK_OK;
 }
 
 static void decide_keep_alive(sk_conn_t *conn) {
@@ -94,6 +109,12 @@ static void decide_keep_alive(sk_conn_t *conn) {
 }
 
 enum head_mode { HEAD_FIXED, HEAD_EMPTY, HEAD_STREAM };
+
+static void release_head(sk_conn_t *conn) {
+  /* Kept for the next response, unless a big head grew it. */
+  if (conn->head.cap > 4096) sk_buf_free(&conn->head);
+  conn->head.len = 0;
+}
 
 /* A number in base 10 or 16 into out (room for 20 characters); returns
  * its length. Replaces snprintf, which costs more than the rest of the head. */
@@ -111,7 +132,14 @@ static size_t format_digits(char *out, uint64_t value, unsigned base) {
 /* Ends the header section with the headers that are ours to decide. */
 static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len) {
   sk_app_t *app = conn->app;
-  ensure_status(conn);
+  if (conn->stage == SK_RES_NONE) {
+    /* Nothing staged: the whole head leaves in this call anyway. */
+    sk_out_write(conn, "HTTP/1.1 200 OK\r\n", 17);
+    conn->status_code = 200;
+  } else {
+    sk_out_write(conn, conn->head.data, conn->head.len);
+    release_head(conn);
+  }
   decide_keep_alive(conn);
 
   char head[160];
@@ -230,12 +258,26 @@ int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t
     if (ascii_icontains(value, value_len, "close", 5)) conn->keep_alive = 0;
     return SK_OK;
   }
-  if (ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
-  ensure_status(conn);
-  sk_out_write(conn, name, name_len);
-  sk_out_write(conn, ": ", 2);
-  sk_out_write(conn, value, value_len);
-  return sk_out_write(conn, "\r\n", 2);
+  int r = ensure_status(conn);
+  if (r == SK_OK) r = stage_head(conn, name, name_len, ": ", 2, value, value_len);
+  if (r == SK_OK) r = stage_head(conn, "\r\n", 2, "", 0, "", 0);
+  if (r == SK_OK && ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
+  return r;
+}
+
+int sk_res_discard_head(sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage == SK_RES_BODY) return SK_ERR_STATE; /* the head is on its way */
+  release_head(conn);
+  conn->stage = SK_RES_NONE;
+  conn->status_code = 0;
+  conn->has_content_length = 0; /* a Content-Length header is part of the head too */
+  conn->declared_length = 0;
+  conn->has_date = 0;
+  conn->no_body = conn->head_request;
+  conn->keep_alive = conn->keep_alive_before_head;
+  return SK_OK;
 }
 
 int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len) {
@@ -458,11 +500,12 @@ int sk_res_write_error(sk_conn_t *conn, int status) {
   sk_app_t *app = conn->app;
   uint32_t serial = conn->serial;
   int in_flight = conn->phase == SK_PHASE_REQUEST && serial != 0 && conn->stage != SK_RES_DONE;
-  if (in_flight && conn->stage != SK_RES_NONE) {
+  if (in_flight && conn->stage == SK_RES_BODY) {
     /* Half a response is on the wire: no status can follow it. */
     sk_conn_close(conn, 1);
     return SK_OK;
   }
+  release_head(conn); /* a head never sent is simply dropped */
   conn->head_request = 0;
   write_canned(conn, status, 1);
   conn->stage = SK_RES_DONE;
