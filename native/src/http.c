@@ -247,6 +247,16 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
     sk_res_write_not_found(conn);
 }
 
+static void remember_pending_line(sk_conn_t *conn, const sk_http_request_t *http) {
+  size_t cap = sizeof conn->pending_line;
+  size_t method_len = SK_MIN(http->method.len, cap / 4);
+  size_t path_len = SK_MIN(http->path.len, cap - method_len - 1);
+  memcpy(conn->pending_line, http->method.data, method_len);
+  conn->pending_line[method_len] = ' ';
+  memcpy(conn->pending_line + method_len + 1, http->path.data, path_len);
+  conn->pending_line_len = (uint8_t)(method_len + 1 + path_len);
+}
+
 static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
   sk_app_t *app = conn->app;
   conn->phase = SK_PHASE_REQUEST;
@@ -285,7 +295,10 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
     sk_res_write_error(conn, 413);
     return;
   }
+  uint32_t serial = conn->serial;
   dispatch(conn, http);
+  if (!conn->closed && conn->serial == serial && conn->stage != SK_RES_DONE)
+    remember_pending_line(conn, http);
 }
 
 /* Parses and dispatches as many requests as data[0..len) holds; returns the
@@ -483,6 +496,16 @@ void sk_conn_on_tick(sk_conn_t *conn) {
     sk_res_write_error(conn, 408); /* slow client: the head did not arrive in time */
     conn->deadline = deadline_in(conn, 2);
     return;
+  }
+  if (conn->phase == SK_PHASE_REQUEST && conn->stage < SK_RES_BODY && conn->serial != 0) {
+    /* Without this line a handler that forgot to respond is invisible: the
+     * client just sees the connection close. */
+    sk_app_t *app = conn->app;
+    sk_app_log(app, SK_LOG_WARNING,
+               "%.*s: no response after %u s (idle_timeout)%s; closing the connection. Did the "
+               "handler forget to call end()?",
+               (int)conn->pending_line_len, conn->pending_line, app->config.idle_timeout_s,
+               conn->body_done ? "" : " while the request body was still arriving");
   }
   sk_conn_close(conn, 1);
 }

@@ -230,6 +230,11 @@ struct sk_conn {
   unsigned keep_alive_before_head : 1; /* restored when the head is discarded */
   uint64_t declared_length;
   uint64_t write_offset; /* body bytes written */
+  /* "METHOD /path" of a request that outlived its dispatch (truncated), for
+   * the warning when the idle timeout closes it unanswered; copied only then,
+   * so a request answered at once pays nothing for it. */
+  char pending_line[120];
+  uint8_t pending_line_len;
 
   struct sockaddr_storage peer;
   socklen_t peer_len;
