@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Optional, Union
 
 from . import _binding
 from ._json import default_json
+from ._proxy import proxy_protocol_mode, trust_proxies
 from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
@@ -76,6 +77,7 @@ class App(WebSocketRoutes):
         header_timeout: int = 10,
         idle_timeout: int = 10,
         max_body_size: int = 0,
+        proxy_protocol: Any = True,
     ) -> None:
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
@@ -129,10 +131,12 @@ class App(WebSocketRoutes):
         config.header_timeout_s = header_timeout
         config.idle_timeout_s = idle_timeout
         config.max_body_size = max_body_size
+        config.proxy_protocol, trusted_proxies = proxy_protocol_mode(proxy_protocol)
         self._user = ffi.cast("void *", self._id)
         self._native = lib.sk_py_app_create(config, self._user)
         if self._native == ffi.NULL:
             raise RuntimeError("Failed to create connection")
+        trust_proxies(self._native, trusted_proxies)
         self._current_request = lib.sk_app_current_request(self._native)
         if options is not None:
             self._use_tls(options)

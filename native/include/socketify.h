@@ -38,6 +38,12 @@ typedef uint64_t sk_res_id_t;
 #define SK_LOG_WARNING 30
 #define SK_LOG_ERROR 40
 
+/* sk_app_config_t.proxy_protocol: who may open a connection with a PROXY
+ * protocol header (v1 or v2) that sets the proxied client address. */
+#define SK_PROXY_ACCEPT_NONE 0    /* nobody: such a header is a bad request */
+#define SK_PROXY_ACCEPT_ANY 1     /* every client (the default, as the reference) */
+#define SK_PROXY_ACCEPT_TRUSTED 2 /* only peers in the networks of sk_app_trust_proxy */
+
 /* AppListenOptions.options */
 #define SK_LISTEN_DEFAULT 0
 #define SK_LISTEN_EXCLUSIVE_PORT 1 /* no SO_REUSEPORT */
@@ -49,6 +55,7 @@ typedef struct sk_app_config {
   unsigned header_timeout_s; /* a request head must arrive within it; default 10 */
   unsigned idle_timeout_s;   /* keep-alive idle and in-flight inactivity; default 10 */
   uint64_t max_body_size;    /* 413 past it; 0 = unlimited (default) */
+  unsigned proxy_protocol;   /* SK_PROXY_ACCEPT_*; default ANY */
 } sk_app_config_t;
 
 typedef struct sk_app_callbacks {
@@ -128,6 +135,10 @@ int sk_app_listen_errno(const sk_app_t *app);
  * response ends. sk_app_connection_count() reaches 0 when drained. */
 void sk_app_shutdown(sk_app_t *app);
 size_t sk_app_connection_count(const sk_app_t *app);
+/* With SK_PROXY_ACCEPT_TRUSTED: peers in address/prefix_bits (address 4 or
+ * 16 bytes, network order) may send a PROXY header. IPv4 clients of a
+ * dual-stack socket are matched as IPv4. */
+int sk_app_trust_proxy(sk_app_t *app, const void *address, size_t len, unsigned prefix_bits);
 /* Serve TLS on every listener of this app. On failure the reason (naming
  * the file) is written to err. */
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap);

@@ -19,6 +19,7 @@ void sk_app_config_default(sk_app_config_t *config) {
   config->header_timeout_s = 10;
   config->idle_timeout_s = 10;
   config->max_body_size = 0;
+  config->proxy_protocol = SK_PROXY_ACCEPT_ANY;
 }
 
 void sk_app_update_date(sk_app_t *app) {
@@ -163,6 +164,44 @@ void sk_app_resume_accepting(sk_app_t *app) {
   set_listeners_polled(app, 1);
 }
 
+int sk_app_trust_proxy(sk_app_t *app, const void *address, size_t len, unsigned prefix_bits) {
+  if ((len != 4 && len != 16) || prefix_bits > len * 8) return SK_ERR_INVALID;
+  if (app->trusted_proxy_count == app->trusted_proxy_cap) {
+    void *grown = sk_array_grow(app->trusted_proxies, &app->trusted_proxy_cap,
+                                sizeof *app->trusted_proxies, 4);
+    if (!grown) return SK_ERR_NOMEM;
+    app->trusted_proxies = grown;
+  }
+  sk_proxy_network_t *network = &app->trusted_proxies[app->trusted_proxy_count++];
+  memset(network, 0, sizeof *network);
+  memcpy(network->address, address, len);
+  network->len = (uint8_t)len;
+  network->prefix_bits = (uint8_t)prefix_bits;
+  return SK_OK;
+}
+
+static int in_network(const sk_proxy_network_t *network, const uint8_t *address, size_t len) {
+  if (network->len != len) return 0;
+  unsigned full = network->prefix_bits / 8, rest = network->prefix_bits % 8;
+  if (memcmp(network->address, address, full) != 0) return 0;
+  if (rest == 0) return 1;
+  uint8_t mask = (uint8_t)(0xff << (8 - rest));
+  return (network->address[full] & mask) == (address[full] & mask);
+}
+
+/* Whether this peer may open with a PROXY header (HAProxy's spec: only a
+ * trusted proxy may, else any client picks the address the app sees). */
+static int proxy_header_allowed(const sk_app_t *app, const struct sockaddr_storage *peer) {
+  if (app->config.proxy_protocol == SK_PROXY_ACCEPT_ANY) return 1;
+  if (app->config.proxy_protocol != SK_PROXY_ACCEPT_TRUSTED) return 0;
+  uint8_t raw[16];
+  int len = sk_socket_format_address(peer, (char *)raw, sizeof raw, 0);
+  if (len != 4 && len != 16) return 0; /* a UNIX socket peer has no address to match */
+  for (size_t i = 0; i < app->trusted_proxy_count; i++)
+    if (in_network(&app->trusted_proxies[i], raw, (size_t)len)) return 1;
+  return 0;
+}
+
 static void on_accept(sk_watch_t *watch, unsigned events) {
   (void)events;
   sk_listener_t *listener = (sk_listener_t *)watch;
@@ -191,6 +230,7 @@ static void on_accept(sk_watch_t *watch, unsigned events) {
       free(conn);
       return;
     }
+    conn->proxy_checked = !proxy_header_allowed(app, &peer);
     conn->slot = app->free_slots[--app->free_slot_count];
     app->slots[conn->slot] = conn;
     conn->next = app->conns;
@@ -336,6 +376,7 @@ void sk_app_destroy(sk_app_t *app) {
   sk_tls_context_free(app->tls_ctx);
   sk_router_destroy(app->router);
   sk_buf_free(&app->authority_path);
+  free(app->trusted_proxies);
   free(app->slots);
   free(app->free_slots);
   free(app->recv_buf);

@@ -251,6 +251,12 @@ typedef struct sk_sni_entry {
   sk_router_t *router;        /* routes for this name, tried first */
 } sk_sni_entry_t;
 
+typedef struct sk_proxy_network {
+  uint8_t address[16];
+  uint8_t len; /* 4 or 16 */
+  uint8_t prefix_bits;
+} sk_proxy_network_t;
+
 typedef struct sk_listener {
   sk_watch_t watch;
   sk_app_t *app;
@@ -312,6 +318,8 @@ struct sk_app {
   sk_http_request_t request; /* the head being dispatched (big: kept out of the stack) */
   sk_req_t current_request;  /* what on_request is given (sk_app_current_request) */
   sk_buf_t authority_path;   /* "/host:port": how a CONNECT authority is routed */
+  struct sk_proxy_network *trusted_proxies; /* SK_PROXY_ACCEPT_TRUSTED */
+  size_t trusted_proxy_count, trusted_proxy_cap;
 
   sk_router_t *ws_router; /* WebSocket routes, for upgrade requests */
   sk_ws_behavior_t *ws_behaviors;
