@@ -194,8 +194,18 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
   conn->stage = SK_RES_BODY;
 }
 
-static void write_body(sk_conn_t *conn, const char *data, size_t len) {
-  if (conn->no_body || len == 0) return;
+/* Writes a piece of the body; returns how much of it counts towards the
+ * body (write_offset): all of it, except past a declared Content-Length. */
+static size_t write_body(sk_conn_t *conn, const char *data, size_t len) {
+  if (conn->has_content_length && !conn->chunked_out) {
+    /* Never send more than we announced: the excess would be read as the
+     * next response. The body is then complete and the connection goes on. */
+    uint64_t room = conn->declared_length > conn->write_offset
+                        ? conn->declared_length - conn->write_offset
+                        : 0;
+    len = (size_t)SK_MIN((uint64_t)len, room);
+  }
+  if (conn->no_body || len == 0) return len;
   if (conn->chunked_out) {
     char size_line[24];
     size_t n = format_digits(size_line, len, 16);
@@ -203,16 +213,10 @@ static void write_body(sk_conn_t *conn, const char *data, size_t len) {
     sk_out_write(conn, size_line, n + 2);
     sk_out_write(conn, data, len);
     sk_out_write(conn, "\r\n", 2);
-  } else if (conn->has_content_length) {
-    /* Never send more than we announced: the excess would be read as the
-     * next response. */
-    uint64_t room = conn->declared_length > conn->write_offset
-                        ? conn->declared_length - conn->write_offset
-                        : 0;
-    sk_out_write(conn, data, (size_t)SK_MIN((uint64_t)len, room));
   } else {
     sk_out_write(conn, data, len);
   }
+  return len;
 }
 
 int sk_res_state(const sk_app_t *app, sk_res_id_t res) {
@@ -284,8 +288,7 @@ int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
   if (conn->stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
-  write_body(conn, data, len);
-  conn->write_offset += len;
+  conn->write_offset += write_body(conn, data, len);
   flush_outside_dispatch(app);
   return SK_OK;
 }
@@ -315,8 +318,7 @@ int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
     flush_outside_dispatch(app);
     return SK_OK;
   }
-  write_body(conn, data, len);
-  conn->write_offset += len;
+  conn->write_offset += write_body(conn, data, len);
   end_response(conn);
   return SK_OK;
 }
@@ -363,8 +365,7 @@ int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
     conn->declared_length = total;
     finish_head(conn, HEAD_STREAM, 0);
   }
-  write_body(conn, data, len);
-  conn->write_offset += len;
+  conn->write_offset += write_body(conn, data, len);
   if (conn->write_offset >= conn->declared_length || conn->no_body) {
     end_response(conn);
     *done = 1;
