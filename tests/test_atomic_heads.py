@@ -48,6 +48,17 @@ def cookie_caught(res, req):
     res.end("no cookie")
 
 
+def fail_after_corked_body(res, req):
+    res.write_status(200).write_header("Content-Length", "10")
+    res.write("abc")  # still in the cork: nothing left the process
+    raise RuntimeError("before the dispatch ended")
+
+
+def fail_after_chunk(res, req):
+    res.write("chunk")  # chunked, still corked
+    raise RuntimeError("before the dispatch ended")
+
+
 async def fail_after_body(res, req):
     res.write_status(200).write_header("Content-Length", "10")
     res.write("abc")
@@ -62,6 +73,8 @@ app.get("/send", bad_send_header)
 app.get("/cookie", bad_cookie)
 app.get("/cookie-caught", cookie_caught)
 app.get("/body", fail_after_body)
+app.get("/corked-body", fail_after_corked_body)
+app.get("/chunk", fail_after_chunk)
 app.get("/ok", lambda res, req: res.end("ok"))
 app.listen(0, announce)
 app.run()
@@ -100,11 +113,12 @@ def pipelined(port, path):
     return first, second
 
 
-@pytest.mark.parametrize("path", [b"/head", b"/await", b"/redirect", b"/send", b"/cookie"])
+@pytest.mark.parametrize("path", [b"/head", b"/await", b"/redirect", b"/send", b"/cookie",
+                                  b"/corked-body", b"/chunk"])
 def test_abandoned_head_becomes_a_clean_500_and_the_connection_goes_on(serve, path):
     server = serve(HEADS_APP)
     (status, headers, body, _), second = pipelined(server.port, path)
-    assert status == 500 and body == b"Internal Server Error"
+    assert status == 500 and body == b"Internal Server Error", (headers, body)
     assert not any(name.startswith("x-") for name in headers), headers
     assert "set-cookie" not in headers and "location" not in headers, headers
     assert "connection" not in headers  # kept alive

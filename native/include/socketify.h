@@ -180,10 +180,11 @@ int sk_res_state(const sk_app_t *app, sk_res_id_t res);
 int sk_res_write_status(sk_app_t *app, sk_res_id_t res, const char *status, size_t len);
 int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t name_len,
                         const char *value, size_t value_len);
-/* The status line and headers are held back until the header section ends
- * (the first body write or the end). Until then this forgets them, so the
- * response can start over (e.g. as a 500 after an error). SK_ERR_STATE once
- * the head has been sent. */
+/* Takes back the response written so far, so it can start over (e.g. as a
+ * 500 after an error): the status line and headers, held back until the
+ * header section ends, and any head and body still in the cork (written
+ * during this dispatch, not yet flushed). SK_ERR_STATE once bytes of the
+ * response may have left the process. */
 int sk_res_discard_head(sk_app_t *app, sk_res_id_t res);
 /* A body chunk; without a Content-Length header the body is sent chunked. */
 int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len);

@@ -408,8 +408,9 @@ static void on_peer_eof(sk_conn_t *conn) {
     /* A body cut short can never complete, and a client that closes while
      * its response has not started has gone away (as uWS, nginx and Node
      * read it): abort now, so the handler hears of it at once instead of at
-     * the idle timeout. A response already being written is finished. */
-    if (!conn->body_done || conn->stage == SK_RES_NONE) {
+     * the idle timeout (a head only staged has not started it). A response
+     * already being written is finished. */
+    if (!conn->body_done || conn->stage < SK_RES_BODY) {
       sk_conn_close(conn, 1);
       return;
     }
@@ -501,11 +502,16 @@ void sk_conn_on_tick(sk_conn_t *conn) {
     /* Without this line a handler that forgot to respond is invisible: the
      * client just sees the connection close. */
     sk_app_t *app = conn->app;
-    sk_app_log(app, SK_LOG_WARNING,
-               "%.*s: no response after %u s (idle_timeout)%s; closing the connection. Did the "
-               "handler forget to call end()?",
-               (int)conn->pending_line_len, conn->pending_line, app->config.idle_timeout_s,
-               conn->body_done ? "" : " while the request body was still arriving");
+    if (conn->body_done)
+      sk_app_log(app, SK_LOG_WARNING,
+                 "%.*s: no response after %u s (idle_timeout); closing the connection. Did the "
+                 "handler forget to call end()?",
+                 (int)conn->pending_line_len, conn->pending_line, app->config.idle_timeout_s);
+    else
+      sk_app_log(app, SK_LOG_WARNING,
+                 "%.*s: no response, and the request body stopped arriving for %u s "
+                 "(idle_timeout); closing the connection",
+                 (int)conn->pending_line_len, conn->pending_line, app->config.idle_timeout_s);
   }
   sk_conn_close(conn, 1);
 }

@@ -228,6 +228,8 @@ struct sk_conn {
   unsigned chunked_out : 1;
   unsigned no_body : 1; /* HEAD request or 1xx/204/304 status */
   unsigned keep_alive_before_head : 1; /* restored when the head is discarded */
+  unsigned response_in_cork : 1; /* all of the response since res_cork_start is corked */
+  size_t res_cork_start;         /* where the response starts in the cork buffer */
   uint64_t declared_length;
   uint64_t write_offset; /* body bytes written */
   /* "METHOD /path" of a request that outlived its dispatch (truncated), for

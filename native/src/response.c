@@ -132,6 +132,10 @@ static size_t format_digits(char *out, uint64_t value, unsigned base) {
 /* Ends the header section with the headers that are ours to decide. */
 static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len) {
   sk_app_t *app = conn->app;
+  /* Where the response starts in the cork: until the cork leaves (output.c
+   * clears response_in_cork), the whole response can still be taken back. */
+  conn->response_in_cork = conn->backlog.len == 0;
+  conn->res_cork_start = app->cork_owner == conn ? app->cork_len : 0;
   if (conn->stage == SK_RES_NONE) {
     /* Nothing staged: the whole head leaves in this call anyway. */
     sk_out_write(conn, "HTTP/1.1 200 OK\r\n", 17);
@@ -272,7 +276,17 @@ int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t
 int sk_res_discard_head(sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->stage == SK_RES_BODY) return SK_ERR_STATE; /* the head is on its way */
+  if (conn->stage == SK_RES_BODY) {
+    /* The head and maybe some body went out of the handler, but while they
+     * are all still in the cork nothing has left the process. */
+    if (!conn->response_in_cork || app->cork_owner != conn ||
+        app->cork_len < conn->res_cork_start)
+      return SK_ERR_STATE;
+    app->cork_len = conn->res_cork_start;
+    conn->response_in_cork = 0;
+    conn->chunked_out = 0;
+    conn->write_offset = 0;
+  }
   release_head(conn);
   conn->stage = SK_RES_NONE;
   conn->status_code = 0;
