@@ -59,7 +59,9 @@ class App(WebSocketRoutes):
     websocket_factory_max_items=0, task_factory_max_items=100_000,
     lifespan=True, idle_relaxation_time=0.01)``. The keyword-only limits
     bound what a client may send; each has a defined answer (414, 431, 413,
-    or a closed connection for a slow client).
+    or a closed connection for a slow client). ``proxy_protocol``: who may
+    send a PROXY header (True: any client, False: nobody, or a list of
+    trusted addresses/networks).
     """
 
     def __init__(
