@@ -23,6 +23,7 @@ def describe(route):
 
 app.connect("/verb", describe("verb"))
 app.connect("/pinned.example:443", describe("pinned"))
+app.connect("bare.example:8443", describe("bare"))
 app.connect("/*", describe("connect-any"))
 app.get("/x", describe("get-x"))
 app.listen(0, announce)
@@ -67,6 +68,11 @@ def test_connect_authority_form_reaches_the_wildcard_route(server):
 def test_connect_authority_form_reaches_a_route_for_the_authority(server):
     status, body = ask(server, b"CONNECT pinned.example:443 HTTP/1.1\r\nHost: pinned.example:443\r\n\r\n")
     assert status == 200 and body["route"] == "pinned" and body["url"] == "pinned.example:443"
+
+
+def test_connect_route_may_name_the_authority_without_a_slash(server):
+    status, body = ask(server, b"CONNECT bare.example:8443 HTTP/1.1\r\nHost: bare.example:8443\r\n\r\n")
+    assert status == 200 and body["route"] == "bare" and body["url"] == "bare.example:8443"
 
 
 def test_connect_ipv6_authority(server):

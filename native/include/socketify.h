@@ -122,7 +122,9 @@ int sk_app_fd(const sk_app_t *app); /* readable whenever sk_app_poll has work */
 /* Run one loop iteration, waiting up to timeout_ms (-1: forever, 0: not at all).
  * Returns the number of events handled or a negative status. */
 int sk_app_poll(sk_app_t *app, int timeout_ms);
-/* method NULL: any method. Returns SK_OK or a negative status. */
+/* method NULL: any method. A CONNECT route's pattern may be an authority
+ * ("host:port"), matched by authority-form CONNECT requests. Returns SK_OK or
+ * a negative status. */
 int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
                  size_t pattern_len, int handler_id);
 /* host NULL: all interfaces, IPv6 dual-stack when the kernel has IPv6.

@@ -401,11 +401,29 @@ int sk_app_poll(sk_app_t *app, int timeout_ms) {
   return handled;
 }
 
-int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
-                 size_t pattern_len, int handler_id) {
-  int r = sk_router_add(app->router, method, method_len, pattern, pattern_len, handler_id);
+int sk_app_add_route(sk_router_t *router, const char *method, size_t method_len,
+                     const char *pattern, size_t pattern_len, int handler_id) {
+  int r;
+  if (method && method_len == 7 && memcmp(method, "CONNECT", 7) == 0 && pattern_len > 0 &&
+      pattern[0] != '/') {
+    /* A CONNECT route may name an authority ("host:port"): it is stored as
+     * "/host:port", which is how an authority-form CONNECT is routed. */
+    char *path = malloc(pattern_len + 1);
+    if (!path) return SK_ERR_NOMEM;
+    path[0] = '/';
+    memcpy(path + 1, pattern, pattern_len);
+    r = sk_router_add(router, method, method_len, path, pattern_len + 1, handler_id);
+    free(path);
+  } else {
+    r = sk_router_add(router, method, method_len, pattern, pattern_len, handler_id);
+  }
   if (r == SK_ROUTER_OK) return SK_OK;
   return r == SK_ROUTER_ERR_NOMEM ? SK_ERR_NOMEM : SK_ERR_INVALID;
+}
+
+int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
+                 size_t pattern_len, int handler_id) {
+  return sk_app_add_route(app->router, method, method_len, pattern, pattern_len, handler_id);
 }
 
 void sk_app_shutdown(sk_app_t *app) {

@@ -339,6 +339,10 @@ sk_conn_t *sk_app_lookup(const sk_app_t *app, sk_res_id_t res);
 void sk_app_log(sk_app_t *app, int level, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 void sk_app_resume_accepting(sk_app_t *app); /* a connection closed: an fd is free */
+/* sk_router_add with the core's status codes; a CONNECT route may name an
+ * authority ("host:port") instead of a path. */
+int sk_app_add_route(sk_router_t *router, const char *method, size_t method_len,
+                     const char *pattern, size_t pattern_len, int handler_id);
 uint32_t sk_app_next_serial(sk_app_t *app);
 void sk_app_defer(sk_app_t *app, sk_conn_t *conn);
 void sk_app_update_date(sk_app_t *app);
