@@ -142,6 +142,11 @@ def _sk_on_ws_drain(user, ws_id):
 
 
 @ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_log(user, level, message, length):
+    logger.log(level, ffi.unpack(message, length).decode("utf-8", "replace"))
+
+
+@ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_ws_subscription(user, ws_id, topic, length, new_count, old_count):
     app = _app_of(user)
     if app is not None:

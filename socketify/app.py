@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Optional, Union
 
 from . import _binding
 from ._json import default_json
+from ._proxy import proxy_protocol_mode, trust_proxies
 from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
@@ -86,6 +87,9 @@ class App(WebSocketRoutes):
     or a closed connection for a slow client). ``graceful_shutdown_timeout``
     is how long ``close()`` (and the first SIGINT/SIGTERM) lets in-flight
     responses and WebSocket closes finish before closing what is left.
+    or a closed connection for a slow client). ``proxy_protocol``: who may
+    send a PROXY header (True: any client, False: nobody, or a list of
+    trusted addresses/networks).
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class App(WebSocketRoutes):
         idle_timeout: int = 10,
         max_body_size: int = 0,
         graceful_shutdown_timeout: float = 10.0,
+        proxy_protocol: Any = True,
     ) -> None:
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
@@ -158,10 +163,12 @@ class App(WebSocketRoutes):
         config.header_timeout_s = header_timeout
         config.idle_timeout_s = idle_timeout
         config.max_body_size = max_body_size
+        config.proxy_protocol, trusted_proxies = proxy_protocol_mode(proxy_protocol)
         self._user = ffi.cast("void *", self._id)
         self._native = lib.sk_py_app_create(config, self._user)
         if self._native == ffi.NULL:
             raise RuntimeError("Failed to create connection")
+        trust_proxies(self._native, trusted_proxies)
         self._current_request = lib.sk_app_current_request(self._native)
         if options is not None:
             self._use_tls(options)
@@ -457,6 +464,8 @@ class App(WebSocketRoutes):
         )
 
     def _report_error(self, error: BaseException, res: Optional[Response], req: Optional[Request]) -> None:
+        if res is not None and not res._done:
+            res._discard_head()  # the error's answer starts from a clean head
         handler = self._error_handler
         if handler is not None:
             try:
@@ -476,13 +485,10 @@ class App(WebSocketRoutes):
 
     @staticmethod
     def _answer_500(res: Response) -> None:
-        state = lib.sk_res_state(res._native, res._id)
-        if not state & lib.SK_RES_VALID:
-            return
-        if state & lib.SK_RES_HEADERS_SENT:
-            res.close()  # half a response is out: closing is the only honest answer
-        else:
+        if res._discard_head():
             res.send(b"Internal Server Error", status=500)
+        elif lib.sk_res_state(res._native, res._id) & lib.SK_RES_VALID:
+            res.close()  # half a response is out: closing is the only honest answer
 
     # -- native callbacks (from _binding) ----------------------------------
 

@@ -103,6 +103,12 @@ class Response:
         dumped = self.app._json_serializer.dumps(message)
         return (dumped.encode() if isinstance(dumped, str) else bytes(dumped)), True
 
+    def _discard_head(self) -> bool:
+        """Forgets the status, headers and cookies not sent yet; True when
+        the response can start over (nothing of it left the process)."""
+        self._cookies = None
+        return lib.sk_res_discard_head(self._native, self._id) == _SK_OK
+
     def _write_pending_cookies(self) -> None:
         cookies = self._cookies
         if cookies:
@@ -505,10 +511,11 @@ class Response:
         max-age, secure, httponly, samesite, comment, version."""
         if self._done:
             return self
-        if self._cookies is None:
-            self._cookies = SimpleCookie()
-        self._cookies[name] = quote_plus(str(value))
-        morsel = self._cookies[name]
+        # Built aside and added only once every option passed: a refused
+        # option leaves no half-made cookie behind.
+        cookie = SimpleCookie()
+        cookie[name] = quote_plus(str(value))
+        morsel = cookie[name]
         for key, option in (options or {}).items():
             key = key.lower().replace("_", "-")
             if key == "expires" and isinstance(option, datetime.datetime):
@@ -518,6 +525,9 @@ class Response:
             if isinstance(option, str) and any(c in option for c in "\r\n;"):
                 raise ValueError("cookie option %r contains a forbidden character" % key)
             morsel[key] = option
+        if self._cookies is None:
+            self._cookies = SimpleCookie()
+        self._cookies[name] = morsel
         return self
 
     def redirect(self, location: str, status_code: int = 302) -> "Response":

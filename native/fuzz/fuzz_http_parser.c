@@ -74,7 +74,13 @@ static void check_complete(const sk_http_request_t *r, const char *b, size_t n, 
           r->body_kind == SK_BODY_CHUNKED);
   REQUIRE(r->body_kind == SK_BODY_LENGTH || r->content_length == 0);
   REQUIRE(r->content_length <= (uint64_t)INT64_MAX);
-  REQUIRE((r->flags & ~0x3fu) == 0);
+  REQUIRE((r->flags & ~0x7fu) == 0);
+  /* RFC 9112 3.2.2: an absolute-form target's authority is the host. */
+  if (r->flags & SK_REQ_ABSOLUTE_FORM) require_inside(r->host, r->target.data, r->target.len);
+  /* authority-form only for CONNECT, and then the path is the target */
+  if (r->flags & SK_REQ_AUTHORITY_FORM)
+    REQUIRE(r->method.len == 7 && memcmp(r->method.data, "CONNECT", 7) == 0 &&
+            r->path.data == r->target.data && r->path.len == r->target.len);
 }
 
 static int same_slice(sk_slice_t a, const char *ba, sk_slice_t b, const char *bb) {

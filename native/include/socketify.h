@@ -34,6 +34,16 @@ typedef uint64_t sk_res_id_t;
 #define SK_RES_BODY_STARTED 0x04  /* the header section was finished */
 #define SK_RES_WRITABLE 0x08      /* nothing is waiting in the send buffer */
 
+/* on_log levels (the values of Python's logging levels) */
+#define SK_LOG_WARNING 30
+#define SK_LOG_ERROR 40
+
+/* sk_app_config_t.proxy_protocol: who may open a connection with a PROXY
+ * protocol header (v1 or v2) that sets the proxied client address. */
+#define SK_PROXY_ACCEPT_NONE 0    /* nobody: such a header is a bad request */
+#define SK_PROXY_ACCEPT_ANY 1     /* every client (the default, as the reference) */
+#define SK_PROXY_ACCEPT_TRUSTED 2 /* only peers in the networks of sk_app_trust_proxy */
+
 /* AppListenOptions.options */
 #define SK_LISTEN_DEFAULT 0
 #define SK_LISTEN_EXCLUSIVE_PORT 1 /* no SO_REUSEPORT */
@@ -48,6 +58,7 @@ typedef struct sk_app_config {
   unsigned header_timeout_s; /* a request head must arrive within it; default 10 */
   unsigned idle_timeout_s;   /* keep-alive idle and in-flight inactivity; default 10 */
   uint64_t max_body_size;    /* 413 past it; 0 = unlimited (default) */
+  unsigned proxy_protocol;   /* SK_PROXY_ACCEPT_*; default ANY */
 } sk_app_config_t;
 
 typedef struct sk_app_callbacks {
@@ -72,6 +83,9 @@ typedef struct sk_app_callbacks {
   void (*on_ws_drain)(void *user, sk_res_id_t ws);
   void (*on_ws_subscription)(void *user, sk_res_id_t ws, const char *topic, size_t len,
                              int new_count, int old_count);
+  /* Something the operator should know (one line of text, SK_LOG_* level):
+   * accept failing at the fd limit, a request left unanswered... */
+  void (*on_log)(void *user, int level, const char *message, size_t len);
 } sk_app_callbacks_t;
 
 /* TLS settings (AppOptions); NULL fields are unset. */
@@ -111,7 +125,9 @@ int sk_app_fd(const sk_app_t *app); /* readable whenever sk_app_poll has work */
 /* Run one loop iteration, waiting up to timeout_ms (-1: forever, 0: not at all).
  * Returns the number of events handled or a negative status. */
 int sk_app_poll(sk_app_t *app, int timeout_ms);
-/* method NULL: any method. Returns SK_OK or a negative status. */
+/* method NULL: any method. A CONNECT route's pattern may be an authority
+ * ("host:port"), matched by authority-form CONNECT requests. Returns SK_OK or
+ * a negative status. */
 int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
                  size_t pattern_len, int handler_id);
 /* host NULL: all interfaces, IPv6 dual-stack when the kernel has IPv6.
@@ -132,6 +148,10 @@ size_t sk_app_connection_count(const sk_app_t *app);
  * was cut short): aborts and WebSocket closes are reported as usual.
  * SK_ERR_BUSY from inside a callback. */
 int sk_app_close_connections(sk_app_t *app);
+/* With SK_PROXY_ACCEPT_TRUSTED: peers in address/prefix_bits (address 4 or
+ * 16 bytes, network order) may send a PROXY header. IPv4 clients of a
+ * dual-stack socket are matched as IPv4. */
+int sk_app_trust_proxy(sk_app_t *app, const void *address, size_t len, unsigned prefix_bits);
 /* Serve TLS on every listener of this app. On failure the reason (naming
  * the file) is written to err. */
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap);
@@ -176,6 +196,12 @@ int sk_res_state(const sk_app_t *app, sk_res_id_t res);
 int sk_res_write_status(sk_app_t *app, sk_res_id_t res, const char *status, size_t len);
 int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t name_len,
                         const char *value, size_t value_len);
+/* Takes back the response written so far, so it can start over (e.g. as a
+ * 500 after an error): the status line and headers, held back until the
+ * header section ends, and any head and body still in the cork (written
+ * during this dispatch, not yet flushed). SK_ERR_STATE once bytes of the
+ * response may have left the process. */
+int sk_res_discard_head(sk_app_t *app, sk_res_id_t res);
 /* A body chunk; without a Content-Length header the body is sent chunked. */
 int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len);
 int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,

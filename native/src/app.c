@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ void sk_app_config_default(sk_app_config_t *config) {
   config->header_timeout_s = 10;
   config->idle_timeout_s = 10;
   config->max_body_size = 0;
+  config->proxy_protocol = SK_PROXY_ACCEPT_ANY;
 }
 
 void sk_app_update_date(sk_app_t *app) {
@@ -94,7 +96,7 @@ static void run_deferred(sk_app_t *app) {
           if (!conn->closed && (conn->phase == SK_PHASE_HEAD || conn->phase == SK_PHASE_WS))
             sk_conn_process(conn);
           if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD)
-            sk_conn_close(conn, 1);
+            sk_conn_after_peer_eof(conn);
           if (!conn->closed) sk_conn_update_reading(conn);
         }
       }
@@ -113,11 +115,92 @@ static void free_graveyard(sk_app_t *app) {
     sk_buf_free(&conn->in);
     sk_buf_free(&conn->backlog);
     sk_buf_free(&conn->body);
+    sk_buf_free(&conn->head);
     free(conn);
   }
 }
 
+void sk_app_log(sk_app_t *app, int level, const char *format, ...) {
+  if (!app->cb.on_log) return;
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  int n = vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  if (n < 0) return;
+  app->cb.on_log(app->cb.user, level, line, SK_MIN((size_t)n, sizeof line - 1));
+}
+
 /* ---- listening and accepting ---- */
+
+static void set_listeners_polled(sk_app_t *app, int polled) {
+  for (sk_listener_t *listener = app->listeners; listener; listener = listener->next)
+    sk_loop_modify(&app->loop, &listener->watch, polled ? SK_EV_READ : 0);
+}
+
+/* accept() failed for want of a file descriptor or kernel memory. The
+ * pending connection stays queued and the listening socket readable, so
+ * polling it again at once would spin: stop polling the listeners until a
+ * connection closes (an fd is free) or the next tick, and keep serving the
+ * connections we have. */
+static void pause_accepting(sk_app_t *app, int error) {
+  app->accept_paused = 1;
+  app->accept_resume_tick = app->loop.now_ticks + 1;
+  set_listeners_polled(app, 0);
+  sk_loop_set_tick(&app->loop, 1);
+  long long now = (long long)time(NULL);
+  if (app->accept_logged_at == 0 || now - app->accept_logged_at >= 60) {
+    app->accept_logged_at = now;
+    sk_app_log(app, SK_LOG_ERROR,
+               "cannot accept connections: %s (%zu open); new connections wait until one "
+               "closes (raise the limit with ulimit -n)",
+               strerror(error), app->conn_count);
+  }
+}
+
+void sk_app_resume_accepting(sk_app_t *app) {
+  if (!app->accept_paused || app->shutting_down) return;
+  app->accept_paused = 0;
+  set_listeners_polled(app, 1);
+}
+
+int sk_app_trust_proxy(sk_app_t *app, const void *address, size_t len, unsigned prefix_bits) {
+  if ((len != 4 && len != 16) || prefix_bits > len * 8) return SK_ERR_INVALID;
+  if (app->trusted_proxy_count == app->trusted_proxy_cap) {
+    void *grown = sk_array_grow(app->trusted_proxies, &app->trusted_proxy_cap,
+                                sizeof *app->trusted_proxies, 4);
+    if (!grown) return SK_ERR_NOMEM;
+    app->trusted_proxies = grown;
+  }
+  sk_proxy_network_t *network = &app->trusted_proxies[app->trusted_proxy_count++];
+  memset(network, 0, sizeof *network);
+  memcpy(network->address, address, len);
+  network->len = (uint8_t)len;
+  network->prefix_bits = (uint8_t)prefix_bits;
+  return SK_OK;
+}
+
+static int in_network(const sk_proxy_network_t *network, const uint8_t *address, size_t len) {
+  if (network->len != len) return 0;
+  unsigned full = network->prefix_bits / 8, rest = network->prefix_bits % 8;
+  if (memcmp(network->address, address, full) != 0) return 0;
+  if (rest == 0) return 1;
+  uint8_t mask = (uint8_t)(0xff << (8 - rest));
+  return (network->address[full] & mask) == (address[full] & mask);
+}
+
+/* Whether this peer may open with a PROXY header (HAProxy's spec: only a
+ * trusted proxy may, else any client picks the address the app sees). */
+static int proxy_header_allowed(const sk_app_t *app, const struct sockaddr_storage *peer) {
+  if (app->config.proxy_protocol == SK_PROXY_ACCEPT_ANY) return 1;
+  if (app->config.proxy_protocol != SK_PROXY_ACCEPT_TRUSTED) return 0;
+  uint8_t raw[16];
+  int len = sk_socket_format_address(peer, (char *)raw, sizeof raw, 0);
+  if (len != 4 && len != 16) return 0; /* a UNIX socket peer has no address to match */
+  for (size_t i = 0; i < app->trusted_proxy_count; i++)
+    if (in_network(&app->trusted_proxies[i], raw, (size_t)len)) return 1;
+  return 0;
+}
 
 static void on_accept(sk_watch_t *watch, unsigned events) {
   (void)events;
@@ -127,7 +210,11 @@ static void on_accept(sk_watch_t *watch, unsigned events) {
     struct sockaddr_storage peer;
     socklen_t peer_len;
     int fd = sk_socket_accept(watch->fd, &peer, &peer_len);
-    if (fd < 0) return; /* EAGAIN, or EMFILE: level-triggered, retried next time */
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        pause_accepting(app, errno);
+      return; /* EAGAIN: nothing more; ECONNABORTED and the like: next time */
+    }
     if (app->free_slot_count == 0 && grow_slots(app) != SK_OK) {
       sk_socket_close(fd);
       return;
@@ -143,6 +230,7 @@ static void on_accept(sk_watch_t *watch, unsigned events) {
       free(conn);
       return;
     }
+    conn->proxy_checked = !proxy_header_allowed(app, &peer);
     conn->slot = app->free_slots[--app->free_slot_count];
     app->slots[conn->slot] = conn;
     conn->next = app->conns;
@@ -227,6 +315,8 @@ static void close_listeners(sk_app_t *app) {
 static void on_tick(void *ctx) {
   sk_app_t *app = ctx;
   sk_app_update_date(app);
+  if (app->accept_paused && app->loop.now_ticks >= app->accept_resume_tick)
+    sk_app_resume_accepting(app);
   for (sk_conn_t *conn = app->conns, *next; conn; conn = next) {
     next = conn->next;
     sk_conn_on_tick(conn);
@@ -288,6 +378,8 @@ void sk_app_destroy(sk_app_t *app) {
   sk_sni_free(app);
   sk_tls_context_free(app->tls_ctx);
   sk_router_destroy(app->router);
+  sk_buf_free(&app->authority_path);
+  free(app->trusted_proxies);
   free(app->slots);
   free(app->free_slots);
   free(app->recv_buf);
@@ -312,11 +404,29 @@ int sk_app_poll(sk_app_t *app, int timeout_ms) {
   return handled;
 }
 
-int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
-                 size_t pattern_len, int handler_id) {
-  int r = sk_router_add(app->router, method, method_len, pattern, pattern_len, handler_id);
+int sk_app_add_route(sk_router_t *router, const char *method, size_t method_len,
+                     const char *pattern, size_t pattern_len, int handler_id) {
+  int r;
+  if (method && method_len == 7 && memcmp(method, "CONNECT", 7) == 0 && pattern_len > 0 &&
+      pattern[0] != '/') {
+    /* A CONNECT route may name an authority ("host:port"): it is stored as
+     * "/host:port", which is how an authority-form CONNECT is routed. */
+    char *path = malloc(pattern_len + 1);
+    if (!path) return SK_ERR_NOMEM;
+    path[0] = '/';
+    memcpy(path + 1, pattern, pattern_len);
+    r = sk_router_add(router, method, method_len, path, pattern_len + 1, handler_id);
+    free(path);
+  } else {
+    r = sk_router_add(router, method, method_len, pattern, pattern_len, handler_id);
+  }
   if (r == SK_ROUTER_OK) return SK_OK;
   return r == SK_ROUTER_ERR_NOMEM ? SK_ERR_NOMEM : SK_ERR_INVALID;
+}
+
+int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
+                 size_t pattern_len, int handler_id) {
+  return sk_app_add_route(app->router, method, method_len, pattern, pattern_len, handler_id);
 }
 
 void sk_app_shutdown(sk_app_t *app) {

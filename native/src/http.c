@@ -33,13 +33,21 @@ sk_conn_t *sk_conn_create(sk_app_t *app, int fd, const struct sockaddr_storage *
   return conn;
 }
 
+int sk_conn_output_full(const sk_conn_t *conn) {
+  return conn->backlog.len > SK_MAX_BUFFERED_OUTPUT;
+}
+
 void sk_conn_update_reading(sk_conn_t *conn) {
   if (conn->closed) return;
   /* Stop reading while the application asked us to, while the client has
-   * already closed its side, or while too much of its input is waiting on a
-   * slow handler; the kernel's window then pushes back on the client. */
+   * already closed its side, while too much of its input is waiting on a
+   * slow handler, or, between requests, while it does not read what we
+   * answered; the kernel's window then pushes back on the client. Output
+   * never stops the reading of a request body: a handler may wait for the
+   * body before it writes more, and the client for us to read it. */
   int off = conn->user_paused || conn->peer_eof ||
-            conn->in.len + conn->body.len > SK_MAX_BUFFERED_INPUT;
+            conn->in.len + conn->body.len > SK_MAX_BUFFERED_INPUT ||
+            (conn->phase == SK_PHASE_HEAD && sk_conn_output_full(conn));
   if (conn->phase == SK_PHASE_CLOSING || conn->phase == SK_PHASE_WS) off = conn->peer_eof;
   unsigned interest = conn->watch.interest;
   interest = off ? (interest & ~SK_EV_READ) : (interest | SK_EV_READ);
@@ -68,7 +76,9 @@ void sk_conn_close(sk_conn_t *conn, int abort_response) {
   app->slots[conn->slot] = NULL;
   app->free_slots[app->free_slot_count++] = conn->slot;
   app->conn_count--;
-  if (app->conn_count == 0 && !app->shutting_down) sk_loop_set_tick(&app->loop, 0);
+  if (app->conn_count == 0 && !app->shutting_down && !app->accept_paused)
+    sk_loop_set_tick(&app->loop, 0);
+  sk_app_resume_accepting(app); /* its fd is free again */
 
   sk_ws_on_conn_close(conn);
   uint32_t serial = conn->serial;
@@ -206,21 +216,46 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   req->http = http;
   req->params = NULL;
   dispatch_ctx_t ctx = {conn, conn->serial, req};
+  const char *path = http->path.data;
+  size_t path_len = http->path.len;
+  if (http->flags & SK_REQ_AUTHORITY_FORM) {
+    /* CONNECT host:port is routed as "/host:port", so a route for "/*" (or
+     * for the authority itself) takes it; get_url() stays the authority. */
+    sk_buf_t *route_path = &app->authority_path;
+    route_path->len = 0;
+    if (sk_buf_append(route_path, "/", 1) != SK_OK ||
+        sk_buf_append(route_path, path, path_len) != SK_OK) {
+      sk_res_write_error(conn, 500);
+      return;
+    }
+    path = route_path->data;
+    path_len = route_path->len;
+  }
   /* The router also offers GET routes to HEAD; the body is never written.
    * A connection that named a known host (SNI) tries that host's routes first. */
   int taken = 0;
   if (app->ws_router && (http->flags & SK_REQ_HAS_UPGRADE))
-    taken = sk_router_match(app->ws_router, http->method.data, http->method.len, http->path.data,
-                            http->path.len, visit_route, &ctx);
+    taken = sk_router_match(app->ws_router, http->method.data, http->method.len, path, path_len,
+                            visit_route, &ctx);
   const sk_router_t *host_router = sk_sni_router(app, conn->sni_entry);
   if (host_router && !taken && !conn->closed && conn->serial == ctx.serial)
-    taken = sk_router_match(host_router, http->method.data, http->method.len, http->path.data,
-                            http->path.len, visit_route, &ctx);
+    taken = sk_router_match(host_router, http->method.data, http->method.len, path, path_len,
+                            visit_route, &ctx);
   if (!taken && !conn->closed && conn->serial == ctx.serial)
-    taken = sk_router_match(app->router, http->method.data, http->method.len, http->path.data,
-                            http->path.len, visit_route, &ctx);
+    taken = sk_router_match(app->router, http->method.data, http->method.len, path, path_len,
+                            visit_route, &ctx);
   if (!taken && !conn->closed && conn->serial == ctx.serial && conn->stage == SK_RES_NONE)
     sk_res_write_not_found(conn);
+}
+
+static void remember_pending_line(sk_conn_t *conn, const sk_http_request_t *http) {
+  size_t cap = sizeof conn->pending_line;
+  size_t method_len = SK_MIN(http->method.len, cap / 4);
+  size_t path_len = SK_MIN(http->path.len, cap - method_len - 1);
+  memcpy(conn->pending_line, http->method.data, method_len);
+  conn->pending_line[method_len] = ' ';
+  memcpy(conn->pending_line + method_len + 1, http->path.data, path_len);
+  conn->pending_line_len = (uint8_t)(method_len + 1 + path_len);
 }
 
 static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
@@ -245,6 +280,7 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
     conn->keep_alive = (http->flags & SK_REQ_CONNECTION_KEEP_ALIVE) &&
                        !(http->flags & SK_REQ_CONNECTION_CLOSE);
   if (app->shutting_down || conn->peer_eof) conn->keep_alive = 0;
+  conn->keep_alive_before_head = conn->keep_alive;
   conn->stage = SK_RES_NONE;
   conn->status_code = 0;
   conn->has_content_length = 0;
@@ -260,7 +296,10 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
     sk_res_write_error(conn, 413);
     return;
   }
+  uint32_t serial = conn->serial;
   dispatch(conn, http);
+  if (!conn->closed && conn->serial == serial && conn->stage != SK_RES_DONE)
+    remember_pending_line(conn, http);
 }
 
 /* Parses and dispatches as many requests as data[0..len) holds; returns the
@@ -273,6 +312,7 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
   while (!conn->closed) {
     if (conn->phase == SK_PHASE_HEAD) {
       if (pos == len) break;
+      if (sk_conn_output_full(conn)) break; /* resumed when the output drains */
       if (!conn->proxy_checked) {
         /* A PROXY header may only open the connection. */
         size_t used = 0;
@@ -323,7 +363,15 @@ void sk_conn_process(sk_conn_t *conn) {
   if (conn->closed || conn->in.len == 0) return;
   size_t used = process_bytes(conn, conn->in.data, conn->in.len);
   if (!conn->closed) sk_buf_consume(&conn->in, used);
-  if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD) sk_conn_close(conn, 1);
+  if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD) sk_conn_after_peer_eof(conn);
+}
+
+void sk_conn_after_peer_eof(sk_conn_t *conn) {
+  /* Requests still waiting behind unsent output are answered once it drains
+   * (sk_out_drain_backlog resumes them); a partial head never completes. */
+  if (conn->in.len && sk_conn_output_full(conn)) return;
+  if (conn->backlog.len) sk_out_finish_close(conn); /* what we owe still goes out */
+  else sk_conn_close(conn, 1);
 }
 
 void sk_conn_response_done(sk_conn_t *conn) {
@@ -342,6 +390,40 @@ void sk_conn_response_done(sk_conn_t *conn) {
   sk_conn_update_reading(conn);
 }
 
+/* The client closed its sending side (or the whole connection). */
+static void on_peer_eof(sk_conn_t *conn) {
+  conn->peer_eof = 1;
+  /* Requests it sent before the EOF are still answered. */
+  if (conn->phase != SK_PHASE_REQUEST) sk_conn_process(conn);
+  if (conn->closed) return;
+  switch (conn->phase) {
+  case SK_PHASE_HEAD:
+    sk_conn_after_peer_eof(conn);
+    return;
+  case SK_PHASE_CLOSING:
+    /* Output still queued: output_drained closes once it is out. */
+    if (conn->backlog.len == 0 && conn->app->cork_owner != conn) sk_conn_close(conn, 0);
+    else sk_conn_update_reading(conn);
+    return;
+  case SK_PHASE_REQUEST:
+    /* A body cut short can never complete, and a client that closes while
+     * its response has not started has gone away (as uWS, nginx and Node
+     * read it): abort now, so the handler hears of it at once instead of at
+     * the idle timeout (a head only staged has not started it). A response
+     * already being written is finished. */
+    if (!conn->body_done || conn->stage < SK_RES_BODY) {
+      sk_conn_close(conn, 1);
+      return;
+    }
+    conn->keep_alive = 0;
+    sk_conn_update_reading(conn);
+    return;
+  default:
+    sk_conn_close(conn, 1);
+    return;
+  }
+}
+
 static void on_readable(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
   int eof = 0;
@@ -353,21 +435,7 @@ static void on_readable(sk_conn_t *conn) {
     return;
   }
   if (eof) {
-    conn->peer_eof = 1;
-    /* The client may half-close after sending its request: answer what it
-     * sent, then close. With nothing in flight there is nothing to answer. */
-    if (conn->phase != SK_PHASE_REQUEST) {
-      sk_conn_process(conn);
-      if (!conn->closed) sk_conn_close(conn, 1);
-      return;
-    }
-    /* A body cut short can never complete: nothing is left to answer. */
-    if (!conn->body_done) {
-      sk_conn_close(conn, 1);
-      return;
-    }
-    conn->keep_alive = 0;
-    sk_conn_update_reading(conn);
+    on_peer_eof(conn);
     return;
   }
   if (n == 0) return;
@@ -430,6 +498,21 @@ void sk_conn_on_tick(sk_conn_t *conn) {
     sk_res_write_error(conn, 408); /* slow client: the head did not arrive in time */
     conn->deadline = deadline_in(conn, 2);
     return;
+  }
+  if (conn->phase == SK_PHASE_REQUEST && conn->stage < SK_RES_BODY && conn->serial != 0) {
+    /* Without this line a handler that forgot to respond is invisible: the
+     * client just sees the connection close. */
+    sk_app_t *app = conn->app;
+    if (conn->body_done)
+      sk_app_log(app, SK_LOG_WARNING,
+                 "%.*s: no response after %u s (idle_timeout); closing the connection. Did the "
+                 "handler forget to call end()?",
+                 (int)conn->pending_line_len, conn->pending_line, app->config.idle_timeout_s);
+    else
+      sk_app_log(app, SK_LOG_WARNING,
+                 "%.*s: no response, and the request body stopped arriving for %u s "
+                 "(idle_timeout); closing the connection",
+                 (int)conn->pending_line_len, conn->pending_line, app->config.idle_timeout_s);
   }
   sk_conn_close(conn, 1);
 }

@@ -116,9 +116,14 @@ static int parse_target(const char *m, size_t mlen, const char *t, size_t tlen,
   out->query.data = end;
   out->query.len = 0;
 
-  /* §3.2.3: authority-form is only for CONNECT, and CONNECT only takes it;
-   * the port is mandatory there (RFC 9110 §9.3.6). */
-  if (is_connect) return valid_host(t, tlen, 1) ? 0 : SK_PARSE_ERR_BAD_REQUEST;
+  /* §3.2.3: authority-form is only for CONNECT; the port is mandatory there
+   * (RFC 9110 §9.3.6). CONNECT with an origin-form path is accepted too, as
+   * the reference does, so app.connect("/path") routes can be reached. */
+  if (is_connect && t[0] != '/') {
+    if (!valid_host(t, tlen, 1)) return SK_PARSE_ERR_BAD_REQUEST;
+    out->flags |= SK_REQ_AUTHORITY_FORM;
+    return 0;
+  }
 
   if (t[0] == '/') { /* §3.2.1 origin-form */
     q = memchr(t, '?', tlen);
@@ -146,6 +151,9 @@ static int parse_target(const char *m, size_t mlen, const char *t, size_t tlen,
   }
   if (!valid_host(p, (size_t)(q - p), 0)) return SK_PARSE_ERR_BAD_REQUEST;
   out->flags |= SK_REQ_ABSOLUTE_FORM;
+  /* §3.2.2: the target's authority replaces whatever Host says. */
+  out->host.data = p;
+  out->host.len = (size_t)(q - p);
   p = q;
   while (q < end && *q != '?') q++;
   if (q > p) {
@@ -249,8 +257,11 @@ static int on_field(hdr_state_t *st, sk_http_request_t *out, const char *n, size
     if (!eq_ci(n, nlen, "host")) return 0;
     /* RFC 9112 §3.2: more than one Host, or an invalid one, is a 400. */
     if (++st->host_count > 1 || !valid_host(v, vlen, 0)) return SK_PARSE_ERR_BAD_REQUEST;
-    out->host.data = v;
-    out->host.len = vlen;
+    /* RFC 9112 §3.2.2: with an absolute-form target the Host field is
+     * ignored for the target's authority; its entry (the last one stored)
+     * names the authority too, so every reader of Host agrees. */
+    if (out->flags & SK_REQ_ABSOLUTE_FORM) out->headers[out->header_count - 1].value = out->host;
+    else out->host = (sk_slice_t){v, vlen};
     return 0;
   case 6:
     /* RFC 9110 §10.1.1: an HTTP/1.0 client cannot handle a 100, ignore it. */

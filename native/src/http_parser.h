@@ -59,6 +59,7 @@ enum sk_http_body_kind {
 #define SK_REQ_EXPECT_CONTINUE 0x08       /* Expect: 100-continue */
 #define SK_REQ_HAS_UPGRADE 0x10           /* an Upgrade header is present */
 #define SK_REQ_ABSOLUTE_FORM 0x20         /* request-target was absolute-form */
+#define SK_REQ_AUTHORITY_FORM 0x40        /* CONNECT host:port (path is the authority) */
 
 typedef struct sk_http_request {
   sk_slice_t method; /* token, case preserved */
@@ -71,7 +72,9 @@ typedef struct sk_http_request {
   unsigned flags;    /* SK_REQ_* */
   enum sk_http_body_kind body_kind;
   uint64_t content_length; /* valid when body_kind == SK_BODY_LENGTH */
-  sk_slice_t host;         /* Host header value (len 0 if absent on HTTP/1.0) */
+  sk_slice_t host;         /* Host header value (len 0 if absent on HTTP/1.0); for
+                              absolute-form the target's authority, which the
+                              Host header's entry in headers[] also names */
   size_t header_count;
   sk_http_header_t headers[SK_HTTP_MAX_HEADERS_CAP];
 } sk_http_request_t;

@@ -195,6 +195,7 @@ struct sk_conn {
   sk_buf_t in;      /* unprocessed input: a partial head or pipelined requests */
   sk_buf_t backlog; /* output the kernel did not take yet */
   sk_buf_t body;    /* request body received before on_data was asked for */
+  sk_buf_t head;    /* status line and headers written so far, not yet sent */
 
   /* request in flight */
   int version_minor;
@@ -228,8 +229,16 @@ struct sk_conn {
   unsigned has_date : 1;
   unsigned chunked_out : 1;
   unsigned no_body : 1; /* HEAD request or 1xx/204/304 status */
+  unsigned keep_alive_before_head : 1; /* restored when the head is discarded */
+  unsigned response_in_cork : 1; /* all of the response since res_cork_start is corked */
+  size_t res_cork_start;         /* where the response starts in the cork buffer */
   uint64_t declared_length;
   uint64_t write_offset; /* body bytes written */
+  /* "METHOD /path" of a request that outlived its dispatch (truncated), for
+   * the warning when the idle timeout closes it unanswered; copied only then,
+   * so a request answered at once pays nothing for it. */
+  char pending_line[120];
+  uint8_t pending_line_len;
 
   struct sockaddr_storage peer;
   socklen_t peer_len;
@@ -245,6 +254,12 @@ typedef struct sk_sni_entry {
   struct ssl_ctx_st *ctx;     /* NULL: the app's own certificate */
   sk_router_t *router;        /* routes for this name, tried first */
 } sk_sni_entry_t;
+
+typedef struct sk_proxy_network {
+  uint8_t address[16];
+  uint8_t len; /* 4 or 16 */
+  uint8_t prefix_bits;
+} sk_proxy_network_t;
 
 typedef struct sk_listener {
   sk_watch_t watch;
@@ -265,6 +280,10 @@ struct sk_req {
 /* How much request input (pipelined requests, unread body) we hold for one
  * connection before we stop reading from it. */
 #define SK_MAX_BUFFERED_INPUT (1024 * 1024)
+/* How much unsent output one connection may queue before we stop starting
+ * its pipelined requests (and reading more of them): a client that sends
+ * requests and never reads the answers must not grow our memory. */
+#define SK_MAX_BUFFERED_OUTPUT (512 * 1024)
 
 struct sk_app {
   sk_loop_t loop;
@@ -292,6 +311,9 @@ struct sk_app {
   int shutting_down;
   int listen_errno; /* why the last listen failed (0: it did not) */
   int listen_shared; /* the last listen found another socket listening there */
+  int accept_paused;             /* out of fds: listeners are not polled */
+  uint64_t accept_resume_tick;   /* ...until a connection closes or this tick */
+  long long accept_logged_at;    /* time() of the last "out of fds" line */
 
   char *recv_buf;
   char *cork_buf;
@@ -301,6 +323,9 @@ struct sk_app {
   char date[SK_DATE_LEN + 1];
   sk_http_request_t request; /* the head being dispatched (big: kept out of the stack) */
   sk_req_t current_request;  /* what on_request is given (sk_app_current_request) */
+  sk_buf_t authority_path;   /* "/host:port": how a CONNECT authority is routed */
+  struct sk_proxy_network *trusted_proxies; /* SK_PROXY_ACCEPT_TRUSTED */
+  size_t trusted_proxy_count, trusted_proxy_cap;
 
   sk_router_t *ws_router; /* WebSocket routes, for upgrade requests */
   sk_ws_behavior_t *ws_behaviors;
@@ -315,6 +340,13 @@ struct sk_app {
 
 /* app.c */
 sk_conn_t *sk_app_lookup(const sk_app_t *app, sk_res_id_t res);
+void sk_app_log(sk_app_t *app, int level, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+void sk_app_resume_accepting(sk_app_t *app); /* a connection closed: an fd is free */
+/* sk_router_add with the core's status codes; a CONNECT route may name an
+ * authority ("host:port") instead of a path. */
+int sk_app_add_route(sk_router_t *router, const char *method, size_t method_len,
+                     const char *pattern, size_t pattern_len, int handler_id);
 uint32_t sk_app_next_serial(sk_app_t *app);
 void sk_app_defer(sk_app_t *app, sk_conn_t *conn);
 void sk_app_update_date(sk_app_t *app);
@@ -328,6 +360,8 @@ void sk_conn_on_tick(sk_conn_t *conn);
 void sk_conn_update_reading(sk_conn_t *conn);
 void sk_conn_response_done(sk_conn_t *conn);
 void sk_conn_deliver_body(sk_conn_t *conn);
+int sk_conn_output_full(const sk_conn_t *conn);
+void sk_conn_after_peer_eof(sk_conn_t *conn); /* idle and the client closed: finish up */
 
 /* output.c: corked writes */
 int sk_out_write(sk_conn_t *conn, const char *data, size_t len);

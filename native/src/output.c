@@ -61,6 +61,7 @@ void sk_out_flush(sk_app_t *app) {
   app->cork_owner = NULL;
   app->cork_len = 0;
   if (!conn || conn->closed || conn->broken) return;
+  conn->response_in_cork = 0; /* what was corked is leaving */
   if (len == 0) {
     if (conn->backlog.len == 0) output_drained(conn);
     return;
@@ -79,6 +80,7 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
   conn->deadline = app->loop.now_ticks + app->config.idle_timeout_s + 1;
   if (conn->backlog.len) {
     /* Order matters more than syscalls: queue behind what is already waiting. */
+    conn->response_in_cork = 0;
     if (app->cork_owner == conn) sk_out_flush(app);
     if (sk_buf_append(&conn->backlog, data, len) != SK_OK) mark_broken(conn);
     return SK_OK;
@@ -93,6 +95,7 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
     return SK_OK;
   }
   /* Too big for the cork: send what is corked and the new data together. */
+  conn->response_in_cork = 0;
   size_t corked = app->cork_len;
   app->cork_owner = NULL;
   app->cork_len = 0;
@@ -110,7 +113,11 @@ int sk_out_drain_backlog(sk_conn_t *conn) {
     sk_conn_close(conn, 1);
     return 0;
   }
+  int was_full = sk_conn_output_full(conn);
   sk_buf_consume(&conn->backlog, (size_t)n);
+  /* The client reads again: start the requests it pipelined meanwhile. */
+  if (was_full && !sk_conn_output_full(conn) && conn->phase == SK_PHASE_HEAD)
+    sk_app_defer(conn->app, conn);
   if (conn->backlog.len) return 0;
   sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
   conn->deadline = conn->app->loop.now_ticks + conn->app->config.idle_timeout_s + 1;

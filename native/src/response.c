@@ -63,6 +63,20 @@ static int status_has_no_body(int code) {
   return (code >= 100 && code < 200) || code == 204 || code == 304;
 }
 
+/* The status line and the headers are kept in conn->head until the header
+ * section ends (finish_head), so a head the handler gave up on (an error, a
+ * refused header) can be discarded whole: nothing of it ever left. */
+static int stage_head(sk_conn_t *conn, const char *a, size_t a_len, const char *b, size_t b_len,
+                      const char *c, size_t c_len) {
+  sk_buf_t *head = &conn->head;
+  if (sk_buf_reserve(head, a_len + b_len + c_len) != SK_OK) return SK_ERR_NOMEM;
+  memcpy(head->data + head->len, a, a_len);
+  memcpy(head->data + head->len + a_len, b, b_len);
+  memcpy(head->data + head->len + a_len + b_len, c, c_len);
+  head->len += a_len + b_len + c_len;
+  return SK_OK;
+}
+
 static int write_status_line(sk_conn_t *conn, const char *status, size_t len) {
   int status_code = 0;
   if (len < 3 || len > 256) return SK_ERR_INVALID;
@@ -72,16 +86,17 @@ static int write_status_line(sk_conn_t *conn, const char *status, size_t len) {
   }
   if (status_code < 100 || (len > 3 && status[3] != ' ')) return SK_ERR_INVALID;
   if (!valid_field_value(status, len)) return SK_ERR_INVALID;
+  conn->head.len = 0;
+  int r = stage_head(conn, "HTTP/1.1 ", 9, status, len, "\r\n", 2);
+  if (r != SK_OK) return r;
   conn->status_code = status_code;
   if (status_has_no_body(status_code)) conn->no_body = 1;
   conn->stage = SK_RES_STATUS;
-  sk_out_write(conn, "HTTP/1.1 ", 9);
-  sk_out_write(conn, status, len);
-  return sk_out_write(conn, "\r\n", 2);
+  return SK_OK;
 }
 
-static void ensure_status(sk_conn_t *conn) {
-  if (conn->stage == SK_RES_NONE) write_status_line(conn, "200 OK", 6);
+static int ensure_status(sk_conn_t *conn) {
+  return conn->stage == SK_RES_NONE ? write_status_line(conn, "200 OK", 6) : SK_OK;
 }
 
 static void decide_keep_alive(sk_conn_t *conn) {
@@ -94,6 +109,12 @@ static void decide_keep_alive(sk_conn_t *conn) {
 }
 
 enum head_mode { HEAD_FIXED, HEAD_EMPTY, HEAD_STREAM };
+
+static void release_head(sk_conn_t *conn) {
+  /* Kept for the next response, unless a big head grew it. */
+  if (conn->head.cap > 4096) sk_buf_free(&conn->head);
+  conn->head.len = 0;
+}
 
 /* A number in base 10 or 16 into out (room for 20 characters); returns
  * its length. Replaces snprintf, which costs more than the rest of the head. */
@@ -111,7 +132,18 @@ static size_t format_digits(char *out, uint64_t value, unsigned base) {
 /* Ends the header section with the headers that are ours to decide. */
 static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len) {
   sk_app_t *app = conn->app;
-  ensure_status(conn);
+  /* Where the response starts in the cork: until the cork leaves (output.c
+   * clears response_in_cork), the whole response can still be taken back. */
+  conn->response_in_cork = conn->backlog.len == 0;
+  conn->res_cork_start = app->cork_owner == conn ? app->cork_len : 0;
+  if (conn->stage == SK_RES_NONE) {
+    /* Nothing staged: the whole head leaves in this call anyway. */
+    sk_out_write(conn, "HTTP/1.1 200 OK\r\n", 17);
+    conn->status_code = 200;
+  } else {
+    sk_out_write(conn, conn->head.data, conn->head.len);
+    release_head(conn);
+  }
   decide_keep_alive(conn);
 
   char head[160];
@@ -166,8 +198,18 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
   conn->stage = SK_RES_BODY;
 }
 
-static void write_body(sk_conn_t *conn, const char *data, size_t len) {
-  if (conn->no_body || len == 0) return;
+/* Writes a piece of the body; returns how much of it counts towards the
+ * body (write_offset): all of it, except past a declared Content-Length. */
+static size_t write_body(sk_conn_t *conn, const char *data, size_t len) {
+  if (conn->has_content_length && !conn->chunked_out) {
+    /* Never send more than we announced: the excess would be read as the
+     * next response. The body is then complete and the connection goes on. */
+    uint64_t room = conn->declared_length > conn->write_offset
+                        ? conn->declared_length - conn->write_offset
+                        : 0;
+    len = (size_t)SK_MIN((uint64_t)len, room);
+  }
+  if (conn->no_body || len == 0) return len;
   if (conn->chunked_out) {
     char size_line[24];
     size_t n = format_digits(size_line, len, 16);
@@ -175,16 +217,10 @@ static void write_body(sk_conn_t *conn, const char *data, size_t len) {
     sk_out_write(conn, size_line, n + 2);
     sk_out_write(conn, data, len);
     sk_out_write(conn, "\r\n", 2);
-  } else if (conn->has_content_length) {
-    /* Never send more than we announced: the excess would be read as the
-     * next response. */
-    uint64_t room = conn->declared_length > conn->write_offset
-                        ? conn->declared_length - conn->write_offset
-                        : 0;
-    sk_out_write(conn, data, (size_t)SK_MIN((uint64_t)len, room));
   } else {
     sk_out_write(conn, data, len);
   }
+  return len;
 }
 
 int sk_res_state(const sk_app_t *app, sk_res_id_t res) {
@@ -230,20 +266,43 @@ int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t
     if (ascii_icontains(value, value_len, "close", 5)) conn->keep_alive = 0;
     return SK_OK;
   }
-  if (ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
-  ensure_status(conn);
-  sk_out_write(conn, name, name_len);
-  sk_out_write(conn, ": ", 2);
-  sk_out_write(conn, value, value_len);
-  return sk_out_write(conn, "\r\n", 2);
+  int r = ensure_status(conn);
+  if (r == SK_OK) r = stage_head(conn, name, name_len, ": ", 2, value, value_len);
+  if (r == SK_OK) r = stage_head(conn, "\r\n", 2, "", 0, "", 0);
+  if (r == SK_OK && ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
+  return r;
+}
+
+int sk_res_discard_head(sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage == SK_RES_BODY) {
+    /* The head and maybe some body went out of the handler, but while they
+     * are all still in the cork nothing has left the process. */
+    if (!conn->response_in_cork || app->cork_owner != conn ||
+        app->cork_len < conn->res_cork_start)
+      return SK_ERR_STATE;
+    app->cork_len = conn->res_cork_start;
+    conn->response_in_cork = 0;
+    conn->chunked_out = 0;
+    conn->write_offset = 0;
+  }
+  release_head(conn);
+  conn->stage = SK_RES_NONE;
+  conn->status_code = 0;
+  conn->has_content_length = 0; /* a Content-Length header is part of the head too */
+  conn->declared_length = 0;
+  conn->has_date = 0;
+  conn->no_body = conn->head_request;
+  conn->keep_alive = conn->keep_alive_before_head;
+  return SK_OK;
 }
 
 int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
   if (conn->stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
-  write_body(conn, data, len);
-  conn->write_offset += len;
+  conn->write_offset += write_body(conn, data, len);
   flush_outside_dispatch(app);
   return SK_OK;
 }
@@ -273,8 +332,7 @@ int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
     flush_outside_dispatch(app);
     return SK_OK;
   }
-  write_body(conn, data, len);
-  conn->write_offset += len;
+  conn->write_offset += write_body(conn, data, len);
   end_response(conn);
   return SK_OK;
 }
@@ -321,8 +379,7 @@ int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
     conn->declared_length = total;
     finish_head(conn, HEAD_STREAM, 0);
   }
-  write_body(conn, data, len);
-  conn->write_offset += len;
+  conn->write_offset += write_body(conn, data, len);
   if (conn->write_offset >= conn->declared_length || conn->no_body) {
     end_response(conn);
     *done = 1;
@@ -458,11 +515,12 @@ int sk_res_write_error(sk_conn_t *conn, int status) {
   sk_app_t *app = conn->app;
   uint32_t serial = conn->serial;
   int in_flight = conn->phase == SK_PHASE_REQUEST && serial != 0 && conn->stage != SK_RES_DONE;
-  if (in_flight && conn->stage != SK_RES_NONE) {
+  if (in_flight && conn->stage == SK_RES_BODY) {
     /* Half a response is on the wire: no status can follow it. */
     sk_conn_close(conn, 1);
     return SK_OK;
   }
+  release_head(conn); /* a head never sent is simply dropped */
   conn->head_request = 0;
   write_canned(conn, status, 1);
   conn->stage = SK_RES_DONE;

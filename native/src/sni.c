@@ -147,9 +147,7 @@ int sk_app_route_server_name(sk_app_t *app, const char *pattern, const char *met
                              int handler_id) {
   long index = find_pattern(app, pattern);
   if (index < 0) return SK_ERR_INVALID;
-  int r = sk_router_add(app->sni[index].router, method, method_len, path, path_len, handler_id);
-  if (r == SK_ROUTER_OK) return SK_OK;
-  return r == SK_ROUTER_ERR_NOMEM ? SK_ERR_NOMEM : SK_ERR_INVALID;
+  return sk_app_add_route(app->sni[index].router, method, method_len, path, path_len, handler_id);
 }
 
 const sk_router_t *sk_sni_router(const sk_app_t *app, uint32_t sni_entry) {

@@ -56,6 +56,51 @@ static int file_readable(const char *path) {
   return 1;
 }
 
+/* "cannot read the X file 'path': No such file or directory" */
+static int check_readable(const char *path, const char *what, char *err, size_t cap) {
+  if (file_readable(path)) return 1;
+  int error = errno;
+  ERR_clear_error();
+  if (err && cap) snprintf(err, cap, "cannot read the %s '%s': %s", what, path, strerror(error));
+  return 0;
+}
+
+/* Whether a PEM file holds an encrypted private key (PKCS#8 or the older
+ * Proc-Type header): tells a wrong or missing passphrase from a bad file. */
+static int pem_key_is_encrypted(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  char line[256];
+  int encrypted = 0;
+  while (!encrypted && fgets(line, sizeof line, f))
+    encrypted = strstr(line, "ENCRYPTED") != NULL;
+  fclose(f);
+  return encrypted;
+}
+
+/* The private key, with a message that names the actual problem. */
+static int load_private_key(SSL_CTX *ctx, const char *key, const char *passphrase, char *err,
+                            size_t cap) {
+  if (!check_readable(key, "private key file", err, cap)) return 0;
+  BIO *bio = BIO_new_file(key, "r");
+  EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, (void *)passphrase)
+                       : NULL;
+  if (bio) BIO_free(bio);
+  if (!pkey) {
+    if (!pem_key_is_encrypted(key))
+      set_error(err, cap, "cannot load the private key (not a PEM private key)", key);
+    else if (passphrase)
+      set_error(err, cap, "cannot decrypt the private key: wrong passphrase", key);
+    else
+      set_error(err, cap, "the private key is encrypted and no passphrase was given", key);
+    return 0;
+  }
+  int ok = SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+  EVP_PKEY_free(pkey);
+  if (!ok) set_error(err, cap, "the private key does not match the certificate", key);
+  return ok;
+}
+
 SSL_CTX *sk_tls_context_create(const sk_tls_options_t *options, char *err, size_t cap) {
   ERR_clear_error();
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -83,18 +128,28 @@ SSL_CTX *sk_tls_context_create(const sk_tls_options_t *options, char *err, size_
     SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)options->passphrase);
   }
   const char *cert = options->cert_file_name, *key = options->key_file_name;
-  if (cert && (!file_readable(cert) || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)) {
-    set_error(err, cap, "cannot load the certificate", cert);
+  /* One without the other could never complete a handshake: say so now
+   * rather than fail every connection later. */
+  if (cert && !key) {
+    set_error(err, cap,
+              "cert_file_name is set but key_file_name is not: a certificate needs its "
+              "private key",
+              NULL);
     goto fail;
   }
-  if (key && (!file_readable(key) || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)) {
-    set_error(err, cap, "cannot load the private key (wrong passphrase?)", key);
+  if (key && !cert) {
+    set_error(err, cap,
+              "key_file_name is set but cert_file_name is not: a private key needs its "
+              "certificate",
+              NULL);
     goto fail;
   }
-  if (cert && key && SSL_CTX_check_private_key(ctx) != 1) {
-    set_error(err, cap, "the private key does not match the certificate", key);
+  if (cert && !check_readable(cert, "certificate file", err, cap)) goto fail;
+  if (cert && SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+    set_error(err, cap, "cannot load the certificate (not a PEM certificate)", cert);
     goto fail;
   }
+  if (key && !load_private_key(ctx, key, options->passphrase, err, cap)) goto fail;
   /* The passphrase is only needed while loading: do not keep a pointer to
    * memory the caller may free. */
   SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);

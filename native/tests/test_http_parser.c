@@ -103,7 +103,7 @@ static void test_request_line(void) {
   OK("GET //x/../%41!$&'()*+,;=:@-._~\"<>[]\\^`{|} HTTP/1.1\r\nHost: a\r\n\r\n");
   OK("GET http://example.com/p/q?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
   CHECKF((R.flags & SK_REQ_ABSOLUTE_FORM) && slice_is(R.path, "/p/q") && slice_is(R.query, "x=1") &&
-             slice_is(R.target, "http://example.com/p/q?x=1") && slice_is(R.host, "a"),
+             slice_is(R.target, "http://example.com/p/q?x=1") && slice_is(R.host, "example.com"),
          "absolute-form slices");
   OK("GET http://example.com HTTP/1.1\r\nHost: a\r\n\r\n");
   CHECKF((R.flags & SK_REQ_ABSOLUTE_FORM) && slice_is(R.path, "/") && R.query.len == 0,
@@ -118,6 +118,18 @@ static void test_request_line(void) {
   OK("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
   CHECKF(slice_is(R.path, "example.com:443") && R.query.len == 0, "authority-form");
   OK("CONNECT [::1]:443 HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECKF(R.flags & SK_REQ_AUTHORITY_FORM, "authority-form flag");
+  OK("CONNECT /verb?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECKF(slice_is(R.path, "/verb") && slice_is(R.query, "x=1") && !(R.flags & SK_REQ_AUTHORITY_FORM),
+         "CONNECT origin-form is routed by path");
+  OK("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n");
+  OK("GET http://a.example/x HTTP/1.1\r\nHost: other.example\r\nAccept: */*\r\n\r\n");
+  CHECKF(slice_is(R.host, "a.example") && slice_is(R.headers[0].value, "a.example") &&
+             slice_is(R.headers[1].value, "*/*"),
+         "absolute-form authority replaces Host (RFC 9112 3.2.2)");
+  OK("GET http://a.example:8080 HTTP/1.1\r\nHost: b\r\n\r\n");
+  CHECKF(slice_is(R.host, "a.example:8080") && slice_is(R.headers[0].value, "a.example:8080"),
+         "absolute-form authority with port replaces Host");
 
   E400("GET  / HTTP/1.1\r\nHost: a\r\n\r\n");
   E400(" GET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -145,7 +157,6 @@ static void test_request_line(void) {
   E400("GET * HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("options * HTTP/1.1\r\nHost: a\r\n\r\n");
-  E400("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("CONNECT * HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("CONNECT host HTTP/1.1\r\nHost: a\r\n\r\n");
   E400("CONNECT host: HTTP/1.1\r\nHost: a\r\n\r\n");
