@@ -190,6 +190,8 @@ size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res);
  * the length written, 0 for a UNIX socket, or a negative status. */
 int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
                           int as_text);
+/* The peer's port (host order); 0 for a UNIX socket, or a negative status. */
+int sk_res_remote_port(const sk_app_t *app, sk_res_id_t res);
 /* The client address a PROXY protocol header announced; 0 when there was none. */
 int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
                            int as_text);

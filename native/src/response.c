@@ -5,6 +5,8 @@
  * handler cannot desynchronise the connection. */
 #include "internal.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -407,6 +409,16 @@ int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_
   sk_conn_t *conn = sk_app_lookup(app, res);
   if (!conn) return SK_ERR_STALE;
   return sk_socket_format_address(&conn->peer, out, cap, as_text);
+}
+
+int sk_res_remote_port(const sk_app_t *app, sk_res_id_t res) {
+  sk_conn_t *conn = sk_app_lookup(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->peer.ss_family == AF_INET)
+    return ntohs(((const struct sockaddr_in *)&conn->peer)->sin_port);
+  if (conn->peer.ss_family == AF_INET6)
+    return ntohs(((const struct sockaddr_in6 *)&conn->peer)->sin6_port);
+  return 0;
 }
 
 int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,

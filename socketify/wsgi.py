@@ -1,0 +1,884 @@
+"""WSGI (PEP 3333) on the native core.
+
+The loop thread parses requests, builds the environ and writes responses.
+WSGI applications block, so they run on a bounded pool of threads; a pool
+thread never calls the core. What it sends goes back to the loop thread
+through one queue (``_LoopBridge``), and it waits while its response has too
+much in flight (backpressure), as it waits for request body bytes that have
+not arrived yet. The core stops reading a request body while the
+application is not consuming it, so memory stays bounded both ways.
+"""
+import io
+import logging
+import os
+import queue
+import re
+import socket
+import stat
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from urllib.parse import unquote_to_bytes
+
+from ._binding import lib
+from .app import App
+from .options import AppListenOptions, AppOptions
+from .websocket import CompressOptions
+
+try:  # ASGI websockets alongside WSGI HTTP need the ASGI adapter.
+    from . import asgi as _asgi
+except ImportError:
+    _asgi = None
+
+__all__ = ["WSGI", "FileWrapper", "ClientDisconnected"]
+
+logger = logging.getLogger("socketify")
+
+SERVER_SOFTWARE = "socketify"
+# A response's bytes handed to the loop but not yet taken by the kernel,
+# past which the application's thread waits.
+_SEND_HIGH = 256 * 1024
+# Request body bytes received but not yet read by the application, past
+# which the core stops reading from the socket (and resumes below _INPUT_LOW).
+_INPUT_HIGH = 256 * 1024
+_INPUT_LOW = 64 * 1024
+# Reads of a wsgi.file_wrapper file (at least this much per read).
+_FILE_BLOCK = 64 * 1024
+# A waiting pool thread re-checks its state this often (seconds): a lost
+# wake-up can delay it, never hang it.
+_WAIT_SLICE = 1.0
+
+_STATUS_RE = re.compile(r"[1-9][0-9][0-9](?: [^\x00-\x08\x0a-\x1f\x7f]*)?\Z")
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+# Header name as the core gives it (lower case bytes) -> environ key; "" for
+# a name that is dropped. Bounded: clients choose the names.
+_HEADER_KEYS: Dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
+_HEADER_KEYS_MAX = 2048
+
+
+def _header_key(name: bytes) -> str:
+    # A name with "_" would collide with its "-" twin (X_User vs X-User):
+    # such headers are dropped, as nginx and gunicorn do.
+    key = "" if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+    if len(_HEADER_KEYS) < _HEADER_KEYS_MAX:
+        _HEADER_KEYS[name] = key
+    return key
+
+
+class ClientDisconnected(OSError):
+    """The client went away: raised by ``wsgi.input`` reads and ``write()``.
+    The server ends the request quietly when the application lets it propagate."""
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: a file-like object as the response body.
+
+    The server reads it in blocks on the application's thread and sends them
+    with backpressure; a regular file without a Content-Length header gets
+    one from its size."""
+
+    def __init__(self, filelike: Any, block_size: int = 8192) -> None:
+        self.filelike = filelike
+        self.block_size = block_size
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        read = self.filelike.read
+        size = self.block_size
+        while True:
+            data = read(size)
+            if not data:
+                return
+            yield data
+
+
+class _LoopBridge:
+    """Calls from any thread, run in order on the loop thread.
+
+    One ``call_soon_threadsafe`` wakes the loop for every call queued until it
+    runs, so a busy pool costs one wake-up per loop iteration, not one per call."""
+
+    def __init__(self, loop) -> None:
+        self._loop = loop
+        self._calls: deque = deque()
+        self._scheduled = False
+
+    def call(self, fn: Callable, *args: Any) -> None:
+        self._calls.append((fn, args))
+        # Append before the check: a run that already cleared the flag then
+        # sees the call; otherwise this schedules one (at worst a spare run).
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                self._loop.call_soon_threadsafe(self._run)
+            except RuntimeError:  # the loop is closed: nobody can answer any more
+                self._calls.clear()
+
+    def _run(self) -> None:
+        self._scheduled = False
+        calls = self._calls
+        # Only what is queued now: calls queued meanwhile get their own run,
+        # so a flood from the pool cannot starve the loop's I/O.
+        for _ in range(len(calls)):
+            fn, args = calls.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("error while sending a WSGI response")
+                owner = getattr(fn, "__self__", None)
+                if isinstance(owner, _Input):
+                    owner = owner._ex
+                if isinstance(owner, _Exchange):
+                    owner._loop_broken()
+
+
+class _ThreadPool:
+    """A fixed number of threads running WSGI requests in arrival order.
+
+    Threads start with the first request (after any fork of worker processes)."""
+
+    def __init__(self, size: int, run: Callable[[Any], None]) -> None:
+        self.size = size
+        self._run = run
+        self._queue: "queue.SimpleQueue" = queue.SimpleQueue()
+        self._threads: List[threading.Thread] = []
+
+    def submit(self, item: Any) -> None:
+        if not self._threads:
+            for i in range(self.size):
+                thread = threading.Thread(target=self._work, name="socketify-wsgi-%d" % i, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        self._queue.put(item)
+
+    def _work(self) -> None:
+        get = self._queue.get
+        run = self._run
+        while True:
+            item = get()
+            if item is None:
+                return
+            run(item)
+
+    def shutdown(self, timeout: float) -> None:
+        """Stops the threads once the requests queued before this call are done
+        (waiting up to ``timeout`` seconds; they are daemons)."""
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = []
+
+
+class _EmptyInput:
+    """``wsgi.input`` of a request without a body (stateless, shared)."""
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        """Always ``b""``."""
+        return b""
+
+    def readline(self, size: Optional[int] = -1) -> bytes:
+        """Always ``b""``."""
+        return b""
+
+    def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
+        """Always ``[]``."""
+        return []
+
+    def __iter__(self):
+        return iter(())
+
+
+_EMPTY_INPUT = _EmptyInput()
+
+
+class _Input:
+    """``wsgi.input``: the request body as it arrives, never buffered whole.
+
+    The first read asks the core for the body (sending ``100 Continue`` when
+    the client waits for it); pieces are queued here and the socket is
+    paused while more than _INPUT_HIGH bytes wait for the application."""
+
+    def __init__(self, exchange: "_Exchange") -> None:
+        self._ex = exchange
+        self._chunks: deque = deque()  # loop appends, application pops
+        self._received = 0  # written by the loop thread only
+        self._consumed = 0  # written by the application thread only
+        self._eof = False
+        self._started = False
+        self._paused = False  # loop thread only writes it
+        self._resume_asked = False
+        self._buf = bytearray()  # application side: what a read did not return
+
+    # -- application thread ------------------------------------------------
+
+    def _next_chunk(self) -> bytes:
+        """The next piece of the body, waiting for it; ``b""`` at its end."""
+        chunks = self._chunks
+        ex = self._ex
+        while True:
+            if chunks:
+                chunk = chunks.popleft()
+                self._consumed += len(chunk)
+                if (self._paused and not self._resume_asked
+                        and self._received - self._consumed < _INPUT_LOW):
+                    self._resume_asked = True
+                    ex.server._bridge.call(self._loop_resume)
+                return chunk
+            if self._eof:
+                return b""
+            if ex.aborted or ex.server._stopped:
+                raise ClientDisconnected("the client closed the connection before sending the whole body")
+            if not self._started:
+                self._started = True
+                ex.server._bridge.call(self._loop_start)
+            ex._wait(lambda: chunks or self._eof)
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        """Up to ``size`` bytes (all of the rest when omitted or negative);
+        fewer only at the end of the body."""
+        buf = self._buf
+        if size is None or size < 0:
+            parts = [bytes(buf)]
+            buf.clear()
+            while True:
+                chunk = self._next_chunk()
+                if not chunk:
+                    return b"".join(parts)
+                parts.append(chunk)
+        if not buf and size:
+            chunk = self._next_chunk()
+            if len(chunk) == size or not chunk:
+                return chunk
+            buf += chunk
+        while len(buf) < size:
+            chunk = self._next_chunk()
+            if not chunk:
+                break
+            buf += chunk
+        data = bytes(buf[:size])
+        del buf[:size]
+        return data
+
+    def readline(self, size: Optional[int] = -1) -> bytes:
+        """One line, ``\\n`` included (at most ``size`` bytes when given)."""
+        buf = self._buf
+        limit = -1 if size is None else size
+        start = 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end >= 0:
+                end += 1
+                break
+            if 0 <= limit <= len(buf):
+                end = limit
+                break
+            start = len(buf)
+            chunk = self._next_chunk()
+            if not chunk:
+                end = len(buf)
+                break
+            buf += chunk
+        if 0 <= limit < end:
+            end = limit
+        line = bytes(buf[:end])
+        del buf[:end]
+        return line
+
+    def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
+        """Lines until the end of the body (or until ``hint`` bytes were read)."""
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self):
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    # -- loop thread -------------------------------------------------------
+
+    def _loop_start(self) -> None:
+        self._ex.res.on_data(self._loop_data)
+
+    def _loop_data(self, res, chunk: bytes, is_last: bool) -> None:
+        if chunk:
+            self._chunks.append(chunk)
+            self._received += len(chunk)
+        if is_last:
+            self._eof = True
+        elif not self._paused and self._received - self._consumed > _INPUT_HIGH:
+            self._paused = True
+            res.pause()
+        self._ex._loop_notify()
+
+    def _loop_resume(self) -> None:
+        self._resume_asked = False
+        if self._paused and self._received - self._consumed < _INPUT_HIGH:
+            self._paused = False
+            self._ex.res.resume()
+
+    def _loop_release(self) -> None:
+        """The response ends: let the core read (and discard) the rest."""
+        if self._paused:
+            self._paused = False
+            self._ex.res.resume()
+
+
+def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, bytes]], Optional[int]]:
+    """start_response's arguments checked and encoded (latin-1, as PEP 3333
+    says): (status line, headers, declared Content-Length or None)."""
+    if type(status) is not str:
+        raise TypeError("the WSGI status must be a str such as '200 OK', not %s" % type(status).__name__)
+    if not _STATUS_RE.match(status):
+        raise ValueError("invalid WSGI status %r: three digits, a space and a reason phrase" % status)
+    if type(headers) is not list:
+        raise TypeError("WSGI response headers must be a list of (name, value) tuples, not %s"
+                        % type(headers).__name__)
+    encoded = []
+    length = None
+    for item in headers:
+        if type(item) is not tuple or len(item) != 2:
+            raise TypeError("a WSGI response header must be a (name, value) tuple, not %r" % (item,))
+        name, value = item
+        if type(name) is not str or type(value) is not str:
+            raise TypeError("WSGI header names and values must be str: %r" % (item,))
+        if not _TOKEN_RE.match(name):
+            raise ValueError("invalid WSGI header name %r" % name)
+        if _BAD_VALUE_RE.search(value):
+            raise ValueError("control characters in the value of WSGI header %r" % name)
+        if len(name) == 14 and name.lower() == "content-length":
+            if not value.isdigit() or not value.isascii():
+                raise ValueError("invalid Content-Length %r" % value)
+            length = int(value)
+        encoded.append((name.encode("latin-1"), value.encode("latin-1")))
+    return status.encode("latin-1"), encoded, length
+
+
+class _Exchange:
+    """One request and its response, shared by the loop thread (the
+    ``_loop_*`` methods) and the pool thread running the application."""
+
+    __slots__ = ("server", "res", "environ", "head", "input",
+                 # application thread
+                 "status", "headers", "content_length", "headers_sent", "queued",
+                 # loop thread
+                 "sent", "written", "congested",
+                 # both: written by one side, read by the other
+                 "aborted", "cond", "waiting")
+
+    def __init__(self, server: "WSGI", res, environ: Dict[str, Any], has_body: bool) -> None:
+        self.server = server
+        self.res = res
+        self.environ = environ
+        self.head = environ["REQUEST_METHOD"] == "HEAD"
+        self.status = None
+        self.headers = None
+        self.content_length = None
+        self.headers_sent = False
+        self.queued = 0
+        self.sent = 0
+        self.written = 0
+        self.congested = False
+        self.aborted = False
+        self.waiting = False
+        if has_body:
+            self.cond = threading.Condition(threading.Lock())
+            self.input = _Input(self)
+        else:
+            self.cond = None
+            self.input = _EMPTY_INPUT
+        environ["wsgi.input"] = self.input
+
+    # -- application thread ------------------------------------------------
+
+    def start_response(self, status: str, headers: List[Tuple[str, str]], exc_info=None) -> Callable[[bytes], None]:
+        """PEP 3333 ``start_response``: returns the ``write`` callable."""
+        if exc_info is not None:
+            try:
+                if self.headers_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response() was already called (pass exc_info to replace "
+                                 "the response after an error)")
+        self.status, self.headers, self.content_length = _encode_head(status, headers)
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """PEP 3333 ``write``: sends ``data`` now, waiting while the client is slow."""
+        if type(data) is not bytes:
+            if not isinstance(data, (bytearray, memoryview)):
+                raise TypeError("WSGI body data must be bytes, not %s" % type(data).__name__)
+            data = bytes(data)
+        if data:
+            self.send(data)
+
+    def send(self, data: bytes) -> None:
+        """One non-empty piece of the body (the head goes with the first)."""
+        if self.aborted or self.server._stopped:
+            raise ClientDisconnected("the client closed the connection")
+        bridge = self.server._bridge
+        if not self.headers_sent:
+            if self.status is None:
+                raise AssertionError("the WSGI application sent body data before calling start_response()")
+            self.headers_sent = True
+            bridge.call(self._loop_head, self.status, self.headers)
+        self.queued += len(data)
+        bridge.call(self._loop_write, data)
+        if self.congested or self.queued - self.sent > _SEND_HIGH:
+            self._wait(lambda: not self.congested and self.queued - self.sent <= _SEND_HIGH)
+            if self.aborted:
+                raise ClientDisconnected("the client closed the connection")
+
+    def respond(self, body: bytes) -> None:
+        """The whole response at once (nothing was sent yet)."""
+        if self.status is None:
+            raise AssertionError("the WSGI application returned without calling start_response()")
+        self.headers_sent = True
+        self.server._bridge.call(self._loop_respond, self.status, self.headers, self.content_length, body)
+
+    def finish(self) -> None:
+        """The body is complete."""
+        if not self.headers_sent:
+            self.respond(b"")
+        else:
+            self.server._bridge.call(self._loop_end, self.content_length)
+
+    def send_file(self, wrapper: FileWrapper) -> None:
+        """A ``wsgi.file_wrapper`` body: read in blocks, sent with backpressure,
+        never past the declared Content-Length."""
+        filelike = wrapper.filelike
+        remaining = self.content_length
+        if remaining is None and not self.headers_sent and self.status is not None:
+            remaining = _regular_file_size(filelike)
+            if remaining is not None:
+                self.content_length = remaining
+                self.headers.append((b"Content-Length", b"%d" % remaining))
+        block = max(int(wrapper.block_size or 0), _FILE_BLOCK)
+        read = filelike.read
+        while remaining is None or remaining > 0:
+            data = read(block if remaining is None else min(block, remaining))
+            if not data:
+                break
+            if type(data) is not bytes:
+                data = bytes(data)
+            if remaining is not None:
+                remaining -= len(data)
+            self.send(data)
+        self.finish()
+
+    def fail(self, error: BaseException) -> None:
+        """The application raised: log it; 500 if nothing was sent, else close."""
+        environ = self.environ
+        logger.error("WSGI application error on %s %s", environ["REQUEST_METHOD"],
+                     environ.get("RAW_URI", environ["PATH_INFO"]), exc_info=error)
+        self.server._bridge.call(self._loop_fail)
+
+    def _wait(self, ready: Callable[[], Any]) -> None:
+        """Blocks until ``ready()``, the client goes away or the server stops."""
+        cond = self.cond
+        if cond is None:
+            # Only this thread creates it; the loop looks at it only once
+            # ``waiting`` is set, below.
+            cond = self.cond = threading.Condition(threading.Lock())
+        server = self.server
+        with cond:
+            self.waiting = True
+            try:
+                while not ready() and not self.aborted and not server._stopped:
+                    cond.wait(_WAIT_SLICE)
+            finally:
+                self.waiting = False
+
+    # -- loop thread -------------------------------------------------------
+
+    def _loop_notify(self) -> None:
+        # The loop updates state first, then looks at ``waiting``; the
+        # application sets ``waiting`` first, then looks at the state.
+        if self.waiting:
+            cond = self.cond
+            with cond:
+                cond.notify_all()
+
+    def _loop_aborted(self, res) -> None:
+        self.aborted = True
+        self._loop_notify()
+
+    def _loop_release_input(self) -> None:
+        if self.input is not _EMPTY_INPUT:
+            self.input._loop_release()
+
+    def _loop_head(self, status: bytes, headers: List[Tuple[bytes, bytes]]) -> None:
+        res = self.res
+        if res._done:
+            return
+        res.write_status(status)
+        for name, value in headers:
+            res.write_header(name, value)
+
+    def _loop_write(self, data: bytes) -> None:
+        res = self.res
+        if not res._done:
+            res.write(data)
+            self.written += len(data)
+            if not res._done and lib.sk_res_buffered_amount(res._native, res._id) > _SEND_HIGH:
+                self.congested = True
+                res.on_writable(self._loop_writable)
+        self.sent += len(data)
+        self._loop_notify()
+
+    def _loop_writable(self, res, offset: int) -> bool:
+        self.congested = False
+        self._loop_notify()
+        return True
+
+    def _loop_respond(self, status: bytes, headers, declared: Optional[int], body: bytes) -> None:
+        res = self.res
+        self._loop_release_input()
+        if res._done:
+            return
+        res.write_status(status)
+        for name, value in headers:
+            res.write_header(name, value)
+        if declared is None or declared == len(body):
+            res.end(body)
+        elif self.head:
+            res.end(b"")  # HEAD: the declared length, no body
+        else:
+            res.write(body)
+            self.written += len(body)
+            self._loop_end(declared)
+
+    def _loop_end(self, declared: Optional[int]) -> None:
+        res = self.res
+        self._loop_release_input()
+        if res._done:
+            return
+        if declared is not None and declared != self.written and not self.head:
+            environ = self.environ
+            logger.error(
+                "WSGI application declared Content-Length %d but sent %d bytes on %s %s: %s",
+                declared, self.written, environ["REQUEST_METHOD"], environ.get("RAW_URI", ""),
+                "closing the connection" if self.written < declared else "the excess was not sent")
+        res.end(b"")
+
+    def _loop_broken(self) -> None:
+        """Sending failed half-way: end the exchange as an aborted one."""
+        self.aborted = True
+        try:
+            self._loop_fail()
+        finally:
+            self._loop_notify()
+
+    def _loop_fail(self) -> None:
+        res = self.res
+        self._loop_release_input()
+        if not res._done:
+            App._answer_500(res)
+
+
+def _regular_file_size(filelike: Any) -> Optional[int]:
+    """Bytes left from the current position of a regular file, or None."""
+    try:
+        info = os.fstat(filelike.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        return max(0, info.st_size - filelike.tell())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+
+
+def _default_threads() -> int:
+    # concurrent.futures' rule for I/O-bound work.
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+_WS_OPTION_KEYS = ("max_payload_length", "idle_timeout", "max_backpressure", "max_lifetime",
+                   "close_on_backpressure_limit", "reset_idle_timeout_on_send", "send_pings_automatically")
+
+
+def _ws_behavior(websocket: Dict[str, Any], websocket_options: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The socketify ws behaviour served on ``/*``: ``websocket_options``
+    (ASGI-style keys; ``compression`` a bool) as defaults under the dict's own keys."""
+    behavior: Dict[str, Any] = {}
+    options = websocket_options or {}
+    unknown = set(options) - set(_WS_OPTION_KEYS) - {"compression"}
+    if unknown:
+        raise ValueError("unknown websocket_options keys: %s" % ", ".join(sorted(unknown)))
+    if "compression" in options:
+        compression = options["compression"]
+        behavior["compression"] = (CompressOptions.SHARED_COMPRESSOR if compression is True
+                                   else int(compression or 0))
+    for key in _WS_OPTION_KEYS:
+        if key in options:
+            behavior[key] = options[key]
+    behavior.update(websocket)
+    return behavior
+
+
+class WSGI:
+    """Serves a PEP 3333 application on the native core.
+
+    ``WSGI(app, options=None, websocket=None, websocket_options=None,
+    task_factory_max_items=100_000, lifespan=False, *, threads=None, **limits)``:
+    ``options`` (AppOptions) serves HTTPS; ``websocket`` a socketify ws
+    behaviour dict served on ``/*`` (or an ASGI app, with the ASGI adapter);
+    ``threads`` the size of the pool running the application (default
+    ``min(32, cpu_count + 4)``); ``limits`` the keyword-only limits of ``App``
+    (``idle_timeout``, ``max_body_size``...).
+    """
+
+    def __init__(
+        self,
+        app: Callable,
+        options: Optional[AppOptions] = None,
+        websocket: Any = None,
+        websocket_options: Optional[Dict[str, Any]] = None,
+        task_factory_max_items: int = 100_000,
+        lifespan: bool = False,
+        *,
+        threads: Optional[int] = None,
+        **limits: Any,
+    ) -> None:
+        if not callable(app):
+            raise TypeError("WSGI needs a WSGI application: a callable(environ, start_response)")
+        if options is not None and not isinstance(options, AppOptions):
+            raise TypeError("options must be an AppOptions or None")
+        if threads is None:
+            threads = _default_threads()
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError("threads must be a positive int")
+        if websocket is not None and not isinstance(websocket, dict):
+            if not callable(websocket):
+                raise TypeError("websocket must be a ws behaviour dict, an ASGI application or None")
+            if _asgi is None or not hasattr(_asgi, "add_websocket_route"):
+                raise RuntimeError("an ASGI websocket application alongside WSGI needs the ASGI adapter "
+                                   "(socketify.asgi), which this build does not provide; pass a ws "
+                                   "behaviour dict instead")
+        if isinstance(websocket, dict):
+            _ws_behavior(websocket, websocket_options)  # unknown keys fail here, not in run()
+        self.app = app
+        self.options = options
+        self.websocket = websocket
+        self.websocket_options = websocket_options
+        self.task_factory_max_items = task_factory_max_items
+        self.lifespan = lifespan
+        self.threads = threads
+        self._limits = limits
+        self._listen_args: Tuple[Any, Any] = (None, None)
+        self.server: Optional[App] = None  # the App serving, once run() started
+        self._bridge: Optional[_LoopBridge] = None
+        self._pool: Optional[_ThreadPool] = None
+        self._base: Dict[str, Any] = {}
+        self._stopped = False
+        self._thread: Optional[threading.Thread] = None
+        self._loop_thread: Optional[int] = None
+        self._close_requested = False
+
+    def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
+               handler: Optional[Callable[[AppListenOptions], Any]] = None) -> "WSGI":
+        """Where to listen (as ``App.listen``), used by ``run()``; ``handler``
+        gets the real options once listening."""
+        self._listen_args = (port_or_options, handler)
+        return self
+
+    def run(self, workers: int = 1, block: bool = True) -> "WSGI":
+        """Serves until ``close()``, SIGINT or SIGTERM. ``block=False`` serves
+        from a background thread and returns once listening."""
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError("workers must be a positive int")
+        if workers != 1:
+            raise NotImplementedError(
+                "WSGI.run(workers=%d): worker processes come with the socketify worker supervisor, "
+                "not in this build; start one process per worker (they share the port)" % workers)
+        if block:
+            self._serve(None)
+            return self
+        started = threading.Event()
+        failure: List[BaseException] = []
+
+        def serve() -> None:
+            try:
+                self._serve(started)
+            except BaseException as error:
+                failure.append(error)
+                started.set()
+                if self.server is not None:  # failed after listening: say so
+                    logger.error("WSGI server thread stopped", exc_info=error)
+
+        self._thread = threading.Thread(target=serve, name="socketify-wsgi-loop", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    def close(self) -> "WSGI":
+        """Stops accepting, lets in-flight responses finish, then stops serving
+        (from any thread)."""
+        self._close_requested = True
+        server = self.server
+        if server is None:
+            return self
+        if threading.get_ident() == self._loop_thread:
+            server.close()
+        else:
+            try:
+                server.loop.get_native_loop().call_soon_threadsafe(server.close)
+            except RuntimeError:  # the loop is already closed
+                pass
+            thread = self._thread
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(30)
+        return self
+
+    # -- serving -------------------------------------------------------------
+
+    def _serve(self, started: Optional[threading.Event]) -> None:
+        server = App(self.options, task_factory_max_items=self.task_factory_max_items,
+                     lifespan=self.lifespan, **self._limits)
+        self._loop_thread = threading.get_ident()
+        self._bridge = _LoopBridge(server.loop.get_native_loop())
+        self._pool = pool = _ThreadPool(self.threads, self._run_app)
+        self._stopped = False
+        try:
+            server.any("/*", self._on_request)
+            if isinstance(self.websocket, dict):
+                server.ws("/*", _ws_behavior(self.websocket, self.websocket_options))
+            elif self.websocket is not None:
+                _asgi.add_websocket_route(server, "/*", self.websocket, self.websocket_options)
+            port_or_options, handler = self._listen_args
+
+            def listening(config: AppListenOptions) -> None:
+                self._base = self._base_environ(config)
+                if handler is not None:
+                    handler(config)
+
+            server.listen(port_or_options, listening)
+            self.server = server
+            if started is not None:
+                started.set()
+            if self._close_requested:
+                server.close()
+            server.run()
+        finally:
+            # Requests still running see the server stopped and end quietly.
+            self._stopped = True
+            pool.shutdown(5.0)
+            server.dispose()
+
+    def _base_environ(self, config: AppListenOptions) -> Dict[str, Any]:
+        """The environ keys that are the same for every request."""
+        if config.domain is not None:
+            name, port = "localhost", "0"
+        else:
+            host = config.host or ""
+            name = socket.gethostname() if host in ("", "0.0.0.0", "::", "[::]") else host
+            port = str(config.port)
+        return {
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_SOFTWARE": SERVER_SOFTWARE,
+            "SERVER_NAME": name,
+            "SERVER_PORT": port,
+            "SCRIPT_NAME": "",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "https" if self.options is not None else "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
+        }
+
+    def _on_request(self, res, req) -> None:
+        """Loop thread: the environ, then the application on the pool."""
+        environ = self._base.copy()
+        method = req.get_method()
+        url = req.get_url()
+        query = req._raw_query()
+        environ["REQUEST_METHOD"] = method
+        # PEP 3333: the percent-decoded bytes, as a latin-1 str.
+        environ["PATH_INFO"] = unquote_to_bytes(url.encode("latin-1")).decode("latin-1") if "%" in url else url
+        environ["QUERY_STRING"] = query
+        environ["RAW_URI"] = url + "?" + query if query else url
+        environ["SERVER_PROTOCOL"] = "HTTP/1.0" if req.is_ancient() else "HTTP/1.1"
+        native, res_id = res._native, res._id
+        address = res.get_remote_address()
+        if address is not None:
+            environ["REMOTE_ADDR"] = address
+            environ["REMOTE_PORT"] = str(lib.sk_res_remote_port(native, res_id))
+        packed = req._packed(lib.sk_req_headers_pack)
+        has_body = False
+        if packed:
+            keys = _HEADER_KEYS
+            parts = packed.split(b"\0")
+            for i in range(0, len(parts) - 1, 2):
+                name = parts[i]
+                key = keys.get(name)
+                if key is None:
+                    key = _header_key(name)
+                if not key:
+                    continue
+                value = parts[i + 1].decode("latin-1")
+                previous = environ.get(key)
+                if previous is not None:
+                    if key == "CONTENT_LENGTH":
+                        continue  # the parser let only equal values through
+                    value = previous + ("; " if key == "HTTP_COOKIE" else ", ") + value
+                environ[key] = value
+            length = environ.get("CONTENT_LENGTH")
+            has_body = (length is not None and length != "0") or "HTTP_TRANSFER_ENCODING" in environ
+        exchange = _Exchange(self, res, environ, has_body)
+        res._aborted_handler = exchange._loop_aborted
+        self._pool.submit(exchange)
+        req._ptr = None  # the environ holds the request: the App need not copy it
+
+    def _run_app(self, exchange: _Exchange) -> None:
+        """Pool thread: one request through the application, start to close()."""
+        result = None
+        try:
+            result = self.app(exchange.environ, exchange.start_response)
+            if isinstance(result, (list, tuple)) and not exchange.headers_sent:
+                exchange.respond(b"".join(result))
+            elif type(result) is FileWrapper:
+                exchange.send_file(result)
+            else:
+                send = exchange.send
+                for chunk in result:
+                    if type(chunk) is not bytes:
+                        if not isinstance(chunk, (bytearray, memoryview)):
+                            raise TypeError("a WSGI application must yield bytes, not %s" % type(chunk).__name__)
+                        chunk = bytes(chunk)
+                    if chunk:
+                        send(chunk)
+                exchange.finish()
+        except ClientDisconnected:
+            environ = exchange.environ
+            logger.info("client went away during %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
+        except BaseException as error:
+            exchange.fail(error)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except BaseException as error:
+                    logger.error("close() of the WSGI response iterable raised", exc_info=error)
