@@ -5,6 +5,7 @@ app in ``wsgiref.validate.validator`` with every warning turned into an
 error, so any PEP 3333 violation by the server becomes a 500.
 """
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -217,6 +218,7 @@ def app(environ, start_response):
 
 
 def main():
+    logging.basicConfig(level=logging.INFO)  # "client went away" lines are INFO
     threads = None
     if "--threads" in sys.argv:
         threads = int(sys.argv[sys.argv.index("--threads") + 1])
