@@ -26,6 +26,7 @@ from ._binding import lib
 from .app import App
 from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
+from .ws_routes import _Behavior
 
 try:  # ASGI websockets alongside WSGI HTTP need the ASGI adapter.
     from . import asgi as _asgi
@@ -673,7 +674,7 @@ class WSGI:
                                    "(socketify.asgi), which this build does not provide; pass a ws "
                                    "behaviour dict instead")
         if isinstance(websocket, dict):
-            _ws_behavior(websocket, websocket_options)  # unknown keys fail here, not in run()
+            _Behavior(_ws_behavior(websocket, websocket_options))  # bad keys fail here, not in run()
         self.app = app
         self.options = options
         self.websocket = websocket
