@@ -523,8 +523,9 @@ class _Exchange:
         self._loop_notify()
 
     def _loop_release_input(self) -> None:
-        if self.input is not _EMPTY_INPUT:
-            self.input._loop_release()
+        wsgi_input = self.input
+        if wsgi_input is not _EMPTY_INPUT and wsgi_input is not None:
+            wsgi_input._loop_release()
 
     def _loop_head(self, status: bytes, headers: List[Tuple[bytes, bytes]]) -> None:
         res = self.res
@@ -579,6 +580,16 @@ class _Exchange:
                 declared, self.written, environ["REQUEST_METHOD"], environ.get("RAW_URI", ""),
                 "closing the connection" if self.written < declared else "the excess was not sent")
         res.end(b"")
+
+    def _loop_forget(self) -> None:
+        """The application is done with this exchange (its last call): drop
+        the references that make cycles, so memory goes back at once."""
+        res = self.res
+        res._aborted_handler = None
+        res._data_handler = None
+        res._writable_handler = None
+        self.environ = None
+        self.input = None
 
     def _loop_broken(self) -> None:
         """Sending failed half-way: end the exchange as an aborted one."""
@@ -883,3 +894,4 @@ class WSGI:
                     close()
                 except BaseException as error:
                     logger.error("close() of the WSGI response iterable raised", exc_info=error)
+            self._bridge.call(exchange._loop_forget)
