@@ -37,6 +37,10 @@ __all__ = ["WSGI", "FileWrapper", "ClientDisconnected"]
 
 logger = logging.getLogger("socketify")
 
+_SK_OK = lib.SK_OK
+_sk_res_write_status = lib.sk_res_write_status
+_sk_res_write_header = lib.sk_res_write_header
+
 SERVER_SOFTWARE = "socketify"
 # A response's bytes handed to the loop but not yet taken by the kernel,
 # past which the application's thread waits.
@@ -164,7 +168,10 @@ class _ThreadPool:
             item = get()
             if item is None:
                 return
-            run(item)
+            try:
+                run(item)
+            except BaseException:  # run() handles the app's errors: this is ours
+                logger.exception("error in a WSGI worker thread")
 
     def shutdown(self, timeout: float) -> None:
         """Stops the threads once the requests queued before this call are done
@@ -341,21 +348,32 @@ class _Input:
             self._ex.res.resume()
 
 
+# Checked and encoded start_response arguments, by value: most responses
+# repeat the same status lines and headers. Bounded (the app chooses them).
+_STATUS_CACHE: Dict[str, bytes] = {}
+_HEADER_CACHE: Dict[Tuple[str, str], Tuple[bytes, bytes]] = {}
+_CACHE_MAX = 1024
+
+
 def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, bytes]], Optional[int]]:
     """start_response's arguments checked and encoded (latin-1, as PEP 3333
     says): (status line, headers, declared Content-Length or None)."""
-    if type(status) is not str:
-        raise TypeError("the WSGI status must be a str such as '200 OK', not %s" % type(status).__name__)
-    if not _STATUS_RE.match(status):
-        raise ValueError("invalid WSGI status %r: three digits, a space and a reason phrase" % status)
+    line = _STATUS_CACHE.get(status) if type(status) is str else None
+    if line is None:
+        line = _encode_status(status)
     if type(headers) is not list:
         raise TypeError("WSGI response headers must be a list of (name, value) tuples, not %s"
                         % type(headers).__name__)
     encoded = []
     length = None
+    cache = _HEADER_CACHE
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
             raise TypeError("a WSGI response header must be a (name, value) tuple, not %r" % (item,))
+        pair = cache.get(item)
+        if pair is not None:
+            encoded.append(pair)
+            continue
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise TypeError("WSGI header names and values must be str: %r" % (item,))
@@ -363,12 +381,26 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, by
             raise ValueError("invalid WSGI header name %r" % name)
         if _BAD_VALUE_RE.search(value):
             raise ValueError("control characters in the value of WSGI header %r" % name)
+        pair = (name.encode("latin-1"), value.encode("latin-1"))
         if len(name) == 14 and name.lower() == "content-length":
             if not value.isdigit() or not value.isascii():
                 raise ValueError("invalid Content-Length %r" % value)
             length = int(value)
-        encoded.append((name.encode("latin-1"), value.encode("latin-1")))
-    return status.encode("latin-1"), encoded, length
+        elif len(cache) < _CACHE_MAX:
+            cache[item] = pair
+        encoded.append(pair)
+    return line, encoded, length
+
+
+def _encode_status(status: Any) -> bytes:
+    if type(status) is not str:
+        raise TypeError("the WSGI status must be a str such as '200 OK', not %s" % type(status).__name__)
+    if not _STATUS_RE.match(status):
+        raise ValueError("invalid WSGI status %r: three digits, a space and a reason phrase" % status)
+    line = status.encode("latin-1")
+    if len(_STATUS_CACHE) < _CACHE_MAX:
+        _STATUS_CACHE[status] = line
+    return line
 
 
 class _Exchange:
@@ -529,11 +561,8 @@ class _Exchange:
 
     def _loop_head(self, status: bytes, headers: List[Tuple[bytes, bytes]]) -> None:
         res = self.res
-        if res._done:
-            return
-        res.write_status(status)
-        for name, value in headers:
-            res.write_header(name, value)
+        if not res._done:
+            _write_head(res, status, headers)
 
     def _loop_write(self, data: bytes) -> None:
         res = self.res
@@ -554,35 +583,33 @@ class _Exchange:
     def _loop_respond(self, status: bytes, headers, declared: Optional[int], body: bytes) -> None:
         res = self.res
         self._loop_release_input()
-        if res._done:
-            return
-        res.write_status(status)
-        for name, value in headers:
-            res.write_header(name, value)
-        if declared is None or declared == len(body):
-            res.end(body)
-        elif self.head:
-            res.end(b"")  # HEAD: the declared length, no body
-        else:
-            res.write(body)
-            self.written += len(body)
-            self._loop_end(declared)
+        if not res._done and _write_head(res, status, headers):
+            if declared is None or declared == len(body):
+                res.end(body)
+            elif self.head:
+                res.end(b"")  # HEAD: the declared length, no body
+            else:
+                res.write(body)
+                self.written += len(body)
+                self._loop_end(declared)
+                return
+        self._loop_forget()
 
     def _loop_end(self, declared: Optional[int]) -> None:
         res = self.res
         self._loop_release_input()
-        if res._done:
-            return
-        if declared is not None and declared != self.written and not self.head:
-            environ = self.environ
-            logger.error(
-                "WSGI application declared Content-Length %d but sent %d bytes on %s %s: %s",
-                declared, self.written, environ["REQUEST_METHOD"], environ.get("RAW_URI", ""),
-                "closing the connection" if self.written < declared else "the excess was not sent")
-        res.end(b"")
+        if not res._done:
+            if declared is not None and declared != self.written and not self.head:
+                environ = self.environ
+                logger.error(
+                    "WSGI application declared Content-Length %d but sent %d bytes on %s %s: %s",
+                    declared, self.written, environ["REQUEST_METHOD"], environ.get("RAW_URI", ""),
+                    "closing the connection" if self.written < declared else "the excess was not sent")
+            res.end(b"")
+        self._loop_forget()
 
     def _loop_forget(self) -> None:
-        """The application is done with this exchange (its last call): drop
+        """The response is over (the application's last call for it): drop
         the references that make cycles, so memory goes back at once."""
         res = self.res
         res._aborted_handler = None
@@ -592,18 +619,39 @@ class _Exchange:
         self.input = None
 
     def _loop_broken(self) -> None:
-        """Sending failed half-way: end the exchange as an aborted one."""
+        """Sending failed half-way: the application's next call sees the
+        exchange aborted; the client gets a 500 or a closed connection."""
         self.aborted = True
         try:
-            self._loop_fail()
+            self._loop_abandon()
         finally:
             self._loop_notify()
 
-    def _loop_fail(self) -> None:
+    def _loop_abandon(self) -> None:
         res = self.res
         self._loop_release_input()
         if not res._done:
             App._answer_500(res)
+
+    def _loop_fail(self) -> None:
+        self._loop_abandon()
+        self._loop_forget()
+
+
+def _write_head(res, status: bytes, headers: List[Tuple[bytes, bytes]]) -> bool:
+    """Status line and headers, checked and encoded by start_response, straight
+    to the core. False when the client is gone."""
+    native, res_id = res._native, res._id
+    result = _sk_res_write_status(native, res_id, status, len(status))
+    if result == _SK_OK:
+        for name, value in headers:
+            result = _sk_res_write_header(native, res_id, name, len(name), value, len(value))
+            if result != _SK_OK:
+                break
+    if result != _SK_OK:
+        res._check(result)  # gone: marks the response done; anything else raises
+        return False
+    return True
 
 
 def _regular_file_size(filelike: Any) -> Optional[int]:
@@ -885,6 +933,7 @@ class WSGI:
         except ClientDisconnected:
             environ = exchange.environ
             logger.info("client went away during %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
+            self._bridge.call(exchange._loop_fail)  # nothing to answer: only the clean-up
         except BaseException as error:
             exchange.fail(error)
         finally:
@@ -894,4 +943,3 @@ class WSGI:
                     close()
                 except BaseException as error:
                     logger.error("close() of the WSGI response iterable raised", exc_info=error)
-            self._bridge.call(exchange._loop_forget)
