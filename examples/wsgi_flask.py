@@ -5,7 +5,9 @@
 Flask views block, so they run on the adapter's thread pool (``threads=``);
 the event loop keeps serving other connections meanwhile.
 """
+import atexit
 import os
+import shutil
 import tempfile
 import time
 
@@ -14,7 +16,9 @@ from flask import Flask, Response, redirect, request, send_file, stream_with_con
 from socketify import WSGI
 
 app = Flask(__name__)
-DOWNLOAD = os.path.join(tempfile.mkdtemp(prefix="socketify-flask-"), "report.txt")
+_TMP = tempfile.mkdtemp(prefix="socketify-flask-")
+atexit.register(shutil.rmtree, _TMP, True)
+DOWNLOAD = os.path.join(_TMP, "report.txt")
 with open(DOWNLOAD, "w") as f:
     f.write("quarterly report\n" * 1000)
 

@@ -8,6 +8,7 @@ much in flight (backpressure), as it waits for request body bytes that have
 not arrived yet. The core stops reading a request body while the
 application is not consuming it, so memory stays bounded both ways.
 """
+import importlib
 import io
 import logging
 import os
@@ -19,7 +20,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
 from ._binding import lib
@@ -29,8 +30,10 @@ from .websocket import CompressOptions
 from .ws_routes import _Behavior
 
 try:  # ASGI websockets alongside WSGI HTTP need the ASGI adapter.
-    from . import asgi as _asgi
-except ImportError:
+    _asgi = importlib.import_module(".asgi", __package__)
+except ModuleNotFoundError as missing:
+    if missing.name != __package__ + ".asgi":
+        raise  # the adapter is there but needs something that is not
     _asgi = None
 
 __all__ = ["WSGI", "FileWrapper", "ClientDisconnected"]

@@ -4,9 +4,11 @@
 app in ``wsgiref.validate.validator`` with every warning turned into an
 error, so any PEP 3333 violation by the server becomes a 500.
 """
+import atexit
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -21,7 +23,9 @@ from socketify import WSGI
 CLOSED = {"count": 0}  # close() calls of the iterables below
 LOCK = threading.Lock()
 FILE_DATA = bytes(range(256)) * 4096  # 1 MiB
-FILE_PATH = os.path.join(tempfile.mkdtemp(prefix="socketify-wsgi-"), "data.bin")
+_TMP = tempfile.mkdtemp(prefix="socketify-wsgi-")
+atexit.register(shutil.rmtree, _TMP, True)
+FILE_PATH = os.path.join(_TMP, "data.bin")
 with open(FILE_PATH, "wb") as f:
     f.write(FILE_DATA)
 

@@ -1,7 +1,9 @@
 """The example's views: plain text, JSON, a CSRF-protected form, a session,
 streaming, a file download and a redirect."""
+import atexit
 import json
 import os
+import shutil
 import tempfile
 
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -10,7 +12,9 @@ from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 
 ITEMS = []
-DOWNLOAD = os.path.join(tempfile.mkdtemp(prefix="socketify-django-"), "data.csv")
+_TMP = tempfile.mkdtemp(prefix="socketify-django-")
+atexit.register(shutil.rmtree, _TMP, True)
+DOWNLOAD = os.path.join(_TMP, "data.csv")
 with open(DOWNLOAD, "w") as f:
     f.write("".join("%d,%d\n" % (i, i * i) for i in range(5000)))
 
