@@ -23,7 +23,7 @@ from collections import deque
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
-from ._binding import lib
+from ._binding import ffi, lib
 from .app import App
 from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
@@ -40,9 +40,19 @@ __all__ = ["WSGI", "FileWrapper", "ClientDisconnected"]
 
 logger = logging.getLogger("socketify")
 
+# Native calls of the per-request path, looked up once.
 _SK_OK = lib.SK_OK
+_sk_req_method = lib.sk_req_method
+_sk_req_url = lib.sk_req_url
+_sk_req_query = lib.sk_req_query
+_sk_req_is_ancient = lib.sk_req_is_ancient
+_sk_req_headers_pack = lib.sk_req_headers_pack
+_sk_res_remote_address = lib.sk_res_remote_address
+_sk_res_remote_port = lib.sk_res_remote_port
 _sk_res_write_status = lib.sk_res_write_status
 _sk_res_write_header = lib.sk_res_write_header
+_sk_res_buffered_amount = lib.sk_res_buffered_amount
+_unpack = ffi.unpack
 
 SERVER_SOFTWARE = "socketify"
 # A response's bytes handed to the loop but not yet taken by the kernel,
@@ -66,6 +76,18 @@ _BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # a name that is dropped. Bounded: clients choose the names.
 _HEADER_KEYS: Dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 _HEADER_KEYS_MAX = 2048
+
+
+# Client address (4 or 16 raw bytes) -> text; bounded, as clients are many.
+_ADDRESS_TEXT: Dict[bytes, str] = {}
+
+
+def _address_text(raw: bytes) -> str:
+    text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+    if len(_ADDRESS_TEXT) >= _HEADER_KEYS_MAX:
+        _ADDRESS_TEXT.clear()
+    _ADDRESS_TEXT[raw] = text
+    return text
 
 
 def _header_key(name: bytes) -> str:
@@ -408,38 +430,35 @@ def _encode_status(status: Any) -> bytes:
 
 class _Exchange:
     """One request and its response, shared by the loop thread (the
-    ``_loop_*`` methods) and the pool thread running the application."""
+    ``_loop_*`` methods) and the pool thread running the application.
 
-    __slots__ = ("server", "res", "environ", "head", "input",
-                 # application thread
-                 "status", "headers", "content_length", "headers_sent", "queued",
-                 # loop thread
-                 "sent", "written", "congested",
-                 # both: written by one side, read by the other
-                 "aborted", "cond", "waiting")
+    Fields start as class defaults: a request sets only what differs."""
 
-    def __init__(self, server: "WSGI", res, environ: Dict[str, Any], has_body: bool) -> None:
+    # application thread
+    status = None  # encoded by start_response
+    headers = None
+    content_length = None  # declared by the application
+    headers_sent = False
+    queued = 0  # body bytes handed to the loop
+    # loop thread
+    sent = 0  # body bytes the loop has taken
+    written = 0  # body bytes written to the core
+    congested = False  # the socket's buffer is over _SEND_HIGH
+    # written by one side, read by the other
+    aborted = False
+    cond = None  # created by whoever first needs to wait
+    waiting = False
+
+    def __init__(self, server: "WSGI", res, environ: Dict[str, Any], head: bool, has_body: bool) -> None:
         self.server = server
         self.res = res
         self.environ = environ
-        self.head = environ["REQUEST_METHOD"] == "HEAD"
-        self.status = None
-        self.headers = None
-        self.content_length = None
-        self.headers_sent = False
-        self.queued = 0
-        self.sent = 0
-        self.written = 0
-        self.congested = False
-        self.aborted = False
-        self.waiting = False
+        self.head = head
         if has_body:
             self.cond = threading.Condition(threading.Lock())
-            self.input = _Input(self)
+            self.input = environ["wsgi.input"] = _Input(self)
         else:
-            self.cond = None
-            self.input = _EMPTY_INPUT
-        environ["wsgi.input"] = self.input
+            self.input = environ["wsgi.input"] = _EMPTY_INPUT
 
     # -- application thread ------------------------------------------------
 
@@ -572,7 +591,7 @@ class _Exchange:
         if not res._done:
             res.write(data)
             self.written += len(data)
-            if not res._done and lib.sk_res_buffered_amount(res._native, res._id) > _SEND_HIGH:
+            if not res._done and _sk_res_buffered_amount(res._native, res._id) > _SEND_HIGH:
                 self.congested = True
                 res.on_writable(self._loop_writable)
         self.sent += len(data)
@@ -753,6 +772,7 @@ class WSGI:
         self._stopped = False
         self._thread: Optional[threading.Thread] = None
         self._loop_thread: Optional[int] = None
+        self._address = ffi.new("char[16]")  # the client address, raw (loop thread)
         self._close_requested = False
 
     def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
@@ -874,21 +894,31 @@ class WSGI:
     def _on_request(self, res, req) -> None:
         """Loop thread: the environ, then the application on the pool."""
         environ = self._base.copy()
-        method = req.get_method()
-        url = req.get_url()
-        query = req._raw_query()
+        # The request's fields straight from the core (the Request getters
+        # would cache them for later reads, which never come here).
+        ptr = req._ptr
+        lenp = req._lenp
+        method = _unpack(_sk_req_method(ptr, lenp), lenp[0]).decode("latin-1")
+        url = _unpack(_sk_req_url(ptr, lenp), lenp[0]).decode("latin-1")
+        data = _sk_req_query(ptr, lenp)
+        query = _unpack(data, lenp[0]).decode("latin-1") if lenp[0] else ""
         environ["REQUEST_METHOD"] = method
         # PEP 3333: the percent-decoded bytes, as a latin-1 str.
         environ["PATH_INFO"] = unquote_to_bytes(url.encode("latin-1")).decode("latin-1") if "%" in url else url
         environ["QUERY_STRING"] = query
         environ["RAW_URI"] = url + "?" + query if query else url
-        environ["SERVER_PROTOCOL"] = "HTTP/1.0" if req.is_ancient() else "HTTP/1.1"
+        environ["SERVER_PROTOCOL"] = "HTTP/1.0" if _sk_req_is_ancient(ptr) else "HTTP/1.1"
         native, res_id = res._native, res._id
-        address = res.get_remote_address()
-        if address is not None:
-            environ["REMOTE_ADDR"] = address
-            environ["REMOTE_PORT"] = str(lib.sk_res_remote_port(native, res_id))
-        packed = req._packed(lib.sk_req_headers_pack)
+        address = self._address
+        size = _sk_res_remote_address(native, res_id, address, 16, 0)
+        if size > 0:
+            raw = _unpack(address, size)
+            text = _ADDRESS_TEXT.get(raw)
+            if text is None:
+                text = _address_text(raw)
+            environ["REMOTE_ADDR"] = text
+            environ["REMOTE_PORT"] = str(_sk_res_remote_port(native, res_id))
+        packed = req._packed(_sk_req_headers_pack)
         has_body = False
         if packed:
             keys = _HEADER_KEYS
@@ -909,7 +939,7 @@ class WSGI:
                 environ[key] = value
             length = environ.get("CONTENT_LENGTH")
             has_body = (length is not None and length != "0") or "HTTP_TRANSFER_ENCODING" in environ
-        exchange = _Exchange(self, res, environ, has_body)
+        exchange = _Exchange(self, res, environ, method == "HEAD", has_body)
         res._aborted_handler = exchange._loop_aborted
         self._pool.submit(exchange)
         req._ptr = None  # the environ holds the request: the App need not copy it
