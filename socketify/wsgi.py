@@ -377,6 +377,7 @@ class _Input:
 # repeat the same status lines and headers. Bounded (the app chooses them).
 _STATUS_CACHE: Dict[str, bytes] = {}
 _HEADER_CACHE: Dict[Tuple[str, str], Tuple[bytes, bytes]] = {}
+_LENGTH_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], int]] = {}  # Content-Length items
 _CACHE_MAX = 1024
 
 
@@ -399,6 +400,11 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, by
         if pair is not None:
             encoded.append(pair)
             continue
+        known = _LENGTH_CACHE.get(item)
+        if known is not None:
+            pair, length = known
+            encoded.append(pair)
+            continue
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise TypeError("WSGI header names and values must be str: %r" % (item,))
@@ -411,6 +417,8 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, by
             if not value.isdigit() or not value.isascii():
                 raise ValueError("invalid Content-Length %r" % value)
             length = int(value)
+            if len(_LENGTH_CACHE) < _CACHE_MAX:
+                _LENGTH_CACHE[item] = (pair, length)
         elif len(cache) < _CACHE_MAX:
             cache[item] = pair
         encoded.append(pair)
