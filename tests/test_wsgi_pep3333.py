@@ -302,3 +302,24 @@ def test_pipelined_requests_answer_in_order(server):
         sock.sendall(b"GET /sleep?0.3 HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
         assert rawhttp.read_response(sock)[2] == b"slept"
         assert rawhttp.read_response(sock)[2] == b"fast"
+
+
+def test_ipv6_client_address_and_port(server):
+    try:
+        sock = socket.create_connection(("::1", server.port), timeout=5)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with sock:
+        sock.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body, _ = rawhttp.read_response(sock)
+        local_port = sock.getsockname()[1]
+    env = json.loads(body)
+    assert status == 200
+    assert env["REMOTE_ADDR"] == "::1" and env["REMOTE_PORT"] == str(local_port)
+
+
+def test_remote_port_is_the_clients(server):
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\n\r\n")
+        _, _, body, _ = rawhttp.read_response(sock)
+        assert json.loads(body)["REMOTE_PORT"] == str(sock.getsockname()[1])

@@ -149,6 +149,10 @@ size_t sk_req_header_count(const sk_req_t *req);
 /* Writes every header as "lowercase-name\0value\0" into out; returns the bytes
  * needed (call with cap 0 to size the buffer); writes only if they fit. */
 size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap);
+/* The whole request in one call, for the WSGI/ASGI adapters:
+ * "method\0path\0query\0" then "0\0" (HTTP/1.0) or "1\0" (HTTP/1.1), then
+ * the headers as sk_req_headers_pack writes them; same sizing rule. */
+size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap);
 /* Every :param value as "value\0" in route order (values never hold a NUL:
  * the parser refuses one in the request target); same sizing rule. */
 size_t sk_req_params_pack(const sk_req_t *req, char *out, size_t cap);
@@ -190,8 +194,9 @@ size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res);
  * the length written, 0 for a UNIX socket, or a negative status. */
 int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
                           int as_text);
-/* The peer's port (host order); 0 for a UNIX socket, or a negative status. */
-int sk_res_remote_port(const sk_app_t *app, sk_res_id_t res);
+/* The peer's raw address (4 or 16 bytes) followed by its port (2 bytes, big
+ * endian) in one call; returns 6 or 18, 0 for a UNIX socket, or a negative status. */
+int sk_res_remote_endpoint(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap);
 /* The client address a PROXY protocol header announced; 0 when there was none. */
 int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
                            int as_text);

@@ -5,7 +5,6 @@
  * handler cannot desynchronise the connection. */
 #include "internal.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -411,14 +410,19 @@ int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_
   return sk_socket_format_address(&conn->peer, out, cap, as_text);
 }
 
-int sk_res_remote_port(const sk_app_t *app, sk_res_id_t res) {
+int sk_res_remote_endpoint(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap) {
   sk_conn_t *conn = sk_app_lookup(app, res);
   if (!conn) return SK_ERR_STALE;
+  int n = sk_socket_format_address(&conn->peer, out, cap, 0);
+  if (n <= 0) return n;
+  if ((size_t)n + 2 > cap) return SK_ERR_INVALID;
+  uint16_t port = 0; /* network order in both families */
   if (conn->peer.ss_family == AF_INET)
-    return ntohs(((const struct sockaddr_in *)&conn->peer)->sin_port);
-  if (conn->peer.ss_family == AF_INET6)
-    return ntohs(((const struct sockaddr_in6 *)&conn->peer)->sin6_port);
-  return 0;
+    port = ((const struct sockaddr_in *)&conn->peer)->sin_port;
+  else
+    port = ((const struct sockaddr_in6 *)&conn->peer)->sin6_port;
+  memcpy(out + n, &port, 2);
+  return n + 2;
 }
 
 int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
