@@ -44,6 +44,7 @@ logger = logging.getLogger("socketify")
 _SK_OK = lib.SK_OK
 _sk_req_pack = lib.sk_req_pack
 _sk_res_remote_endpoint = lib.sk_res_remote_endpoint
+_sk_res_respond = lib.sk_res_respond
 _sk_res_write_status = lib.sk_res_write_status
 _sk_res_write_header = lib.sk_res_write_header
 _sk_res_buffered_amount = lib.sk_res_buffered_amount
@@ -371,14 +372,16 @@ class _Input:
 # Checked and encoded start_response arguments, by value: most responses
 # repeat the same status lines and headers. Bounded (the app chooses them).
 _STATUS_CACHE: Dict[str, bytes] = {}
-_HEADER_CACHE: Dict[Tuple[str, str], Tuple[bytes, bytes]] = {}
-_LENGTH_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], int]] = {}  # Content-Length items
+# (name, value) -> ((name, value) encoded, b"name\0value\0" for sk_res_respond)
+_HEADER_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes]] = {}
+_LENGTH_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes, int]] = {}  # Content-Length items
 _CACHE_MAX = 1024
 
 
-def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, bytes]], Optional[int]]:
+def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, bytes]], List[bytes], Optional[int]]:
     """start_response's arguments checked and encoded (latin-1, as PEP 3333
-    says): (status line, headers, declared Content-Length or None)."""
+    says): (status line, headers, the same as b"name\0value\0" pieces,
+    declared Content-Length or None)."""
     line = _STATUS_CACHE.get(status) if type(status) is str else None
     if line is None:
         line = _encode_status(status)
@@ -386,19 +389,22 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, by
         raise TypeError("WSGI response headers must be a list of (name, value) tuples, not %s"
                         % type(headers).__name__)
     encoded = []
+    pieces = []
     length = None
     cache = _HEADER_CACHE
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
             raise TypeError("a WSGI response header must be a (name, value) tuple, not %r" % (item,))
-        pair = cache.get(item)
-        if pair is not None:
-            encoded.append(pair)
+        known = cache.get(item)
+        if known is not None:
+            encoded.append(known[0])
+            pieces.append(known[1])
             continue
         known = _LENGTH_CACHE.get(item)
         if known is not None:
-            pair, length = known
-            encoded.append(pair)
+            encoded.append(known[0])
+            pieces.append(known[1])
+            length = known[2]
             continue
         name, value = item
         if type(name) is not str or type(value) is not str:
@@ -408,16 +414,18 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, by
         if _BAD_VALUE_RE.search(value):
             raise ValueError("control characters in the value of WSGI header %r" % name)
         pair = (name.encode("latin-1"), value.encode("latin-1"))
+        piece = pair[0] + b"\0" + pair[1] + b"\0"
         if len(name) == 14 and name.lower() == "content-length":
             if not value.isdigit() or not value.isascii():
                 raise ValueError("invalid Content-Length %r" % value)
             length = int(value)
             if len(_LENGTH_CACHE) < _CACHE_MAX:
-                _LENGTH_CACHE[item] = (pair, length)
+                _LENGTH_CACHE[item] = (pair, piece, length)
         elif len(cache) < _CACHE_MAX:
-            cache[item] = pair
+            cache[item] = (pair, piece)
         encoded.append(pair)
-    return line, encoded, length
+        pieces.append(piece)
+    return line, encoded, pieces, length
 
 
 def _encode_status(status: Any) -> bytes:
@@ -440,6 +448,7 @@ class _Exchange:
     # application thread
     status = None  # encoded by start_response
     headers = None
+    pieces = None  # the headers as b"name\0value\0" (for sk_res_respond)
     content_length = None  # declared by the application
     headers_sent = False
     queued = 0  # body bytes handed to the loop
@@ -476,7 +485,7 @@ class _Exchange:
         elif self.status is not None:
             raise AssertionError("start_response() was already called (pass exc_info to replace "
                                  "the response after an error)")
-        self.status, self.headers, self.content_length = _encode_head(status, headers)
+        self.status, self.headers, self.pieces, self.content_length = _encode_head(status, headers)
         return self.write
 
     def write(self, data: bytes) -> None:
@@ -510,7 +519,7 @@ class _Exchange:
         if self.status is None:
             raise AssertionError("the WSGI application returned without calling start_response()")
         self.headers_sent = True
-        self.server._bridge.call(self._loop_respond, self.status, self.headers, self.content_length, body)
+        self.server._bridge.call(self._loop_respond, self.status, b"".join(self.pieces), self.content_length, body)
 
     def finish(self) -> None:
         """The body is complete."""
@@ -529,6 +538,7 @@ class _Exchange:
             if remaining is not None:
                 self.content_length = remaining
                 self.headers.append((b"Content-Length", b"%d" % remaining))
+                self.pieces.append(b"Content-Length\0%d\0" % remaining)
         block = max(int(wrapper.block_size or 0), _FILE_BLOCK)
         read = filelike.read
         while remaining is None or remaining > 0:
@@ -605,15 +615,22 @@ class _Exchange:
         self._loop_notify()
         return True
 
-    def _loop_respond(self, status: bytes, headers, declared: Optional[int], body: bytes) -> None:
+    def _loop_respond(self, status: bytes, headers: bytes, declared: Optional[int], body: bytes) -> None:
         res = self.res
-        self._loop_release_input()
-        if not res._done and _write_head(res, status, headers):
-            if declared is None or declared == len(body):
-                res.end(body)
-            elif self.head:
-                res.end(b"")  # HEAD: the declared length, no body
-            else:
+        if self.input is not _EMPTY_INPUT:
+            self._loop_release_input()
+        if not res._done:
+            if declared is None or declared == len(body) or self.head:
+                # HEAD: the declared length, no body
+                result = _sk_res_respond(res._native, res._id, status, len(status), headers, len(headers),
+                                         body, 0 if self.head and declared is not None else len(body))
+                if result == _SK_OK:
+                    res._done = True
+                    if res._pending:
+                        res._finished()
+                else:
+                    res._check(result)  # gone: a no-op; anything else raises
+            elif _write_head(res, status, headers):
                 res.write(body)
                 self.written += len(body)
                 self._loop_end(declared)
@@ -663,10 +680,14 @@ class _Exchange:
         self._loop_forget()
 
 
-def _write_head(res, status: bytes, headers: List[Tuple[bytes, bytes]]) -> bool:
-    """Status line and headers, checked and encoded by start_response, straight
-    to the core. False when the client is gone."""
+def _write_head(res, status: bytes, headers: Union[bytes, List[Tuple[bytes, bytes]]]) -> bool:
+    """Status line and headers (pairs, or b"name\0value\0" pieces joined),
+    checked and encoded by start_response, straight to the core. False when
+    the client is gone."""
     native, res_id = res._native, res._id
+    if type(headers) is bytes:
+        parts = headers.split(b"\0")
+        headers = [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
     result = _sk_res_write_status(native, res_id, status, len(status))
     if result == _SK_OK:
         for name, value in headers:

@@ -175,6 +175,10 @@ int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection
 int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
                 const char *content_type, size_t content_type_len, const char *body,
                 size_t body_len, int close_connection);
+/* A whole response in one call: status, headers as "name\0value\0" pairs
+ * (each checked as sk_res_write_header checks it), then sk_res_end(body). */
+int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                   const char *headers, size_t headers_len, const char *body, size_t body_len);
 /* Start delivering the request body through on_data (sends 100 Continue
  * when the client asked for it). */
 int sk_res_on_data(sk_app_t *app, sk_res_id_t res);
