@@ -68,19 +68,21 @@ _STATUS_RE = re.compile(r"[1-9][0-9][0-9](?: [^\x00-\x08\x0a-\x1f\x7f]*)?\Z")
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
+# Every cache below is bounded: clients and applications choose what goes in.
+_CACHE_MAX = 2048
+
 # Header name as the core gives it (lower case bytes) -> environ key; "" for
-# a name that is dropped. Bounded: clients choose the names.
+# a name that is dropped.
 _HEADER_KEYS: Dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
-_HEADER_KEYS_MAX = 2048
 
 
-# Client address (4 or 16 raw bytes) -> text; bounded, as clients are many.
+# Client address (4 or 16 raw bytes) -> text.
 _ADDRESS_TEXT: Dict[bytes, str] = {}
 
 
 def _address_text(raw: bytes) -> str:
     text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
-    if len(_ADDRESS_TEXT) >= _HEADER_KEYS_MAX:
+    if len(_ADDRESS_TEXT) >= _CACHE_MAX:
         _ADDRESS_TEXT.clear()
     _ADDRESS_TEXT[raw] = text
     return text
@@ -90,7 +92,7 @@ def _header_key(name: bytes) -> str:
     # A name with "_" would collide with its "-" twin (X_User vs X-User):
     # such headers are dropped, as nginx and gunicorn do.
     key = "" if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-    if len(_HEADER_KEYS) < _HEADER_KEYS_MAX:
+    if len(_HEADER_KEYS) < _CACHE_MAX:
         _HEADER_KEYS[name] = key
     return key
 
@@ -160,7 +162,10 @@ class _LoopBridge:
                 if isinstance(owner, _Input):
                     owner = owner._ex
                 if isinstance(owner, _Exchange):
-                    owner._loop_broken()
+                    try:
+                        owner._loop_broken()
+                    except Exception:
+                        logger.exception("error while closing a WSGI response")
 
 
 class _ThreadPool:
@@ -370,12 +375,11 @@ class _Input:
 
 
 # Checked and encoded start_response arguments, by value: most responses
-# repeat the same status lines and headers. Bounded (the app chooses them).
+# repeat the same status lines and headers.
 _STATUS_CACHE: Dict[str, bytes] = {}
 # (name, value) -> ((name, value) encoded, b"name\0value\0" for sk_res_respond)
 _HEADER_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes]] = {}
 _LENGTH_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes, int]] = {}  # Content-Length items
-_CACHE_MAX = 1024
 
 
 def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, bytes]], List[bytes], Optional[int]]:
