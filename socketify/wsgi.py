@@ -3,7 +3,7 @@
 The loop thread parses requests, builds the environ and writes responses.
 WSGI applications block, so they run on a bounded pool of threads; a pool
 thread never calls the core. What it sends goes back to the loop thread
-through one queue (``_LoopBridge``), and it waits while its response has too
+through one queue (``_threads.LoopBridge``), and it waits while its response has too
 much in flight (backpressure), as it waits for request body bytes that have
 not arrived yet. The core stops reading a request body while the
 application is not consuming it, so memory stays bounded both ways.
@@ -12,19 +12,18 @@ import importlib
 import io
 import logging
 import os
-import queue
 import re
 import socket
 import stat
 import sys
 import threading
-import time
-from collections import deque
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
 from ._binding import ffi, lib
 from .app import App
+from ._threads import LoopBridge, ThreadPool
+from ._wsgi_input import EMPTY_INPUT, ClientDisconnected, Input
 from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
 from .ws_routes import _Behavior
@@ -54,10 +53,6 @@ SERVER_SOFTWARE = "socketify"
 # A response's bytes handed to the loop but not yet taken by the kernel,
 # past which the application's thread waits.
 _SEND_HIGH = 256 * 1024
-# Request body bytes received but not yet read by the application, past
-# which the core stops reading from the socket (and resumes below _INPUT_LOW).
-_INPUT_HIGH = 256 * 1024
-_INPUT_LOW = 64 * 1024
 # Reads of a wsgi.file_wrapper file (at least this much per read).
 _FILE_BLOCK = 64 * 1024
 # A waiting pool thread re-checks its state this often (seconds): a lost
@@ -97,11 +92,6 @@ def _header_key(name: bytes) -> str:
     return key
 
 
-class ClientDisconnected(OSError):
-    """The client went away: raised by ``wsgi.input`` reads and ``write()``.
-    The server ends the request quietly when the application lets it propagate."""
-
-
 class FileWrapper:
     """``wsgi.file_wrapper``: a file-like object as the response body.
 
@@ -125,255 +115,6 @@ class FileWrapper:
             yield data
 
 
-class _LoopBridge:
-    """Calls from any thread, run in order on the loop thread.
-
-    One ``call_soon_threadsafe`` wakes the loop for every call queued until it
-    runs, so a busy pool costs one wake-up per loop iteration, not one per call."""
-
-    def __init__(self, loop) -> None:
-        self._loop = loop
-        self._calls: deque = deque()
-        self._scheduled = False
-
-    def call(self, fn: Callable, *args: Any) -> None:
-        self._calls.append((fn, args))
-        # Append before the check: a run that already cleared the flag then
-        # sees the call; otherwise this schedules one (at worst a spare run).
-        if not self._scheduled:
-            self._scheduled = True
-            try:
-                self._loop.call_soon_threadsafe(self._run)
-            except RuntimeError:  # the loop is closed: nobody can answer any more
-                self._calls.clear()
-
-    def _run(self) -> None:
-        self._scheduled = False
-        calls = self._calls
-        # Only what is queued now: calls queued meanwhile get their own run,
-        # so a flood from the pool cannot starve the loop's I/O.
-        for _ in range(len(calls)):
-            fn, args = calls.popleft()
-            try:
-                fn(*args)
-            except Exception:
-                logger.exception("error while sending a WSGI response")
-                owner = getattr(fn, "__self__", None)
-                if isinstance(owner, _Input):
-                    owner = owner._ex
-                if isinstance(owner, _Exchange):
-                    try:
-                        owner._loop_broken()
-                    except Exception:
-                        logger.exception("error while closing a WSGI response")
-
-
-class _ThreadPool:
-    """A fixed number of threads running WSGI requests in arrival order.
-
-    Threads start with the first request (after any fork of worker processes)."""
-
-    def __init__(self, size: int, run: Callable[[Any], None]) -> None:
-        self.size = size
-        self._run = run
-        self._queue: "queue.SimpleQueue" = queue.SimpleQueue()
-        self._threads: List[threading.Thread] = []
-
-    def submit(self, item: Any) -> None:
-        if not self._threads:
-            for i in range(self.size):
-                thread = threading.Thread(target=self._work, name="socketify-wsgi-%d" % i, daemon=True)
-                thread.start()
-                self._threads.append(thread)
-        self._queue.put(item)
-
-    def _work(self) -> None:
-        get = self._queue.get
-        run = self._run
-        while True:
-            item = get()
-            if item is None:
-                return
-            try:
-                run(item)
-            except BaseException:  # run() handles the app's errors: this is ours
-                logger.exception("error in a WSGI worker thread")
-
-    def shutdown(self, timeout: float) -> None:
-        """Stops the threads once the requests queued before this call are done
-        (waiting up to ``timeout`` seconds; they are daemons)."""
-        for _ in self._threads:
-            self._queue.put(None)
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self._threads = []
-
-
-class _EmptyInput:
-    """``wsgi.input`` of a request without a body (stateless, shared)."""
-
-    def read(self, size: Optional[int] = -1) -> bytes:
-        """Always ``b""``."""
-        return b""
-
-    def readline(self, size: Optional[int] = -1) -> bytes:
-        """Always ``b""``."""
-        return b""
-
-    def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
-        """Always ``[]``."""
-        return []
-
-    def __iter__(self):
-        return iter(())
-
-
-_EMPTY_INPUT = _EmptyInput()
-
-
-class _Input:
-    """``wsgi.input``: the request body as it arrives, never buffered whole.
-
-    The first read asks the core for the body (sending ``100 Continue`` when
-    the client waits for it); pieces are queued here and the socket is
-    paused while more than _INPUT_HIGH bytes wait for the application."""
-
-    def __init__(self, exchange: "_Exchange") -> None:
-        self._ex = exchange
-        self._chunks: deque = deque()  # loop appends, application pops
-        self._received = 0  # written by the loop thread only
-        self._consumed = 0  # written by the application thread only
-        self._eof = False
-        self._started = False
-        self._paused = False  # loop thread only writes it
-        self._resume_asked = False
-        self._buf = bytearray()  # application side: what a read did not return
-
-    # -- application thread ------------------------------------------------
-
-    def _next_chunk(self) -> bytes:
-        """The next piece of the body, waiting for it; ``b""`` at its end."""
-        chunks = self._chunks
-        ex = self._ex
-        while True:
-            if chunks:
-                chunk = chunks.popleft()
-                self._consumed += len(chunk)
-                if (self._paused and not self._resume_asked
-                        and self._received - self._consumed < _INPUT_LOW):
-                    self._resume_asked = True
-                    ex.server._bridge.call(self._loop_resume)
-                return chunk
-            if self._eof:
-                return b""
-            if ex.aborted or ex.server._stopped:
-                raise ClientDisconnected("the client closed the connection before sending the whole body")
-            if not self._started:
-                self._started = True
-                ex.server._bridge.call(self._loop_start)
-            ex._wait(lambda: chunks or self._eof)
-
-    def read(self, size: Optional[int] = -1) -> bytes:
-        """Up to ``size`` bytes (all of the rest when omitted or negative);
-        fewer only at the end of the body."""
-        buf = self._buf
-        if size is None or size < 0:
-            parts = [bytes(buf)]
-            buf.clear()
-            while True:
-                chunk = self._next_chunk()
-                if not chunk:
-                    return b"".join(parts)
-                parts.append(chunk)
-        if not buf and size:
-            chunk = self._next_chunk()
-            if len(chunk) == size or not chunk:
-                return chunk
-            buf += chunk
-        while len(buf) < size:
-            chunk = self._next_chunk()
-            if not chunk:
-                break
-            buf += chunk
-        data = bytes(buf[:size])
-        del buf[:size]
-        return data
-
-    def readline(self, size: Optional[int] = -1) -> bytes:
-        """One line, ``\\n`` included (at most ``size`` bytes when given)."""
-        buf = self._buf
-        limit = -1 if size is None else size
-        start = 0
-        while True:
-            end = buf.find(b"\n", start)
-            if end >= 0:
-                end += 1
-                break
-            if 0 <= limit <= len(buf):
-                end = limit
-                break
-            start = len(buf)
-            chunk = self._next_chunk()
-            if not chunk:
-                end = len(buf)
-                break
-            buf += chunk
-        if 0 <= limit < end:
-            end = limit
-        line = bytes(buf[:end])
-        del buf[:end]
-        return line
-
-    def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
-        """Lines until the end of the body (or until ``hint`` bytes were read)."""
-        lines = []
-        total = 0
-        while True:
-            line = self.readline()
-            if not line:
-                return lines
-            lines.append(line)
-            total += len(line)
-            if hint is not None and 0 < hint <= total:
-                return lines
-
-    def __iter__(self):
-        while True:
-            line = self.readline()
-            if not line:
-                return
-            yield line
-
-    # -- loop thread -------------------------------------------------------
-
-    def _loop_start(self) -> None:
-        self._ex.res.on_data(self._loop_data)
-
-    def _loop_data(self, res, chunk: bytes, is_last: bool) -> None:
-        if chunk:
-            self._chunks.append(chunk)
-            self._received += len(chunk)
-        if is_last:
-            self._eof = True
-        elif not self._paused and self._received - self._consumed > _INPUT_HIGH:
-            self._paused = True
-            res.pause()
-        self._ex._loop_notify()
-
-    def _loop_resume(self) -> None:
-        self._resume_asked = False
-        if self._paused and self._received - self._consumed < _INPUT_HIGH:
-            self._paused = False
-            self._ex.res.resume()
-
-    def _loop_release(self) -> None:
-        """The response ends: let the core read (and discard) the rest."""
-        if self._paused:
-            self._paused = False
-            self._ex.res.resume()
-
-
 # Checked and encoded start_response arguments, by value: most responses
 # repeat the same status lines and headers.
 _STATUS_CACHE: Dict[str, bytes] = {}
@@ -384,7 +125,7 @@ _LENGTH_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes, int]] = {
 
 def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, bytes]], List[bytes], Optional[int]]:
     """start_response's arguments checked and encoded (latin-1, as PEP 3333
-    says): (status line, headers, the same as b"name\0value\0" pieces,
+    says): (status line, headers, the same as b"name\\0value\\0" pieces,
     declared Content-Length or None)."""
     line = _STATUS_CACHE.get(status) if type(status) is str else None
     if line is None:
@@ -472,9 +213,9 @@ class _Exchange:
         self.head = head
         if has_body:
             self.cond = threading.Condition(threading.Lock())
-            self.input = environ["wsgi.input"] = _Input(self)
+            self.input = environ["wsgi.input"] = Input(self)
         else:
-            self.input = environ["wsgi.input"] = _EMPTY_INPUT
+            self.input = environ["wsgi.input"] = EMPTY_INPUT
 
     # -- application thread ------------------------------------------------
 
@@ -595,7 +336,7 @@ class _Exchange:
 
     def _loop_release_input(self) -> None:
         wsgi_input = self.input
-        if wsgi_input is not _EMPTY_INPUT and wsgi_input is not None:
+        if wsgi_input is not EMPTY_INPUT and wsgi_input is not None:
             wsgi_input._loop_release()
 
     def _loop_head(self, status: bytes, headers: List[Tuple[bytes, bytes]]) -> None:
@@ -621,7 +362,7 @@ class _Exchange:
 
     def _loop_respond(self, status: bytes, headers: bytes, declared: Optional[int], body: bytes) -> None:
         res = self.res
-        if self.input is not _EMPTY_INPUT:
+        if self.input is not EMPTY_INPUT:
             self._loop_release_input()
         if not res._done:
             if declared is None or declared == len(body) or self.head:
@@ -685,7 +426,7 @@ class _Exchange:
 
 
 def _write_head(res, status: bytes, headers: Union[bytes, List[Tuple[bytes, bytes]]]) -> bool:
-    """Status line and headers (pairs, or b"name\0value\0" pieces joined),
+    """Status line and headers (pairs, or b"name\\0value\\0" pieces joined),
     checked and encoded by start_response, straight to the core. False when
     the client is gone."""
     native, res_id = res._native, res._id
@@ -794,8 +535,8 @@ class WSGI:
         self._limits = limits
         self._listen_args: Tuple[Any, Any] = (None, None)
         self.server: Optional[App] = None  # the App serving, once run() started
-        self._bridge: Optional[_LoopBridge] = None
-        self._pool: Optional[_ThreadPool] = None
+        self._bridge: Optional[LoopBridge] = None
+        self._pool: Optional[ThreadPool] = None
         self._base: Dict[str, Any] = {}
         self._stopped = False
         self._thread: Optional[threading.Thread] = None
@@ -866,8 +607,8 @@ class WSGI:
         server = App(self.options, task_factory_max_items=self.task_factory_max_items,
                      lifespan=self.lifespan, **self._limits)
         self._loop_thread = threading.get_ident()
-        self._bridge = _LoopBridge(server.loop.get_native_loop())
-        self._pool = pool = _ThreadPool(self.threads, self._run_app)
+        self._bridge = LoopBridge(server.loop.get_native_loop())
+        self._pool = pool = ThreadPool(self.threads, self._run_app, "socketify-wsgi")
         self._stopped = False
         try:
             server.any("/*", self._on_request)
