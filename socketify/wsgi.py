@@ -28,13 +28,6 @@ from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
 from .ws_routes import _Behavior
 
-try:  # ASGI websockets alongside WSGI HTTP need the ASGI adapter.
-    _asgi = importlib.import_module(".asgi", __package__)
-except ModuleNotFoundError as missing:
-    if missing.name != __package__ + ".asgi":
-        raise  # the adapter is there but needs something that is not
-    _asgi = None
-
 __all__ = ["WSGI", "FileWrapper", "ClientDisconnected"]
 
 logger = logging.getLogger("socketify")
@@ -456,6 +449,17 @@ def _regular_file_size(filelike: Any) -> Optional[int]:
         return None
 
 
+def _asgi_adapter() -> Any:
+    """socketify.asgi, or None where this build has no ASGI adapter (looked up
+    when needed: importing it with the package could make a cycle)."""
+    try:
+        return importlib.import_module(".asgi", __package__)
+    except ModuleNotFoundError as missing:
+        if missing.name != __package__ + ".asgi":
+            raise  # the adapter is there but needs something that is not
+        return None
+
+
 def _default_threads() -> int:
     # concurrent.futures' rule for I/O-bound work.
     return min(32, (os.cpu_count() or 1) + 4)
@@ -519,7 +523,7 @@ class WSGI:
         if websocket is not None and not isinstance(websocket, dict):
             if not callable(websocket):
                 raise TypeError("websocket must be a ws behaviour dict, an ASGI application or None")
-            if _asgi is None or not hasattr(_asgi, "add_websocket_route"):
+            if not hasattr(_asgi_adapter(), "add_websocket_route"):
                 raise RuntimeError("an ASGI websocket application alongside WSGI needs the ASGI adapter "
                                    "(socketify.asgi), which this build does not provide; pass a ws "
                                    "behaviour dict instead")
@@ -615,7 +619,7 @@ class WSGI:
             if isinstance(self.websocket, dict):
                 server.ws("/*", _ws_behavior(self.websocket, self.websocket_options))
             elif self.websocket is not None:
-                _asgi.add_websocket_route(server, "/*", self.websocket, self.websocket_options)
+                _asgi_adapter().add_websocket_route(server, "/*", self.websocket, self.websocket_options)
             port_or_options, handler = self._listen_args
 
             def listening(config: AppListenOptions) -> None:
