@@ -75,7 +75,12 @@ SERVERS = {
     "ceiling": "C ceiling (native core, no Python)",
     "ours-ext": "socketify (ours) + 3 extensions",
     "wsload-self": "wsload's own C server (generator ceiling)",
+    "ours-wsgi": "socketify WSGI (ours)",
+    "reference-wsgi": "socketify 0.0.31 WSGI (reference)",
+    "granian-wsgi": "granian (WSGI)",
 }
+# Servers that run in another server's peer venv.
+VENV_OF = {"reference-wsgi": "reference", "granian-wsgi": "granian"}
 
 # Scenarios: name -> (method, path, wrk script and arguments, C ceiling serves it).
 SCENARIOS = {
@@ -89,6 +94,7 @@ SCENARIOS = {
     "pubsub-fanout": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16"], True),
     "https-plaintext": ("GET", "/", [], False),
     "extensions": ("GET", "/", [], False),
+    "wsgi-plaintext": ("GET", "/", [], False),
 }
 
 WS_PAYLOAD = 20  # bytes per WebSocket message (wsload -s)
@@ -101,9 +107,10 @@ SCENARIO_SERVERS = {
     "pubsub-fanout": WS_SERVERS,
     "https-plaintext": ["ours", "reference"],
     "extensions": ["ours", "ours-ext"],
+    "wsgi-plaintext": ["ours-wsgi", "reference-wsgi", "granian-wsgi"],
 }
 
-SKIPPED = ["asgi-adapter", "wsgi"]
+SKIPPED = ["asgi-adapter"]
 
 # Instruction counts (callgrind, bench/instructions.py): scenario -> (the two
 # servers compared, load). HTTP load: ("http", requests, pipelined depth,
@@ -115,6 +122,7 @@ INSTRUCTION_SCENARIOS = {
     "params": (("ours", "reference"), ("http", 20000, 1, 32)),
     "ws-echo-16": (("ours", "reference"), ("ws", 10)),
     "extensions": (("ours", "ours-ext"), ("http", 20000, 1, 32)),
+    "wsgi-plaintext": (("ours-wsgi", "granian-wsgi"), ("http", 20000, 1, 32)),
 }
 
 # Summary targets: (label, scenario, server, other server, threshold):
@@ -131,6 +139,8 @@ TARGETS = [
     ("pubsub-fanout: ours / reference", "pubsub-fanout", "ours", "reference", 1.0),
     ("https-plaintext: ours / reference", "https-plaintext", "ours", "reference", None),
     ("extensions: with 3 / without (ours)", "extensions", "ours-ext", "ours", 0.97),
+    ("wsgi plaintext: ours / granian", "wsgi-plaintext", "ours-wsgi", "granian-wsgi", 1.5),
+    ("wsgi plaintext: ours / reference", "wsgi-plaintext", "ours-wsgi", "reference-wsgi", None),
 ]
 
 
@@ -316,6 +326,9 @@ def setup():
     if error:
         broken["ceiling"] = error
         log("  " + error)
+    for server, venv in VENV_OF.items():
+        if venv in broken:
+            broken[server] = broken[venv]
     for key, make in (("tool:ws", build_wsload), ("tool:https", make_certificate)):
         error = make()
         if error:
@@ -336,6 +349,12 @@ def server_command(server, port, scenario):
     elif scenario == "extensions":
         app = os.path.join(APPS, "socketify_ext_app.py")
         extra = [] if server == "ours-ext" else ["--no-extensions"]
+    if server == "ours-wsgi":
+        return [sys.executable, os.path.join(APPS, "wsgi_app.py"), str(port)]
+    if server == "reference-wsgi":
+        return [venv_python("reference"), os.path.join(APPS, "wsgi_app.py"), str(port)]
+    if server == "granian-wsgi":
+        return [venv_python("granian"), os.path.join(APPS, "wsgi_granian.py"), str(port)]
     if server in ("ours", "ours-ext"):
         return [sys.executable, app, str(port)] + extra
     if server == "reference":
@@ -455,6 +474,7 @@ def check_scenario(scenario, port):
         "post-echo": lambda b: b == ECHO_BODY,
         "https-plaintext": lambda b: b == b"Hello, World!",
         "extensions": lambda b: b == b"Hello, World!",
+        "wsgi-plaintext": lambda b: b == b"Hello, World!",
     }[scenario]
     try:
         good = status == 200 and expected(answer)
@@ -752,9 +772,9 @@ def count_instructions(server, scenario, quick):
                                 work_dir, env=server_env())
 
 
-def instruction_counts(scenarios, broken, quick):
+def instruction_counts(scenarios, broken, quick, servers=None):
     """{scenario: {server: count}} for the selected scenarios that have an
-    instruction comparison."""
+    instruction comparison (only the SERVERS selected, when given)."""
     unavailable = instructions.available()
     counts = {}
     for scenario in scenarios:
@@ -762,6 +782,8 @@ def instruction_counts(scenarios, broken, quick):
             continue
         counts[scenario] = {}
         for server in INSTRUCTION_SCENARIOS[scenario][0]:
+            if servers is not None and server not in servers:
+                continue
             error = unavailable or broken.get(server) or (
                 broken.get("tool:ws") if kind(scenario) == "ws" else None)
             result = {"error": error} if error else count_instructions(server, scenario, quick)
@@ -1117,6 +1139,7 @@ def scenario_description(scenario):
         "json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` (`res.send(dict)` / ASGI json).",
         "params": "`GET /user/42/post/7?q=x` on route `/user/:id/post/:post`: both parameters and the query arg read, short text answer. The C ceiling has no such route.",
         "post-echo": "`POST /echo` with a 4 KiB body echoed back (`await res.get_data()`; `bench/post.lua`). The C ceiling has no such route.",
+        "wsgi-plaintext": "`GET /` -> `Hello, World!` from a framework-free WSGI app (`bench/apps/wsgi_app.py`): our `WSGI` (default thread pool), socketify 0.0.31's `WSGI`, granian `--interface wsgi` (one worker, one runtime thread).",
     }[scenario]
 
 
@@ -1216,7 +1239,7 @@ def main():
     counts = None
     if not args.no_instructions:
         log("counting instructions per request (callgrind)")
-        counts = instruction_counts(scenarios, broken, args.quick)
+        counts = instruction_counts(scenarios, broken, args.quick, servers)
     merged = write_outputs(facts, config, results, previous, counts)
     log("\n" + summary_table(merged))
     log("\nwrote bench/RESULTS.md and bench/results.json")
