@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import Any, Callable, Dict, Optional, Union
 
-from . import _binding
+from . import _binding, workers as _workers
 from ._json import default_json
 from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
@@ -60,6 +60,12 @@ class App(WebSocketRoutes):
     bound what a client may send; each has a defined answer (414, 431, 413,
     or a closed connection for a slow client).
     """
+
+    # ``route_hook(app, path, handler) -> (path, handler)``, applied to every
+    # route added afterwards (``handler`` None for a WebSocket route). Set by
+    # the CLI in its own process for the access log, proxy headers, root path
+    # and concurrency limit, so that none of them costs anything when off.
+    route_hook: Optional[Callable] = None
 
     def __init__(
         self,
@@ -305,6 +311,8 @@ class App(WebSocketRoutes):
             raise TypeError("path must be a str")
         if not callable(handler):
             raise TypeError("handler must be callable")
+        if App.route_hook is not None:
+            path, handler = App.route_hook(self, path, handler)
         pattern = path.encode("utf-8")
         handler_id = _binding.register_route(self._make_dispatcher(handler))
         self.handlers.append(handler)
@@ -525,7 +533,12 @@ class App(WebSocketRoutes):
 
         if config.domain is not None:
             path = os.fsencode(config.domain)
-            if lib.sk_app_listen_unix(self._native, path, config.options) != lib.SK_OK:
+            shared = _workers.inherited_unix_socket(config.domain)  # a supervisor's, for its workers
+            if shared is not None:
+                status = lib.sk_app_listen_fd(self._native, shared)
+            else:
+                status = lib.sk_app_listen_unix(self._native, path, config.options)
+            if status != lib.SK_OK:
                 reason = os.strerror(lib.sk_app_listen_errno(self._native))
                 raise RuntimeError("Failed to listen on %s: %s" % (config.domain, reason))
             result = AppListenOptions(domain=config.domain, options=config.options)
@@ -537,6 +550,7 @@ class App(WebSocketRoutes):
                 raise RuntimeError("Failed to listen on port %d: %s" % (config.port, reason))
             result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options)
         self._attach()
+        _workers.notify_listening()
         if handler is not None:
             handler(result)
         return self

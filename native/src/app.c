@@ -203,6 +203,13 @@ int sk_app_listen_unix(sk_app_t *app, const char *path, int options) {
   return listen_result(app, add_listener(app, fd, path));
 }
 
+int sk_app_listen_fd(sk_app_t *app, int fd) {
+  int copy = sk_socket_adopt_listener(fd);
+  if (copy < 0) return listen_result(app, SK_ERR_SYSTEM);
+  /* No path: the socket file belongs to whoever bound it, not to this app. */
+  return listen_result(app, add_listener(app, copy, NULL));
+}
+
 int sk_app_listen_errno(const sk_app_t *app) { return app->listen_errno; }
 
 sk_req_t *sk_app_current_request(sk_app_t *app) { return &app->current_request; }

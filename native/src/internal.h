@@ -87,6 +87,7 @@ int sk_backend_set_tick(sk_loop_t *loop, int armed);
 /* ---- sockets (socket.c) ---- */
 int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_port);
 int sk_socket_listen_unix(const char *path, int options);
+int sk_socket_adopt_listener(int fd);
 int sk_socket_accept(int listen_fd, struct sockaddr_storage *addr, socklen_t *addr_len);
 /* Returns bytes moved, 0 on EAGAIN, -1 on a dead socket (errno kept). */
 long sk_socket_read(int fd, char *buf, size_t cap, int *eof);
