@@ -505,8 +505,6 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
     """Imports the app and serves it in this process until SIGTERM/SIGINT."""
     features = _features(args)
     options = _tls_options(args)
-    if options is not None:
-        _check_tls(options)
     lifespan = args.lifespan != "off"
     _set_app_defaults(
         options=options,
@@ -684,6 +682,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if app_dir not in sys.path:
         sys.path.insert(0, app_dir)
     try:
+        options = _tls_options(args)
+        if options is not None:
+            _check_tls(options)  # once, here: one line for a bad file or password
         if not args.uds:
             _claim_port(args)
     except CliError as error:

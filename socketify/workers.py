@@ -164,6 +164,7 @@ class Supervisor:
         self.rolling: List[_Worker] = []  # old workers a SIGHUP replaces one by one
         self.announced = False
         self.boot_failed = False
+        self.ever_ready = False
         self.pid = os.getpid()
 
     # -- signals ------------------------------------------------------------
@@ -278,6 +279,7 @@ class Supervisor:
 
     def _on_ready(self, worker: _Worker) -> None:
         worker.ready = True
+        self.ever_ready = True
         if worker.replaces is not None:
             old, worker.replaces = worker.replaces, None
             self.retire(old)
@@ -398,6 +400,10 @@ class Supervisor:
         live = self.live()
         pending = len(self.respawn_at)
         missing = self.target - len([w for w in live if w.replaces is None]) - pending
+        if not self.ever_ready:
+            # One worker first: a program that cannot start says so once,
+            # not once per worker.
+            missing = min(missing, 1 - len(live))
         for _ in range(max(0, missing)):
             self.spawn()
         extra = len([w for w in live if w.replaces is None]) - self.target
