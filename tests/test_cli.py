@@ -395,7 +395,7 @@ def test_limit_concurrency(cli):
     results = {}
 
     def slow():
-        results["slow"] = get(port, "/slow")
+        results["slow"] = get(port, "/slow", headers={"Connection": "close"})
 
     thread = threading.Thread(target=slow)
     thread.start()
