@@ -400,12 +400,12 @@ def test_limit_concurrency(cli):
     thread = threading.Thread(target=slow)
     thread.start()
     time.sleep(0.5)
-    busy = get(port, "/")
+    busy = get(port, "/", headers={"Connection": "close"})
     thread.join()
     assert busy.status_code == 503
     assert results["slow"].text == "slow done"
     # once the server has seen the other connections close
-    assert wait_for(lambda: get(port, "/").status_code == 200, 5)
+    assert wait_for(lambda: get(port, "/", headers={"Connection": "close"}).status_code == 200, 5)
 
 
 def _idle_close_seconds(port, limit):
