@@ -531,11 +531,12 @@ class App(WebSocketRoutes):
         else:
             raise TypeError("listen takes a port, a dict or AppListenOptions")
 
+        # (fd, port) of the socket a worker supervisor bound for this address
+        shared = _workers.inherited_socket(config)
         if config.domain is not None:
             path = os.fsencode(config.domain)
-            shared = _workers.inherited_unix_socket(config.domain)  # a supervisor's, for its workers
             if shared is not None:
-                status = lib.sk_app_listen_fd(self._native, shared)
+                status = lib.sk_app_listen_fd(self._native, shared[0])
             else:
                 status = lib.sk_app_listen_unix(self._native, path, config.options)
             if status != lib.SK_OK:
@@ -545,7 +546,12 @@ class App(WebSocketRoutes):
         else:
             bound = ffi.new("int *")
             host = config.host.encode("idna") if config.host else ffi.NULL
-            if lib.sk_app_listen(self._native, host, config.port, config.options, bound) != lib.SK_OK:
+            if shared is not None:
+                status = lib.sk_app_listen_fd(self._native, shared[0])
+                bound[0] = shared[1]
+            else:
+                status = lib.sk_app_listen(self._native, host, config.port, config.options, bound)
+            if status != lib.SK_OK:
                 reason = os.strerror(lib.sk_app_listen_errno(self._native))
                 raise RuntimeError("Failed to listen on port %d: %s" % (config.port, reason))
             result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options)

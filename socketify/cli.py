@@ -707,9 +707,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         watch = _reload_watcher(args, app_dir) if args.reload else None
         return run_workers(lambda: _run_worker(args), args.workers,
                            graceful_timeout=args.timeout_graceful_shutdown, uds=args.uds,
+                           bind=None if args.uds else (args.host, args.port),
                            keep_going=bool(args.reload), on_ready=ready, watch=watch)
-    except OSError as error:  # the shared UNIX socket
-        _error_line("cannot listen on %s: %s" % (args.uds, error.strerror or error))
+    except OSError as error:  # binding the shared sockets
+        where = args.uds or "%s:%d" % (args.host, args.port)
+        _error_line("cannot listen on %s: %s" % (where, error.strerror or error))
         return 1
 
 

@@ -2,8 +2,12 @@
 
 ``run_workers(start_worker, workers=N)`` forks N processes that each call
 ``start_worker()``, which builds a server, listens and runs until it is told
-to stop. TCP workers each bind the same port with SO_REUSEPORT (the kernel
-spreads connections over them); a UNIX socket is bound once here and shared.
+to stop. The supervisor binds the listening sockets and the workers inherit
+them (``App.listen`` picks them up): one SO_REUSEPORT socket per worker slot
+on a TCP port, so the kernel spreads connections over the workers, or one
+UNIX socket shared by all. A socket outlives the worker that accepts on it,
+so connections waiting in its queue are served by the next one instead of
+being reset when a worker is replaced or dies.
 
 The supervisor (the calling process):
 
@@ -35,9 +39,9 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-__all__ = ["run_workers", "notify_listening", "inherited_unix_socket", "in_worker", "BOOT_FAILED"]
+__all__ = ["run_workers", "notify_listening", "inherited_socket", "in_worker", "BOOT_FAILED"]
 
 logger = logging.getLogger("socketify.workers")
 
@@ -46,7 +50,8 @@ BOOT_FAILED = 3
 
 # Set in a worker process only.
 _ready_fd: Optional[int] = None
-_unix_sockets: Dict[str, int] = {}
+# ("tcp", port) or ("unix", absolute path) -> (fd, port) of a socket the supervisor bound
+_inherited: Dict[Tuple[str, Any], Tuple[int, int]] = {}
 
 _RESTART_DELAY_MAX = 5.0
 _STABLE_AFTER = 10.0  # a worker that lived this long resets the restart delay
@@ -71,11 +76,33 @@ def notify_listening() -> None:
         pass
 
 
-def inherited_unix_socket(path: str) -> Optional[int]:
-    """The listening socket the supervisor bound at ``path``, in a worker."""
-    if not _unix_sockets:
+def inherited_socket(config: Any) -> Optional[Tuple[int, int]]:
+    """(fd, port) of the listening socket the supervisor bound for this
+    ``AppListenOptions`` (a worker's; None elsewhere: the app binds its own)."""
+    if not _inherited:
         return None
-    return _unix_sockets.get(os.path.abspath(path))
+    if config.domain is not None:
+        return _inherited.get(("unix", os.path.abspath(config.domain)))
+    return _inherited.get(("tcp", config.port))
+
+
+def bind_tcp_socket(host: Optional[str], port: int) -> socket.socket:
+    """A listening TCP socket with SO_REUSEPORT (several of them share the port)."""
+    infos = socket.getaddrinfo(host or None, port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def bind_unix_socket(path: str) -> socket.socket:
@@ -128,10 +155,11 @@ def _die_with_parent(parent: int) -> None:
 
 
 class _Worker:
-    __slots__ = ("pid", "ready_fd", "ready", "started", "retiring", "replaces", "stopped_at")
+    __slots__ = ("pid", "slot", "ready_fd", "ready", "started", "retiring", "replaces", "stopped_at")
 
-    def __init__(self, pid: int, ready_fd: int, replaces: Optional["_Worker"]) -> None:
+    def __init__(self, pid: int, slot: int, ready_fd: int, replaces: Optional["_Worker"]) -> None:
         self.pid = pid
+        self.slot = slot
         self.ready_fd = ready_fd
         self.ready = False
         self.started = time.monotonic()
@@ -144,8 +172,8 @@ class Supervisor:
     """Runs and watches the worker processes (see the module docstring)."""
 
     def __init__(self, start_worker: Callable[[], None], workers: int, graceful_timeout: float,
-                 uds: Optional[str] = None, keep_going: bool = False,
-                 on_ready: Optional[Callable[[int], None]] = None) -> None:
+                 bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
+                 keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.start_worker = start_worker
@@ -154,6 +182,8 @@ class Supervisor:
         self.keep_going = keep_going  # --reload: a worker failing to boot waits for the next change
         self.on_ready = on_ready
         self.workers: List[_Worker] = []
+        self.bind = bind
+        self.listeners: Dict[int, socket.socket] = {}  # slot -> its TCP socket
         self.uds_path = os.path.abspath(uds) if uds else None
         self.uds_socket: Optional[socket.socket] = None
         self.signals: List[int] = []
@@ -192,16 +222,55 @@ class Supervisor:
         os.close(self._wake_r)
         os.close(self._wake_w)
 
+    # -- sockets ------------------------------------------------------------
+
+    def _listener(self, slot: int) -> Optional[socket.socket]:
+        if self.bind is None:
+            return None
+        sock = self.listeners.get(slot)
+        if sock is None:
+            host, port = self.bind
+            sock = bind_tcp_socket(host, port)
+            if port == 0:  # the kernel chose: every other slot joins that port
+                self.bind = (host, sock.getsockname()[1])
+            self.listeners[slot] = sock
+        return sock
+
+    def _drop_listener(self, slot: int) -> None:
+        sock = self.listeners.pop(slot, None)
+        if sock is not None:
+            sock.close()
+
+    def _close_listeners(self) -> None:
+        for slot in list(self.listeners):
+            self._drop_listener(slot)
+        if self.uds_socket is not None:
+            self.uds_socket.close()
+            self.uds_socket = None
+            try:
+                os.unlink(self.uds_path)
+            except OSError:
+                pass
+
     # -- workers ------------------------------------------------------------
 
+    def _free_slot(self) -> int:
+        used = {w.slot for w in self.workers if not w.retiring or w.replaces is not None}
+        slot = 0
+        while slot in used:
+            slot += 1
+        return slot
+
     def spawn(self, replaces: Optional[_Worker] = None) -> _Worker:
+        slot = replaces.slot if replaces is not None else self._free_slot()
+        listener = self._listener(slot)
         ready_r, ready_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
                 os.close(ready_r)
-                self._become_worker(ready_w)
+                self._become_worker(ready_w, listener)
                 self.start_worker()
             except SystemExit as exit_:
                 code = exit_.code
@@ -222,11 +291,11 @@ class Supervisor:
                     os._exit(code)
         os.close(ready_w)
         os.set_blocking(ready_r, False)
-        worker = _Worker(pid, ready_r, replaces)
+        worker = _Worker(pid, slot, ready_r, replaces)
         self.workers.append(worker)
         return worker
 
-    def _become_worker(self, ready_w: int) -> None:
+    def _become_worker(self, ready_w: int, listener: Optional[socket.socket]) -> None:
         global _ready_fd
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
@@ -246,10 +315,16 @@ class Supervisor:
             if other.ready_fd >= 0:
                 os.close(other.ready_fd)
         self.workers = []
+        # Only its own slot's socket: a socket the supervisor closes must close.
+        for sock in self.listeners.values():
+            if sock is not listener:
+                sock.close()
         _die_with_parent(self.pid)
         _ready_fd = ready_w
+        if listener is not None:
+            _inherited[("tcp", self.bind[1])] = (listener.fileno(), self.bind[1])
         if self.uds_socket is not None:
-            _unix_sockets[self.uds_path] = self.uds_socket.fileno()
+            _inherited[("unix", self.uds_path)] = (self.uds_socket.fileno(), 0)
         # Workers share the port on purpose: no "port already served" warning.
         os.environ["SOCKETIFY_REUSE_PORT"] = "1"
 
@@ -294,6 +369,8 @@ class Supervisor:
         if worker.ready_fd >= 0:
             os.close(worker.ready_fd)
             worker.ready_fd = -1
+        if worker.slot >= self.target and not any(w.slot == worker.slot for w in self.workers):
+            self._drop_listener(worker.slot)
         if worker.retiring or self.stopping_since is not None:
             return
         code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
@@ -338,7 +415,6 @@ class Supervisor:
             return
         self.boot_failed = False
         old = [w for w in self.live() if w.replaces is None]
-        # Workers still starting are replaced too: they may have loaded old code.
         if one_by_one:
             self.rolling = old
         else:
@@ -355,6 +431,8 @@ class Supervisor:
             self.rolling = []
             for worker in self.workers:
                 self.retire(worker)
+            # The workers close theirs at once: new clients are refused now.
+            self._close_listeners()
 
     def _handle_signals(self) -> None:
         while self.signals:
@@ -398,19 +476,20 @@ class Supervisor:
         now = time.monotonic()
         self.respawn_at = [t for t in self.respawn_at if t > now]
         live = self.live()
-        pending = len(self.respawn_at)
-        missing = self.target - len([w for w in live if w.replaces is None]) - pending
+        current = [w for w in live if w.replaces is None]
+        missing = self.target - len(current) - len(self.respawn_at)
         if not self.ever_ready:
             # One worker first: a program that cannot start says so once,
             # not once per worker.
             missing = min(missing, 1 - len(live))
         for _ in range(max(0, missing)):
             self.spawn()
-        extra = len([w for w in live if w.replaces is None]) - self.target
+        extra = len(current) - self.target
         if extra > 0:
-            for worker in sorted(live, key=lambda w: w.started, reverse=True)[:extra]:
-                if worker.replaces is None:
-                    self.retire(worker)
+            for worker in sorted(current, key=lambda w: w.slot, reverse=True)[:extra]:
+                self.retire(worker)
+                if worker.slot >= self.target:
+                    self._drop_listener(worker.slot)
         if self.rolling and not any(w.replaces is not None for w in self.workers):
             old = self.rolling.pop(0)
             if old in self.workers and not old.retiring:
@@ -445,6 +524,11 @@ class Supervisor:
                             self._kill(worker, signal.SIGKILL)
                             worker.stopped_at = float("inf")
                 timeout = 1.0
+                deadlines = [w.stopped_at + self.graceful_timeout for w in self.workers if w.retiring]
+                if self.stopping_since is not None:
+                    deadlines.append(self.stopping_since + self.graceful_timeout)
+                if deadlines:
+                    timeout = max(0.01, min(timeout, min(deadlines) - time.monotonic() + 0.01))
                 if self.respawn_at:
                     timeout = max(0.0, min(timeout, min(self.respawn_at) - time.monotonic()))
                 if watch is not None and self.stopping_since is None:
@@ -491,28 +575,26 @@ class Supervisor:
                 except ChildProcessError:
                     pass
             self._restore_signals(saved)
-            if self.uds_socket is not None:
-                self.uds_socket.close()
-                try:
-                    os.unlink(self.uds_path)
-                except OSError:
-                    pass
+            self._close_listeners()
         return self.exit_code
 
 
 def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_timeout: float = 30.0,
-                uds: Optional[str] = None, keep_going: bool = False,
-                on_ready: Optional[Callable[[int], None]] = None,
+                bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
+                keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None,
                 watch: Optional[Callable[[], bool]] = None) -> int:
     """Runs ``start_worker()`` in ``workers`` forked processes until SIGTERM or
     SIGINT; returns the exit code (1 when a worker failed before listening).
 
-    ``start_worker`` builds one server, listens (a port shared with
-    SO_REUSEPORT, or ``uds``, bound here once) and serves until SIGTERM.
-    ``on_ready(n)`` runs once every worker listens. ``watch()``, polled four
-    times a second, returns True to reload every worker (``--reload``), and
-    ``keep_going`` keeps the supervisor alive when a new worker fails to start.
+    ``start_worker`` builds one server, listens and serves until SIGTERM.
+    With ``bind=(host, port)`` (or ``uds=path``) the sockets are bound here
+    and ``App.listen`` on that port (path) in a worker uses them; without
+    either, each worker binds its own. ``on_ready(n)`` runs once every worker
+    listens. ``watch()``, polled four times a second, returns True to reload
+    every worker (``--reload``); ``keep_going`` keeps the supervisor alive
+    when a new worker fails to start.
     """
     if os.name != "posix":
         raise RuntimeError("worker processes need os.fork (POSIX)")
-    return Supervisor(start_worker, workers, graceful_timeout, uds, keep_going, on_ready).run(watch)
+    supervisor = Supervisor(start_worker, workers, graceful_timeout, bind, uds, keep_going, on_ready)
+    return supervisor.run(watch)
