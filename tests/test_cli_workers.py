@@ -73,6 +73,7 @@ class Load:
         self.port = port
         self.path = path
         self.results = []
+        self.errors = []
         self.running = True
         self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
@@ -82,8 +83,9 @@ class Load:
             try:
                 response = get(self.port, self.path)
                 pid = int(response.text.split()[-1]) if response.status_code == 200 else None
-            except requests.RequestException:
+            except requests.RequestException as error:
                 pid = None
+                self.errors.append(repr(error))
             self.results.append((started, time.monotonic(), pid))
 
     def __enter__(self):
@@ -224,7 +226,7 @@ def test_sighup_replaces_every_worker_without_a_failure(cli):
             server.children()), 20)
         assert new, server.stderr()
         time.sleep(0.5)
-    assert not load.failures(), load.failures()
+    assert not load.failures(), (load.failures(), load.errors)
     assert {r[2] for r in load.results[-20:]} <= set(new)
     assert server.stop() == 0
     assert_all_gone(old + new)

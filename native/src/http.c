@@ -244,6 +244,7 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
     conn->keep_alive = (http->flags & SK_REQ_CONNECTION_KEEP_ALIVE) &&
                        !(http->flags & SK_REQ_CONNECTION_CLOSE);
   if (app->shutting_down || conn->peer_eof) conn->keep_alive = 0;
+  conn->had_request = 1;
   conn->stage = SK_RES_NONE;
   conn->status_code = 0;
   conn->has_content_length = 0;

@@ -167,6 +167,11 @@ int sk_socket_adopt_listener(int fd) {
   return copy;
 }
 
+int sk_socket_has_input(int fd) {
+  char byte;
+  return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 int sk_socket_accept(int listen_fd, struct sockaddr_storage *addr, socklen_t *addr_len) {
   *addr_len = sizeof *addr;
 #ifdef __linux__
