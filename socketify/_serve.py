@@ -11,6 +11,8 @@ import logging
 import time
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
+from ._binding import lib, native_address
+
 __all__ = ["Features", "TrustedProxies", "socketify_route_hook", "asgi_wrapper", "wsgi_wrapper"]
 
 access_logger = logging.getLogger("socketify.access")
@@ -154,7 +156,6 @@ def _response_class(base: type, features: Features) -> type:
 
 def socketify_route_hook(features: Features) -> Callable:
     """The ``App.route_hook`` that installs ``features`` on every route."""
-    from ._binding import lib
 
     def wrap(app, handler: Callable) -> Callable:
         limit = features.limit
@@ -189,7 +190,6 @@ def socketify_route_hook(features: Features) -> Callable:
 
 def _peer(res) -> Optional[str]:
     """The TCP peer's address, whatever the proxy headers say."""
-    from ._binding import lib, native_address
     return native_address(lib.sk_res_remote_address, res._native, res._id, True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import importlib
 import inspect
 import logging
@@ -380,7 +381,7 @@ def _positional_count(fn: Callable) -> Optional[int]:
 
 
 def _is_async_callable(obj: Any) -> bool:
-    while isinstance(obj, __import__("functools").partial):
+    while isinstance(obj, functools.partial):
         obj = obj.func
     if inspect.iscoroutinefunction(obj):
         return True
