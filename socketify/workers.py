@@ -54,6 +54,7 @@ _ready_fd: Optional[int] = None
 _inherited: Dict[Tuple[str, Any], Tuple[int, int]] = {}
 
 _RESTART_DELAY_MAX = 5.0
+_HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGCHLD)
 _STABLE_AFTER = 10.0  # a worker that lived this long resets the restart delay
 
 
@@ -208,8 +209,7 @@ class Supervisor:
         def record(signum, frame):
             self.signals.append(signum)
 
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU,
-                       signal.SIGCHLD):
+        for signum in _HANDLED:
             previous[signum] = signal.signal(signum, record)
         previous_wakeup = signal.set_wakeup_fd(self._wake_w)
         return previous, previous_wakeup
@@ -265,7 +265,15 @@ class Supervisor:
         slot = replaces.slot if replaces is not None else self._free_slot()
         listener = self._listener(slot)
         ready_r, ready_w = os.pipe()
-        pid = os.fork()
+        # Signals wait while the child swaps the supervisor's handlers for its
+        # own: one sent to it in between must not be lost.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
+        pid = -1
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
         if pid == 0:  # the worker
             code = 0
             try:
@@ -305,6 +313,7 @@ class Supervisor:
         # which turns it into one SIGTERM per worker).
         signal.signal(signal.SIGTTIN, signal.SIG_IGN)
         signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
         try:
             os.setpgid(0, 0)
         except OSError:

@@ -150,6 +150,7 @@ def test_sigterm_finishes_every_request_in_flight(cli):
     server = cli("webapp:app", "--port", port, "-w", "4")
     workers = server.children()
     results = []
+    fast = Load(port, 4).__enter__()  # quick requests all along
 
     def slow():
         try:
@@ -161,8 +162,13 @@ def test_sigterm_finishes_every_request_in_flight(cli):
     for thread in threads:
         thread.start()
     time.sleep(0.7)  # every request has arrived and sleeps in its handler
+    stopped_at = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
+    fast.__exit__()
+    # A request sent before the signal (by a safe margin: it has arrived) is answered.
+    early = [r for r in fast.results if r[0] < stopped_at - 0.05]
+    assert len(early) > 20 and all(r[2] is not None for r in early), fast.errors
     with pytest.raises(requests.ConnectionError):  # no longer accepting
         get(port, timeout=2)
     for thread in threads:
