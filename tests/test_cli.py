@@ -624,3 +624,53 @@ def test_asgi_wrapper_in_process():
     seen.clear()
     asyncio.run(wrapped(untrusted, receive, send))
     assert seen[0]["client"] == ("192.0.2.50", 1) and seen[0]["scheme"] == "http"
+
+
+def test_ws_idle_timeout_and_auto_ping(cli, appdir):
+    import websocket
+    write_module(appdir, "wsmod", WS_MODULE)
+    port = free_port()
+    cli("webapp:app", "--port", port, "--ws", "wsmod:behavior", "--ws-idle-timeout", "1",
+        "--ws-auto-ping", "false")
+    quiet = _ws_connect(port)
+    quiet.settimeout(8)
+    started = time.monotonic()
+    with pytest.raises(websocket.WebSocketConnectionClosedException):
+        while True:
+            quiet.recv()
+    assert time.monotonic() - started < 7  # closed for idleness
+    port = free_port()
+    cli("webapp:app", "--port", port, "--ws", "wsmod:behavior", "--ws-idle-timeout", "1")
+    pinged = _ws_connect(port)  # websocket-client answers the server's pings while reading
+    pinged.settimeout(10)
+    until = time.monotonic() + 3
+    pings = 0
+    while time.monotonic() < until:
+        opcode, _ = pinged.recv_data_frame(True)
+        pings += opcode == websocket.ABNF.OPCODE_PING
+    assert pings >= 1
+    pinged.send("still here")  # open for longer than the idle timeout
+    while True:
+        opcode, frame = pinged.recv_data_frame(True)
+        if opcode == websocket.ABNF.OPCODE_TEXT:
+            break
+    assert frame.data == b"still here"
+    pinged.close()
+
+
+def test_every_ws_flag_reaches_the_websocket_options(appdir):
+    sys.path.insert(0, ROOT)
+    from socketify.cli import _websocket_options, parse_args
+    args = parse_args(["webapp:app", "--ws-max-size", "10", "--ws-auto-ping", "false",
+                       "--ws-idle-timeout", "30", "--ws-reset-idle-on-send", "no",
+                       "--ws-per-message-deflate", "--ws-max-lifetime", "5",
+                       "--ws-max-backpressure", "99", "--ws-close-on-backpressure-limit"])
+    assert _websocket_options(args) == {
+        "compression": True, "max_payload_length": 10, "idle_timeout": 30, "max_backpressure": 99,
+        "max_lifetime": 5, "close_on_backpressure_limit": 1, "reset_idle_timeout_on_send": False,
+        "send_pings_automatically": False}
+    defaults = _websocket_options(parse_args(["webapp:app"]))
+    assert defaults == {
+        "compression": False, "max_payload_length": 16777216, "idle_timeout": 20,
+        "max_backpressure": 16777216, "max_lifetime": 0, "close_on_backpressure_limit": 0,
+        "reset_idle_timeout_on_send": True, "send_pings_automatically": True}

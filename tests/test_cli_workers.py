@@ -355,3 +355,31 @@ def test_reload_include_and_exclude(cli, tmp_path):
     assert server.children() == first
     (code_dir / "settings.txt").write_text("two")
     assert wait_for(lambda: get(port).text == "two", 10)
+
+
+def test_sigterm_closes_websockets_with_1001_and_runs_the_shutdown_hooks(cli, appdir, tmp_path):
+    marker = tmp_path / "hooks"
+    marker.mkdir()
+    write_module(appdir, "hooked", """
+        import os
+        from socketify import App
+
+        def run(app):
+            app.get("/", lambda res, req: res.end("ok"))
+            app.ws("/ws", {"message": lambda ws, message, opcode: ws.send(message, opcode)})
+            @app.on_shutdown
+            def done():
+                open(os.path.join(%r, str(os.getpid())), "w").close()
+    """ % str(marker))
+    port = free_port()
+    server = cli("hooked:run", "--port", port, "-w", "2")
+    workers = server.children()
+    import websocket
+    ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % port, timeout=10)
+    ws.send("hi")
+    assert ws.recv() == "hi"
+    assert server.stop() == 0
+    opcode, frame = ws.recv_data_frame(True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(frame.data[:2], "big") == 1001
+    assert sorted(int(name) for name in os.listdir(marker)) == sorted(workers)
+    assert_all_gone(workers)
