@@ -307,17 +307,20 @@ def load_env_file(path: str) -> None:
 
 
 def version() -> str:
-    """The installed distribution's version, else the source tree's."""
+    """The installed distribution's version; the source tree's when the
+    package runs from a checkout (or another socketify is what is installed)."""
+    from . import __version__
     try:
         from importlib.metadata import PackageNotFoundError, version as dist_version
         try:
-            return dist_version("socketify")
+            installed = dist_version("socketify")
         except PackageNotFoundError:
-            pass
+            installed = None
     except ImportError:
-        pass
-    from . import __version__
-    return "%s (source tree)" % __version__
+        installed = None
+    if installed == __version__:
+        return installed
+    return "%s (source tree %s)" % (__version__, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # -- loading the app --------------------------------------------------------

@@ -256,7 +256,8 @@ def test_busy_port_held_by_another_socketify_server(cli, appdir):
 def test_help_and_version(appdir):
     code, out, err = run_cli(appdir, "--help")
     assert code == 0
-    assert "--host" in out and "-h is --host" in out and "--timeout-graceful-shutdown" in out
+    text = " ".join(out.split())
+    assert "--host" in text and "-h is --host" in text and "--timeout-graceful-shutdown" in text
     code, out, err = run_cli(appdir, "--version")
     assert code == 0
     sys.path.insert(0, ROOT)
@@ -674,3 +675,54 @@ def test_every_ws_flag_reaches_the_websocket_options(appdir):
         "compression": False, "max_payload_length": 16777216, "idle_timeout": 20,
         "max_backpressure": 16777216, "max_lifetime": 0, "close_on_backpressure_limit": 0,
         "reset_idle_timeout_on_send": True, "send_pings_automatically": True}
+
+
+def test_adapter_calls_use_the_documented_api(tmp_path, monkeypatch):
+    """What the CLI hands socketify.asgi.ASGI / socketify.wsgi.WSGI: the
+    constructor, listen(port_or_options, handler) and run(workers=1, block=True)."""
+    import types
+    sys.path.insert(0, ROOT)
+    from socketify import cli as cli_module
+    write_module(tmp_path, "adapted", """
+        async def asgi(scope, receive, send):
+            pass
+
+        def wsgi(environ, start_response):
+            return []
+    """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from socketify import App  # serve() sets App's defaults in what is normally a worker process
+    monkeypatch.setattr(App.__init__, "__defaults__", App.__init__.__defaults__)
+    monkeypatch.setattr(App.__init__, "__kwdefaults__", App.__init__.__kwdefaults__)
+    monkeypatch.setattr(App, "route_hook", None)
+    calls = []
+
+    class Adapter:
+        def __init__(self, app, options=None, websocket=None, websocket_options=None,
+                     task_factory_max_items=100_000, lifespan=True):
+            calls.append(("init", app, options, websocket, websocket_options, task_factory_max_items,
+                          lifespan))
+
+        def listen(self, port_or_options, handler=None):
+            calls.append(("listen", port_or_options))
+            return self
+
+        def run(self, workers=1, block=True):
+            calls.append(("run", workers, block))
+
+    for name, cls_name in (("asgi", "ASGI"), ("wsgi", "WSGI")):
+        monkeypatch.setitem(sys.modules, "socketify." + name, types.SimpleNamespace(**{cls_name: Adapter}))
+    args = cli_module.parse_args(["adapted:asgi", "--port", "8123", "--lifespan", "off",
+                                  "--task-factory-maxitems", "7", "--ws-max-size", "99"])
+    cli_module.serve(args, supervised=True)
+    init, listen, run = calls
+    import adapted
+    assert init[1] is adapted.asgi and init[2] is None and init[3] is True and init[5] == 7 and init[6] is False
+    assert init[4]["max_payload_length"] == 99
+    assert listen == ("listen", {"host": "127.0.0.1", "port": 8123}) and run == ("run", 1, True)
+    calls.clear()
+    args = cli_module.parse_args(["adapted:wsgi", "--uds", str(tmp_path / "s.sock"), "--access-log"])
+    cli_module.serve(args, supervised=True)
+    init, listen, run = calls
+    assert init[1] is not adapted.wsgi and init[3] is None and init[6] is True  # wrapped for the access log
+    assert listen[1].domain == str(tmp_path / "s.sock")
