@@ -41,7 +41,7 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-__all__ = ["run_workers", "notify_listening", "inherited_socket", "in_worker", "BOOT_FAILED"]
+__all__ = ["run_workers", "run_app_workers", "notify_listening", "inherited_socket", "in_worker", "BOOT_FAILED"]
 
 logger = logging.getLogger("socketify.workers")
 
@@ -88,9 +88,20 @@ def inherited_socket(config: Any) -> Optional[Tuple[int, int]]:
 
 
 def bind_tcp_socket(host: Optional[str], port: int) -> socket.socket:
-    """A listening TCP socket with SO_REUSEPORT (several of them share the port)."""
-    infos = socket.getaddrinfo(host or None, port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    """A listening TCP socket with SO_REUSEPORT (several of them share the
+    port). No host: every interface, IPv6 dual-stack where there is IPv6
+    (as ``App.listen`` does)."""
+    if not host:
+        try:
+            return _bind_tcp(socket.AF_INET6, socket.SOCK_STREAM, 0, ("::", port))
+        except OSError:
+            host = "0.0.0.0"
+    infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     family, kind, proto, _, address = infos[0]
+    return _bind_tcp(family, kind, proto, address)
+
+
+def _bind_tcp(family: int, kind: int, proto: int, address: Any) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -184,6 +195,7 @@ class Supervisor:
         self.on_ready = on_ready
         self.workers: List[_Worker] = []
         self.bind = bind
+        self.requested_port = bind[1] if bind is not None else None
         self.listeners: Dict[int, socket.socket] = {}  # slot -> its TCP socket
         self.uds_path = os.path.abspath(uds) if uds else None
         self.uds_socket: Optional[socket.socket] = None
@@ -332,6 +344,8 @@ class Supervisor:
         _ready_fd = ready_w
         if listener is not None:
             _inherited[("tcp", self.bind[1])] = (listener.fileno(), self.bind[1])
+        if listener is not None and self.requested_port != self.bind[1]:
+            _inherited[("tcp", self.requested_port)] = (listener.fileno(), self.bind[1])  # port 0
         if self.uds_socket is not None:
             _inherited[("unix", self.uds_path)] = (self.uds_socket.fileno(), 0)
         # Workers share the port on purpose: no "port already served" warning.
@@ -607,3 +621,27 @@ def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_
         raise RuntimeError("worker processes need os.fork (POSIX)")
     supervisor = Supervisor(start_worker, workers, graceful_timeout, bind, uds, keep_going, on_ready)
     return supervisor.run(watch)
+
+
+def run_app_workers(port_or_options: Any, start_worker: Callable[[], None], workers: int, *,
+                    graceful_timeout: float = 30.0,
+                    on_ready: Optional[Callable[[int], None]] = None) -> int:
+    """``run_workers`` for a server that listens on ``port_or_options`` (what
+    ``App.listen`` takes: None, a port, a dict or AppListenOptions): that
+    address is bound here once and shared by the workers, whose
+    ``App.listen(port_or_options)`` picks it up. For ``ASGI.run(workers=N)``
+    and ``WSGI.run(workers=N)``."""
+    bind: Optional[Tuple[Optional[str], int]] = None
+    uds = None
+    if port_or_options is None:
+        bind = (None, 0)
+    elif isinstance(port_or_options, int) and not isinstance(port_or_options, bool):
+        bind = (None, port_or_options)
+    elif isinstance(port_or_options, dict):
+        bind = (port_or_options.get("host", "0.0.0.0"), port_or_options.get("port", 0))
+    elif getattr(port_or_options, "domain", None) is not None:
+        uds = port_or_options.domain
+    else:
+        bind = (getattr(port_or_options, "host", None), getattr(port_or_options, "port", 0))
+    return run_workers(start_worker, workers, graceful_timeout=graceful_timeout, bind=bind, uds=uds,
+                       on_ready=on_ready)

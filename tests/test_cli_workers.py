@@ -383,3 +383,30 @@ def test_sigterm_closes_websockets_with_1001_and_runs_the_shutdown_hooks(cli, ap
     assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(frame.data[:2], "big") == 1001
     assert sorted(int(name) for name in os.listdir(marker)) == sorted(workers)
     assert_all_gone(workers)
+
+
+def test_run_app_workers_for_the_adapters(serve):
+    """The entry point ASGI.run(workers=N) / WSGI.run(workers=N) use: the
+    workers' own listen(port) gets the socket the supervisor bound."""
+    port = free_port()
+    server = serve("""
+        import os, sys
+        from socketify import App
+        from socketify.workers import run_app_workers
+
+        port = int(sys.argv[1])
+
+        def worker():
+            app = App()
+            app.get("/", lambda res, req: res.end(str(os.getpid())))
+            app.listen(port)
+            app.run()
+
+        sys.exit(run_app_workers(port, worker, 2, on_ready=lambda n: print("PORT %d" % port, flush=True)))
+    """, str(port))
+    workers = children_of(server.proc.pid)
+    assert len(workers) == 2
+    seen = set()
+    assert wait_for(lambda: seen.update(pids_seen(port, 10)) or seen == set(workers), 20), seen
+    assert server.stop() == 0
+    assert_all_gone(workers)
