@@ -592,7 +592,7 @@ def test_asgi_and_wsgi_paths(cli, tmp_path):
         assert text.startswith("192.0.2.1 https /r")
 
 
-def test_asgi_wrapper_in_process():
+def test_asgi_wrapper_in_process(caplog):
     """The ASGI features, driven directly (no adapter needed)."""
     sys.path.insert(0, ROOT)
     from socketify._serve import Features, TrustedProxies, asgi_wrapper
@@ -603,7 +603,9 @@ def test_asgi_wrapper_in_process():
         await send({"type": "http.response.start", "status": 201, "headers": []})
         await send({"type": "http.response.body", "body": b"abc"})
 
-    features = Features(proxy=TrustedProxies("127.0.0.1"), root_path="/api/", limit_concurrency=5)
+    features = Features(proxy=TrustedProxies("127.0.0.1"), root_path="/api/", limit_concurrency=5,
+                        access_log=True)
+    caplog.set_level("INFO", logger="socketify.access")
     wrapped = asgi_wrapper(app, features)
     sent = []
 
@@ -621,6 +623,10 @@ def test_asgi_wrapper_in_process():
     assert inner["client"] == ("198.51.100.9", 0) and inner["scheme"] == "https"
     assert inner["root_path"] == "/api" and inner["path"] == "/api/x" and inner["raw_path"] == b"/api/x"
     assert scope["path"] == "/x"  # the server's scope is not changed
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketify.access"]
+    assert len(lines) == 1 and lines[0].startswith("198.51.100.9 - - [")
+    assert lines[0].endswith('"GET /api/x HTTP/1.1" 201 3')
     untrusted = dict(scope, client=("192.0.2.50", 1))
     seen.clear()
     asyncio.run(wrapped(untrusted, receive, send))
@@ -726,3 +732,37 @@ def test_adapter_calls_use_the_documented_api(tmp_path, monkeypatch):
     init, listen, run = calls
     assert init[1] is not adapted.wsgi and init[3] is None and init[6] is True  # wrapped for the access log
     assert listen[1].domain == str(tmp_path / "s.sock")
+
+
+def test_wsgi_wrapper_in_process(caplog):
+    """The WSGI features, driven directly (no adapter needed)."""
+    sys.path.insert(0, ROOT)
+    from socketify._serve import Features, TrustedProxies, wsgi_wrapper
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(dict(environ))
+        start_response("202 Accepted", [("Content-Type", "text/plain")])
+        return [b"ab", b"cd"]
+
+    caplog.set_level("INFO", logger="socketify.access")
+    wrapped = wsgi_wrapper(app, Features(proxy=TrustedProxies("10.0.0.0/8"), root_path="/r",
+                                         access_log=True, limit_concurrency=3))
+    base = {"REMOTE_ADDR": "10.1.2.3", "HTTP_X_FORWARDED_FOR": "192.0.2.9",
+               "HTTP_X_FORWARDED_PROTO": "https", "wsgi.url_scheme": "http", "SCRIPT_NAME": "",
+               "PATH_INFO": "/p", "QUERY_STRING": "a=1", "REQUEST_METHOD": "GET",
+               "SERVER_PROTOCOL": "HTTP/1.1"}
+    statuses = []
+    body = wrapped(dict(base), lambda status, headers, exc_info=None: statuses.append(status))
+    assert b"".join(body) == b"abcd"
+    body.close()
+    assert statuses == ["202 Accepted"]
+    inner = seen[0]
+    assert inner["REMOTE_ADDR"] == "192.0.2.9" and inner["wsgi.url_scheme"] == "https"
+    assert inner["SCRIPT_NAME"] == "/r"
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketify.access"]
+    assert len(lines) == 1 and lines[0].endswith('"GET /p?a=1 HTTP/1.1" 202 4')
+    untrusted = dict(base, REMOTE_ADDR="203.0.113.1")
+    seen.clear()
+    wrapped(untrusted, lambda *a: None).close()
+    assert seen[0]["REMOTE_ADDR"] == "203.0.113.1" and seen[0]["wsgi.url_scheme"] == "http"
