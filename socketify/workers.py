@@ -442,9 +442,20 @@ class Supervisor:
             self.rolling = old
         else:
             for worker in old:
-                self.spawn(replaces=worker)
+                if not self._replace(worker):
+                    break
         if not old:
             self._fill()
+
+    def _replace(self, old: _Worker) -> bool:
+        """Starts the successor of ``old``; False (logged) when the system refuses."""
+        try:
+            self.spawn(replaces=old)
+            return True
+        except OSError as error:
+            logger.error("cannot start a new worker (%s); the running workers stay", error)
+            self.rolling = []
+            return False
 
     def stop(self) -> None:
         """Starts the graceful stop of every worker."""
@@ -506,7 +517,14 @@ class Supervisor:
             # not once per worker.
             missing = min(missing, 1 - len(live))
         for _ in range(max(0, missing)):
-            self.spawn()
+            try:
+                self.spawn()
+            except OSError as error:  # no process or socket to be had now
+                if not self.ever_ready:
+                    raise  # at start: the caller says so and exits
+                logger.error("cannot start a worker (%s); trying again in 1 s", error)
+                self.respawn_at.append(time.monotonic() + 1.0)
+                break
         extra = len(current) - self.target
         if extra > 0:
             for worker in sorted(current, key=lambda w: w.slot, reverse=True)[:extra]:
@@ -516,7 +534,7 @@ class Supervisor:
         if self.rolling and not any(w.replaces is not None for w in self.workers):
             old = self.rolling.pop(0)
             if old in self.workers and not old.retiring:
-                self.spawn(replaces=old)
+                self._replace(old)
 
     # -- the loop -----------------------------------------------------------
 
