@@ -155,7 +155,7 @@ def _response_class(base: type, features: Features) -> type:
 
 
 def socketify_route_hook(features: Features) -> Callable:
-    """The ``App.route_hook`` that installs ``features`` on every route."""
+    """The ``App._route_hook`` that installs ``features`` on every route."""
 
     def wrap(app, handler: Callable) -> Callable:
         limit = features.limit

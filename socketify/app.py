@@ -61,11 +61,11 @@ class App(WebSocketRoutes):
     or a closed connection for a slow client).
     """
 
-    # ``route_hook(app, path, handler) -> (path, handler)``, applied to every
+    # ``_route_hook(app, path, handler) -> (path, handler)``, applied to every
     # route added afterwards (``handler`` None for a WebSocket route). Set by
     # the CLI in its own process for the access log, proxy headers, root path
     # and concurrency limit, so that none of them costs anything when off.
-    route_hook: Optional[Callable] = None
+    _route_hook: Optional[Callable] = None
 
     def __init__(
         self,
@@ -311,8 +311,8 @@ class App(WebSocketRoutes):
             raise TypeError("path must be a str")
         if not callable(handler):
             raise TypeError("handler must be callable")
-        if App.route_hook is not None:
-            path, handler = App.route_hook(self, path, handler)
+        if App._route_hook is not None:
+            path, handler = App._route_hook(self, path, handler)
         pattern = path.encode("utf-8")
         handler_id = _binding.register_route(self._make_dispatcher(handler))
         self.handlers.append(handler)

@@ -522,7 +522,7 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
     if args.interface in ("auto", "socketify") and features.active:
         from ._serve import socketify_route_hook
         from .app import App
-        App.route_hook = socketify_route_hook(features)  # before the module builds its routes
+        App._route_hook = socketify_route_hook(features)  # before the module builds its routes
     target = load_app(args.app, args.factory)
     interface = args.interface
     if interface == "asgi3":
@@ -533,7 +533,7 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
         _check_forced(target, interface)
     if interface != "socketify":
         from .app import App
-        App.route_hook = None
+        App._route_hook = None
     if args.uds:
         from .options import AppListenOptions
         where: Any = AppListenOptions(domain=args.uds)

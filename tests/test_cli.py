@@ -700,7 +700,7 @@ def test_adapter_calls_use_the_documented_api(tmp_path, monkeypatch):
     from socketify import App  # serve() sets App's defaults in what is normally a worker process
     monkeypatch.setattr(App.__init__, "__defaults__", App.__init__.__defaults__)
     monkeypatch.setattr(App.__init__, "__kwdefaults__", App.__init__.__kwdefaults__)
-    monkeypatch.setattr(App, "route_hook", None)
+    monkeypatch.setattr(App, "_route_hook", None)
     calls = []
 
     class Adapter:
