@@ -164,14 +164,14 @@ def socketify_route_hook(features: Features) -> Callable:
         native_count = lib.sk_app_connection_count
 
         def handler_with_features(res, req):
-            if limit is not None and native_count(app._native) > limit:
-                res.send(b"Service Unavailable", status=503)
-                return None
             if proxy is not None:
                 res._cli_client = proxy.client(_peer(res), req.get_header("x-forwarded-for"))
             if access_log:
                 res._cli_request = (_peer(res), req.get_method(), req.get_full_url(),
                                     "HTTP/1.0" if req.is_ancient() else "HTTP/1.1")
+            if limit is not None and native_count(app._native) > limit:
+                res.send(b"Service Unavailable", status=503)
+                return None
             return handler(res, req)
 
         return handler_with_features

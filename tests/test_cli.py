@@ -392,7 +392,7 @@ def test_root_path_mounts_the_routes(cli):
 
 def test_limit_concurrency(cli):
     port = free_port()
-    cli("webapp:app", "--port", port, "--limit-concurrency", "1")
+    server = cli("webapp:app", "--port", port, "--limit-concurrency", "1", "--access-log")
     results = {}
 
     def slow():
@@ -407,6 +407,7 @@ def test_limit_concurrency(cli):
     assert results["slow"].text == "slow done"
     # once the server has seen the other connections close
     assert wait_for(lambda: get(port, "/", headers={"Connection": "close"}).status_code == 200, 5)
+    assert wait_for(lambda: '"GET / HTTP/1.1" 503 -' in server.stderr(), 5)
 
 
 def _idle_close_seconds(port, limit):
