@@ -1,9 +1,7 @@
 """python -m socketify: loading APP, every option as a client sees it, and bad input."""
 import asyncio
 import os
-import signal
 import socket
-import ssl
 import sys
 import threading
 import time
