@@ -410,3 +410,27 @@ def test_run_app_workers_for_the_adapters(serve):
     assert wait_for(lambda: seen.update(pids_seen(port, 10)) or seen == set(workers), 20), seen
     assert server.stop() == 0
     assert_all_gone(workers)
+
+
+def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays(cli, appdir):
+    write_module(appdir, "dying", """
+        import os
+        from socketify import App
+        app = App()
+        app.get("/", lambda res, req: res.end(str(os.getpid())))
+        app.get("/die", lambda res, req: os._exit(1))
+    """)
+    port = free_port()
+    server = cli("dying:app", "--port", port, "-w", "2")
+    for _ in range(3):
+        before = set(server.children())
+        with pytest.raises(requests.RequestException):
+            get(port, "/die")
+        assert wait_for(lambda: len(server.children()) == 2 and set(server.children()) != before, 10)
+    log = server.stderr()
+    assert log.count("died (exit 1)") == 3
+    assert "starting a new one in 0.1 s" in log and "starting a new one in 0.2 s" in log
+    assert get(port).ok
+    workers = server.children()
+    assert server.stop() == 0
+    assert_all_gone(workers)
