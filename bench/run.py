@@ -78,6 +78,11 @@ SERVERS = {
     "ours-wsgi": "socketify WSGI (ours)",
     "reference-wsgi": "socketify 0.0.31 WSGI (reference)",
     "granian-wsgi": "granian (WSGI)",
+    "ours-2w": "socketify (ours), 2 workers (python -m socketify -w 2)",
+    "ours-asgi-1w": "socketify (ours) ASGI, 1 worker (python -m socketify)",
+    "ours-asgi-2w": "socketify (ours) ASGI, 2 workers",
+    "uvicorn-2w": "uvicorn, 2 workers",
+    "granian-2w": "granian, 2 workers",
 }
 # Servers that run in another server's peer venv.
 VENV_OF = {"reference-wsgi": "reference", "granian-wsgi": "granian"}
@@ -95,6 +100,7 @@ SCENARIOS = {
     "https-plaintext": ("GET", "/", [], False),
     "extensions": ("GET", "/", [], False),
     "wsgi-plaintext": ("GET", "/", [], False),
+    "plaintext-workers": ("GET", "/", [], False),
 }
 
 WS_PAYLOAD = 20  # bytes per WebSocket message (wsload -s)
@@ -108,7 +114,18 @@ SCENARIO_SERVERS = {
     "https-plaintext": ["ours", "reference"],
     "extensions": ["ours", "ours-ext"],
     "wsgi-plaintext": ["ours-wsgi", "reference-wsgi", "granian-wsgi"],
+    "plaintext-workers": ["ours", "ours-2w", "ours-asgi-1w", "ours-asgi-2w", "uvicorn", "uvicorn-2w",
+                          "granian", "granian-2w"],
 }
+# (server CPUs, client CPUs) where a scenario does not pin them apart: the
+# workers rows let the server use every core, so wrk shares them (its share
+# is in the "CPU wrk" column).
+SCENARIO_CPUS = {"plaintext-workers": ("0,1", "0,1")}
+
+
+def cpus(scenario):
+    """(server CPUs, client CPUs) for taskset."""
+    return SCENARIO_CPUS.get(scenario, (SERVER_CPU, CLIENT_CPU))
 
 SKIPPED = ["asgi-adapter"]
 
@@ -141,6 +158,12 @@ TARGETS = [
     ("extensions: with 3 / without (ours)", "extensions", "ours-ext", "ours", 0.97),
     ("wsgi plaintext: ours / granian", "wsgi-plaintext", "ours-wsgi", "granian-wsgi", 1.5),
     ("wsgi plaintext: ours / reference", "wsgi-plaintext", "ours-wsgi", "reference-wsgi", None),
+    ("2 workers: ours / granian (native API)", "plaintext-workers", "ours-2w", "granian-2w", 1.5),
+    ("2 workers: ours ASGI / granian", "plaintext-workers", "ours-asgi-2w", "granian-2w", 1.25),
+    ("ours: 2 workers / 1", "plaintext-workers", "ours-2w", "ours", None),
+    ("ours ASGI: 2 workers / 1", "plaintext-workers", "ours-asgi-2w", "ours-asgi-1w", None),
+    ("granian: 2 workers / 1", "plaintext-workers", "granian-2w", "granian", None),
+    ("uvicorn: 2 workers / 1", "plaintext-workers", "uvicorn-2w", "uvicorn", None),
 ]
 
 
@@ -357,6 +380,13 @@ def server_command(server, port, scenario):
         return [venv_python("granian"), os.path.join(APPS, "wsgi_granian.py"), str(port)]
     if server in ("ours", "ours-ext"):
         return [sys.executable, app, str(port)] + extra
+    if server in ("ours-2w", "ours-asgi-1w", "ours-asgi-2w"):
+        target = "socketify_cli_app:run" if server == "ours-2w" else "asgi_app:app"
+        return [sys.executable, "-m", "socketify", target, "--port", str(port), "--workers",
+                server[-2], "--lifespan", "off"]
+    if server in ("uvicorn-2w", "granian-2w"):
+        return [venv_python(server[:-3]), os.path.join(APPS, "asgi_server.py"), server[:-3],
+                str(port), "2"]
     if server == "reference":
         return [venv_python("reference"), app, str(port)] + extra
     if server == "wsload-self":
@@ -378,7 +408,7 @@ def server_env():
 
 def start_server(server, port, log_path, scenario):
     """Starts SERVER pinned to the server CPU, in its own process group."""
-    cmd = ["taskset", "-c", SERVER_CPU] + server_command(server, port, scenario)
+    cmd = ["taskset", "-c", cpus(scenario)[0]] + server_command(server, port, scenario)
     handle = open(log_path, "w")
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=APPS,
                             env=server_env(), start_new_session=True)
@@ -568,7 +598,7 @@ def wrk(scenario, port, seconds, pid):
     """One wrk run pinned to the client CPU; a dict of what it reported and
     of the CPU the server, wrk and other processes used meanwhile."""
     _, path, script, _ = SCENARIOS[scenario]
-    cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds]
+    cmd = ["taskset", "-c", cpus(scenario)[1], "wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds]
     if script:
         cmd += ["-s", os.path.join(BENCH, script[0])]
     cmd.append("%s://127.0.0.1:%d%s" % ("https" if kind(scenario) == "https" else "http",
@@ -1138,6 +1168,7 @@ def scenario_description(scenario):
         "plaintext-pipelined": "`GET /` pipelined %d deep (`bench/pipeline.lua`); each response counts." % PIPELINE_DEPTH,
         "json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` (`res.send(dict)` / ASGI json).",
         "params": "`GET /user/42/post/7?q=x` on route `/user/:id/post/:post`: both parameters and the query arg read, short text answer. The C ceiling has no such route.",
+        "plaintext-workers": "`GET /` -> `Hello, World!` with 1 and 2 worker processes; server and wrk share both CPUs (wrk's share in the CPU column). Ours with 2 workers: `python -m socketify -w 2` on `bench/apps/socketify_cli_app.py` (native API) or `asgi_app.py` (our ASGI adapter); uvicorn and granian with `workers=2`.",
         "post-echo": "`POST /echo` with a 4 KiB body echoed back (`await res.get_data()`; `bench/post.lua`). The C ceiling has no such route.",
         "wsgi-plaintext": "`GET /` -> `Hello, World!` from a framework-free WSGI app (`bench/apps/wsgi_app.py`): our `WSGI` (default thread pool), socketify 0.0.31's `WSGI`, granian `--interface wsgi` (one worker, one runtime thread).",
     }[scenario]

@@ -74,6 +74,8 @@ class WebSocketRoutes:
         ``Upgrade: websocket`` falls through to the HTTP routes."""
         if not isinstance(path, str):
             raise TypeError("path must be a str")
+        if self._route_hook is not None:  # see App._route_hook
+            path = self._route_hook(path, None)[0]
         b = _Behavior(behavior)
         config = ffi.new("sk_ws_config_t *")
         config.compression = _int_option(behavior, "compression", 0, 0xFFFF)

@@ -134,7 +134,12 @@ int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const cha
  * Returns SK_OK and the bound port in *bound_port. */
 int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *bound_port);
 int sk_app_listen_unix(sk_app_t *app, const char *path, int options);
-/* The errno of the last failed sk_app_listen / sk_app_listen_unix. */
+/* Accept on a socket that is already listening (inherited from a supervisor
+ * process, e.g. one UNIX socket shared by workers). The app takes a duplicate
+ * of fd; fd itself stays open and the socket file is never unlinked. */
+int sk_app_listen_fd(sk_app_t *app, int fd);
+/* The errno of the last failed sk_app_listen / sk_app_listen_unix /
+ * sk_app_listen_fd. */
 int sk_app_listen_errno(const sk_app_t *app);
 /* 1 when the last successful sk_app_listen found a socket already listening
  * on its address and port (another server: SO_REUSEPORT now shares the

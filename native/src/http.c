@@ -219,7 +219,7 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   const char *path = http->path.data;
   size_t path_len = http->path.len;
   if (http->flags & SK_REQ_AUTHORITY_FORM) {
-    /* CONNECT host:port is routed as "/host:port", so a route for "/*" (or
+    /* CONNECT host:port is routed as "/host:port", so a catch-all route (or
      * for the authority itself) takes it; get_url() stays the authority. */
     sk_buf_t *route_path = &app->authority_path;
     route_path->len = 0;
@@ -281,6 +281,7 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
                        !(http->flags & SK_REQ_CONNECTION_CLOSE);
   if (app->shutting_down || conn->peer_eof) conn->keep_alive = 0;
   conn->keep_alive_before_head = conn->keep_alive;
+  conn->had_request = 1;
   conn->stage = SK_RES_NONE;
   conn->status_code = 0;
   conn->has_content_length = 0;

@@ -89,6 +89,8 @@ int sk_backend_set_tick(sk_loop_t *loop, int armed);
  * for a fixed port shared by default, not with EXCLUSIVE_PORT or REUSE_PORT). */
 int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_port, int *shared);
 int sk_socket_listen_unix(const char *path, int options);
+int sk_socket_adopt_listener(int fd);
+int sk_socket_has_input(int fd); /* bytes wait to be read (MSG_PEEK) */
 int sk_socket_accept(int listen_fd, struct sockaddr_storage *addr, socklen_t *addr_len);
 /* Returns bytes moved, 0 on EAGAIN, -1 on a dead socket (errno kept). */
 long sk_socket_read(int fd, char *buf, size_t cap, int *eof);
@@ -221,6 +223,7 @@ struct sk_conn {
   unsigned proxy_checked : 1;   /* the PROXY header window has passed */
   unsigned tls_read_wants_write : 1; /* SSL_read needs the socket writable */
   unsigned tls_write_wants_read : 1; /* SSL_write needs the socket readable */
+  unsigned had_request : 1;     /* a request head was parsed on this connection */
 
   /* response in flight */
   enum sk_res_stage stage;
