@@ -10,6 +10,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+TEST_INSTALLED = os.environ.get("SOCKETIFY_TEST_INSTALLED") == "1"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
@@ -25,10 +26,13 @@ def free_port():
 def server_env(extra=None):
     """Environment for a process that imports socketify: under ``make asan``
     the sanitizer runtime is preloaded there (and only there: curl and the
-    other clients run without it)."""
+    other clients run without it). ``SOCKETIFY_TEST_INSTALLED=1`` leaves the
+    source tree off the path, so the installed package is what runs
+    (``make wheel-test``)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra or {}))
+    source = None if TEST_INSTALLED else ROOT
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (env.get("PYTHONPATH"), ROOT, os.path.join(HERE, "apps")) if p
+        p for p in (env.get("PYTHONPATH"), source, os.path.join(HERE, "apps")) if p
     )
     preload = os.environ.get("SOCKETIFY_TEST_PRELOAD")
     if preload:
