@@ -10,7 +10,7 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 FUZZ_RUNS ?= 200000
 CLANG ?= $(shell command -v clang 2>/dev/null)
 
-.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean
+.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean wheel wheel-test
 
 $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
@@ -97,3 +97,13 @@ clean:
 COMPAT_TESTS ?= tests/test_http_api.py tests/test_ws_conformance.py tests/test_extensions.py tests/test_lifecycle.py
 test-compat: build
 	@./tools/test_compat.sh $(COMPAT_TESTS)
+
+# An sdist and one cp39-abi3 manylinux wheel (OpenSSL bundled, zlib static)
+# in dist/: see tools/build_wheel.sh.
+wheel: $(VENV)/.stamp
+	PY=$(PY) ./tools/build_wheel.sh
+
+# Both installed into fresh venvs of other CPythons; the suite (the whole one
+# for the wheel, a server-side subset for the sdist) against the installed package.
+wheel-test: wheel test-deps
+	PY=$(PY) ./tools/wheel_test.sh
