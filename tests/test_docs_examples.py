@@ -11,10 +11,12 @@ are the ``<!-- check: ... -->`` lines right after the closing fence:
     <!-- check: POST /echo body "hi" header "X-Token: 1" -> 200 "hi" -->
     <!-- check: POST /upload file "photo=cat.txt:meow" -> 200 "cat.txt" -->
     <!-- check: HTTPS GET / -> 200 "Hello" -->
+    <!-- check: HTTPS GET / host "localhost" -> 200 "Hello" -->   (SNI: localhost)
     <!-- check: WS /chat "hello" -> "hello" -->
+    <!-- check: EXITS -->   (the program ends by itself; it must exit 0)
 
 (a GET reads only until the expected text arrives, so endless streams such
-as Server-Sent Events can be checked). A serving block without checks gets
+as Server-Sent Events can be checked; ``\n`` in the text is a newline). A serving block without checks gets
 one: ``GET /`` answered with a status below 500. Any other block runs as a
 script and must exit 0. Blocks run in a temporary directory holding
 ``key.pem``/``cert.pem`` (passphrase ``1234``) for the TLS examples, plus a
@@ -116,6 +118,8 @@ class Check:
         self.headers = {}
         self.files = {}
         self.message = None
+        self.host = "127.0.0.1"
+        self.ca_file = True  # the test certificate, set by run_block
         rest = request[2:]
         if self.method == "WS":
             self.message = rest[0] if rest else ""
@@ -128,6 +132,8 @@ class Check:
             elif key == "header":
                 name, _, val = value.partition(":")
                 self.headers[name.strip()] = val.strip()
+            elif key == "host":
+                self.host = value
             elif key == "file":
                 field, _, spec = value.partition("=")
                 filename, _, content = spec.partition(":")
@@ -140,7 +146,7 @@ class Check:
             if word.isdigit() and self.status is None and self.method != "WS":
                 self.status = int(word)
             else:
-                self.expect = word
+                self.expect = word.replace("\\n", "\n").replace("\\r", "\r")
 
 
 def _http(check, port):
@@ -148,8 +154,8 @@ def _http(check, port):
     shows up, so an endless stream (SSE) can be checked too."""
     import requests
     scheme = "https" if check.tls else "http"
-    url = "%s://127.0.0.1:%d%s" % (scheme, port, check.path)
-    kwargs = dict(headers=check.headers, timeout=10, stream=True, verify=False, allow_redirects=False)
+    url = "%s://%s:%d%s" % (scheme, check.host, port, check.path)
+    kwargs = dict(headers=check.headers, timeout=10, stream=True, verify=check.ca_file, allow_redirects=False)
     if check.files:
         kwargs["files"] = check.files
     elif check.body is not None:
@@ -162,10 +168,13 @@ def _http(check, port):
         if check.expect is None:
             return
         seen = b""
+        deadline = time.monotonic() + 10
         for piece in response.iter_content(chunk_size=None):
             seen += piece
             if check.expect.encode() in seen:
                 return
+            if time.monotonic() > deadline:
+                break
         raise AssertionError("%r not in the body %r" % (check.expect, seen[:2000]))
 
 
@@ -239,8 +248,15 @@ def run_block(block, tmp_path):
         assert _wait_listening(proc, port), "%s did not listen on the rewritten port %d:\n%s" % (
             block.name, port, err_path.read_text())
         for text in block.checks or ["GET / ->"]:
+            if text == "EXITS":  # the program stops by itself (e.g. app.close() from a route)
+                proc.wait(15)
+                continue
             check = Check(text)
-            (_ws if check.method == "WS" else _http)(check, port)
+            check.ca_file = str(workdir / "cert.pem")
+            try:
+                (_ws if check.method == "WS" else _http)(check, port)
+            except AssertionError as error:
+                raise AssertionError("%s: %s\nserver stderr:\n%s" % (block.name, error, err_path.read_text()))
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -280,7 +296,8 @@ def test_fragments_have_no_checks():
 def test_checks_parse():
     for block in BLOCKS:
         for text in block.checks:
-            Check(text)
+            if text != "EXITS":
+                Check(text)
 
 
 def test_parser_and_runner_catch_an_unmarked_broken_block(tmp_path):
