@@ -35,7 +35,9 @@ sdist_py=${others[${#others[@]}-1]}
 
 work=$ROOT/build/wheel-test
 rm -rf "$work" && mkdir -p "$work/tree"
-cp -r tests examples pyproject.toml "$work/tree/"  # pyproject.toml: pytest settings, and the version the tests expect
+# pyproject.toml: pytest settings and the version the tests expect; docs/ and
+# README.md: the documentation examples the tests run.
+cp -r tests examples docs README.md pyproject.toml "$work/tree/"
 find "$work/tree" -name __pycache__ -prune -exec rm -rf {} +
 
 fresh_venv() {  # fresh_venv DIR PYTHON
