@@ -213,3 +213,17 @@ def redis_server():
     server = RedisServer(binary).start()
     yield server
     server.stop()
+
+
+def ws_connect(uri, **kwargs):
+    """websockets' sync client (``websockets.sync.client.connect``). On PyPy
+    its keepalive thread is left out: that thread and ``close()`` both join
+    the receiving thread, and two joiners race inside PyPy's Thread.join
+    ("cannot release un-acquired lock", pypy/pypy#5079; seen with PyPy
+    7.3.11, fixed in later releases). The tests are too short for a
+    keepalive ping to matter."""
+    from websockets.sync.client import connect
+    import platform
+    if platform.python_implementation() == "PyPy":
+        kwargs["ping_interval"] = None
+    return connect(uri, **kwargs)
