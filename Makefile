@@ -10,7 +10,7 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 FUZZ_RUNS ?= 200000
 CLANG ?= $(shell command -v clang 2>/dev/null)
 
-.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean wheel wheel-test docs
+.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean wheel wheel-test docs test-pypy
 
 $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
@@ -97,6 +97,10 @@ clean:
 COMPAT_TESTS ?= tests/test_http_api.py tests/test_ws_conformance.py tests/test_extensions.py tests/test_lifecycle.py
 test-compat: build
 	@./tools/test_compat.sh $(COMPAT_TESTS)
+
+# The whole suite under PyPy 3 (tools/test_pypy.sh).
+test-pypy: build test-deps
+	./tools/test_pypy.sh
 
 # An sdist and one cp39-abi3 manylinux wheel (OpenSSL bundled, zlib static)
 # in dist/: see tools/build_wheel.sh.
