@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make wheel-test: the built artifacts, installed as a user installs them,
 # tested against the installed package rather than this checkout.
-# - The wheel (dist/*.whl) goes into a fresh venv of a CPython other than the
-#   one that built it (the oldest found, to prove the cp39-abi3 tag), and the
-#   whole suite runs there.
+# - The wheel (dist/*.whl) is installed under every other CPython found and
+#   serves one request there (tools/wheel_smoke.py); then, in a fresh venv of
+#   the oldest (to prove the cp39-abi3 tag), the whole suite runs.
 # - The sdist (dist/*.tar.gz) is built by pip in a fresh venv of yet another
 #   CPython (the newest found) and the server-side subset runs there
 #   ($SDIST_TESTS: the compat subset plus the version tests).
@@ -62,6 +62,15 @@ run_tests() {  # run_tests VENV LABEL TESTS...
 }
 
 status=0
+# The same wheel under every other CPython found: installed, one request served.
+for py in "${others[@]}"; do
+  name=$("$py" -c 'import sys; print("cpython%d.%d" % sys.version_info[:2])')
+  fresh_venv "$work/smoke-$name" "$py"
+  pip_install "$work/smoke-$name" "$ROOT/$wheel"
+  printf '%-40s ' "$(basename "$wheel") on $name"
+  (cd "$work" && timeout 60 "$work/smoke-$name/bin/python" "$ROOT/tools/wheel_smoke.py") || status=1
+done
+
 name=$("$wheel_py" -c 'import sys; print("cpython%d.%d" % sys.version_info[:2])')
 fresh_venv "$work/wheel-$name" "$wheel_py"
 pip_install "$work/wheel-$name" "$ROOT/$wheel[test]"
