@@ -14,6 +14,7 @@ are the ``<!-- check: ... -->`` lines right after the closing fence:
     <!-- check: HTTPS GET / host "localhost" -> 200 "Hello" -->   (SNI: localhost)
     <!-- check: WS /chat "hello" -> "hello" -->
     <!-- check: EXITS -->   (the program ends by itself; it must exit 0)
+    <!-- check: STDOUT "run() returned" -->   (the program prints this)
 
 (a GET reads only until the expected text arrives, so endless streams such
 as Server-Sent Events can be checked; ``\n`` in the text is a newline). A serving block without checks gets
@@ -226,6 +227,15 @@ def _wait_listening(proc, port, timeout=20.0):
     return False
 
 
+def _wait_output(path, text, name, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in path.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError("%s: %r not printed; stdout:\n%s" % (name, text, path.read_text()))
+
+
 def run_block(block, tmp_path):
     """Runs one block as its section of the docstring says; raises on failure."""
     workdir = _workdir(tmp_path)
@@ -241,15 +251,20 @@ def run_block(block, tmp_path):
     port = free_port()
     script.write_text(_rewrite_port(block.source, port))
     err_path = workdir / "stderr.txt"
+    out_path = workdir / "stdout.txt"
     with open(err_path, "w") as err:
-        proc = subprocess.Popen([sys.executable, str(script)], cwd=str(workdir), env=env,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        with open(out_path, "w") as out:
+            proc = subprocess.Popen([sys.executable, str(script)], cwd=str(workdir), env=env,
+                                    stdout=out, stderr=err)
     try:
         assert _wait_listening(proc, port), "%s did not listen on the rewritten port %d:\n%s" % (
             block.name, port, err_path.read_text())
         for text in block.checks or ["GET / ->"]:
             if text == "EXITS":  # the program stops by itself (e.g. app.close() from a route)
                 proc.wait(15)
+                continue
+            if text.startswith("STDOUT "):  # the program prints this (within 10 s)
+                _wait_output(out_path, shlex.split(text)[1], block.name)
                 continue
             check = Check(text)
             check.ca_file = str(workdir / "cert.pem")
@@ -296,7 +311,7 @@ def test_fragments_have_no_checks():
 def test_checks_parse():
     for block in BLOCKS:
         for text in block.checks:
-            if text != "EXITS":
+            if text != "EXITS" and not text.startswith("STDOUT "):
                 Check(text)
 
 
@@ -320,8 +335,8 @@ def test_parser_and_runner_catch_an_unmarked_broken_block(tmp_path):
 def test_a_server_block_is_requested(tmp_path):
     """A serving block is really requested: a wrong expectation fails."""
     source = ("from socketify import App\napp = App()\napp.get('/', lambda res, req: res.end('hi'))\n"
-              "app.listen(3000)\napp.run()\n")
-    good = Block("x.md", 1, source, False, ['GET / -> 200 "hi"'])
+              "app.listen(3000, lambda config: print('listening', flush=True))\napp.run()\n")
+    good = Block("x.md", 1, source, False, ['GET / -> 200 "hi"', 'STDOUT "listening"'])
     bad = Block("x.md", 1, source, False, ['GET / -> 200 "bye"'])
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
