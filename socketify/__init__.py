@@ -42,4 +42,4 @@ __all__ = [
     "WSGI",
 ]
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (metadata, or pyproject.toml in a checkout)
