@@ -50,6 +50,7 @@ extern "Python" void _sk_on_ws_close(void *user, sk_res_id_t ws, int code, const
 extern "Python" void _sk_on_ws_drain(void *user, sk_res_id_t ws);
 extern "Python" void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const char *topic,
                                             size_t len, int new_count, int old_count);
+extern "Python" void _sk_on_topic(void *user, const char *topic, size_t len, int subscribed);
 """
 
 SOURCE = """
@@ -111,6 +112,7 @@ static void _sk_on_ws_close(void *user, sk_res_id_t ws, int code, const char *re
 static void _sk_on_ws_drain(void *user, sk_res_id_t ws);
 static void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const char *topic, size_t len,
                                    int new_count, int old_count);
+static void _sk_on_topic(void *user, const char *topic, size_t len, int subscribed);
 
 /* The callbacks are the binding's extern "Python" functions; wiring them here
  * keeps function pointers out of Python. */
@@ -129,6 +131,7 @@ static sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user) {
   callbacks.on_ws_close = _sk_on_ws_close;
   callbacks.on_ws_drain = _sk_on_ws_drain;
   callbacks.on_ws_subscription = _sk_on_ws_subscription;
+  callbacks.on_topic = _sk_on_topic;
   return sk_app_create(config, &callbacks);
 }
 """
