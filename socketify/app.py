@@ -58,7 +58,9 @@ class App(WebSocketRoutes):
     websocket_factory_max_items=0, task_factory_max_items=100_000,
     lifespan=True, idle_relaxation_time=0.01)``. The keyword-only limits
     bound what a client may send; each has a defined answer (414, 431, 413,
-    or a closed connection for a slow client).
+    or a closed connection for a slow client). ``pubsub`` takes a backplane
+    (``socketify.pubsub.RedisBackplane(url)``) that carries ``publish`` to
+    every other process sharing it.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class App(WebSocketRoutes):
         header_timeout: int = 10,
         idle_timeout: int = 10,
         max_body_size: int = 0,
+        pubsub: Optional[Any] = None,
     ) -> None:
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
@@ -141,6 +144,8 @@ class App(WebSocketRoutes):
         self._extensions: list = []  # (request, response, ws) AppExtension triples
         self._derive_classes()
         self._init_websockets()
+        if pubsub is not None:
+            self._use_backplane(pubsub)
 
     # -- configuration ----------------------------------------------------
 
@@ -508,6 +513,8 @@ class App(WebSocketRoutes):
             hooks, self._start_hooks = self._start_hooks, []
             self._run_hooks(hooks)
         _raise_open_file_limit()
+        if self.backplane is not None:
+            self._start_backplane()
         if port_or_options is None:
             config = AppListenOptions(port=0)
         elif isinstance(port_or_options, AppListenOptions):
@@ -564,6 +571,8 @@ class App(WebSocketRoutes):
             if self._force_stop is not None:
                 self._force_stop.cancel()
                 self._force_stop = None
+        if self.backplane is not None:
+            self._stop_backplane()
         if self.lifespan and self._shutdown_hooks:
             self._run_hooks(self._shutdown_hooks)
         return self
@@ -604,6 +613,8 @@ class App(WebSocketRoutes):
     def dispose(self) -> None:
         """Closes the app and its loop."""
         self.close()
+        if self.backplane is not None:
+            self._stop_backplane()
         if self._attached and not self.loop.loop.is_closed():
             self.loop.loop.remove_reader(lib.sk_app_fd(self._native))
             self._attached = False

@@ -1,0 +1,429 @@
+"""RedisBackplane: WebSocket pub/sub across processes and machines through
+Redis pub/sub (redis-py's asyncio client).
+
+Two connections per process: one publishes (an outgoing queue drained by
+one task, a pipeline per batch), one subscribes to ``channel_prefix +
+topic`` for exactly the topics that have a local subscriber. A message
+carries a small binary envelope (origin id, opcode, compress flag) so a
+process skips its own messages and the frame type survives the trip.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+import time
+from typing import Any, Deque, List, Optional, Set, Tuple, Union
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .base import Backplane, new_origin, pack_envelope, unpack_envelope
+
+__all__ = ["RedisBackplane"]
+
+logger = logging.getLogger("socketify.pubsub")
+
+# What a broken or unreachable broker raises (redis-py wraps most OSErrors).
+_LINK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+_MESSAGE = b"message"
+
+
+def _takes_protocol() -> bool:
+    """Whether this redis-py speaks RESP3 at all (5.0+: it may default to it)."""
+    for cls in aioredis.Connection.__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is not None and "protocol" in inspect.signature(init).parameters:
+            return True
+    return False
+
+
+def _bulk(data: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+class RedisBackplane(Backplane):
+    """``App(..., pubsub=RedisBackplane("redis://host:6379/0"))``: every
+    ``publish`` also reaches the subscribers of every other process using the
+    same Redis and ``channel_prefix``.
+
+    ``connect_retry``: when Redis is unreachable at start-up, False (the
+    default) raises ``ConnectionError`` from ``listen()``; True starts anyway
+    (local pub/sub only) and keeps retrying. ``max_queue`` bounds the
+    publishes waiting for Redis (over it they are dropped and counted in
+    ``stats.overflow``); ``max_batch`` is the most PUBLISH commands sent in
+    one pipeline. ``reconnect_delay`` / ``max_reconnect_delay`` bound the
+    exponential backoff between reconnection attempts; ``command_timeout``
+    is how long Redis may take to answer a batch or a ping before the
+    connection counts as broken. Other keyword arguments go to redis-py's
+    connection (``password``, ``ssl_*``, ``socket_connect_timeout``...).
+    """
+
+    def __init__(self, url: str, channel_prefix: str = "socketify:", *, connect_retry: bool = False,
+                 max_queue: int = 10_000, max_batch: int = 512, reconnect_delay: float = 0.05,
+                 max_reconnect_delay: float = 5.0, command_timeout: float = 5.0,
+                 ping_interval: float = 5.0, **connection_kwargs: Any) -> None:
+        super().__init__()
+        if not isinstance(url, str) or not url:
+            raise TypeError("RedisBackplane needs a redis:// URL")
+        if not isinstance(channel_prefix, (str, bytes)):
+            raise TypeError("channel_prefix must be str or bytes")
+        if max_queue < 1 or max_batch < 1:
+            raise ValueError("max_queue and max_batch must be at least 1")
+        self.url = url
+        self.channel_prefix = channel_prefix.encode() if isinstance(channel_prefix, str) else channel_prefix
+        self.connect_retry = connect_retry
+        self.max_queue = max_queue
+        self.max_batch = max_batch
+        self.reconnect_delay = reconnect_delay
+        self.max_reconnect_delay = max_reconnect_delay
+        self.command_timeout = command_timeout
+        self.ping_interval = ping_interval
+        connection_kwargs.setdefault("socket_connect_timeout", command_timeout)
+        connection_kwargs.setdefault("socket_keepalive", True)
+        # The subscribing connection waits for messages without a deadline;
+        # every other wait has its own (command_timeout).
+        connection_kwargs.setdefault("socket_timeout", None)
+        if _takes_protocol():
+            # RESP2: messages come back from read_response as plain lists
+            # (RESP3 would route them to redis-py's push handlers).
+            connection_kwargs["protocol"] = 2
+        # The backplane does its own reconnecting (and counts what it costs).
+        connection_kwargs.setdefault("retry", Retry(NoBackoff(), 0))
+        self._connection_kwargs = connection_kwargs
+        self._pool: Optional[aioredis.ConnectionPool] = None
+        self._client: Optional[aioredis.Redis] = None
+        self._origin = b""
+        self._started = False
+        self._stopping = False
+        # outgoing: (channel, envelope header, payload)
+        self._queue: Deque[Tuple[bytes, bytes, bytes]] = collections.deque()
+        self._wake: Optional[asyncio.Event] = None
+        self._writer: Any = None  # the publishing connection when up
+        self._reader: Any = None  # the subscribing connection when up
+        self._tasks: List[asyncio.Task] = []
+        # topics with a local subscriber, and those asked of Redis on this connection
+        self._topics: Set[bytes] = set()
+        self._asked: Set[bytes] = set()
+        self._sync_task: Optional[asyncio.Task] = None
+        self._down_since: Optional[float] = None
+        self._down_lost = 0  # stats.lost + stats.overflow when the outage began
+        self._overflowing = False
+        self._last_seen = 0.0
+
+    # -- the Backplane interface ------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        """Whether ``start`` ran (and ``stop`` did not)."""
+        return self._started
+
+    async def start(self) -> None:
+        """Connects both connections; raises ``ConnectionError`` when Redis is
+        unreachable, unless ``connect_retry`` (then it retries in the background)."""
+        if self._started:
+            return
+        self._origin = new_origin()  # per process: a forked worker draws its own
+        self._stopping = False
+        self._pool = aioredis.ConnectionPool.from_url(self.url, **self._connection_kwargs)
+        self._client = aioredis.Redis(connection_pool=self._pool)
+        self._wake = asyncio.Event()
+        try:
+            writer = await self._connect()
+            reader = await self._connect()
+        except _LINK_ERRORS + (RedisError,) as error:
+            if not self.connect_retry:
+                await self._pool.disconnect()
+                raise ConnectionError("socketify pub/sub: cannot reach Redis at %s: %s (pass "
+                                      "RedisBackplane(..., connect_retry=True) to start without it "
+                                      "and keep retrying)" % (self._safe_url(), error)) from error
+            writer = reader = None
+            self._went_down(error)
+        self._writer, self._reader = writer, reader
+        self._started = True
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._publish_loop()), loop.create_task(self._subscribe_loop()),
+                       loop.create_task(self._heartbeat_loop())]
+        self._update_connected()
+
+    async def stop(self) -> None:
+        """Sends what is queued (up to ``command_timeout``), then disconnects."""
+        if not self._started:
+            return
+        self._stopping = True
+        self._wake.set()
+        publisher, others = self._tasks[0], self._tasks[1:]
+        for task in others:
+            task.cancel()
+        if self._sync_task is not None:
+            others.append(self._sync_task)
+            self._sync_task.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(publisher), self.command_timeout)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            publisher.cancel()
+        await asyncio.gather(publisher, *others, return_exceptions=True)
+        if self._queue:
+            self.stats.lost += len(self._queue)
+            logger.warning("socketify pub/sub: %d publishes not forwarded to Redis at shutdown",
+                           len(self._queue))
+            self._queue.clear()
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                await conn.disconnect()
+        self._writer = self._reader = None
+        await self._pool.disconnect()
+        self._started = False
+        self.stats.connected = False
+
+    def publish(self, topic: bytes, payload: bytes, opcode: int, compress: bool) -> None:
+        """Queues the message for the other processes (never blocks, never raises)."""
+        stats = self.stats
+        stats.published += 1
+        if not self._started or self._writer is None:
+            stats.lost += 1  # Redis is down: the outage log line reports the count
+            return
+        queue = self._queue
+        if len(queue) >= self.max_queue:
+            stats.overflow += 1
+            if not self._overflowing:
+                self._overflowing = True
+                logger.warning("socketify pub/sub: Redis is not keeping up; the outgoing queue is full "
+                               "(%d messages) and new publishes are dropped (counted in stats.overflow)",
+                               self.max_queue)
+            return
+        queue.append((self.channel_prefix + topic, pack_envelope(self._origin, opcode, compress), payload))
+        if len(queue) == 1:
+            self._wake.set()
+
+    def subscribe(self, topic: bytes) -> None:
+        """Subscribes ``channel_prefix + topic`` on Redis (soon, in one batch)."""
+        self._topics.add(bytes(topic))
+        self._schedule_sync()
+
+    def unsubscribe(self, topic: bytes) -> None:
+        """Unsubscribes ``channel_prefix + topic`` on Redis (soon, in one batch)."""
+        self._topics.discard(bytes(topic))
+        self._schedule_sync()
+
+    async def num_subscribers(self, topic: Union[str, bytes]) -> int:
+        """How many processes, on every machine, have at least one local
+        subscriber to ``topic`` (Redis ``PUBSUB NUMSUB``): each such process
+        holds one Redis subscription for it. ``app.num_subscribers(topic)``
+        counts this process's WebSockets."""
+        if self._client is None:
+            raise RuntimeError("the backplane is not started (App.listen starts it)")
+        name = topic.encode() if isinstance(topic, str) else bytes(topic)
+        result = await asyncio.wait_for(self._client.pubsub_numsub(self.channel_prefix + name),
+                                        self.command_timeout)
+        return int(result[0][1]) if result else 0
+
+    async def topics(self) -> List[bytes]:
+        """The topics some process subscribes to on this Redis (``PUBSUB CHANNELS prefix*``)."""
+        if self._client is None:
+            raise RuntimeError("the backplane is not started (App.listen starts it)")
+        prefix = self.channel_prefix
+        pattern = prefix.replace(b"\\", b"\\\\").replace(b"*", b"\\*").replace(b"?", b"\\?") \
+            .replace(b"[", b"\\[") + b"*"
+        channels = await asyncio.wait_for(self._client.pubsub_channels(pattern), self.command_timeout)
+        return sorted(bytes(c)[len(prefix):] for c in channels)
+
+    # -- connections and outages ------------------------------------------------
+
+    async def _connect(self):
+        conn = self._pool.make_connection()
+        await asyncio.wait_for(conn.connect(), self.command_timeout)
+        return conn
+
+    def _safe_url(self) -> str:
+        """The URL without its password, for logs."""
+        url = self.url
+        scheme, sep, rest = url.partition("://")
+        if sep and "@" in rest:
+            return "%s://***@%s" % (scheme, rest.rsplit("@", 1)[1])
+        return url
+
+    def _went_down(self, error: BaseException) -> None:
+        """One log line per outage, however many messages it costs."""
+        self.stats.connected = False
+        if self._down_since is not None or self._stopping:
+            return
+        # Both connections go to the same server: when one breaks, drop the
+        # other too, so neither is counted "back" while it is dead; the
+        # publishing task is woken to reconnect.
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                asyncio.get_running_loop().create_task(conn.disconnect(nowait=True))
+        self._writer = self._reader = None
+        if self._wake is not None:
+            self._wake.set()
+        self._down_since = time.monotonic()
+        self._down_lost = self.stats.lost + self.stats.overflow
+        self.stats.outages += 1
+        logger.warning("socketify pub/sub: lost Redis at %s (%s); publishes reach this process's "
+                       "subscribers only, and other processes' messages are missed, until it is back",
+                       self._safe_url(), error or type(error).__name__)
+
+    def _update_connected(self) -> None:
+        up = self._writer is not None and self._reader is not None
+        self.stats.connected = up
+        if up and self._down_since is not None:
+            lost = self.stats.lost + self.stats.overflow - self._down_lost
+            logger.warning("socketify pub/sub: Redis at %s is back after %.1f s; %d publishes of this "
+                           "process were not forwarded during the outage", self._safe_url(),
+                           time.monotonic() - self._down_since, lost)
+            self._down_since = None
+
+    async def _backoff(self, delay: float) -> float:
+        await asyncio.sleep(delay)
+        return min(delay * 2, self.max_reconnect_delay)
+
+    # -- publishing -------------------------------------------------------------
+
+    async def _publish_loop(self) -> None:
+        """Drains the queue: one pipeline of PUBLISH commands per batch."""
+        delay = self.reconnect_delay
+        queue = self._queue
+        while True:
+            if self._writer is None:
+                if self._stopping:
+                    return
+                try:
+                    self._writer = await self._connect()
+                except _LINK_ERRORS + (RedisError,) as error:
+                    self._went_down(error)
+                    delay = await self._backoff(delay)
+                    continue
+                delay = self.reconnect_delay
+                self._update_connected()
+            if not queue:
+                if self._stopping:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            count = min(len(queue), self.max_batch)
+            parts: List[bytes] = []
+            for _ in range(count):
+                channel, header, payload = queue.popleft()
+                parts.append(b"*3\r\n$7\r\nPUBLISH\r\n%s$%d\r\n%s" % (
+                    _bulk(channel), len(header) + len(payload), header))
+                parts.append(payload)
+                parts.append(b"\r\n")
+            self._overflowing = False
+            writer = self._writer
+            done = 0
+            try:
+                await writer.send_packed_command(parts, check_health=False)
+                while done < count:
+                    try:
+                        await writer.read_response(timeout=self.command_timeout)
+                        self.stats.forwarded += 1
+                    except ResponseError as error:  # e.g. a replica refusing writes
+                        self.stats.lost += 1
+                        logger.warning("socketify pub/sub: Redis refused a PUBLISH: %s", error)
+                    done += 1
+            except _LINK_ERRORS + (RedisError,) as error:
+                # Sent but unanswered: they may or may not have gone out; at
+                # most once, so count them lost.
+                self.stats.lost += count - done
+                self._writer = None
+                await writer.disconnect(nowait=True)
+                self._went_down(error)
+
+    # -- subscribing ------------------------------------------------------------
+
+    def _schedule_sync(self) -> None:
+        if self._started and self._sync_task is None and self._reader is not None:
+            self._sync_task = asyncio.get_running_loop().create_task(self._sync_subscriptions())
+
+    async def _sync_subscriptions(self) -> None:
+        """Brings Redis's subscriptions on the reading connection in line with
+        the local topics, in one SUBSCRIBE and one UNSUBSCRIBE per round."""
+        try:
+            while self._reader is not None:
+                reader = self._reader
+                add = self._topics - self._asked
+                remove = self._asked - self._topics
+                if not add and not remove:
+                    return
+                prefix = self.channel_prefix
+                parts = []
+                if add:
+                    parts.append(b"*%d\r\n$9\r\nSUBSCRIBE\r\n" % (len(add) + 1))
+                    parts.extend(_bulk(prefix + t) for t in add)
+                if remove:
+                    parts.append(b"*%d\r\n$11\r\nUNSUBSCRIBE\r\n" % (len(remove) + 1))
+                    parts.extend(_bulk(prefix + t) for t in remove)
+                self._asked |= add
+                self._asked -= remove
+                try:
+                    await reader.send_packed_command(parts, check_health=False)
+                except _LINK_ERRORS + (RedisError,):
+                    return  # the read loop sees the broken connection and resubscribes
+        finally:
+            self._sync_task = None
+
+    async def _subscribe_loop(self) -> None:
+        """Reads messages from other processes and hands each to the native publish."""
+        delay = self.reconnect_delay
+        prefix_len = len(self.channel_prefix)
+        origin = self._origin
+        stats = self.stats
+        while True:
+            reader = self._reader
+            if reader is None:
+                try:
+                    reader = await self._connect()
+                except _LINK_ERRORS + (RedisError,) as error:
+                    self._went_down(error)
+                    delay = await self._backoff(delay)
+                    continue
+                delay = self.reconnect_delay
+                self._reader = reader
+            # A new connection: subscribe every live topic again.
+            self._asked = set()
+            self._last_seen = time.monotonic()
+            self._update_connected()
+            self._schedule_sync()
+            deliver = self._deliver
+            try:
+                while True:
+                    response = await reader.read_response(timeout=None)
+                    self._last_seen = time.monotonic()
+                    if type(response) is not list or len(response) != 3 or response[0] != _MESSAGE:
+                        continue  # subscribe/unsubscribe confirmations, pongs
+                    envelope = unpack_envelope(response[2])
+                    if envelope is None:
+                        stats.ignored += 1
+                        continue
+                    if envelope[0] == origin:
+                        continue  # ours: delivered locally when it was published
+                    stats.received += 1
+                    deliver(bytes(response[1])[prefix_len:], envelope[3], envelope[1], envelope[2])
+            except _LINK_ERRORS + (RedisError,) as error:
+                self._reader = None
+                await reader.disconnect(nowait=True)
+                self._went_down(error)
+                delay = await self._backoff(delay)
+
+    async def _heartbeat_loop(self) -> None:
+        """PINGs the subscribing connection so a silent broker (a vanished host)
+        is noticed: no reply within ``command_timeout`` breaks the connection."""
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            reader = self._reader
+            if reader is None:
+                continue
+            if time.monotonic() - self._last_seen > self.ping_interval + self.command_timeout:
+                await reader.disconnect(nowait=True)  # the read loop reconnects
+                continue
+            try:
+                await reader.send_packed_command(b"*1\r\n$4\r\nPING\r\n", check_health=False)
+            except _LINK_ERRORS + (RedisError,):
+                continue

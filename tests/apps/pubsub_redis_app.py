@@ -1,0 +1,86 @@
+"""A server in a cluster sharing one Redis: ``pubsub_redis_app.py URL [retry]``.
+
+WebSocket /ws?topics=a,b (or /wsz, with permessage-deflate) subscribes to
+those topics on open; text commands {"op": "sub"|"unsub", "topic"} answer
+{"op", "result"}, {"op": "pub", "topic", "msg", "binary", "compress"} calls
+ws.publish. HTTP: /publish?topic=&msg=[&binary=1][&compress=1] (app.publish),
+/publish-loop?topic=&n=&tag= (n publishes "tag:i"), /stats (the backplane's
+counters), /cluster?topic= (cluster and local subscriber counts), /num?topic=.
+"""
+import dataclasses
+import json
+import sys
+
+from listen_line import announce
+
+from socketify import App, CompressOptions, OpCode
+from socketify.pubsub import RedisBackplane
+
+app = App(pubsub=RedisBackplane(sys.argv[1], connect_retry="retry" in sys.argv[2:],
+                                reconnect_delay=0.05, max_reconnect_delay=0.5))
+
+
+def upgrade(res, req, context):
+    topics = [t for t in (req.get_query("topics") or "").split(",") if t]
+    res.upgrade(req.get_header("sec-websocket-key"), "", req.get_header("sec-websocket-extensions"),
+                context, topics)
+
+
+def on_open(ws):
+    for topic in ws.get_user_data():
+        ws.subscribe(topic)
+
+
+def on_message(ws, message, opcode):
+    cmd = json.loads(message)
+    op, topic = cmd["op"], cmd.get("topic")
+    if op == "sub":
+        result = ws.subscribe(topic)
+    elif op == "unsub":
+        result = ws.unsubscribe(topic)
+    elif op == "pub":
+        binary = cmd.get("binary")
+        result = ws.publish(topic, cmd["msg"].encode() if binary else cmd["msg"],
+                            OpCode.BINARY if binary else OpCode.TEXT, cmd.get("compress", False))
+    else:
+        result = "unknown op"
+    ws.send(json.dumps({"op": op, "result": result}), OpCode.TEXT)
+
+
+behavior = {"upgrade": upgrade, "open": on_open, "message": on_message, "idle_timeout": 120,
+            "max_backpressure": 64 * 1024 * 1024}
+app.ws("/ws", behavior)
+app.ws("/wsz", dict(behavior, compression=CompressOptions.SHARED_COMPRESSOR))
+
+
+@app.get("/publish")
+def publish(res, req):
+    binary = req.get_query("binary") == "1"
+    msg = req.get_query("msg") or ""
+    res.send({"result": app.publish(req.get_query("topic"), msg.encode() if binary else msg,
+                                    OpCode.BINARY if binary else OpCode.TEXT,
+                                    req.get_query("compress") == "1")})
+
+
+@app.get("/publish-loop")
+def publish_loop(res, req):
+    topic, tag = req.get_query("topic"), req.get_query("tag") or ""
+    for i in range(int(req.get_query("n"))):
+        app.publish(topic, "%s:%d" % (tag, i), OpCode.TEXT)
+    res.send({"result": True})
+
+
+@app.get("/stats")
+def stats(res, req):
+    res.send({"result": dataclasses.asdict(app.backplane.stats)})
+
+
+@app.get("/cluster")
+async def cluster(res, req):
+    topic = req.get_query("topic")
+    count = await app.backplane.num_subscribers(topic)
+    res.send({"result": {"processes": count, "local": app.num_subscribers(topic)}})
+
+
+app.listen(0, announce)
+app.run()

@@ -1,0 +1,327 @@
+"""Pub/sub across processes through a real redis-server (RedisBackplane):
+every message reaches every subscriber of every process once and in order,
+opcode and compress survive, Redis subscriptions follow the local ones,
+Redis restarted or missing, a worker killed; and no redis without it.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import HERE, ROOT, Server, server_env
+from wsframes import BINARY, TEXT, WSClient, inflate_message, server_frame
+
+APP = os.path.join(HERE, "apps", "pubsub_redis_app.py")
+
+
+def http_json(server, path, **query):
+    url = server.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())["result"]
+
+
+def wait_for(fn, predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if predicate(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met: %r" % (value,))
+        time.sleep(0.05)
+
+
+def redis_cli(redis_server, *args):
+    out = subprocess.run(["redis-cli", "-p", str(redis_server.port)] + list(args),
+                         capture_output=True, text=True, timeout=10, check=True).stdout
+    return out.split()
+
+
+def numsub(redis_server, topic):
+    return int(redis_cli(redis_server, "PUBSUB", "NUMSUB", "socketify:" + topic)[1])
+
+
+class Sub(WSClient):
+    def call(self, op, **kw):
+        kw["op"] = op
+        self.send_text(json.dumps(kw))
+        while True:
+            f = self.read_frame()
+            if f.opcode == TEXT and f.payload.startswith(b'{"op"'):
+                reply = json.loads(f.payload)
+                if reply["op"] == op:
+                    return reply["result"]
+
+    def texts(self, n, timeout=20.0):
+        got = []
+        try:
+            for _ in range(n):
+                opcode, data = self.read_message(timeout=timeout)
+                got.append(data.decode() if opcode == TEXT else (opcode, data))
+        except Exception as error:
+            raise AssertionError("after %d of %d messages (last %r): %r" % (len(got), n, got[-3:], error))
+        return got
+
+
+def sub(server, topics, path="/ws", **kw):
+    return Sub.connect(server.port, "%s?topics=%s" % (path, ",".join(topics)), **kw)
+
+
+@pytest.fixture
+def cluster(redis_server):
+    """start(n) -> n servers sharing the test's redis-server."""
+    servers = []
+
+    def start(n=2, *extra):
+        new = [Server(APP, [redis_server.url] + list(extra)).start() for _ in range(n)]
+        servers.extend(new)
+        return new
+
+    yield start
+    for server in servers:
+        server.stop()
+        print("server log:", server.stderr())  # shown when the test fails
+        server.check_clean()
+
+
+def wait_subscribed(redis_server, topic, processes):
+    wait_for(lambda: numsub(redis_server, topic), lambda n: n == processes)
+
+
+def test_plain_app_imports_no_redis():
+    code = ("import sys\nfrom socketify import App\napp = App()\napp.ws('/ws', {})\n"
+            "app.publish('t', 'x')\n"
+            "assert 'redis' not in sys.modules and 'socketify.pubsub' not in sys.modules, "
+            "sorted(m for m in sys.modules if 'redis' in m or 'pubsub' in m)\nprint('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(),
+                         cwd=ROOT, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_pubsub_package_imports_no_redis_until_named():
+    code = ("import sys\nimport socketify.pubsub as p\nassert 'redis' not in sys.modules\n"
+            "p.RedisBackplane\nassert 'redis' in sys.modules\nprint('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(),
+                         cwd=ROOT, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_pubsub_argument_is_checked():
+    code = ("from socketify import App\ntry:\n    App(pubsub='redis://x')\nexcept TypeError as e:\n"
+            "    print('TypeError', 'RedisBackplane' in str(e))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(),
+                         cwd=ROOT, timeout=60)
+    assert out.stdout.strip() == "TypeError True", out.stderr
+
+
+def test_every_message_reaches_every_subscriber_once_in_order(cluster, redis_server):
+    a, b = cluster(2)
+    clients = [sub(s, ["room"]) for s in (a, b, a, b)]
+    wait_subscribed(redis_server, "room", 2)
+    n = 300
+    assert http_json(a, "/publish-loop", topic="room", n=n, tag="A") is True
+    assert http_json(b, "/publish-loop", topic="room", n=n, tag="B") is True
+    for client in clients:
+        got = client.texts(2 * n)
+        for tag in "AB":
+            assert [m for m in got if m.startswith(tag + ":")] == ["%s:%d" % (tag, i) for i in range(n)]
+        assert client.nothing_pending(0.3)
+    for server in (a, b):
+        stats = http_json(server, "/stats")
+        assert stats["forwarded"] == n and stats["received"] == n and stats["lost"] == 0, stats
+    for client in clients:
+        client.close_socket()
+
+
+def test_topics_not_subscribed_elsewhere_get_nothing(cluster, redis_server):
+    a, b = cluster(2)
+    x = sub(a, ["x"])
+    y = sub(b, ["y"])
+    wait_subscribed(redis_server, "x", 1)
+    wait_subscribed(redis_server, "y", 1)
+    http_json(a, "/publish", topic="y", msg="for y")
+    http_json(b, "/publish", topic="x", msg="for x")
+    assert y.texts(1) == ["for y"]
+    assert x.texts(1) == ["for x"]
+    assert x.nothing_pending(0.3) and y.nothing_pending(0.3)
+    # B has no subscriber of "x": its copy of A's publishes never leaves Redis for it.
+    assert http_json(b, "/stats")["received"] == 1
+
+
+def test_opcode_and_compress_survive(cluster, redis_server):
+    a, b = cluster(2)
+    sender = sub(a, [], path="/wsz", extensions="permessage-deflate")
+    z = sub(b, ["t"], path="/wsz", extensions="permessage-deflate")
+    plain = sub(b, ["t"], path="/wsz")
+    wait_subscribed(redis_server, "t", 1)
+    data = "zz" * 500
+    assert sender.call("pub", topic="t", msg=data, binary=True, compress=True) is False  # none local
+    f = z.read_frame()
+    assert f.opcode == BINARY and f.rsv == 4 and inflate_message(f.payload) == data.encode()
+    assert plain.read_frame().raw == server_frame(BINARY, data.encode())
+    sender.call("pub", topic="t", msg="plain text", compress=False)
+    f = z.read_frame()
+    assert f.opcode == TEXT and f.rsv == 0 and f.payload == b"plain text"
+    assert plain.read_frame().raw == server_frame(TEXT, b"plain text")
+    http_json(a, "/publish", topic="t", msg="compressed text " * 40, compress="1")
+    f = z.read_frame()
+    assert f.opcode == TEXT and f.rsv == 4 and inflate_message(f.payload) == ("compressed text " * 40).encode()
+    assert plain.read_frame().raw == server_frame(TEXT, ("compressed text " * 40).encode())
+
+
+def test_ws_publish_reaches_local_and_remote_once(cluster, redis_server):
+    a, b = cluster(2)
+    sender = sub(a, ["chat"])
+    local = sub(a, ["chat"])
+    remote = sub(b, ["chat"])
+    wait_subscribed(redis_server, "chat", 2)
+    for i in range(20):
+        sender.send_text(json.dumps({"op": "pub", "topic": "chat", "msg": "m%d" % i}))
+    expected = ["m%d" % i for i in range(20)]
+    assert local.texts(20) == expected
+    assert remote.texts(20) == expected
+    got = [m for m in sender.texts(40) if not m.startswith('{"op"')]
+    assert got == expected
+    for client in (local, remote, sender):
+        assert client.nothing_pending(0.3)
+
+
+def test_redis_subscriptions_follow_local_subscribers(cluster, redis_server):
+    (a,) = cluster(1)
+
+    def channels():
+        return sorted(redis_cli(redis_server, "PUBSUB", "CHANNELS", "socketify:*"))
+
+    assert channels() == []
+    one = sub(a, [])
+    two = sub(a, [])
+    assert one.call("sub", topic="news") is True
+    wait_for(channels, lambda c: c == ["socketify:news"])
+    assert two.call("sub", topic="news") is True
+    assert two.call("sub", topic="sport") is True
+    wait_for(channels, lambda c: c == ["socketify:news", "socketify:sport"])
+    assert http_json(a, "/cluster", topic="news") == {"processes": 1, "local": 2}
+    assert one.call("unsub", topic="news") is True
+    time.sleep(0.2)
+    assert channels() == ["socketify:news", "socketify:sport"]  # two still listens
+    two.close_socket()  # the last subscriber goes with its connection
+    wait_for(channels, lambda c: c == [])
+    assert http_json(a, "/cluster", topic="news") == {"processes": 0, "local": 0}
+    one.call("sub", topic="news")
+    wait_for(channels, lambda c: c == ["socketify:news"])
+
+
+def test_cluster_count_counts_processes(cluster, redis_server):
+    a, b, c = cluster(3)
+    clients = [sub(a, ["t"]), sub(a, ["t"]), sub(b, ["t"])]
+    wait_subscribed(redis_server, "t", 2)
+    assert http_json(c, "/cluster", topic="t") == {"processes": 2, "local": 0}
+    assert http_json(a, "/cluster", topic="t") == {"processes": 2, "local": 2}
+    for client in clients:
+        client.close_socket()
+
+
+def test_killed_worker_subscriptions_vanish(cluster, redis_server):
+    a, b = cluster(2)
+    sa, sb = sub(a, ["t"]), sub(b, ["t"])
+    wait_subscribed(redis_server, "t", 2)
+    b.stop(sig=9)
+    wait_subscribed(redis_server, "t", 1)
+    http_json(a, "/publish", topic="t", msg="still here")
+    assert sa.texts(1) == ["still here"]
+    sb.close_socket()
+
+
+def test_redis_restart_mid_stream(cluster, redis_server):
+    a, b = cluster(2)
+    on_a, on_b = sub(a, ["live"]), sub(b, ["live"])
+    wait_subscribed(redis_server, "live", 2)
+    http_json(a, "/publish-loop", topic="live", n=50, tag="before")
+    expected = ["before:%d" % i for i in range(50)]
+    assert on_a.texts(50) == expected and on_b.texts(50) == expected
+
+    redis_server.stop()
+    wait_for(lambda: http_json(a, "/stats")["connected"], lambda up: up is False)
+    # Local pub/sub keeps working; what could not be forwarded is counted.
+    http_json(a, "/publish-loop", topic="live", n=30, tag="during")
+    assert on_a.texts(30) == ["during:%d" % i for i in range(30)]
+    stats = http_json(a, "/stats")
+    assert stats["lost"] >= 30 and stats["outages"] == 1, stats
+
+    redis_server.start()
+    for server in (a, b):
+        wait_for(lambda: http_json(server, "/stats")["connected"], lambda up: up is True)
+    wait_subscribed(redis_server, "live", 2)  # every live topic subscribed again
+    http_json(a, "/publish-loop", topic="live", n=50, tag="after")
+    expected = ["after:%d" % i for i in range(50)]
+    assert on_a.texts(50) == expected and on_b.texts(50) == expected
+    assert on_b.nothing_pending(0.3)  # none of "during" (lost), nothing twice
+    stats = http_json(a, "/stats")
+    assert stats["outages"] == 1 and stats["connected"] is True, stats
+    on_a.close_socket()
+    on_b.close_socket()
+    a.stop()
+    log = a.stderr()
+    assert log.count("lost Redis at") == 1, log
+    assert log.count("is back after") == 1, log
+    assert "publishes of this process were not forwarded" in log
+
+
+def test_publish_loop_while_redis_restarts(cluster, redis_server):
+    """Clients keep their sockets through the outage; every message after
+    the restart arrives, in order, and the loss is in the stats."""
+    a, b = cluster(2)
+    on_b = sub(b, ["loop"])
+    wait_subscribed(redis_server, "loop", 1)
+    tag = 0
+    deadline = time.monotonic() + 30
+    restarted = False
+    while time.monotonic() < deadline:
+        http_json(a, "/publish-loop", topic="loop", n=20, tag="r%d" % tag)
+        tag += 1
+        if tag == 5 and not restarted:
+            redis_server.restart()
+            restarted = True
+        if restarted and http_json(a, "/stats")["connected"] and numsub(redis_server, "loop") == 1:
+            break
+    http_json(a, "/publish-loop", topic="loop", n=20, tag="final")
+    received = []
+    while not received or received[-1] != "final:19":
+        received.append(on_b.texts(1)[0])
+    assert received[:100] == ["r%d:%d" % (t, i) for t in range(5) for i in range(20)]
+    assert received[-20:] == ["final:%d" % i for i in range(20)]
+    assert len(set(received)) == len(received)
+    stats = http_json(a, "/stats")
+    assert stats["outages"] == 1
+    assert stats["published"] == stats["forwarded"] + stats["lost"] + stats["overflow"], stats
+
+
+def test_redis_down_at_startup_is_a_clear_error(redis_server):
+    redis_server.stop()
+    server = Server(APP, [redis_server.url])
+    with pytest.raises(RuntimeError):
+        server.start()
+    assert "cannot reach Redis at redis://127.0.0.1:%d/0" % redis_server.port in server.stderr()
+    assert "connect_retry=True" in server.stderr()
+    server.stop()
+
+
+def test_redis_down_at_startup_with_retry(cluster, redis_server):
+    redis_server.stop()
+    (a, b) = cluster(2, "retry")
+    x, y = sub(a, ["t"]), sub(b, ["t"])
+    http_json(a, "/publish", topic="t", msg="local only")
+    assert x.texts(1) == ["local only"]
+    assert http_json(a, "/stats")["lost"] == 1
+    redis_server.start()
+    wait_subscribed(redis_server, "t", 2)
+    for server in (a, b):
+        wait_for(lambda: http_json(server, "/stats")["connected"], lambda up: up is True)
+    http_json(a, "/publish", topic="t", msg="everywhere")
+    assert x.texts(1) == ["everywhere"] and y.texts(1) == ["everywhere"]
+    assert y.nothing_pending(0.3)
