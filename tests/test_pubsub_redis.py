@@ -5,6 +5,7 @@ Redis restarted or missing, a worker killed; and no redis without it.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -325,3 +326,73 @@ def test_redis_down_at_startup_with_retry(cluster, redis_server):
     http_json(a, "/publish", topic="t", msg="everywhere")
     assert x.texts(1) == ["everywhere"] and y.texts(1) == ["everywhere"]
     assert y.nothing_pending(0.3)
+
+
+def test_slow_redis_bounded_queue_overflow_counted(cluster, redis_server):
+    a, b = cluster(1, "max_queue=50") + cluster(1)
+    on_a, on_b = sub(a, ["t"]), sub(b, ["t"])
+    wait_subscribed(redis_server, "t", 2)
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)  # Redis stops answering
+    try:
+        http_json(a, "/publish-loop", topic="t", n=300, tag="first")
+        assert on_a.texts(300) == ["first:%d" % i for i in range(300)]  # local: at once
+        time.sleep(0.5)
+        http_json(a, "/publish-loop", topic="t", n=300, tag="second")
+        assert on_a.texts(300) == ["second:%d" % i for i in range(300)]
+        stats = http_json(a, "/stats")
+        assert stats["overflow"] == 500 and stats["forwarded"] == 0, stats
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    # What fit in the queue goes out, in order, once Redis answers again.
+    expected = ["first:%d" % i for i in range(50)] + ["second:%d" % i for i in range(50)]
+    assert on_b.texts(100) == expected
+    assert on_b.nothing_pending(0.3)
+    stats = wait_for(lambda: http_json(a, "/stats"), lambda s: s["forwarded"] == 100)
+    assert stats["published"] == 600 and stats["overflow"] == 500 and stats["lost"] == 0, stats
+    a.stop()
+    assert "not keeping up" in a.stderr()
+
+
+def test_chat_cluster_example_two_processes_one_port(redis_server, tmp_path):
+    """examples/chat_cluster.py run twice on one port: one room."""
+    import re
+    from conftest import free_port
+    port = free_port()
+    source = open(os.path.join(ROOT, "examples", "chat_cluster.py")).read()
+    assert "app.listen(3000" in source
+    script = tmp_path / "chat_cluster.py"
+    script.write_text(re.sub(r"app\.listen\(3000", "app.listen(%d" % port, source))
+    servers = [Server(str(script), env={"REDIS_URL": redis_server.url},
+                      ready_prefix="Listening on port").start() for _ in range(2)]
+    clients = []
+    try:
+        by_pid = {}
+        for i in range(60):  # the kernel picks the process of each connection
+            c = Sub.connect(port, "/chat?name=c%d" % i)
+            c.name = "c%d" % i
+            pid = json.loads(c.read_message()[1])["pid"]
+            clients.append(c)
+            by_pid.setdefault(pid, []).append(c)
+            if len(by_pid) == 2 and len(clients) >= 4:
+                break
+        assert sorted(by_pid) == sorted(s.proc.pid for s in servers)
+        wait_subscribed(redis_server, "chat", 2)
+        senders = [members[0] for members in by_pid.values()]
+        for n in range(5):
+            for s in senders:
+                s.send_text("line %d" % n)
+        for c in clients:
+            got = [json.loads(m) for m in c.texts(10)]
+            for s in senders:
+                mine = [m["text"] for m in got if m["from"] == s.name]
+                assert mine == ["line %d" % n for n in range(5)]
+            assert c.nothing_pending(0.3)
+        with urllib.request.urlopen("http://127.0.0.1:%d/who" % port, timeout=10) as r:
+            who = json.loads(r.read())
+        assert who["processes"] == 2 and who["here"] == len(by_pid[who["pid"]])
+    finally:
+        for c in clients:
+            c.close_socket()
+        for s in servers:
+            assert s.stop(signal.SIGINT) == 0
+            s.check_clean()

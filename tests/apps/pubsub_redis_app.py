@@ -1,4 +1,5 @@
-"""A server in a cluster sharing one Redis: ``pubsub_redis_app.py URL [retry]``.
+"""A server in a cluster sharing one Redis:
+``pubsub_redis_app.py URL [retry] [max_queue=N]``.
 
 WebSocket /ws?topics=a,b (or /wsz, with permessage-deflate) subscribes to
 those topics on open; text commands {"op": "sub"|"unsub", "topic"} answer
@@ -16,7 +17,9 @@ from listen_line import announce
 from socketify import App, CompressOptions, OpCode
 from socketify.pubsub import RedisBackplane
 
+OPTIONS = dict(arg.split("=", 1) for arg in sys.argv[2:] if "=" in arg)
 app = App(pubsub=RedisBackplane(sys.argv[1], connect_retry="retry" in sys.argv[2:],
+                                max_queue=int(OPTIONS.get("max_queue", 10_000)),
                                 reconnect_delay=0.05, max_reconnect_delay=0.5))
 
 
