@@ -69,8 +69,21 @@ class Sub(WSClient):
         return got
 
 
+_clients = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients():
+    yield
+    while _clients:
+        _clients.pop().close_socket()
+
+
 def sub(server, topics, path="/ws", **kw):
-    return Sub.connect(server.port, "%s?topics=%s" % (path, ",".join(topics)), **kw)
+    """A client subscribed to ``topics`` on open (closed after the test)."""
+    client = Sub.connect(server.port, "%s?topics=%s" % (path, ",".join(topics)), **kw)
+    _clients.append(client)
+    return client
 
 
 @pytest.fixture
@@ -358,7 +371,8 @@ def test_chat_cluster_example_two_processes_one_port(redis_server, tmp_path):
     import re
     from conftest import free_port
     port = free_port()
-    source = open(os.path.join(ROOT, "examples", "chat_cluster.py")).read()
+    with open(os.path.join(ROOT, "examples", "chat_cluster.py")) as f:
+        source = f.read()
     assert "app.listen(3000" in source
     script = tmp_path / "chat_cluster.py"
     script.write_text(re.sub(r"app\.listen\(3000", "app.listen(%d" % port, source))
@@ -396,3 +410,104 @@ def test_chat_cluster_example_two_processes_one_port(redis_server, tmp_path):
         for s in servers:
             assert s.stop(signal.SIGINT) == 0
             s.check_clean()
+
+
+def _ip(*args):
+    return subprocess.run(["ip"] + list(args), capture_output=True, text=True, timeout=20)
+
+
+@pytest.fixture
+def two_machines(tmp_path):
+    """Two network namespaces ("machines"), each joined to the host by a veth
+    pair: (host address, namespace address) per machine. Skips, with the
+    reason, where namespaces cannot be made (not root, no ip, a container)."""
+    import random
+    import shutil
+    if shutil.which("ip") is None:
+        pytest.skip("no ip command: cannot make network namespaces")
+    tag = "%x" % (os.getpid() & 0xFFFF) + "%x" % random.randrange(256)
+    names = ["skbp%s%d" % (tag, i) for i in range(2)]
+    made = _ip("netns", "add", names[0])
+    if made.returncode != 0:
+        pytest.skip("network namespaces unavailable here: %s" % made.stderr.strip())
+    _ip("netns", "add", names[1])
+    net = random.randrange(16, 250)
+    machines = []
+    try:
+        for i, ns in enumerate(names):
+            host_if, ns_if = "vb%s%dh" % (tag, i), "vb%s%dn" % (tag, i)
+            host_ip, ns_ip = "10.%d.%d.1" % (net, 10 + i), "10.%d.%d.2" % (net, 10 + i)
+            for cmd in (["link", "add", host_if, "type", "veth", "peer", "name", ns_if],
+                        ["link", "set", ns_if, "netns", ns],
+                        ["addr", "add", host_ip + "/24", "dev", host_if],
+                        ["link", "set", host_if, "up"],
+                        ["netns", "exec", ns, "ip", "addr", "add", ns_ip + "/24", "dev", ns_if],
+                        ["netns", "exec", ns, "ip", "link", "set", ns_if, "up"],
+                        ["netns", "exec", ns, "ip", "link", "set", "lo", "up"]):
+                done = _ip(*cmd)
+                if done.returncode != 0:
+                    pytest.skip("cannot set up a veth pair: ip %s: %s" % (" ".join(cmd), done.stderr.strip()))
+            machines.append((ns, host_ip, ns_ip))
+        yield machines
+    finally:
+        for ns in names:
+            _ip("netns", "del", ns)  # takes its end of the veth pair, and so the pair
+
+
+def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_path):
+    """Two server processes, each in its own network namespace (its own
+    interfaces and addresses), reach one Redis over veth links."""
+    import shutil
+    from conftest import free_port
+    from websockets.sync.client import connect as ws_connect
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (make test installs it through tools/test_deps.sh)")
+    redis_port = free_port()
+    redis = subprocess.Popen([binary, "--port", str(redis_port), "--bind"] + [h for _, h, _ in two_machines]
+                             + ["--save", "", "--appendonly", "no", "--protected-mode", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import contextlib
+    servers, clients, stack = [], [], contextlib.ExitStack()
+    try:
+        for ns, host_ip, ns_ip in two_machines:
+            launcher = tmp_path / ("in_%s.py" % ns)
+            launcher.write_text("import os, sys\nos.execvp('ip', ['ip', 'netns', 'exec', %r, sys.executable, "
+                                "%r] + sys.argv[1:])\n" % (ns, APP))
+            deadline = time.monotonic() + 10
+            while subprocess.run(["redis-cli", "-h", host_ip, "-p", str(redis_port), "PING"],
+                                 capture_output=True, text=True).stdout.strip() != "PONG":
+                assert time.monotonic() < deadline, "redis-server did not answer on %s" % host_ip
+                time.sleep(0.1)
+            server = Server(str(launcher), ["redis://%s:%d/0" % (host_ip, redis_port)]).start()
+            server.address = ns_ip
+            servers.append(server)
+        for server in servers:
+            for _ in range(2):
+                clients.append(stack.enter_context(ws_connect(
+                    "ws://%s:%d/ws?topics=room" % (server.address, server.port), open_timeout=10)))
+        deadline = time.monotonic() + 15
+        while True:
+            out = subprocess.run(["redis-cli", "-h", two_machines[0][1], "-p", str(redis_port), "PUBSUB",
+                                  "NUMSUB", "socketify:room"], capture_output=True, text=True).stdout.split()
+            if out[1:] == ["2"]:
+                break
+            assert time.monotonic() < deadline, out
+            time.sleep(0.05)
+        for server in servers:
+            url = "http://%s:%d/publish-loop?topic=room&n=50&tag=%s" % (server.address, server.port,
+                                                                      server.address)
+            with urllib.request.urlopen(url, timeout=10) as r:
+                assert json.loads(r.read())["result"] is True
+        for client in clients:
+            got = [client.recv(timeout=20) for _ in range(100)]
+            for server in servers:
+                assert [m for m in got if m.startswith(server.address + ":")] == \
+                    ["%s:%d" % (server.address, i) for i in range(50)]
+    finally:
+        stack.close()
+        for server in servers:
+            server.stop()
+            server.check_clean()
+        redis.terminate()
+        redis.wait(10)
