@@ -511,3 +511,14 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
             server.check_clean()
         redis.terminate()
         redis.wait(10)
+
+
+def test_subscribed_waits_for_the_redis_subscription(cluster, redis_server):
+    a, b = cluster(2)
+    on_a = sub(a, [])
+    for i in range(5):  # no polling: once confirmed, the very next publish arrives
+        topic = "fresh%d" % i
+        assert on_a.call("sub_wait", topic=topic) is True
+        assert numsub(redis_server, topic) == 1
+        http_json(b, "/publish", topic=topic, msg="first %d" % i)
+        assert on_a.texts(1) == ["first %d" % i]

@@ -14,7 +14,7 @@ import collections
 import inspect
 import logging
 import time
-from typing import Any, Deque, List, Optional, Set, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -111,6 +111,9 @@ class RedisBackplane(Backplane):
         self._topics: Set[bytes] = set()
         self._asked: Set[bytes] = set()
         self._sync_task: Optional[asyncio.Task] = None
+        # topics Redis confirmed on the current connection, and who waits for one
+        self._confirmed: Set[bytes] = set()
+        self._waiters: Dict[bytes, List[asyncio.Future]] = {}
         self._down_since: Optional[float] = None
         self._down_lost = 0  # stats.lost + stats.overflow when the outage began
         self._overflowing = False
@@ -222,6 +225,35 @@ class RedisBackplane(Backplane):
         result = await asyncio.wait_for(self._client.pubsub_numsub(self.channel_prefix + name),
                                         self.command_timeout)
         return int(result[0][1]) if result else 0
+
+    async def subscribed(self, topic: Union[str, bytes], timeout: Optional[float] = None) -> None:
+        """Waits until Redis confirmed this process's subscription to ``topic``
+        (subscribe a WebSocket first): from then on, messages other processes
+        publish to it arrive here. ``asyncio.TimeoutError`` after ``timeout`` s."""
+        name = topic.encode() if isinstance(topic, str) else bytes(topic)
+        if name in self._confirmed:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(name, []).append(future)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        finally:
+            waiting = self._waiters.get(name)
+            if waiting is not None and future in waiting:
+                waiting.remove(future)
+                if not waiting:
+                    del self._waiters[name]
+
+    def _confirm(self, kind: bytes, channel: bytes) -> None:
+        """A SUBSCRIBE or UNSUBSCRIBE confirmation from Redis."""
+        topic = bytes(channel)[len(self.channel_prefix):]
+        if kind == b"subscribe":
+            self._confirmed.add(topic)
+            for future in self._waiters.pop(topic, ()):
+                if not future.done():
+                    future.set_result(None)
+        elif kind == b"unsubscribe":
+            self._confirmed.discard(topic)
 
     async def topics(self) -> List[bytes]:
         """The topics some process subscribes to on this Redis (``PUBSUB CHANNELS prefix*``)."""
@@ -388,6 +420,7 @@ class RedisBackplane(Backplane):
                 self._reader = reader
             # A new connection: subscribe every live topic again.
             self._asked = set()
+            self._confirmed = set()
             self._last_seen = time.monotonic()
             self._update_connected()
             self._schedule_sync()
@@ -396,8 +429,11 @@ class RedisBackplane(Backplane):
                 while True:
                     response = await reader.read_response(timeout=None)
                     self._last_seen = time.monotonic()
-                    if type(response) is not list or len(response) != 3 or response[0] != _MESSAGE:
-                        continue  # subscribe/unsubscribe confirmations, pongs
+                    if type(response) is not list or len(response) != 3:
+                        continue  # pongs
+                    if response[0] != _MESSAGE:
+                        self._confirm(response[0], response[1])
+                        continue
                     envelope = unpack_envelope(response[2])
                     if envelope is None:
                         stats.ignored += 1

@@ -2,7 +2,7 @@
 ``pubsub_redis_app.py URL [retry] [max_queue=N]``.
 
 WebSocket /ws?topics=a,b (or /wsz, with permessage-deflate) subscribes to
-those topics on open; text commands {"op": "sub"|"unsub", "topic"} answer
+those topics on open; text commands {"op": "sub"|"unsub"|"sub_wait", "topic"} answer
 {"op", "result"}, {"op": "pub", "topic", "msg", "binary", "compress"} calls
 ws.publish. HTTP: /publish?topic=&msg=[&binary=1][&compress=1] (app.publish),
 /publish-loop?topic=&n=&tag= (n publishes "tag:i"), /stats (the backplane's
@@ -34,9 +34,17 @@ def on_open(ws):
         ws.subscribe(topic)
 
 
+async def subscribe_and_wait(ws, topic):
+    ws.subscribe(topic)
+    await app.backplane.subscribed(topic, timeout=10)
+    ws.send(json.dumps({"op": "sub_wait", "result": True}), OpCode.TEXT)
+
+
 def on_message(ws, message, opcode):
     cmd = json.loads(message)
     op, topic = cmd["op"], cmd.get("topic")
+    if op == "sub_wait":  # answers once Redis confirmed the subscription
+        return subscribe_and_wait(ws, topic)
     if op == "sub":
         result = ws.subscribe(topic)
     elif op == "unsub":
