@@ -17,8 +17,10 @@
  *
  * One result line on stdout:
  *   RESULT mode=echo connections=64 inflight=1 size=20 seconds=5.00 messages=N rate=R errors=0
- *   RESULT mode=pubsub subscribers=500 window=16 size=20 seconds=5.00 published=N messages=D rate=R errors=0
- * (rate = echoed messages/s, or deliveries/s over all subscribers). Any
+ *   RESULT mode=pubsub subscribers=500 window=16 size=20 seconds=5.00 published=N messages=D rate=R p50_us=L p99_us=L errors=0
+ * (rate = echoed messages/s, or deliveries/s over all subscribers; p50_us and
+ * p99_us: publish-to-delivery latency, from the publisher's send to each
+ * subscriber's read, in microseconds). Any
  * verification failure prints "ERROR ..." on stderr and exits with status 2.
  *
  * Server mode (the generator's ceiling): wsload --serve PORT
@@ -369,11 +371,31 @@ static void client_connect(conn_t *c, const options_t *o, const char *path) {
 static uint64_t g_published, g_done, *g_counts;
 static int g_all_ready;
 static char *g_ring; /* the payload of seq s at (s % window) * size */
+static double *g_sent_at; /* when seq s was sent, at s % window */
+/* Publish-to-delivery latency histogram: 10 us buckets up to 1 s, then one. */
+#define LAT_BUCKETS 100001
+static uint64_t g_latency[LAT_BUCKETS];
+
+static void record_latency(double seconds) {
+  double bucket = seconds < 0 ? 0 : seconds * 1e5;
+  g_latency[bucket >= LAT_BUCKETS - 1 ? LAT_BUCKETS - 1 : (size_t)bucket]++;
+}
+
+/* The latency (us) under which a fraction q of the deliveries arrived. */
+static double latency_quantile(double q, uint64_t total) {
+  uint64_t want = (uint64_t)(q * (double)total), seen = 0;
+  for (size_t i = 0; i < LAT_BUCKETS; i++) {
+    seen += g_latency[i];
+    if (seen > want) return (double)i * 10.0 + 5.0;
+  }
+  return (double)(LAT_BUCKETS - 1) * 10.0;
+}
 
 static void publish_more(conn_t *pub, const options_t *o, char *payload) {
   (void)payload;
   while (g_published - g_done < (uint64_t)o->window) {
     char *slot = g_ring + (g_published % (uint64_t)o->window) * (size_t)o->size;
+    g_sent_at[g_published % (uint64_t)o->window] = now_s();
     make_payload(slot, (size_t)o->size, 0xffff, g_published);
     append_client_frame(pub, 1, slot, (size_t)o->size);
     g_published++;
@@ -399,7 +421,8 @@ static int run_client(const options_t *o) {
   if (o->pubsub) {
     g_counts = calloc((size_t)o->window, sizeof *g_counts);
     g_ring = malloc((size_t)o->window * (size_t)o->size);
-    if (!g_counts || !g_ring) die("malloc");
+    g_sent_at = calloc((size_t)o->window, sizeof *g_sent_at);
+    if (!g_counts || !g_ring || !g_sent_at) die("malloc");
   }
   int ready = 0;
   uint64_t messages = 0;
@@ -431,6 +454,7 @@ static int run_client(const options_t *o) {
       n = epoll_wait(g_epoll, events, MAX_EVENTS, 50);
       if (n < 0 && errno != EINTR) die("epoll_wait");
     }
+    double read_at = now_s(); /* one clock read per batch of events */
     int todo = first_pass ? total : n;
     for (int e = 0; e < todo; e++) {
       conn_t *c = first_pass ? &conns[e] : events[e].data.ptr;
@@ -484,6 +508,7 @@ static int run_client(const options_t *o) {
                  "verify", c->id, (long long)seq);
           c->next_expected++;
           messages++;
+          record_latency(read_at - g_sent_at[seq % (uint64_t)o->window]);
           g_counts[seq % (uint64_t)o->window]++;
           while (g_done < g_published && g_counts[g_done % (uint64_t)o->window] == (uint64_t)o->subs) {
             g_counts[g_done % (uint64_t)o->window] = 0;
@@ -506,9 +531,10 @@ static int run_client(const options_t *o) {
   double elapsed = now_s() - start;
   if (o->pubsub)
     printf("RESULT mode=pubsub subscribers=%d window=%d size=%d seconds=%.2f published=%llu "
-           "messages=%llu rate=%.1f errors=0\n",
+           "messages=%llu rate=%.1f p50_us=%.0f p99_us=%.0f errors=0\n",
            o->subs, o->window, o->size, elapsed, (unsigned long long)g_published,
-           (unsigned long long)messages, messages / elapsed);
+           (unsigned long long)messages, messages / elapsed, latency_quantile(0.50, messages),
+           latency_quantile(0.99, messages));
   else
     printf("RESULT mode=echo connections=%d inflight=%d size=%d seconds=%.2f messages=%llu "
            "rate=%.1f errors=0\n",
