@@ -522,3 +522,12 @@ def test_subscribed_waits_for_the_redis_subscription(cluster, redis_server):
         assert numsub(redis_server, topic) == 1
         http_json(b, "/publish", topic=topic, msg="first %d" % i)
         assert on_a.texts(1) == ["first %d" % i]
+
+
+def test_foreign_messages_on_our_channels_are_counted_not_delivered(cluster, redis_server):
+    (a,) = cluster(1)
+    on_a = sub(a, ["t"])
+    wait_subscribed(redis_server, "t", 1)
+    assert redis_cli(redis_server, "PUBLISH", "socketify:t", "not an envelope") == ["1"]
+    wait_for(lambda: http_json(a, "/stats")["ignored"], lambda n: n == 1)
+    assert on_a.nothing_pending(0.3)

@@ -1,11 +1,14 @@
 """RedisBackplane: WebSocket pub/sub across processes and machines through
-Redis pub/sub (redis-py's asyncio client).
+Redis pub/sub.
 
-Two connections per process: one publishes (an outgoing queue drained by
-one task, a pipeline per batch), one subscribes to ``channel_prefix +
-topic`` for exactly the topics that have a local subscriber. A message
-carries a small binary envelope (origin id, opcode, compress flag) so a
-process skips its own messages and the frame type survives the trip.
+Two connections per process, opened by redis-py (URL, AUTH, SELECT, TLS):
+one publishes (an outgoing queue drained by one task, a pipeline of PUBLISH
+per batch), one subscribes to ``channel_prefix + topic`` for exactly the
+topics that have a local subscriber. Past the handshake both are read and
+written directly, with replies parsed in bulk (resp.py): no awaited call
+per message. A message carries a small binary envelope (origin id, opcode,
+compress flag) so a process skips its own messages and the frame type
+survives the trip.
 """
 from __future__ import annotations
 
@@ -20,10 +23,11 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import Backplane, new_origin, pack_envelope, unpack_envelope
+from .resp import ProtocolError, RespError, RespParser, pack_command, publish_parts
 
 __all__ = ["RedisBackplane"]
 
@@ -32,6 +36,7 @@ logger = logging.getLogger("socketify.pubsub")
 # What a broken or unreachable broker raises (redis-py wraps most OSErrors).
 _LINK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 _MESSAGE = b"message"
+_PING = pack_command(b"PING")
 
 
 def _takes_protocol() -> bool:
@@ -41,10 +46,6 @@ def _takes_protocol() -> bool:
         if init is not None and "protocol" in inspect.signature(init).parameters:
             return True
     return False
-
-
-def _bulk(data: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(data), data)
 
 
 class RedisBackplane(Backplane):
@@ -90,8 +91,7 @@ class RedisBackplane(Backplane):
         # every other wait has its own (command_timeout).
         connection_kwargs.setdefault("socket_timeout", None)
         if _takes_protocol():
-            # RESP2: messages come back from read_response as plain lists
-            # (RESP3 would route them to redis-py's push handlers).
+            # RESP2, the protocol resp.py parses (and every Redis speaks).
             connection_kwargs["protocol"] = 2
         # The backplane does its own reconnecting (and counts what it costs).
         connection_kwargs.setdefault("retry", Retry(NoBackoff(), 0))
@@ -110,7 +110,8 @@ class RedisBackplane(Backplane):
         # topics with a local subscriber, and those asked of Redis on this connection
         self._topics: Set[bytes] = set()
         self._asked: Set[bytes] = set()
-        self._sync_task: Optional[asyncio.Task] = None
+        self._sync_scheduled = False
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         # topics Redis confirmed on the current connection, and who waits for one
         self._confirmed: Set[bytes] = set()
         self._waiters: Dict[bytes, List[asyncio.Future]] = {}
@@ -136,6 +137,7 @@ class RedisBackplane(Backplane):
         self._pool = aioredis.ConnectionPool.from_url(self.url, **self._connection_kwargs)
         self._client = aioredis.Redis(connection_pool=self._pool)
         self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         try:
             writer = await self._connect()
             reader = await self._connect()
@@ -149,7 +151,7 @@ class RedisBackplane(Backplane):
             self._went_down(error)
         self._writer, self._reader = writer, reader
         self._started = True
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._tasks = [loop.create_task(self._publish_loop()), loop.create_task(self._subscribe_loop()),
                        loop.create_task(self._heartbeat_loop())]
         self._update_connected()
@@ -163,9 +165,6 @@ class RedisBackplane(Backplane):
         publisher, others = self._tasks[0], self._tasks[1:]
         for task in others:
             task.cancel()
-        if self._sync_task is not None:
-            others.append(self._sync_task)
-            self._sync_task.cancel()
         try:
             await asyncio.wait_for(asyncio.shield(publisher), self.command_timeout)
         except (asyncio.TimeoutError, asyncio.CancelledError):
@@ -176,9 +175,9 @@ class RedisBackplane(Backplane):
             logger.warning("socketify pub/sub: %d publishes not forwarded to Redis at shutdown",
                            len(self._queue))
             self._queue.clear()
-        for conn in (self._writer, self._reader):
-            if conn is not None:
-                await conn.disconnect()
+        for link in (self._writer, self._reader):
+            if link is not None:
+                await link.conn.disconnect(nowait=True)
         self._writer = self._reader = None
         await self._pool.disconnect()
         self._started = False
@@ -233,7 +232,7 @@ class RedisBackplane(Backplane):
         name = topic.encode() if isinstance(topic, str) else bytes(topic)
         if name in self._confirmed:
             return
-        future = asyncio.get_running_loop().create_future()
+        future = self._loop.create_future() if self._loop else asyncio.get_running_loop().create_future()
         self._waiters.setdefault(name, []).append(future)
         try:
             await asyncio.wait_for(asyncio.shield(future), timeout)
@@ -267,10 +266,10 @@ class RedisBackplane(Backplane):
 
     # -- connections and outages ------------------------------------------------
 
-    async def _connect(self):
+    async def _connect(self) -> "_Link":
         conn = self._pool.make_connection()
         await asyncio.wait_for(conn.connect(), self.command_timeout)
-        return conn
+        return _Link(conn)
 
     def _safe_url(self) -> str:
         """The URL without its password, for logs."""
@@ -288,9 +287,9 @@ class RedisBackplane(Backplane):
         # Both connections go to the same server: when one breaks, drop the
         # other too, so neither is counted "back" while it is dead; the
         # publishing task is woken to reconnect.
-        for conn in (self._writer, self._reader):
-            if conn is not None:
-                asyncio.get_running_loop().create_task(conn.disconnect(nowait=True))
+        for link in (self._writer, self._reader):
+            if link is not None:
+                link.close()
         self._writer = self._reader = None
         if self._wake is not None:
             self._wake.set()
@@ -318,15 +317,17 @@ class RedisBackplane(Backplane):
     # -- publishing -------------------------------------------------------------
 
     async def _publish_loop(self) -> None:
-        """Drains the queue: one pipeline of PUBLISH commands per batch."""
+        """Drains the queue: one write of up to ``max_batch`` PUBLISH commands,
+        then their replies, parsed in bulk."""
         delay = self.reconnect_delay
-        queue = self._queue
+        queue, stats = self._queue, self.stats
         while True:
-            if self._writer is None:
+            link = self._writer
+            if link is None:
                 if self._stopping:
                     return
                 try:
-                    self._writer = await self._connect()
+                    link = self._writer = await self._connect()
                 except _LINK_ERRORS + (RedisError,) as error:
                     self._went_down(error)
                     delay = await self._backoff(delay)
@@ -342,124 +343,146 @@ class RedisBackplane(Backplane):
             count = min(len(queue), self.max_batch)
             parts: List[bytes] = []
             for _ in range(count):
-                channel, header, payload = queue.popleft()
-                parts.append(b"*3\r\n$7\r\nPUBLISH\r\n%s$%d\r\n%s" % (
-                    _bulk(channel), len(header) + len(payload), header))
-                parts.append(payload)
-                parts.append(b"\r\n")
+                parts.extend(publish_parts(*queue.popleft()))
             self._overflowing = False
-            writer = self._writer
             done = 0
             try:
-                await writer.send_packed_command(parts, check_health=False)
+                link.writer.writelines(parts)
+                await asyncio.wait_for(link.writer.drain(), self.command_timeout)
                 while done < count:
-                    try:
-                        await writer.read_response(timeout=self.command_timeout)
-                        self.stats.forwarded += 1
-                    except ResponseError as error:  # e.g. a replica refusing writes
-                        self.stats.lost += 1
-                        logger.warning("socketify pub/sub: Redis refused a PUBLISH: %s", error)
-                    done += 1
-            except _LINK_ERRORS + (RedisError,) as error:
+                    data = await asyncio.wait_for(link.reader.read(65536), self.command_timeout)
+                    if not data:
+                        raise RedisConnectionError("Connection closed by server.")
+                    for reply in link.parser.feed(data):
+                        done += 1
+                        if isinstance(reply, RespError):  # e.g. a replica refusing writes
+                            stats.lost += 1
+                            logger.warning("socketify pub/sub: Redis refused a PUBLISH: %s", reply)
+                        else:
+                            stats.forwarded += 1
+            except _LINK_ERRORS + (RedisError, ProtocolError) as error:
                 # Sent but unanswered: they may or may not have gone out; at
-                # most once, so count them lost.
-                self.stats.lost += count - done
-                self._writer = None
-                await writer.disconnect(nowait=True)
+                # most once, so they count as lost.
+                stats.lost += count - done
+                if self._writer is link:
+                    self._writer = None
+                link.close()
                 self._went_down(error)
 
     # -- subscribing ------------------------------------------------------------
 
     def _schedule_sync(self) -> None:
-        if self._started and self._sync_task is None and self._reader is not None:
-            self._sync_task = asyncio.get_running_loop().create_task(self._sync_subscriptions())
+        """Subscription changes of one loop iteration go out in one write."""
+        if self._started and not self._sync_scheduled and self._reader is not None:
+            self._sync_scheduled = True
+            self._loop.call_soon(self._sync_subscriptions)
 
-    async def _sync_subscriptions(self) -> None:
-        """Brings Redis's subscriptions on the reading connection in line with
-        the local topics, in one SUBSCRIBE and one UNSUBSCRIBE per round."""
-        try:
-            while self._reader is not None:
-                reader = self._reader
-                add = self._topics - self._asked
-                remove = self._asked - self._topics
-                if not add and not remove:
-                    return
-                prefix = self.channel_prefix
-                parts = []
-                if add:
-                    parts.append(b"*%d\r\n$9\r\nSUBSCRIBE\r\n" % (len(add) + 1))
-                    parts.extend(_bulk(prefix + t) for t in add)
-                if remove:
-                    parts.append(b"*%d\r\n$11\r\nUNSUBSCRIBE\r\n" % (len(remove) + 1))
-                    parts.extend(_bulk(prefix + t) for t in remove)
-                self._asked |= add
-                self._asked -= remove
-                try:
-                    await reader.send_packed_command(parts, check_health=False)
-                except _LINK_ERRORS + (RedisError,):
-                    return  # the read loop sees the broken connection and resubscribes
-        finally:
-            self._sync_task = None
+    def _sync_subscriptions(self) -> None:
+        """Brings Redis's subscriptions on the subscribing connection in line
+        with the local topics: one SUBSCRIBE and one UNSUBSCRIBE at most."""
+        self._sync_scheduled = False
+        link = self._reader
+        if link is None:
+            return  # the next connection subscribes everything
+        add = self._topics - self._asked
+        remove = self._asked - self._topics
+        prefix = self.channel_prefix
+        parts = []
+        if add:
+            parts.append(pack_command(b"SUBSCRIBE", *(prefix + t for t in add)))
+        if remove:
+            parts.append(pack_command(b"UNSUBSCRIBE", *(prefix + t for t in remove)))
+        if parts:
+            self._asked |= add
+            self._asked -= remove
+            link.writer.write(b"".join(parts))  # a broken link shows in the read loop
 
     async def _subscribe_loop(self) -> None:
-        """Reads messages from other processes and hands each to the native publish."""
+        """Reads what Redis pushes and hands each message from another process
+        to the native publish (one call per message, no forwarding)."""
         delay = self.reconnect_delay
         prefix_len = len(self.channel_prefix)
-        origin = self._origin
-        stats = self.stats
+        origin, stats = self._origin, self.stats
         while True:
-            reader = self._reader
-            if reader is None:
+            link = self._reader
+            if link is None:
                 try:
-                    reader = await self._connect()
+                    link = await self._connect()
                 except _LINK_ERRORS + (RedisError,) as error:
                     self._went_down(error)
                     delay = await self._backoff(delay)
                     continue
                 delay = self.reconnect_delay
-                self._reader = reader
+                self._reader = link
             # A new connection: subscribe every live topic again.
             self._asked = set()
             self._confirmed = set()
             self._last_seen = time.monotonic()
             self._update_connected()
             self._schedule_sync()
-            deliver = self._deliver
+            deliver, read, feed = self._deliver, link.reader.read, link.parser.feed
             try:
                 while True:
-                    response = await reader.read_response(timeout=None)
+                    data = await read(262144)
+                    if not data:
+                        raise RedisConnectionError("Connection closed by server.")
                     self._last_seen = time.monotonic()
-                    if type(response) is not list or len(response) != 3:
-                        continue  # pongs
-                    if response[0] != _MESSAGE:
-                        self._confirm(response[0], response[1])
-                        continue
-                    envelope = unpack_envelope(response[2])
-                    if envelope is None:
-                        stats.ignored += 1
-                        continue
-                    if envelope[0] == origin:
-                        continue  # ours: delivered locally when it was published
-                    stats.received += 1
-                    deliver(bytes(response[1])[prefix_len:], envelope[3], envelope[1], envelope[2])
-            except _LINK_ERRORS + (RedisError,) as error:
-                self._reader = None
-                await reader.disconnect(nowait=True)
+                    for reply in feed(data):
+                        if type(reply) is not list or len(reply) != 3:
+                            if isinstance(reply, RespError):
+                                logger.warning("socketify pub/sub: Redis said: %s", reply)
+                            continue  # pongs
+                        kind, channel, data = reply
+                        if kind != _MESSAGE:
+                            self._confirm(kind, channel)
+                            continue
+                        envelope = unpack_envelope(data)
+                        if envelope is None:
+                            stats.ignored += 1
+                        elif envelope[0] != origin:  # ours went out locally at publish
+                            stats.received += 1
+                            deliver(channel[prefix_len:], envelope[3], envelope[1], envelope[2])
+            except _LINK_ERRORS + (RedisError, ProtocolError) as error:
+                if self._reader is link:
+                    self._reader = None
+                link.close()
                 self._went_down(error)
                 delay = await self._backoff(delay)
 
     async def _heartbeat_loop(self) -> None:
         """PINGs the subscribing connection so a silent broker (a vanished host)
-        is noticed: no reply within ``command_timeout`` breaks the connection."""
+        is noticed: nothing heard for ``command_timeout`` past a ping closes
+        the connection, and the read loop reconnects."""
         while True:
             await asyncio.sleep(self.ping_interval)
-            reader = self._reader
-            if reader is None:
+            link = self._reader
+            if link is None:
                 continue
             if time.monotonic() - self._last_seen > self.ping_interval + self.command_timeout:
-                await reader.disconnect(nowait=True)  # the read loop reconnects
-                continue
-            try:
-                await reader.send_packed_command(b"*1\r\n$4\r\nPING\r\n", check_health=False)
-            except _LINK_ERRORS + (RedisError,):
-                continue
+                link.close()
+            else:
+                link.writer.write(_PING)
+
+
+class _Link:
+    """A connection redis-py opened (URL, AUTH, SELECT, TLS done), then read
+    and written directly: the hot path parses replies in bulk (resp.py)."""
+
+    __slots__ = ("conn", "reader", "writer", "parser")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        # redis-py keeps the asyncio streams of an open connection here.
+        self.reader = getattr(conn, "_reader", None)
+        self.writer = getattr(conn, "_writer", None)
+        if not isinstance(self.reader, asyncio.StreamReader) or \
+                not isinstance(self.writer, asyncio.StreamWriter):
+            raise RuntimeError("this redis-py version does not expose its connection streams; "
+                               "RedisBackplane needs redis>=4.2,<9")
+        self.parser = RespParser()
+
+    def close(self) -> None:
+        """Closes the socket now (a pending read then ends) and lets redis-py
+        tidy its connection object; idempotent."""
+        self.writer.close()
+        asyncio.get_running_loop().create_task(self.conn.disconnect(nowait=True))
