@@ -47,7 +47,8 @@ def test_incomplete_reply_waits():
     assert parser.feed(b"lo\r\n") == [[b"message", b"room", b"hello"]]
 
 
-@pytest.mark.parametrize("bad", [b"?what\r\n", b":12x\r\n", b"$3\r\nabcXY", b"*x\r\n"])
+@pytest.mark.parametrize("bad", [b"?what\r\n", b":12x\r\n", b"$3\r\nabcXY", b"*x\r\n",
+                                 b"*3\r\n$7\r\nmessage\r\n:1\r\n", b"*3\r\n$7\r\nmessage\r\n$2\r\nabXY"])
 def test_bad_bytes_are_a_protocol_error(bad):
     with pytest.raises(ProtocolError):
         RespParser().feed(bad)
@@ -73,3 +74,12 @@ def test_envelope():
     assert unpack_envelope(b"short") is None  # not ours: counted as ignored, not delivered
     assert unpack_envelope(b"\x02" + header[1:]) is None  # another version
     assert unpack_envelope(pack_envelope(b"ABCDEFGH", 9, False)) is None  # not a data opcode
+
+
+def test_backplane_from_url():
+    from socketify.pubsub import RedisBackplane, backplane_from_url
+    backplane = backplane_from_url("redis://127.0.0.1:6379/0", channel_prefix="app:")
+    assert isinstance(backplane, RedisBackplane) and backplane.channel_prefix == b"app:"
+    assert isinstance(backplane_from_url("unix:///run/redis.sock"), RedisBackplane)
+    with pytest.raises(ValueError, match="expected redis://"):
+        backplane_from_url("nats://x")

@@ -8,7 +8,20 @@ from typing import Any
 
 from .base import Backplane, BackplaneStats
 
-__all__ = ["Backplane", "BackplaneStats", "RedisBackplane"]
+__all__ = ["Backplane", "BackplaneStats", "RedisBackplane", "backplane_from_url"]
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def backplane_from_url(url: str, **options: Any) -> Backplane:
+    """The backplane a URL names (for ``--pubsub-url`` / ``SOCKETIFY_PUBSUB_URL``):
+    ``redis://``, ``rediss://`` (TLS) and ``unix://`` give a ``RedisBackplane``;
+    ``options`` go to its constructor."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in _REDIS_SCHEMES:
+        from .redis import RedisBackplane
+        return RedisBackplane(url, **options)
+    raise ValueError("unknown pub/sub backplane URL %r (expected redis://, rediss:// or unix://)" % url)
 
 
 def __getattr__(name: str) -> Any:

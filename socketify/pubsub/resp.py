@@ -15,6 +15,11 @@ __all__ = ["pack_command", "publish_parts", "RespError", "RespParser", "Protocol
 Reply = Union[bytes, int, None, "RespError", List["Reply"]]
 
 
+_MESSAGE = b"message"
+_MESSAGE_HEAD = b"*3\r\n$7\r\nmessage\r\n"
+_MESSAGE_HEAD_LEN = len(_MESSAGE_HEAD)
+
+
 class RespError(str):
     """An error reply (``-ERR ...``), kept as a value."""
 
@@ -60,7 +65,12 @@ class RespParser:
         pos = 0
         end = len(buf)
         while pos < end:
-            parsed = self._parse(buf, pos, end)
+            if buf.startswith(_MESSAGE_HEAD, pos):
+                # A published message, the reply this parser exists for: its
+                # two bulk strings read without the general recursion.
+                parsed = self._message(buf, pos + _MESSAGE_HEAD_LEN, end)
+            else:
+                parsed = self._parse(buf, pos, end)
             if parsed is None:
                 break
             reply, pos = parsed
@@ -68,6 +78,25 @@ class RespParser:
         if pos:
             del buf[:pos]
         return replies
+
+    def _message(self, buf: bytearray, pos: int, end: int) -> Optional[Tuple[Reply, int]]:
+        """[b"message", channel, data] from after its array header, or None."""
+        items: List[Reply] = [_MESSAGE]
+        for _ in range(2):
+            eol = buf.find(b"\r\n", pos)
+            if eol < 0:
+                return None
+            if buf[pos] != 0x24:  # '$'
+                raise ProtocolError("a pub/sub message whose parts are not bulk strings")
+            start = eol + 2
+            stop = start + self._int(buf, pos, eol)
+            if stop + 2 > end:
+                return None
+            if stop < start or buf[stop:stop + 2] != b"\r\n":
+                raise ProtocolError("a bulk string without its CRLF")
+            items.append(bytes(buf[start:stop]))
+            pos = stop + 2
+        return items, pos
 
     def _parse(self, buf: bytearray, pos: int, end: int) -> Optional[Tuple[Reply, int]]:
         """(reply, position after it) or None when incomplete."""
