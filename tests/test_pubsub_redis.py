@@ -531,3 +531,15 @@ def test_foreign_messages_on_our_channels_are_counted_not_delivered(cluster, red
     assert redis_cli(redis_server, "PUBLISH", "socketify:t", "not an envelope") == ["1"]
     wait_for(lambda: http_json(a, "/stats")["ignored"], lambda n: n == 1)
     assert on_a.nothing_pending(0.3)
+
+
+def test_outgoing_queue_is_bounded_in_bytes_too(cluster, redis_server):
+    a, b = cluster(1, "max_queue_bytes=1000") + cluster(1)
+    on_b = sub(b, ["t"])
+    wait_subscribed(redis_server, "t", 1)
+    # One handler queues all ten before the publishing task runs: 3 fit.
+    http_json(a, "/publish-loop", topic="t", n=10, tag="big", pad=300)
+    assert [m.split(".")[0] for m in on_b.texts(3)] == ["big:0", "big:1", "big:2"]
+    assert on_b.nothing_pending(0.3)
+    stats = http_json(a, "/stats")
+    assert stats["overflow"] == 7 and stats["forwarded"] == 3, stats

@@ -57,7 +57,8 @@ class RedisBackplane(Backplane):
     default) raises ``ConnectionError`` from ``listen()``; True starts anyway
     (local pub/sub only) and keeps retrying. ``max_queue`` bounds the
     publishes waiting for Redis (over it they are dropped and counted in
-    ``stats.overflow``); ``max_batch`` is the most PUBLISH commands sent in
+    ``stats.overflow``), and so does ``max_queue_bytes`` (their payload
+    bytes, default 64 MiB); ``max_batch`` is the most PUBLISH commands sent in
     one pipeline. ``reconnect_delay`` / ``max_reconnect_delay`` bound the
     exponential backoff between reconnection attempts; ``command_timeout``
     is how long Redis may take to answer a batch or a ping before the
@@ -66,7 +67,8 @@ class RedisBackplane(Backplane):
     """
 
     def __init__(self, url: str, channel_prefix: str = "socketify:", *, connect_retry: bool = False,
-                 max_queue: int = 10_000, max_batch: int = 512, reconnect_delay: float = 0.05,
+                 max_queue: int = 10_000, max_queue_bytes: int = 64 * 1024 * 1024,
+                 max_batch: int = 512, reconnect_delay: float = 0.05,
                  max_reconnect_delay: float = 5.0, command_timeout: float = 5.0,
                  ping_interval: float = 5.0, **connection_kwargs: Any) -> None:
         super().__init__()
@@ -74,12 +76,13 @@ class RedisBackplane(Backplane):
             raise TypeError("RedisBackplane needs a redis:// URL")
         if not isinstance(channel_prefix, (str, bytes)):
             raise TypeError("channel_prefix must be str or bytes")
-        if max_queue < 1 or max_batch < 1:
-            raise ValueError("max_queue and max_batch must be at least 1")
+        if max_queue < 1 or max_batch < 1 or max_queue_bytes < 1:
+            raise ValueError("max_queue, max_queue_bytes and max_batch must be at least 1")
         self.url = url
         self.channel_prefix = channel_prefix.encode() if isinstance(channel_prefix, str) else channel_prefix
         self.connect_retry = connect_retry
         self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
         self.max_batch = max_batch
         self.reconnect_delay = reconnect_delay
         self.max_reconnect_delay = max_reconnect_delay
@@ -103,6 +106,7 @@ class RedisBackplane(Backplane):
         self._stopping = False
         # outgoing: (channel, envelope header, payload)
         self._queue: Deque[Tuple[bytes, bytes, bytes]] = collections.deque()
+        self._queued_bytes = 0  # payload bytes in _queue
         self._wake: Optional[asyncio.Event] = None
         self._writer: Any = None  # the publishing connection when up
         self._reader: Any = None  # the subscribing connection when up
@@ -175,6 +179,7 @@ class RedisBackplane(Backplane):
             logger.warning("socketify pub/sub: %d publishes not forwarded to Redis at shutdown",
                            len(self._queue))
             self._queue.clear()
+            self._queued_bytes = 0
         for link in (self._writer, self._reader):
             if link is not None:
                 await link.conn.disconnect(nowait=True)
@@ -191,14 +196,15 @@ class RedisBackplane(Backplane):
             stats.lost += 1  # Redis is down: the outage log line reports the count
             return
         queue = self._queue
-        if len(queue) >= self.max_queue:
+        if len(queue) >= self.max_queue or self._queued_bytes + len(payload) > self.max_queue_bytes:
             stats.overflow += 1
             if not self._overflowing:
                 self._overflowing = True
                 logger.warning("socketify pub/sub: Redis is not keeping up; the outgoing queue is full "
-                               "(%d messages) and new publishes are dropped (counted in stats.overflow)",
-                               self.max_queue)
+                               "(%d messages, %d bytes) and new publishes are dropped (counted in "
+                               "stats.overflow)", len(queue), self._queued_bytes)
             return
+        self._queued_bytes += len(payload)
         queue.append((self.channel_prefix + topic, pack_envelope(self._origin, opcode, compress), payload))
         if len(queue) == 1:
             self._wake.set()
@@ -343,7 +349,9 @@ class RedisBackplane(Backplane):
             count = min(len(queue), self.max_batch)
             parts: List[bytes] = []
             for _ in range(count):
-                parts.extend(publish_parts(*queue.popleft()))
+                message = queue.popleft()
+                self._queued_bytes -= len(message[2])
+                parts.extend(publish_parts(*message))
             self._overflowing = False
             done = 0
             try:

@@ -1,11 +1,11 @@
 """A server in a cluster sharing one Redis:
-``pubsub_redis_app.py URL [retry] [max_queue=N]``.
+``pubsub_redis_app.py URL [retry] [max_queue=N] [max_queue_bytes=N]``.
 
 WebSocket /ws?topics=a,b (or /wsz, with permessage-deflate) subscribes to
 those topics on open; text commands {"op": "sub"|"unsub"|"sub_wait", "topic"} answer
 {"op", "result"}, {"op": "pub", "topic", "msg", "binary", "compress"} calls
 ws.publish. HTTP: /publish?topic=&msg=[&binary=1][&compress=1] (app.publish),
-/publish-loop?topic=&n=&tag= (n publishes "tag:i"), /stats (the backplane's
+/publish-loop?topic=&n=&tag=[&pad=] (n publishes "tag:i" + pad dots), /stats (the backplane's
 counters), /cluster?topic= (cluster and local subscriber counts), /num?topic=.
 """
 import dataclasses
@@ -20,6 +20,7 @@ from socketify.pubsub import RedisBackplane
 OPTIONS = dict(arg.split("=", 1) for arg in sys.argv[2:] if "=" in arg)
 app = App(pubsub=RedisBackplane(sys.argv[1], connect_retry="retry" in sys.argv[2:],
                                 max_queue=int(OPTIONS.get("max_queue", 10_000)),
+                                max_queue_bytes=int(OPTIONS.get("max_queue_bytes", 1 << 26)),
                                 reconnect_delay=0.05, max_reconnect_delay=0.5))
 
 
@@ -76,8 +77,9 @@ def publish(res, req):
 @app.get("/publish-loop")
 def publish_loop(res, req):
     topic, tag = req.get_query("topic"), req.get_query("tag") or ""
+    pad = "." * int(req.get_query("pad") or 0)
     for i in range(int(req.get_query("n"))):
-        app.publish(topic, "%s:%d" % (tag, i), OpCode.TEXT)
+        app.publish(topic, "%s:%d%s" % (tag, i, pad), OpCode.TEXT)
     res.send({"result": True})
 
 
