@@ -543,3 +543,20 @@ def test_outgoing_queue_is_bounded_in_bytes_too(cluster, redis_server):
     assert on_b.nothing_pending(0.3)
     stats = http_json(a, "/stats")
     assert stats["overflow"] == 7 and stats["forwarded"] == 3, stats
+
+
+def test_every_way_of_closing_unsubscribes_redis(cluster, redis_server):
+    from wsframes import close_frame
+
+    (a,) = cluster(1)
+    topics = ["by-end", "by-close", "by-client-close", "by-tcp-drop"]
+    clients = {t: sub(a, [t]) for t in topics}
+    for t in topics:
+        wait_subscribed(redis_server, t, 1)
+    clients["by-end"].send_text(json.dumps({"op": "end"}))
+    clients["by-close"].send_text(json.dumps({"op": "end", "abrupt": True}))
+    clients["by-client-close"].send_raw(close_frame(1000))
+    clients["by-tcp-drop"].close_socket()
+    for t in topics:
+        wait_subscribed(redis_server, t, 0)
+    assert redis_cli(redis_server, "PUBSUB", "CHANNELS", "socketify:*") == []

@@ -2,11 +2,14 @@
 ``pubsub_redis_app.py URL [retry] [max_queue=N] [max_queue_bytes=N]``.
 
 WebSocket /ws?topics=a,b (or /wsz, with permessage-deflate) subscribes to
-those topics on open; text commands {"op": "sub"|"unsub"|"sub_wait", "topic"} answer
-{"op", "result"}, {"op": "pub", "topic", "msg", "binary", "compress"} calls
-ws.publish. HTTP: /publish?topic=&msg=[&binary=1][&compress=1] (app.publish),
-/publish-loop?topic=&n=&tag=[&pad=] (n publishes "tag:i" + pad dots), /stats (the backplane's
-counters), /cluster?topic= (cluster and local subscriber counts), /num?topic=.
+those topics on open. Text commands: {"op": "sub"|"unsub"|"sub_wait",
+"topic"} answer {"op", "result"} (sub_wait once Redis confirmed it);
+{"op": "pub", "topic", "msg", "binary", "compress"} calls ws.publish;
+{"op": "end", "abrupt"} closes the socket (ws.end, or ws.close).
+HTTP: /publish?topic=&msg=[&binary=1][&compress=1] (app.publish),
+/publish-loop?topic=&n=&tag=[&pad=] (n publishes "tag:i" + pad dots),
+/stats (the backplane's counters), /cluster?topic= (processes with
+subscribers, and local subscribers).
 """
 import dataclasses
 import json
@@ -50,6 +53,12 @@ def on_message(ws, message, opcode):
         result = ws.subscribe(topic)
     elif op == "unsub":
         result = ws.unsubscribe(topic)
+    elif op == "end":  # the server closes: ws.end or ws.close
+        if cmd.get("abrupt"):
+            ws.close()
+        else:
+            ws.end(1000, "bye")
+        return
     elif op == "pub":
         binary = cmd.get("binary")
         result = ws.publish(topic, cmd["msg"].encode() if binary else cmd["msg"],
