@@ -219,6 +219,7 @@ def test_redis_subscriptions_follow_local_subscribers(cluster, redis_server):
     assert two.call("sub", topic="news") is True
     assert two.call("sub", topic="sport") is True
     wait_for(channels, lambda c: c == ["socketify:news", "socketify:sport"])
+    assert http_json(a, "/topics") == ["news", "sport"]
     assert http_json(a, "/cluster", topic="news") == {"processes": 1, "local": 2}
     assert one.call("unsub", topic="news") is True
     time.sleep(0.2)

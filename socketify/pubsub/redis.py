@@ -142,10 +142,13 @@ class RedisBackplane(Backplane):
         self._client = aioredis.Redis(connection_pool=self._pool)
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        writer = reader = None
         try:
             writer = await self._connect()
             reader = await self._connect()
         except _LINK_ERRORS + (RedisError,) as error:
+            if writer is not None:
+                await writer.conn.disconnect(nowait=True)
             if not self.connect_retry:
                 await self._pool.disconnect()
                 raise ConnectionError("socketify pub/sub: cannot reach Redis at %s: %s (pass "
@@ -304,7 +307,7 @@ class RedisBackplane(Backplane):
         self.stats.outages += 1
         logger.warning("socketify pub/sub: lost Redis at %s (%s); publishes reach this process's "
                        "subscribers only, and other processes' messages are missed, until it is back",
-                       self._safe_url(), error or type(error).__name__)
+                       self._safe_url(), str(error) or type(error).__name__)
 
     def _update_connected(self) -> None:
         up = self._writer is not None and self._reader is not None

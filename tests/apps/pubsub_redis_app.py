@@ -9,7 +9,7 @@ those topics on open. Text commands: {"op": "sub"|"unsub"|"sub_wait",
 HTTP: /publish?topic=&msg=[&binary=1][&compress=1] (app.publish),
 /publish-loop?topic=&n=&tag=[&pad=] (n publishes "tag:i" + pad dots),
 /stats (the backplane's counters), /cluster?topic= (processes with
-subscribers, and local subscribers).
+subscribers, and local subscribers), /topics (backplane.topics()).
 """
 import dataclasses
 import json
@@ -95,6 +95,11 @@ def publish_loop(res, req):
 @app.get("/stats")
 def stats(res, req):
     res.send({"result": dataclasses.asdict(app.backplane.stats)})
+
+
+@app.get("/topics")
+async def topics(res, req):
+    res.send({"result": [t.decode() for t in await app.backplane.topics()]})
 
 
 @app.get("/cluster")
