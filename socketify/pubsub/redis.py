@@ -146,7 +146,7 @@ class RedisBackplane(Backplane):
         try:
             writer = await self._connect()
             reader = await self._connect()
-        except _LINK_ERRORS + (RedisError,) as error:
+        except _LINK_ERRORS + (RedisError, ProtocolError) as error:
             if writer is not None:
                 await writer.conn.disconnect(nowait=True)
             if not self.connect_retry:
@@ -276,9 +276,25 @@ class RedisBackplane(Backplane):
     # -- connections and outages ------------------------------------------------
 
     async def _connect(self) -> "_Link":
+        """A new connection, proven by a PING answered within ``command_timeout``
+        (a frozen server accepts TCP connections but answers nothing)."""
         conn = self._pool.make_connection()
         await asyncio.wait_for(conn.connect(), self.command_timeout)
-        return _Link(conn)
+        link = _Link(conn)
+        try:
+            link.writer.write(_PING)
+            replies: list = []
+            while not replies:
+                data = await asyncio.wait_for(link.reader.read(4096), self.command_timeout)
+                if not data:
+                    raise RedisConnectionError("Connection closed by server.")
+                replies = link.parser.feed(data)
+            if isinstance(replies[0], RespError):
+                raise RedisError("Redis refused PING: %s" % replies[0])
+        except BaseException:
+            await conn.disconnect(nowait=True)
+            raise
+        return link
 
     def _safe_url(self) -> str:
         """The URL without its password, for logs."""
@@ -337,7 +353,7 @@ class RedisBackplane(Backplane):
                     return
                 try:
                     link = self._writer = await self._connect()
-                except _LINK_ERRORS + (RedisError,) as error:
+                except _LINK_ERRORS + (RedisError, ProtocolError) as error:
                     self._went_down(error)
                     delay = await self._backoff(delay)
                     continue
@@ -419,7 +435,7 @@ class RedisBackplane(Backplane):
             if link is None:
                 try:
                     link = await self._connect()
-                except _LINK_ERRORS + (RedisError,) as error:
+                except _LINK_ERRORS + (RedisError, ProtocolError) as error:
                     self._went_down(error)
                     delay = await self._backoff(delay)
                     continue

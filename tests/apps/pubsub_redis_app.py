@@ -1,5 +1,6 @@
 """A server in a cluster sharing one Redis:
-``pubsub_redis_app.py URL [retry] [max_queue=N] [max_queue_bytes=N]``.
+``pubsub_redis_app.py URL [retry] [NAME=VALUE...]`` (max_queue,
+max_queue_bytes, ping_interval, command_timeout: RedisBackplane options).
 
 WebSocket /ws?topics=a,b (or /wsz, with permessage-deflate) subscribes to
 those topics on open. Text commands: {"op": "sub"|"unsub"|"sub_wait",
@@ -24,6 +25,8 @@ OPTIONS = dict(arg.split("=", 1) for arg in sys.argv[2:] if "=" in arg)
 app = App(pubsub=RedisBackplane(sys.argv[1], connect_retry="retry" in sys.argv[2:],
                                 max_queue=int(OPTIONS.get("max_queue", 10_000)),
                                 max_queue_bytes=int(OPTIONS.get("max_queue_bytes", 1 << 26)),
+                                ping_interval=float(OPTIONS.get("ping_interval", 5)),
+                                command_timeout=float(OPTIONS.get("command_timeout", 5)),
                                 reconnect_delay=0.05, max_reconnect_delay=0.5))
 
 
