@@ -153,8 +153,19 @@ class WebSocketRoutes:
 
     # -- the cross-process backplane ------------------------------------------------
 
+    def set_pubsub(self, backplane: Any) -> "WebSocketRoutes":
+        """Attaches a cross-process pub/sub backplane, as ``App(pubsub=...)``
+        does (for an App made elsewhere, e.g. by the CLI); call it before
+        ``listen()``, which connects it."""
+        if getattr(self, "_attached", False):
+            raise RuntimeError("set_pubsub must be called before listen()")
+        self._use_backplane(backplane)
+        return self
+
     def _use_backplane(self, backplane: Any) -> None:
         from .pubsub.base import Backplane  # only for apps that use one
+        if self.backplane is not None:
+            raise RuntimeError("this App already has a pub/sub backplane")
         if not isinstance(backplane, Backplane):
             raise TypeError("pubsub must be a socketify.pubsub backplane (e.g. RedisBackplane(url)), "
                             "not %r" % (backplane,))

@@ -589,3 +589,32 @@ def test_silent_redis_is_noticed_by_the_heartbeat(cluster, redis_server):
     wait_subscribed(redis_server, "t", 1)
     a.stop()
     assert a.stderr().count("lost Redis at") == 1 and "is back after" in a.stderr()
+
+
+def test_set_pubsub_on_an_app_made_elsewhere(redis_server, serve):
+    """What the CLI does with --pubsub-url: attach a backplane to an App the
+    program built, before listen()."""
+    server = serve("""
+        import sys
+        from listen_line import announce
+        from socketify import App
+        from socketify.pubsub import backplane_from_url
+        app = App()
+        app.ws("/ws", {"open": lambda ws: ws.subscribe("t")})
+        app.set_pubsub(backplane_from_url(%r))
+        try:
+            app.set_pubsub(backplane_from_url(%r))
+        except RuntimeError as error:
+            print("second:", error, flush=True)
+        app.listen(0, announce)
+        try:
+            app.set_pubsub(backplane_from_url(%r))
+        except RuntimeError as error:
+            print("late:", error, flush=True)
+        app.run()
+    """ % ((redis_server.url,) * 3))
+    client = Sub.connect(server.port, "/ws")
+    _clients.append(client)
+    wait_subscribed(redis_server, "t", 1)
+    assert "late: set_pubsub must be called before listen()" in server.proc.stdout.readline()
+    assert "second: this App already has a pub/sub backplane" in "".join(server.stdout_lines)
