@@ -128,9 +128,10 @@ class WebSocketRoutes:
 
     def publish(self, topic: Union[str, bytes], message: Any, opcode: Optional[OpCode] = None,
                 compress: bool = False) -> bool:
-        """Sends ``message`` to every WebSocket subscribed to ``topic`` (in this
-        process). Without ``opcode``: str/dict/list as TEXT, bytes as BINARY.
-        Returns True when the topic has subscribers."""
+        """Sends ``message`` to every WebSocket subscribed to ``topic`` in this
+        process, and through the backplane (``App(pubsub=...)``) to every
+        other process. Without ``opcode``: str/dict/list as TEXT, bytes as
+        BINARY. Returns True when the topic has subscribers in this process."""
         name = WebSocket._topic(topic)
         data, code = encode_message(self._json_serializer, message, opcode)
         status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code,
