@@ -97,6 +97,8 @@ def cluster(redis_server):
         return new
 
     yield start
+    while _clients:  # first: a server closing gracefully waits for its clients
+        _clients.pop().close_socket()
     for server in servers:
         server.stop()
         print("server log:", server.stderr())  # shown when the test fails
@@ -618,3 +620,4 @@ def test_set_pubsub_on_an_app_made_elsewhere(redis_server, serve):
     wait_subscribed(redis_server, "t", 1)
     assert "late: set_pubsub must be called before listen()" in server.proc.stdout.readline()
     assert "second: this App already has a pub/sub backplane" in "".join(server.stdout_lines)
+    client.close_socket()  # before the server's graceful stop, which would wait for it
