@@ -621,3 +621,23 @@ def test_set_pubsub_on_an_app_made_elsewhere(redis_server, serve):
     assert "late: set_pubsub must be called before listen()" in server.proc.stdout.readline()
     assert "second: this App already has a pub/sub backplane" in "".join(server.stdout_lines)
     client.close_socket()  # before the server's graceful stop, which would wait for it
+
+
+def test_publishes_redis_refuses_are_counted_and_logged_once(redis_server):
+    """An ACL that forbids PUBLISH: local delivery goes on, every refused
+    publish is counted, and the log has one line per batch, not per message."""
+    redis_cli(redis_server, "ACL", "SETUSER", "nopublish", "on", "nopass", "~*", "&*", "+@all", "-publish")
+    url = redis_server.url.replace("redis://", "redis://nopublish:x@")
+    server = Server(APP, [url]).start()
+    try:
+        client = sub(server, ["t"])
+        http_json(server, "/publish-loop", topic="t", n=5, tag="x")
+        assert client.texts(5) == ["x:%d" % i for i in range(5)]
+        stats = wait_for(lambda: http_json(server, "/stats"), lambda s: s["lost"] == 5)
+        assert stats["forwarded"] == 0 and stats["outages"] == 0, stats
+        client.close_socket()
+    finally:
+        server.stop()
+    log = server.stderr()
+    assert log.count("Redis refused 5 of 5 publishes") == 1 and "NOPERM" in log, log
+    assert "nopublish:x@" not in log

@@ -373,6 +373,7 @@ class RedisBackplane(Backplane):
                 parts.extend(publish_parts(*message))
             self._overflowing = False
             done = 0
+            refused: List[RespError] = []
             try:
                 link.writer.writelines(parts)
                 await asyncio.wait_for(link.writer.drain(), self.command_timeout)
@@ -382,11 +383,14 @@ class RedisBackplane(Backplane):
                         raise RedisConnectionError("Connection closed by server.")
                     for reply in link.parser.feed(data):
                         done += 1
-                        if isinstance(reply, RespError):  # e.g. a replica refusing writes
+                        if isinstance(reply, RespError):  # e.g. an ACL that forbids PUBLISH
                             stats.lost += 1
-                            logger.warning("socketify pub/sub: Redis refused a PUBLISH: %s", reply)
+                            refused.append(reply)
                         else:
                             stats.forwarded += 1
+                if refused:  # one line per batch, however many
+                    logger.warning("socketify pub/sub: Redis refused %d of %d publishes (counted in "
+                                   "stats.lost): %s", len(refused), count, refused[0])
             except _LINK_ERRORS + (RedisError, ProtocolError) as error:
                 # Sent but unanswered: they may or may not have gone out; at
                 # most once, so they count as lost.
