@@ -404,7 +404,8 @@ class RedisBackplane(Backplane):
 
     def _schedule_sync(self) -> None:
         """Subscription changes of one loop iteration go out in one write."""
-        if self._started and not self._sync_scheduled and self._reader is not None:
+        if (self._started and not self._sync_scheduled and self._reader is not None
+                and not self._loop.is_closed()):
             self._sync_scheduled = True
             self._loop.call_soon(self._sync_subscriptions)
 
