@@ -641,3 +641,13 @@ def test_publishes_redis_refuses_are_counted_and_logged_once(redis_server):
     log = server.stderr()
     assert log.count("Redis refused 5 of 5 publishes") == 1 and "NOPERM" in log, log
     assert "nopublish:x@" not in log
+
+
+def test_publishes_queued_at_shutdown_still_go_out(cluster, redis_server):
+    a, b = cluster(2)
+    on_b = sub(b, ["t"])
+    wait_subscribed(redis_server, "t", 1)
+    http_json(a, "/publish-loop", topic="t", n=2000, tag="last", close=1)
+    assert on_b.texts(2000) == ["last:%d" % i for i in range(2000)]
+    assert a.proc.wait(20) == 0  # run() returned after the backplane flushed
+    assert "not forwarded" not in a.stderr()

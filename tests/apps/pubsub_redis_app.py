@@ -8,7 +8,8 @@ those topics on open. Text commands: {"op": "sub"|"unsub"|"sub_wait",
 {"op": "pub", "topic", "msg", "binary", "compress"} calls ws.publish;
 {"op": "end", "abrupt"} closes the socket (ws.end, or ws.close).
 HTTP: /publish?topic=&msg=[&binary=1][&compress=1] (app.publish),
-/publish-loop?topic=&n=&tag=[&pad=] (n publishes "tag:i" + pad dots),
+/publish-loop?topic=&n=&tag=[&pad=][&close=1] (n publishes "tag:i" + pad
+dots; then app.close()),
 /stats (the backplane's counters), /cluster?topic= (processes with
 subscribers, and local subscribers), /topics (backplane.topics()).
 """
@@ -93,6 +94,8 @@ def publish_loop(res, req):
     for i in range(int(req.get_query("n"))):
         app.publish(topic, "%s:%d%s" % (tag, i, pad), OpCode.TEXT)
     res.send({"result": True})
+    if req.get_query("close") == "1":
+        app.close()
 
 
 @app.get("/stats")
