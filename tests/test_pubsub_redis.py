@@ -516,12 +516,15 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
                 assert [m for m in got if m.startswith(server.address + ":")] == \
                     ["%s:%d" % (server.address, i) for i in range(50)]
     finally:
-        stack.close()
+        try:
+            stack.close()
+            for server in servers:
+                server.stop()
+        finally:
+            redis.terminate()
+            redis.wait(10)
         for server in servers:
-            server.stop()
             server.check_clean()
-        redis.terminate()
-        redis.wait(10)
 
 
 def test_subscribed_waits_for_the_redis_subscription(cluster, redis_server):
