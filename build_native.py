@@ -51,6 +51,7 @@ extern "Python" void _sk_on_ws_drain(void *user, sk_res_id_t ws);
 extern "Python" void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const char *topic,
                                             size_t len, int new_count, int old_count);
 extern "Python" void _sk_on_log(void *user, int level, const char *message, size_t len);
+extern "Python" void _sk_on_topic(void *user, const char *topic, size_t len, int subscribed);
 """
 
 SOURCE = """
@@ -113,6 +114,7 @@ static void _sk_on_ws_drain(void *user, sk_res_id_t ws);
 static void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const char *topic, size_t len,
                                    int new_count, int old_count);
 static void _sk_on_log(void *user, int level, const char *message, size_t len);
+static void _sk_on_topic(void *user, const char *topic, size_t len, int subscribed);
 
 /* The callbacks are the binding's extern "Python" functions; wiring them here
  * keeps function pointers out of Python. */
@@ -132,6 +134,7 @@ static sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user) {
   callbacks.on_ws_drain = _sk_on_ws_drain;
   callbacks.on_ws_subscription = _sk_on_ws_subscription;
   callbacks.on_log = _sk_on_log;
+  callbacks.on_topic = _sk_on_topic;
   return sk_app_create(config, &callbacks);
 }
 """

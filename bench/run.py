@@ -97,6 +97,8 @@ SCENARIOS = {
     "ws-echo": ("WS", "/echo", ["-c", "64", "-k", "1"], True),
     "ws-echo-16": ("WS", "/echo", ["-c", "64", "-k", "16"], True),
     "pubsub-fanout": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16"], True),
+    "pubsub-fanout-redis": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16",
+                                           "--latency-at-half"], False),
     "https-plaintext": ("GET", "/", [], False),
     "extensions": ("GET", "/", [], False),
     "wsgi-plaintext": ("GET", "/", [], False),
@@ -111,6 +113,7 @@ SCENARIO_SERVERS = {
     "ws-echo": WS_SERVERS,
     "ws-echo-16": WS_SERVERS,
     "pubsub-fanout": WS_SERVERS,
+    "pubsub-fanout-redis": ["ours"],
     "https-plaintext": ["ours", "reference"],
     "extensions": ["ours", "ours-ext"],
     "wsgi-plaintext": ["ours-wsgi", "reference-wsgi", "granian-wsgi"],
@@ -365,7 +368,9 @@ def setup():
 def server_command(server, port, scenario):
     """The command line that serves SCENARIO on PORT (unpinned)."""
     app, extra = os.path.join(APPS, "socketify_app.py"), []
-    if kind(scenario) == "ws":
+    if scenario == "pubsub-fanout-redis":
+        app = os.path.join(APPS, "socketify_ws_cluster.py")
+    elif kind(scenario) == "ws":
         app = os.path.join(APPS, "socketify_ws_app.py")
     elif kind(scenario) == "https":
         extra = ["--tls", TLS_KEY, TLS_CERT]
@@ -646,6 +651,9 @@ def wsload(scenario, port, seconds, pid):
         "socket_errors": 0,
         "error": None if status == 0 and fields else "wsload: " + one_line(output),
     }
+    if "p99_us" in fields:  # pub/sub: publish-to-delivery latency
+        report["p50_ms"] = float(fields["p50_us"]) / 1000
+        report["p99_ms"] = float(fields["p99_us"]) / 1000
     report["server_cpu"], report["wrk_cpu"], report["other_cpu"] = cpu_use(before, after, elapsed)
     return report
 
@@ -933,7 +941,7 @@ def scenario_table(scenario, results):
     """Markdown table of one scenario, with notes on failures and errors."""
     ws = kind(scenario) == "ws"
     client = "wsload" if ws else "wrk"
-    unit = "deliveries/s" if scenario == "pubsub-fanout" else ("msg/s" if ws else "req/s")
+    unit = "deliveries/s" if scenario.startswith("pubsub-fanout") else ("msg/s" if ws else "req/s")
     lines = ["| server | median %s | min | max | RSS MiB | vs reference | of C ceiling "
              "| CPU server / %s | other CPU |" % (unit, client),
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -1061,6 +1069,8 @@ def scenario_note(scenario, results):
     if scenario == "extensions":
         return "With 3 extensions / without: %s." % fmt_ratio(
             ratio(results, "extensions", "ours-ext", "ours"))
+    if scenario == "pubsub-fanout-redis":
+        return redis_fanout_note(results)
     if kind(scenario) == "ws":
         self_rate = results[scenario].get("wsload-self", {})
         if self_rate.get("status") != "ok":
@@ -1074,6 +1084,24 @@ def scenario_note(scenario, results):
                 parts.append("%s %s" % (fmt_ratio(self_rate["median"] / max(rates)), what))
         return "Generator headroom: wsload drove its own server at %s." % " and ".join(parts)
     return None
+
+
+def redis_fanout_note(results):
+    """Two workers through Redis next to one process: rate ratio and latency."""
+    ours = results["pubsub-fanout-redis"].get("ours", {})
+    if ours.get("status") != "ok":
+        return None
+    latency = [(r["p50_ms"], r["p99_ms"]) for r in ours["runs"] if "p99_ms" in r]
+    single = results.get("pubsub-fanout", {}).get("ours", {})
+    parts = []
+    if single.get("status") == "ok":
+        parts.append("%s of one process's deliveries/s (target >= 50%%)" % fmt_ratio(
+            ours["median"] / single["median"], percent=True))
+    if latency:
+        parts.append("publish-to-delivery latency p50 %.2f ms, p99 %.2f ms at half that rate "
+                     "(median over runs; target p99 < 5 ms)" % (statistics.median(l[0] for l in latency),
+                                     statistics.median(l[1] for l in latency)))
+    return "Two workers through Redis: %s." % "; ".join(parts) if parts else None
 
 
 def instruction_table(counts):
@@ -1162,6 +1190,7 @@ def scenario_description(scenario):
         "ws-echo": "64 WebSocket connections on `/echo`, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
         "ws-echo-16": "64 WebSocket connections on `/echo`, 16 messages of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
         "pubsub-fanout": "1 publisher, 500 subscribers on topic \"bench\", 16 messages of %d bytes in flight; deliveries/s over all subscribers, order checked. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
+        "pubsub-fanout-redis": "`pubsub-fanout` across two worker processes on one port (`bench/apps/socketify_ws_cluster.py`: SO_REUSEPORT splits the 500 subscribers, the publisher lands on one), every publish carried to the other worker by a local redis-server through `RedisBackplane`; deliveries/s over all subscribers, order checked; then as long again at half the publish rate for the publish-to-delivery latency p50/p99 (`wsload --latency-at-half`; the single-threaded generator's own reading of 500 sockets is inside that figure).",
         "https-plaintext": "`GET /` -> `Hello, World!` over TLS (wrk over https, keep-alive; self-signed RSA-2048 certificate). socketify-API servers only.",
         "extensions": "`GET /` -> `Hello, World!`: ours with three extensions registered (the handler calls the extension method `res.plain`) against ours without (`--no-extensions`). The reference has no `app.register`.",
         "plaintext": "`GET /` -> `Hello, World!` (text/plain).",

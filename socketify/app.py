@@ -89,7 +89,9 @@ class App(WebSocketRoutes):
     responses and WebSocket closes finish before closing what is left.
     ``proxy_protocol``: who may
     send a PROXY header (True: any client, False: nobody, or a list of
-    trusted addresses/networks).
+    trusted addresses/networks). ``pubsub`` takes a backplane
+    (``socketify.pubsub.RedisBackplane(url)``) that carries ``publish`` to
+    every other process sharing it.
     """
 
     # ``_route_hook(app, path, handler) -> (path, handler)``, applied to every
@@ -115,6 +117,7 @@ class App(WebSocketRoutes):
         max_body_size: int = 0,
         graceful_shutdown_timeout: float = 10.0,
         proxy_protocol: Any = True,
+        pubsub: Optional[Any] = None,
     ) -> None:
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
@@ -183,6 +186,8 @@ class App(WebSocketRoutes):
         self._extensions: list = []  # (request, response, ws) AppExtension triples
         self._derive_classes()
         self._init_websockets()
+        if pubsub is not None:
+            self._use_backplane(pubsub)
 
     # -- configuration ----------------------------------------------------
 
@@ -556,6 +561,8 @@ class App(WebSocketRoutes):
             hooks, self._start_hooks = self._start_hooks, []
             self._run_hooks(hooks)
         _raise_open_file_limit()
+        if self.backplane is not None:
+            self._start_backplane()
         if port_or_options is None:
             config = AppListenOptions(port=0)
         elif isinstance(port_or_options, AppListenOptions):
@@ -633,6 +640,8 @@ class App(WebSocketRoutes):
             if self._force_stop is not None:
                 self._force_stop.cancel()
                 self._force_stop = None
+        if self.backplane is not None:
+            self._stop_backplane()
         if self.lifespan and self._shutdown_hooks:
             self._run_hooks(self._shutdown_hooks)
         return self
@@ -709,6 +718,8 @@ class App(WebSocketRoutes):
         if self._force_stop is not None:
             self._force_stop.cancel()
             self._force_stop = None
+        if self.backplane is not None:
+            self._stop_backplane()
         if self._attached and not self.loop.loop.is_closed():
             self.loop.loop.remove_reader(lib.sk_app_fd(self._native))
             self._attached = False

@@ -86,6 +86,10 @@ typedef struct sk_app_callbacks {
   /* Something the operator should know (one line of text, SK_LOG_* level):
    * accept failing at the fd limit, a request left unanswered... */
   void (*on_log)(void *user, int level, const char *message, size_t len);
+  /* A topic got its first local subscriber (subscribed=1) or lost its last
+   * (subscribed=0). Only called after sk_app_report_topics(app, 1): a
+   * cross-process backplane follows the topics this process needs. */
+  void (*on_topic)(void *user, const char *topic, size_t len, int subscribed);
 } sk_app_callbacks_t;
 
 /* TLS settings (AppOptions); NULL fields are unset. */
@@ -286,5 +290,7 @@ size_t sk_ws_topics_pack(sk_app_t *app, sk_res_id_t ws, char *out, size_t cap);
 int sk_app_publish(sk_app_t *app, const char *topic, size_t topic_len, const char *data,
                    size_t len, int opcode, int compress);
 size_t sk_app_num_subscribers(const sk_app_t *app, const char *topic, size_t len);
+/* Report topics becoming non-empty/empty through on_topic (off by default). */
+void sk_app_report_topics(sk_app_t *app, int on);
 
 #endif

@@ -339,6 +339,7 @@ struct sk_app {
   size_t publish_count, publish_cap, publish_bytes;
   sk_conn_t *publish_touched;
   int publish_draining;
+  int report_topics; /* on_topic wanted (a backplane is attached) */
 };
 
 /* app.c */

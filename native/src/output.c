@@ -77,7 +77,10 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
   sk_app_t *app = conn->app;
   if (conn->closed) return SK_ERR_STALE;
   if (conn->broken || len == 0) return SK_OK; /* the peer is gone: nothing to deliver */
-  conn->deadline = app->loop.now_ticks + app->config.idle_timeout_s + 1;
+  /* HTTP's inactivity timer; a WebSocket's idle timer is websocket.c's (it
+   * restarts on receive, or on send only with reset_idle_timeout_on_send). */
+  if (conn->phase != SK_PHASE_WS)
+    conn->deadline = app->loop.now_ticks + app->config.idle_timeout_s + 1;
   if (conn->backlog.len) {
     /* Order matters more than syscalls: queue behind what is already waiting. */
     conn->response_in_cork = 0;
@@ -120,7 +123,8 @@ int sk_out_drain_backlog(sk_conn_t *conn) {
     sk_app_defer(conn->app, conn);
   if (conn->backlog.len) return 0;
   sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
-  conn->deadline = conn->app->loop.now_ticks + conn->app->config.idle_timeout_s + 1;
+  if (conn->phase != SK_PHASE_WS)
+    conn->deadline = conn->app->loop.now_ticks + conn->app->config.idle_timeout_s + 1;
   output_drained(conn);
   return 1;
 }
