@@ -156,6 +156,9 @@ _OPTIONS: List[Tuple[Tuple[str, ...], str, Any, Any, str]] = [
     (("--timeout-graceful-shutdown",), "timeout_graceful_shutdown", _seconds, 30.0,
      "on SIGTERM/SIGINT, wait this long for requests in flight before closing them"),
     (("--env-file",), "env_file", str, None, "load KEY=VALUE lines into the environment first"),
+    (("--pubsub-url",), "pubsub_url", str, None,
+     "carry WebSocket pub/sub across workers and machines through this Redis "
+     "(redis://host:port/db); each worker connects on its own"),
 ]
 _BOOL_FLAGS = {flags[0] for flags, _, kind, _, _ in _OPTIONS if kind is _bool}
 
@@ -510,6 +513,13 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
     features = _features(args)
     options = _tls_options(args)
     lifespan = args.lifespan != "off"
+    pubsub = None
+    if args.pubsub_url:
+        from .pubsub import backplane_from_url
+        try:
+            pubsub = backplane_from_url(args.pubsub_url)  # connects in listen(), in this worker
+        except ValueError as error:
+            raise CliError("--pubsub-url: %s" % error)
     _set_app_defaults(
         options=options,
         request_response_factory_max_items=args.req_res_factory_maxitems,
@@ -518,6 +528,7 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
         lifespan=lifespan,
         idle_timeout=args.timeout_keep_alive,
         graceful_shutdown_timeout=args.timeout_graceful_shutdown,
+        pubsub=pubsub,
     )
     if args.interface in ("auto", "socketify") and features.active:
         from ._serve import socketify_route_hook
