@@ -20,6 +20,8 @@ import sys
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .pubsub.base import BackplaneUnavailable
+
 __all__ = ["main", "execute", "CliError", "load_app", "detect_interface"]
 
 logger = logging.getLogger("socketify")
@@ -138,7 +140,7 @@ _OPTIONS: List[Tuple[Tuple[str, ...], str, Any, Any, str]] = [
     (("--reload-dir",), "reload_dirs", "append", None, "watch this directory (repeatable; default: the app dir)"),
     (("--reload-include",), "reload_includes", "append", None, "watch files matching this glob (default *.py)"),
     (("--reload-exclude",), "reload_excludes", "append", None,
-     "ignore files matching this glob (default .*, *.py[cod], __pycache__)"),
+     "ignore files matching this glob (default .*, *.py[cod], __pycache__, *~)"),
     (("--log-level",), "log_level", str, "info", "critical, error, warning, info, debug or trace"),
     (("--access-log",), "access_log", _bool, False, "log one line per request (Common Log Format)"),
     (("--root-path",), "root_path", str, "",
@@ -582,7 +584,7 @@ def _serve_socketify(args, target, where, on_listen) -> None:
         app.ws("/*", behavior)
     try:
         app.listen(where, on_listen)
-    except RuntimeError as error:
+    except (RuntimeError, BackplaneUnavailable) as error:  # a busy port, an unreachable --pubsub-url
         raise CliError(str(error))
     app.run()
 
@@ -612,6 +614,8 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
     try:
         server.listen(where, on_listen)
         server.run(workers=1, block=True)
+    except BackplaneUnavailable as error:
+        raise CliError(str(error))
     except RuntimeError as error:
         if "listen" in str(error).lower():
             raise CliError(str(error))

@@ -2,6 +2,7 @@
 worker processes, through a real redis-server."""
 import json
 
+import pytest
 import redis
 import websocket
 
@@ -69,3 +70,14 @@ def test_a_bad_pubsub_url_is_one_line(tmp_path):
     code, out, err = run_cli(tmp_path, "room:app", "--port", free_port(), "--pubsub-url", "http://x")
     assert code == 1
     assert err.strip().splitlines()[-1].startswith("socketify: error: --pubsub-url: unknown pub/sub backplane URL")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_unreachable_pubsub_url_is_one_line(tmp_path, workers):
+    write_module(tmp_path, "room", ROOM_APP)
+    url = "redis://127.0.0.1:%d/0" % free_port()  # nothing listens there
+    code, out, err = run_cli(tmp_path, "room:app", "--port", free_port(), "--workers", workers,
+                             "--pubsub-url", url)
+    assert code == 1, err
+    assert err.strip().splitlines() == [err.strip().splitlines()[-1]], err  # one line, no traceback
+    assert "cannot reach Redis at" in err and "socketify: error:" in err, err

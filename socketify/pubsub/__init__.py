@@ -6,9 +6,9 @@ package does not import redis; naming ``RedisBackplane`` does.
 """
 from typing import Any
 
-from .base import Backplane, BackplaneStats
+from .base import Backplane, BackplaneStats, BackplaneUnavailable
 
-__all__ = ["Backplane", "BackplaneStats", "RedisBackplane", "backplane_from_url"]
+__all__ = ["Backplane", "BackplaneStats", "BackplaneUnavailable", "RedisBackplane", "backplane_from_url"]
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 

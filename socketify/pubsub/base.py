@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
-__all__ = ["Backplane", "BackplaneStats", "Deliver", "pack_envelope", "unpack_envelope",
+__all__ = ["Backplane", "BackplaneStats", "BackplaneUnavailable", "Deliver", "pack_envelope", "unpack_envelope",
            "ENVELOPE_VERSION"]
 
 # deliver(topic, payload, opcode, compress): fan a message from another
@@ -43,6 +43,11 @@ def unpack_envelope(data: bytes) -> Optional[Tuple[bytes, int, int, bytes]]:
     if opcode not in (1, 2):
         return None
     return origin, opcode, 1 if flags & _COMPRESS else 0, data[HEADER_SIZE:]
+
+
+class BackplaneUnavailable(ConnectionError):
+    """The backplane's server cannot be reached when the App starts (and the
+    engine was not asked to start without it)."""
 
 
 @dataclass

@@ -26,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .base import Backplane, new_origin, pack_envelope, unpack_envelope
+from .base import Backplane, BackplaneUnavailable, new_origin, pack_envelope, unpack_envelope
 from .resp import ProtocolError, RespError, RespParser, pack_command, publish_parts
 
 __all__ = ["RedisBackplane"]
@@ -151,7 +151,7 @@ class RedisBackplane(Backplane):
                 await writer.conn.disconnect(nowait=True)
             if not self.connect_retry:
                 await self._pool.disconnect()
-                raise ConnectionError("socketify pub/sub: cannot reach Redis at %s: %s (pass "
+                raise BackplaneUnavailable("socketify pub/sub: cannot reach Redis at %s: %s (pass "
                                       "RedisBackplane(..., connect_retry=True) to start without it "
                                       "and keep retrying)" % (self._safe_url(), error)) from error
             writer = reader = None
