@@ -58,6 +58,8 @@ class Request:
     _yield = False
     _ancient = None
     _res = None
+    _copied = None  # the snapshot's items (sk_req_pack), once the native request is gone
+    _copied_headers = 0
 
     def __init__(self, ptr) -> None:
         self._ptr = ptr
@@ -85,16 +87,31 @@ class Request:
         return ffi.unpack(buf, size)
 
     def _snapshot(self) -> None:
-        """Copies everything out of the native request (it is about to go away)."""
+        """Copies everything out of the native request (it is about to go
+        away) in one call; headers and parameters are decoded when asked for."""
         if self._ptr is None:
             return
-        self.get_method()
-        self.get_url()
-        self._raw_query()
-        self.get_headers()
-        self.get_parameters()
-        self.is_ancient()
+        parts = self._packed(lib.sk_req_pack).split(b"\0")
         self._ptr = None
+        if self._method is None:
+            self._method = parts[0].decode("latin-1")
+        if self._url is None:
+            self._url = parts[1].decode("latin-1")
+        if self._query is None:
+            self._query = parts[2].decode("latin-1")
+        flags = parts[3]
+        if self._ancient is None:
+            self._ancient = flags[:1] == b"1"
+        self._copied = parts
+        self._copied_headers = int(flags[1:])
+
+    def _copied_part(self, headers: bool) -> list:
+        """The header (name, value, ...) or parameter items of the snapshot."""
+        parts = self._copied
+        if parts is None:
+            self._native()  # raises: the request is gone and was never copied
+        end = 4 + 2 * self._copied_headers
+        return parts[4:end] if headers else parts[end:-1]
 
     def preserve(self) -> "Request":
         """Copies the request into Python so it survives ``await``; returns self."""
@@ -149,7 +166,9 @@ class Request:
         if headers is not None:
             return headers.get(lower_case_header)
         if self._ptr is None:
-            return None
+            if self._copied is None:
+                return None
+            return self.get_headers().get(lower_case_header)
         name = lower_case_header.encode("latin-1") if type(lower_case_header) is str else bytes(lower_case_header)
         lenp = self._lenp
         data = lib.sk_req_header(self._ptr, name.lower(), len(name), lenp)
@@ -161,12 +180,14 @@ class Request:
         """Every header as a dict of lower-case name -> value (a repeated header keeps the last)."""
         headers = self._headers
         if headers is None:
-            packed = self._packed(lib.sk_req_headers_pack)
+            if self._ptr is None:
+                parts = self._copied_part(True)
+            else:
+                packed = self._packed(lib.sk_req_headers_pack)
+                parts = packed.split(b"\0")[:-1] if packed else ()
             headers = {}
-            if packed:
-                parts = packed.split(b"\0")
-                for i in range(0, len(parts) - 1, 2):
-                    headers[parts[i].decode("latin-1")] = _text(parts[i + 1])
+            for i in range(0, len(parts) - 1, 2):
+                headers[parts[i].decode("latin-1")] = _text(parts[i + 1])
             self._headers = headers
         return headers
 
@@ -195,12 +216,15 @@ class Request:
         """Every ``:param`` value of the matched route, percent-decoded."""
         params = self._parameters
         if params is None:
-            packed = self._packed(lib.sk_req_params_pack)
+            if self._ptr is None:
+                raws = self._copied_part(False)
+            else:
+                packed = self._packed(lib.sk_req_params_pack)
+                raws = packed[:-1].split(b"\0") if packed else ()
             params = []
-            if packed:
-                for raw in packed[:-1].split(b"\0"):
-                    value = _text(raw)
-                    params.append(unquote(value) if "%" in value else value)
+            for raw in raws:
+                value = _text(raw)
+                params.append(unquote(value) if "%" in value else value)
             self._parameters = params
         return params
 

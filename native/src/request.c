@@ -2,6 +2,7 @@
  * receive buffer, so they are valid only inside on_request. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static char ascii_lower(char c) {
@@ -88,6 +89,31 @@ const char *sk_req_param(const sk_req_t *req, size_t index, size_t *len) {
   }
   *len = req->params->value_len[index];
   return req->params->value_len[index] ? req->params->value[index] : "";
+}
+
+size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap) {
+  const sk_http_request_t *http = req->http;
+  char count[24];
+  int count_len = snprintf(count, sizeof count, "%c%zu", http->version_minor == 0 ? '1' : '0',
+                           http->header_count);
+  size_t head = http->method.len + http->path.len + http->query.len + 3 + (size_t)count_len + 1;
+  size_t headers = sk_req_headers_pack(req, NULL, 0);
+  size_t params = sk_req_params_pack(req, NULL, 0);
+  size_t need = head + headers + params;
+  if (need > cap || out == NULL) return need;
+  const sk_slice_t *slices[3] = {&http->method, &http->path, &http->query};
+  char *p = out;
+  for (int i = 0; i < 3; i++) {
+    if (slices[i]->len) memcpy(p, slices[i]->data, slices[i]->len);
+    p += slices[i]->len;
+    *p++ = '\0';
+  }
+  memcpy(p, count, (size_t)count_len);
+  p += count_len;
+  *p++ = '\0';
+  p += sk_req_headers_pack(req, p, headers);
+  sk_req_params_pack(req, p, params);
+  return need;
 }
 
 int sk_req_is_ancient(const sk_req_t *req) {
