@@ -6,6 +6,7 @@ from .middleware import DecoratorRouter, MiddlewareRouter, middleware
 from .multipart import MultipartError, MultipartParser, UploadedFile, parse_multipart
 from .sse import SSE, open_sse
 from .loop import Loop
+from .loop import RequestTask, TaskFactory, create_task
 from .options import AppListenOptions, AppOptions
 from .request import AppRequest, Request
 from .response import AppResponse, Response
@@ -38,6 +39,9 @@ __all__ = [
     "UploadedFile",
     "SSE",
     "open_sse",
+    "create_task",
+    "TaskFactory",
+    "RequestTask",
 ]
 
 __version__ = "0.1.0"

@@ -21,6 +21,7 @@ that finishes without suspending is never scheduled.
 """
 import asyncio
 import inspect
+from contextvars import copy_context
 import logging
 import math
 import selectors
@@ -38,6 +39,8 @@ logger = logging.getLogger("socketify")
 _NATIVE_EAGER = sys.version_info >= (3, 12)
 _Task = asyncio.Task
 _current_task = asyncio.current_task
+if not _NATIVE_EAGER:
+    from asyncio.tasks import _enter_task, _leave_task  # what 3.12's eager start does itself
 
 # The class of the tasks socketify starts (the reference's name for it).
 RequestTask = asyncio.Task
@@ -104,15 +107,18 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.
     returns; the loop must be running."""
     if _NATIVE_EAGER:
         return _Task(coro, loop=loop, eager_start=True, context=context)
-    if _current_task(loop) is not None:
-        # A task is running (a callback fired from inside it): a step cannot
-        # run inside another task's step before 3.12, so it is scheduled.
-        if context is not None:
-            return context.run(loop.create_task, coro)
-        return loop.create_task(coro)
     # The Task (C or Python) schedules its first step with loop.call_soon,
     # looked up on the loop at that moment: an instance attribute catches it
-    # and the step runs now, exactly as the loop would have run it.
+    # and the step runs now, exactly as the loop would have run it. A task
+    # started from inside another one's step steps aside meanwhile, as 3.12's
+    # eager tasks do.
+    outer = _current_task(loop)
+    if outer is not None:
+        _leave_task(loop, outer)
+        try:
+            return _eager_task(loop, coro, context)
+        finally:
+            _enter_task(loop, outer)
     catcher = _catcher
     overrides = vars(loop)
     overrides["call_soon"] = catcher
@@ -346,12 +352,37 @@ class _CoreSelector(selectors.BaseSelector):
         self._inner.close()
 
 
+class _Handle(asyncio.Handle):
+    """asyncio's Handle, built in one call when the loop is not in debug mode
+    (no source traceback to take)."""
+
+    __slots__ = ()
+
+    def __init__(self, callback, args, loop, context) -> None:  # noqa: D107 - Handle's own fields
+        self._context = context if context is not None else copy_context()
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
 class SocketifyEventLoop(asyncio.SelectorEventLoop):
     """A standard asyncio selector loop whose waits are the native core's
     (one syscall per iteration for both); see the module docstring."""
 
     def __init__(self) -> None:
         super().__init__(_CoreSelector())
+
+    def call_soon(self, callback, *args, context=None):
+        """``call_soon``, without the debug-mode work when not in debug mode
+        (every Task step that yields goes through here)."""
+        if self._debug or self._closed:
+            return super().call_soon(callback, *args, context=context)
+        handle = _Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
 
     def core_selector(self) -> _CoreSelector:
         """The selector an App attaches its core to."""

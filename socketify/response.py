@@ -66,6 +66,7 @@ class Response:
     _ws_behavior = None  # set on the response to a WebSocket upgrade request
     _chunk_future = None  # the pending send_chunk piece
     _req = None  # the Request, once the response outlives its dispatch
+    _body_read = False  # get_data() returned the whole body
 
     def __init__(self, res_id: int) -> None:
         self._id = res_id
@@ -314,10 +315,11 @@ class Response:
 
     async def get_data(self) -> BytesIO:
         """The whole request body (what arrived, if the client aborted)."""
-        if self._done:
+        if self._done or self._body_read:
             return BytesIO()
         data = self._take_body()
         if data is not None:
+            self._body_read = True
             return BytesIO(data)  # no future, no loop round trip
         buffer = BytesIO()
         future = self.app.loop.create_future()
@@ -334,6 +336,7 @@ class Response:
         self._aborted_handler = _chain(self._aborted_handler, aborted)
         self.on_data(collect)
         await future
+        self._body_read = True
         buffer.seek(0)
         return buffer
 

@@ -2,7 +2,6 @@
  * receive buffer, so they are valid only inside on_request. */
 #include "internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static char ascii_lower(char c) {
@@ -93,10 +92,21 @@ const char *sk_req_param(const sk_req_t *req, size_t index, size_t *len) {
 
 size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap) {
   const sk_http_request_t *http = req->http;
+  /* The flag, then the count in decimal (written backwards, then turned). */
   char count[24];
-  int count_len = snprintf(count, sizeof count, "%c%zu", http->version_minor == 0 ? '1' : '0',
-                           http->header_count);
-  size_t head = http->method.len + http->path.len + http->query.len + 3 + (size_t)count_len + 1;
+  size_t count_len = 0;
+  size_t n = http->header_count;
+  do {
+    count[count_len++] = (char)('0' + n % 10);
+    n /= 10;
+  } while (n && count_len < sizeof count - 1);
+  count[count_len++] = http->version_minor == 0 ? '1' : '0';
+  for (size_t i = 0; i < count_len / 2; i++) {
+    char c = count[i];
+    count[i] = count[count_len - 1 - i];
+    count[count_len - 1 - i] = c;
+  }
+  size_t head = http->method.len + http->path.len + http->query.len + 3 + count_len + 1;
   size_t headers = sk_req_headers_pack(req, NULL, 0);
   size_t params = sk_req_params_pack(req, NULL, 0);
   size_t need = head + headers + params;
@@ -108,7 +118,7 @@ size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap) {
     p += slices[i]->len;
     *p++ = '\0';
   }
-  memcpy(p, count, (size_t)count_len);
+  memcpy(p, count, count_len);
   p += count_len;
   *p++ = '\0';
   p += sk_req_headers_pack(req, p, headers);
