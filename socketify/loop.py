@@ -24,6 +24,7 @@ import inspect
 from contextvars import copy_context
 import logging
 import math
+import os
 import selectors
 import sys
 from types import GeneratorType
@@ -39,6 +40,7 @@ logger = logging.getLogger("socketify")
 _NATIVE_EAGER = sys.version_info >= (3, 12)
 _Task = asyncio.Task
 _current_task = asyncio.current_task
+_running_loop = asyncio.events._get_running_loop  # C; loop.is_running() is Python in asyncio
 if not _NATIVE_EAGER:
     from asyncio.tasks import _enter_task, _leave_task  # what 3.12's eager start does itself
 
@@ -104,7 +106,7 @@ _catcher = _StepCatcher()
 
 def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.Future:
     """A Task whose first step has already run (inside the Task) when this
-    returns; the loop must be running."""
+    returns; ``loop`` must be the loop running in this thread."""
     if _NATIVE_EAGER:
         return _Task(coro, loop=loop, eager_start=True, context=context)
     # The Task (C or Python) schedules its first step with loop.call_soon,
@@ -143,7 +145,7 @@ def create_task(loop: asyncio.AbstractEventLoop, coro, default_done_callback: Op
     """A task whose first step runs now (eager) when ``loop`` is running,
     else at the loop's next iteration; ``default_done_callback(task)`` runs
     when it is done; ``context`` is the contextvars context it runs in."""
-    if loop.is_running():
+    if _running_loop() is loop:
         task = _eager_task(loop, coro, context)
     elif context is not None:
         task = context.run(loop.create_task, coro)
@@ -165,7 +167,7 @@ class TaskFactory:
 
     def __call__(self, loop: asyncio.AbstractEventLoop, coro, context=None, **kwargs) -> asyncio.Future:
         """Creates one eager task."""
-        if kwargs.get("eager_start") is False or not loop.is_running():
+        if kwargs.get("eager_start") is False or _running_loop() is not loop:
             if context is not None:
                 kwargs["context"] = context
             return _Task(coro, loop=loop, **kwargs)
@@ -231,7 +233,7 @@ class CallbackRunner:
         finished in its first step."""
         loop = self.get_loop()
         guarded = _guarded(awaitable, self, res, req)
-        if not loop.is_running():
+        if _running_loop() is not loop:
             # Nothing can step it yet (a hook or error handler before run()):
             # it starts with the loop.
             task = loop.create_task(guarded)
@@ -390,11 +392,21 @@ class SocketifyEventLoop(asyncio.SelectorEventLoop):
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
-    """Our loop, unless the program chose another through its event loop policy."""
+    """The loop an App runs on: the one the program's event loop policy
+    makes, if it set one; else uvloop when it is installed (it runs the
+    asyncio machinery in C: fewer instructions per request, though it waits
+    twice per iteration), unless SOCKETIFY_UVLOOP=0; else SocketifyEventLoop."""
     policy = asyncio.get_event_loop_policy()
-    if type(policy) is asyncio.DefaultEventLoopPolicy and sys.platform != "win32":
-        return SocketifyEventLoop()
-    return policy.new_event_loop()
+    if type(policy) is not asyncio.DefaultEventLoopPolicy or sys.platform == "win32":
+        return policy.new_event_loop()
+    if os.environ.get("SOCKETIFY_UVLOOP", "1") != "0":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return SocketifyEventLoop()
 
 
 class Loop:

@@ -26,9 +26,18 @@ def other_server():
     server.stop()
 
 
+@pytest.fixture(scope="module", params=["socketify-loop", "uvloop"])
+def loop_env(request):
+    """Every test runs on our own asyncio loop and, when it is installed, on uvloop."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+        return {"SOCKETIFY_UVLOOP": "1"}
+    return {"SOCKETIFY_UVLOOP": "0"}
+
+
 @pytest.fixture(scope="module")
-def app_server(other_server):
-    server = Server(APP, [str(other_server.port)]).start()
+def app_server(other_server, loop_env):
+    server = Server(APP, [str(other_server.port)], env=loop_env).start()
     yield server
     server.stop()
 
@@ -63,12 +72,14 @@ def wait_for_event(server, text, timeout=5.0):
 # -- third-party asyncio libraries -------------------------------------------
 
 def test_aiohttp_client_request_from_the_first_line_of_a_handler(app_server):
+    pytest.importorskip("aiohttp")
     status, _, body = get(app_server, "/aiohttp")
     assert (status, body) == (200, b"other said: hello")
 
 
-def test_redis_asyncio_against_a_real_redis_server(redis_server, other_server, serve):
-    server = serve(APP, str(other_server.port), redis_server.url)
+def test_redis_asyncio_against_a_real_redis_server(redis_server, other_server, serve, loop_env):
+    pytest.importorskip("redis.asyncio")
+    server = serve(APP, str(other_server.port), redis_server.url, env=loop_env)
     assert get(server, "/redis?key=a&value=one")[2] == b"one 1"
     assert get(server, "/redis?key=a&value=two")[2] == b"two 2"
 
@@ -95,6 +106,11 @@ def test_run_in_executor_runs_in_a_thread_while_the_loop_serves(app_server):
 
 def test_running_loop_tasks_and_timers(app_server):
     assert get(app_server, "/loop")[2] == b"True True True timer child"
+
+
+def test_the_loop_an_app_runs_on(app_server, loop_env):
+    expected = b"uvloop" if loop_env["SOCKETIFY_UVLOOP"] == "1" else b"socketify"
+    assert get(app_server, "/loop-type")[2].startswith(expected)
 
 
 # -- the callback runner ---------------------------------------------------
@@ -156,8 +172,8 @@ def test_system_exit_in_a_handler_answers_500_and_keeps_serving(app_server):
     assert app_server.proc.poll() is None
 
 
-def test_keyboard_interrupt_in_a_handler_answers_500_and_closes(other_server, serve):
-    server = serve(APP, str(other_server.port))
+def test_keyboard_interrupt_in_a_handler_answers_500_and_closes(other_server, serve, loop_env):
+    server = serve(APP, str(other_server.port), env=loop_env)
     assert get(server, "/interrupt")[:1] == (500,)
     assert server.proc.wait(10) == 0  # a graceful close: run() returned
     assert "KeyboardInterrupt raised in a handler: closing" in server.stderr()
@@ -184,8 +200,8 @@ def test_default_error_log_names_method_and_path(tmp_path, serve):
     assert "ValueError: kaput" in err
 
 
-def test_sync_handler_returning_a_value_warns_once_naming_it(other_server, serve):
-    server = serve(APP, str(other_server.port))
+def test_sync_handler_returning_a_value_warns_once_naming_it(other_server, serve, loop_env):
+    server = serve(APP, str(other_server.port), env=loop_env)
     with rawhttp.connect(server.port, timeout=0.5) as sock:
         sock.sendall(b"GET /returns-value HTTP/1.1\r\nHost: x\r\n\r\n")
         with pytest.raises(socket.timeout):

@@ -113,6 +113,11 @@ async def loop_facts(res, req):
                                 isinstance(current, RequestTask), await fired, await child))
 
 
+@app.get("/loop-type")
+def loop_type(res, req):
+    res.end(type(app.loop.loop).__module__)
+
+
 # -- the callback runner ---------------------------------------------------
 
 @app.get("/never-awaits")
