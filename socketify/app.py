@@ -517,6 +517,8 @@ class App(WebSocketRoutes):
         """One core iteration as the loop's wait; True when asyncio's own
         selector has events too."""
         ready = lib.sk_app_run_once(self._native, timeout_ms)
+        if ready < 0:  # the wait itself failed: stop loudly rather than spin
+            raise OSError("the native event loop failed to wait (status %d)" % ready)
         if self._closing and lib.sk_app_connection_count(self._native) == 0:
             self._stop_loop()
         return ready > 0
