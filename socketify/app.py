@@ -13,8 +13,8 @@ from ._json import default_json
 from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
-from .loop import (CallbackRunner, Loop, SocketifyEventLoop, as_coroutine as _as_coroutine,
-                   describe_request, is_awaitable as _is_awaitable_result)
+from .loop import (CallbackRunner, Loop, SocketifyEventLoop, CoroutineType as _CoroutineType,
+                   as_coroutine as _as_coroutine, describe_request, is_awaitable as _is_awaitable_result)
 from .options import AppListenOptions, AppOptions
 from .request import _SCRATCH_SIZE as _REQUEST_SCRATCH_SIZE, Request
 from .response import Response
@@ -347,7 +347,10 @@ class App(WebSocketRoutes):
                 result = None
             task = None
             if result is not None and result is not res:
-                task = runner.returned(result, handler, res, req)
+                if type(result) is _CoroutineType:  # an async def handler
+                    task = runner.start(result, res, req)
+                else:
+                    task = runner.returned(result, handler, res, req)
             if res._done:
                 if task is None:
                     req._ptr = None

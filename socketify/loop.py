@@ -53,7 +53,7 @@ async def _probe():  # only for its type
 
 
 _probe_coro = _probe()
-_CoroutineType = type(_probe_coro)
+CoroutineType = _CoroutineType = type(_probe_coro)
 _probe_coro.close()
 
 _AWAITABLE_TYPES = {_CoroutineType: True, type(None): False}

@@ -58,7 +58,8 @@ class Request:
     _yield = False
     _ancient = None
     _res = None
-    _copied = None  # the snapshot's items (sk_req_pack), once the native request is gone
+    _raw_copy = None  # what sk_req_pack wrote, decoded on first use (_from_copy)
+    _copied = None  # the snapshot's items, once decoded
     _copied_headers = 0
 
     def __init__(self, ptr) -> None:
@@ -91,8 +92,16 @@ class Request:
         away) in one call; headers and parameters are decoded when asked for."""
         if self._ptr is None:
             return
-        parts = self._packed(lib.sk_req_pack).split(b"\0")
+        self._raw_copy = self._packed(lib.sk_req_pack)
         self._ptr = None
+
+    def _from_copy(self) -> bool:
+        """Decodes the snapshot into the cached fields; False when there is none."""
+        raw = self._raw_copy
+        if raw is None:
+            return False
+        self._raw_copy = None
+        parts = raw.split(b"\0")
         if self._method is None:
             self._method = parts[0].decode("latin-1")
         if self._url is None:
@@ -104,12 +113,14 @@ class Request:
             self._ancient = flags[:1] == b"1"
         self._copied = parts
         self._copied_headers = int(flags[1:])
+        return True
 
     def _copied_part(self, headers: bool) -> list:
         """The header (name, value, ...) or parameter items of the snapshot."""
         parts = self._copied
-        if parts is None:
+        if parts is None and not self._from_copy():
             self._native()  # raises: the request is gone and was never copied
+        parts = self._copied
         end = 4 + 2 * self._copied_headers
         return parts[4:end] if headers else parts[end:-1]
 
@@ -124,6 +135,8 @@ class Request:
         """The method as sent (case preserved), e.g. ``"GET"``."""
         method = self._method
         if method is None:
+            if self._ptr is None and self._from_copy():
+                return self._method
             lenp = self._lenp
             data = lib.sk_req_method(self._native(), lenp)
             method = self._method = ffi.unpack(data, lenp[0]).decode("latin-1")
@@ -133,6 +146,8 @@ class Request:
         """The path, without the query string and not percent-decoded."""
         url = self._url
         if url is None:
+            if self._ptr is None and self._from_copy():
+                return self._url
             lenp = self._lenp
             data = lib.sk_req_url(self._native(), lenp)
             url = self._url = ffi.unpack(data, lenp[0]).decode("latin-1")
@@ -141,6 +156,8 @@ class Request:
     def _raw_query(self) -> str:
         query = self._query
         if query is None:
+            if self._ptr is None and self._from_copy():
+                return self._query
             lenp = self._lenp
             data = lib.sk_req_query(self._native(), lenp)
             query = self._query = ffi.unpack(data, lenp[0]).decode("latin-1") if lenp[0] else ""
@@ -155,6 +172,8 @@ class Request:
         """True for HTTP/1.0 clients."""
         ancient = self._ancient
         if ancient is None:
+            if self._ptr is None and self._from_copy():
+                return self._ancient
             ancient = self._ancient = bool(lib.sk_req_is_ancient(self._native()))
         return ancient
 
@@ -166,7 +185,7 @@ class Request:
         if headers is not None:
             return headers.get(lower_case_header)
         if self._ptr is None:
-            if self._copied is None:
+            if self._copied is None and self._raw_copy is None:
                 return None
             return self.get_headers().get(lower_case_header)
         name = lower_case_header.encode("latin-1") if type(lower_case_header) is str else bytes(lower_case_header)
