@@ -96,6 +96,7 @@ class Response:
         if self._pending:
             self.app._pending.pop(self._id, None)
             self._pending = False
+            self._req = None  # req._res refers back: no cycle left for the GC
 
     def _body(self, message: Any) -> Tuple[bytes, bool]:
         """(bytes, is_json) for any payload the API accepts."""
@@ -278,9 +279,10 @@ class Response:
         self._done = True
         self._pending = False
         handler = self._aborted_handler
+        req, self._req = self._req, None
         if handler is not None:
             self._aborted_handler = None
-            self.app._runner.call(handler, (self,), self, self._req)
+            self.app._runner.call(handler, (self,), self, req)
 
     # -- body reading ---------------------------------------------------
 
