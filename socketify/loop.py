@@ -101,9 +101,6 @@ class _StepCatcher:
         self.context = context
 
 
-_catcher = _StepCatcher()
-
-
 def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.Future:
     """A Task whose first step has already run (inside the Task) when this
     returns; ``loop`` must be the loop running in this thread."""
@@ -121,7 +118,7 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.
             return _eager_task(loop, coro, context)
         finally:
             _enter_task(loop, outer)
-    catcher = _catcher
+    catcher = _StepCatcher()  # one per call: loops of other threads create tasks too
     overrides = vars(loop)
     overrides["call_soon"] = catcher
     try:
@@ -132,7 +129,8 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.
     finally:
         del overrides["call_soon"]
     step, step_context = catcher.step, catcher.context
-    catcher.step = catcher.context = None
+    if step is None:  # a Task class that did not schedule its first step
+        return task
     if step_context is None:
         step()
     else:

@@ -115,7 +115,13 @@ async def loop_facts(res, req):
 
 @app.get("/loop-type")
 def loop_type(res, req):
-    res.end(type(app.loop.loop).__module__)
+    from socketify._binding import lib
+    # SocketifyEventLoop: the core drives the selector; asyncio does not watch the core's fd.
+    core_fd = lib.sk_app_fd(app._native)
+    watched = core_fd in {key.fd for key in app.loop.loop._selector.get_map().values()} \
+        if hasattr(app.loop.loop, "_selector") else "n/a"
+    res.end("%s nested=%s core-fd-watched-by-asyncio=%s" % (
+        type(app.loop.loop).__module__, app._selector is not None, watched))
 
 
 # -- the callback runner ---------------------------------------------------
