@@ -118,8 +118,10 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.
             return _eager_task(loop, coro, context)
         finally:
             _enter_task(loop, outer)
-    catcher = _StepCatcher()  # one per call: loops of other threads create tasks too
     overrides = vars(loop)
+    catcher = overrides.get("_socketify_step_catcher")
+    if catcher is None:  # one per loop: a loop runs in one thread, other loops in others
+        catcher = overrides["_socketify_step_catcher"] = _StepCatcher()
     overrides["call_soon"] = catcher
     try:
         if context is None:
@@ -129,6 +131,7 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.
     finally:
         del overrides["call_soon"]
     step, step_context = catcher.step, catcher.context
+    catcher.step = catcher.context = None
     if step is None:  # a Task class that did not schedule its first step
         return task
     if step_context is None:
