@@ -55,11 +55,16 @@ def _response_length(port, request):
         return len(head) + 4 + length
 
 
-def http_load(port, path, total, depth, connections):
-    """Sends TOTAL GETs for PATH, DEPTH per write on each of CONNECTIONS
-    connections, and reads every response in full (fixed-size responses).
-    Raises OSError when a response is missing or has another size."""
-    request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
+def http_load(port, path, total, depth, connections, method="GET", body=None):
+    """Sends TOTAL requests (METHOD, with BODY when given) for PATH, DEPTH per
+    write on each of CONNECTIONS connections, and reads every response in
+    full (fixed-size responses). Raises OSError when a response is missing or
+    has another size."""
+    if body is None:
+        request = ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (method, path)).encode()
+    else:
+        request = ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                   "Content-Length: %d\r\n\r\n" % (method, path, len(body))).encode() + body
     size = _response_length(port, request)
     selector = selectors.DefaultSelector()
     remaining = total

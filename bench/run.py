@@ -94,6 +94,7 @@ SCENARIOS = {
     "json": ("GET", "/json", [], True),
     "params": ("GET", "/user/42/post/7?q=x", [], False),
     "post-echo": ("POST", "/echo", ["post.lua"], False),
+    "async-sleep": ("GET", "/async", [], False),
     "ws-echo": ("WS", "/echo", ["-c", "64", "-k", "1"], True),
     "ws-echo-16": ("WS", "/echo", ["-c", "64", "-k", "16"], True),
     "pubsub-fanout": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16"], True),
@@ -143,6 +144,8 @@ INSTRUCTION_SCENARIOS = {
     "ws-echo-16": (("ours", "reference"), ("ws", 10)),
     "extensions": (("ours", "ours-ext"), ("http", 20000, 1, 32)),
     "wsgi-plaintext": (("ours-wsgi", "granian-wsgi"), ("http", 20000, 1, 32)),
+    "async-sleep": (("ours", "reference"), ("http", 20000, 1, 32)),
+    "post-echo": (("ours", "reference"), ("http", 20000, 1, 32)),
 }
 
 # Summary targets: (label, scenario, server, other server, threshold):
@@ -167,6 +170,11 @@ TARGETS = [
     ("ours ASGI: 2 workers / 1", "plaintext-workers", "ours-asgi-2w", "ours-asgi-1w", None),
     ("granian: 2 workers / 1", "plaintext-workers", "granian-2w", "granian", None),
     ("uvicorn: 2 workers / 1", "plaintext-workers", "uvicorn-2w", "uvicorn", None),
+    # `other` as (scenario, server): compared with another scenario's figure.
+    ("async-sleep: ours / our sync plaintext", "async-sleep", "ours", ("plaintext", "ours"), 0.6),
+    ("async-sleep: ours / granian plaintext", "async-sleep", "ours", ("plaintext", "granian"), 1.5),
+    ("post-echo: ours / uvicorn", "post-echo", "ours", "uvicorn", 2.0),
+    ("post-echo: ours / granian", "post-echo", "ours", "granian", 2.0),
 ]
 
 
@@ -507,6 +515,7 @@ def check_scenario(scenario, port):
         "json": lambda b: json.loads(b) == {"message": "Hello, World!"},
         "params": lambda b: b == b"user 42 post 7 q x",
         "post-echo": lambda b: b == ECHO_BODY,
+        "async-sleep": lambda b: b == b"Hello, World!",
         "https-plaintext": lambda b: b == b"Hello, World!",
         "extensions": lambda b: b == b"Hello, World!",
         "wsgi-plaintext": lambda b: b == b"Hello, World!",
@@ -788,12 +797,13 @@ def count_instructions(server, scenario, quick):
 
     if load_kind[0] == "http":
         _, total, depth, connections = load_kind
-        path = SCENARIOS[scenario][1]
+        method, path = SCENARIOS[scenario][0], SCENARIOS[scenario][1]
+        body = ECHO_BODY if method == "POST" else None
         total = total // 4 if quick else total
 
         def load_fn(warmup):
             count = instructions.WARMUP_REQUESTS if warmup else total
-            instructions.http_load(port, path, count, depth, connections)
+            instructions.http_load(port, path, count, depth, connections, method, body)
             return count
     else:
         seconds = load_kind[1] // 2 if quick else load_kind[1]
@@ -922,9 +932,13 @@ def fmt_rate(value):
 
 
 def ratio(results, scenario, server, other):
-    """median(server) / median(other) on SCENARIO, or None."""
+    """median(server) / median(other) on SCENARIO (OTHER may be a
+    (scenario, server) pair), or None."""
+    other_scenario = scenario
+    if isinstance(other, tuple):
+        other_scenario, other = other
     a = results.get(scenario, {}).get(server, {})
-    b = results.get(scenario, {}).get(other, {})
+    b = results.get(other_scenario, {}).get(other, {})
     if a.get("status") != "ok" or b.get("status") != "ok" or not b.get("median"):
         return None
     return a["median"] / b["median"]
@@ -1200,6 +1214,7 @@ def scenario_description(scenario):
         "plaintext-workers": "`GET /` -> `Hello, World!` with 1 and 2 worker processes; server and wrk share both CPUs (wrk's share in the CPU column). Ours with 2 workers: `python -m socketify -w 2` on `bench/apps/socketify_cli_app.py` (native API) or `asgi_app.py` (our ASGI adapter); uvicorn and granian with `workers=2`.",
         "post-echo": "`POST /echo` with a 4 KiB body echoed back (`await res.get_data()`; `bench/post.lua`). The C ceiling has no such route.",
         "wsgi-plaintext": "`GET /` -> `Hello, World!` from a framework-free WSGI app (`bench/apps/wsgi_app.py`): our `WSGI` (default thread pool), socketify 0.0.31's `WSGI`, granian `--interface wsgi` (one worker, one runtime thread).",
+        "async-sleep": "`GET /async` -> `Hello, World!` from an `async def` handler that first does `await asyncio.sleep(0)` (ASGI: the same await before the response). The C ceiling has no such route.",
     }[scenario]
 
 

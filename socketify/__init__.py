@@ -6,6 +6,7 @@ from .middleware import DecoratorRouter, MiddlewareRouter, middleware
 from .multipart import MultipartError, MultipartParser, UploadedFile, parse_multipart
 from .sse import SSE, open_sse
 from .loop import Loop
+from .loop import RequestTask, TaskFactory, create_task
 from .options import AppListenOptions, AppOptions
 from .request import AppRequest, Request
 from .response import AppResponse, Response
@@ -40,6 +41,9 @@ __all__ = [
     "SSE",
     "open_sse",
     "WSGI",
+    "create_task",
+    "TaskFactory",
+    "RequestTask",
 ]
 
 from ._version import __version__  # noqa: E402  (metadata, or pyproject.toml in a checkout)

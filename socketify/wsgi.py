@@ -678,7 +678,8 @@ class WSGI:
         environ["PATH_INFO"] = unquote_to_bytes(parts[1]).decode("latin-1") if "%" in url else url
         environ["QUERY_STRING"] = query
         environ["RAW_URI"] = url + "?" + query if query else url
-        environ["SERVER_PROTOCOL"] = "HTTP/1.1" if parts[3] == b"1" else "HTTP/1.0"
+        flags = parts[3]  # b"0" or b"1" (HTTP/1.0), then the header count
+        environ["SERVER_PROTOCOL"] = "HTTP/1.0" if flags[:1] == b"1" else "HTTP/1.1"
         endpoint = self._endpoint
         size = _sk_res_remote_endpoint(res._native, res._id, endpoint, 18)
         if size > 0:
@@ -690,9 +691,10 @@ class WSGI:
             environ["REMOTE_ADDR"] = text
             environ["REMOTE_PORT"] = str(raw[-2] << 8 | raw[-1])
         has_body = False
-        if len(parts) > 6:
+        headers_end = 4 + 2 * int(flags[1:])
+        if headers_end > 4:
             keys = _HEADER_KEYS
-            for i in range(4, len(parts) - 1, 2):
+            for i in range(4, headers_end, 2):
                 name = parts[i]
                 key = keys.get(name)
                 if key is None:

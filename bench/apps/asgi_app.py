@@ -1,8 +1,9 @@
 """Raw ASGI benchmark app (no framework) for uvicorn and granian.
 
 Same behaviour as socketify_app.py: ``/``, ``/json``,
-``/user/{id}/post/{post}?q=x`` and ``POST /echo``.
+``/user/{id}/post/{post}?q=x``, ``POST /echo`` and ``/async``.
 """
+import asyncio
 import json
 from urllib.parse import parse_qs
 
@@ -59,6 +60,9 @@ async def app(scope, receive, send):
         await respond(send, 200, TEXT_HEADERS, PLAIN)
     elif path == "/json" and method == "GET":
         await respond(send, 200, JSON_HEADERS, JSON_BODY)
+    elif path == "/async" and method == "GET":
+        await asyncio.sleep(0)
+        await respond(send, 200, TEXT_HEADERS, PLAIN)
     elif path == "/echo" and method == "POST":
         await respond(send, 200, [], await read_body(receive))
     else:

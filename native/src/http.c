@@ -337,7 +337,13 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
         break;
       }
       pos += head_len;
+      conn->dispatch_input = data + pos;
+      conn->dispatch_input_len = len - pos;
+      conn->dispatch_taken = 0;
       begin_request(conn, &app->request);
+      conn->dispatch_input = NULL;
+      pos += conn->dispatch_taken; /* a body the handler took whole */
+      conn->dispatch_taken = 0;
     } else if (conn->phase == SK_PHASE_REQUEST) {
       if (!conn->body_done) {
         if (pos == len) break;

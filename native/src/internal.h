@@ -65,6 +65,14 @@ typedef struct sk_loop {
   void *ctx;
   sk_watch_t tick_watch;
   sk_watch_t wake_watch;
+  /* An outer loop's own poll fd (asyncio's selector) nested in ours, so one
+   * wait serves both: outer_ready says it has events to collect. */
+  sk_watch_t outer_watch;
+  int outer_ready;
+  /* Called around a wait that may block (timeout != 0), e.g. to let other
+   * threads of the embedding interpreter run meanwhile. */
+  void (*before_block)(void);
+  void (*after_block)(void);
 } sk_loop_t;
 
 int sk_loop_init(sk_loop_t *loop);
@@ -75,6 +83,7 @@ void sk_loop_remove(sk_loop_t *loop, sk_watch_t *watch);
 int sk_loop_run_once(sk_loop_t *loop, int timeout_ms); /* events handled, or <0 */
 void sk_loop_wake(sk_loop_t *loop);                   /* make the loop fd readable */
 void sk_loop_set_tick(sk_loop_t *loop, int armed);    /* 1 s timer on/off */
+int sk_loop_watch_outer(sk_loop_t *loop, int fd);     /* fd -1: stop watching */
 
 /* Backend: the only functions that differ between epoll and kqueue. */
 int sk_backend_init(sk_loop_t *loop);
@@ -198,6 +207,11 @@ struct sk_conn {
   sk_buf_t backlog; /* output the kernel did not take yet */
   sk_buf_t body;    /* request body received before on_data was asked for */
   sk_buf_t head;    /* status line and headers written so far, not yet sent */
+  /* While a request is dispatched: the input after its head (possibly its
+   * whole body), and how much of it sk_res_take_body handed out. */
+  const char *dispatch_input;
+  size_t dispatch_input_len;
+  size_t dispatch_taken;
 
   /* request in flight */
   int version_minor;

@@ -62,24 +62,6 @@ size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap) {
   return need;
 }
 
-size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap) {
-  const sk_http_request_t *http = req->http;
-  size_t headers = sk_req_headers_pack(req, NULL, 0);
-  size_t need = http->method.len + http->path.len + http->query.len + 5 + headers;
-  if (need > cap || out == NULL) return need;
-  char *p = out;
-  const sk_slice_t *line[3] = {&http->method, &http->path, &http->query};
-  for (int i = 0; i < 3; i++) {
-    if (line[i]->len) memcpy(p, line[i]->data, line[i]->len);
-    p += line[i]->len;
-    *p++ = '\0';
-  }
-  *p++ = http->version_minor == 0 ? '0' : '1';
-  *p++ = '\0';
-  sk_req_headers_pack(req, p, headers);
-  return need;
-}
-
 size_t sk_req_params_pack(const sk_req_t *req, char *out, size_t cap) {
   const sk_route_params_t *params = req->params;
   size_t count = params ? params->count : 0;
@@ -110,6 +92,42 @@ const char *sk_req_param(const sk_req_t *req, size_t index, size_t *len) {
 
 int sk_req_handler_id(const sk_req_t *req) {
   return req->handler_id;
+}
+
+size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap) {
+  const sk_http_request_t *http = req->http;
+  /* The flag, then the count in decimal (written backwards, then turned). */
+  char count[24];
+  size_t count_len = 0;
+  size_t n = http->header_count;
+  do {
+    count[count_len++] = (char)('0' + n % 10);
+    n /= 10;
+  } while (n && count_len < sizeof count - 1);
+  count[count_len++] = http->version_minor == 0 ? '1' : '0';
+  for (size_t i = 0; i < count_len / 2; i++) {
+    char c = count[i];
+    count[i] = count[count_len - 1 - i];
+    count[count_len - 1 - i] = c;
+  }
+  size_t head = http->method.len + http->path.len + http->query.len + 3 + count_len + 1;
+  size_t headers = sk_req_headers_pack(req, NULL, 0);
+  size_t params = sk_req_params_pack(req, NULL, 0);
+  size_t need = head + headers + params;
+  if (need > cap || out == NULL) return need;
+  const sk_slice_t *slices[3] = {&http->method, &http->path, &http->query};
+  char *p = out;
+  for (int i = 0; i < 3; i++) {
+    if (slices[i]->len) memcpy(p, slices[i]->data, slices[i]->len);
+    p += slices[i]->len;
+    *p++ = '\0';
+  }
+  memcpy(p, count, count_len);
+  p += count_len;
+  *p++ = '\0';
+  p += sk_req_headers_pack(req, p, headers);
+  sk_req_params_pack(req, p, params);
+  return need;
 }
 
 int sk_req_is_ancient(const sk_req_t *req) {

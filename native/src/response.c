@@ -432,6 +432,40 @@ int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
   return SK_OK;
 }
 
+int sk_res_take_body(sk_app_t *app, sk_res_id_t res, char *out, size_t cap, size_t *len) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->body_wanted) return SK_ERR_STATE; /* already streaming through on_data */
+  if (conn->body_done) {
+    /* Everything arrived before anyone asked: it waits in conn->body. */
+    *len = conn->body.len;
+    if (conn->body.len > cap) return SK_RES_BODY_TOO_BIG;
+    if (conn->body.len) memcpy(out, conn->body.data, conn->body.len);
+    sk_buf_free(&conn->body);
+    conn->body_wanted = 1;
+    conn->body_last_sent = 1;
+    return SK_OK;
+  }
+  /* Inside the dispatch of its request, a Content-Length body that arrived
+   * with the head is still in the input, not yet fed: take it from there. */
+  if (conn->in_dispatch && conn->dispatch_input && conn->body_kind == SK_BODY_LENGTH &&
+      conn->body_received == 0 && conn->body.len == 0 &&
+      conn->body_remaining <= conn->dispatch_input_len - conn->dispatch_taken) {
+    size_t size = (size_t)conn->body_remaining;
+    *len = size;
+    if (size > cap) return SK_RES_BODY_TOO_BIG;
+    memcpy(out, conn->dispatch_input + conn->dispatch_taken, size);
+    conn->dispatch_taken += size;
+    conn->body_received = size;
+    conn->body_remaining = 0;
+    conn->body_done = 1;
+    conn->body_wanted = 1;
+    conn->body_last_sent = 1;
+    return SK_OK;
+  }
+  return SK_ERR_STATE;
+}
+
 int sk_res_write_continue(sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
