@@ -20,6 +20,7 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
+from . import _binding
 from ._binding import ffi, lib
 from .app import App
 from ._threads import LoopBridge, ThreadPool
@@ -41,6 +42,9 @@ _sk_res_write_status = lib.sk_res_write_status
 _sk_res_write_header = lib.sk_res_write_header
 _sk_res_buffered_amount = lib.sk_res_buffered_amount
 _unpack = ffi.unpack
+_new = object.__new__
+# What sk_req_pack writes for most requests fits here (bigger ones get a buffer of their own).
+_PACK_SIZE = 4096
 
 SERVER_SOFTWARE = "socketify"
 # A response's bytes handed to the loop but not yet taken by the kernel,
@@ -546,6 +550,7 @@ class WSGI:
         self._thread: Optional[threading.Thread] = None
         self._loop_thread: Optional[int] = None
         self._endpoint = ffi.new("char[18]")  # the client's raw address and port (loop thread)
+        self._pack_buffer = ffi.new("char[]", _PACK_SIZE)  # sk_req_pack's output (loop thread)
         self._close_requested = False
 
     def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
@@ -615,7 +620,7 @@ class WSGI:
         self._pool = pool = ThreadPool(self.threads, self._run_app, "socketify-wsgi")
         self._stopped = False
         try:
-            server.any("/*", self._on_request)
+            self._route(server)
             if isinstance(self.websocket, dict):
                 server.ws("/*", _ws_behavior(self.websocket, self.websocket_options))
             elif self.websocket is not None:
@@ -664,12 +669,52 @@ class WSGI:
             "wsgi.file_wrapper": FileWrapper,
         }
 
-    def _on_request(self, res, req) -> None:
+    def _route(self, server: App) -> None:
+        """Every request to ``_on_request``: straight from the core (no Request
+        object, no handler wrapper: the environ is the request), unless a
+        route hook (the CLI's features) must wrap the handler."""
+        if App._route_hook is not None:
+            def handler(res, req) -> None:
+                self._on_request(res, req._native())
+                req._ptr = None  # the environ holds the request: the App need not copy it
+            server.any("/*", handler)
+            return
+        response_class = server._response_class
+        req_ptr = server._current_request
+        on_request = self._on_request
+        pending = server._pending
+
+        def dispatch(res_id: int) -> None:
+            res = _new(response_class)
+            res._id = res_id
+            try:
+                on_request(res, req_ptr)
+            except Exception as error:
+                server._report_error(error, res, None)
+                return
+            except BaseException as error:  # SystemExit/KeyboardInterrupt: stop serving, as App does
+                server._report_error(error, res, None)
+                server.close()
+                return
+            if not res._done:  # listen for the client going away
+                res._pending = True
+                pending[res_id] = res
+
+        handler_id = _binding.register_route(dispatch)
+        if lib.sk_app_route(server._native, ffi.NULL, 0, b"/*", 2, handler_id) != _SK_OK:
+            raise RuntimeError("the WSGI route could not be registered")
+
+    def _on_request(self, res, req_ptr) -> None:
         """Loop thread: the environ, then the application on the pool."""
         environ = self._base.copy()
         # Request line, version and headers in one call (instead of one per
         # field: each cffi call costs more than the copying it saves).
-        parts = req._packed(_sk_req_pack).split(b"\0")
+        buf = self._pack_buffer
+        size = _sk_req_pack(req_ptr, buf, _PACK_SIZE)
+        if size > _PACK_SIZE:
+            buf = ffi.new("char[]", size)
+            _sk_req_pack(req_ptr, buf, size)
+        parts = _unpack(buf, size).split(b"\0")
         method = parts[0].decode("latin-1")
         url = parts[1].decode("latin-1")
         query = parts[2].decode("latin-1")
@@ -711,7 +756,6 @@ class WSGI:
         exchange = _Exchange(self, res, environ, method == "HEAD", has_body)
         res._aborted_handler = exchange._loop_aborted
         self._pool.submit(exchange)
-        req._ptr = None  # the environ holds the request: the App need not copy it
 
     def _run_app(self, exchange: _Exchange) -> None:
         """Pool thread: one request through the application, start to close()."""
