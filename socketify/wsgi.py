@@ -45,6 +45,9 @@ _unpack = ffi.unpack
 _new = object.__new__
 # What sk_req_pack writes for most requests fits here (bigger ones get a buffer of their own).
 _PACK_SIZE = 4096
+# Keys the base environ holds for a moment (see _with_room): one past what a
+# 32-slot table takes, so the table grows to 128 slots, room for ~60 keys.
+_ENVIRON_ROOM = 22
 
 SERVER_SOFTWARE = "socketify"
 # A response's bytes handed to the loop but not yet taken by the kernel,
@@ -442,6 +445,17 @@ def _write_head(res, status: bytes, headers: Union[bytes, List[Tuple[bytes, byte
     return True
 
 
+def _with_room(base: Dict[str, Any]) -> Dict[str, Any]:
+    """BASE in a table with room for a request's headers: its copies then
+    take them without growing (CPython copies a dict's table as it is)."""
+    roomy = dict(base)
+    for key in range(_ENVIRON_ROOM - len(roomy)):
+        roomy[key] = None
+    for key in range(_ENVIRON_ROOM - len(base)):
+        del roomy[key]
+    return roomy
+
+
 def _regular_file_size(filelike: Any) -> Optional[int]:
     """Bytes left from the current position of a regular file, or None."""
     try:
@@ -653,7 +667,17 @@ class WSGI:
             host = config.host or ""
             name = socket.gethostname() if host in ("", "0.0.0.0", "::", "[::]") else host
             port = str(config.port)
-        return {
+        base = {
+            # Set for every request (placeholders here): updating a key costs
+            # less than adding one.
+            "REQUEST_METHOD": "",
+            "PATH_INFO": "",
+            "QUERY_STRING": "",
+            "RAW_URI": "",
+            "SERVER_PROTOCOL": "",
+            "REMOTE_ADDR": "",
+            "REMOTE_PORT": "",
+            "wsgi.input": EMPTY_INPUT,
             "GATEWAY_INTERFACE": "CGI/1.1",
             "SERVER_SOFTWARE": SERVER_SOFTWARE,
             "SERVER_NAME": name,
@@ -668,6 +692,7 @@ class WSGI:
             "wsgi.input_terminated": True,
             "wsgi.file_wrapper": FileWrapper,
         }
+        return _with_room(base)
 
     def _route(self, server: App) -> None:
         """Every request to ``_on_request``: straight from the core (no Request
@@ -734,6 +759,8 @@ class WSGI:
                 text = _address_text(address)
             environ["REMOTE_ADDR"] = text
             environ["REMOTE_PORT"] = str(raw[-2] << 8 | raw[-1])
+        else:  # a UNIX socket: no address
+            del environ["REMOTE_ADDR"], environ["REMOTE_PORT"]
         has_body = False
         if len(parts) > 6:
             keys = _HEADER_KEYS
