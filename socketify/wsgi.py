@@ -205,17 +205,20 @@ class _Exchange:
     aborted = False
     cond = None  # created by whoever first needs to wait
     waiting = False
+    # set by the loop thread before the application runs
+    server: "WSGI"  # a class attribute of the per-server subclass
+    res = None
+    environ = None
+    head = False  # a HEAD request
+    input = EMPTY_INPUT  # the environ's wsgi.input
 
-    def __init__(self, server: "WSGI", res, environ: Dict[str, Any], head: bool, has_body: bool) -> None:
-        self.server = server
-        self.res = res
-        self.environ = environ
-        self.head = head
-        if has_body:
-            self.cond = threading.Condition(threading.Lock())
-            self.input = environ["wsgi.input"] = Input(self)
-        else:
-            self.input = environ["wsgi.input"] = EMPTY_INPUT
+    # Created without __init__ (WSGI._on_request sets res and environ): one
+    # call less per request.
+
+    def _loop_with_body(self) -> None:
+        """The request has a body: wsgi.input streams it."""
+        self.cond = threading.Condition(threading.Lock())
+        self.input = self.environ["wsgi.input"] = Input(self)
 
     # -- application thread ------------------------------------------------
 
@@ -631,6 +634,7 @@ class WSGI:
                      lifespan=self.lifespan, **self._limits)
         self._loop_thread = threading.get_ident()
         self._bridge = LoopBridge(server.loop.get_native_loop())
+        self._exchange_class = type("_Exchange", (_Exchange,), {"server": self})
         self._pool = pool = ThreadPool(self.threads, self._run_app, "socketify-wsgi")
         self._stopped = False
         try:
@@ -780,7 +784,13 @@ class WSGI:
                 environ[key] = value
             length = environ.get("CONTENT_LENGTH")
             has_body = (length is not None and length != "0") or "HTTP_TRANSFER_ENCODING" in environ
-        exchange = _Exchange(self, res, environ, method == "HEAD", has_body)
+        exchange = _new(self._exchange_class)
+        exchange.res = res
+        exchange.environ = environ
+        if method == "HEAD":
+            exchange.head = True
+        if has_body:
+            exchange._loop_with_body()
         res._aborted_handler = exchange._loop_aborted
         self._pool.submit(exchange)
 
