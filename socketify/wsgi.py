@@ -661,6 +661,7 @@ class WSGI:
             # Requests still running see the server stopped and end quietly.
             self._stopped = True
             pool.shutdown(5.0)
+            self._bridge.close()
             server.dispose()
 
     def _base_environ(self, config: AppListenOptions) -> Dict[str, Any]:
