@@ -1,5 +1,6 @@
 """socketify: a fast HTTP server and web framework for Python on a native C core."""
 from .app import App, SSLApp
+from .asgi import ASGI
 from .extensions import AppExtension
 from .helpers import in_directory, sendfile, static_route
 from .middleware import DecoratorRouter, MiddlewareRouter, middleware
@@ -13,6 +14,7 @@ from .websocket import CompressOptions, OpCode, SendStatus, WebSocket
 
 __all__ = [
     "App",
+    "ASGI",
     "AppExtension",
     "AppListenOptions",
     "AppOptions",
