@@ -509,6 +509,7 @@ class _WSCycle:
         self.close_reason = ""
         self.receive_waiter = None
         self.drain_waiter = None
+        self.disconnect_delivered = False
 
     # -- events ----------------------------------------------------------------
 
@@ -560,6 +561,7 @@ class _WSCycle:
         self.on_drain()
 
     def _disconnect(self) -> Dict[str, Any]:
+        self.disconnect_delivered = True
         return {"type": "websocket.disconnect", "code": self.close_code or 1005,
                 "reason": self.close_reason}
 
@@ -866,7 +868,11 @@ class _Server:
         except ClientDisconnected:
             cycle.finish(None) if cycle.state != 3 else None
         except BaseException as error:
-            if not isinstance(error, asyncio.CancelledError):
+            if cycle.disconnect_delivered:
+                # Frameworks raise their own "disconnected" error once the
+                # app read websocket.disconnect: the normal way out, no fault.
+                logger.debug("ASGI WebSocket application ended with %r after the disconnect", error)
+            elif not isinstance(error, asyncio.CancelledError):
                 logger.error("Exception in ASGI application (WebSocket)", exc_info=error)
             cycle.finish(error)
             if not isinstance(error, Exception):
