@@ -273,24 +273,34 @@ def rss_kb(pid):
     raise AssertionError("no VmRSS")
 
 
-SIZE_MB = int(os.environ.get("ASGI_BIG_MB", "256"))
+SIZE_MB = int(os.environ.get("ASGI_BIG_MB", "1024"))
 
 
 def test_big_upload_to_a_slow_app_keeps_memory_bounded(asgi_server):
-    """SIZE_MB (256 by default; ASGI_BIG_MB=1024 for the full 1 GB) sent to an
-    app that reads slowly: the core stops reading while the app is not
-    receiving, so the server's RSS stays far below the upload."""
+    """SIZE_MB (1 GB by default; ASGI_BIG_MB scales it) sent to an app that
+    takes one piece, does not receive for a second, then reads slowly: the core stops
+    reading while the app is not receiving, so the server's RSS stays far
+    below the upload."""
+    import threading
     before = rss_kb(asgi_server.proc.pid)
     block = b"z" * (1 << 20)
     peak = [before]
+    sent = [0]
 
     with rawhttp.connect(asgi_server.port, timeout=120) as sock:
-        sock.sendall(b"POST /count?slow=0.001 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+        sock.sendall(b"POST /count?delay=1&slow=0.001 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
                      % (SIZE_MB << 20))
-        for i in range(SIZE_MB):
-            sock.sendall(block)
-            if i % 16 == 0:
-                peak[0] = max(peak[0], rss_kb(asgi_server.proc.pid))
+
+        def upload():
+            for _ in range(SIZE_MB):
+                sock.sendall(block)
+                sent[0] += 1
+
+        sender = threading.Thread(target=upload, daemon=True)
+        sender.start()
+        while sender.is_alive():
+            peak[0] = max(peak[0], rss_kb(asgi_server.proc.pid))
+            sender.join(0.02)
         status, _, body, _ = rawhttp.read_response(sock, timeout=120)
     assert status == 200
     assert json.loads(body)["total"] == SIZE_MB << 20

@@ -103,6 +103,8 @@ async def http(scope, receive, send):
             pieces += 1
             if slow:
                 await asyncio.sleep(slow)
+            if pieces == 1:
+                await asyncio.sleep(float(q.get("delay", "0")))  # not receiving for a while
             if not message.get("more_body"):
                 break
         await respond(send, 200, json.dumps({"total": total, "pieces": pieces}).encode())
