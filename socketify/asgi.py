@@ -26,7 +26,7 @@ from ._binding import ffi, lib
 from .app import App
 from .loop import start_coroutine
 from .options import AppListenOptions, AppOptions
-from .status import status_line
+from .status import _STATUS_LINES, status_line
 from .websocket import CompressOptions, OpCode, SendStatus
 
 __all__ = ["ASGI", "ClientDisconnected"]
@@ -52,6 +52,8 @@ _res_end = lib.sk_res_end
 _res_write = lib.sk_res_write
 _res_state = lib.sk_res_state
 _res_buffered = lib.sk_res_buffered_amount
+_respond = lib.sk_res_respond
+_new = object.__new__
 _unpack = ffi.unpack
 
 _DISCONNECT = "http.disconnect"
@@ -87,15 +89,20 @@ def _to_bytes(value: Any, what: str) -> bytes:
 
 
 def _pack_headers(headers: Any) -> Tuple[bytes, int]:
-    """ASGI headers as the core takes them: ``name\\0value\\0`` pairs and their count."""
+    """ASGI headers as the core takes them: ``name\0value`` pairs joined by
+    NUL, and their count (the core checks that they pair up)."""
     if not headers:
         return b"", 0
+    try:
+        fields = [field for pair in headers for field in pair]
+        return b"\0".join(fields), len(fields) >> 1  # an odd count cannot pair up: refused
+    except TypeError:  # str or int values, or a pair that is not a pair
+        pass
     parts = []
     append = parts.append
     for name, value in headers:
         append(name if type(name) is bytes else _to_bytes(name, "header name"))
         append(value if type(value) is bytes else _to_bytes(value, "header value"))
-    append(b"")
     return b"\0".join(parts), len(parts) >> 1
 
 
@@ -135,28 +142,26 @@ def _read_request(native, res_id: int, req_ptr, scratch) -> List[bytes]:
 
 
 def _scope_from(parts: List[bytes], shared: _Scope, kind: str) -> Dict[str, Any]:
-    flags, method, raw_path, query, ip, port = parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]
-    fields = iter(parts[6:-1])
+    """The scope of a WebSocket (HTTP builds its own, inline, in _dispatch)."""
+    raw_path = parts[2]
     path = raw_path.decode("utf-8", "surrogateescape")
     if "%" in path:
         path = unquote(path)
-    scope = {
+    ip = parts[4]
+    return {
         "type": kind,
         "asgi": _ASGI_INFO,
-        "http_version": "1.1" if flags[0] == 49 else "1.0",
-        "scheme": shared.http_scheme if kind == "http" else shared.ws_scheme,
+        "http_version": "1.1" if parts[0][0] == 49 else "1.0",
+        "scheme": shared.ws_scheme,
         "path": path,
         "raw_path": raw_path,
-        "query_string": query,
+        "query_string": parts[3],
         "root_path": shared.root_path,
-        "headers": list(zip(fields, fields)),
-        "client": (ip.decode("ascii"), int(port)) if ip else None,
+        "headers": list(zip(parts[6:-1:2], parts[7:-1:2])),
+        "client": (ip.decode("ascii"), int(parts[5])) if ip else None,
         "server": shared.server,
         "state": shared.state.copy(),
     }
-    if kind == "http":
-        scope["method"] = method.decode("latin-1")
-    return scope
 
 
 # -- HTTP --------------------------------------------------------------------
@@ -180,34 +185,34 @@ def _on_writable(cycle: "_HTTPCycle", offset: int) -> bool:
 class _HTTPCycle:
     """One request/response: the state behind ``receive`` and ``send``.
 
-    While the response is in flight it sits in the App's table of pending
+    Each server derives a subclass carrying ``server``, ``native``, ``loop``
+    and ``ready`` (a completed future) as class attributes, and every other
+    field starts as a class default, so a request sets two attributes. While
+    the response is in flight the cycle sits in the App's table of pending
     responses, so the core's abort, body and writable events reach it.
+
+    ``send`` is a plain method returning an awaitable: the completed
+    ``ready`` future when nothing needs waiting for (most messages), a
+    coroutine when the socket's buffer is full or a file is streamed.
     """
 
-    __slots__ = ("server", "native", "_id", "phase", "status", "headers", "trailers",
-                 "trailer_fields", "disconnected", "body_state", "chunks", "paused",
-                 "_receive_waiter", "_send_waiter", "_writable_handler", "_pending",
-                 "head_request", "__weakref__")
-
-    # body_state: 0 no body, 1 body not asked for yet, 2 reading, 3 all delivered
-    def __init__(self, server: "_Server", res_id: int, has_body: bool, head_request: bool) -> None:
-        self.server = server
-        self.native = server.native
-        self._id = res_id
-        self.phase = _PHASE_NONE
-        self.status = b""
-        self.headers = None
-        self.trailers = False
-        self.trailer_fields = None
-        self.disconnected = False
-        self.body_state = 1 if has_body else 0
-        self.chunks = None
-        self.paused = False
-        self._receive_waiter = None
-        self._send_waiter = None
-        self._writable_handler = None
-        self._pending = False
-        self.head_request = head_request
+    server = None
+    native = None
+    loop = None
+    ready = None
+    phase = _PHASE_NONE
+    status = b""
+    headers = None
+    trailers = False
+    trailer_fields = None
+    disconnected = False
+    body_state = 0  # 0 no body, 1 body not asked for yet, 2 reading, 3 all delivered
+    chunks = None
+    paused = False
+    _receive_waiter = None
+    _send_waiter = None
+    _writable_handler = None
+    _pending = False
 
     # -- core events ---------------------------------------------------------
 
@@ -244,7 +249,7 @@ class _HTTPCycle:
         self._wake()
 
     def _wake(self) -> None:
-        """Resolves whatever the application waits on: the connection is over."""
+        """Resolves whatever the application waits on: the exchange is over."""
         waiter = self._receive_waiter
         if waiter is not None:
             self._receive_waiter = None
@@ -287,52 +292,56 @@ class _HTTPCycle:
         if self._receive_waiter is not None:
             raise RuntimeError("receive() called again while a previous receive() is pending")
         self._track()
-        waiter = self._receive_waiter = self.server.loop.create_future()
+        waiter = self._receive_waiter = self.loop.create_future()
         return await waiter
 
     # -- send ----------------------------------------------------------------
 
-    async def send(self, message: Dict[str, Any]) -> None:
+    def send(self, message: Dict[str, Any]):
         """Takes ``http.response.*`` messages (start, body, trailers, pathsend, zerocopy)."""
         kind = message["type"]
         if kind == "http.response.body":
-            if self.phase == _PHASE_STARTED:
-                body = message.get("body", b"")
-                if not message.get("more_body", False) and not self.trailers:
-                    self._respond(body)
-                    return
+            phase = self.phase
+            if phase == _PHASE_STARTED:
+                more = message.get("more_body", False)
+                if not more and not self.trailers:
+                    self._respond(message.get("body", b""))
+                    return self.ready
                 self._write_head()
-                if body:
-                    self._write(body)
-            elif self.phase == _PHASE_BODY:
-                body = message.get("body", b"")
-                if body:
-                    self._write(body)
-            else:
+            elif phase != _PHASE_BODY:
                 self._out_of_order(kind)
-            if message.get("more_body", False):
-                await self._drain()
-            elif self.trailers:
+            else:
+                more = message.get("more_body", False)
+            body = message.get("body", b"")
+            if body:
+                self._write(body)
+            if more:
+                return self._drain()
+            if self.trailers:
                 self.phase = _PHASE_TRAILERS
             else:
                 self._end()
-        elif kind == "http.response.start":
+            return self.ready
+        if kind == "http.response.start":
             if self.phase != _PHASE_NONE:
                 self._out_of_order(kind)
             if self.disconnected:
                 raise ClientDisconnected("the client closed the connection")
-            self.status = _status_line(message["status"])
+            status = message["status"]
+            line = _STATUS_LINES.get(status) if type(status) is int else None
+            self.status = line if line is not None else _status_line(status)
             self.headers = message.get("headers")
-            self.trailers = bool(message.get("trailers", False))
+            if message.get("trailers", False):
+                self.trailers = True
             self.phase = _PHASE_STARTED
-        elif kind == "http.response.trailers":
-            await self._send_trailers(message)
-        elif kind == "http.response.pathsend":
-            await self._send_path(message)
-        elif kind == "http.response.zerocopy":
-            await self._send_zerocopy(message)
-        else:
-            raise ValueError("unexpected ASGI message %r on an http connection" % (kind,))
+            return self.ready
+        if kind == "http.response.trailers":
+            return self._send_trailers(message)
+        if kind == "http.response.pathsend":
+            return self._send_path(message)
+        if kind == "http.response.zerocopy":
+            return self._send_zerocopy(message)
+        raise ValueError("unexpected ASGI message %r on an http connection" % (kind,))
 
     def _out_of_order(self, kind: str) -> None:
         if self.disconnected:
@@ -364,19 +373,26 @@ class _HTTPCycle:
             self._check(result)
         self.phase = _PHASE_BODY
 
-    def _respond(self, body: bytes) -> None:
-        """The whole response in one go: head and body (Content-Length by the core)."""
-        native, res_id = self.native, self._id
-        packed, count = _pack_headers(self.headers)
-        status = self.status
-        result = _write_head(native, res_id, status, len(status), packed, len(packed), count)
-        if result != _SK_OK:
-            self.phase = _PHASE_NONE
-            self._check(result)
+    def _respond(self, body: Any) -> None:
+        """The whole response in one core call: head and body (Content-Length by the core)."""
+        headers = self.headers
+        if headers:
+            packed, count = _pack_headers(headers)
+        else:
+            packed, count = b"", 0
         if type(body) is not bytes:
             body = bytes(body)
-        self._check(_res_end(native, res_id, body, len(body), 0))
-        self._complete()
+        status = self.status
+        result = _respond(self.native, self._id, status, len(status), packed, len(packed), count,
+                          body, len(body))
+        if result != _SK_OK:
+            if result == _SK_ERR_INVALID:
+                self.phase = _PHASE_NONE  # nothing was written: the application may start over
+            self._check(result)
+        self.phase = _PHASE_DONE
+        if self._pending or self._receive_waiter is not None:
+            self._untrack()
+            self._wake()
 
     def _write(self, body: Any) -> None:
         if type(body) is not bytes:
@@ -392,8 +408,14 @@ class _HTTPCycle:
         self._untrack()
         self._wake()
 
-    async def _drain(self) -> None:
-        """Waits while the socket's send buffer is over the high-water mark."""
+    def _drain(self):
+        """An awaitable that waits while the socket's send buffer is over the high-water mark."""
+        state = _res_state(self.native, self._id)
+        if state & _SK_RES_WRITABLE and state & _SK_RES_VALID:
+            return self.ready
+        return self._wait_writable()
+
+    async def _wait_writable(self) -> None:
         native, res_id = self.native, self._id
         while True:
             state = _res_state(native, res_id)
@@ -405,7 +427,7 @@ class _HTTPCycle:
                 return
             self._track()
             self._writable_handler = _on_writable
-            waiter = self._send_waiter = self.server.loop.create_future()
+            waiter = self._send_waiter = self.loop.create_future()
             await waiter
 
     async def _send_trailers(self, message: Dict[str, Any]) -> None:
@@ -467,6 +489,24 @@ class _HTTPCycle:
             self._end()
 
     # -- the application is done ------------------------------------------------
+
+    def failed(self, error: BaseException) -> None:
+        """The application raised: log it (unless it is our own disconnect error), then answer."""
+        if isinstance(error, ClientDisconnected) and self.disconnected:
+            self._untrack()
+            return
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            self.server.app.close()
+        elif not isinstance(error, asyncio.CancelledError):
+            logger.error("Exception in ASGI application", exc_info=error)
+        self.finish(error)
+
+    def done(self, task: asyncio.Future) -> None:
+        """A suspended application finished (its errors went to ``failed``)."""
+        if task.cancelled():
+            self.finish(asyncio.CancelledError())
+        elif self.phase != _PHASE_DONE:
+            self.finish(None)
 
     def finish(self, error: Optional[BaseException]) -> None:
         """After the application returned (or raised): make sure the client gets an answer."""
@@ -748,6 +788,10 @@ class _Server:
         self.shared = _Scope(None, asgi.options is not None, asgi.root_path)
         self.tasks: set = set()
         self.ws_cycles: set = set()
+        ready = self.loop.create_future()
+        ready.set_result(None)
+        self.cycle_class = type("_HTTPCycle", (_HTTPCycle,), {
+            "server": self, "native": self.native, "loop": self.loop, "ready": ready})
         self.lifespan: Optional[_Lifespan] = None
         self.ws_high_water = 1024 * 1024
         self.ws_queue_limit = 16 * 1024 * 1024
@@ -768,28 +812,38 @@ class _Server:
 
     def _dispatch(self, res_id: int) -> None:
         parts = _read_request(self.native, res_id, self.req_ptr, self.scratch)
-        scope = _scope_from(parts, self.shared, "http")
-        flags = parts[0]
-        scope["extensions"] = self._http_extensions_trailers if flags[2] == 49 else self._http_extensions
-        cycle = _HTTPCycle(self, res_id, flags[1] == 49, parts[1] == b"HEAD")
-        task = start_coroutine(self.loop, self._run_http(scope, cycle), self._task_error, self.tasks)
+        flags, raw_path, ip = parts[0], parts[2], parts[4]
+        path = raw_path.decode("utf-8", "surrogateescape")
+        if "%" in path:
+            path = unquote(path)
+        shared = self.shared
+        scope = {
+            "type": "http",
+            "asgi": _ASGI_INFO,
+            "http_version": "1.1" if flags[0] == 49 else "1.0",
+            "method": parts[1].decode("latin-1"),
+            "scheme": shared.http_scheme,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": parts[3],
+            "root_path": shared.root_path,
+            "headers": list(zip(parts[6:-1:2], parts[7:-1:2])),
+            "client": (ip.decode("ascii"), int(parts[5])) if ip else None,
+            "server": shared.server,
+            "state": shared.state.copy(),
+            "extensions": self._http_extensions_trailers if flags[2] == 49 else self._http_extensions,
+        }
+        cycle = _new(self.cycle_class)
+        cycle._id = res_id
+        if flags[1] == 49:
+            cycle.body_state = 1
+        task = start_coroutine(self.loop, self.application(scope, cycle.receive, cycle.send),
+                               cycle.failed, self.tasks)
         if task is not None:
             cycle._track()
-
-    async def _run_http(self, scope: Dict[str, Any], cycle: _HTTPCycle) -> None:
-        try:
-            await self.application(scope, cycle.receive, cycle.send)
-        except ClientDisconnected:
-            cycle.finish(None) if not cycle.disconnected else cycle._untrack()
-        except BaseException as error:
-            if not isinstance(error, asyncio.CancelledError):
-                logger.error("Exception in ASGI application", exc_info=error)
-            cycle.finish(error)
-            if not isinstance(error, Exception):
-                raise
-        else:
-            if cycle.phase != _PHASE_DONE:
-                cycle.finish(None)
+            task.add_done_callback(cycle.done)
+        elif cycle.phase != _PHASE_DONE:
+            cycle.finish(None)
 
     def _task_error(self, error: BaseException) -> None:
         if isinstance(error, (KeyboardInterrupt, SystemExit)):

@@ -180,11 +180,16 @@ int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection
 int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
                 const char *content_type, size_t content_type_len, const char *body,
                 size_t body_len, int close_connection);
-/* The status line and `count` headers given as "name\0value\0" pairs, in
- * one call (each header as sk_res_write_header takes it). SK_ERR_INVALID
+/* The status line and `count` headers given as "name\0value\0" pairs (the
+ * last NUL may be left out), in one call (each header as sk_res_write_header takes it). SK_ERR_INVALID
  * when the pairs do not add up to `count` or a field is invalid. */
 int sk_res_write_head(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
                       const char *headers, size_t headers_len, size_t count);
+/* A whole response in one call: sk_res_write_head, then sk_res_end with
+ * `body` (Content-Length from the core unless the headers gave one). */
+int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                   const char *headers, size_t headers_len, size_t count, const char *body,
+                   size_t body_len);
 /* Ends a response with trailer fields ("name\0value\0" pairs, `count` of
  * them) after the last chunk. A response that is not chunked (the handler
  * gave a Content-Length) has nowhere to put them: it just ends. */

@@ -350,8 +350,8 @@ int sk_res_write_not_found(sk_conn_t *conn);
 /* A header field as we accept it from a handler (token name, no control
  * characters in the value, a Content-Length of plain digits). */
 int sk_field_valid(const char *name, size_t name_len, const char *value, size_t value_len);
-/* Walks packed "name\0value\0" pairs: 1 with the next pair, 0 at the end,
- * -1 when the fields do not pair up. */
+/* Walks packed "name\0value\0" pairs (the last NUL may be left out): 1 with
+ * the next pair, 0 at the end, -1 when a name has no NUL after it. */
 int sk_pairs_next(const char **cursor, const char *end, sk_slice_t *name, sk_slice_t *value);
 /* Every pair valid, and exactly `count` of them. */
 int sk_pairs_valid(const char *packed, size_t len, size_t count);

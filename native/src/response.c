@@ -234,11 +234,11 @@ int sk_pairs_next(const char **cursor, const char *end, sk_slice_t *name, sk_sli
   name->data = p;
   name->len = (size_t)(nul - p);
   p = nul + 1;
+  /* The last value may end at `end` without its NUL (b"\0".join(fields)). */
   nul = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
-  if (!nul) return -1;
   value->data = p;
-  value->len = (size_t)(nul - p);
-  *cursor = nul + 1;
+  value->len = (size_t)((nul ? nul : end) - p);
+  *cursor = nul ? nul + 1 : end;
   return 1;
 }
 
@@ -393,6 +393,14 @@ int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
   /* Backpressure is only known once the corked bytes met the kernel. */
   if (app->cork_owner == conn && !app->user_corked) sk_out_flush(app);
   return conn->closed || conn->backlog.len == 0;
+}
+
+int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                   const char *headers, size_t headers_len, size_t count, const char *body,
+                   size_t body_len) {
+  int r = sk_res_write_head(app, res, status, status_len, headers, headers_len, count);
+  if (r != SK_OK) return r;
+  return sk_res_end(app, res, body, body_len, 0);
 }
 
 int sk_res_end_with_trailers(sk_app_t *app, sk_res_id_t res, const char *fields, size_t len,
