@@ -75,6 +75,8 @@ SERVERS = {
     "ceiling": "C ceiling (native core, no Python)",
     "ours-ext": "socketify (ours) + 3 extensions",
     "wsload-self": "wsload's own C server (generator ceiling)",
+    "ours-asgi": "socketify ASGI (ours)",
+    "reference-asgi": "socketify 0.0.31 ASGI (reference)",
 }
 
 # Scenarios: name -> (method, path, wrk script and arguments, C ceiling serves it).
@@ -89,6 +91,10 @@ SCENARIOS = {
     "pubsub-fanout": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16"], True),
     "https-plaintext": ("GET", "/", [], False),
     "extensions": ("GET", "/", [], False),
+    # bench/apps/asgi_app.py served by each ASGI server
+    "asgi-plaintext": ("GET", "/", [], False),
+    "asgi-json": ("GET", "/json", [], False),
+    "asgi-ws-echo": ("WS", "/echo", ["-c", "64", "-k", "1"], False),
 }
 
 WS_PAYLOAD = 20  # bytes per WebSocket message (wsload -s)
@@ -101,9 +107,12 @@ SCENARIO_SERVERS = {
     "pubsub-fanout": WS_SERVERS,
     "https-plaintext": ["ours", "reference"],
     "extensions": ["ours", "ours-ext"],
+    "asgi-plaintext": ["ours-asgi", "reference-asgi", "granian", "uvicorn"],
+    "asgi-json": ["ours-asgi", "reference-asgi", "granian", "uvicorn"],
+    "asgi-ws-echo": ["ours-asgi", "reference-asgi"],
 }
 
-SKIPPED = ["asgi-adapter", "wsgi"]
+SKIPPED = ["wsgi"]
 
 # Instruction counts (callgrind, bench/instructions.py): scenario -> (the two
 # servers compared, load). HTTP load: ("http", requests, pipelined depth,
@@ -115,6 +124,9 @@ INSTRUCTION_SCENARIOS = {
     "params": (("ours", "reference"), ("http", 20000, 1, 32)),
     "ws-echo-16": (("ours", "reference"), ("ws", 10)),
     "extensions": (("ours", "ours-ext"), ("http", 20000, 1, 32)),
+    "asgi-plaintext": (("ours-asgi", "granian"), ("http", 20000, 1, 32)),
+    "asgi-json": (("ours-asgi", "granian"), ("http", 20000, 1, 32)),
+    "asgi-ws-echo": (("ours-asgi", "reference-asgi"), ("ws", 10)),
 }
 
 # Summary targets: (label, scenario, server, other server, threshold):
@@ -131,6 +143,11 @@ TARGETS = [
     ("pubsub-fanout: ours / reference", "pubsub-fanout", "ours", "reference", 1.0),
     ("https-plaintext: ours / reference", "https-plaintext", "ours", "reference", None),
     ("extensions: with 3 / without (ours)", "extensions", "ours-ext", "ours", 0.97),
+    ("asgi-plaintext: ours / granian", "asgi-plaintext", "ours-asgi", "granian", 1.5),
+    ("asgi-json: ours / granian", "asgi-json", "ours-asgi", "granian", 1.5),
+    ("asgi-plaintext: ours / reference ASGI", "asgi-plaintext", "ours-asgi", "reference-asgi", 2.0),
+    ("asgi-json: ours / reference ASGI", "asgi-json", "ours-asgi", "reference-asgi", 2.0),
+    ("asgi-ws-echo: ours / reference ASGI", "asgi-ws-echo", "ours-asgi", "reference-asgi", None),
 ]
 
 
@@ -344,6 +361,9 @@ def server_command(server, port, scenario):
         return [WSLOAD_BIN, "--serve", str(port)]
     if server in ("uvicorn", "granian"):
         return [venv_python(server), os.path.join(APPS, "asgi_server.py"), server, str(port)]
+    if server in ("ours-asgi", "reference-asgi"):
+        python = sys.executable if server == "ours-asgi" else venv_python("reference")
+        return [python, os.path.join(APPS, "asgi_server.py"), "socketify", str(port)]
     if server == "ceiling":
         return [CEILING_BIN, str(port)]
     raise ValueError(server)
@@ -1117,6 +1137,9 @@ def scenario_description(scenario):
         "json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` (`res.send(dict)` / ASGI json).",
         "params": "`GET /user/42/post/7?q=x` on route `/user/:id/post/:post`: both parameters and the query arg read, short text answer. The C ceiling has no such route.",
         "post-echo": "`POST /echo` with a 4 KiB body echoed back (`await res.get_data()`; `bench/post.lua`). The C ceiling has no such route.",
+        "asgi-plaintext": "`GET /` -> `Hello, World!` from the raw ASGI app `bench/apps/asgi_app.py`, served by each ASGI server (`bench/apps/asgi_server.py`).",
+        "asgi-json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` from the raw ASGI app `bench/apps/asgi_app.py`.",
+        "asgi-ws-echo": "64 WebSocket connections on `/echo` of the raw ASGI app, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian run without WebSockets here." % WS_PAYLOAD,
     }[scenario]
 
 

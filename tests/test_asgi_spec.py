@@ -529,3 +529,79 @@ def test_no_compression_by_default(asgi_server):
             return ws.response.headers.get("sec-websocket-extensions")
 
     assert run(main()) is None
+
+
+# -- construction and modes -------------------------------------------------------------
+
+def test_https_scope_and_wss(serve, tmp_path):
+    import ssl
+    import trustme
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
+    server = serve(APP, "tls", str(tmp_path))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            async with session.get("https://127.0.0.1:%d/scope" % server.port, ssl=context) as resp:
+                scope = await resp.json()
+        async with websockets.connect("wss://127.0.0.1:%d/ws/echo" % server.port, ssl=context) as ws:
+            await ws.send("scope")
+            ws_scope = json.loads(await ws.recv())
+        return scope, ws_scope
+
+    scope, ws_scope = run(main())
+    assert scope["scheme"] == "https"
+    assert ws_scope["scheme"] == "wss"
+
+
+def test_websocket_dict_serves_a_native_behaviour(serve):
+    server = serve(APP, "native-ws")
+
+    async def main():
+        async with websockets.connect(ws_url(server, "/anything")) as ws:
+            first = await ws.recv()
+            await ws.send("x")
+            return first, await ws.recv()
+
+    assert run(main()) == ("native hello", "native: x")
+    assert requests.get(server.url + "/status/201", timeout=5).status_code == 201
+
+
+def test_websocket_false_serves_no_websockets(serve):
+    server = serve(APP, "no-ws")
+
+    async def main():
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(ws_url(server, "/ws/echo")):
+                pass
+
+    run(main())  # the upgrade request reached the ASGI app as plain HTTP
+    assert requests.get(server.url + "/status/200", timeout=5).status_code == 200
+
+
+def test_run_block_false_and_close():
+    proc = subprocess.run([sys.executable, APP, "thread"], env=server_env(), capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "body status" in proc.stdout
+    assert "closed; lifespan ['shutdown']" in proc.stdout
+
+
+def test_run_workers_is_explained():
+    proc = subprocess.run([sys.executable, APP, "workers"], env=server_env(), capture_output=True,
+                          text=True, timeout=30)
+    assert "NotImplementedError" in proc.stdout and "workers" in proc.stdout
+
+
+def test_constructor_checks():
+    from socketify import ASGI
+    with pytest.raises(TypeError):
+        ASGI("not an app")
+    with pytest.raises(ValueError):
+        ASGI(lambda scope, receive, send: None, websocket_options={"max_payload": 1})
+    with pytest.raises(TypeError):
+        ASGI(lambda scope, receive, send: None, options={"key_file_name": "x"})

@@ -286,5 +286,30 @@ if __name__ == "__main__":
         ASGI(app, lifespan=False).listen(0, announce).run()
     elif mode == "compress":
         ASGI(app, websocket_options={"compression": True}).listen(0, announce).run()
+    elif mode == "tls":
+        from socketify import AppOptions
+        certs = sys.argv[2]
+        ASGI(app, options=AppOptions(key_file_name=os.path.join(certs, "server.key"),
+                                     cert_file_name=os.path.join(certs, "server.pem"))).listen(0, announce).run()
+    elif mode == "native-ws":
+        # websocket=dict: a socketify ws behaviour on /*, ASGI for HTTP
+        behavior = {"open": lambda ws: ws.send("native hello"),
+                    "message": lambda ws, message, opcode: ws.send("native: %s" % message, opcode)}
+        ASGI(app, websocket=behavior).listen(0, announce).run()
+    elif mode == "no-ws":
+        ASGI(app, websocket=False).listen(0, announce).run()
+    elif mode == "thread":
+        # run(block=False) serves from a thread; close() from here ends it.
+        import urllib.request
+        server = ASGI(app).listen(0, lambda config: EVENTS.setdefault("port", [config.port])).run(block=False)
+        port = EVENTS["port"][0]
+        print("body %s" % urllib.request.urlopen("http://127.0.0.1:%d/status/200" % port).read().decode(), flush=True)
+        server.close()
+        print("closed; lifespan %s" % EVENTS.get("lifespan"), flush=True)
+    elif mode == "workers":
+        try:
+            ASGI(app).listen(0, announce).run(workers=2)
+        except NotImplementedError as error:
+            print("NotImplementedError: %s" % error, flush=True)
     else:
         ASGI(app).listen(0, announce).run()
