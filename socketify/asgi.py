@@ -57,6 +57,8 @@ _new = object.__new__
 _unpack = ffi.unpack
 
 _DISCONNECT = "http.disconnect"
+_OP_TEXT = int(OpCode.TEXT)
+_OP_BINARY = int(OpCode.BINARY)
 _EMPTY_BODY_PIECE = b""
 
 # websocket_options keys (API.md section 11) and their defaults.
@@ -699,9 +701,9 @@ class _WSCycle:
             text = message.get("text")
             if text is None:
                 raise ValueError("websocket.send needs 'bytes' or 'text'")
-            status = self.ws.send(text, OpCode.TEXT)
+            status = self.ws.send(text, _OP_TEXT, self.server.ws_compress)
         else:
-            status = self.ws.send(data, OpCode.BINARY)
+            status = self.ws.send(data, _OP_BINARY, self.server.ws_compress)
         if status == SendStatus.DROPPED:
             if self.state == 3 or self.ws._closed:
                 raise ClientDisconnected("the WebSocket is closed")
@@ -794,6 +796,7 @@ class _Server:
             "server": self, "native": self.native, "loop": self.loop, "ready": ready})
         self.lifespan: Optional[_Lifespan] = None
         self.ws_high_water = 1024 * 1024
+        self.ws_compress = False
         self.ws_queue_limit = 16 * 1024 * 1024
         self._http_extensions = {"http.response.pathsend": {}, "http.response.zerocopy": {}}
         self._http_extensions_trailers = dict(self._http_extensions, **{"http.response.trailers": {}})
