@@ -782,7 +782,8 @@ class _Server:
     def __init__(self, asgi: "ASGI") -> None:
         self.asgi = asgi
         self.application = asgi.app
-        self.app = App(asgi.options, task_factory_max_items=asgi.task_factory_max_items, lifespan=False)
+        self.app = App(asgi.options, task_factory_max_items=asgi.task_factory_max_items, lifespan=False,
+                       idle_timeout=asgi.idle_timeout)
         self.loop = self.app.loop.loop
         self.native = self.app._native
         self.req_ptr = self.app._current_request
@@ -1053,12 +1054,16 @@ class ASGI:
     behaviour served on ``/*``; False serves none. ``websocket_options``:
     compression, max_payload_length, idle_timeout, max_backpressure,
     max_lifetime, close_on_backpressure_limit, reset_idle_timeout_on_send,
-    send_pings_automatically.
+    send_pings_automatically. Keyword-only: ``root_path`` (the scope's),
+    ``graceful_timeout`` (seconds ``close()`` waits for in-flight work) and
+    ``idle_timeout`` (seconds a keep-alive connection may sit idle, or a
+    client may stall sending its body or reading the answer).
     """
 
     def __init__(self, app: Callable, options: Optional[AppOptions] = None, websocket: Any = True,
                  websocket_options: Optional[Dict[str, Any]] = None, task_factory_max_items: int = 100_000,
-                 lifespan: bool = True, *, root_path: str = "", graceful_timeout: float = 10.0) -> None:
+                 lifespan: bool = True, *, root_path: str = "", graceful_timeout: float = 10.0,
+                 idle_timeout: int = 10) -> None:
         if not callable(app):
             raise TypeError("ASGI needs an ASGI application (a callable taking scope, receive, send)")
         if options is not None and not isinstance(options, AppOptions):
@@ -1075,6 +1080,7 @@ class ASGI:
         self.lifespan = lifespan
         self.root_path = root_path
         self.graceful_timeout = graceful_timeout
+        self.idle_timeout = idle_timeout
         self.listen_args: Tuple[Any, Optional[Callable]] = (None, None)
         self.server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None

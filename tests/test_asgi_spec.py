@@ -605,3 +605,14 @@ def test_constructor_checks():
         ASGI(lambda scope, receive, send: None, websocket_options={"max_payload": 1})
     with pytest.raises(TypeError):
         ASGI(lambda scope, receive, send: None, options={"key_file_name": "x"})
+
+
+def test_a_slow_application_is_not_an_idle_client(serve):
+    """idle_timeout (2 s here) closes idle keep-alive connections, not a
+    request whose application takes longer to answer."""
+    server = serve(APP, "short-idle")
+    assert requests.get(server.url + "/slow?s=4", timeout=10).text == "slow done"
+    with rawhttp.connect(server.port) as sock:  # an idle keep-alive connection is still closed
+        sock.sendall(b"GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n")
+        rawhttp.read_response(sock)
+        assert rawhttp.read_until_close(sock, timeout=8) == b""

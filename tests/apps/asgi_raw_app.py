@@ -296,6 +296,8 @@ if __name__ == "__main__":
         behavior = {"open": lambda ws: ws.send("native hello"),
                     "message": lambda ws, message, opcode: ws.send("native: %s" % message, opcode)}
         ASGI(app, websocket=behavior).listen(0, announce).run()
+    elif mode == "short-idle":
+        ASGI(app, idle_timeout=2).listen(0, announce).run()
     elif mode == "no-ws":
         ASGI(app, websocket=False).listen(0, announce).run()
     elif mode == "thread":
