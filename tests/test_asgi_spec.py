@@ -535,7 +535,7 @@ def test_no_compression_by_default(asgi_server):
 
 def test_https_scope_and_wss(serve, tmp_path):
     import ssl
-    import trustme
+    trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
