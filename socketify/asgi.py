@@ -815,7 +815,13 @@ class _Server:
     # -- HTTP ----------------------------------------------------------------------
 
     def _dispatch(self, res_id: int) -> None:
-        parts = _read_request(self.native, res_id, self.req_ptr, self.scratch)
+        # _read_request, inlined: this runs once per request.
+        scratch = self.scratch
+        size = _scope_pack(self.native, res_id, self.req_ptr, scratch, _SCRATCH_SIZE)
+        if size > _SCRATCH_SIZE:
+            parts = _read_request(self.native, res_id, self.req_ptr, scratch)
+        else:
+            parts = _unpack(scratch, size).split(b"\0")
         flags, raw_path, ip = parts[0], parts[2], parts[4]
         path = raw_path.decode("utf-8", "surrogateescape")
         if "%" in path:
