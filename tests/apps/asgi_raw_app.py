@@ -99,6 +99,9 @@ async def http(scope, receive, send):
         slow = float(q.get("slow", "0"))
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                record("count_disconnect", total)
+                return
             total += len(message.get("body", b""))
             pieces += 1
             if slow:
