@@ -499,6 +499,32 @@ def test_exception_in_websocket_app_closes_1011(asgi_server):
     assert "ws boom" in asgi_server.stderr()
 
 
+def test_websocket_send_waits_for_a_slow_reader(asgi_server):
+    """128 MiB sent to a client that waits before reading: every message
+    arrives, in order (send() waited instead of dropping), and the server's
+    memory stays bounded."""
+    before = rss_kb(asgi_server.proc.pid)
+
+    async def main():
+        async with websockets.connect(ws_url(asgi_server, "/ws/flood"), max_size=None,
+                                      max_queue=1) as ws:
+            await asyncio.sleep(1.0)
+            peak = rss_kb(asgi_server.proc.pid)
+            seen = []
+            while True:
+                message = await asyncio.wait_for(ws.recv(), 30)
+                if message == "done":
+                    return seen, peak
+                seen.append(message[0])
+                if len(seen) % 16 == 0:
+                    peak = max(peak, rss_kb(asgi_server.proc.pid))
+                    await asyncio.sleep(0.05)
+
+    seen, peak = run(main())
+    assert seen == [i % 256 for i in range(128)]
+    assert (peak - before) / 1024 < 64, "server RSS grew by %.0f MB" % ((peak - before) / 1024)
+
+
 def test_pubsub_extension(asgi_server):
     async def main():
         async with websockets.connect(ws_url(asgi_server, "/ws/pubsub")) as a, \

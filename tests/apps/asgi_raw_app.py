@@ -259,6 +259,15 @@ async def websocket(scope, receive, send):
             record("shutdown_disconnect", [message["type"], message.get("code")])
         finally:
             record("shutdown_finally", True)
+    elif path == "/ws/flood":
+        # 128 messages of 1 MiB to a client that reads slowly: send() waits, nothing is dropped.
+        await send({"type": "websocket.accept"})
+        piece = b"m" * (1 << 20)
+        for i in range(128):
+            await send({"type": "websocket.send", "bytes": bytes([i % 256]) + piece})
+        await send({"type": "websocket.send", "text": "done"})
+        message = await receive()
+        record("flood_end", message["type"])
     elif path == "/ws/go-late":
         EVENTS["late_go"] = [True]
         await send({"type": "websocket.close"})
