@@ -15,7 +15,6 @@ a scope needs in one call; this module turns ASGI messages into core calls:
 import asyncio
 import logging
 import os
-import sys
 import threading
 from collections import deque
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -59,7 +58,8 @@ _unpack = ffi.unpack
 _DISCONNECT = "http.disconnect"
 _OP_TEXT = int(OpCode.TEXT)
 _OP_BINARY = int(OpCode.BINARY)
-_EMPTY_BODY_PIECE = b""
+_WS_SUCCESS = SendStatus.SUCCESS
+_WS_BACKPRESSURE = SendStatus.BACKPRESSURE
 
 # websocket_options keys (API.md section 11) and their defaults.
 WEBSOCKET_DEFAULTS: Dict[str, Any] = {
@@ -628,12 +628,13 @@ class _WSCycle:
 
     # -- send ------------------------------------------------------------------
 
-    async def send(self, message: Dict[str, Any]) -> None:
-        """Takes websocket.accept/send/close, the denial response and the pub/sub extension."""
+    def send(self, message: Dict[str, Any]):
+        """Takes websocket.accept/send/close, the denial response and the pub/sub
+        extension; returns an awaitable (completed unless the socket is backed up)."""
         kind = message["type"]
         if kind == "websocket.send":
-            await self._send(message)
-        elif kind == "websocket.accept":
+            return self._send(message)
+        if kind == "websocket.accept":
             self._accept(message)
         elif kind == "websocket.close":
             self._close(message)
@@ -655,6 +656,7 @@ class _WSCycle:
             self.ws.unsubscribe(message["topic"])
         else:
             raise ValueError("unexpected ASGI message %r on a websocket connection" % (kind,))
+        return self.server.ready
 
     def _gone_check(self) -> None:
         if self.state == 3:
@@ -693,7 +695,7 @@ class _WSCycle:
         self.state = 2
         self.server.app._ws_opened(ws_id[0], res._ws_behavior, self)
 
-    async def _send(self, message: Dict[str, Any]) -> None:
+    def _send(self, message: Dict[str, Any]):
         if self.state != 2:
             self._gone_check()
         data = message.get("bytes")
@@ -704,15 +706,22 @@ class _WSCycle:
             status = self.ws.send(text, _OP_TEXT, self.server.ws_compress)
         else:
             status = self.ws.send(data, _OP_BINARY, self.server.ws_compress)
-        if status == SendStatus.DROPPED:
-            if self.state == 3 or self.ws._closed:
-                raise ClientDisconnected("the WebSocket is closed")
-        elif status == SendStatus.BACKPRESSURE:
-            while self.state == 2 and self.ws.get_buffered_amount() > self.server.ws_high_water:
-                waiter = self.drain_waiter = self.server.loop.create_future()
-                await waiter
-            if self.state == 3:
-                raise ClientDisconnected("the WebSocket is closed")
+        if status == _WS_SUCCESS:
+            return self.server.ready
+        if status == _WS_BACKPRESSURE:
+            return self._wait_drain()
+        if self.state == 3 or self.ws._closed:
+            raise ClientDisconnected("the WebSocket is closed")
+        logger.warning("ASGI WebSocket message of %d bytes dropped: larger than max_backpressure",
+                       len(data if data is not None else text))
+        return self.server.ready
+
+    async def _wait_drain(self) -> None:
+        while self.state == 2 and self.ws.get_buffered_amount() > self.server.ws_high_water:
+            waiter = self.drain_waiter = self.server.loop.create_future()
+            await waiter
+        if self.state == 3:
+            raise ClientDisconnected("the WebSocket is closed")
 
     def _close(self, message: Dict[str, Any]) -> None:
         code = message.get("code") or 1000
@@ -791,7 +800,7 @@ class _Server:
         self.shared = _Scope(None, asgi.options is not None, asgi.root_path)
         self.tasks: set = set()
         self.ws_cycles: set = set()
-        ready = self.loop.create_future()
+        ready = self.ready = self.loop.create_future()
         ready.set_result(None)
         self.cycle_class = type("_HTTPCycle", (_HTTPCycle,), {
             "server": self, "native": self.native, "loop": self.loop, "ready": ready})
