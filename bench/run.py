@@ -83,6 +83,8 @@ SERVERS = {
     "ours-asgi-2w": "socketify (ours) ASGI, 2 workers",
     "uvicorn-2w": "uvicorn, 2 workers",
     "granian-2w": "granian, 2 workers",
+    "ours-asgi": "socketify ASGI (ours)",
+    "reference-asgi": "socketify 0.0.31 ASGI (reference)",
 }
 # Servers that run in another server's peer venv.
 VENV_OF = {"reference-wsgi": "reference", "granian-wsgi": "granian"}
@@ -104,6 +106,10 @@ SCENARIOS = {
     "extensions": ("GET", "/", [], False),
     "wsgi-plaintext": ("GET", "/", [], False),
     "plaintext-workers": ("GET", "/", [], False),
+    # bench/apps/asgi_app.py served by each ASGI server
+    "asgi-plaintext": ("GET", "/", [], False),
+    "asgi-json": ("GET", "/json", [], False),
+    "asgi-ws-echo": ("WS", "/echo", ["-c", "64", "-k", "1"], False),
 }
 
 WS_PAYLOAD = 20  # bytes per WebSocket message (wsload -s)
@@ -120,6 +126,9 @@ SCENARIO_SERVERS = {
     "wsgi-plaintext": ["ours-wsgi", "reference-wsgi", "granian-wsgi"],
     "plaintext-workers": ["ours", "ours-2w", "ours-asgi-1w", "ours-asgi-2w", "uvicorn", "uvicorn-2w",
                           "granian", "granian-2w"],
+    "asgi-plaintext": ["ours-asgi", "reference-asgi", "granian", "uvicorn"],
+    "asgi-json": ["ours-asgi", "reference-asgi", "granian", "uvicorn"],
+    "asgi-ws-echo": ["ours-asgi", "reference-asgi"],
 }
 # (server CPUs, client CPUs) where a scenario does not pin them apart: the
 # workers rows let the server use every core, so wrk shares them (its share
@@ -127,11 +136,12 @@ SCENARIO_SERVERS = {
 SCENARIO_CPUS = {"plaintext-workers": ("0,1", "0,1")}
 
 
+
 def cpus(scenario):
     """(server CPUs, client CPUs) for taskset."""
     return SCENARIO_CPUS.get(scenario, (SERVER_CPU, CLIENT_CPU))
 
-SKIPPED = ["asgi-adapter"]
+SKIPPED = []
 
 # Instruction counts (callgrind, bench/instructions.py): scenario -> (the two
 # servers compared, load). HTTP load: ("http", requests, pipelined depth,
@@ -146,6 +156,9 @@ INSTRUCTION_SCENARIOS = {
     "wsgi-plaintext": (("ours-wsgi", "granian-wsgi"), ("http", 20000, 1, 32)),
     "async-sleep": (("ours", "reference"), ("http", 20000, 1, 32)),
     "post-echo": (("ours", "reference"), ("http", 20000, 1, 32)),
+    "asgi-plaintext": (("ours-asgi", "granian"), ("http", 20000, 1, 32)),
+    "asgi-json": (("ours-asgi", "granian"), ("http", 20000, 1, 32)),
+    "asgi-ws-echo": (("ours-asgi", "reference-asgi"), ("ws", 10)),
 }
 
 # Summary targets: (label, scenario, server, other server, threshold):
@@ -175,6 +188,11 @@ TARGETS = [
     ("async-sleep: ours / granian plaintext", "async-sleep", "ours", ("plaintext", "granian"), 1.5),
     ("post-echo: ours / uvicorn", "post-echo", "ours", "uvicorn", 2.0),
     ("post-echo: ours / granian", "post-echo", "ours", "granian", 2.0),
+    ("asgi-plaintext: ours / granian", "asgi-plaintext", "ours-asgi", "granian", 1.5),
+    ("asgi-json: ours / granian", "asgi-json", "ours-asgi", "granian", 1.5),
+    ("asgi-plaintext: ours / reference ASGI", "asgi-plaintext", "ours-asgi", "reference-asgi", 2.0),
+    ("asgi-json: ours / reference ASGI", "asgi-json", "ours-asgi", "reference-asgi", 2.0),
+    ("asgi-ws-echo: ours / reference ASGI", "asgi-ws-echo", "ours-asgi", "reference-asgi", None),
 ]
 
 
@@ -406,6 +424,9 @@ def server_command(server, port, scenario):
         return [WSLOAD_BIN, "--serve", str(port)]
     if server in ("uvicorn", "granian"):
         return [venv_python(server), os.path.join(APPS, "asgi_server.py"), server, str(port)]
+    if server in ("ours-asgi", "reference-asgi"):
+        python = sys.executable if server == "ours-asgi" else venv_python("reference")
+        return [python, os.path.join(APPS, "asgi_server.py"), "socketify", str(port)]
     if server == "ceiling":
         return [CEILING_BIN, str(port)]
     raise ValueError(server)
@@ -1215,6 +1236,9 @@ def scenario_description(scenario):
         "post-echo": "`POST /echo` with a 4 KiB body echoed back (`await res.get_data()`; `bench/post.lua`). The C ceiling has no such route.",
         "wsgi-plaintext": "`GET /` -> `Hello, World!` from a framework-free WSGI app (`bench/apps/wsgi_app.py`): our `WSGI` (default thread pool), socketify 0.0.31's `WSGI`, granian `--interface wsgi` (one worker, one runtime thread).",
         "async-sleep": "`GET /async` -> `Hello, World!` from an `async def` handler that first does `await asyncio.sleep(0)` (ASGI: the same await before the response). The C ceiling has no such route.",
+        "asgi-plaintext": "`GET /` -> `Hello, World!` from the raw ASGI app `bench/apps/asgi_app.py`, served by each ASGI server (`bench/apps/asgi_server.py`).",
+        "asgi-json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` from the raw ASGI app `bench/apps/asgi_app.py`.",
+        "asgi-ws-echo": "64 WebSocket connections on `/echo` of the raw ASGI app, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian run without WebSockets here." % WS_PAYLOAD,
     }[scenario]
 
 

@@ -1,5 +1,6 @@
 """socketify: a fast HTTP server and web framework for Python on a native C core."""
 from .app import App, SSLApp
+from .asgi import ASGI
 from .extensions import AppExtension
 from .helpers import in_directory, sendfile, static_route
 from .middleware import DecoratorRouter, MiddlewareRouter, middleware
@@ -15,6 +16,7 @@ from .wsgi import WSGI
 
 __all__ = [
     "App",
+    "ASGI",
     "AppExtension",
     "AppListenOptions",
     "AppOptions",

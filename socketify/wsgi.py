@@ -371,6 +371,7 @@ class _Exchange:
             if declared is None or declared == len(body) or self.head:
                 # HEAD: the declared length, no body
                 result = _sk_res_respond(res._native, res._id, status, len(status), headers, len(headers),
+                                         headers.count(b"\0") >> 1,  # "name\0value\0" pairs
                                          body, 0 if self.head and declared is not None else len(body))
                 if result == _SK_OK:
                     res._done = True

@@ -44,8 +44,25 @@ def params_body(path, query_string):
     return ("user %s post %s q %s" % (parts[2], parts[4], query)).encode()
 
 
+async def websocket_echo(receive, send):
+    """``/echo`` over WebSocket: every message back as it came."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+
 async def app(scope, receive, send):
-    """The ASGI entry point (HTTP only; lifespan is acknowledged)."""
+    """The ASGI entry point (HTTP, a WebSocket echo; lifespan is acknowledged)."""
+    if scope["type"] == "websocket":
+        await websocket_echo(receive, send)
+        return
     if scope["type"] == "lifespan":
         while True:
             message = await receive()

@@ -212,6 +212,15 @@ int sk_req_handler_id(const sk_req_t *req);
  * header count in decimal), then the headers as sk_req_headers_pack writes
  * them, then the parameters as sk_req_params_pack does. Same sizing rule. */
 size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap);
+/* Everything an ASGI scope needs from the request being dispatched to `res`,
+ * in one call: "VBT\0method\0path\0query\0client_ip\0client_port\0" and
+ * then "lowercase-name\0value\0" per header, in order, duplicates kept. V is
+ * '0' (HTTP/1.0) or '1'; B is '1' when a request body follows, else '0'; T
+ * is '1' when the client accepts trailers (TE: trailers). The
+ * client fields are empty on a UNIX socket. Same sizing rule as
+ * sk_req_headers_pack. */
+size_t sk_req_scope_pack(sk_app_t *app, sk_res_id_t res, const sk_req_t *req, char *out,
+                         size_t cap);
 
 /* ---- response ---- */
 int sk_res_state(const sk_app_t *app, sk_res_id_t res);
@@ -234,10 +243,21 @@ int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection
 int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
                 const char *content_type, size_t content_type_len, const char *body,
                 size_t body_len, int close_connection);
-/* A whole response in one call: status, headers as "name\0value\0" pairs
- * (each checked as sk_res_write_header checks it), then sk_res_end(body). */
+/* The status line and `count` headers given as "name\0value\0" pairs (the
+ * last NUL may be left out), in one call (each header as sk_res_write_header takes it). SK_ERR_INVALID
+ * when the pairs do not add up to `count` or a field is invalid. */
+int sk_res_write_head(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                      const char *headers, size_t headers_len, size_t count);
+/* A whole response in one call: sk_res_write_head, then sk_res_end with
+ * `body` (Content-Length from the core unless the headers gave one). */
 int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
-                   const char *headers, size_t headers_len, const char *body, size_t body_len);
+                   const char *headers, size_t headers_len, size_t count, const char *body,
+                   size_t body_len);
+/* Ends a response with trailer fields ("name\0value\0" pairs, `count` of
+ * them) after the last chunk. A response that is not chunked (the handler
+ * gave a Content-Length) has nowhere to put them: it just ends. */
+int sk_res_end_with_trailers(sk_app_t *app, sk_res_id_t res, const char *fields, size_t len,
+                             size_t count);
 /* Start delivering the request body through on_data (sends 100 Continue
  * when the client asked for it). */
 int sk_res_on_data(sk_app_t *app, sk_res_id_t res);
@@ -286,6 +306,12 @@ int sk_app_ws_route(sk_app_t *app, const char *pattern, size_t pattern_len,
 int sk_res_upgrade(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_len,
                    const char *protocol, size_t protocol_len, const char *extensions,
                    size_t extensions_len, sk_res_id_t *ws);
+/* sk_res_upgrade with extra response headers ("name\0value\0" pairs,
+ * `count` of them) in the 101 answer. */
+int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_len,
+                                const char *protocol, size_t protocol_len, const char *extensions,
+                                size_t extensions_len, const char *headers, size_t headers_len,
+                                size_t count, sk_res_id_t *ws);
 /* Returns an SK_WS_SEND_* status or a negative SK_ERR_*. */
 int sk_ws_send(sk_app_t *app, sk_res_id_t ws, const char *data, size_t len, int opcode,
                int compress, int fin);

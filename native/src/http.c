@@ -501,6 +501,14 @@ void sk_conn_on_tick(sk_conn_t *conn) {
     return;
   }
   if (conn->deadline == 0 || conn->app->loop.now_ticks < conn->deadline) return;
+  if (conn->phase == SK_PHASE_REQUEST && conn->stage != SK_RES_DONE && conn->backlog.len == 0 &&
+      (conn->body_done || conn->user_paused)) {
+    /* The client sent what it owes and reads what it gets: the application
+     * is working on its answer (a slow query, a quiet stream), and that time
+     * is not the client's idleness. */
+    conn->deadline = deadline_in(conn, conn->app->config.idle_timeout_s);
+    return;
+  }
   if (conn->phase == SK_PHASE_HEAD && conn->in.len > 0) {
     sk_res_write_error(conn, 408); /* slow client: the head did not arrive in time */
     conn->deadline = deadline_in(conn, 2);

@@ -108,6 +108,7 @@ long sk_socket_write2(int fd, const char *a, size_t a_len, const char *b, size_t
 void sk_socket_close(int fd);
 int sk_socket_format_address(const struct sockaddr_storage *addr, char *out, size_t cap,
                              int as_text);
+int sk_socket_port(const struct sockaddr_storage *addr); /* -1 when not TCP */
 void sk_socket_address_from_raw(struct sockaddr_storage *addr, const void *raw, size_t raw_len);
 
 /* ---- TLS and the transport every connection uses (tls.c) ---- */
@@ -402,6 +403,14 @@ void sk_ws_behaviors_free(sk_app_t *app);
 /* response.c */
 int sk_res_write_error(sk_conn_t *conn, int status); /* canned 4xx/5xx + close */
 int sk_res_write_not_found(sk_conn_t *conn);
+/* A header field as we accept it from a handler (token name, no control
+ * characters in the value, a Content-Length of plain digits). */
+int sk_field_valid(const char *name, size_t name_len, const char *value, size_t value_len);
+/* Walks packed "name\0value\0" pairs (the last NUL may be left out): 1 with
+ * the next pair, 0 at the end, -1 when a name has no NUL after it. */
+int sk_pairs_next(const char **cursor, const char *end, sk_slice_t *name, sk_slice_t *value);
+/* Every pair valid, and exactly `count` of them. */
+int sk_pairs_valid(const char *packed, size_t len, size_t count);
 
 #define SK_MIN(a, b) ((a) < (b) ? (a) : (b))
 

@@ -133,3 +133,53 @@ size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap) {
 int sk_req_is_ancient(const sk_req_t *req) {
   return req->http->version_minor == 0;
 }
+
+/* One field of the scope pack: the bytes and a NUL, when they fit. */
+static size_t put_field(char *out, size_t cap, size_t at, const char *data, size_t len) {
+  if (out && at + len + 1 <= cap) {
+    if (len) memcpy(out + at, data, len);
+    out[at + len] = '\0';
+  }
+  return at + len + 1;
+}
+
+size_t sk_req_scope_pack(sk_app_t *app, sk_res_id_t res, const sk_req_t *req, char *out,
+                         size_t cap) {
+  const sk_http_request_t *http = req->http;
+  sk_conn_t *conn = sk_app_lookup(app, res);
+  char flags[3] = {http->version_minor ? '1' : '0', '0', '0'};
+  /* RFC 9110 6.5.1: trailers only for a client that said it accepts them. */
+  size_t te_len = 0;
+  const char *te = sk_req_header(req, "te", 2, &te_len);
+  for (size_t i = 0; te && i + 8 <= te_len; i++)
+    if (memcmp(te + i, "trailers", 8) == 0) flags[2] = '1';
+  char ip[64] = "";
+  char port[8] = "";
+  int ip_len = 0, port_len = 0;
+  if (conn) {
+    flags[1] = conn->body_done ? '0' : '1';
+    ip_len = sk_socket_format_address(&conn->peer, ip, sizeof ip, 1);
+    if (ip_len < 0) ip_len = 0;
+    int port_number = sk_socket_port(&conn->peer);
+    if (ip_len > 0 && port_number >= 0) {
+      /* at most 5 digits */
+      char reversed[8];
+      do {
+        reversed[port_len++] = (char)('0' + port_number % 10);
+        port_number /= 10;
+      } while (port_number && port_len < 5);
+      for (int i = 0; i < port_len; i++) port[i] = reversed[port_len - 1 - i];
+    }
+  }
+  size_t at = 0;
+  at = put_field(out, cap, at, flags, 3);
+  at = put_field(out, cap, at, http->method.data, http->method.len);
+  at = put_field(out, cap, at, http->path.data, http->path.len);
+  at = put_field(out, cap, at, http->query.len ? http->query.data : "", http->query.len);
+  at = put_field(out, cap, at, ip, (size_t)ip_len);
+  at = put_field(out, cap, at, port, (size_t)port_len);
+  size_t need = at + sk_req_headers_pack(req, NULL, 0);
+  if (need > cap || out == NULL) return need;
+  sk_req_headers_pack(req, out + at, cap - at);
+  return need;
+}
