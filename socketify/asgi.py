@@ -24,6 +24,7 @@ from . import _binding
 from ._binding import ffi, lib
 from .app import App
 from .loop import start_coroutine
+from .workers import serve_workers
 from .options import AppListenOptions, AppOptions
 from .status import _STATUS_LINES, status_line
 from .websocket import CompressOptions, OpCode, SendStatus
@@ -1113,9 +1114,8 @@ class ASGI:
         if not isinstance(workers, int) or workers < 1:
             raise ValueError("workers must be a positive int")
         if workers > 1:
-            raise NotImplementedError(
-                "ASGI(...).run(workers=%d): several worker processes need the worker supervisor "
-                "(python -m socketify --workers N); run(workers=1) serves in this process" % workers)
+            serve_workers("ASGI", self.listen_args[0], self._serve, workers, block, self.graceful_timeout)
+            return self
         if block:
             self._serve()
             return self

@@ -232,18 +232,7 @@ class CallbackRunner:
     def start(self, awaitable: Any, res=None, req=None) -> Optional[asyncio.Future]:
         """Starts an awaitable eagerly; returns its Task, or None when it
         finished in its first step."""
-        loop = self.get_loop()
-        guarded = _guarded(awaitable, self, res, req)
-        if _running_loop() is not loop:
-            # Nothing can step it yet (a hook or error handler before run()):
-            # it starts with the loop.
-            task = loop.create_task(guarded)
-        else:
-            task = _eager_task(loop, guarded)
-            if task.done():
-                return None
-        self.tasks.add(task)
-        return task
+        return _start_eager(self.get_loop(), _guarded(awaitable, self, res, req), self.tasks)
 
     def fail(self, error: BaseException, res=None, req=None) -> None:
         """Routes an error raised by user code (see the class docstring)."""
@@ -251,6 +240,43 @@ class CallbackRunner:
         if isinstance(error, KeyboardInterrupt) and self.on_interrupt is not None:
             logger.warning("KeyboardInterrupt raised in a handler: closing")
             self.on_interrupt()
+
+
+def start_coroutine(loop: asyncio.AbstractEventLoop, coro, on_error: Callable[[BaseException], Any],
+                    tasks: Optional[set] = None) -> Optional[asyncio.Future]:
+    """Runs ``coro``'s first step now, inside its Task; returns the Task that
+    carries on (kept in ``tasks`` until it ends), or None when it finished at
+    once. What it raises goes to ``on_error``, inside the Task; a
+    cancellation is not an error. For servers that route errors themselves
+    (the ASGI adapter); user handlers go through ``CallbackRunner``."""
+    return _start_eager(loop, _routed(coro, on_error, tasks), tasks)
+
+
+def _start_eager(loop: asyncio.AbstractEventLoop, coro, tasks: Optional[set]) -> Optional[asyncio.Future]:
+    if _running_loop() is not loop:
+        # Nothing can step it yet (a hook or error handler before run()):
+        # it starts with the loop.
+        task = loop.create_task(coro)
+    else:
+        task = _eager_task(loop, coro)
+        if task.done():
+            return None
+    if tasks is not None:
+        tasks.add(task)
+    return task
+
+
+async def _routed(coro, on_error: Callable[[BaseException], Any], tasks: Optional[set]):
+    """Runs ``coro`` for ``start_coroutine``, handing what it raises to ``on_error``."""
+    try:
+        return await coro
+    except (GeneratorExit, asyncio.CancelledError):
+        raise
+    except BaseException as error:  # noqa: B902 - routed, as the old done-callback did
+        on_error(error)
+    finally:
+        if tasks:
+            tasks.discard(_current_task())
 
 
 def describe_request(res, req) -> str:

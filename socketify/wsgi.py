@@ -27,6 +27,7 @@ from ._threads import LoopBridge, ThreadPool
 from ._wsgi_input import EMPTY_INPUT, ClientDisconnected, Input
 from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
+from .workers import serve_workers
 from .ws_routes import _Behavior
 
 __all__ = ["WSGI", "FileWrapper", "ClientDisconnected"]
@@ -559,6 +560,7 @@ class WSGI:
         self.lifespan = lifespan
         self.threads = threads
         self._limits = limits
+        self._multiprocess = False  # run(workers=N > 1): the app is served by several processes
         self._listen_args: Tuple[Any, Any] = (None, None)
         self.server: Optional[App] = None  # the App serving, once run() started
         self._bridge: Optional[LoopBridge] = None
@@ -584,9 +586,10 @@ class WSGI:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError("workers must be a positive int")
         if workers != 1:
-            raise NotImplementedError(
-                "WSGI.run(workers=%d): worker processes come with the socketify worker supervisor, "
-                "not in this build; start one process per worker (they share the port)" % workers)
+            self._multiprocess = True  # wsgi.multiprocess, in every worker
+            serve_workers("WSGI", self._listen_args[0], lambda: self._serve(None), workers, block,
+                          self._limits.get("graceful_shutdown_timeout", 10.0))
+            return self
         if block:
             self._serve(None)
             return self
@@ -693,7 +696,7 @@ class WSGI:
             "wsgi.url_scheme": "https" if self.options is not None else "http",
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
+            "wsgi.multiprocess": self._multiprocess,
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
             "wsgi.file_wrapper": FileWrapper,

@@ -618,12 +618,6 @@ def test_run_block_false_and_close():
     assert "closed; lifespan ['shutdown']" in proc.stdout
 
 
-def test_run_workers_is_explained():
-    proc = subprocess.run([sys.executable, APP, "workers"], env=server_env(), capture_output=True,
-                          text=True, timeout=30)
-    assert "NotImplementedError" in proc.stdout and "workers" in proc.stdout
-
-
 def test_constructor_checks():
     from socketify import ASGI
     with pytest.raises(TypeError):

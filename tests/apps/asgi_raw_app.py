@@ -320,10 +320,5 @@ if __name__ == "__main__":
         print("body %s" % urllib.request.urlopen("http://127.0.0.1:%d/status/200" % port).read().decode(), flush=True)
         server.close()
         print("closed; lifespan %s" % EVENTS.get("lifespan"), flush=True)
-    elif mode == "workers":
-        try:
-            ASGI(app).listen(0, announce).run(workers=2)
-        except NotImplementedError as error:
-            print("NotImplementedError: %s" % error, flush=True)
     else:
         ASGI(app).listen(0, announce).run()
