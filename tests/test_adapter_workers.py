@@ -67,3 +67,19 @@ def test_workers_need_a_blocking_run(kind):
         server.run(workers=2, block=False)
     with pytest.raises(ValueError):
         server.run(workers=0)
+
+
+def test_the_cli_tells_a_wsgi_app_it_runs_in_several_processes(tmp_path):
+    from cli_runner import Cli, write_module
+    from conftest import free_port
+    write_module(tmp_path, "multi", """
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(environ["wsgi.multiprocess"]).encode()]
+""")
+    port = free_port()
+    runner = Cli(tmp_path, "multi:app", "--port", port, "--workers", 2).start()
+    try:
+        assert requests.get("http://127.0.0.1:%d/" % port, timeout=10).text == "True"
+    finally:
+        assert runner.stop() == 0, runner.stderr()
