@@ -89,7 +89,9 @@ class App(WebSocketRoutes):
     responses and WebSocket closes finish before closing what is left.
     ``proxy_protocol``: who may
     send a PROXY header (True: any client, False: nobody, or a list of
-    trusted addresses/networks). ``pubsub`` takes a backplane
+    trusted addresses/networks). ``close_unanswered=False`` keeps the idle
+    timeout from closing a request the handler is still working on (the
+    ASGI and WSGI adapters use it). ``pubsub`` takes a backplane
     (``socketify.pubsub.RedisBackplane(url)``) that carries ``publish`` to
     every other process sharing it.
     """
@@ -117,6 +119,7 @@ class App(WebSocketRoutes):
         max_body_size: int = 0,
         graceful_shutdown_timeout: float = 10.0,
         proxy_protocol: Any = True,
+        close_unanswered: bool = True,
         pubsub: Optional[Any] = None,
     ) -> None:
         if options is not None and not isinstance(options, AppOptions):
@@ -178,6 +181,7 @@ class App(WebSocketRoutes):
         config.idle_timeout_s = idle_timeout
         config.max_body_size = max_body_size
         config.proxy_protocol, trusted_proxies = proxy_protocol_mode(proxy_protocol)
+        config.close_unanswered = 1 if close_unanswered else 0
         self._user = ffi.cast("void *", self._id)
         self._native = lib.sk_py_app_create(config, self._user)
         if self._native == ffi.NULL:

@@ -634,8 +634,10 @@ class WSGI:
     # -- serving -------------------------------------------------------------
 
     def _serve(self, started: Optional[threading.Event]) -> None:
+        limits = {"close_unanswered": False}  # a WSGI application may take its time
+        limits.update(self._limits)
         server = App(self.options, task_factory_max_items=self.task_factory_max_items,
-                     lifespan=self.lifespan, **self._limits)
+                     lifespan=self.lifespan, **limits)
         self._loop_thread = threading.get_ident()
         self._bridge = LoopBridge(server.loop.get_native_loop())
         self._exchange_class = type("_Exchange", (_Exchange,), {"server": self})
