@@ -64,6 +64,45 @@ def _listen_flags(config: AppListenOptions) -> int:
     return flags
 
 
+class _Default:
+    """The built-in default of an ``App(...)`` parameter, marking it "not
+    passed": ``App.__init__`` uses the process-wide default set by
+    ``set_app_defaults`` in its place when there is one."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)  # help(App) shows the plain default
+
+
+# Process-wide defaults for App(...) arguments the caller does not pass; the
+# CLI fills it in each worker (set_app_defaults), nothing else writes it.
+_app_defaults: Dict[str, Any] = {}
+_DEFAULTABLE = ("options", "request_response_factory_max_items", "websocket_factory_max_items",
+                "task_factory_max_items", "lifespan", "idle_timeout", "graceful_shutdown_timeout",
+                "pubsub")
+
+
+def set_app_defaults(**values: Any) -> None:
+    """Makes ``values`` the defaults of every later ``App(...)`` in this process;
+    arguments a program passes explicitly still win (the CLI's options)."""
+    unknown = sorted(set(values) - set(_DEFAULTABLE))
+    if unknown:
+        raise TypeError("set_app_defaults: no App(...) default named %s (known: %s)"
+                        % (", ".join(unknown), ", ".join(_DEFAULTABLE)))
+    _app_defaults.update(values)
+
+
+def _resolved(name: str, value: Any) -> Any:
+    """``value``, or the process-wide default for ``name`` if the caller did not pass one."""
+    if isinstance(value, _Default):
+        return _app_defaults.get(name, value.value)
+    return value
+
+
 def _plural(count: int, noun: str) -> str:
     return "%d %s%s" % (count, noun, "" if count == 1 else "s")
 
@@ -102,23 +141,32 @@ class App(WebSocketRoutes):
 
     def __init__(
         self,
-        options: Optional[AppOptions] = None,
-        request_response_factory_max_items: int = 0,
-        websocket_factory_max_items: int = 0,
-        task_factory_max_items: int = 100_000,
-        lifespan: bool = True,
+        options: Optional[AppOptions] = _Default(None),
+        request_response_factory_max_items: int = _Default(0),
+        websocket_factory_max_items: int = _Default(0),
+        task_factory_max_items: int = _Default(100_000),
+        lifespan: bool = _Default(True),
         idle_relaxation_time: float = 0.01,
         *,
         max_request_line_size: int = 8192,
         max_header_size: int = 8192,
         max_header_count: int = 100,
         header_timeout: int = 10,
-        idle_timeout: int = 10,
+        idle_timeout: int = _Default(10),
         max_body_size: int = 0,
-        graceful_shutdown_timeout: float = 10.0,
+        graceful_shutdown_timeout: float = _Default(10.0),
         proxy_protocol: Any = True,
-        pubsub: Optional[Any] = None,
+        pubsub: Optional[Any] = _Default(None),
     ) -> None:
+        options = _resolved("options", options)
+        request_response_factory_max_items = _resolved("request_response_factory_max_items",
+                                                       request_response_factory_max_items)
+        websocket_factory_max_items = _resolved("websocket_factory_max_items", websocket_factory_max_items)
+        task_factory_max_items = _resolved("task_factory_max_items", task_factory_max_items)
+        lifespan = _resolved("lifespan", lifespan)
+        idle_timeout = _resolved("idle_timeout", idle_timeout)
+        graceful_shutdown_timeout = _resolved("graceful_shutdown_timeout", graceful_shutdown_timeout)
+        pubsub = _resolved("pubsub", pubsub)
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
         for name, value in (("max_request_line_size", max_request_line_size),

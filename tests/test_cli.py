@@ -696,9 +696,9 @@ def test_adapter_calls_use_the_documented_api(tmp_path, monkeypatch):
             return []
     """)
     monkeypatch.syspath_prepend(str(tmp_path))
-    from socketify import App  # serve() sets App's defaults in what is normally a worker process
-    monkeypatch.setattr(App.__init__, "__defaults__", App.__init__.__defaults__)
-    monkeypatch.setattr(App.__init__, "__kwdefaults__", App.__init__.__kwdefaults__)
+    from socketify import App, app as app_module
+    # serve() sets App's defaults in what is normally a worker process
+    monkeypatch.setattr(app_module, "_app_defaults", {})
     monkeypatch.setattr(App, "_route_hook", None)
     calls = []
 
@@ -765,3 +765,21 @@ def test_wsgi_wrapper_in_process(caplog):
     seen.clear()
     wrapped(untrusted, lambda *a: None).close()
     assert seen[0]["REMOTE_ADDR"] == "203.0.113.1" and seen[0]["wsgi.url_scheme"] == "http"
+
+
+def test_app_defaults_yield_to_explicit_arguments(monkeypatch):
+    """set_app_defaults (what serve() calls in a worker) changes only the
+    arguments a program does not pass; an unknown name is a TypeError."""
+    sys.path.insert(0, ROOT)
+    from socketify import App, app as app_module
+    monkeypatch.setattr(app_module, "_app_defaults", {})
+    app_module.set_app_defaults(lifespan=False, request_response_factory_max_items=9)
+    defaulted, explicit = App(), App(None, 3, lifespan=True)
+    try:
+        assert defaulted.lifespan is False and defaulted.request_response_factory_max_items == 9
+        assert explicit.lifespan is True and explicit.request_response_factory_max_items == 3
+    finally:
+        defaulted.dispose()
+        explicit.dispose()
+    with pytest.raises(TypeError, match="max_lifetime"):
+        app_module.set_app_defaults(max_lifetime=1)
