@@ -8,6 +8,8 @@ import tempfile
 import textwrap
 import time
 
+import pytest
+
 from conftest import server_env
 
 
@@ -82,13 +84,39 @@ class Cli:
         return self.proc.returncode
 
     def cleanup(self):
+        """Kills the CLI if it still runs, and every worker it had (never one
+        left behind, even when a test failed), and removes its stderr file."""
         if self.proc is not None and self.proc.poll() is None:
+            pids = self.children()
             self.stop(signal.SIGKILL)
+            for pid in pids:
+                if alive(pid):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass  # it exited meanwhile
         if self._err is not None:
             try:
                 os.unlink(self._err.name)
             except OSError:
                 pass
+
+
+@pytest.fixture
+def cli(appdir):
+    """``start(*args, env=None, cwd=None, **start_kwargs)``: a started Cli in
+    the test module's ``appdir`` (or ``cwd``); each is cleaned up after the test.
+    A test module imports this fixture and defines ``appdir``."""
+    started = []
+
+    def start(*args, env=None, cwd=None, **kwargs):
+        runner = Cli(cwd or appdir, *args, env=env)
+        started.append(runner)
+        return runner.start(**kwargs)
+
+    yield start
+    for runner in started:
+        runner.cleanup()
 
 
 def run_cli(cwd, *args, env=None, timeout=30.0):

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from cli_runner import Cli, run_cli, wait_for, write_module
+from cli_runner import cli, run_cli, wait_for, write_module  # noqa: F401 (cli: the fixture)
 from conftest import ROOT, free_port
 
 APP = """
@@ -58,20 +58,6 @@ def status(res, req):
 def appdir(tmp_path):
     write_module(tmp_path, "webapp", APP)
     return tmp_path
-
-
-@pytest.fixture
-def cli(appdir):
-    started = []
-
-    def start(*args, env=None, cwd=None, wait_port=None, **kwargs):
-        runner = Cli(cwd or appdir, *args, env=env)
-        started.append(runner)
-        return runner.start(wait_port=wait_port, **kwargs)
-
-    yield start
-    for runner in started:
-        runner.cleanup()
 
 
 def get(port, path="/", **kwargs):

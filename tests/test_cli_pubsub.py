@@ -60,8 +60,10 @@ def test_a_publish_reaches_subscribers_on_every_worker_exactly_once(tmp_path, re
     finally:
         for ws in clients:
             ws.close()
-        runner.stop()
-    assert runner.proc.returncode == 0, runner.stderr()
+        code = runner.stop()
+        stderr = runner.stderr()
+        runner.cleanup()  # any worker left behind, and the stderr file
+    assert code == 0, stderr
 
 
 def test_a_bad_pubsub_url_is_one_line(tmp_path):

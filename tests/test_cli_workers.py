@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from cli_runner import Cli, alive, children_of, run_cli, wait_for, write_module
+from cli_runner import alive, children_of, cli, run_cli, wait_for, write_module  # noqa: F401 (cli: the fixture)
 from conftest import free_port
 
 APP = """
@@ -32,24 +32,6 @@ async def slow(res, req):
 def appdir(tmp_path):
     write_module(tmp_path, "webapp", APP)
     return tmp_path
-
-
-@pytest.fixture
-def cli(appdir):
-    started = []
-
-    def start(*args, env=None, **kwargs):
-        runner = Cli(appdir, *args, env=env)
-        started.append(runner)
-        return runner.start(**kwargs)
-
-    yield start
-    for runner in started:
-        pids = runner.children() if runner.proc.poll() is None else []
-        runner.cleanup()
-        for pid in pids:  # never leave a worker behind, even when a test failed
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
 
 
 def get(port, path="/", timeout=10):
