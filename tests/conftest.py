@@ -181,8 +181,9 @@ class RedisServer:
     stopped by PID. ``restart()`` stops it and starts it again on the same
     port (for tests of reconnection)."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, hosts=("127.0.0.1",)):
         self.binary = binary
+        self.hosts = list(hosts)  # it binds them all and must answer on the first
         self.port = free_port()
         self.proc = None
 
@@ -193,7 +194,7 @@ class RedisServer:
     def start(self, timeout=10.0):
         import socket
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [self.binary, "--port", str(self.port), "--bind"] + self.hosts + ["--save", "",
              "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
@@ -202,7 +203,7 @@ class RedisServer:
             if self.proc.poll() is not None:
                 raise RuntimeError("redis-server exited: %s" % self.proc.stderr.read().decode(errors="replace"))
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                with socket.create_connection((self.hosts[0], self.port), timeout=1) as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
                         return self

@@ -469,15 +469,13 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
     """Two server processes, each in its own network namespace (its own
     interfaces and addresses), reach one Redis over veth links."""
     import shutil
-    from conftest import free_port
+    from conftest import RedisServer
     from websockets.sync.client import connect as ws_connect
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (make test installs it through tools/test_deps.sh)")
-    redis_port = free_port()
-    redis = subprocess.Popen([binary, "--port", str(redis_port), "--bind"] + [h for _, h, _ in two_machines]
-                             + ["--save", "", "--appendonly", "no", "--protected-mode", "no"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = RedisServer(binary, hosts=[h for _, h, _ in two_machines]).start()
+    redis_port = redis.port
     import contextlib
     servers, clients, stack = [], [], contextlib.ExitStack()
     try:
@@ -521,8 +519,7 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
             for server in servers:
                 server.stop()
         finally:
-            redis.terminate()
-            redis.wait(10)
+            redis.stop()  # killed if it does not stop in time
         for server in servers:
             server.check_clean()
 
