@@ -73,6 +73,7 @@ class Features:
 
     @property
     def active(self) -> bool:
+        """Whether any feature is on (off: the app is served untouched)."""
         return bool(self.access_log or self.proxy or self.root_path or self.limit)
 
 

@@ -25,6 +25,7 @@ class LoopBridge:
         self._scheduled = False
 
     def call(self, fn: Callable, *args: Any) -> None:
+        """Runs ``fn(*args)`` on the loop thread, after the calls queued before it."""
         self._calls.append((fn, args))
         # Append before the check: a run that already cleared the flag then
         # sees the call; otherwise this schedules one (at worst a spare run).
@@ -68,6 +69,7 @@ class ThreadPool:
         self._threads: List[threading.Thread] = []
 
     def submit(self, item: Any) -> None:
+        """Queues ``item`` for the next free thread (starting the threads on first use)."""
         if not self._threads:
             for i in range(self.size):
                 thread = threading.Thread(target=self._work, name="%s-%d" % (self.name, i), daemon=True)

@@ -274,6 +274,7 @@ class Supervisor:
         return slot
 
     def spawn(self, replaces: Optional[_Worker] = None) -> _Worker:
+        """Forks one worker (the successor of ``replaces``, in its slot, if given)."""
         slot = replaces.slot if replaces is not None else self._free_slot()
         listener = self._listener(slot)
         ready_r, ready_w = os.pipe()
@@ -371,6 +372,7 @@ class Supervisor:
             self._kill(worker, signal.SIGTERM)
 
     def live(self) -> List[_Worker]:
+        """The workers not told to stop."""
         return [w for w in self.workers if not w.retiring]
 
     # -- events -------------------------------------------------------------
