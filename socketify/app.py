@@ -685,9 +685,7 @@ class App(WebSocketRoutes):
         finally:
             for signum in installed:
                 loop.remove_signal_handler(signum)
-            if self._force_stop is not None:
-                self._force_stop.cancel()
-                self._force_stop = None
+            self._cancel_force_stop()
         if self.backplane is not None:
             self._stop_backplane()
         if self.lifespan and self._shutdown_hooks:
@@ -754,18 +752,20 @@ class App(WebSocketRoutes):
         self._stop_loop()
 
     def _stop_loop(self) -> None:
+        self._cancel_force_stop()
+        self.loop.stop()
+
+    def _cancel_force_stop(self) -> None:
+        """Drops the pending end of the grace period, if any (the app stops anyway)."""
         if self._force_stop is not None:
             self._force_stop.cancel()
             self._force_stop = None
-        self.loop.stop()
 
     def dispose(self) -> None:
         """Closes the app, its connections and its loop."""
         self.close()
         lib.sk_app_close_connections(self._native)
-        if self._force_stop is not None:
-            self._force_stop.cancel()
-            self._force_stop = None
+        self._cancel_force_stop()
         if self.backplane is not None:
             self._stop_backplane()
         if self._attached and not self.loop.loop.is_closed():
