@@ -769,3 +769,45 @@ def test_app_defaults_yield_to_explicit_arguments(monkeypatch):
         explicit.dispose()
     with pytest.raises(TypeError, match="max_lifetime"):
         app_module.set_app_defaults(max_lifetime=1)
+
+
+def test_limit_concurrency_503s_are_in_the_access_log_of_the_wrappers(caplog):
+    """WSGI and ASGI as for socketify apps: a request refused by
+    --limit-concurrency gets its access-log line."""
+    sys.path.insert(0, ROOT)
+    from socketify._serve import Features, asgi_wrapper, wsgi_wrapper
+    caplog.set_level("INFO", logger="socketify.access")
+    features = Features(access_log=True, limit_concurrency=1)
+    inner = []
+
+    def wsgi_app(environ, start_response):  # a second request arrives while this one runs
+        body = wrapped(dict(environ, PATH_INFO="/second"), lambda status, headers, exc_info=None: inner.append(status))
+        assert b"".join(body) == b"Service Unavailable"  # as the server sends it
+        body.close()
+        start_response("200 OK", [])
+        return [b"first"]
+
+    wrapped = wsgi_wrapper(wsgi_app, features)
+    environ = {"REMOTE_ADDR": "192.0.2.1", "REQUEST_METHOD": "GET", "PATH_INFO": "/first",
+               "SERVER_PROTOCOL": "HTTP/1.1"}
+    wrapped(dict(environ), lambda *args: None).close()
+    assert inner == ["503 Service Unavailable"]
+
+    async def asgi_app(scope, receive, send):
+        async def collect(message):
+            inner.append(message.get("status"))
+        await asgi_wrapped(dict(scope, path="/second-asgi"), receive, collect)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first"})
+
+    async def ignore(message):
+        pass
+
+    asgi_wrapped = asgi_wrapper(asgi_app, features)
+    scope = {"type": "http", "method": "GET", "path": "/first-asgi", "client": ("192.0.2.1", 1),
+             "http_version": "1.1", "headers": []}
+    asyncio.run(asgi_wrapped(scope, None, ignore))
+    assert inner[1:] == [503, None]
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketify.access"]
+    assert any(line.endswith('"GET /second HTTP/1.1" 503 19') for line in lines), lines
+    assert any(line.endswith('"GET /second-asgi HTTP/1.1" 503 19') for line in lines), lines
