@@ -25,6 +25,11 @@ def home(res, req):
 async def slow(res, req):
     await asyncio.sleep(1.5)
     res.end("slow %d" % os.getpid())
+
+@app.get("/slower")
+async def slower(res, req):
+    await asyncio.sleep(20)
+    res.end("slower %d" % os.getpid())
 """
 
 
@@ -161,18 +166,35 @@ def test_sigterm_finishes_every_request_in_flight(cli):
     assert_all_gone(workers)
 
 
+def _request_cut_short(port):
+    """(thread, outcome list): a /slower request (20 s) in a thread; the
+    outcome says whether the server cut it, for the test's own thread to assert."""
+    outcome = []
+
+    def request():
+        try:
+            get(port, "/slower", timeout=30)
+            outcome.append("answered")
+        except requests.RequestException:
+            outcome.append("cut")
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    time.sleep(0.5)
+    return thread, outcome
+
+
 def test_graceful_timeout_bounds_the_wait(cli):
     port = free_port()
     server = cli("webapp:app", "--port", port, "-w", "2", "--timeout-graceful-shutdown", "0.3")
     workers = server.children()
-    thread = threading.Thread(target=lambda: pytest.raises(requests.RequestException, get, port, "/slow"))
-    thread.start()
-    time.sleep(0.5)
+    thread, outcome = _request_cut_short(port)
     started = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
-    server.proc.wait(10)
-    assert time.monotonic() - started < 1.4  # not the 1.5 s the request wanted
+    server.proc.wait(15)
+    assert time.monotonic() - started < 10  # the 0.3 s grace, not the 20 s the request wanted
     thread.join(10)
+    assert outcome == ["cut"]
     assert_all_gone(workers)
 
 
@@ -180,16 +202,15 @@ def test_second_sigint_kills_at_once(cli):
     port = free_port()
     server = cli("webapp:app", "--port", port, "-w", "2")
     workers = server.children()
-    thread = threading.Thread(target=lambda: pytest.raises(requests.RequestException, get, port, "/slow"))
-    thread.start()
-    time.sleep(0.5)
+    thread, outcome = _request_cut_short(port)
     server.proc.send_signal(signal.SIGINT)
     time.sleep(0.2)
     started = time.monotonic()
     server.proc.send_signal(signal.SIGINT)
-    server.proc.wait(10)
-    assert time.monotonic() - started < 1.2
+    server.proc.wait(15)
+    assert time.monotonic() - started < 10  # not the 20 s request nor the 30 s grace period
     thread.join(10)
+    assert outcome == ["cut"]
     assert_all_gone(workers)
 
 
@@ -305,9 +326,8 @@ app.get("/", lambda res, req: res.end(%r))
 
     assert answers("version 1")
     module.write_text(template % "version 2")
-    edited = time.monotonic()
+    # promptly: a new worker (a fresh Python importing the app) within 10 s, loaded CI included
     assert wait_for(lambda: answers("version 2"), 10)
-    assert time.monotonic() - edited < 2.0
     module.write_text("from socketify import App\napp = App(\n")  # a syntax error
     assert wait_for(lambda: "SyntaxError" in server.stderr(), 10)
     assert server.proc.poll() is None  # the supervisor waits for the next change
