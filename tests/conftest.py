@@ -1,8 +1,11 @@
 """Test servers run as real processes on 127.0.0.1, on a free port, stopped by PID."""
+import contextlib
 import os
+import pathlib
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -122,6 +125,19 @@ def write_app(tmp_path, source, name="app.py"):
     path = tmp_path / name
     path.write_text(textwrap.dedent(source))
     return str(path)
+
+
+@contextlib.contextmanager
+def served(source):
+    """A started Server running the program ``source``, for a module-scoped
+    fixture (``with served(APP) as server: yield server``); stopped and
+    checked on exit."""
+    with tempfile.TemporaryDirectory() as directory:
+        server = Server(write_app(pathlib.Path(directory), source)).start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture
