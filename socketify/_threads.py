@@ -35,6 +35,7 @@ class LoopBridge:
                 self._loop.call_soon_threadsafe(self._run)
             except RuntimeError:  # the loop is closed: nobody can answer any more
                 self._calls.clear()
+                self._scheduled = False  # so later calls are dropped too, not kept forever
 
     def _run(self) -> None:
         self._scheduled = False

@@ -197,3 +197,16 @@ def test_input_resumes_a_socket_the_loop_paused_after_the_last_read():
     reader.start()
     reader.join(10)
     assert got == [b"rest"] and resumed == [True]
+
+
+def test_calls_handed_to_a_closed_loop_are_dropped_not_kept():
+    """A pool thread outliving its server (past the shutdown wait) keeps
+    calling the bridge: nothing accumulates."""
+    import asyncio
+    from socketify._threads import LoopBridge
+    loop = asyncio.new_event_loop()
+    loop.close()
+    bridge = LoopBridge(loop)
+    for i in range(3):
+        bridge.call(print, i)
+    assert len(bridge._calls) == 0
