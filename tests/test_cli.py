@@ -769,6 +769,10 @@ def test_app_defaults_yield_to_explicit_arguments(monkeypatch):
         explicit.dispose()
     with pytest.raises(TypeError, match="max_lifetime"):
         app_module.set_app_defaults(max_lifetime=1)
+    import inspect
+    marked = [name for name, parameter in inspect.signature(App.__init__).parameters.items()
+              if isinstance(parameter.default, app_module._Default)]
+    assert sorted(marked) == sorted(app_module._DEFAULTABLE)  # each one App.__init__ resolves
 
 
 def test_limit_concurrency_503s_are_in_the_access_log_of_the_wrappers(caplog):
