@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import server_env
+from conftest import free_port, server_env
 
 
 def write_module(directory, name, source):
@@ -120,7 +120,11 @@ def cli(appdir):
 
 
 def run_cli(cwd, *args, env=None, timeout=30.0):
-    """Runs the CLI to its end: (exit code, stdout, stderr)."""
+    """Runs the CLI to its end: (exit code, stdout, stderr). Without a port
+    of its own (--port or SOCKETIFY_PORT in ``env``) it gets a free one: the
+    CLI binds before it loads the app, and the default 8000 may be another's."""
+    env = dict(env or {})
+    env.setdefault("SOCKETIFY_PORT", str(free_port()))
     proc = subprocess.run([sys.executable, "-m", "socketify"] + [str(a) for a in args], cwd=str(cwd),
                           env=server_env(env), capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
