@@ -57,6 +57,7 @@ class LoopBridge:
         self._wake_out.close()
         self._wake_in.close()
         self._calls.clear()
+        self._scheduled = False  # a later call finds the socket closed and is dropped
 
     def _woken(self) -> None:
         try:

@@ -205,8 +205,10 @@ def test_calls_handed_to_a_closed_loop_are_dropped_not_kept():
     import asyncio
     from socketify._threads import LoopBridge
     loop = asyncio.new_event_loop()
-    loop.close()
     bridge = LoopBridge(loop)
+    bridge.call(print, "queued before the loop stopped")  # a wake-up is pending
+    bridge.close()
+    loop.close()
     for i in range(3):
         bridge.call(print, i)
     assert len(bridge._calls) == 0
