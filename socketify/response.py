@@ -1,6 +1,7 @@
 """Response: writes the answer to one request."""
 import asyncio
 import datetime
+import re
 from http.cookies import SimpleCookie
 from io import BytesIO
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
@@ -29,6 +30,21 @@ _JSON = b"application/json"
 _TEXT_PLAIN = b"text/plain"
 _STATUS_OK = b"200 OK"
 _MAX_BODY_SIZE = (1 << 64) - 1
+
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _invalid_header(name: bytes, value: bytes) -> ValueError:
+    """What is wrong with a header the core refused (the rules of its
+    sk_field_valid, said in words)."""
+    if not _TOKEN.fullmatch(name):
+        return ValueError("invalid header name %r: a header name is a token (letters, digits and "
+                          "!#$%%&'*+-.^_`|~), with no spaces, colons or control characters" % name)
+    if name.lower() == b"content-length":
+        return ValueError("invalid Content-Length %r: it must be plain digits" % value)
+    return ValueError("invalid value for header %r: CR, LF, NUL and other control characters are "
+                      "not allowed in a header value" % name)
 
 
 def _to_bytes(value: Any, what: str) -> bytes:
@@ -161,6 +177,8 @@ class Response:
                 value, _ = self._body(value)
         status = _sk_res_write_header(self._native, self._id, name, len(name), value, len(value))
         if status != _SK_OK:
+            if status == _SK_ERR_INVALID:
+                raise _invalid_header(name, value)
             self._check(status)
         return self
 

@@ -26,6 +26,9 @@ app.get("/status/big-int", catching(lambda res: res.write_status(1000)))
 app.get("/status/send", catching(lambda res: res.send("x", status="banana")))
 app.get("/status/uncaught", lambda res, req: res.write_status("banana"))
 app.get("/status/fine", lambda res, req: res.write_status("299 Custom").end("ok"))
+app.get("/header/name", catching(lambda res: res.write_header("bad name", "x")))
+app.get("/header/value", catching(lambda res: res.write_header("X-Ok", "a\\r\\nb")))
+app.get("/header/length", catching(lambda res: res.write_header("Content-Length", "12x")))
 app.get("/try-end/short", catching(lambda res: res.try_end(b"x" * 20, 10)))
 app.get("/try-end/negative", catching(lambda res: res.try_end(b"x", -1)))
 app.get("/try-end/not-int", catching(lambda res: res.try_end(b"x", "10")))
@@ -70,6 +73,16 @@ def test_a_status_that_is_not_one_says_so(server, path, shown):
 def test_a_status_with_a_control_character_says_which_rule(server):
     body = get(server, "/status/control")[1]
     assert "is not a valid HTTP status" in body and "control characters" in body, body
+
+
+@pytest.mark.parametrize("path,message", [
+    ("/header/name", "ValueError: invalid header name b'bad name': a header name is a token"),
+    ("/header/value", "ValueError: invalid value for header b'X-Ok': CR, LF, NUL"),
+    ("/header/length", "ValueError: invalid Content-Length b'12x': it must be plain digits"),
+])
+def test_a_refused_header_says_what_is_wrong_with_it(server, path, message):
+    status, body = get(server, path)
+    assert status == 200 and body.startswith(message), body
 
 
 def test_an_uncaught_bad_status_is_a_500_and_the_log_names_it(server):
