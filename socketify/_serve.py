@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 import time
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
@@ -194,6 +195,49 @@ def _peer(res) -> Optional[str]:
     return native_address(lib.sk_res_remote_address, res._native, res._id, True)
 
 
+class _InFlight:
+    """Requests in progress against ``--limit-concurrency``, counted from the
+    loop thread (ASGI) or from the WSGI pool's threads, hence the lock."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> bool:
+        """Counts one more request; False (and nothing counted) at the limit."""
+        with self._lock:
+            if self.count >= self.limit:
+                return False
+            self.count += 1
+            return True
+
+    def leave(self) -> None:
+        """One request is over."""
+        with self._lock:
+            self.count -= 1
+
+
+class _ReleasingBody:
+    """A WSGI response iterable that ends its request's count when closed:
+    a request is in progress until its body has been sent, not until the
+    application returned the iterable."""
+
+    def __init__(self, body: Iterable[bytes], release: Callable[[], None]) -> None:
+        self.body = body
+        self.release = release
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.release()
+
+
 class _LoggedBody:
     """A WSGI response iterable that writes the access-log line when closed."""
 
@@ -228,7 +272,7 @@ def _header(headers: Iterable[Tuple[bytes, bytes]], name: bytes) -> Optional[str
 
 def asgi_wrapper(app: Callable, features: Features) -> Callable:
     """An ASGI app that applies ``features`` around ``app``."""
-    active = [0]
+    in_flight = _InFlight(features.limit) if features.limit is not None else None
 
     async def with_features(scope, receive, send):
         kind = scope.get("type")
@@ -274,7 +318,9 @@ def asgi_wrapper(app: Callable, features: Features) -> Callable:
                         _log_access(line[0], line[1], line[2], line[3], state["status"], state["size"])
                 await inner_send(message)
 
-        if features.limit is not None and active[0] >= features.limit:  # after the log's send: logged too
+        if in_flight is None:
+            return await app(scope, receive, send)
+        if not in_flight.enter():  # after the log's send: logged too
             if kind == "http":
                 await send({"type": "http.response.start", "status": 503,
                             "headers": [(b"content-type", b"text/plain"), (b"content-length", b"19")]})
@@ -282,11 +328,10 @@ def asgi_wrapper(app: Callable, features: Features) -> Callable:
             else:
                 await send({"type": "websocket.close", "code": 1013})
             return None
-        active[0] += 1
         try:
             return await app(scope, receive, send)
         finally:
-            active[0] -= 1
+            in_flight.leave()
 
     return with_features
 
@@ -295,7 +340,7 @@ def asgi_wrapper(app: Callable, features: Features) -> Callable:
 
 def wsgi_wrapper(app: Callable, features: Features) -> Callable:
     """A WSGI app that applies ``features`` around ``app``."""
-    active = [0]
+    in_flight = _InFlight(features.limit) if features.limit is not None else None
 
     def with_features(environ, start_response):
         if features.proxy is not None:
@@ -323,18 +368,18 @@ def wsgi_wrapper(app: Callable, features: Features) -> Callable:
                 state["status"] = _status_code(status)
                 return inner_start(status, headers, exc_info)
 
-        if features.limit is not None and active[0] >= features.limit:
+        if in_flight is None:
+            result = app(environ, start_response)
+        elif not in_flight.enter():
             start_response("503 Service Unavailable", [("Content-Type", "text/plain"),
                                                        ("Content-Length", "19")])
             result = [b"Service Unavailable"]
-            return _LoggedBody(result, line, state) if features.access_log else result
-        active[0] += 1
-        try:
-            result = app(environ, start_response)
-            if features.access_log:
-                return _LoggedBody(result, line, state)
-            return result
-        finally:
-            active[0] -= 1
+        else:
+            try:
+                result = _ReleasingBody(app(environ, start_response), in_flight.leave)
+            except BaseException:
+                in_flight.leave()
+                raise
+        return _LoggedBody(result, line, state) if features.access_log else result
 
     return with_features

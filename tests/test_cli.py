@@ -815,3 +815,28 @@ def test_limit_concurrency_503s_are_in_the_access_log_of_the_wrappers(caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "socketify.access"]
     assert any(line.endswith('"GET /second HTTP/1.1" 503 19') for line in lines), lines
     assert any(line.endswith('"GET /second-asgi HTTP/1.1" 503 19') for line in lines), lines
+
+
+def test_wsgi_limit_counts_a_request_until_its_body_is_closed():
+    """A WSGI request is in progress until the server closes its body (after
+    sending it), not only while the application call runs."""
+    from socketify._serve import Features, wsgi_wrapper
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return iter([b"streamed"])
+
+    wrapped = wsgi_wrapper(app, Features(access_log=False, proxy=None, root_path="", limit_concurrency=1))
+    statuses = []
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
+
+    first = wrapped({}, start_response)
+    second = wrapped({}, start_response)  # the first body is still being sent
+    assert statuses == ["200 OK", "503 Service Unavailable"]
+    assert list(second) == [b"Service Unavailable"]
+    assert list(first) == [b"streamed"]
+    first.close()
+    wrapped({}, start_response).close()
+    assert statuses[-1] == "200 OK"
