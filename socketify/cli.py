@@ -73,6 +73,16 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _at_most(limit: int, unit: str) -> Callable[[str], int]:
+    """A non-negative integer up to ``limit`` (what the core's WebSocket timers hold)."""
+    def parse(text: str) -> int:
+        value = _non_negative(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError("%d is more than the %d %s WebSockets allow" % (value, limit, unit))
+        return value
+    return parse
+
+
 def _positive(text: str) -> int:
     value = _non_negative(text)
     if value < 1:
@@ -109,13 +119,14 @@ _OPTIONS: List[Tuple[Tuple[str, ...], str, Any, Any, str]] = [
      "(or, for WSGI, an ASGI app) served on /*"),
     (("--ws-max-size",), "ws_max_size", _non_negative, 16777216, "WebSocket max message size in bytes"),
     (("--ws-auto-ping",), "ws_auto_ping", _bool, True, "send WebSocket pings automatically"),
-    (("--ws-idle-timeout",), "ws_idle_timeout", _non_negative, 20, "WebSocket idle timeout in seconds"),
+    (("--ws-idle-timeout",), "ws_idle_timeout", _at_most(960, "seconds"), 20,
+     "WebSocket idle timeout in seconds (at most 960)"),
     (("--ws-reset-idle-on-send",), "ws_reset_idle_on_send", _bool, True,
      "a send resets the WebSocket idle timeout"),
     (("--ws-per-message-deflate",), "ws_per_message_deflate", _bool, False,
      "negotiate permessage-deflate"),
-    (("--ws-max-lifetime",), "ws_max_lifetime", _non_negative, 0,
-     "close WebSockets after this many minutes (0: never)"),
+    (("--ws-max-lifetime",), "ws_max_lifetime", _at_most(240, "minutes"), 0,
+     "close WebSockets after this many minutes (0: never; at most 240)"),
     (("--ws-max-backpressure",), "ws_max_backpressure", _non_negative, 16777216,
      "bytes a WebSocket may buffer before sends are dropped"),
     (("--ws-close-on-backpressure-limit",), "ws_close_on_backpressure_limit", _bool, False,
@@ -556,8 +567,6 @@ def _serve_socketify(args, target, where, on_listen) -> None:
         behavior = dict(behavior)
         options = _websocket_options(args)
         options["compression"] = 1 if options["compression"] else 0
-        options["idle_timeout"] = min(options["idle_timeout"], 960)
-        options["max_lifetime"] = min(options["max_lifetime"], 240)
         for key, value in options.items():
             behavior.setdefault(key, value)
         app.ws("/*", behavior)

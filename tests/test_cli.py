@@ -840,3 +840,10 @@ def test_wsgi_limit_counts_a_request_until_its_body_is_closed():
     first.close()
     wrapped({}, start_response).close()
     assert statuses[-1] == "200 OK"
+
+
+@pytest.mark.parametrize("flag,value", [("--ws-idle-timeout", "961"), ("--ws-max-lifetime", "241")])
+def test_websocket_timers_past_what_the_core_holds_are_refused(tmp_path, flag, value):
+    write_module(tmp_path, "webapp", "from socketify import App\napp = App()\n")
+    code, _, err = run_cli(tmp_path, "webapp:app", flag, value)
+    assert code == 1 and "is more than the" in err and err.strip().count("\n") == 0, err
