@@ -786,14 +786,28 @@ class _WSCycle:
 
 # -- the server ------------------------------------------------------------------
 
+def add_websocket_route(app: App, path: str, application: Callable,
+                        websocket_options: Optional[Dict[str, Any]] = None) -> None:
+    """Serves an ASGI application's WebSocket scopes on ``path`` of an App
+    that serves its HTTP otherwise (``WSGI(app, websocket=asgi_app)``)."""
+    asgi = ASGI(application, websocket_options=websocket_options, lifespan=False)
+    _Server(asgi, app=app, ws_path=path)
+
+
 class _Server:
     """The App behind an ASGI instance, in the process (or thread) that serves."""
 
-    def __init__(self, asgi: "ASGI") -> None:
+    def __init__(self, asgi: "ASGI", app: Optional[App] = None, ws_path: str = "/*") -> None:
+        """``app``: serve only the application's WebSockets, on ``ws_path`` of an
+        App that serves HTTP otherwise (``add_websocket_route``)."""
         self.asgi = asgi
         self.application = asgi.app
-        self.app = App(asgi.options, task_factory_max_items=asgi.task_factory_max_items, lifespan=False,
-                       idle_timeout=asgi.idle_timeout, close_unanswered=False)
+        serves_http = app is None
+        if app is None:
+            app = App(asgi.options, task_factory_max_items=asgi.task_factory_max_items, lifespan=False,
+                      idle_timeout=asgi.idle_timeout, close_unanswered=False)
+        self.app = app
+        self.ws_path = ws_path
         self.loop = self.app.loop.loop
         self.native = self.app._native
         self.req_ptr = self.app._current_request
@@ -813,12 +827,13 @@ class _Server:
         self._http_extensions_trailers = dict(self._http_extensions, **{"http.response.trailers": {}})
         self._ws_extensions = {"websocket.http.response": {}, "websocket.publish": {},
                                "websocket.subscribe": {}, "websocket.unsubscribe": {}}
-        handler_id = _binding.register_route(self._dispatch)
-        if lib.sk_app_route(self.native, ffi.NULL, 0, b"/*", 2, handler_id) != _SK_OK:
-            raise RuntimeError("cannot route /* to the ASGI application")
+        if serves_http:
+            handler_id = _binding.register_route(self._dispatch)
+            if lib.sk_app_route(self.native, ffi.NULL, 0, b"/*", 2, handler_id) != _SK_OK:
+                raise RuntimeError("cannot route /* to the ASGI application")
         websocket = asgi.websocket
         if isinstance(websocket, dict):
-            self.app.ws("/*", websocket)
+            self.app.ws(ws_path, websocket)
         elif websocket:
             self._serve_websockets(asgi.websocket_options or {})
 
@@ -918,7 +933,7 @@ class _Server:
             "upgrade": upgrade, "open": on_open, "message": on_message, "close": on_close,
             "drain": on_drain,
         }
-        self.app.ws("/*", behavior)
+        self.app.ws(self.ws_path, behavior)
 
     def _ws_upgrade(self, res, req) -> None:
         parts = _read_request(self.native, res._id, req._ptr, self.scratch)
@@ -984,8 +999,7 @@ class _Server:
         # The core is drained (or past the graceful timeout): stop polling it,
         # since its poll would stop the loop again while we finish below.
         if self.app._attached:
-            loop.remove_reader(lib.sk_app_fd(self.native))
-            self.app._attached = False
+            self.app._detach()
         # Tasks woken by the shutdown (websocket.disconnect, answered requests)
         # get to run their finally blocks; what still hangs is cancelled.
         pending = [t for t in self.tasks if not t.done()]

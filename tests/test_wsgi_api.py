@@ -33,16 +33,6 @@ def test_constructor_refuses_what_it_cannot_serve():
         WSGI(hello, websocket={}, websocket_options={"no_such_option": 1})
     with pytest.raises(TypeError):
         WSGI(hello, websocket=42)
-    try:
-        import socketify.asgi as asgi  # noqa: F401
-        has_asgi_route = hasattr(asgi, "add_websocket_route")
-    except ImportError:
-        has_asgi_route = False
-    if not has_asgi_route:
-        async def asgi_app(scope, receive, send):
-            pass
-        with pytest.raises(RuntimeError, match="ASGI adapter"):
-            WSGI(hello, websocket=asgi_app)
 
 
 def test_run_without_blocking_then_close_from_another_thread():
@@ -176,3 +166,41 @@ def test_ws_behaviour_dict_with_websocket_options(serve):
     finally:
         ws.close()
     assert requests.get(server.url + "/", timeout=10).text == "http"
+
+
+WSGI_WITH_ASGI_WS = """
+from listen_line import announce
+from socketify import WSGI
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"http from WSGI"]
+
+
+async def chat(scope, receive, send):
+    assert scope["type"] == "websocket"
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        await send({"type": "websocket.send", "text": "echo " + message["text"]})
+
+
+WSGI(app, websocket=chat).listen(0, announce).run()
+"""
+
+
+def test_an_asgi_application_serves_the_websockets_beside_the_wsgi_app(serve):
+    import websocket
+    server = serve(WSGI_WITH_ASGI_WS)
+    assert requests.get(server.url + "/any/path", timeout=10).text == "http from WSGI"
+    ws = websocket.create_connection("ws://127.0.0.1:%d/chat" % server.port, timeout=10)
+    try:
+        ws.send("hi")
+        assert ws.recv() == "echo hi"
+    finally:
+        ws.close()
+    assert requests.get(server.url + "/", timeout=10).text == "http from WSGI"
