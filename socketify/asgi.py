@@ -805,7 +805,7 @@ class _Server:
         serves_http = app is None
         if app is None:
             app = App(asgi.options, task_factory_max_items=asgi.task_factory_max_items, lifespan=False,
-                      idle_timeout=asgi.idle_timeout, close_unanswered=False)
+                      idle_timeout=asgi.idle_timeout, close_unanswered=False, **asgi.limits)
         self.app = app
         self.ws_path = ws_path
         self.loop = self.app.loop.loop
@@ -1087,13 +1087,15 @@ class ASGI:
     send_pings_automatically. Keyword-only: ``root_path`` (the scope's),
     ``graceful_timeout`` (seconds ``close()`` waits for in-flight work) and
     ``idle_timeout`` (seconds a keep-alive connection may sit idle, or a
-    client may stall sending its body or reading the answer).
+    client may stall sending its body or reading the answer); any other
+    keyword is one of ``App``'s limits (``max_body_size``,
+    ``max_header_size``, ``header_timeout``...).
     """
 
     def __init__(self, app: Callable, options: Optional[AppOptions] = None, websocket: Any = True,
                  websocket_options: Optional[Dict[str, Any]] = None, task_factory_max_items: int = 100_000,
                  lifespan: bool = True, *, root_path: str = "", graceful_timeout: float = 10.0,
-                 idle_timeout: int = 10) -> None:
+                 idle_timeout: int = 10, **limits: Any) -> None:
         if not callable(app):
             raise TypeError("ASGI needs an ASGI application (a callable taking scope, receive, send)")
         if options is not None and not isinstance(options, AppOptions):
@@ -1111,11 +1113,13 @@ class ASGI:
         self.root_path = root_path
         self.graceful_timeout = graceful_timeout
         self.idle_timeout = idle_timeout
+        self.limits = limits
         self.listen_args: Tuple[Any, Optional[Callable]] = (None, None)
         self.server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
         self._ready = threading.Event()
         self._error: Optional[BaseException] = None
+        self._loop_thread: Optional[int] = None  # the thread serving, once run() started
 
     def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
                handler: Optional[Callable[[AppListenOptions], Any]] = None) -> "ASGI":
@@ -1141,6 +1145,7 @@ class ASGI:
         return self
 
     def _serve(self) -> None:
+        self._loop_thread = threading.get_ident()
         self.server = _Server(self)
         try:
             self.server.serve()
@@ -1159,9 +1164,11 @@ class ASGI:
         server = self.server
         if server is None:
             return self
-        if self._thread is not None and threading.current_thread() is not self._thread:
+        if threading.get_ident() != self._loop_thread:
+            # The core and its loop belong to the serving thread: hand it over.
             server.loop.call_soon_threadsafe(server.close)
-            self._thread.join(self.graceful_timeout + 5)
+            if self._thread is not None:
+                self._thread.join(self.graceful_timeout + 5)
         else:
             server.close()
         return self

@@ -637,3 +637,59 @@ def test_a_slow_application_is_not_an_idle_client(serve):
         sock.sendall(b"GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n")
         rawhttp.read_response(sock)
         assert rawhttp.read_until_close(sock, timeout=8) == b""
+
+
+def test_app_limits_apply_to_an_asgi_server(serve):
+    server = serve("""
+from listen_line import announce
+from socketify import ASGI
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"%d" % len(body)})
+
+
+ASGI(app, lifespan=False, max_body_size=10).listen(0, announce).run()
+""")
+    assert requests.post(server.url + "/", data=b"x" * 10, timeout=10).text == "10"
+    assert requests.post(server.url + "/", data=b"x" * 11, timeout=10).status_code == 413
+
+
+def test_close_from_another_thread_while_run_blocks_the_main_thread():
+    code = """
+import threading, urllib.request
+from socketify import ASGI
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"up"})
+
+ports = []
+server = ASGI(app, lifespan=False)
+
+def client():
+    import time
+    while not ports:
+        time.sleep(0.01)
+    print(urllib.request.urlopen("http://127.0.0.1:%d/" % ports[0]).read().decode(), flush=True)
+    server.close()
+
+threading.Thread(target=client).start()
+server.listen(0, lambda config: ports.append(config.port)).run()
+print("run returned", flush=True)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], env=server_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["up", "run", "returned"], proc.stdout
