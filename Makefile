@@ -55,7 +55,7 @@ test-python: build test-deps
 # The whole Python suite against an AddressSanitizer + UBSan build of the core.
 asan: $(VENV)/.stamp test-deps test-native
 	rm -rf build/asan build/asan-tmp && mkdir -p build/asan/socketify
-	SOCKETIFY_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	SOCKETIFY_CFLAGS="-O1 -g -UNDEBUG -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	SOCKETIFY_LDFLAGS="-fsanitize=address,undefined" \
 	  $(PY) setup.py -q build_ext --build-lib build/asan --build-temp build/asan-tmp --force >/dev/null 2>&1
 	cp socketify/*.py build/asan/socketify/

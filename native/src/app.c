@@ -363,7 +363,7 @@ void sk_app_destroy(sk_app_t *app) {
   app->shutting_down = 1;
   memset(&app->cb, 0, sizeof app->cb); /* no callbacks while tearing down */
   while (app->conns) {
-    app->conns->serial = 0; /* no callbacks while tearing down */
+    sk_state_aborted(app->conns); /* no callbacks while tearing down */
     sk_conn_close(app->conns, 0);
   }
   app->deferred = NULL;
@@ -438,10 +438,10 @@ void sk_app_shutdown(sk_app_t *app) {
     next = conn->next;
     if (conn->phase == SK_PHASE_HEAD) {
       /* Idle or mid-head: nothing is owed to it beyond what is being sent. */
-      if (conn->backlog.len) sk_out_finish_close(conn);
+      if (conn->backlog.len) sk_conn_finish_close(conn);
       else sk_conn_close(conn, 1);
     } else if (conn->phase == SK_PHASE_REQUEST) {
-      conn->keep_alive = 0; /* answer the request in flight, then close */
+      sk_state_no_keep_alive(conn); /* answer the request in flight, then close */
     } else if (conn->phase == SK_PHASE_WS) {
       sk_ws_shutdown(conn); /* 1001 going away */
     }

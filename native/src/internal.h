@@ -20,6 +20,7 @@
 #include "pubsub.h"
 #include "ws_deflate.h"
 #include "ws_protocol.h"
+#include "conn_state.h"
 
 /* ---- growable byte buffer (buffer.c) ---- */
 typedef struct sk_buf {
@@ -217,6 +218,7 @@ struct sk_conn {
   unsigned in_dispatch : 1;     /* input of this connection is being processed */
   unsigned broken : 1;          /* a write failed: close at the next iteration */
   unsigned write_shut : 1;      /* shutdown(SHUT_WR) done */
+  unsigned shut_when_drained : 1; /* shutdown(SHUT_WR) once the output is out */
   unsigned peer_eof : 1;        /* the client closed its sending side */
   unsigned proxy_checked : 1;   /* the PROXY header window has passed */
   unsigned tls_read_wants_write : 1; /* SSL_read needs the socket writable */
@@ -362,12 +364,15 @@ void sk_conn_response_done(sk_conn_t *conn);
 void sk_conn_deliver_body(sk_conn_t *conn);
 int sk_conn_output_full(const sk_conn_t *conn);
 void sk_conn_after_peer_eof(sk_conn_t *conn); /* idle and the client closed: finish up */
+void sk_conn_finish_close(sk_conn_t *conn);   /* CLOSING: close after the output is out */
+void sk_conn_output_room(sk_conn_t *conn);    /* output fell below the limit again */
 
 /* output.c: corked writes */
 int sk_out_write(sk_conn_t *conn, const char *data, size_t len);
 void sk_out_flush(sk_app_t *app);            /* flush the cork owner */
 int sk_out_drain_backlog(sk_conn_t *conn);   /* on writable */
-void sk_out_finish_close(sk_conn_t *conn);   /* close after the output is out */
+void sk_out_shut_when_drained(sk_conn_t *conn); /* half-close once the output is out */
+void sk_out_mark_broken(sk_conn_t *conn);    /* the peer is gone: close next iteration */
 
 /* websocket.c */
 int sk_ws_check_upgrade(sk_conn_t *conn, const sk_http_request_t *http, int behavior);
@@ -383,6 +388,8 @@ void sk_ws_behaviors_free(sk_app_t *app);
 
 /* response.c */
 int sk_res_write_error(sk_conn_t *conn, int status); /* canned 4xx/5xx + close */
+/* The same with extra header lines ("Name: value\r\n"). */
+int sk_res_write_error_with(sk_conn_t *conn, int status, const char *extra, size_t extra_len);
 int sk_res_write_not_found(sk_conn_t *conn);
 
 #define SK_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -91,7 +91,7 @@ static int write_status_line(sk_conn_t *conn, const char *status, size_t len) {
   if (r != SK_OK) return r;
   conn->status_code = status_code;
   if (status_has_no_body(status_code)) conn->no_body = 1;
-  conn->stage = SK_RES_STATUS;
+  sk_state_head_staged(conn);
   return SK_OK;
 }
 
@@ -104,8 +104,8 @@ static void decide_keep_alive(sk_conn_t *conn) {
    * big or of unknown size. */
   if (!conn->body_done &&
       (conn->body_kind == SK_BODY_CHUNKED || conn->body_remaining > 256 * 1024))
-    conn->keep_alive = 0;
-  if (conn->app->shutting_down) conn->keep_alive = 0;
+    sk_state_no_keep_alive(conn);
+  if (conn->app->shutting_down) sk_state_no_keep_alive(conn);
 }
 
 enum head_mode { HEAD_FIXED, HEAD_EMPTY, HEAD_STREAM };
@@ -171,7 +171,7 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
       memcpy(head + n, "Transfer-Encoding: chunked\r\n", 28);
       n += 28;
     } else {
-      conn->keep_alive = 0; /* HTTP/1.0: the close delimits the body */
+      sk_state_no_keep_alive(conn); /* HTTP/1.0: the close delimits the body */
     }
   } else if (conn->has_content_length) {
     has_length = 1;
@@ -195,7 +195,7 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
   memcpy(head + n, "\r\n", 2);
   n += 2;
   sk_out_write(conn, head, n);
-  conn->stage = SK_RES_BODY;
+  sk_state_response_started(conn);
 }
 
 /* Writes a piece of the body; returns how much of it counts towards the
@@ -263,7 +263,7 @@ int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t
   }
   if (ascii_ieq(name, name_len, "transfer-encoding", 17)) return SK_OK; /* framing is ours */
   if (ascii_ieq(name, name_len, "connection", 10)) {
-    if (ascii_icontains(value, value_len, "close", 5)) conn->keep_alive = 0;
+    if (ascii_icontains(value, value_len, "close", 5)) sk_state_no_keep_alive(conn);
     return SK_OK;
   }
   int r = ensure_status(conn);
@@ -288,13 +288,12 @@ int sk_res_discard_head(sk_app_t *app, sk_res_id_t res) {
     conn->write_offset = 0;
   }
   release_head(conn);
-  conn->stage = SK_RES_NONE;
+  sk_state_head_discarded(conn);
   conn->status_code = 0;
   conn->has_content_length = 0; /* a Content-Length header is part of the head too */
   conn->declared_length = 0;
   conn->has_date = 0;
   conn->no_body = conn->head_request;
-  conn->keep_alive = conn->keep_alive_before_head;
   return SK_OK;
 }
 
@@ -313,7 +312,7 @@ static void end_response(sk_conn_t *conn) {
     sk_out_write(conn, "0\r\n\r\n", 5);
   } else if (conn->has_content_length && !conn->no_body &&
              conn->write_offset != conn->declared_length) {
-    conn->keep_alive = 0; /* the body fell short of what we announced */
+    sk_state_no_keep_alive(conn); /* the body fell short of what we announced */
   }
   sk_conn_response_done(conn);
   flush_outside_dispatch(app);
@@ -323,7 +322,7 @@ int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
                int close_connection) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (close_connection) conn->keep_alive = 0;
+  if (close_connection) sk_state_no_keep_alive(conn);
   if (conn->stage != SK_RES_BODY) {
     finish_head(conn, HEAD_FIXED, len);
     if (!conn->no_body) sk_out_write(conn, data, len);
@@ -340,7 +339,7 @@ int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
 int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (close_connection) conn->keep_alive = 0;
+  if (close_connection) sk_state_no_keep_alive(conn);
   if (conn->stage != SK_RES_BODY) {
     finish_head(conn, HEAD_EMPTY, 0);
     sk_conn_response_done(conn);
@@ -373,7 +372,7 @@ int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
   *done = 0;
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (close_connection) conn->keep_alive = 0;
+  if (close_connection) sk_state_no_keep_alive(conn);
   if (conn->stage != SK_RES_BODY) {
     conn->has_content_length = 1;
     conn->declared_length = total;
@@ -443,7 +442,7 @@ int sk_res_close(sk_app_t *app, sk_res_id_t res) {
    * abort callback: the caller knows it closed the connection. */
   if (app->cork_owner == conn) sk_out_flush(app);
   if (conn->closed) return SK_OK;
-  conn->serial = 0;
+  sk_state_aborted(conn);
   sk_conn_close(conn, 0);
   return SK_OK;
 }
@@ -490,6 +489,7 @@ static const char *reason_phrase(int status) {
   case 408: return "Request Timeout";
   case 413: return "Content Too Large";
   case 414: return "URI Too Long";
+  case 426: return "Upgrade Required";
   case 431: return "Request Header Fields Too Large";
   case 501: return "Not Implemented";
   case 505: return "HTTP Version Not Supported";
@@ -497,7 +497,9 @@ static const char *reason_phrase(int status) {
   }
 }
 
-static void write_canned(sk_conn_t *conn, int status, int close) {
+/* extra: whole header lines ("Name: value\r\n") the status calls for. */
+static void write_canned(sk_conn_t *conn, int status, int close, const char *extra,
+                         size_t extra_len) {
   const char *reason = reason_phrase(status);
   char head[256];
   int n = snprintf(head, sizeof head,
@@ -505,12 +507,17 @@ static void write_canned(sk_conn_t *conn, int status, int close) {
                    "Content-Length: %zu\r\n%s",
                    status, reason, strlen(reason), close ? "Connection: close\r\n" : "");
   sk_out_write(conn, head, (size_t)n);
+  sk_out_write(conn, extra, extra_len);
   sk_out_write(conn, conn->app->date, SK_DATE_LEN);
   sk_out_write(conn, "\r\n", 2);
   if (!conn->head_request) sk_out_write(conn, reason, strlen(reason));
 }
 
 int sk_res_write_error(sk_conn_t *conn, int status) {
+  return sk_res_write_error_with(conn, status, NULL, 0);
+}
+
+int sk_res_write_error_with(sk_conn_t *conn, int status, const char *extra, size_t extra_len) {
   if (conn->closed) return SK_ERR_STALE;
   sk_app_t *app = conn->app;
   uint32_t serial = conn->serial;
@@ -522,19 +529,18 @@ int sk_res_write_error(sk_conn_t *conn, int status) {
   }
   release_head(conn); /* a head never sent is simply dropped */
   conn->head_request = 0;
-  write_canned(conn, status, 1);
-  conn->stage = SK_RES_DONE;
-  conn->serial = 0;
-  sk_out_finish_close(conn);
-  if (in_flight && app->cb.on_aborted)
-    app->cb.on_aborted(app->cb.user, ((uint64_t)serial << 32) | conn->slot);
+  write_canned(conn, status, 1, extra, extra_len);
+  /* Done already: a canned answer to a body that kept coming after it. */
+  if (conn->stage != SK_RES_DONE) sk_state_response_ended(conn);
+  sk_conn_finish_close(conn);
+  if (in_flight && app->cb.on_aborted) app->cb.on_aborted(app->cb.user, sk_conn_id_of(serial, conn->slot));
   return SK_OK;
 }
 
 int sk_res_write_not_found(sk_conn_t *conn) {
   conn->status_code = 404;
   decide_keep_alive(conn);
-  write_canned(conn, 404, !conn->keep_alive);
+  write_canned(conn, 404, !conn->keep_alive, NULL, 0);
   sk_conn_response_done(conn);
   return SK_OK;
 }

@@ -11,7 +11,7 @@
 #define SK_WS_CLOSE_WAIT_S 2 /* how long we wait for the client's close frame */
 
 static sk_res_id_t ws_id(const sk_conn_t *conn) {
-  return ((uint64_t)conn->serial << 32) | conn->slot;
+  return sk_conn_id_of(conn->serial, conn->slot);
 }
 
 static sk_ws_behavior_t *behavior_of(const sk_conn_t *conn) {
@@ -99,12 +99,8 @@ int sk_ws_check_upgrade(sk_conn_t *conn, const sk_http_request_t *http, int beha
   }
   if (!version || version_len != 2 || memcmp(version, "13", 2) != 0) {
     /* 4.4: tell the client which version we speak. */
-    static const char reply[] = "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n"
-                                "Content-Length: 0\r\nConnection: close\r\n\r\n";
-    sk_out_write(conn, reply, sizeof reply - 1);
-    conn->stage = SK_RES_DONE;
-    conn->serial = 0;
-    sk_out_finish_close(conn);
+    static const char version_field[] = "Sec-WebSocket-Version: 13\r\n";
+    sk_res_write_error_with(conn, 426, version_field, sizeof version_field - 1);
     return 0;
   }
   conn->upgrade_behavior = (uint32_t)behavior + 1;
@@ -178,12 +174,9 @@ int sk_res_upgrade(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_l
                                                                : SK_WS_NO_LIMIT,
                     ws->deflate);
   conn->ws = ws;
-  conn->phase = SK_PHASE_WS;
-  conn->stage = SK_RES_DONE;
-  conn->keep_alive = 0;
+  sk_state_upgraded(conn); /* the WebSocket gets its own id */
   conn->upgrade_behavior = 0;
   sk_buf_free(&conn->body);
-  conn->serial = sk_app_next_serial(app); /* the WebSocket's own id */
   uint64_t now = app->loop.now_ticks;
   ws->idle_s = b->config.idle_timeout_s;
   conn->deadline = ws->idle_s ? now + ws->idle_s + 1 : 0;
@@ -309,7 +302,7 @@ void sk_ws_fail(sk_conn_t *conn, unsigned code, int notify) {
   send_close(conn, code, NULL, 0);
   if (notify) notify_close(conn, code, NULL, 0);
   unsubscribe_all(conn);
-  sk_out_finish_close(conn);
+  sk_conn_finish_close(conn);
 }
 
 int sk_ws_end(sk_app_t *app, sk_res_id_t id, int code, const char *reason, size_t reason_len) {
@@ -322,7 +315,7 @@ int sk_ws_end(sk_app_t *app, sk_res_id_t id, int code, const char *reason, size_
   /* The caller runs its close handler itself: the id is dead from now on. */
   conn->ws->close_notified = 1;
   unsubscribe_all(conn);
-  conn->serial = sk_app_next_serial(app);
+  sk_state_ws_id_retired(conn);
   if (!app->dispatching && !app->user_corked) sk_out_flush(app);
   return SK_OK;
 }
@@ -416,7 +409,7 @@ static int handle_control(sk_conn_t *conn) {
   send_close(conn, code == SK_WS_CLOSE_NO_STATUS ? 0 : code, reason, reason_len);
   notify_close(conn, code, reason, reason_len);
   unsubscribe_all(conn);
-  if (!conn->closed) sk_out_finish_close(conn);
+  if (!conn->closed) sk_conn_finish_close(conn);
   return -1;
 }
 
