@@ -9,11 +9,6 @@
 
 static void conn_on_event(sk_watch_t *watch, unsigned events);
 
-static uint64_t deadline_in(const sk_conn_t *conn, unsigned seconds) {
-  /* +1: the tick may fire right after we set the deadline. */
-  return conn->app->loop.now_ticks + seconds + 1;
-}
-
 sk_conn_t *sk_conn_create(sk_app_t *app, int fd, const struct sockaddr_storage *peer,
                           socklen_t peer_len) {
   sk_conn_t *conn = calloc(1, sizeof *conn);
@@ -24,7 +19,7 @@ sk_conn_t *sk_conn_create(sk_app_t *app, int fd, const struct sockaddr_storage *
   sk_state_open(conn);
   conn->peer = *peer;
   conn->peer_len = peer_len;
-  conn->deadline = deadline_in(conn, app->config.header_timeout_s);
+  conn->deadline = sk_deadline_in(conn->app, app->config.header_timeout_s);
   if (sk_loop_add(&app->loop, &conn->watch, SK_EV_READ) != SK_OK) {
     free(conn);
     return NULL;
@@ -96,7 +91,7 @@ static void reset_for_next_request(sk_conn_t *conn) {
   conn->body_wanted = 0;
   conn->user_paused = 0;
   sk_buf_free(&conn->body);
-  conn->deadline = deadline_in(conn, conn->app->config.idle_timeout_s);
+  conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
 }
 
 static void finish_request_if_done(sk_conn_t *conn) {
@@ -283,7 +278,7 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
   conn->no_body = conn->head_request;
   conn->declared_length = 0;
   conn->write_offset = 0;
-  conn->deadline = deadline_in(conn, app->config.idle_timeout_s);
+  conn->deadline = sk_deadline_in(conn->app, app->config.idle_timeout_s);
 
   if (http->body_kind == SK_BODY_LENGTH && body_too_large(conn, http->content_length)) {
     sk_res_write_error(conn, 413);
@@ -372,7 +367,7 @@ void sk_conn_finish_close(sk_conn_t *conn) {
   conn->in.len = 0;
   sk_buf_free(&conn->body);
   /* Give the peer a little time to read the response and close its side. */
-  conn->deadline = deadline_in(conn, 2);
+  conn->deadline = sk_deadline_in(conn->app, 2);
   sk_out_shut_when_drained(conn);
   sk_conn_update_reading(conn);
 }
@@ -448,9 +443,9 @@ static void on_readable(sk_conn_t *conn) {
   if (n == 0) return;
   if (conn->phase == SK_PHASE_CLOSING) return; /* lingering close: discard */
   if (conn->phase == SK_PHASE_HEAD && conn->in.len == 0)
-    conn->deadline = deadline_in(conn, app->config.header_timeout_s);
+    conn->deadline = sk_deadline_in(conn->app, app->config.header_timeout_s);
   else if (conn->phase == SK_PHASE_REQUEST)
-    conn->deadline = deadline_in(conn, app->config.idle_timeout_s);
+    conn->deadline = sk_deadline_in(conn->app, app->config.idle_timeout_s);
 
   if (conn->in.len == 0) {
     /* Common case: parse straight from the shared receive buffer and copy
@@ -502,7 +497,7 @@ void sk_conn_on_tick(sk_conn_t *conn) {
   if (conn->deadline == 0 || conn->app->loop.now_ticks < conn->deadline) return;
   if (conn->phase == SK_PHASE_HEAD && conn->in.len > 0) {
     sk_res_write_error(conn, 408); /* slow client: the head did not arrive in time */
-    conn->deadline = deadline_in(conn, 2);
+    conn->deadline = sk_deadline_in(conn->app, 2);
     return;
   }
   if (conn->phase == SK_PHASE_REQUEST && conn->stage < SK_RES_BODY && conn->serial != 0) {

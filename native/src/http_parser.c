@@ -8,6 +8,8 @@
  * nothing outside the arguments is written. */
 #include "http_parser.h"
 
+#include "ascii.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -51,16 +53,7 @@ static size_t clamp_count(const sk_http_limits_t *limits) {
 
 /* ASCII case-insensitive equality against a lowercase literal; field names
  * and transfer-codings are case-insensitive (RFC 9110 §5.1, §10.1.4). */
-static int eq_ci(const char *s, size_t n, const char *lower) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (lower[i] == '\0') return 0;
-    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
-    if (c != (unsigned char)lower[i]) return 0;
-  }
-  return lower[n] == '\0';
-}
+#define eq_ci(s, n, lower) sk_ascii_ieq((s), (n), (lower), sizeof(lower) - 1)
 
 static void trim_ows(const char **s, const char **e) {
   while (*s < *e && IS_OWS(**s)) (*s)++;

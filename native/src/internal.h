@@ -21,6 +21,7 @@
 #include "ws_deflate.h"
 #include "ws_protocol.h"
 #include "conn_state.h"
+#include "ascii.h"
 
 /* ---- growable byte buffer (buffer.c) ---- */
 typedef struct sk_buf {
@@ -340,6 +341,20 @@ struct sk_app {
   int publish_draining;
 };
 
+/* The loop tick at which a timeout of `seconds` from now fires; +1: the
+ * tick may come right after the deadline is set. */
+static inline uint64_t sk_deadline_in(const sk_app_t *app, uint64_t seconds) {
+  return app->loop.now_ticks + seconds + 1;
+}
+
+void sk_out_flush(sk_app_t *app); /* flush the cork owner */
+/* Inside a dispatch the loop flushes once at the end; a call from an asyncio
+ * task has no such end, so it flushes itself, unless the caller corked to
+ * send several calls' worth at once. */
+static inline void sk_out_flush_outside_dispatch(sk_app_t *app) {
+  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+}
+
 /* app.c */
 sk_conn_t *sk_app_lookup(const sk_app_t *app, sk_res_id_t res);
 void sk_app_log(sk_app_t *app, int level, const char *format, ...)
@@ -369,7 +384,6 @@ void sk_conn_output_room(sk_conn_t *conn);    /* output fell below the limit aga
 
 /* output.c: corked writes */
 int sk_out_write(sk_conn_t *conn, const char *data, size_t len);
-void sk_out_flush(sk_app_t *app);            /* flush the cork owner */
 int sk_out_drain_backlog(sk_conn_t *conn);   /* on writable */
 void sk_out_shut_when_drained(sk_conn_t *conn); /* half-close once the output is out */
 void sk_out_mark_broken(sk_conn_t *conn);    /* the peer is gone: close next iteration */

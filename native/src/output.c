@@ -77,7 +77,7 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
   sk_app_t *app = conn->app;
   if (conn->closed) return SK_ERR_STALE;
   if (conn->broken || len == 0) return SK_OK; /* the peer is gone: nothing to deliver */
-  conn->deadline = app->loop.now_ticks + app->config.idle_timeout_s + 1;
+  conn->deadline = sk_deadline_in(app, app->config.idle_timeout_s);
   if (conn->backlog.len) {
     /* Order matters more than syscalls: queue behind what is already waiting. */
     conn->response_in_cork = 0;
@@ -118,7 +118,7 @@ int sk_out_drain_backlog(sk_conn_t *conn) {
   if (was_full && !sk_conn_output_full(conn)) sk_conn_output_room(conn);
   if (conn->backlog.len) return 0;
   sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
-  conn->deadline = conn->app->loop.now_ticks + conn->app->config.idle_timeout_s + 1;
+  conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
   output_drained(conn);
   return 1;
 }

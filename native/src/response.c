@@ -14,34 +14,17 @@ static sk_conn_t *live_conn(const sk_app_t *app, sk_res_id_t res) {
   return conn && conn->stage != SK_RES_DONE && !conn->broken ? conn : NULL;
 }
 
-static void flush_outside_dispatch(sk_app_t *app) {
-  /* Inside a dispatch the loop flushes once at the end; a call from an
-   * asyncio task has no such end, so it flushes itself, unless the caller
-   * corked to send several calls' worth at once. */
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
-}
-
 void sk_app_cork(sk_app_t *app, int corked) {
   if (corked) {
     app->user_corked++;
   } else if (app->user_corked > 0 && --app->user_corked == 0) {
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
   }
-}
-
-static int ascii_ieq(const char *a, size_t a_len, const char *lower, size_t lower_len) {
-  if (a_len != lower_len) return 0;
-  for (size_t i = 0; i < a_len; i++) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-    if (c != lower[i]) return 0;
-  }
-  return 1;
 }
 
 static int ascii_icontains(const char *hay, size_t hay_len, const char *lower, size_t lower_len) {
   for (size_t i = 0; i + lower_len <= hay_len; i++)
-    if (ascii_ieq(hay + i, lower_len, lower, lower_len)) return 1;
+    if (sk_ascii_ieq(hay + i, lower_len, lower, lower_len)) return 1;
   return 0;
 }
 
@@ -250,7 +233,7 @@ int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t
     if (!is_tchar((unsigned char)name[i])) return SK_ERR_INVALID;
   if (!valid_field_value(value, value_len)) return SK_ERR_INVALID;
 
-  if (ascii_ieq(name, name_len, "content-length", 14)) {
+  if (sk_ascii_ieq(name, name_len, "content-length", 14)) {
     uint64_t length = 0;
     if (value_len == 0 || value_len > 19) return SK_ERR_INVALID;
     for (size_t i = 0; i < value_len; i++) {
@@ -261,15 +244,15 @@ int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t
     conn->declared_length = length;
     return SK_OK;
   }
-  if (ascii_ieq(name, name_len, "transfer-encoding", 17)) return SK_OK; /* framing is ours */
-  if (ascii_ieq(name, name_len, "connection", 10)) {
+  if (sk_ascii_ieq(name, name_len, "transfer-encoding", 17)) return SK_OK; /* framing is ours */
+  if (sk_ascii_ieq(name, name_len, "connection", 10)) {
     if (ascii_icontains(value, value_len, "close", 5)) sk_state_no_keep_alive(conn);
     return SK_OK;
   }
   int r = ensure_status(conn);
   if (r == SK_OK) r = stage_head(conn, name, name_len, ": ", 2, value, value_len);
   if (r == SK_OK) r = stage_head(conn, "\r\n", 2, "", 0, "", 0);
-  if (r == SK_OK && ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
+  if (r == SK_OK && sk_ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
   return r;
 }
 
@@ -302,7 +285,7 @@ int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len) {
   if (!conn) return SK_ERR_STALE;
   if (conn->stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
   conn->write_offset += write_body(conn, data, len);
-  flush_outside_dispatch(app);
+  sk_out_flush_outside_dispatch(app);
   return SK_OK;
 }
 
@@ -315,7 +298,7 @@ static void end_response(sk_conn_t *conn) {
     sk_state_no_keep_alive(conn); /* the body fell short of what we announced */
   }
   sk_conn_response_done(conn);
-  flush_outside_dispatch(app);
+  sk_out_flush_outside_dispatch(app);
 }
 
 int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
@@ -328,7 +311,7 @@ int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
     if (!conn->no_body) sk_out_write(conn, data, len);
     conn->write_offset += len;
     sk_conn_response_done(conn);
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
     return SK_OK;
   }
   conn->write_offset += write_body(conn, data, len);
@@ -343,7 +326,7 @@ int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection
   if (conn->stage != SK_RES_BODY) {
     finish_head(conn, HEAD_EMPTY, 0);
     sk_conn_response_done(conn);
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
     return SK_OK;
   }
   end_response(conn);
@@ -399,7 +382,7 @@ int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
       conn->stage == SK_RES_NONE) {
     conn->sent_continue = 1;
     sk_out_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
   }
   /* Deliver what already arrived on the next iteration, never from inside
    * this call: handlers must not run re-entrantly. */
@@ -414,7 +397,7 @@ int sk_res_write_continue(sk_app_t *app, sk_res_id_t res) {
   if (!conn->sent_continue) {
     conn->sent_continue = 1;
     sk_out_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
   }
   return SK_OK;
 }

@@ -177,14 +177,14 @@ int sk_res_upgrade(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_l
   sk_state_upgraded(conn); /* the WebSocket gets its own id */
   conn->upgrade_behavior = 0;
   sk_buf_free(&conn->body);
-  uint64_t now = app->loop.now_ticks;
   ws->idle_s = b->config.idle_timeout_s;
-  conn->deadline = ws->idle_s ? now + ws->idle_s + 1 : 0;
-  ws->lifetime_deadline = b->config.max_lifetime_min ? now + 60ull * b->config.max_lifetime_min + 1 : 0;
+  conn->deadline = ws->idle_s ? sk_deadline_in(app, ws->idle_s) : 0;
+  ws->lifetime_deadline =
+      b->config.max_lifetime_min ? sk_deadline_in(app, 60ull * b->config.max_lifetime_min) : 0;
   *ws_out = ws_id(conn);
   /* Frames the client sent right behind its handshake wait in conn->in. */
   if (!conn->in_dispatch && conn->in.len) sk_app_defer(app, conn);
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+  sk_out_flush_outside_dispatch(app);
   return SK_OK;
 nomem:
   sk_ws_free(ws);
@@ -251,7 +251,7 @@ static int send_message(sk_conn_t *conn, unsigned opcode, const char *data, size
   }
   if (is_data || opcode == SK_WS_OP_CONT) ws->sending_fragments = !fin;
   if (b->config.reset_idle_timeout_on_send && ws->idle_s)
-    conn->deadline = conn->app->loop.now_ticks + ws->idle_s + 1;
+    conn->deadline = sk_deadline_in(conn->app, ws->idle_s);
   return send_status(conn);
 }
 
@@ -268,7 +268,7 @@ int sk_ws_send(sk_app_t *app, sk_res_id_t id, const char *data, size_t len, int 
   if (opcode >= 8 && (len > SK_WS_MAX_CONTROL || !fin)) return SK_ERR_INVALID;
   sk_ws_drain_publishes(app);
   int status = send_message(conn, (unsigned)opcode, data, len, compress, fin);
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+  sk_out_flush_outside_dispatch(app);
   return status;
 }
 
@@ -293,7 +293,7 @@ static void send_close(sk_conn_t *conn, unsigned code, const char *reason, size_
   size_t n = sk_ws_close_payload(payload, code, reason, reason_len);
   write_frame(conn, SK_WS_OP_CLOSE, 1, 0, payload, n);
   ws->close_sent = 1;
-  conn->deadline = conn->app->loop.now_ticks + SK_WS_CLOSE_WAIT_S + 1;
+  conn->deadline = sk_deadline_in(conn->app, SK_WS_CLOSE_WAIT_S);
 }
 
 /* Protocol error or policy: close frame with `code`, then TCP close. */
@@ -316,7 +316,7 @@ int sk_ws_end(sk_app_t *app, sk_res_id_t id, int code, const char *reason, size_
   conn->ws->close_notified = 1;
   unsubscribe_all(conn);
   sk_state_ws_id_retired(conn);
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+  sk_out_flush_outside_dispatch(app);
   return SK_OK;
 }
 
@@ -458,7 +458,7 @@ size_t sk_ws_process(sk_conn_t *conn, char *data, size_t len) {
         }
       }
     } else if (r == SK_WS_FRAME_END) {
-      if (ws->idle_s) conn->deadline = conn->app->loop.now_ticks + ws->idle_s + 1;
+      if (ws->idle_s) conn->deadline = sk_deadline_in(conn->app, ws->idle_s);
       ws->ping_sent = 0;
       if (ws->parser.opcode >= 8) {
         int h = handle_control(conn);
@@ -690,5 +690,5 @@ void sk_ws_drain_publishes(sk_app_t *app) {
   app->publish_count = 0;
   app->publish_bytes = 0;
   app->publish_draining = 0;
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+  sk_out_flush_outside_dispatch(app);
 }
