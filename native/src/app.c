@@ -133,9 +133,21 @@ void sk_app_log(sk_app_t *app, int level, const char *format, ...) {
 
 /* ---- listening and accepting ---- */
 
-static void set_listeners_polled(sk_app_t *app, int polled) {
+/* Returns how many listeners the poller refused to change (out of kernel
+ * memory). */
+static int set_listeners_polled(sk_app_t *app, int polled) {
+  int refused = 0;
   for (sk_listener_t *listener = app->listeners; listener; listener = listener->next)
-    sk_loop_modify(&app->loop, &listener->watch, polled ? SK_EV_READ : 0);
+    if (sk_loop_modify(&app->loop, &listener->watch, polled ? SK_EV_READ : 0) != SK_OK) refused++;
+  return refused;
+}
+
+/* At most one line a minute: the condition lasts, the log must stay readable. */
+static int accept_log_due(sk_app_t *app) {
+  long long now = (long long)time(NULL);
+  if (app->accept_logged_at != 0 && now - app->accept_logged_at < 60) return 0;
+  app->accept_logged_at = now;
+  return 1;
 }
 
 /* accept() failed for want of a file descriptor or kernel memory. The
@@ -145,23 +157,31 @@ static void set_listeners_polled(sk_app_t *app, int polled) {
  * connections we have. */
 static void pause_accepting(sk_app_t *app, int error) {
   app->accept_paused = 1;
-  app->accept_resume_tick = app->loop.now_ticks + 1;
-  set_listeners_polled(app, 0);
+  app->accept_resume_tick = sk_deadline_in(app, 0);
+  /* A listener still polled makes accept fail again at once: the loop spins
+   * until it can be paused, which the line below says. */
+  int still_polled = set_listeners_polled(app, 0);
   sk_loop_set_tick(&app->loop, 1);
-  long long now = (long long)time(NULL);
-  if (app->accept_logged_at == 0 || now - app->accept_logged_at >= 60) {
-    app->accept_logged_at = now;
+  if (accept_log_due(app))
     sk_app_log(app, SK_LOG_ERROR,
                "cannot accept connections: %s (%zu open); new connections wait until one "
-               "closes (raise the limit with ulimit -n)",
-               strerror(error), app->conn_count);
-  }
+               "closes (raise the limit with ulimit -n)%s",
+               strerror(error), app->conn_count,
+               still_polled ? "; the poller also refused to pause the listening sockets" : "");
 }
 
 void sk_app_resume_accepting(sk_app_t *app) {
   if (!app->accept_paused || app->shutting_down) return;
   app->accept_paused = 0;
-  set_listeners_polled(app, 1);
+  if (set_listeners_polled(app, 1) == 0) return;
+  /* Never stop accepting for good: try again at the next tick. */
+  app->accept_paused = 1;
+  app->accept_resume_tick = sk_deadline_in(app, 0);
+  sk_loop_set_tick(&app->loop, 1);
+  if (accept_log_due(app))
+    sk_app_log(app, SK_LOG_ERROR,
+               "cannot poll the listening sockets again (out of kernel memory?); new "
+               "connections wait, retrying every second");
 }
 
 int sk_app_trust_proxy(sk_app_t *app, const void *address, size_t len, unsigned prefix_bits) {

@@ -46,7 +46,7 @@ void sk_conn_update_reading(sk_conn_t *conn) {
   unsigned interest = conn->watch.interest;
   interest = off ? (interest & ~SK_EV_READ) : (interest | SK_EV_READ);
   conn->reading_off = off;
-  sk_loop_modify(&conn->app->loop, &conn->watch, interest);
+  sk_out_watch(conn, interest);
 }
 
 void sk_conn_close(sk_conn_t *conn, int abort_response) {
@@ -431,7 +431,7 @@ static void on_readable(sk_conn_t *conn) {
   int eof = 0;
   long n = sk_conn_read(conn, app->recv_buf, SK_RECV_BUFFER_SIZE, &eof);
   if (conn->tls_read_wants_write)
-    sk_loop_modify(&app->loop, &conn->watch, conn->watch.interest | SK_EV_WRITE);
+    sk_out_watch(conn, conn->watch.interest | SK_EV_WRITE);
   if (n < 0) {
     sk_conn_close(conn, 1);
     return;
@@ -474,7 +474,7 @@ static void conn_on_event(sk_watch_t *watch, unsigned events) {
   if (conn->tls_read_wants_write && (events & SK_EV_WRITE)) {
     events |= SK_EV_READ; /* TLS needed a write to carry on reading */
     if (conn->backlog.len == 0)
-      sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
+      sk_out_watch(conn, conn->watch.interest & ~SK_EV_WRITE);
   }
   if (events & SK_EV_WRITE) {
     int drained = sk_out_drain_backlog(conn);

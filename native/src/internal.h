@@ -387,6 +387,8 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len);
 int sk_out_drain_backlog(sk_conn_t *conn);   /* on writable */
 void sk_out_shut_when_drained(sk_conn_t *conn); /* half-close once the output is out */
 void sk_out_mark_broken(sk_conn_t *conn);    /* the peer is gone: close next iteration */
+/* sk_loop_modify for a connection; a refusal is logged and closes it. */
+void sk_out_watch(sk_conn_t *conn, unsigned interest);
 
 /* websocket.c */
 int sk_ws_check_upgrade(sk_conn_t *conn, const sk_http_request_t *http, int behavior);

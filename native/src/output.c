@@ -14,6 +14,16 @@ void sk_out_mark_broken(sk_conn_t *conn) {
   sk_app_defer(conn->app, conn);
 }
 
+void sk_out_watch(sk_conn_t *conn, unsigned interest) {
+  if (sk_loop_modify(&conn->app->loop, &conn->watch, interest) == SK_OK) return;
+  /* The poller refused (out of kernel memory): the event this connection
+   * waits for might never come, so it ends instead of hanging. */
+  sk_app_log(conn->app, SK_LOG_ERROR,
+             "the poller refused to change what a connection waits for (out of kernel "
+             "memory?); closing the connection");
+  sk_out_mark_broken(conn);
+}
+
 /* Everything queued so far has reached the kernel. */
 static void output_drained(sk_conn_t *conn) {
   if (conn->shut_when_drained && !conn->write_shut) {
@@ -36,7 +46,7 @@ static void keep_remainder(sk_conn_t *conn, const char *a, size_t a_len, const c
   }
   if (b_len > written && sk_buf_append(&conn->backlog, b + written, b_len - written) != SK_OK)
     goto fail;
-  sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest | SK_EV_WRITE);
+  sk_out_watch(conn, conn->watch.interest | SK_EV_WRITE);
   return;
 fail:
   sk_out_mark_broken(conn);
@@ -105,7 +115,7 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
 
 int sk_out_drain_backlog(sk_conn_t *conn) {
   if (conn->backlog.len == 0) {
-    sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
+    sk_out_watch(conn, conn->watch.interest & ~SK_EV_WRITE);
     return 1;
   }
   long n = sk_conn_write(conn, conn->backlog.data, conn->backlog.len, NULL, 0);
@@ -117,7 +127,7 @@ int sk_out_drain_backlog(sk_conn_t *conn) {
   sk_buf_consume(&conn->backlog, (size_t)n);
   if (was_full && !sk_conn_output_full(conn)) sk_conn_output_room(conn);
   if (conn->backlog.len) return 0;
-  sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
+  sk_out_watch(conn, conn->watch.interest & ~SK_EV_WRITE);
   conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
   output_drained(conn);
   return 1;

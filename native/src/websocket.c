@@ -616,6 +616,7 @@ size_t sk_app_num_subscribers(const sk_app_t *app, const char *topic, size_t len
 typedef struct publish_ctx {
   sk_app_t *app;
   size_t index;
+  size_t undelivered; /* subscribers we had no memory to queue it for */
 } publish_ctx_t;
 
 static int mark_subscriber(void *ctx_ptr, void *sub) {
@@ -632,7 +633,10 @@ static int mark_subscriber(void *ctx_ptr, void *sub) {
   if (ws->publish_count == ws->publish_cap) {
     void *grown =
         sk_array_grow(ws->publish_indexes, &ws->publish_cap, sizeof *ws->publish_indexes, 8);
-    if (!grown) return 0; /* out of memory: this subscriber misses the message */
+    if (!grown) {
+      ctx->undelivered++; /* reported by sk_app_publish */
+      return 0;
+    }
     ws->publish_indexes = grown;
   }
   ws->publish_indexes[ws->publish_count++] = (uint32_t)ctx->index;
@@ -653,9 +657,13 @@ int sk_app_publish(sk_app_t *app, const char *topic, size_t topic_len, const cha
   if (sk_buf_append(&p->payload, data, len) != SK_OK) return SK_ERR_NOMEM;
   p->opcode = (unsigned)opcode;
   p->compress = compress;
-  publish_ctx_t ctx = {app, app->publish_count};
+  publish_ctx_t ctx = {app, app->publish_count, 0};
   app->publish_count++;
   sk_pubsub_for_each_subscriber(app->pubsub, topic, topic_len, mark_subscriber, &ctx);
+  if (ctx.undelivered)
+    sk_app_log(app, SK_LOG_ERROR,
+               "publish to \"%.*s\": out of memory, %zu subscriber(s) will not get the message",
+               (int)SK_MIN(topic_len, 200), topic, ctx.undelivered);
   /* Bound the queue; otherwise it drains at the end of the iteration. */
   if (app->publish_count >= 1024 || app->publish_bytes + len > 16u * 1024 * 1024) {
     sk_ws_drain_publishes(app);
