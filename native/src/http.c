@@ -315,9 +315,19 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
         pos += used;
         continue;
       }
+      /* A partial head kept at the start of conn->in was parsed before: parse
+       * again only when the new bytes can change the answer. */
+      size_t seen = pos == 0 && data == conn->in.data ? conn->head_seen : 0;
+      if (seen && seen <= len &&
+          !sk_http_head_worth_parsing(data, len, seen, &app->limits))
+        break;
       size_t head_len = 0;
       int r = sk_http_parse_request(data + pos, len - pos, &app->limits, &app->request, &head_len);
-      if (r == SK_PARSE_INCOMPLETE) break;
+      if (r == SK_PARSE_INCOMPLETE) {
+        conn->head_seen = len - pos; /* what stays in conn->in, at its start */
+        break;
+      }
+      conn->head_seen = 0;
       if (r < 0) {
         pos = len;
         sk_res_write_error(conn, -r);
@@ -365,6 +375,7 @@ void sk_conn_after_peer_eof(sk_conn_t *conn) {
 void sk_conn_finish_close(sk_conn_t *conn) {
   sk_state_start_closing(conn);
   conn->in.len = 0;
+  conn->head_seen = 0;
   sk_buf_free(&conn->body);
   /* Give the peer a little time to read the response and close its side. */
   conn->deadline = sk_deadline_in(conn->app, 2);

@@ -620,3 +620,26 @@ fail:
   *consumed = (size_t)(p - in);
   return SK_CHUNK_ERROR;
 }
+
+int sk_http_head_worth_parsing(const char *buf, size_t len, size_t seen,
+                               const sk_http_limits_t *limits) {
+  if (seen == 0 || len / 2 >= seen) return 1;
+  if (seen <= limits->max_request_line && len > limits->max_request_line) return 1;
+  /* The header section's limit counts from the end of the request line
+   * (seen already, or the 414 would have come). */
+  const char *line_end = memchr(buf, '\n', seen);
+  if (line_end) {
+    size_t header_limit_end = (size_t)(line_end + 1 - buf) + limits->max_header_bytes;
+    if (seen <= header_limit_end && len > header_limit_end) return 1;
+  }
+  /* From 3 bytes back: a "\r\n\r\n" may straddle the old end. The line
+   * before the empty one is never empty, so the byte before the "\r\n\r\n"
+   * is not an LF; that tells the end of the head from the empty lines a
+   * head may start with (which would otherwise ask for a parse each). */
+  for (size_t i = seen >= 3 ? seen - 3 : 0; i < len; i++) {
+    if (buf[i] != '\n') continue;
+    if (i == 0 || buf[i - 1] != '\r') return 1; /* bare LF: refused at once */
+    if (i >= 4 && buf[i - 2] == '\n' && buf[i - 3] == '\r' && buf[i - 4] != '\n') return 1;
+  }
+  return 0;
+}

@@ -195,6 +195,7 @@ struct sk_conn {
   uint64_t deadline; /* loop tick at which the timeout fires; 0 = none */
 
   sk_buf_t in;      /* unprocessed input: a partial head or pipelined requests */
+  size_t head_seen; /* bytes of a partial head at the start of `in` parsed so far */
   sk_buf_t backlog; /* output the kernel did not take yet */
   sk_buf_t body;    /* request body received before on_data was asked for */
   sk_buf_t head;    /* status line and headers written so far, not yet sent */

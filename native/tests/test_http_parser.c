@@ -35,6 +35,28 @@ static int slice_is(sk_slice_t s, const char *want) {
   return s.len == n && (n == 0 || memcmp(s.data, want, n) == 0);
 }
 
+/* Feeds s[0..n) one byte more at a time, as a trickling client does, parsing
+ * only when sk_http_head_worth_parsing says so; returns the first answer that
+ * is not INCOMPLETE (INCOMPLETE if none) and counts the parses. */
+static int gated_feed(const char *s, size_t n, const sk_http_limits_t *lim, size_t *parses,
+                      size_t *answered_at) {
+  static sk_http_request_t tmp;
+  size_t seen = 0, hl;
+  *parses = 0;
+  *answered_at = 0;
+  for (size_t k = 1; k <= n; k++) {
+    if (!sk_http_head_worth_parsing(s, k, seen, lim)) continue;
+    (*parses)++;
+    int r = parse_copy(s, k, lim, &tmp, &hl, NULL);
+    if (r != SK_PARSE_INCOMPLETE) {
+      *answered_at = k;
+      return r;
+    }
+    seen = k;
+  }
+  return SK_PARSE_INCOMPLETE;
+}
+
 /* Parse s[0..n) expecting `expect`; also check every prefix, and for complete
  * heads that trailing bytes (a body or a pipelined request) change nothing. */
 static void req_case(const char *what, const char *s, size_t n, const sk_http_limits_t *lim,
@@ -58,6 +80,14 @@ static void req_case(const char *what, const char *s, size_t n, const sk_http_li
     }
   }
   if (!bad_prefix) t_passed++;
+  /* Fed a byte at a time through the gate: a complete head is found at its
+   * end; an error, if found before the input ends, is the same error. */
+  size_t parses, at;
+  int g = gated_feed(s, n, lim, &parses, &at);
+  if (r == SK_PARSE_COMPLETE)
+    CHECKF(g == r && at == HL, "%s: gated feed gave %d at %zu (head %zu)", what, g, at, HL);
+  else
+    CHECKF(g == r || g == SK_PARSE_INCOMPLETE, "%s: gated feed gave %d, want %d", what, g, r);
   if (r == SK_PARSE_COMPLETE) {
     char *ext = malloc(n + 7);
     if (!ext) abort();
@@ -604,7 +634,55 @@ static void test_chunked(void) {
   chunk_case("trailer count over", S("0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"), &l, ST_ERR, S(""), 15);
 }
 
+/* A head trickled byte by byte is parsed O(log n) times, not n times. */
+static void test_incremental(void) {
+  static char head[9000];
+  size_t n = 0, parses, at, hl;
+  n += (size_t)snprintf(head + n, sizeof head - n, "GET / HTTP/1.1\r\nHost: a\r\n");
+  for (int i = 0; n + 128 < 8192; i++)
+    n += (size_t)snprintf(head + n, sizeof head - n, "X-Field-%02d: %0100d\r\n", i, i);
+  memcpy(head + n, "\r\n", 2);
+  n += 2;
+  sk_http_limits_t lim = {8192, 16384, 100};
+  CHECK(gated_feed(head, n, &lim, &parses, &at) == SK_PARSE_COMPLETE && at == n);
+  CHECKF(parses <= 16, "%zu parses for %zu bytes", parses, n);
+  CHECK(parse_copy(head, n, &lim, &R, &hl, NULL) == SK_PARSE_COMPLETE && hl == n);
+
+  /* Never worth it with nothing new; always with nothing seen. */
+  CHECK(sk_http_head_worth_parsing(head, 100, 100, &lim) == 0);
+  CHECK(sk_http_head_worth_parsing(head, 1, 0, &lim) == 1);
+  /* The terminator straddling the old end, at every split. */
+  const char *t = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  size_t tn = strlen(t);
+  for (size_t seen = tn - 3; seen < tn; seen++)
+    CHECKF(sk_http_head_worth_parsing(t, tn, seen, &lim) == 1, "split at %zu", seen);
+  /* A bare LF is refused as soon as it arrives. */
+  const char *bare = "GET / HTTP/1.1\r\nHost: a\nX: y";
+  CHECK(gated_feed(bare, strlen(bare), &lim, &parses, &at) == SK_PARSE_ERR_BAD_REQUEST &&
+        at == strlen("GET / HTTP/1.1\r\nHost: a\n"));
+  /* 414 as soon as the request line passes its limit, CRLF or not. */
+  static char line[300];
+  memcpy(line, "GET /", 5);
+  memset(line + 5, 'a', sizeof line - 5);
+  sk_http_limits_t small = {200, 8192, 100};
+  CHECK(gated_feed(line, sizeof line, &small, &parses, &at) == SK_PARSE_ERR_URI_TOO_LONG &&
+        at == 201);
+  /* 431 as soon as the header section passes its limit, line end or not. */
+  static char fields[400];
+  size_t fn = (size_t)snprintf(fields, sizeof fields, "GET / HTTP/1.1\r\nX-Big: ");
+  memset(fields + fn, 'b', sizeof fields - fn);
+  sk_http_limits_t few = {200, 100, 100};
+  CHECK(gated_feed(fields, sizeof fields, &few, &parses, &at) == SK_PARSE_ERR_HEADERS_TOO_LARGE &&
+        at == strlen("GET / HTTP/1.1\r\n") + 101);
+  /* A rule broken mid-head is found at the latest when the input doubles. */
+  const char *bad = "GET / HTTP/1.1\r\nHo\x01st: a\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  size_t bn = strlen(bad);
+  CHECK(gated_feed(bad, bn, &lim, &parses, &at) == SK_PARSE_ERR_BAD_REQUEST &&
+        at <= 2 * strlen("GET / HTTP/1.1\r\nHo\x01"));
+}
+
 int main(void) {
+  test_incremental();
   test_request_line();
   test_fields();
   test_framing();
