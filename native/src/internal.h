@@ -20,7 +20,6 @@
 #include "pubsub.h"
 #include "ws_deflate.h"
 #include "ws_protocol.h"
-#include "conn_state.h"
 #include "ascii.h"
 
 /* ---- growable byte buffer (buffer.c) ---- */
@@ -389,7 +388,11 @@ int sk_out_drain_backlog(sk_conn_t *conn);   /* on writable */
 void sk_out_shut_when_drained(sk_conn_t *conn); /* half-close once the output is out */
 void sk_out_mark_broken(sk_conn_t *conn);    /* the peer is gone: close next iteration */
 /* sk_loop_modify for a connection; a refusal is logged and closes it. */
-void sk_out_watch(sk_conn_t *conn, unsigned interest);
+void sk_out_watch_refused(sk_conn_t *conn);
+static inline void sk_out_watch(sk_conn_t *conn, unsigned interest) {
+  if (__builtin_expect(sk_loop_modify(&conn->app->loop, &conn->watch, interest) != SK_OK, 0))
+    sk_out_watch_refused(conn);
+}
 
 /* websocket.c */
 int sk_ws_check_upgrade(sk_conn_t *conn, const sk_http_request_t *http, int behavior);
@@ -410,5 +413,7 @@ int sk_res_write_error_with(sk_conn_t *conn, int status, const char *extra, size
 int sk_res_write_not_found(sk_conn_t *conn);
 
 #define SK_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+#include "conn_state.h" /* the transitions: inline, over the complete sk_conn */
 
 #endif

@@ -14,8 +14,7 @@ void sk_out_mark_broken(sk_conn_t *conn) {
   sk_app_defer(conn->app, conn);
 }
 
-void sk_out_watch(sk_conn_t *conn, unsigned interest) {
-  if (sk_loop_modify(&conn->app->loop, &conn->watch, interest) == SK_OK) return;
+void sk_out_watch_refused(sk_conn_t *conn) {
   /* The poller refused (out of kernel memory): the event this connection
    * waits for might never come, so it ends instead of hanging. */
   sk_app_log(conn->app, SK_LOG_ERROR,
