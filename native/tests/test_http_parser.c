@@ -69,6 +69,8 @@ static void req_case(const char *what, const char *s, size_t n, const sk_http_li
   r = parse_copy(s, n, lim, &R, &HL, &held);
   CHECKF(r == expect, "%s: got %d, want %d", what, r, expect);
   if (r != expect) return;
+  CHECKF(r < 0 ? R.error != NULL : R.error == NULL, "%s: error reason %s for %d", what,
+         R.error ? R.error : "(none)", r);
   if (r == SK_PARSE_COMPLETE) CHECKF(HL <= n && HL > 0, "%s: head_len %zu of %zu", what, HL, n);
   for (k = 0; k < n; k++) {
     int pr = parse_copy(s, k, lim, &tmp, &hl, NULL);
@@ -681,7 +683,75 @@ static void test_incremental(void) {
         at <= 2 * strlen("GET / HTTP/1.1\r\nHo\x01"));
 }
 
+/* Each refusal names its rule; the status is unchanged. */
+static void reason_case(const char *raw, int status, const char *reason) {
+  size_t hl;
+  int r = parse_copy(raw, strlen(raw), &LIM, &R, &hl, NULL);
+  CHECKF(r == status && R.error && strcmp(R.error, reason) == 0, "%s: got %d (%s), want %d (%s)",
+         raw, r, R.error ? R.error : "none", status, reason);
+}
+
+static void test_error_reasons(void) {
+  const int B = SK_PARSE_ERR_BAD_REQUEST;
+  reason_case("\rX", B, "bare CR before the request line");
+  reason_case("G(T / HTTP/1.1\r\n", B, "invalid character in method");
+  reason_case(" / HTTP/1.1\r\n", B, "empty method");
+  reason_case("GET /#x HTTP/1.1\r\n", B, "invalid character in target");
+  reason_case("GET  HTTP/1.1\r\n", B, "empty target");
+  reason_case("GET * HTTP/1.1\r\n", B, "asterisk-form target on a method other than OPTIONS");
+  reason_case("GET 1http://a/ HTTP/1.1\r\n", B, "invalid request-target");
+  reason_case("GET http:/a HTTP/1.1\r\n", B, "invalid request-target");
+  reason_case("GET http://[::1/ HTTP/1.1\r\n", B, "invalid authority in absolute-form target");
+  reason_case("CONNECT a HTTP/1.1\r\n", B, "invalid authority-form target");
+  reason_case("GET / HTTQ/1.1\r\n", B, "malformed HTTP version");
+  reason_case("GET / HTTP/1.1x", B, "request line not ended by CRLF");
+  reason_case("GET / HTTP/1.1\rx", B, "request line not ended by CRLF");
+  reason_case("GET / HTTP/2.0\r\n", SK_PARSE_ERR_VERSION, "unsupported HTTP version");
+  reason_case("GET / HTTP/1.1\r\nA B: c\r\n", B, "invalid character in field name");
+  reason_case("GET / HTTP/1.1\r\n: c\r\n", B, "empty field name");
+  reason_case("GET / HTTP/1.1\r\nA: \x01\r\n", B, "invalid character in field value");
+  reason_case("GET / HTTP/1.1\r\nA: b\rx", B, "field line not ended by CRLF");
+  reason_case("GET / HTTP/1.1\r\nHost: a\r\n\rx", B, "header section not ended by CRLF");
+  reason_case("GET / HTTP/1.1\r\n\r\n", B, "HTTP/1.1 request without Host");
+  reason_case("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n", B, "more than one Host");
+  reason_case("GET / HTTP/1.1\r\nHost: a b\r\n", B, "invalid Host");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: \r\n", B, "empty Content-Length");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: 1x\r\n", B, "Content-Length is not a number");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n", B,
+              "Content-Length too large");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n", B,
+              "conflicting Content-Length values");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n", B,
+              "both Transfer-Encoding and Content-Length");
+  reason_case("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n", B,
+              "both Transfer-Encoding and Content-Length");
+  reason_case("GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n", B,
+              "Transfer-Encoding in HTTP/1.0");
+  reason_case("GET / HTTP/1.1\r\nTransfer-Encoding: ,chunked\r\n", B, "empty transfer-coding");
+  reason_case("GET / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n", B,
+              "transfer-coding after chunked");
+  reason_case("GET / HTTP/1.1\r\nTransfer-Encoding: g(z\r\n", B, "invalid transfer-coding");
+  reason_case("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", B,
+              "chunked is not the final transfer-coding");
+  reason_case("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+              SK_PARSE_ERR_NOT_IMPLEMENTED, "unknown transfer-coding");
+  sk_http_limits_t tiny = {16, 10, 1};
+  size_t hl;
+  CHECK(parse_copy(S("GET /aaaaaaaaaaaaaaa"), &tiny, &R, &hl, NULL) == SK_PARSE_ERR_URI_TOO_LONG &&
+        strcmp(R.error, "request line too long") == 0);
+  CHECK(parse_copy(S("GET / HTTP/1.1\r\nA: bbbbbbbbbb"), &tiny, &R, &hl, NULL) ==
+            SK_PARSE_ERR_HEADERS_TOO_LARGE &&
+        strcmp(R.error, "header section too large") == 0);
+  CHECK(parse_copy(S("GET / HTTP/1.1\r\nA: b\r\nC: d\r\n"), &tiny, &R, &hl, NULL) ==
+            SK_PARSE_ERR_HEADERS_TOO_LARGE &&
+        strcmp(R.error, "too many header fields") == 0);
+  CHECK(parse_copy(S("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), &LIM, &R, &hl, NULL) ==
+            SK_PARSE_COMPLETE &&
+        R.error == NULL);
+}
+
 int main(void) {
+  test_error_reasons();
   test_incremental();
   test_request_line();
   test_fields();
