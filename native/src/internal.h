@@ -390,6 +390,7 @@ void sk_out_mark_broken(sk_conn_t *conn);    /* the peer is gone: close next ite
 /* sk_loop_modify for a connection; a refusal is logged and closes it. */
 void sk_out_watch_refused(sk_conn_t *conn);
 static inline void sk_out_watch(sk_conn_t *conn, unsigned interest) {
+  if (conn->watch.interest == interest) return; /* the usual case: nothing to change */
   if (__builtin_expect(sk_loop_modify(&conn->app->loop, &conn->watch, interest) != SK_OK, 0))
     sk_out_watch_refused(conn);
 }

@@ -402,20 +402,20 @@ int sk_res_write_continue(sk_app_t *app, sk_res_id_t res) {
   return SK_OK;
 }
 
-int sk_res_pause(sk_app_t *app, sk_res_id_t res) {
+static int set_paused(sk_app_t *app, sk_res_id_t res, int paused) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  conn->user_paused = 1;
+  conn->user_paused = paused != 0;
   sk_conn_update_reading(conn);
   return SK_OK;
 }
 
+int sk_res_pause(sk_app_t *app, sk_res_id_t res) {
+  return set_paused(app, res, 1);
+}
+
 int sk_res_resume(sk_app_t *app, sk_res_id_t res) {
-  sk_conn_t *conn = live_conn(app, res);
-  if (!conn) return SK_ERR_STALE;
-  conn->user_paused = 0;
-  sk_conn_update_reading(conn);
-  return SK_OK;
+  return set_paused(app, res, 0);
 }
 
 int sk_res_close(sk_app_t *app, sk_res_id_t res) {
