@@ -47,6 +47,11 @@ test-native:
 	  if ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/test_$$t > build/native-tests/$$t.out 2>&1; \
 	  then tail -n 1 build/native-tests/$$t.out; else cat build/native-tests/$$t.out; exit 1; fi; \
 	done
+	@$(CC) $(CFLAGS_TEST) native/src/*.c native/tests/conn_transitions.c -lssl -lcrypto -lz \
+	  -o build/native-tests/conn_transitions
+	@printf '%-14s ' connection; \
+	if ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/conn_transitions > build/native-tests/conn.out 2>&1; \
+	then tail -n 1 build/native-tests/conn.out; else cat build/native-tests/conn.out; exit 1; fi
 	$(MAKE) --no-print-directory fuzz FUZZ_RUNS=20000
 
 test-python: build test-deps

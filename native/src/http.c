@@ -211,7 +211,7 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   const char *path = http->path.data;
   size_t path_len = http->path.len;
   if (http->flags & SK_REQ_AUTHORITY_FORM) {
-    /* CONNECT host:port is routed as "/host:port", so a route for "/*" (or
+    /* CONNECT host:port is routed as "/host:port", so a catch-all route (or one
      * for the authority itself) takes it; get_url() stays the authority. */
     sk_buf_t *route_path = &app->authority_path;
     route_path->len = 0;
