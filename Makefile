@@ -10,7 +10,7 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 FUZZ_RUNS ?= 200000
 CLANG ?= $(shell command -v clang 2>/dev/null)
 
-.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean
+.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean wheel wheel-test docs test-pypy
 
 $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
@@ -93,7 +93,7 @@ bench-quick: build
 	$(PY) bench/run.py --quick
 
 clean:
-	rm -rf build dist *.egg-info socketify/_native*.so socketify/_native.c socketify/.native.stamp
+	rm -rf build dist site *.egg-info socketify/_native*.so socketify/_native.c socketify/.native.stamp
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 # The supported range beyond the default interpreter: a server-side subset of the
@@ -102,3 +102,28 @@ clean:
 COMPAT_TESTS ?= tests/test_http_api.py tests/test_ws_conformance.py tests/test_extensions.py tests/test_lifecycle.py
 test-compat: build
 	@./tools/test_compat.sh $(COMPAT_TESTS)
+
+# The whole suite under PyPy 3 (tools/test_pypy.sh).
+test-pypy: build test-deps
+	./tools/test_pypy.sh
+
+# An sdist and one cp39-abi3 manylinux wheel (OpenSSL bundled, zlib static)
+# in dist/: see tools/build_wheel.sh.
+wheel: $(VENV)/.stamp
+	PY=$(PY) ./tools/build_wheel.sh
+
+# Both installed into fresh venvs of other CPythons; the suite (the whole one
+# for the wheel, a server-side subset for the sdist) against the installed package.
+wheel-test: wheel test-deps
+	PY=$(PY) ./tools/wheel_test.sh
+
+# The documentation site (docs/ -> site/), strict: a broken link or reference
+# fails. The docs extra of pyproject.toml is installed into .venv once.
+$(VENV)/.docs-stamp: $(VENV)/.stamp pyproject.toml
+	@mkdir -p build
+	$(PY) -c 'import re; t = open("pyproject.toml").read(); print("\n".join(re.findall(r"\"([^\"]+)\"", re.search(r"^docs = \[(.*?)\]\s*$$", t, re.M | re.S).group(1))))' > build/docs-requirements.txt
+	$(PIP) install -q -r build/docs-requirements.txt
+	touch $@
+
+docs: $(VENV)/.docs-stamp
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

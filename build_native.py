@@ -51,6 +51,7 @@ extern "Python" void _sk_on_ws_drain(void *user, sk_res_id_t ws);
 extern "Python" void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const char *topic,
                                             size_t len, int new_count, int old_count);
 extern "Python" void _sk_on_log(void *user, int level, const char *message, size_t len);
+extern "Python" void _sk_on_topic(void *user, const char *topic, size_t len, int subscribed);
 """
 
 SOURCE = """
@@ -113,6 +114,7 @@ static void _sk_on_ws_drain(void *user, sk_res_id_t ws);
 static void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const char *topic, size_t len,
                                    int new_count, int old_count);
 static void _sk_on_log(void *user, int level, const char *message, size_t len);
+static void _sk_on_topic(void *user, const char *topic, size_t len, int subscribed);
 
 /* The callbacks are the binding's extern "Python" functions; wiring them here
  * keeps function pointers out of Python. */
@@ -132,6 +134,7 @@ static sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user) {
   callbacks.on_ws_drain = _sk_on_ws_drain;
   callbacks.on_ws_subscription = _sk_on_ws_subscription;
   callbacks.on_log = _sk_on_log;
+  callbacks.on_topic = _sk_on_topic;
   return sk_app_create(config, &callbacks);
 }
 """
@@ -153,7 +156,31 @@ def _compile_args():
 
 
 def _link_args():
-    return os.environ.get("SOCKETIFY_LDFLAGS", "").split()
+    return os.environ.get("SOCKETIFY_LDFLAGS", "").split() + _static_link()[2]
+
+
+def _static_link():
+    """(libraries, static archives, link flags): the libraries named in
+    ``SOCKETIFY_STATIC_LIBS`` (``make wheel`` sets ``z``) are linked from
+    their static archive where the compiler finds one (on GNU ld, with the
+    archive's symbols kept out of the module's exports); the rest, and any
+    without an archive, dynamically."""
+    import subprocess
+    libraries, archives, flags = [], [], []
+    wanted = os.environ.get("SOCKETIFY_STATIC_LIBS", "").split()
+    for name in ("ssl", "crypto", "z"):
+        path = ""
+        if name in wanted and sys.platform.startswith("linux"):
+            cc = os.environ.get("CC", "cc").split()
+            archive = "lib%s.a" % name
+            out = subprocess.run(cc + ["-print-file-name=" + archive], capture_output=True, text=True)
+            path = out.stdout.strip() if out.returncode == 0 else ""
+        if os.path.isabs(path) and os.path.exists(path):
+            archives.append(path)
+            flags.append("-Wl,--exclude-libs," + os.path.basename(path))
+        else:
+            libraries.append(name)
+    return libraries, archives, flags
 
 
 ffibuilder = FFI()
@@ -163,7 +190,8 @@ ffibuilder.set_source(
     SOURCE,
     sources=_sources(),
     include_dirs=[os.path.join("native", "include"), os.path.join("native", "src")],
-    libraries=["ssl", "crypto", "z"],
+    libraries=_static_link()[0],
+    extra_objects=_static_link()[1],
     extra_compile_args=_compile_args(),
     extra_link_args=_link_args(),
 )

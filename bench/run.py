@@ -75,7 +75,17 @@ SERVERS = {
     "ceiling": "C ceiling (native core, no Python)",
     "ours-ext": "socketify (ours) + 3 extensions",
     "wsload-self": "wsload's own C server (generator ceiling)",
+    "ours-wsgi": "socketify WSGI (ours)",
+    "reference-wsgi": "socketify 0.0.31 WSGI (reference)",
+    "granian-wsgi": "granian (WSGI)",
+    "ours-2w": "socketify (ours), 2 workers (python -m socketify -w 2)",
+    "ours-asgi-1w": "socketify (ours) ASGI, 1 worker (python -m socketify)",
+    "ours-asgi-2w": "socketify (ours) ASGI, 2 workers",
+    "uvicorn-2w": "uvicorn, 2 workers",
+    "granian-2w": "granian, 2 workers",
 }
+# Servers that run in another server's peer venv.
+VENV_OF = {"reference-wsgi": "reference", "granian-wsgi": "granian"}
 
 # Scenarios: name -> (method, path, wrk script and arguments, C ceiling serves it).
 SCENARIOS = {
@@ -87,8 +97,12 @@ SCENARIOS = {
     "ws-echo": ("WS", "/echo", ["-c", "64", "-k", "1"], True),
     "ws-echo-16": ("WS", "/echo", ["-c", "64", "-k", "16"], True),
     "pubsub-fanout": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16"], True),
+    "pubsub-fanout-redis": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16",
+                                           "--latency-at-half"], False),
     "https-plaintext": ("GET", "/", [], False),
     "extensions": ("GET", "/", [], False),
+    "wsgi-plaintext": ("GET", "/", [], False),
+    "plaintext-workers": ("GET", "/", [], False),
 }
 
 WS_PAYLOAD = 20  # bytes per WebSocket message (wsload -s)
@@ -99,11 +113,24 @@ SCENARIO_SERVERS = {
     "ws-echo": WS_SERVERS,
     "ws-echo-16": WS_SERVERS,
     "pubsub-fanout": WS_SERVERS,
+    "pubsub-fanout-redis": ["ours"],
     "https-plaintext": ["ours", "reference"],
     "extensions": ["ours", "ours-ext"],
+    "wsgi-plaintext": ["ours-wsgi", "reference-wsgi", "granian-wsgi"],
+    "plaintext-workers": ["ours", "ours-2w", "ours-asgi-1w", "ours-asgi-2w", "uvicorn", "uvicorn-2w",
+                          "granian", "granian-2w"],
 }
+# (server CPUs, client CPUs) where a scenario does not pin them apart: the
+# workers rows let the server use every core, so wrk shares them (its share
+# is in the "CPU wrk" column).
+SCENARIO_CPUS = {"plaintext-workers": ("0,1", "0,1")}
 
-SKIPPED = ["asgi-adapter", "wsgi"]
+
+def cpus(scenario):
+    """(server CPUs, client CPUs) for taskset."""
+    return SCENARIO_CPUS.get(scenario, (SERVER_CPU, CLIENT_CPU))
+
+SKIPPED = ["asgi-adapter"]
 
 # Instruction counts (callgrind, bench/instructions.py): scenario -> (the two
 # servers compared, load). HTTP load: ("http", requests, pipelined depth,
@@ -115,6 +142,7 @@ INSTRUCTION_SCENARIOS = {
     "params": (("ours", "reference"), ("http", 20000, 1, 32)),
     "ws-echo-16": (("ours", "reference"), ("ws", 10)),
     "extensions": (("ours", "ours-ext"), ("http", 20000, 1, 32)),
+    "wsgi-plaintext": (("ours-wsgi", "granian-wsgi"), ("http", 20000, 1, 32)),
 }
 
 # Summary targets: (label, scenario, server, other server, threshold):
@@ -131,6 +159,14 @@ TARGETS = [
     ("pubsub-fanout: ours / reference", "pubsub-fanout", "ours", "reference", 1.0),
     ("https-plaintext: ours / reference", "https-plaintext", "ours", "reference", None),
     ("extensions: with 3 / without (ours)", "extensions", "ours-ext", "ours", 0.97),
+    ("wsgi plaintext: ours / granian", "wsgi-plaintext", "ours-wsgi", "granian-wsgi", 1.5),
+    ("wsgi plaintext: ours / reference", "wsgi-plaintext", "ours-wsgi", "reference-wsgi", None),
+    ("2 workers: ours / granian (native API)", "plaintext-workers", "ours-2w", "granian-2w", 1.5),
+    ("2 workers: ours ASGI / granian", "plaintext-workers", "ours-asgi-2w", "granian-2w", 1.25),
+    ("ours: 2 workers / 1", "plaintext-workers", "ours-2w", "ours", None),
+    ("ours ASGI: 2 workers / 1", "plaintext-workers", "ours-asgi-2w", "ours-asgi-1w", None),
+    ("granian: 2 workers / 1", "plaintext-workers", "granian-2w", "granian", None),
+    ("uvicorn: 2 workers / 1", "plaintext-workers", "uvicorn-2w", "uvicorn", None),
 ]
 
 
@@ -316,6 +352,9 @@ def setup():
     if error:
         broken["ceiling"] = error
         log("  " + error)
+    for server, venv in VENV_OF.items():
+        if venv in broken:
+            broken[server] = broken[venv]
     for key, make in (("tool:ws", build_wsload), ("tool:https", make_certificate)):
         error = make()
         if error:
@@ -329,15 +368,30 @@ def setup():
 def server_command(server, port, scenario):
     """The command line that serves SCENARIO on PORT (unpinned)."""
     app, extra = os.path.join(APPS, "socketify_app.py"), []
-    if kind(scenario) == "ws":
+    if scenario == "pubsub-fanout-redis":
+        app = os.path.join(APPS, "socketify_ws_cluster.py")
+    elif kind(scenario) == "ws":
         app = os.path.join(APPS, "socketify_ws_app.py")
     elif kind(scenario) == "https":
         extra = ["--tls", TLS_KEY, TLS_CERT]
     elif scenario == "extensions":
         app = os.path.join(APPS, "socketify_ext_app.py")
         extra = [] if server == "ours-ext" else ["--no-extensions"]
+    if server == "ours-wsgi":
+        return [sys.executable, os.path.join(APPS, "wsgi_app.py"), str(port)]
+    if server == "reference-wsgi":
+        return [venv_python("reference"), os.path.join(APPS, "wsgi_app.py"), str(port)]
+    if server == "granian-wsgi":
+        return [venv_python("granian"), os.path.join(APPS, "wsgi_granian.py"), str(port)]
     if server in ("ours", "ours-ext"):
         return [sys.executable, app, str(port)] + extra
+    if server in ("ours-2w", "ours-asgi-1w", "ours-asgi-2w"):
+        target = "socketify_cli_app:run" if server == "ours-2w" else "asgi_app:app"
+        return [sys.executable, "-m", "socketify", target, "--port", str(port), "--workers",
+                server[-2], "--lifespan", "off"]
+    if server in ("uvicorn-2w", "granian-2w"):
+        return [venv_python(server[:-3]), os.path.join(APPS, "asgi_server.py"), server[:-3],
+                str(port), "2"]
     if server == "reference":
         return [venv_python("reference"), app, str(port)] + extra
     if server == "wsload-self":
@@ -359,7 +413,7 @@ def server_env():
 
 def start_server(server, port, log_path, scenario):
     """Starts SERVER pinned to the server CPU, in its own process group."""
-    cmd = ["taskset", "-c", SERVER_CPU] + server_command(server, port, scenario)
+    cmd = ["taskset", "-c", cpus(scenario)[0]] + server_command(server, port, scenario)
     handle = open(log_path, "w")
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=APPS,
                             env=server_env(), start_new_session=True)
@@ -455,6 +509,7 @@ def check_scenario(scenario, port):
         "post-echo": lambda b: b == ECHO_BODY,
         "https-plaintext": lambda b: b == b"Hello, World!",
         "extensions": lambda b: b == b"Hello, World!",
+        "wsgi-plaintext": lambda b: b == b"Hello, World!",
     }[scenario]
     try:
         good = status == 200 and expected(answer)
@@ -548,7 +603,7 @@ def wrk(scenario, port, seconds, pid):
     """One wrk run pinned to the client CPU; a dict of what it reported and
     of the CPU the server, wrk and other processes used meanwhile."""
     _, path, script, _ = SCENARIOS[scenario]
-    cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds]
+    cmd = ["taskset", "-c", cpus(scenario)[1], "wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds]
     if script:
         cmd += ["-s", os.path.join(BENCH, script[0])]
     cmd.append("%s://127.0.0.1:%d%s" % ("https" if kind(scenario) == "https" else "http",
@@ -596,6 +651,9 @@ def wsload(scenario, port, seconds, pid):
         "socket_errors": 0,
         "error": None if status == 0 and fields else "wsload: " + one_line(output),
     }
+    if "p99_us" in fields:  # pub/sub: publish-to-delivery latency
+        report["p50_ms"] = float(fields["p50_us"]) / 1000
+        report["p99_ms"] = float(fields["p99_us"]) / 1000
     report["server_cpu"], report["wrk_cpu"], report["other_cpu"] = cpu_use(before, after, elapsed)
     return report
 
@@ -752,9 +810,9 @@ def count_instructions(server, scenario, quick):
                                 work_dir, env=server_env())
 
 
-def instruction_counts(scenarios, broken, quick):
+def instruction_counts(scenarios, broken, quick, servers=None):
     """{scenario: {server: count}} for the selected scenarios that have an
-    instruction comparison."""
+    instruction comparison (only the SERVERS selected, when given)."""
     unavailable = instructions.available()
     counts = {}
     for scenario in scenarios:
@@ -762,6 +820,8 @@ def instruction_counts(scenarios, broken, quick):
             continue
         counts[scenario] = {}
         for server in INSTRUCTION_SCENARIOS[scenario][0]:
+            if servers is not None and server not in servers:
+                continue
             error = unavailable or broken.get(server) or (
                 broken.get("tool:ws") if kind(scenario) == "ws" else None)
             result = {"error": error} if error else count_instructions(server, scenario, quick)
@@ -881,7 +941,7 @@ def scenario_table(scenario, results):
     """Markdown table of one scenario, with notes on failures and errors."""
     ws = kind(scenario) == "ws"
     client = "wsload" if ws else "wrk"
-    unit = "deliveries/s" if scenario == "pubsub-fanout" else ("msg/s" if ws else "req/s")
+    unit = "deliveries/s" if scenario.startswith("pubsub-fanout") else ("msg/s" if ws else "req/s")
     lines = ["| server | median %s | min | max | RSS MiB | vs reference | of C ceiling "
              "| CPU server / %s | other CPU |" % (unit, client),
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -1009,6 +1069,8 @@ def scenario_note(scenario, results):
     if scenario == "extensions":
         return "With 3 extensions / without: %s." % fmt_ratio(
             ratio(results, "extensions", "ours-ext", "ours"))
+    if scenario == "pubsub-fanout-redis":
+        return redis_fanout_note(results)
     if kind(scenario) == "ws":
         self_rate = results[scenario].get("wsload-self", {})
         if self_rate.get("status") != "ok":
@@ -1022,6 +1084,24 @@ def scenario_note(scenario, results):
                 parts.append("%s %s" % (fmt_ratio(self_rate["median"] / max(rates)), what))
         return "Generator headroom: wsload drove its own server at %s." % " and ".join(parts)
     return None
+
+
+def redis_fanout_note(results):
+    """Two workers through Redis next to one process: rate ratio and latency."""
+    ours = results["pubsub-fanout-redis"].get("ours", {})
+    if ours.get("status") != "ok":
+        return None
+    latency = [(r["p50_ms"], r["p99_ms"]) for r in ours["runs"] if "p99_ms" in r]
+    single = results.get("pubsub-fanout", {}).get("ours", {})
+    parts = []
+    if single.get("status") == "ok":
+        parts.append("%s of one process's deliveries/s (target >= 50%%)" % fmt_ratio(
+            ours["median"] / single["median"], percent=True))
+    if latency:
+        parts.append("publish-to-delivery latency p50 %.2f ms, p99 %.2f ms at half that rate "
+                     "(median over runs; target p99 < 5 ms)" % (statistics.median(l[0] for l in latency),
+                                     statistics.median(l[1] for l in latency)))
+    return "Two workers through Redis: %s." % "; ".join(parts) if parts else None
 
 
 def instruction_table(counts):
@@ -1110,13 +1190,16 @@ def scenario_description(scenario):
         "ws-echo": "64 WebSocket connections on `/echo`, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
         "ws-echo-16": "64 WebSocket connections on `/echo`, 16 messages of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
         "pubsub-fanout": "1 publisher, 500 subscribers on topic \"bench\", 16 messages of %d bytes in flight; deliveries/s over all subscribers, order checked. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
+        "pubsub-fanout-redis": "`pubsub-fanout` across two worker processes on one port (`bench/apps/socketify_ws_cluster.py`: SO_REUSEPORT splits the 500 subscribers, the publisher lands on one), every publish carried to the other worker by a local redis-server through `RedisBackplane`; deliveries/s over all subscribers, order checked; then as long again at half the publish rate for the publish-to-delivery latency p50/p99 (`wsload --latency-at-half`; the single-threaded generator's own reading of 500 sockets is inside that figure).",
         "https-plaintext": "`GET /` -> `Hello, World!` over TLS (wrk over https, keep-alive; self-signed RSA-2048 certificate). socketify-API servers only.",
         "extensions": "`GET /` -> `Hello, World!`: ours with three extensions registered (the handler calls the extension method `res.plain`) against ours without (`--no-extensions`). The reference has no `app.register`.",
         "plaintext": "`GET /` -> `Hello, World!` (text/plain).",
         "plaintext-pipelined": "`GET /` pipelined %d deep (`bench/pipeline.lua`); each response counts." % PIPELINE_DEPTH,
         "json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` (`res.send(dict)` / ASGI json).",
         "params": "`GET /user/42/post/7?q=x` on route `/user/:id/post/:post`: both parameters and the query arg read, short text answer. The C ceiling has no such route.",
+        "plaintext-workers": "`GET /` -> `Hello, World!` with 1 and 2 worker processes; server and wrk share both CPUs (wrk's share in the CPU column). Ours with 2 workers: `python -m socketify -w 2` on `bench/apps/socketify_cli_app.py` (native API) or `asgi_app.py` (our ASGI adapter); uvicorn and granian with `workers=2`.",
         "post-echo": "`POST /echo` with a 4 KiB body echoed back (`await res.get_data()`; `bench/post.lua`). The C ceiling has no such route.",
+        "wsgi-plaintext": "`GET /` -> `Hello, World!` from a framework-free WSGI app (`bench/apps/wsgi_app.py`): our `WSGI` (default thread pool), socketify 0.0.31's `WSGI`, granian `--interface wsgi` (one worker, one runtime thread).",
     }[scenario]
 
 
@@ -1216,7 +1299,7 @@ def main():
     counts = None
     if not args.no_instructions:
         log("counting instructions per request (callgrind)")
-        counts = instruction_counts(scenarios, broken, args.quick)
+        counts = instruction_counts(scenarios, broken, args.quick, servers)
     merged = write_outputs(facts, config, results, previous, counts)
     log("\n" + summary_table(merged))
     log("\nwrote bench/RESULTS.md and bench/results.json")

@@ -13,12 +13,17 @@
  * sends to "bench"). The publisher keeps W messages in flight (a message is
  * done once every subscriber got it); each subscriber checks it receives
  * every sequence number, in order, with the exact payload.
- *   wsload --pubsub --port P [--subs M] [--window W] [-s S] [-d SECONDS]
+ *   wsload --pubsub --port P [--subs M] [--window W] [-s S] [-d SECONDS] [--latency-at-half]
+ * With --latency-at-half a second run of SECONDS follows, publishing at half
+ * the first run's rate: the rate reported is the first run's, the latency
+ * the second's (latency at full speed is mostly queueing).
  *
  * One result line on stdout:
  *   RESULT mode=echo connections=64 inflight=1 size=20 seconds=5.00 messages=N rate=R errors=0
- *   RESULT mode=pubsub subscribers=500 window=16 size=20 seconds=5.00 published=N messages=D rate=R errors=0
- * (rate = echoed messages/s, or deliveries/s over all subscribers). Any
+ *   RESULT mode=pubsub subscribers=500 window=16 size=20 seconds=5.00 published=N messages=D rate=R p50_us=L p99_us=L timed=T errors=0
+ * (rate = echoed messages/s, or deliveries/s over all subscribers; p50_us and
+ * p99_us: publish-to-delivery latency, from the publisher's send to each
+ * subscriber's read, in microseconds, over T timed deliveries). Any
  * verification failure prints "ERROR ..." on stderr and exits with status 2.
  *
  * Server mode (the generator's ceiling): wsload --serve PORT
@@ -315,7 +320,7 @@ static void accept_key(const char *key, size_t key_len, char out[29]) {
 static const char CLIENT_KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";
 
 typedef struct {
-  int port, connections, inflight, size, subs, window, pubsub;
+  int port, connections, inflight, size, subs, window, pubsub, latency_at_half;
   double seconds;
   const char *path;
 } options_t;
@@ -368,12 +373,39 @@ static void client_connect(conn_t *c, const options_t *o, const char *path) {
 /* Pub/sub bookkeeping: a message is done once all subscribers got it. */
 static uint64_t g_published, g_done, *g_counts;
 static int g_all_ready;
+/* --latency-at-half, second run: at most g_rate_limit publishes/s from g_limit_start. */
+static double g_rate_limit, g_limit_start;
+static uint64_t g_limit_base;
 static char *g_ring; /* the payload of seq s at (s % window) * size */
+static double *g_sent_at; /* when seq s was sent, at s % window */
+/* Publish-to-delivery latency histogram: 10 us buckets up to 1 s, then one. */
+#define LAT_BUCKETS 100001
+static uint64_t g_latency[LAT_BUCKETS], g_latency_count;
+
+static void record_latency(double seconds) {
+  double bucket = seconds < 0 ? 0 : seconds * 1e5;
+  g_latency[bucket >= LAT_BUCKETS - 1 ? LAT_BUCKETS - 1 : (size_t)bucket]++;
+  g_latency_count++;
+}
+
+/* The latency (us) under which a fraction q of the deliveries arrived. */
+static double latency_quantile(double q, uint64_t total) {
+  uint64_t want = (uint64_t)(q * (double)total), seen = 0;
+  for (size_t i = 0; i < LAT_BUCKETS; i++) {
+    seen += g_latency[i];
+    if (seen > want) return (double)i * 10.0 + 5.0;
+  }
+  return (double)(LAT_BUCKETS - 1) * 10.0;
+}
 
 static void publish_more(conn_t *pub, const options_t *o, char *payload) {
   (void)payload;
   while (g_published - g_done < (uint64_t)o->window) {
+    if (g_rate_limit > 0 &&
+        (double)(g_published - g_limit_base) >= (now_s() - g_limit_start) * g_rate_limit)
+      break;
     char *slot = g_ring + (g_published % (uint64_t)o->window) * (size_t)o->size;
+    g_sent_at[g_published % (uint64_t)o->window] = now_s();
     make_payload(slot, (size_t)o->size, 0xffff, g_published);
     append_client_frame(pub, 1, slot, (size_t)o->size);
     g_published++;
@@ -399,10 +431,12 @@ static int run_client(const options_t *o) {
   if (o->pubsub) {
     g_counts = calloc((size_t)o->window, sizeof *g_counts);
     g_ring = malloc((size_t)o->window * (size_t)o->size);
-    if (!g_counts || !g_ring) die("malloc");
+    g_sent_at = calloc((size_t)o->window, sizeof *g_sent_at);
+    if (!g_counts || !g_ring || !g_sent_at) die("malloc");
   }
-  int ready = 0;
-  uint64_t messages = 0;
+  int ready = 0, phase = 1;
+  uint64_t messages = 0, first_messages = 0, first_published = 0;
+  double first_elapsed = 0;
   double start = now_s(), deadline = start + o->seconds, barrier_deadline = start + 10;
   if (!o->pubsub) {
     for (int i = 0; i < total; i++) {
@@ -419,7 +453,21 @@ static int run_client(const options_t *o) {
   for (;;) {
     double t = now_s();
     if (g_all_ready || !o->pubsub) {
-      if (t >= deadline) break;
+      if (t >= deadline && o->pubsub && o->latency_at_half && phase == 1) {
+        /* The second run: half the first run's publish rate, fresh latencies. */
+        phase = 2;
+        first_messages = messages;
+        first_published = g_published;
+        first_elapsed = t - start;
+        memset(g_latency, 0, sizeof g_latency);
+        g_latency_count = 0;
+        g_rate_limit = (double)g_published / first_elapsed / 2;
+        g_limit_start = t;
+        g_limit_base = g_published;
+        deadline = t + o->seconds;
+      } else if (t >= deadline) {
+        break;
+      }
     } else if (t >= barrier_deadline) {
       fprintf(stderr, "ERROR only %d of %d subscribers confirmed within 10 s\n", ready, o->subs);
       exit(2);
@@ -428,9 +476,10 @@ static int run_client(const options_t *o) {
     if (first_pass) {
       n = 0;
     } else {
-      n = epoll_wait(g_epoll, events, MAX_EVENTS, 50);
+      n = epoll_wait(g_epoll, events, MAX_EVENTS, g_rate_limit > 0 ? 1 : 50);
       if (n < 0 && errno != EINTR) die("epoll_wait");
     }
+    double read_at = now_s(); /* one clock read per batch of events */
     int todo = first_pass ? total : n;
     for (int e = 0; e < todo; e++) {
       conn_t *c = first_pass ? &conns[e] : events[e].data.ptr;
@@ -484,6 +533,8 @@ static int run_client(const options_t *o) {
                  "verify", c->id, (long long)seq);
           c->next_expected++;
           messages++;
+          if (seq >= g_limit_base) /* the second run times only its own messages */
+            record_latency(read_at - g_sent_at[seq % (uint64_t)o->window]);
           g_counts[seq % (uint64_t)o->window]++;
           while (g_done < g_published && g_counts[g_done % (uint64_t)o->window] == (uint64_t)o->subs) {
             g_counts[g_done % (uint64_t)o->window] = 0;
@@ -504,11 +555,17 @@ static int run_client(const options_t *o) {
     }
   }
   double elapsed = now_s() - start;
+  if (phase == 2) {
+    messages = first_messages;
+    g_published = first_published;
+    elapsed = first_elapsed;
+  }
   if (o->pubsub)
     printf("RESULT mode=pubsub subscribers=%d window=%d size=%d seconds=%.2f published=%llu "
-           "messages=%llu rate=%.1f errors=0\n",
+           "messages=%llu rate=%.1f p50_us=%.0f p99_us=%.0f timed=%llu errors=0\n",
            o->subs, o->window, o->size, elapsed, (unsigned long long)g_published,
-           (unsigned long long)messages, messages / elapsed);
+           (unsigned long long)messages, messages / elapsed, latency_quantile(0.50, g_latency_count),
+           latency_quantile(0.99, g_latency_count), (unsigned long long)g_latency_count);
   else
     printf("RESULT mode=echo connections=%d inflight=%d size=%d seconds=%.2f messages=%llu "
            "rate=%.1f errors=0\n",
@@ -701,6 +758,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: wsload --port P [--host H] [--path /echo] [-c N] [-k K] [-s S] [-d SECONDS]\n"
           "       wsload --pubsub --port P [--subs M] [--window W] [-s S] [-d SECONDS]\n"
+          "              [--latency-at-half]\n"
           "       wsload --serve PORT\n");
   exit(1);
 }
@@ -712,6 +770,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--pubsub")) { o.pubsub = 1; continue; }
+    if (!strcmp(a, "--latency-at-half")) { o.latency_at_half = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--serve")) {
       init_filler(20);

@@ -10,6 +10,7 @@ from .options import AppListenOptions, AppOptions
 from .request import AppRequest, Request
 from .response import AppResponse, Response
 from .websocket import CompressOptions, OpCode, SendStatus, WebSocket
+from .wsgi import WSGI
 
 __all__ = [
     "App",
@@ -38,6 +39,7 @@ __all__ = [
     "UploadedFile",
     "SSE",
     "open_sse",
+    "WSGI",
 ]
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (metadata, or pyproject.toml in a checkout)

@@ -151,3 +151,10 @@ def _sk_on_ws_subscription(user, ws_id, topic, length, new_count, old_count):
     app = _app_of(user)
     if app is not None:
         app._on_ws_subscription(ws_id, ffi.unpack(topic, length), new_count, old_count)
+
+
+@ffi.def_extern(onerror=_log_callback_error)
+def _sk_on_topic(user, topic, length, subscribed):
+    app = _app_of(user)
+    if app is not None:
+        app._on_topic(ffi.unpack(topic, length), bool(subscribed))

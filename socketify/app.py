@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import Any, Callable, Dict, Optional, Union
 
-from . import _binding
+from . import _binding, workers as _workers
 from ._json import default_json
 from ._proxy import proxy_protocol_mode, trust_proxies
 from ._binding import ffi, lib
@@ -87,10 +87,18 @@ class App(WebSocketRoutes):
     or a closed connection for a slow client). ``graceful_shutdown_timeout``
     is how long ``close()`` (and the first SIGINT/SIGTERM) lets in-flight
     responses and WebSocket closes finish before closing what is left.
-    or a closed connection for a slow client). ``proxy_protocol``: who may
+    ``proxy_protocol``: who may
     send a PROXY header (True: any client, False: nobody, or a list of
-    trusted addresses/networks).
+    trusted addresses/networks). ``pubsub`` takes a backplane
+    (``socketify.pubsub.RedisBackplane(url)``) that carries ``publish`` to
+    every other process sharing it.
     """
+
+    # ``_route_hook(app, path, handler) -> (path, handler)``, applied to every
+    # route added afterwards (``handler`` None for a WebSocket route). Set by
+    # the CLI in its own process for the access log, proxy headers, root path
+    # and concurrency limit, so that none of them costs anything when off.
+    _route_hook: Optional[Callable] = None
 
     def __init__(
         self,
@@ -109,6 +117,7 @@ class App(WebSocketRoutes):
         max_body_size: int = 0,
         graceful_shutdown_timeout: float = 10.0,
         proxy_protocol: Any = True,
+        pubsub: Optional[Any] = None,
     ) -> None:
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
@@ -177,6 +186,8 @@ class App(WebSocketRoutes):
         self._extensions: list = []  # (request, response, ws) AppExtension triples
         self._derive_classes()
         self._init_websockets()
+        if pubsub is not None:
+            self._use_backplane(pubsub)
 
     # -- configuration ----------------------------------------------------
 
@@ -341,6 +352,8 @@ class App(WebSocketRoutes):
             raise TypeError("path must be a str")
         if not callable(handler):
             raise TypeError("handler must be callable")
+        if App._route_hook is not None:
+            path, handler = App._route_hook(self, path, handler)
         pattern = path.encode("utf-8")
         handler_id = _binding.register_route(self._make_dispatcher(handler), route_parameter_names(path))
         self.handlers.append(handler)
@@ -548,6 +561,8 @@ class App(WebSocketRoutes):
             hooks, self._start_hooks = self._start_hooks, []
             self._run_hooks(hooks)
         _raise_open_file_limit()
+        if self.backplane is not None:
+            self._start_backplane()
         if port_or_options is None:
             config = AppListenOptions(port=0)
         elif isinstance(port_or_options, AppListenOptions):
@@ -564,16 +579,27 @@ class App(WebSocketRoutes):
         else:
             raise TypeError("listen takes a port, a dict or AppListenOptions")
 
+        # (fd, port) of the socket a worker supervisor bound for this address
+        shared = _workers.inherited_socket(config)
         if config.domain is not None:
             path = os.fsencode(config.domain)
-            if lib.sk_app_listen_unix(self._native, path, config.options) != lib.SK_OK:
+            if shared is not None:
+                status = lib.sk_app_listen_fd(self._native, shared[0])
+            else:
+                status = lib.sk_app_listen_unix(self._native, path, config.options)
+            if status != lib.SK_OK:
                 reason = os.strerror(lib.sk_app_listen_errno(self._native))
                 raise RuntimeError("Failed to listen on %s: %s" % (config.domain, reason))
             result = AppListenOptions(domain=config.domain, options=config.options)
         else:
             bound = ffi.new("int *")
             host = config.host.encode("idna") if config.host else ffi.NULL
-            if lib.sk_app_listen(self._native, host, config.port, _listen_flags(config), bound) != lib.SK_OK:
+            if shared is not None:
+                status = lib.sk_app_listen_fd(self._native, shared[0])
+                bound[0] = shared[1]
+            else:
+                status = lib.sk_app_listen(self._native, host, config.port, _listen_flags(config), bound)
+            if status != lib.SK_OK:
                 reason = os.strerror(lib.sk_app_listen_errno(self._native))
                 raise RuntimeError("Failed to listen on port %d: %s" % (config.port, reason))
             if lib.sk_app_listen_shared(self._native):
@@ -584,6 +610,7 @@ class App(WebSocketRoutes):
             result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options,
                                       reuse_port=config.reuse_port)
         self._attach()
+        _workers.notify_listening()
         if handler is not None:
             handler(result)
         return self
@@ -613,6 +640,8 @@ class App(WebSocketRoutes):
             if self._force_stop is not None:
                 self._force_stop.cancel()
                 self._force_stop = None
+        if self.backplane is not None:
+            self._stop_backplane()
         if self.lifespan and self._shutdown_hooks:
             self._run_hooks(self._shutdown_hooks)
         return self
@@ -689,6 +718,8 @@ class App(WebSocketRoutes):
         if self._force_stop is not None:
             self._force_stop.cancel()
             self._force_stop = None
+        if self.backplane is not None:
+            self._stop_backplane()
         if self._attached and not self.loop.loop.is_closed():
             self.loop.loop.remove_reader(lib.sk_app_fd(self._native))
             self._attached = False

@@ -1,5 +1,6 @@
 """The WebSocket half of App: ``app.ws(pattern, behavior)``, pub/sub, and the
 native WebSocket events, as a mixin App inherits."""
+import asyncio
 import inspect
 from typing import Any, Callable, Dict, Optional, Union
 
@@ -61,6 +62,9 @@ class _Behavior:
 class WebSocketRoutes:
     """Mixed into App."""
 
+    # The cross-process pub/sub engine (App(pubsub=...)), or None.
+    backplane = None
+
     def _init_websockets(self) -> None:
         self._websockets: Dict[int, WebSocket] = {}
         self._ws_pool: list = []
@@ -74,6 +78,8 @@ class WebSocketRoutes:
         ``Upgrade: websocket`` falls through to the HTTP routes."""
         if not isinstance(path, str):
             raise TypeError("path must be a str")
+        if self._route_hook is not None:  # see App._route_hook
+            path = self._route_hook(path, None)[0]
         b = _Behavior(behavior)
         config = ffi.new("sk_ws_config_t *")
         config.compression = _int_option(behavior, "compression", 0, 0xFFFF)
@@ -125,23 +131,97 @@ class WebSocketRoutes:
 
     def publish(self, topic: Union[str, bytes], message: Any, opcode: Optional[OpCode] = None,
                 compress: bool = False) -> bool:
-        """Sends ``message`` to every WebSocket subscribed to ``topic`` (in this
-        process). Without ``opcode``: str/dict/list as TEXT, bytes as BINARY.
-        Returns True when the topic has subscribers."""
+        """Sends ``message`` to every WebSocket subscribed to ``topic`` in this
+        process, and through the backplane (``App(pubsub=...)``) to every
+        other process. Without ``opcode``: str/dict/list as TEXT, bytes as
+        BINARY. Returns True when the topic has subscribers in this process."""
         name = WebSocket._topic(topic)
         data, code = encode_message(self._json_serializer, message, opcode)
         status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code,
                                     1 if compress else 0)
         if status == lib.SK_ERR_INVALID:
             raise ValueError("publish takes OpCode.TEXT or OpCode.BINARY")
+        backplane = self.backplane
+        if backplane is not None:
+            backplane.publish(name, data, code, compress)
         return status == 1
 
     def num_subscribers(self, topic: Union[str, bytes]) -> int:
-        """How many WebSockets are subscribed to ``topic``."""
+        """How many WebSockets of this process are subscribed to ``topic``
+        (with a backplane: ``await app.backplane.num_subscribers(topic)``
+        counts the processes that have subscribers)."""
         if not isinstance(topic, (str, bytes, bytearray, memoryview)):
             raise RuntimeError("topic must be str or bytes")
         name = WebSocket._topic(topic)
         return lib.sk_app_num_subscribers(self._native, name, len(name))
+
+    # -- the cross-process backplane ------------------------------------------------
+
+    def set_pubsub(self, backplane: Any) -> "WebSocketRoutes":
+        """Attaches a cross-process pub/sub backplane, as ``App(pubsub=...)``
+        does (for an App made elsewhere, e.g. by the CLI); call it before
+        ``listen()``, which connects it."""
+        if getattr(self, "_attached", False):
+            raise RuntimeError("set_pubsub must be called before listen()")
+        self._use_backplane(backplane)
+        return self
+
+    def _use_backplane(self, backplane: Any) -> None:
+        from .pubsub.base import Backplane  # only for apps that use one
+        if self.backplane is not None:
+            raise RuntimeError("this App already has a pub/sub backplane")
+        if not isinstance(backplane, Backplane):
+            raise TypeError("pubsub must be a socketify.pubsub backplane (e.g. RedisBackplane(url)), "
+                            "not %r" % (backplane,))
+        native, publish = self._native, lib.sk_app_publish
+
+        def deliver(topic: bytes, payload: bytes, opcode: int, compress: int) -> None:
+            # Straight to the core's fan-out: not App.publish, so never forwarded again.
+            publish(native, topic, len(topic), payload, len(payload), opcode, compress)
+
+        backplane.bind(deliver)
+        self.backplane = backplane
+        lib.sk_app_report_topics(native, 1)
+
+    def _start_backplane(self) -> None:
+        """Connects the backplane (from listen): a clear error here when the
+        broker is unreachable, before the port is bound."""
+        backplane = self.backplane
+        if backplane.started:
+            return
+        loop = self.loop.loop
+        if loop.is_running():
+            self._start_coroutine(backplane.start(), None, None)
+        else:
+            loop.run_until_complete(backplane.start())
+
+    def _stop_backplane(self) -> None:
+        """Flushes and disconnects the backplane (after the loop stopped)."""
+        backplane = self.backplane
+        loop = self.loop.loop
+        if not backplane.started or loop.is_closed():
+            return
+        if loop.is_running():
+            self._start_coroutine(backplane.stop(), None, None)
+            return
+        future = asyncio.ensure_future(backplane.stop(), loop=loop)
+        while not future.done():
+            try:
+                loop.run_until_complete(future)
+            except RuntimeError:
+                # A poll of a closing app stops the loop again: keep going.
+                if loop.is_closed():
+                    raise
+        future.result()
+
+    def _on_topic(self, topic: bytes, subscribed: bool) -> None:
+        """From the core: ``topic`` got its first, or lost its last, local subscriber."""
+        backplane = self.backplane
+        if backplane is not None:
+            if subscribed:
+                backplane.subscribe(topic)
+            else:
+                backplane.unsubscribe(topic)
 
     # -- events from the core -------------------------------------------------------
 

@@ -10,6 +10,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+TEST_INSTALLED = os.environ.get("SOCKETIFY_TEST_INSTALLED") == "1"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
@@ -25,10 +26,13 @@ def free_port():
 def server_env(extra=None):
     """Environment for a process that imports socketify: under ``make asan``
     the sanitizer runtime is preloaded there (and only there: curl and the
-    other clients run without it)."""
+    other clients run without it). ``SOCKETIFY_TEST_INSTALLED=1`` leaves the
+    source tree off the path, so the installed package is what runs
+    (``make wheel-test``)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra or {}))
+    source = None if TEST_INSTALLED else ROOT
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (env.get("PYTHONPATH"), ROOT, os.path.join(HERE, "apps")) if p
+        p for p in (env.get("PYTHONPATH"), source, os.path.join(HERE, "apps")) if p
     )
     preload = os.environ.get("SOCKETIFY_TEST_PRELOAD")
     if preload:
@@ -137,10 +141,11 @@ def serve(tmp_path):
         server.check_clean()
 
 
-def app_server(name, *args):
-    """Body of a module-scoped fixture: runs tests/apps/<name> with args,
-    yields the started Server, then stops it and checks its stderr."""
-    server = Server(os.path.join(HERE, "apps", name), list(args)).start()
+def app_server(name, *args, env=None):
+    """Body of a module-scoped fixture: runs tests/apps/<name> with args
+    (and env added to its environment), yields the started Server, then
+    stops it and checks its stderr."""
+    server = Server(os.path.join(HERE, "apps", name), list(args), env=env).start()
     yield server
     server.stop()
     server.check_clean()
@@ -234,3 +239,17 @@ def redis_server():
     server = RedisServer(binary).start()
     yield server
     server.stop()
+
+
+def ws_connect(uri, **kwargs):
+    """websockets' sync client (``websockets.sync.client.connect``). On PyPy
+    its keepalive thread is left out: that thread and ``close()`` both join
+    the receiving thread, and two joiners race inside PyPy's Thread.join
+    ("cannot release un-acquired lock", pypy/pypy#5079; seen with PyPy
+    7.3.11, fixed in later releases). The tests are too short for a
+    keepalive ping to matter."""
+    from websockets.sync.client import connect
+    import platform
+    if platform.python_implementation() == "PyPy":
+        kwargs["ping_interval"] = None
+    return connect(uri, **kwargs)

@@ -1,5 +1,6 @@
 """Error handlers, hooks, serializers and object pooling."""
 import json
+import platform
 
 import pytest
 
@@ -114,8 +115,10 @@ def test_pooling_reuses_objects_without_leaking_state(serve):
     for i in range(20):
         status, _, body, _ = get(server, "/pooled?mark=%d" % i)
         assert json.loads(body) == {"leak": None, "native": None}
-    # sequential requests reuse the same pooled pair
-    assert json.loads(get(server, "/distinct")[2])["distinct"] <= 2
+    # sequential requests reuse the same pooled pair (on CPython: PyPy has no
+    # reference counts to prove nobody kept an object, so it does not pool)
+    if platform.python_implementation() != "PyPy":
+        assert json.loads(get(server, "/distinct")[2])["distinct"] <= 2
     # a request the handler keeps is never recycled
     get(server, "/pooled?keep=1&mark=kept")
     for i in range(5):

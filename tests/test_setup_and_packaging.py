@@ -46,11 +46,25 @@ def test_the_makefile_shows_the_build_output_unfiltered():
     assert build and all("grep" not in line for line in build), build
 
 
+def _is_stdlib(name):
+    """Whether ``name`` is a standard-library module (sys.stdlib_module_names
+    is 3.10+; on 3.9, where its spec lives tells)."""
+    if hasattr(sys, "stdlib_module_names"):
+        return name in sys.stdlib_module_names
+    if name in sys.builtin_module_names:
+        return True
+    import importlib.util
+    import sysconfig
+    spec = importlib.util.find_spec(name)
+    origin = spec.origin if spec is not None and spec.origin else ""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    return origin.startswith(stdlib) and "site-packages" not in origin
+
+
 def test_every_package_the_examples_import_is_declared():
     declared = {re.split(r"[<>=!~ \[]", req)[0].lower()
                 for req in _pyproject()["project"]["optional-dependencies"]["examples"]}
-    local = {os.path.splitext(name)[0] for _, _, names in os.walk(EXAMPLES) for name in names}
-    stdlib = set(sys.stdlib_module_names)
+    local = {os.path.splitext(name)[0] for _, dirs, names in os.walk(EXAMPLES) for name in names + dirs}
     needed = {}
     for path in _example_files():
         for node in ast.walk(ast.parse(open(path).read(), path)):
@@ -62,7 +76,7 @@ def test_every_package_the_examples_import_is_declared():
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top not in stdlib and top not in local and top != "socketify":
+                if not _is_stdlib(top) and top not in local and top != "socketify":
                     needed.setdefault(top, os.path.relpath(path, ROOT))
     assert needed, "the examples use msgpack and cryptography"
     missing = {name: where for name, where in needed.items() if name.lower() not in declared}

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 import websocket as wsclient  # websocket-client
 import websockets.exceptions
-from websockets.sync.client import connect as ws_connect
+from conftest import ws_connect  # websockets.sync.client.connect, PyPy-safe
 
 from conftest import HERE, Server
 from wsframes import (BINARY, CLOSE, PING, PONG, TEXT, WSClient, deflate_message,

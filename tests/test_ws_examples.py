@@ -11,7 +11,7 @@ import time
 import urllib.request
 
 import pytest
-from websockets.sync.client import connect as ws_connect
+from conftest import ws_connect  # websockets.sync.client.connect, PyPy-safe
 
 from conftest import ROOT, Server, free_port
 

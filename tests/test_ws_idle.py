@@ -72,3 +72,33 @@ def test_ten_thousand_idle_websockets(serve, capsys):
         print("\n%d idle WebSockets: server RSS %.1f MiB (%.1f MiB before), %.0f bytes per connection"
               % (COUNT, held["rss_kib"] / 1024, before / 1024, per_connection))
     assert per_connection < 16 * 1024
+
+
+SEND_ONLY_APP = """
+from listen_line import announce
+from socketify import App
+
+app = App(idle_timeout=1)  # HTTP keep-alive: 1 s
+app.ws("/ws", {"open": lambda ws: ws.subscribe("t"), "idle_timeout": 30})
+app.get("/publish", lambda res, req: res.send({"sent": app.publish("t", "tick")}))
+app.listen(0, announce)
+app.run()
+"""
+
+
+def test_websocket_that_only_receives_keeps_its_own_idle_timeout(serve):
+    """A server send must not put the HTTP idle timeout on a WebSocket: the
+    subscriber stays open for its own idle_timeout (30 s), not 1 s."""
+    import time
+
+    from wsframes import TEXT, WSClient
+    server = serve(SEND_ONLY_APP)
+    with WSClient.connect(server.port, "/ws") as ws:
+        for _ in range(2):
+            with rawhttp.connect(server.port) as sock:
+                sock.sendall(b"GET /publish HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert json.loads(rawhttp.read_response(sock)[2]) == {"sent": True}
+            f = ws.read_frame()
+            assert f.opcode == TEXT and f.payload == b"tick"
+            time.sleep(3)
+        assert ws.nothing_pending(0.1)

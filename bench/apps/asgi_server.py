@@ -1,7 +1,8 @@
 """Serves asgi_app.py with uvicorn or granian, one process, one worker.
 
-Usage: python asgi_server.py uvicorn|granian PORT
-Run with the python of bench/.venvs/uvicorn or bench/.venvs/granian.
+Usage: python asgi_server.py uvicorn|granian PORT [WORKERS]
+Run with the python of bench/.venvs/uvicorn or bench/.venvs/granian
+(WORKERS, default 1: worker processes, for the workers rows).
 uvicorn uses uvloop and httptools; granian runs its ASGI interface with
 uvloop, one worker and one runtime thread. Access logs are off for both.
 """
@@ -12,9 +13,14 @@ from pathlib import Path
 APPS = os.path.dirname(os.path.abspath(__file__))
 
 
-def serve_uvicorn(port):
+def serve_uvicorn(port, workers=1):
     """uvicorn with uvloop + httptools; prints a ready line once bound."""
     import uvicorn
+
+    if workers > 1:  # its own supervisor; the bench waits for an HTTP answer
+        uvicorn.run("asgi_app:app", host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                    ws="none", lifespan="off", access_log=False, log_level="warning", workers=workers)
+        return
 
     class Server(uvicorn.Server):
         async def startup(self, sockets=None):
@@ -27,13 +33,13 @@ def serve_uvicorn(port):
     Server(config).run()
 
 
-def serve_granian(port):
+def serve_granian(port, workers=1):
     """granian's ASGI interface; it logs 'Listening at' when it binds (the
     bench waits for an HTTP answer in any case)."""
     from granian import Granian
 
     print("starting: granian on http://127.0.0.1:%d" % port, flush=True)
-    Granian("asgi_app:app", address="127.0.0.1", port=port, interface="asgi", workers=1,
+    Granian("asgi_app:app", address="127.0.0.1", port=port, interface="asgi", workers=workers,
             runtime_threads=1, loop="uvloop", http="1", websockets=False, log_access=False,
             working_dir=Path(APPS)).serve()
 
@@ -41,8 +47,9 @@ def serve_granian(port):
 def main():
     """Dispatches on argv[1]."""
     server, port = sys.argv[1], int(sys.argv[2])
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     sys.path.insert(0, APPS)
-    {"uvicorn": serve_uvicorn, "granian": serve_granian}[server](port)
+    {"uvicorn": serve_uvicorn, "granian": serve_granian}[server](port, workers)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@ for bench/wsload.c:
   ws /pub    -> every message published to "bench" with app.publish
 
 Usage: python socketify_ws_app.py PORT   (prints a ready line, serves until killed)
+With SOCKETIFY_PUBSUB_URL set (ours only), publishes go through that Redis
+(``RedisBackplane``) and /sub says "subscribed" once Redis confirmed the
+subscription (bench/apps/socketify_ws_cluster.py runs such workers).
 """
+import os
 import sys
 
 from socketify import App, OpCode
@@ -25,14 +29,27 @@ BEHAVIOR = {
 def main():
     """Registers the routes, listens on argv[1] and runs the loop."""
     port = int(sys.argv[1])
-    app = App()
+    pubsub_url = os.environ.get("SOCKETIFY_PUBSUB_URL")
+    if pubsub_url:
+        from socketify.pubsub import RedisBackplane
+        app = App(pubsub=RedisBackplane(pubsub_url))
+    else:
+        app = App()
 
     def echo(ws, message, opcode):
         ws.send(message, opcode)
 
     def subscribe(ws):
         ws.subscribe(TOPIC)
+        if app_has_backplane:
+            return subscribed_cluster_wide(ws)
         ws.send("subscribed", OpCode.TEXT)
+
+    async def subscribed_cluster_wide(ws):
+        await app.backplane.subscribed(TOPIC, timeout=10)
+        ws.send("subscribed", OpCode.TEXT)
+
+    app_has_backplane = getattr(app, "backplane", None) is not None
 
     def publish(ws, message, opcode):
         app.publish(TOPIC, message, OpCode.TEXT)

@@ -86,6 +86,10 @@ typedef struct sk_app_callbacks {
   /* Something the operator should know (one line of text, SK_LOG_* level):
    * accept failing at the fd limit, a request left unanswered... */
   void (*on_log)(void *user, int level, const char *message, size_t len);
+  /* A topic got its first local subscriber (subscribed=1) or lost its last
+   * (subscribed=0). Only called after sk_app_report_topics(app, 1): a
+   * cross-process backplane follows the topics this process needs. */
+  void (*on_topic)(void *user, const char *topic, size_t len, int subscribed);
 } sk_app_callbacks_t;
 
 /* TLS settings (AppOptions); NULL fields are unset. */
@@ -134,7 +138,12 @@ int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const cha
  * Returns SK_OK and the bound port in *bound_port. */
 int sk_app_listen(sk_app_t *app, const char *host, int port, int options, int *bound_port);
 int sk_app_listen_unix(sk_app_t *app, const char *path, int options);
-/* The errno of the last failed sk_app_listen / sk_app_listen_unix. */
+/* Accept on a socket that is already listening (inherited from a supervisor
+ * process, e.g. one UNIX socket shared by workers). The app takes a duplicate
+ * of fd; fd itself stays open and the socket file is never unlinked. */
+int sk_app_listen_fd(sk_app_t *app, int fd);
+/* The errno of the last failed sk_app_listen / sk_app_listen_unix /
+ * sk_app_listen_fd. */
 int sk_app_listen_errno(const sk_app_t *app);
 /* 1 when the last successful sk_app_listen found a socket already listening
  * on its address and port (another server: SO_REUSEPORT now shares the
@@ -180,6 +189,10 @@ size_t sk_req_header_count(const sk_req_t *req);
 /* Writes every header as "lowercase-name\0value\0" into out; returns the bytes
  * needed (call with cap 0 to size the buffer); writes only if they fit. */
 size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap);
+/* The whole request in one call, for the WSGI/ASGI adapters:
+ * "method\0path\0query\0" then "0\0" (HTTP/1.0) or "1\0" (HTTP/1.1), then
+ * the headers as sk_req_headers_pack writes them; same sizing rule. */
+size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap);
 /* Every :param value as "value\0" in route order (values never hold a NUL:
  * the parser refuses one in the request target); same sizing rule. */
 size_t sk_req_params_pack(const sk_req_t *req, char *out, size_t cap);
@@ -211,6 +224,10 @@ int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection
 int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
                 const char *content_type, size_t content_type_len, const char *body,
                 size_t body_len, int close_connection);
+/* A whole response in one call: status, headers as "name\0value\0" pairs
+ * (each checked as sk_res_write_header checks it), then sk_res_end(body). */
+int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                   const char *headers, size_t headers_len, const char *body, size_t body_len);
 /* Start delivering the request body through on_data (sends 100 Continue
  * when the client asked for it). */
 int sk_res_on_data(sk_app_t *app, sk_res_id_t res);
@@ -230,6 +247,9 @@ size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res);
  * the length written, 0 for a UNIX socket, or a negative status. */
 int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
                           int as_text);
+/* The peer's raw address (4 or 16 bytes) followed by its port (2 bytes, big
+ * endian) in one call; returns 6 or 18, 0 for a UNIX socket, or a negative status. */
+int sk_res_remote_endpoint(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap);
 /* The client address a PROXY protocol header announced; 0 when there was none. */
 int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
                            int as_text);
@@ -270,5 +290,7 @@ size_t sk_ws_topics_pack(sk_app_t *app, sk_res_id_t ws, char *out, size_t cap);
 int sk_app_publish(sk_app_t *app, const char *topic, size_t topic_len, const char *data,
                    size_t len, int opcode, int compress);
 size_t sk_app_num_subscribers(const sk_app_t *app, const char *topic, size_t len);
+/* Report topics becoming non-empty/empty through on_topic (off by default). */
+void sk_app_report_topics(sk_app_t *app, int on);
 
 #endif

@@ -312,6 +312,13 @@ int sk_app_listen_unix(sk_app_t *app, const char *path, int options) {
   return listen_result(app, add_listener(app, fd, path));
 }
 
+int sk_app_listen_fd(sk_app_t *app, int fd) {
+  int copy = sk_socket_adopt_listener(fd);
+  if (copy < 0) return listen_result(app, SK_ERR_SYSTEM);
+  /* No path: the socket file belongs to whoever bound it, not to this app. */
+  return listen_result(app, add_listener(app, copy, NULL));
+}
+
 int sk_app_listen_errno(const sk_app_t *app) { return app->listen_errno; }
 
 int sk_app_listen_shared(const sk_app_t *app) { return app->listen_shared; }
@@ -457,9 +464,17 @@ void sk_app_shutdown(sk_app_t *app) {
   for (sk_conn_t *conn = app->conns, *next; conn; conn = next) {
     next = conn->next;
     if (conn->phase == SK_PHASE_HEAD) {
-      /* Idle or mid-head: nothing is owed to it beyond what is being sent. */
-      if (conn->backlog.len) sk_conn_finish_close(conn);
-      else sk_conn_close(conn, 1);
+      /* Idle keep-alive: nothing is owed to it beyond what is being sent. A
+       * request that arrived before the shutdown (part of its head read, or
+       * its bytes waiting in the kernel) is answered, with Connection: close;
+       * so is the first request of a connection accepted just before, which
+       * gets a short grace to send it. */
+      if (conn->backlog.len) {
+        sk_conn_finish_close(conn);
+      } else if (conn->in.len == 0 && !sk_socket_has_input(conn->watch.fd)) {
+        if (conn->had_request) sk_conn_close(conn, 1);
+        else if (conn->deadline > sk_deadline_in(app, 1)) conn->deadline = sk_deadline_in(app, 1);
+      }
     } else if (conn->phase == SK_PHASE_REQUEST) {
       sk_state_no_keep_alive(conn); /* answer the request in flight, then close */
     } else if (conn->phase == SK_PHASE_WS) {

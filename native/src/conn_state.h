@@ -35,6 +35,7 @@ static inline void sk_state_open(sk_conn_t *conn) {
   conn->stage = SK_RES_NONE;
   conn->serial = 0;
   conn->keep_alive = 1;
+  conn->writes_refresh_deadline = 1;
 }
 
 /* HEAD -> REQUEST: a parsed head; the response gets a fresh serial. */
@@ -107,6 +108,9 @@ static inline void sk_state_upgraded(sk_conn_t *conn) {
   conn->phase = SK_PHASE_WS;
   conn->stage = SK_RES_DONE;
   conn->keep_alive = 0;
+  /* A WebSocket's idle timer is websocket.c's: it restarts on receive, or on
+   * send only with reset_idle_timeout_on_send. */
+  conn->writes_refresh_deadline = 0;
   conn->serial = sk_app_next_serial(conn->app);
 }
 

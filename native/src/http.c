@@ -271,6 +271,7 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
                              !(http->flags & SK_REQ_CONNECTION_CLOSE);
   if (app->shutting_down || conn->peer_eof) keep_alive = 0;
   sk_state_begin_request(conn, keep_alive);
+  conn->had_request = 1;
   conn->status_code = 0;
   conn->has_content_length = 0;
   conn->has_date = 0;

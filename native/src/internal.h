@@ -90,6 +90,8 @@ int sk_backend_set_tick(sk_loop_t *loop, int armed);
  * for a fixed port shared by default, not with EXCLUSIVE_PORT or REUSE_PORT). */
 int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_port, int *shared);
 int sk_socket_listen_unix(const char *path, int options);
+int sk_socket_adopt_listener(int fd);
+int sk_socket_has_input(int fd); /* bytes wait to be read (MSG_PEEK) */
 int sk_socket_accept(int listen_fd, struct sockaddr_storage *addr, socklen_t *addr_len);
 /* Returns bytes moved, 0 on EAGAIN, -1 on a dead socket (errno kept). */
 long sk_socket_read(int fd, char *buf, size_t cap, int *eof);
@@ -220,10 +222,12 @@ struct sk_conn {
   unsigned broken : 1;          /* a write failed: close at the next iteration */
   unsigned write_shut : 1;      /* shutdown(SHUT_WR) done */
   unsigned shut_when_drained : 1; /* shutdown(SHUT_WR) once the output is out */
+  unsigned writes_refresh_deadline : 1; /* output restarts the inactivity timer (HTTP) */
   unsigned peer_eof : 1;        /* the client closed its sending side */
   unsigned proxy_checked : 1;   /* the PROXY header window has passed */
   unsigned tls_read_wants_write : 1; /* SSL_read needs the socket writable */
   unsigned tls_write_wants_read : 1; /* SSL_write needs the socket readable */
+  unsigned had_request : 1;     /* a request head was parsed on this connection */
 
   /* response in flight */
   enum sk_res_stage stage;
@@ -339,6 +343,7 @@ struct sk_app {
   size_t publish_count, publish_cap, publish_bytes;
   sk_conn_t *publish_touched;
   int publish_draining;
+  int report_topics; /* on_topic wanted (a backplane is attached) */
 };
 
 /* The loop tick at which a timeout of `seconds` from now fires; +1: the

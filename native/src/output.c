@@ -86,7 +86,10 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
   sk_app_t *app = conn->app;
   if (conn->closed) return SK_ERR_STALE;
   if (conn->broken || len == 0) return SK_OK; /* the peer is gone: nothing to deliver */
-  conn->deadline = sk_deadline_in(app, app->config.idle_timeout_s);
+  /* HTTP's inactivity timer; a WebSocket's idle timer is websocket.c's (it
+   * restarts on receive, or on send only with reset_idle_timeout_on_send). */
+  if (conn->writes_refresh_deadline)
+    conn->deadline = sk_deadline_in(app, app->config.idle_timeout_s);
   if (conn->backlog.len) {
     /* Order matters more than syscalls: queue behind what is already waiting. */
     conn->response_in_cork = 0;
@@ -127,7 +130,8 @@ int sk_out_drain_backlog(sk_conn_t *conn) {
   if (was_full && !sk_conn_output_full(conn)) sk_conn_output_room(conn);
   if (conn->backlog.len) return 0;
   sk_out_watch(conn, conn->watch.interest & ~SK_EV_WRITE);
-  conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
+  if (conn->writes_refresh_deadline)
+    conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
   output_drained(conn);
   return 1;
 }

@@ -58,6 +58,24 @@ size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap) {
   return need;
 }
 
+size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap) {
+  const sk_http_request_t *http = req->http;
+  size_t headers = sk_req_headers_pack(req, NULL, 0);
+  size_t need = http->method.len + http->path.len + http->query.len + 5 + headers;
+  if (need > cap || out == NULL) return need;
+  char *p = out;
+  const sk_slice_t *line[3] = {&http->method, &http->path, &http->query};
+  for (int i = 0; i < 3; i++) {
+    if (line[i]->len) memcpy(p, line[i]->data, line[i]->len);
+    p += line[i]->len;
+    *p++ = '\0';
+  }
+  *p++ = http->version_minor == 0 ? '0' : '1';
+  *p++ = '\0';
+  sk_req_headers_pack(req, p, headers);
+  return need;
+}
+
 size_t sk_req_params_pack(const sk_req_t *req, char *out, size_t cap) {
   const sk_route_params_t *params = req->params;
   size_t count = params ? params->count : 0;

@@ -5,6 +5,7 @@
  * handler cannot desynchronise the connection. */
 #include "internal.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -350,6 +351,29 @@ int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t statu
   return sk_res_end(app, res, body, body_len, close_connection);
 }
 
+int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                   const char *headers, size_t headers_len, const char *body, size_t body_len) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage != SK_RES_NONE) return SK_ERR_STATE;
+  int r = write_status_line(conn, status, status_len);
+  /* headers: "name\0value\0" pairs; a value may be empty, never hold a NUL */
+  const char *p = headers, *end = headers + headers_len;
+  while (r == SK_OK && p < end) {
+    const char *name = p;
+    const char *name_end = memchr(name, '\0', (size_t)(end - name));
+    if (!name_end) return SK_ERR_INVALID;
+    const char *value = name_end + 1;
+    const char *value_end = value < end ? memchr(value, '\0', (size_t)(end - value)) : NULL;
+    if (!value_end) return SK_ERR_INVALID;
+    r = sk_res_write_header(app, res, name, (size_t)(name_end - name), value,
+                            (size_t)(value_end - value));
+    p = value_end + 1;
+  }
+  if (r != SK_OK) return r;
+  return sk_res_end(app, res, body, body_len, 0);
+}
+
 int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len, uint64_t total,
                    int close_connection, int *done) {
   *done = 0;
@@ -446,6 +470,21 @@ int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_
   sk_conn_t *conn = sk_app_lookup(app, res);
   if (!conn) return SK_ERR_STALE;
   return sk_socket_format_address(&conn->peer, out, cap, as_text);
+}
+
+int sk_res_remote_endpoint(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap) {
+  sk_conn_t *conn = sk_app_lookup(app, res);
+  if (!conn) return SK_ERR_STALE;
+  int n = sk_socket_format_address(&conn->peer, out, cap, 0);
+  if (n <= 0) return n;
+  if ((size_t)n + 2 > cap) return SK_ERR_INVALID;
+  uint16_t port = 0; /* network order in both families */
+  if (conn->peer.ss_family == AF_INET)
+    port = ((const struct sockaddr_in *)&conn->peer)->sin_port;
+  else
+    port = ((const struct sockaddr_in6 *)&conn->peer)->sin6_port;
+  memcpy(out + n, &port, 2);
+  return n + 2;
 }
 
 int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,

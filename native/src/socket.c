@@ -159,6 +159,39 @@ int sk_socket_listen_unix(const char *path, int options) {
   return fd;
 }
 
+/* A socket some other process bound and put in the listening state (a
+ * supervisor sharing one UNIX socket with its workers): a non-blocking,
+ * close-on-exec duplicate that the caller owns; the original stays open. */
+int sk_socket_adopt_listener(int fd) {
+  int type = 0, listening = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return -1;
+#ifdef SO_ACCEPTCONN
+  len = sizeof listening;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) return -1;
+#else
+  listening = 1;
+#endif
+  if (type != SOCK_STREAM || !listening) {
+    errno = EINVAL;
+    return -1;
+  }
+  int copy = dup(fd);
+  if (copy < 0) return -1;
+  if (set_nonblocking_cloexec(copy) < 0) {
+    int saved = errno;
+    close(copy);
+    errno = saved;
+    return -1;
+  }
+  return copy;
+}
+
+int sk_socket_has_input(int fd) {
+  char byte;
+  return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 int sk_socket_accept(int listen_fd, struct sockaddr_storage *addr, socklen_t *addr_len) {
   *addr_len = sizeof *addr;
 #ifdef __linux__

@@ -535,13 +535,27 @@ static int subs_ready(sk_app_t *app) {
   return app->pubsub != NULL;
 }
 
+void sk_app_report_topics(sk_app_t *app, int on) { app->report_topics = on != 0; }
+
+/* Tell the backplane when a topic gains its first or loses its last local
+ * subscriber; nothing to do (one test) when no backplane is attached. */
+static void topic_changed(sk_app_t *app, const char *topic, size_t len, size_t old_count,
+                          size_t new_count) {
+  if (app->report_topics && app->cb.on_topic && (old_count == 0) != (new_count == 0))
+    app->cb.on_topic(app->cb.user, topic, len, new_count != 0);
+}
+
 int sk_ws_subscribe(sk_app_t *app, sk_res_id_t id, const char *topic, size_t len, size_t *old_count,
                     size_t *new_count) {
   sk_conn_t *conn = live_ws(app, id);
   if (!conn) return SK_ERR_STALE;
   if (!subs_ready(app)) return SK_ERR_NOMEM;
   sk_ws_drain_publishes(app);
-  int r = sk_pubsub_subscribe(app->pubsub, conn, topic, len, old_count, new_count);
+  size_t before = 0, after = 0;
+  int r = sk_pubsub_subscribe(app->pubsub, conn, topic, len, &before, &after);
+  if (old_count) *old_count = before;
+  if (new_count) *new_count = after;
+  if (r == 1) topic_changed(app, topic, len, before, after);
   return r < 0 ? SK_ERR_NOMEM : r;
 }
 
@@ -551,7 +565,12 @@ int sk_ws_unsubscribe(sk_app_t *app, sk_res_id_t id, const char *topic, size_t l
   if (!conn) return SK_ERR_STALE;
   if (!app->pubsub) return 0;
   sk_ws_drain_publishes(app);
-  return sk_pubsub_unsubscribe(app->pubsub, conn, topic, len, old_count, new_count);
+  size_t before = 0, after = 0;
+  int r = sk_pubsub_unsubscribe(app->pubsub, conn, topic, len, &before, &after);
+  if (old_count) *old_count = before;
+  if (new_count) *new_count = after;
+  if (r == 1) topic_changed(app, topic, len, before, after);
+  return r;
 }
 
 int sk_ws_is_subscribed(const sk_app_t *app, sk_res_id_t id, const char *topic, size_t len) {
@@ -594,6 +613,7 @@ static void on_auto_unsubscribe(void *ctx_ptr, const char *topic, size_t len, si
   if (app->cb.on_ws_subscription && behavior_of(ctx->conn)->config.has_subscription_handler)
     app->cb.on_ws_subscription(app->cb.user, ws_id(ctx->conn), topic, len, (int)new_count,
                                (int)old_count);
+  topic_changed(app, topic, len, old_count, new_count);
 }
 
 static void unsubscribe_all(sk_conn_t *conn) {

@@ -1,0 +1,7 @@
+"""WSGI entry point: ``python -m socketify mysite.wsgi:application`` or serve_wsgi.py."""
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+application = get_wsgi_application()

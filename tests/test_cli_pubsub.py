@@ -1,0 +1,83 @@
+"""python -m socketify --workers 4 --pubsub-url: one chat room across
+worker processes, through a real redis-server."""
+import json
+
+import pytest
+import redis
+import websocket
+
+from cli_runner import Cli, run_cli, wait_for, write_module
+from conftest import free_port
+
+ROOM_APP = """
+import json, os
+from socketify import App, OpCode
+
+app = App()
+
+
+def on_open(ws):
+    ws.subscribe("room")
+    ws.send(json.dumps({"pid": os.getpid()}), OpCode.TEXT)
+
+
+def on_message(ws, message, opcode):
+    app.publish("room", message, OpCode.TEXT)
+
+
+app.ws("/chat", {"open": on_open, "message": on_message})
+"""
+
+
+def test_a_publish_reaches_subscribers_on_every_worker_exactly_once(tmp_path, redis_server):
+    write_module(tmp_path, "room", ROOM_APP)
+    port = free_port()
+    runner = Cli(tmp_path, "room:app", "--port", port, "--workers", 4, "--pubsub-url", redis_server.url)
+    runner.start()
+    clients = []
+    try:
+        pids = set()
+        # SO_REUSEPORT spreads connections by hash: enough clients land on several workers
+        while len(clients) < 24:
+            ws = websocket.create_connection("ws://127.0.0.1:%d/chat" % port, timeout=10)
+            clients.append(ws)
+            pids.add(json.loads(ws.recv())["pid"])
+        assert len(pids) >= 2, pids
+        # a worker's subscription reaches Redis a round trip after the open: wait for it
+        client = redis.Redis.from_url(redis_server.url)
+        workers_subscribed = lambda: client.pubsub_numsub("socketify:room")[0][1]  # noqa: E731
+        assert wait_for(lambda: workers_subscribed() >= len(pids), 10), workers_subscribed()
+        for i in range(5):
+            clients[i].send("hello %d" % i)
+            for ws in clients:
+                assert ws.recv() == "hello %d" % i
+        for ws in clients:  # none twice
+            ws.settimeout(0.3)
+            try:
+                extra = ws.recv()
+            except websocket.WebSocketTimeoutException:
+                extra = None
+            assert extra is None, extra
+    finally:
+        for ws in clients:
+            ws.close()
+        runner.stop()
+    assert runner.proc.returncode == 0, runner.stderr()
+
+
+def test_a_bad_pubsub_url_is_one_line(tmp_path):
+    write_module(tmp_path, "room", ROOM_APP)
+    code, out, err = run_cli(tmp_path, "room:app", "--port", free_port(), "--pubsub-url", "http://x")
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("socketify: error: --pubsub-url: unknown pub/sub backplane URL")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_unreachable_pubsub_url_is_one_line(tmp_path, workers):
+    write_module(tmp_path, "room", ROOM_APP)
+    url = "redis://127.0.0.1:%d/0" % free_port()  # nothing listens there
+    code, out, err = run_cli(tmp_path, "room:app", "--port", free_port(), "--workers", workers,
+                             "--pubsub-url", url)
+    assert code == 1, err
+    assert err.strip().splitlines() == [err.strip().splitlines()[-1]], err  # one line, no traceback
+    assert "cannot reach Redis at" in err and "socketify: error:" in err, err
