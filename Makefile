@@ -10,7 +10,7 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 FUZZ_RUNS ?= 200000
 CLANG ?= $(shell command -v clang 2>/dev/null)
 
-.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean wheel wheel-test docs test-pypy
+.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean wheel wheel-test docs test-pypy autobahn
 
 $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
@@ -85,6 +85,11 @@ fuzz:
 	  if ./build/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -seed=1 > build/fuzz/$$t.out 2>&1; \
 	  then tail -n 1 build/fuzz/$$t.out; else tail -n 40 build/fuzz/$$t.out; exit 1; fi; \
 	done
+
+# Autobahn|Testsuite (fuzzingclient, every case, permessage-deflate) against
+# a native and an ASGI echo server; Python 2.7 from pyenv runs the suite.
+autobahn: build
+	$(PY) tools/autobahn.py
 
 bench: build
 	$(PY) bench/run.py

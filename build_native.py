@@ -34,6 +34,7 @@ def _cdef_from_header(path):
 CDEF = _cdef_from_header(os.path.join(NATIVE, "include", "socketify.h")) + """
 sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user);
 void sk_py_yield_request(void);
+void sk_py_release_gil_while_blocked(sk_app_t *app);
 
 extern "Python" void _sk_on_request(int handler_id, sk_res_id_t res);
 extern "Python" void _sk_on_aborted(void *user, sk_res_id_t res);
@@ -115,6 +116,22 @@ static void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const char *topic
                                    int new_count, int old_count);
 static void _sk_on_log(void *user, int level, const char *message, size_t len);
 static void _sk_on_topic(void *user, const char *topic, size_t len, int subscribed);
+
+/* The wrappers above keep the GIL through every call, so a wait that may
+ * block (asyncio polling the core with a timeout) releases it itself, only
+ * around the wait: executor threads run meanwhile, and the callbacks the
+ * wait then dispatches pay nothing for it. PyPy releases it around every
+ * call already. */
+#if !defined(PYPY_VERSION) && defined(Py_PYTHON_H)
+static _Thread_local PyThreadState *sk_py_blocked_state;
+static void sk_py_before_block(void) { sk_py_blocked_state = PyEval_SaveThread(); }
+static void sk_py_after_block(void) { PyEval_RestoreThread(sk_py_blocked_state); }
+static void sk_py_release_gil_while_blocked(sk_app_t *app) {
+  sk_app_set_block_hooks(app, sk_py_before_block, sk_py_after_block);
+}
+#else
+static void sk_py_release_gil_while_blocked(sk_app_t *app) { (void)app; }
+#endif
 
 /* The callbacks are the binding's extern "Python" functions; wiring them here
  * keeps function pointers out of Python. */

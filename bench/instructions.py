@@ -55,11 +55,16 @@ def _response_length(port, request):
         return len(head) + 4 + length
 
 
-def http_load(port, path, total, depth, connections):
-    """Sends TOTAL GETs for PATH, DEPTH per write on each of CONNECTIONS
-    connections, and reads every response in full (fixed-size responses).
-    Raises OSError when a response is missing or has another size."""
-    request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
+def http_load(port, path, total, depth, connections, method="GET", body=None):
+    """Sends TOTAL requests (METHOD, with BODY when given) for PATH, DEPTH per
+    write on each of CONNECTIONS connections, and reads every response in
+    full (fixed-size responses). Raises OSError when a response is missing or
+    has another size."""
+    if body is None:
+        request = ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (method, path)).encode()
+    else:
+        request = ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                   "Content-Length: %d\r\n\r\n" % (method, path, len(body))).encode() + body
     size = _response_length(port, request)
     selector = selectors.DefaultSelector()
     remaining = total
@@ -114,12 +119,32 @@ def _total_instructions(path):
     raise ValueError("no totals in %s" % path)
 
 
+def _process_tree(pid):
+    """PID and its descendants (servers such as granian serve from a child process)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
 def measure(cmd, cwd, port, ready, load, work_dir, env=None):
     """Instructions per unit of LOAD for the server CMD (listening on PORT).
 
     READY(proc) returns None once the server answers (or an error);
     LOAD(count_warmup) runs the load and returns the units served. Returns
-    {"ir": total, "units": n, "per_unit": ir/n} or {"error": ...}."""
+    {"ir": total, "units": n, "per_unit": ir/n} or {"error": ...}. Every
+    process of the server's tree is counted (callgrind follows children)."""
     os.makedirs(work_dir, exist_ok=True)
     for name in os.listdir(work_dir):
         if name.startswith("callgrind.out"):
@@ -127,7 +152,8 @@ def measure(cmd, cwd, port, ready, load, work_dir, env=None):
     out_pattern = os.path.join(work_dir, "callgrind.out.%p")
     log_path = os.path.join(work_dir, "server.log")
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_pattern]
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--trace-children=yes",
+                                 "--callgrind-out-file=" + out_pattern]
                                 + cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
     try:
@@ -135,15 +161,21 @@ def measure(cmd, cwd, port, ready, load, work_dir, env=None):
         if error:
             return {"error": error}
         load(True)
-        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, check=True)
+        pids = _process_tree(proc.pid)
+        for pid in pids:
+            subprocess.run(["callgrind_control", "-z", str(pid)], capture_output=True)
         units = load(False)
-        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, check=True)
+        for pid in pids:
+            subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True)
         time.sleep(0.5)
-        dumps = sorted((n for n in os.listdir(work_dir) if re.match(r"callgrind\.out\.\d+\.\d+$", n)),
-                       key=lambda n: os.path.getmtime(os.path.join(work_dir, n)))
-        if not dumps or not units:
+        total = 0
+        for pid in pids:
+            dumps = sorted((n for n in os.listdir(work_dir) if re.match(r"callgrind\.out\.%d\.\d+$" % pid, n)),
+                           key=lambda n: os.path.getmtime(os.path.join(work_dir, n)))
+            if dumps:
+                total += _total_instructions(os.path.join(work_dir, dumps[-1]))
+        if not total or not units:
             return {"error": "no callgrind dump or no load served"}
-        total = _total_instructions(os.path.join(work_dir, dumps[-1]))
         return {"ir": total, "units": units, "per_unit": total / units}
     except (OSError, ValueError, subprocess.CalledProcessError) as error:
         return {"error": "%s: %s" % (type(error).__name__, error)}

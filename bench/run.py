@@ -83,6 +83,8 @@ SERVERS = {
     "ours-asgi-2w": "socketify (ours) ASGI, 2 workers",
     "uvicorn-2w": "uvicorn, 2 workers",
     "granian-2w": "granian, 2 workers",
+    "ours-asgi": "socketify ASGI (ours)",
+    "reference-asgi": "socketify 0.0.31 ASGI (reference)",
 }
 # Servers that run in another server's peer venv.
 VENV_OF = {"reference-wsgi": "reference", "granian-wsgi": "granian"}
@@ -94,6 +96,7 @@ SCENARIOS = {
     "json": ("GET", "/json", [], True),
     "params": ("GET", "/user/42/post/7?q=x", [], False),
     "post-echo": ("POST", "/echo", ["post.lua"], False),
+    "async-sleep": ("GET", "/async", [], False),
     "ws-echo": ("WS", "/echo", ["-c", "64", "-k", "1"], True),
     "ws-echo-16": ("WS", "/echo", ["-c", "64", "-k", "16"], True),
     "pubsub-fanout": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16"], True),
@@ -103,6 +106,10 @@ SCENARIOS = {
     "extensions": ("GET", "/", [], False),
     "wsgi-plaintext": ("GET", "/", [], False),
     "plaintext-workers": ("GET", "/", [], False),
+    # bench/apps/asgi_app.py served by each ASGI server
+    "asgi-plaintext": ("GET", "/", [], False),
+    "asgi-json": ("GET", "/json", [], False),
+    "asgi-ws-echo": ("WS", "/echo", ["-c", "64", "-k", "1"], False),
 }
 
 WS_PAYLOAD = 20  # bytes per WebSocket message (wsload -s)
@@ -119,6 +126,9 @@ SCENARIO_SERVERS = {
     "wsgi-plaintext": ["ours-wsgi", "reference-wsgi", "granian-wsgi"],
     "plaintext-workers": ["ours", "ours-2w", "ours-asgi-1w", "ours-asgi-2w", "uvicorn", "uvicorn-2w",
                           "granian", "granian-2w"],
+    "asgi-plaintext": ["ours-asgi", "reference-asgi", "granian", "uvicorn"],
+    "asgi-json": ["ours-asgi", "reference-asgi", "granian", "uvicorn"],
+    "asgi-ws-echo": ["ours-asgi", "reference-asgi"],
 }
 # (server CPUs, client CPUs) where a scenario does not pin them apart: the
 # workers rows let the server use every core, so wrk shares them (its share
@@ -126,11 +136,12 @@ SCENARIO_SERVERS = {
 SCENARIO_CPUS = {"plaintext-workers": ("0,1", "0,1")}
 
 
+
 def cpus(scenario):
     """(server CPUs, client CPUs) for taskset."""
     return SCENARIO_CPUS.get(scenario, (SERVER_CPU, CLIENT_CPU))
 
-SKIPPED = ["asgi-adapter"]
+SKIPPED = []
 
 # Instruction counts (callgrind, bench/instructions.py): scenario -> (the two
 # servers compared, load). HTTP load: ("http", requests, pipelined depth,
@@ -143,6 +154,11 @@ INSTRUCTION_SCENARIOS = {
     "ws-echo-16": (("ours", "reference"), ("ws", 10)),
     "extensions": (("ours", "ours-ext"), ("http", 20000, 1, 32)),
     "wsgi-plaintext": (("ours-wsgi", "granian-wsgi"), ("http", 20000, 1, 32)),
+    "async-sleep": (("ours", "reference"), ("http", 20000, 1, 32)),
+    "post-echo": (("ours", "reference"), ("http", 20000, 1, 32)),
+    "asgi-plaintext": (("ours-asgi", "granian"), ("http", 20000, 1, 32)),
+    "asgi-json": (("ours-asgi", "granian"), ("http", 20000, 1, 32)),
+    "asgi-ws-echo": (("ours-asgi", "reference-asgi"), ("ws", 10)),
 }
 
 # Summary targets: (label, scenario, server, other server, threshold):
@@ -167,6 +183,16 @@ TARGETS = [
     ("ours ASGI: 2 workers / 1", "plaintext-workers", "ours-asgi-2w", "ours-asgi-1w", None),
     ("granian: 2 workers / 1", "plaintext-workers", "granian-2w", "granian", None),
     ("uvicorn: 2 workers / 1", "plaintext-workers", "uvicorn-2w", "uvicorn", None),
+    # `other` as (scenario, server): compared with another scenario's figure.
+    ("async-sleep: ours / our sync plaintext", "async-sleep", "ours", ("plaintext", "ours"), 0.6),
+    ("async-sleep: ours / granian plaintext", "async-sleep", "ours", ("plaintext", "granian"), 1.5),
+    ("post-echo: ours / uvicorn", "post-echo", "ours", "uvicorn", 2.0),
+    ("post-echo: ours / granian", "post-echo", "ours", "granian", 2.0),
+    ("asgi-plaintext: ours / granian", "asgi-plaintext", "ours-asgi", "granian", 1.5),
+    ("asgi-json: ours / granian", "asgi-json", "ours-asgi", "granian", 1.5),
+    ("asgi-plaintext: ours / reference ASGI", "asgi-plaintext", "ours-asgi", "reference-asgi", 2.0),
+    ("asgi-json: ours / reference ASGI", "asgi-json", "ours-asgi", "reference-asgi", 2.0),
+    ("asgi-ws-echo: ours / reference ASGI", "asgi-ws-echo", "ours-asgi", "reference-asgi", None),
 ]
 
 
@@ -398,6 +424,9 @@ def server_command(server, port, scenario):
         return [WSLOAD_BIN, "--serve", str(port)]
     if server in ("uvicorn", "granian"):
         return [venv_python(server), os.path.join(APPS, "asgi_server.py"), server, str(port)]
+    if server in ("ours-asgi", "reference-asgi"):
+        python = sys.executable if server == "ours-asgi" else venv_python("reference")
+        return [python, os.path.join(APPS, "asgi_server.py"), "socketify", str(port)]
     if server == "ceiling":
         return [CEILING_BIN, str(port)]
     raise ValueError(server)
@@ -507,6 +536,7 @@ def check_scenario(scenario, port):
         "json": lambda b: json.loads(b) == {"message": "Hello, World!"},
         "params": lambda b: b == b"user 42 post 7 q x",
         "post-echo": lambda b: b == ECHO_BODY,
+        "async-sleep": lambda b: b == b"Hello, World!",
         "https-plaintext": lambda b: b == b"Hello, World!",
         "extensions": lambda b: b == b"Hello, World!",
         "wsgi-plaintext": lambda b: b == b"Hello, World!",
@@ -788,12 +818,13 @@ def count_instructions(server, scenario, quick):
 
     if load_kind[0] == "http":
         _, total, depth, connections = load_kind
-        path = SCENARIOS[scenario][1]
+        method, path = SCENARIOS[scenario][0], SCENARIOS[scenario][1]
+        body = ECHO_BODY if method == "POST" else None
         total = total // 4 if quick else total
 
         def load_fn(warmup):
             count = instructions.WARMUP_REQUESTS if warmup else total
-            instructions.http_load(port, path, count, depth, connections)
+            instructions.http_load(port, path, count, depth, connections, method, body)
             return count
     else:
         seconds = load_kind[1] // 2 if quick else load_kind[1]
@@ -922,9 +953,13 @@ def fmt_rate(value):
 
 
 def ratio(results, scenario, server, other):
-    """median(server) / median(other) on SCENARIO, or None."""
+    """median(server) / median(other) on SCENARIO (OTHER may be a
+    (scenario, server) pair), or None."""
+    other_scenario = scenario
+    if isinstance(other, tuple):
+        other_scenario, other = other
     a = results.get(scenario, {}).get(server, {})
-    b = results.get(scenario, {}).get(other, {})
+    b = results.get(other_scenario, {}).get(other, {})
     if a.get("status") != "ok" or b.get("status") != "ok" or not b.get("median"):
         return None
     return a["median"] / b["median"]
@@ -1200,6 +1235,10 @@ def scenario_description(scenario):
         "plaintext-workers": "`GET /` -> `Hello, World!` with 1 and 2 worker processes; server and wrk share both CPUs (wrk's share in the CPU column). Ours with 2 workers: `python -m socketify -w 2` on `bench/apps/socketify_cli_app.py` (native API) or `asgi_app.py` (our ASGI adapter); uvicorn and granian with `workers=2`.",
         "post-echo": "`POST /echo` with a 4 KiB body echoed back (`await res.get_data()`; `bench/post.lua`). The C ceiling has no such route.",
         "wsgi-plaintext": "`GET /` -> `Hello, World!` from a framework-free WSGI app (`bench/apps/wsgi_app.py`): our `WSGI` (default thread pool), socketify 0.0.31's `WSGI`, granian `--interface wsgi` (one worker, one runtime thread).",
+        "async-sleep": "`GET /async` -> `Hello, World!` from an `async def` handler that first does `await asyncio.sleep(0)` (ASGI: the same await before the response). The C ceiling has no such route.",
+        "asgi-plaintext": "`GET /` -> `Hello, World!` from the raw ASGI app `bench/apps/asgi_app.py`, served by each ASGI server (`bench/apps/asgi_server.py`).",
+        "asgi-json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` from the raw ASGI app `bench/apps/asgi_app.py`.",
+        "asgi-ws-echo": "64 WebSocket connections on `/echo` of the raw ASGI app, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian run without WebSockets here." % WS_PAYLOAD,
     }[scenario]
 
 

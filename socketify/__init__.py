@@ -1,11 +1,13 @@
 """socketify: a fast HTTP server and web framework for Python on a native C core."""
 from .app import App, SSLApp
+from .asgi import ASGI
 from .extensions import AppExtension
 from .helpers import in_directory, sendfile, static_route
 from .middleware import DecoratorRouter, MiddlewareRouter, middleware
 from .multipart import MultipartError, MultipartParser, UploadedFile, parse_multipart
 from .sse import SSE, open_sse
 from .loop import Loop
+from .loop import RequestTask, TaskFactory, create_task
 from .options import AppListenOptions, AppOptions
 from .request import AppRequest, Request
 from .response import AppResponse, Response
@@ -14,6 +16,7 @@ from .wsgi import WSGI
 
 __all__ = [
     "App",
+    "ASGI",
     "AppExtension",
     "AppListenOptions",
     "AppOptions",
@@ -40,6 +43,9 @@ __all__ = [
     "SSE",
     "open_sse",
     "WSGI",
+    "create_task",
+    "TaskFactory",
+    "RequestTask",
 ]
 
 from ._version import __version__  # noqa: E402  (metadata, or pyproject.toml in a checkout)

@@ -3,6 +3,7 @@ and the bridge that carries their calls back to the loop thread (the only
 thread that may call the core)."""
 import logging
 import queue
+import socket
 import threading
 import time
 from collections import deque
@@ -16,13 +17,20 @@ logger = logging.getLogger("socketify")
 class LoopBridge:
     """Calls from any thread, run in order on the loop thread.
 
-    One ``call_soon_threadsafe`` wakes the loop for every call queued until it
-    runs, so a busy pool costs one wake-up per loop iteration, not one per call."""
+    One byte on a socket pair the loop watches wakes it for every call queued
+    until it runs, so a busy pool costs one wake-up per loop iteration, not
+    one per call (and no asyncio handle per wake-up, as
+    ``call_soon_threadsafe`` would make)."""
 
     def __init__(self, loop) -> None:
         self._loop = loop
         self._calls: deque = deque()
         self._scheduled = False
+        self._wake_in, self._wake_out = socket.socketpair()
+        self._wake_in.setblocking(False)
+        self._wake_out.setblocking(False)
+        self._wake = self._wake_out.send
+        loop.add_reader(self._wake_in.fileno(), self._woken)
 
     def call(self, fn: Callable, *args: Any) -> None:
         self._calls.append((fn, args))
@@ -31,9 +39,29 @@ class LoopBridge:
         if not self._scheduled:
             self._scheduled = True
             try:
-                self._loop.call_soon_threadsafe(self._run)
-            except RuntimeError:  # the loop is closed: nobody can answer any more
+                self._wake(b"\0")
+            except BlockingIOError:  # bytes are waiting already: the loop will run
+                pass
+            except OSError:  # closed: nobody can answer any more
                 self._calls.clear()
+
+    def close(self) -> None:
+        """Stops watching for calls (on the loop thread, before it closes);
+        later calls are dropped."""
+        try:
+            self._loop.remove_reader(self._wake_in.fileno())
+        except (RuntimeError, ValueError):  # the loop is closed already
+            pass
+        self._wake_out.close()
+        self._wake_in.close()
+        self._calls.clear()
+
+    def _woken(self) -> None:
+        try:
+            self._wake_in.recv(4096)
+        except OSError:  # nothing left to read (a spare wake-up)
+            pass
+        self._run()
 
     def _run(self) -> None:
         self._scheduled = False

@@ -1,6 +1,5 @@
 """App: routes, listening, running and stopping."""
 import asyncio
-import inspect
 import itertools
 import logging
 import os
@@ -15,7 +14,8 @@ from ._proxy import proxy_protocol_mode, trust_proxies
 from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
-from .loop import Loop, as_coroutine as _as_coroutine, is_awaitable as _is_awaitable_result, start_coroutine
+from .loop import (CallbackRunner, Loop, SocketifyEventLoop, CoroutineType as _CoroutineType,
+                   as_coroutine as _as_coroutine, describe_request, is_awaitable as _is_awaitable_result)
 from .options import AppListenOptions, AppOptions
 from .request import _SCRATCH_SIZE as _REQUEST_SCRATCH_SIZE, Request, route_parameter_names
 from .response import Response
@@ -147,6 +147,11 @@ class App(WebSocketRoutes):
             idle_relaxation_time,
         )
         self.run_async = self.loop.run_async
+        # Every call into user code goes through the runner; the error
+        # handler's own failures are only logged (never fed back to it).
+        self._runner = CallbackRunner(lambda: self.loop.loop, self._report_error, self.close)
+        self._error_runner = CallbackRunner(
+            lambda: self.loop.loop, lambda e, res, req: logger.error("error in the error handler", exc_info=e))
         self.handlers = []
         self._json_serializer = default_json
         self._template = None
@@ -156,9 +161,9 @@ class App(WebSocketRoutes):
         self._pending: Dict[int, Response] = {}
         self._res_pool: list = []
         self._req_pool: list = []
-        self._tasks: set = set()
         self._closing = False
         self._attached = False
+        self._selector = None  # the SocketifyEventLoop selector this app drives
         self._force_stop = None
         self._lenp = ffi.new("size_t *")
         self._scratch = ffi.new("char[]", _REQUEST_SCRATCH_SIZE)
@@ -267,14 +272,8 @@ class App(WebSocketRoutes):
 
     def _on_missing_server_name(self, hostname: str) -> None:
         handler = getattr(self, "_missing_server_name_handler", None)
-        if handler is None:
-            return
-        try:
-            result = handler(hostname)
-            if result is not None and _is_awaitable_result(result):
-                self._start_coroutine(_as_coroutine(result), None, None)
-        except Exception as error:
-            self._report_error(error, None, None)
+        if handler is not None:
+            self._runner.call(handler, (hostname,))
 
     def domain(self, hostname_pattern: str) -> "DomainRouter":
         """Routes that answer only clients that named ``hostname_pattern`` (SNI)."""
@@ -370,7 +369,7 @@ class App(WebSocketRoutes):
 
     def _make_dispatcher(self, handler: Callable) -> Callable[[int], None]:
         app = self
-        is_async = inspect.iscoroutinefunction(handler)
+        runner = self._runner
         pool_size = self.request_response_factory_max_items
         res_pool, req_pool = self._res_pool, self._req_pool
         req_ptr = self._current_request  # the same for every request of this app
@@ -388,16 +387,19 @@ class App(WebSocketRoutes):
                 req = _new(app._request_class)
                 req._ptr = req_ptr
             req._res = res
-            task = None
+            # The runner's call, inlined (this runs for every request): the
+            # runner starts what the handler returned and routes its errors.
             try:
                 result = handler(res, req)
-                if is_async or (result is not None and _is_awaitable_result(result)):
-                    task = app._start_coroutine(_as_coroutine(result), res, req)
-            except Exception as error:
-                app._report_error(error, res, req)
-            except BaseException as error:  # SystemExit/KeyboardInterrupt: stop serving
-                app._report_error(error, res, req)
-                app.close()
+            except BaseException as error:  # noqa: B902 - SystemExit too: a 500, serving goes on
+                runner.fail(error, res, req)
+                result = None
+            task = None
+            if result is not None and result is not res:
+                if type(result) is _CoroutineType:  # an async def handler
+                    task = runner.start(result, res, req)
+                else:
+                    task = runner.returned(result, handler, res, req)
             if res._done:
                 if task is None:
                     req._ptr = None
@@ -413,6 +415,7 @@ class App(WebSocketRoutes):
             else:
                 res._track()  # listen for the client going away
             # Work goes on after this call: copy the request while it is valid.
+            res._req = req
             req._snapshot()
 
         return dispatch
@@ -472,27 +475,28 @@ class App(WebSocketRoutes):
     # -- coroutines and errors ---------------------------------------------
 
     def _start_coroutine(self, coro, res: Optional[Response], req: Optional[Request]):
-        return start_coroutine(
-            self.loop.loop, coro, lambda error: self._report_error(error, res, req), self._tasks
-        )
+        """Starts an awaitable through the runner (kept for callers outside this module)."""
+        return self._runner.start(coro, res, req)
 
     def _report_error(self, error: BaseException, res: Optional[Response], req: Optional[Request]) -> None:
+        """Hands an error to the error handler, or logs it (naming the
+        request) and answers 500 when the response is still open."""
         if res is not None and not res._done:
             res._discard_head()  # the error's answer starts from a clean head
         handler = self._error_handler
         if handler is not None:
             try:
                 result = handler(error, res, req)
-                if result is not None and _is_awaitable_result(result):
-                    start_coroutine(
-                        self.loop.loop, _as_coroutine(result),
-                        lambda e: logger.error("error in the error handler", exc_info=e), self._tasks,
-                    )
-                return
             except Exception as handler_error:
                 logger.error("error in the error handler", exc_info=handler_error)
+            else:
+                if result is not None and _is_awaitable_result(result):
+                    self._error_runner.start(result)
+                return
         else:
-            logger.error("uncaught error in a request handler", exc_info=error)
+            where = describe_request(res, req)
+            logger.error("uncaught error in the request handler for %s" % where if where
+                         else "uncaught error in a handler", exc_info=error)
         if res is not None and not res._done:
             self._answer_500(res)
 
@@ -518,10 +522,7 @@ class App(WebSocketRoutes):
     def _on_native_writable(self, res_id: int, offset: int) -> None:
         res = self._pending.get(res_id)
         if res is not None and res._writable_handler is not None:
-            try:
-                res._writable_handler(res, offset)
-            except Exception as error:
-                self._report_error(error, res, None)
+            self._runner.call(res._writable_handler, (res, offset), res)
 
     # -- listening ----------------------------------------------------------
 
@@ -538,9 +539,40 @@ class App(WebSocketRoutes):
                 self._report_error(error, None, None)
 
     def _attach(self) -> None:
-        if not self._attached:
-            self.loop.loop.add_reader(lib.sk_app_fd(self._native), self._poll)
-            self._attached = True
+        """Puts the core into the asyncio loop: as the wait of our own loop
+        class (one wait per iteration), or as a reader on any other loop."""
+        if self._attached:
+            return
+        loop = self.loop.loop
+        selector = loop.core_selector() if isinstance(loop, SocketifyEventLoop) else None
+        if (selector is not None and not selector.attached and selector.can_nest()
+                and lib.sk_app_watch_outer(self._native, selector.inner_fileno()) == lib.SK_OK):
+            lib.sk_py_release_gil_while_blocked(self._native)
+            selector.attach(self._run_once)
+            self._selector = selector
+        else:
+            loop.add_reader(lib.sk_app_fd(self._native), self._poll)
+        self._attached = True
+
+    def _detach(self) -> None:
+        selector = self._selector
+        if selector is not None:
+            selector.attach(None)
+            lib.sk_app_watch_outer(self._native, -1)
+            self._selector = None
+        elif not self.loop.loop.is_closed():
+            self.loop.loop.remove_reader(lib.sk_app_fd(self._native))
+        self._attached = False
+
+    def _run_once(self, timeout_ms: int) -> bool:
+        """One core iteration as the loop's wait; True when asyncio's own
+        selector has events too."""
+        ready = lib.sk_app_run_once(self._native, timeout_ms)
+        if ready < 0:  # the wait itself failed: stop loudly rather than spin
+            raise OSError("the native event loop failed to wait (status %d)" % ready)
+        if self._closing and lib.sk_app_connection_count(self._native) == 0:
+            self._stop_loop()
+        return ready > 0
 
     def _poll(self) -> None:
         lib.sk_app_poll(self._native, 0)
@@ -720,9 +752,8 @@ class App(WebSocketRoutes):
             self._force_stop = None
         if self.backplane is not None:
             self._stop_backplane()
-        if self._attached and not self.loop.loop.is_closed():
-            self.loop.loop.remove_reader(lib.sk_app_fd(self._native))
-            self._attached = False
+        if self._attached:
+            self._detach()
         self.loop.dispose()
 
     def __del__(self) -> None:  # only reached once nothing refers to the app

@@ -611,6 +611,8 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
     server = server_class(target, options=options, websocket=websocket,
                           websocket_options=_websocket_options(args),
                           task_factory_max_items=args.task_factory_maxitems, lifespan=lifespan)
+    if interface == "wsgi" and args.workers > 1:
+        server._multiprocess = True  # wsgi.multiprocess: this is one of several workers
     try:
         server.listen(where, on_listen)
         server.run(workers=1, block=True)

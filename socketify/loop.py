@@ -1,27 +1,51 @@
-"""asyncio integration: the native loop is one readable fd inside asyncio.
+"""asyncio integration: one wait per loop iteration, and one way to call user code.
 
-asyncio (or uvloop) is the outer loop. The native loop's epoll/kqueue fd is
-registered with ``add_reader``; each time it is readable one non-blocking
-native iteration dispatches every ready event in C.
+asyncio stays the outer loop, but the App's loop is ``SocketifyEventLoop``: a
+plain ``asyncio.SelectorEventLoop`` whose selector is the native core. The
+core's epoll/kqueue watches asyncio's own selector fd next to the sockets it
+serves, so one wait per iteration covers both: native events are dispatched
+in C during the wait, and asyncio's selector is asked for its events only
+when its fd was readable. It is a real asyncio loop for user code
+(``get_running_loop``, tasks, ``run_in_executor``, timers, third-party
+clients); any other loop (uvloop, a user's policy) gets the core's fd through
+``add_reader`` instead.
 
-Coroutine handlers start *eagerly*: their first step runs inside the native
-callback, while the request is still valid, and a handler that never awaits
-finishes without ever touching the asyncio scheduler.
+Every call into user code goes through ``CallbackRunner`` (one per App): it
+calls the function, starts what it returns if that is awaitable, and routes
+any error to the app's error handler with the right response and request.
+
+Coroutines start *eagerly*: the first step runs inside the native callback,
+already inside a real Task (so ``asyncio.current_task()``, ``asyncio.timeout``
+and client libraries' timeouts work from the first line), and a coroutine
+that finishes without suspending is never scheduled.
 """
 import asyncio
 import inspect
+from contextvars import copy_context
 import logging
+import math
+import os
+import selectors
 import sys
 from types import GeneratorType
 from typing import Any, Callable, Optional
 
-__all__ = ["Loop", "start_coroutine", "is_awaitable", "as_coroutine"]
+__all__ = ["Loop", "SocketifyEventLoop", "CallbackRunner", "create_task", "TaskFactory", "RequestTask",
+           "is_awaitable", "as_coroutine", "describe_request"]
 
 logger = logging.getLogger("socketify")
 
-# 3.12 added eager tasks: the first step runs inside a real Task, so
-# asyncio.current_task() and asyncio.timeout() work from the first line.
+# 3.12 added eager tasks; before it, the Task's first scheduled step is
+# caught and run at once (see _eager_task).
 _NATIVE_EAGER = sys.version_info >= (3, 12)
+_Task = asyncio.Task
+_current_task = asyncio.current_task
+_running_loop = asyncio.events._get_running_loop  # C; loop.is_running() is Python in asyncio
+if not _NATIVE_EAGER:
+    from asyncio.tasks import _enter_task, _leave_task  # what 3.12's eager start does itself
+
+# The class of the tasks socketify starts (the reference's name for it).
+RequestTask = asyncio.Task
 
 
 async def _probe():  # only for its type
@@ -29,11 +53,10 @@ async def _probe():  # only for its type
 
 
 _probe_coro = _probe()
-_CoroutineType = type(_probe_coro)
+CoroutineType = _CoroutineType = type(_probe_coro)
 _probe_coro.close()
 
-
-_AWAITABLE_TYPES = {_CoroutineType: True}
+_AWAITABLE_TYPES = {_CoroutineType: True, type(None): False}
 
 
 def is_awaitable(value: Any) -> bool:
@@ -61,82 +84,356 @@ def as_coroutine(value: Any):
     return wrap()
 
 
-class _Resume:
-    """Continues a coroutine whose first step already ran outside any task.
+# -- eager tasks -------------------------------------------------------------
 
-    It hands the value the coroutine yielded (the future it waits on) to the
-    Task driving it, then forwards every send/throw, exactly like
-    ``yield from``, but starting after the first yield.
-    """
+class _StepCatcher:
+    """Stands in for ``loop.call_soon`` while a Task is created, to keep the
+    Task's first step instead of scheduling it."""
 
-    __slots__ = ("coro", "first")
+    __slots__ = ("step", "context")
 
-    def __init__(self, coro, first) -> None:
-        self.coro = coro
-        self.first = first
+    def __init__(self) -> None:
+        self.step = None
+        self.context = None
 
-    def __await__(self):
-        coro = self.coro
-        value = self.first
-        self.first = None
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # cancellation and throw() reach the coroutine
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
+    def __call__(self, callback, *args, context=None):
+        self.step = callback
+        self.context = context
 
 
-async def _resume(coro, first):
-    return await _Resume(coro, first)
+def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.Future:
+    """A Task whose first step has already run (inside the Task) when this
+    returns; ``loop`` must be the loop running in this thread."""
+    if _NATIVE_EAGER:
+        return _Task(coro, loop=loop, eager_start=True, context=context)
+    # The Task (C or Python) schedules its first step with loop.call_soon,
+    # looked up on the loop at that moment: an instance attribute catches it
+    # and the step runs now, exactly as the loop would have run it. A task
+    # started from inside another one's step steps aside meanwhile, as 3.12's
+    # eager tasks do.
+    outer = _current_task(loop)
+    if outer is not None:
+        _leave_task(loop, outer)
+        try:
+            return _eager_task(loop, coro, context)
+        finally:
+            _enter_task(loop, outer)
+    overrides = vars(loop)
+    catcher = overrides.get("_socketify_step_catcher")
+    if catcher is None:  # one per loop: a loop runs in one thread, other loops in others
+        catcher = overrides["_socketify_step_catcher"] = _StepCatcher()
+    overrides["call_soon"] = catcher
+    try:
+        if context is None:
+            task = _Task(coro, loop=loop)
+        else:
+            task = context.run(_Task, coro, loop=loop)
+    finally:
+        del overrides["call_soon"]
+    step, step_context = catcher.step, catcher.context
+    catcher.step = catcher.context = None
+    if step is None:  # a Task class that did not schedule its first step
+        return task
+    if step_context is None:
+        step()
+    else:
+        step_context.run(step)
+    return task
+
+
+def create_task(loop: asyncio.AbstractEventLoop, coro, default_done_callback: Optional[Callable] = None,
+                context=None) -> asyncio.Future:
+    """A task whose first step runs now (eager) when ``loop`` is running,
+    else at the loop's next iteration; ``default_done_callback(task)`` runs
+    when it is done; ``context`` is the contextvars context it runs in."""
+    if _running_loop() is loop:
+        task = _eager_task(loop, coro, context)
+    elif context is not None:
+        task = context.run(loop.create_task, coro)
+    else:
+        task = loop.create_task(coro)
+    if default_done_callback is not None:
+        task.add_done_callback(default_done_callback)
+    return task
+
+
+class TaskFactory:
+    """An asyncio task factory (``loop.set_task_factory(TaskFactory())``) that
+    starts every task eagerly, as ``create_task`` does. Tasks are asyncio's C
+    Tasks, allocated per task: ``task_factory_max_items`` is accepted for
+    compatibility and not used for a pool (see the README)."""
+
+    def __init__(self, task_factory_max_items: int = 100_000) -> None:
+        self.task_factory_max_items = task_factory_max_items
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, coro, context=None, **kwargs) -> asyncio.Future:
+        """Creates one eager task."""
+        if kwargs.get("eager_start") is False or _running_loop() is not loop:
+            if context is not None:
+                kwargs["context"] = context
+            return _Task(coro, loop=loop, **kwargs)
+        kwargs.pop("eager_start", None)
+        task = _eager_task(loop, coro, context)
+        name = kwargs.get("name")
+        if name is not None:
+            task.set_name(name)
+        return task
+
+
+# -- the callback runner -----------------------------------------------------
+
+class CallbackRunner:
+    """Calls user code: calls the function, starts what it returns if that
+    is awaitable (eagerly, as a Task), and routes any error to ``report(error,
+    res, req)`` with the response and request it concerns.
+
+    ``SystemExit`` raised by user code is reported like any error (the
+    request gets its 500) and the server keeps serving; ``KeyboardInterrupt``
+    is reported, then ``on_interrupt()`` runs (an App closes gracefully: it
+    is how a program asks to stop)."""
+
+    def __init__(self, get_loop: Callable[[], asyncio.AbstractEventLoop],
+                 report: Callable[[BaseException, Any, Any], None],
+                 on_interrupt: Optional[Callable[[], Any]] = None) -> None:
+        self.get_loop = get_loop
+        self.report = report
+        self.on_interrupt = on_interrupt
+        self.tasks: set = set()  # asyncio keeps only weak references to tasks
+        self._warned: set = set()
+
+    def call(self, fn: Callable, args: tuple, res=None, req=None) -> Optional[asyncio.Future]:
+        """Runs ``fn(*args)``; returns the Task carrying on an awaitable
+        result, or None when there is nothing left to run."""
+        try:
+            result = fn(*args)
+        except BaseException as error:  # noqa: B902 - user code: routed, never raised into the core
+            self.fail(error, res, req)
+            return None
+        if result is None or not is_awaitable(result):
+            return None
+        return self.start(result, res, req)
+
+    def returned(self, result: Any, handler: Callable, res, req) -> Optional[asyncio.Future]:
+        """A route handler returned ``result`` (not None, not the Response):
+        start it if it is awaitable, else warn (once per handler) when the
+        response was left untouched, since the client will get no answer."""
+        if is_awaitable(result):
+            return self.start(result, res, req)
+        if not res._done and not res._pending and handler not in self._warned and not res._started():
+            self._warned.add(handler)
+            logger.warning(
+                "request handler %s for %s returned a %s without responding; the client gets no "
+                "answer (respond with res.end() / res.send(), or return None)",
+                getattr(handler, "__qualname__", handler), describe_request(res, req) or "a request",
+                type(result).__name__,
+            )
+        return None
+
+    def start(self, awaitable: Any, res=None, req=None) -> Optional[asyncio.Future]:
+        """Starts an awaitable eagerly; returns its Task, or None when it
+        finished in its first step."""
+        return _start_eager(self.get_loop(), _guarded(awaitable, self, res, req), self.tasks)
+
+    def fail(self, error: BaseException, res=None, req=None) -> None:
+        """Routes an error raised by user code (see the class docstring)."""
+        self.report(error, res, req)
+        if isinstance(error, KeyboardInterrupt) and self.on_interrupt is not None:
+            logger.warning("KeyboardInterrupt raised in a handler: closing")
+            self.on_interrupt()
 
 
 def start_coroutine(loop: asyncio.AbstractEventLoop, coro, on_error: Callable[[BaseException], Any],
                     tasks: Optional[set] = None) -> Optional[asyncio.Future]:
-    """Runs ``coro``'s first step now; returns the Task that carries on, or
-    None when it finished at once. Errors go to ``on_error``."""
+    """Runs ``coro``'s first step now, inside its Task; returns the Task that
+    carries on (kept in ``tasks`` until it ends), or None when it finished at
+    once. What it raises goes to ``on_error``, inside the Task; a
+    cancellation is not an error. For servers that route errors themselves
+    (the ASGI adapter); user handlers go through ``CallbackRunner``."""
+    return _start_eager(loop, _routed(coro, on_error, tasks), tasks)
 
-    def done(task: asyncio.Future) -> None:
-        if tasks is not None:
-            tasks.discard(task)
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
-            on_error(error)
 
-    if not loop.is_running():
+def _start_eager(loop: asyncio.AbstractEventLoop, coro, tasks: Optional[set]) -> Optional[asyncio.Future]:
+    if _running_loop() is not loop:
         # Nothing can step it yet (a hook or error handler before run()):
         # it starts with the loop.
         task = loop.create_task(coro)
-    elif _NATIVE_EAGER:
-        task = asyncio.Task(coro, loop=loop, eager_start=True)
-        if task.done():
-            done(task)
-            return None
     else:
-        try:
-            first = coro.send(None)
-        except StopIteration:
+        task = _eager_task(loop, coro)
+        if task.done():
             return None
-        except BaseException as error:  # noqa: B902 - the handler's own error
-            on_error(error)
-            return None
-        task = loop.create_task(_resume(coro, first))
     if tasks is not None:
-        tasks.add(task)  # asyncio keeps only weak references to tasks
-    task.add_done_callback(done)
+        tasks.add(task)
     return task
+
+
+async def _routed(coro, on_error: Callable[[BaseException], Any], tasks: Optional[set]):
+    """Runs ``coro`` for ``start_coroutine``, handing what it raises to ``on_error``."""
+    try:
+        return await coro
+    except (GeneratorExit, asyncio.CancelledError):
+        raise
+    except BaseException as error:  # noqa: B902 - routed, as the old done-callback did
+        on_error(error)
+    finally:
+        if tasks:
+            tasks.discard(_current_task())
+
+
+def describe_request(res, req) -> str:
+    """``"GET /path"`` of the request an error belongs to, or ''."""
+    if req is None and res is not None:
+        req = getattr(res, "_req", None)
+    if req is None:
+        return ""
+    try:
+        return "%s %s" % (req.get_method(), req.get_url())
+    except Exception:  # noqa: BLE001 - a request no longer readable: no name
+        return ""
+
+
+async def _guarded(awaitable, runner: CallbackRunner, res, req):
+    """Runs ``awaitable``, routing what it raises: the Task of every user
+    coroutine runs this, so errors need no done-callback and no loop round trip."""
+    try:
+        return await awaitable
+    except GeneratorExit:
+        raise
+    except asyncio.CancelledError as cancelled:
+        if res is not None and not res._done:
+            runner.report(cancelled, res, req)  # the client still gets its answer
+        raise
+    except BaseException as error:  # noqa: B902 - SystemExit too: answered, the server keeps serving
+        runner.fail(error, res, req)
+    finally:
+        tasks = runner.tasks
+        if tasks:
+            tasks.discard(_current_task())
+
+
+# -- the event loop ----------------------------------------------------------
+
+class _CoreSelector(selectors.BaseSelector):
+    """asyncio's selector with the native core's wait in front of it.
+
+    Registrations go to an ordinary selector (epoll/kqueue) whose fd the core
+    watches; ``select`` runs one core iteration (dispatching native events in
+    C) and asks the inner selector only when its fd was readable."""
+
+    def __init__(self) -> None:
+        self._inner = selectors.DefaultSelector()
+        self._run_once: Optional[Callable[[int], bool]] = None
+
+    def can_nest(self) -> bool:
+        """Whether the inner selector has an fd the core can watch."""
+        return hasattr(self._inner, "fileno")
+
+    def inner_fileno(self) -> int:
+        """The inner selector's own fd."""
+        return self._inner.fileno()
+
+    def attach(self, run_once: Optional[Callable[[int], bool]]) -> None:
+        """``run_once(timeout_ms) -> inner fd readable``; None detaches."""
+        self._run_once = run_once
+
+    @property
+    def attached(self) -> bool:
+        """Whether a core drives this selector."""
+        return self._run_once is not None
+
+    def register(self, fileobj, events, data=None):
+        """Registers with the inner selector."""
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj):
+        """Unregisters from the inner selector."""
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj, events, data=None):
+        """Modifies in the inner selector."""
+        return self._inner.modify(fileobj, events, data)
+
+    def select(self, timeout: Optional[float] = None):
+        """One core iteration, then the inner selector's events if it has any."""
+        run_once = self._run_once
+        if run_once is None:
+            return self._inner.select(timeout)
+        if timeout is None:
+            timeout_ms = -1
+        elif timeout <= 0:
+            timeout_ms = 0
+        else:
+            timeout_ms = math.ceil(timeout * 1000)
+        if run_once(timeout_ms):
+            return self._inner.select(0)
+        return []
+
+    def get_key(self, fileobj):
+        """The inner selector's key."""
+        return self._inner.get_key(fileobj)
+
+    def get_map(self):
+        """The inner selector's map."""
+        return self._inner.get_map()
+
+    def close(self) -> None:
+        """Closes the inner selector."""
+        self._run_once = None
+        self._inner.close()
+
+
+class _Handle(asyncio.Handle):
+    """asyncio's Handle, built in one call when the loop is not in debug mode
+    (no source traceback to take)."""
+
+    __slots__ = ()
+
+    def __init__(self, callback, args, loop, context) -> None:  # noqa: D107 - Handle's own fields
+        self._context = context if context is not None else copy_context()
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
+class SocketifyEventLoop(asyncio.SelectorEventLoop):
+    """A standard asyncio selector loop whose waits are the native core's
+    (one syscall per iteration for both); see the module docstring."""
+
+    def __init__(self) -> None:
+        super().__init__(_CoreSelector())
+
+    def call_soon(self, callback, *args, context=None):
+        """``call_soon``, without the debug-mode work when not in debug mode
+        (every Task step that yields goes through here)."""
+        if self._debug or self._closed:
+            return super().call_soon(callback, *args, context=context)
+        handle = _Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    def core_selector(self) -> _CoreSelector:
+        """The selector an App attaches its core to."""
+        return self._selector
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """The loop an App runs on: the one the program's event loop policy
+    makes, if it set one; else uvloop when it is installed (it runs the
+    asyncio machinery in C: fewer instructions per request, though it waits
+    twice per iteration), unless SOCKETIFY_UVLOOP=0; else SocketifyEventLoop."""
+    policy = asyncio.get_event_loop_policy()
+    if type(policy) is not asyncio.DefaultEventLoopPolicy or sys.platform == "win32":
+        return policy.new_event_loop()
+    if os.environ.get("SOCKETIFY_UVLOOP", "1") != "0":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return SocketifyEventLoop()
 
 
 class Loop:
@@ -144,13 +441,13 @@ class Loop:
 
     def __init__(self, exception_handler: Optional[Callable] = None, task_factory_max_items: int = 0,
                  idle_relaxation_time: float = 0.01) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = _new_loop()
         asyncio.set_event_loop(self.loop)
         self.exception_handler = exception_handler
         self.task_factory_max_items = task_factory_max_items
         self.idle_relaxation_time = idle_relaxation_time
         self.started = False
-        self._tasks: set = set()
+        self.runner = CallbackRunner(lambda: self.loop, lambda error, res, req: self._on_error(error))
         if exception_handler is not None:
             self.loop.set_exception_handler(
                 lambda loop, context: exception_handler(loop, context, None)
@@ -182,7 +479,7 @@ class Loop:
         """Starts a coroutine eagerly; errors are logged or go to the exception handler."""
         if response is not None:
             return response.run_async(task)
-        return start_coroutine(self.loop, task, self._on_error, self._tasks)
+        return self.runner.start(task)
 
     def set_timeout(self, timeout: float, callback: Callable, user_data: Any = None):
         """Calls ``callback(user_data)`` after ``timeout`` milliseconds."""

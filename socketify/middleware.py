@@ -14,8 +14,9 @@ coroutine: the App starts it at once (its first step still runs inside the
 request), and every later ``req`` read keeps working after ``await``.
 Exceptions are not caught here: they reach the app's error handler.
 """
-import inspect
 from typing import Any, Awaitable, Callable, List
+
+from .loop import is_awaitable
 
 __all__ = ["middleware", "sync_middleware", "async_middleware", "MiddlewareRouter", "DecoratorRouter"]
 
@@ -41,7 +42,7 @@ async def _continue(functions: List[Middleware], index: int, res, req, pending: 
     while data and index < count:
         data = functions[index](res, req, data)
         index += 1
-        if inspect.isawaitable(data):
+        if is_awaitable(data):
             data = await data
     return data
 
@@ -64,7 +65,7 @@ def middleware(*functions: Middleware) -> Callable[..., Any]:
         while index < count:
             data = chain[index](res, req, data)
             index += 1
-            if inspect.isawaitable(data):
+            if is_awaitable(data):
                 return _continue(chain, index, res, req, data)
             if not data:
                 break

@@ -11,12 +11,13 @@ temporary files (or to an ``on_file`` callback), and it returns
 ``MultipartError`` (answer 400).
 """
 import asyncio
-import inspect
 import os
 import tempfile
 from collections import deque
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote
+
+from .loop import is_awaitable
 
 __all__ = [
     "MultipartError", "MultipartParser", "Part", "UploadedFile", "FormDict",
@@ -549,7 +550,7 @@ async def parse_multipart(
                         upload.size += len(data)
                         if sink is None:
                             result = on_file(part.name, part.filename, part.content_type, data, False)
-                            if inspect.isawaitable(result):
+                            if is_awaitable(result):
                                 await result
                         else:
                             sink.write(data)
@@ -579,7 +580,7 @@ async def parse_multipart(
                     else:
                         if sink is None:
                             result = on_file(part.name, part.filename, part.content_type, b"", True)
-                            if inspect.isawaitable(result):
+                            if is_awaitable(result):
                                 await result
                         else:
                             sink.close()

@@ -80,6 +80,9 @@ class Request:
     # returned before the response ended): the getters answer from the copy.
     _copied = False
     _res = None
+    _raw_copy = None  # what sk_req_pack wrote, decoded on first use (_from_copy)
+    _copy_parts = None  # the snapshot's items, once decoded
+    _copied_headers = 0
 
     def __init__(self, ptr) -> None:
         self._ptr = ptr
@@ -104,20 +107,44 @@ class Request:
         return ffi.unpack(buf, size)
 
     def _snapshot(self) -> None:
-        """Copies everything out of the native request (it is about to go away)."""
+        """Copies everything out of the native request (it is about to go
+        away) in one call; the values are decoded when asked for."""
         ptr = self._ptr
         if ptr is None:
             return
-        self.get_method()
-        self.get_url()
-        self._raw_query()
-        self.get_headers()
-        self.get_parameters()
-        self.is_ancient()
+        self._raw_copy = self._packed(lib.sk_req_pack)
         if self._route is None:
             self._route = lib.sk_req_handler_id(ptr)
         self._copied = True
         self._ptr = None
+
+    def _from_copy(self) -> bool:
+        """Decodes the snapshot into the cached fields; False when there is none."""
+        raw = self._raw_copy
+        if raw is None:
+            return False
+        self._raw_copy = None
+        parts = raw.split(b"\0")
+        if self._method is None:
+            self._method = parts[0].decode("latin-1")
+        if self._url is None:
+            self._url = parts[1].decode("latin-1")
+        if self._query is None:
+            self._query = parts[2].decode("latin-1")
+        flags = parts[3]
+        if self._ancient is None:
+            self._ancient = flags[:1] == b"1"
+        self._copy_parts = parts
+        self._copied_headers = int(flags[1:])
+        return True
+
+    def _copied_part(self, headers: bool) -> list:
+        """The header (name, value, ...) or parameter items of the snapshot."""
+        if self._copy_parts is None and not self._from_copy():
+            self._native()  # raises: the request is gone and was never copied
+        parts = self._copy_parts
+        end = 4 + 2 * self._copied_headers
+        return parts[4:end] if headers else parts[end:-1]
 
     def preserve(self) -> "Request":
         """Copies the request into Python so every getter keeps working after
@@ -133,6 +160,8 @@ class Request:
         """The method as sent (case preserved), e.g. ``"GET"``."""
         method = self._method
         if method is None or (self._ptr is None and not self._copied):
+            if self._ptr is None and self._from_copy():
+                return self._method
             lenp = self._lenp
             data = lib.sk_req_method(self._native(), lenp)
             method = self._method = ffi.unpack(data, lenp[0]).decode("latin-1")
@@ -142,6 +171,8 @@ class Request:
         """The path, without the query string and not percent-decoded."""
         url = self._url
         if url is None or (self._ptr is None and not self._copied):
+            if self._ptr is None and self._from_copy():
+                return self._url
             lenp = self._lenp
             data = lib.sk_req_url(self._native(), lenp)
             url = self._url = ffi.unpack(data, lenp[0]).decode("latin-1")
@@ -150,6 +181,8 @@ class Request:
     def _raw_query(self) -> str:
         query = self._query
         if query is None or (self._ptr is None and not self._copied):
+            if self._ptr is None and self._from_copy():
+                return self._query
             lenp = self._lenp
             data = lib.sk_req_query(self._native(), lenp)
             query = self._query = ffi.unpack(data, lenp[0]).decode("latin-1") if lenp[0] else ""
@@ -164,6 +197,8 @@ class Request:
         """True for HTTP/1.0 clients."""
         ancient = self._ancient
         if ancient is None or (self._ptr is None and not self._copied):
+            if self._ptr is None and self._from_copy():
+                return self._ancient
             ancient = self._ancient = bool(lib.sk_req_is_ancient(self._native()))
         return ancient
 
@@ -178,6 +213,9 @@ class Request:
                 name = lower_case_header if type(lower_case_header) is str else bytes(lower_case_header).decode("latin-1")
                 value = headers.get(name.lower())
             return value
+        if self._ptr is None and self._copied:
+            self.get_headers()  # decodes the copy
+            return self.get_header(lower_case_header)
         ptr = self._native()
         name = lower_case_header.encode("latin-1") if type(lower_case_header) is str else bytes(lower_case_header)
         lenp = self._lenp
@@ -190,12 +228,14 @@ class Request:
         """Every header as a dict of lower-case name -> value (a repeated header keeps the last)."""
         headers = self._headers
         if headers is None or (self._ptr is None and not self._copied):
-            packed = self._packed(lib.sk_req_headers_pack)
+            if self._ptr is None and self._copied:
+                parts = self._copied_part(True)
+            else:
+                packed = self._packed(lib.sk_req_headers_pack)
+                parts = packed.split(b"\0")[:-1] if packed else ()
             headers = {}
-            if packed:
-                parts = packed.split(b"\0")
-                for i in range(0, len(parts) - 1, 2):
-                    headers[parts[i].decode("latin-1")] = _text(parts[i + 1])
+            for i in range(0, len(parts) - 1, 2):
+                headers[parts[i].decode("latin-1")] = _text(parts[i + 1])
             self._headers = headers
         return headers
 
@@ -224,12 +264,15 @@ class Request:
         """Every ``:param`` value of the matched route, percent-decoded."""
         params = self._parameters
         if params is None or (self._ptr is None and not self._copied):
-            packed = self._packed(lib.sk_req_params_pack)
+            if self._ptr is None and self._copied:
+                raws = self._copied_part(False)
+            else:
+                packed = self._packed(lib.sk_req_params_pack)
+                raws = packed[:-1].split(b"\0") if packed else ()
             params = []
-            if packed:
-                for raw in packed[:-1].split(b"\0"):
-                    value = _text(raw)
-                    params.append(unquote(value) if "%" in value else value)
+            for raw in raws:
+                value = _text(raw)
+                params.append(unquote(value) if "%" in value else value)
             self._parameters = params
         return params
 

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 from urllib.parse import parse_qsl, quote_plus
 
 from ._binding import ffi, lib, native_address
+from .request import _SCRATCH_SIZE
 from .status import invalid_status, status_line
 
 __all__ = ["Response", "AppResponse"]
@@ -21,6 +22,8 @@ _sk_res_end = lib.sk_res_end
 _sk_res_send = lib.sk_res_send
 _sk_res_write = lib.sk_res_write
 _sk_res_write_header = lib.sk_res_write_header
+_sk_res_take_body = lib.sk_res_take_body
+_SK_RES_BODY_TOO_BIG = lib.SK_RES_BODY_TOO_BIG
 
 _JSON = b"application/json"
 _TEXT_PLAIN = b"text/plain"
@@ -63,6 +66,8 @@ class Response:
     _pending = False
     _ws_behavior = None  # set on the response to a WebSocket upgrade request
     _chunk_future = None  # the pending send_chunk piece
+    _req = None  # the Request, once the response outlives its dispatch
+    _body_read = False  # get_data() returned the whole body
 
     def __init__(self, res_id: int) -> None:
         self._id = res_id
@@ -82,11 +87,17 @@ class Response:
             raise RuntimeError("headers cannot be written after the body has started")
         raise RuntimeError("native call failed with status %d" % status)
 
+    def _started(self) -> bool:
+        """True once anything of the response (status, headers, body) was written."""
+        state = lib.sk_res_state(self._native, self._id)
+        return not state & lib.SK_RES_VALID or bool(state & (lib.SK_RES_HEADERS_SENT | lib.SK_RES_BODY_STARTED))
+
     def _finished(self) -> None:
         self._done = True
         if self._pending:
             self.app._pending.pop(self._id, None)
             self._pending = False
+            self._req = None  # req._res refers back: no cycle left for the GC
 
     def _body(self, message: Any) -> Tuple[bytes, bool]:
         """(bytes, is_json) for any payload the API accepts."""
@@ -277,14 +288,10 @@ class Response:
         self._done = True
         self._pending = False
         handler = self._aborted_handler
+        req, self._req = self._req, None
         if handler is not None:
             self._aborted_handler = None
-            try:
-                result = handler(self)
-                if asyncio.iscoroutine(result):
-                    self.app._start_coroutine(result, None, None)
-            except Exception as error:
-                self.app._report_error(error, None, None)
+            self.app._runner.call(handler, (self,), self, req)
 
     # -- body reading ---------------------------------------------------
 
@@ -299,17 +306,32 @@ class Response:
 
     def _on_data(self, chunk: bytes, is_last: bool) -> None:
         handler = self._data_handler
-        if handler is None:
-            return
-        try:
-            result = handler(self, chunk, is_last)
-            if asyncio.iscoroutine(result):
-                self.app._start_coroutine(result, self, None)
-        except Exception as error:
-            self.app._report_error(error, self, None)
+        if handler is not None:
+            self.app._runner.call(handler, (self, chunk, is_last), self, self._req)
+
+    def _take_body(self) -> Optional[bytes]:
+        """The whole body at once if all of it has arrived and nothing read
+        it yet (the common case for small bodies), else None."""
+        app = self.app
+        lenp = app._lenp
+        status = _sk_res_take_body(self._native, self._id, app._scratch, _SCRATCH_SIZE, lenp)
+        if status == _SK_OK:
+            return ffi.unpack(app._scratch, lenp[0])
+        if status == _SK_RES_BODY_TOO_BIG:
+            size = lenp[0]
+            buf = ffi.new("char[]", size)
+            if _sk_res_take_body(self._native, self._id, buf, size, lenp) == _SK_OK:
+                return ffi.unpack(buf, lenp[0])
+        return None
 
     async def get_data(self) -> BytesIO:
         """The whole request body (what arrived, if the client aborted)."""
+        if self._done or self._body_read:
+            return BytesIO()
+        data = self._take_body()
+        if data is not None:
+            self._body_read = True
+            return BytesIO(data)  # no future, no loop round trip
         buffer = BytesIO()
         future = self.app.loop.create_future()
 
@@ -322,11 +344,10 @@ class Response:
             if not future.done():
                 future.set_result(None)
 
-        if self._done:
-            return buffer
         self._aborted_handler = _chain(self._aborted_handler, aborted)
         self.on_data(collect)
         await future
+        self._body_read = True
         buffer.seek(0)
         return buffer
 
@@ -395,7 +416,7 @@ class Response:
     def run_async(self, coro) -> Any:
         """Runs a coroutine on the app loop; errors go to the error handler."""
         self.grab_aborted_handler()
-        return self.app._start_coroutine(coro, self, None)
+        return self.app._runner.start(coro, self, self._req)
 
 
     # -- known-size bodies and backpressure ------------------------------

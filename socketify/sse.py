@@ -150,12 +150,12 @@ class SSE:
         callback = self.on_close
         if callback is not None:
             self.on_close = None
-            result = callback(self)
-            if asyncio.iscoroutine(result):
-                app = getattr(self.res, "app", None)
-                if app is not None:
-                    app.run_async(result)
-                else:
+            app = getattr(self.res, "app", None)
+            if app is not None:
+                app._runner.call(callback, (self,), self.res)
+            else:
+                result = callback(self)
+                if asyncio.iscoroutine(result):
                     asyncio.ensure_future(result)
 
     def __repr__(self) -> str:

@@ -663,3 +663,19 @@ def run_app_workers(port_or_options: Any, start_worker: Callable[[], None], work
         bind = (getattr(port_or_options, "host", None), getattr(port_or_options, "port", 0))
     return run_workers(start_worker, workers, graceful_timeout=graceful_timeout, bind=bind, uds=uds,
                        on_ready=on_ready)
+
+
+def serve_workers(who: str, port_or_options: Any, serve_one: Callable[[], None], workers: int,
+                  block: bool, graceful_timeout: float) -> None:
+    """``run(workers=N)`` of the ASGI and WSGI servers: this process becomes
+    the supervisor of N forked workers, each running ``serve_one()`` on the
+    shared address, until SIGTERM/SIGINT. A failed start (or a supervisor
+    exit code other than 0) raises SystemExit with that code."""
+    if not block:
+        raise ValueError("%s.run(workers=%d, block=False): this process supervises the workers, "
+                         "so it blocks; pass block=True" % (who, workers))
+    # A worker drains within its own graceful timeout; the supervisor kills
+    # what is left a little after that.
+    code = run_app_workers(port_or_options, serve_one, workers, graceful_timeout=graceful_timeout + 5)
+    if code:
+        raise SystemExit(code)

@@ -1,13 +1,12 @@
 """The WebSocket half of App: ``app.ws(pattern, behavior)``, pub/sub, and the
 native WebSocket events, as a mixin App inherits."""
 import asyncio
-import inspect
 from typing import Any, Callable, Dict, Optional, Union
 
 from . import _binding
 from ._binding import ffi, lib
 from ._pool import UNREFERENCED, refcounts
-from .loop import as_coroutine as _as_coroutine
+from .loop import is_awaitable
 from .request import route_parameter_names
 from .websocket import OpCode, WebSocket, encode_message
 
@@ -108,17 +107,9 @@ class WebSocketRoutes:
             req = app._request_class(req_ptr)
             req._res = res
             res._ws_behavior = behavior
-            task = None
-            try:
-                if upgrade is None:
-                    _default_upgrade(res, req, behavior)
-                else:
-                    result = upgrade(res, req, behavior)
-                    if inspect.isawaitable(result):
-                        task = app._start_coroutine(_as_coroutine(result), res, req)
-            except Exception as error:
-                app._report_error(error, res, req)
+            task = app._runner.call(upgrade or _default_upgrade, (res, req, behavior), res, req)
             if task is not None or not res._done:
+                res._req = req
                 req._snapshot()
                 if not res._done:
                     res._track()
@@ -239,12 +230,7 @@ class WebSocketRoutes:
         return ws
 
     def _ws_call(self, handler: Callable, *args: Any) -> None:
-        try:
-            result = handler(*args)
-            if result is not None and inspect.isawaitable(result):
-                self._start_coroutine(_as_coroutine(result), None, None)
-        except Exception as error:
-            self._report_error(error, None, None)
+        self._runner.call(handler, args)
 
     def _on_ws_message(self, ws_id: int, data: bytes, opcode: int) -> None:
         ws = self._websockets.get(ws_id)
@@ -253,16 +239,17 @@ class WebSocketRoutes:
         handler = ws._behavior.message
         if handler is None:
             return
-        # _ws_call, inlined: this runs once per message.
+        # The runner's call, inlined: this runs once per message.
         try:
             if opcode == 1:
                 result = handler(ws, data.decode(), _OPCODE_TEXT)  # the core validated the UTF-8
             else:
                 result = handler(ws, data, _OPCODE_BINARY)
-            if result is not None and inspect.isawaitable(result):
-                self._start_coroutine(_as_coroutine(result), None, None)
-        except Exception as error:
-            self._report_error(error, None, None)
+        except BaseException as error:  # noqa: B902 - routed like every user error
+            self._runner.fail(error)
+            return
+        if result is not None and is_awaitable(result):
+            self._runner.start(result)
 
     def _on_ws_control(self, kind: str, ws_id: int, data: bytes) -> None:
         ws = self._websockets.get(ws_id)

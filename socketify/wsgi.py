@@ -20,12 +20,14 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
+from . import _binding
 from ._binding import ffi, lib
 from .app import App
 from ._threads import LoopBridge, ThreadPool
 from ._wsgi_input import EMPTY_INPUT, ClientDisconnected, Input
 from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
+from .workers import serve_workers
 from .ws_routes import _Behavior
 
 __all__ = ["WSGI", "FileWrapper", "ClientDisconnected"]
@@ -41,6 +43,12 @@ _sk_res_write_status = lib.sk_res_write_status
 _sk_res_write_header = lib.sk_res_write_header
 _sk_res_buffered_amount = lib.sk_res_buffered_amount
 _unpack = ffi.unpack
+_new = object.__new__
+# What sk_req_pack writes for most requests fits here (bigger ones get a buffer of their own).
+_PACK_SIZE = 4096
+# Keys the base environ holds for a moment (see _with_room): one past what a
+# 32-slot table takes, so the table grows to 128 slots, room for ~60 keys.
+_ENVIRON_ROOM = 22
 
 SERVER_SOFTWARE = "socketify"
 # A response's bytes handed to the loop but not yet taken by the kernel,
@@ -198,17 +206,20 @@ class _Exchange:
     aborted = False
     cond = None  # created by whoever first needs to wait
     waiting = False
+    # set by the loop thread before the application runs
+    server: "WSGI"  # a class attribute of the per-server subclass
+    res = None
+    environ = None
+    head = False  # a HEAD request
+    input = EMPTY_INPUT  # the environ's wsgi.input
 
-    def __init__(self, server: "WSGI", res, environ: Dict[str, Any], head: bool, has_body: bool) -> None:
-        self.server = server
-        self.res = res
-        self.environ = environ
-        self.head = head
-        if has_body:
-            self.cond = threading.Condition(threading.Lock())
-            self.input = environ["wsgi.input"] = Input(self)
-        else:
-            self.input = environ["wsgi.input"] = EMPTY_INPUT
+    # Created without __init__ (WSGI._on_request sets res and environ): one
+    # call less per request.
+
+    def _loop_with_body(self) -> None:
+        """The request has a body: wsgi.input streams it."""
+        self.cond = threading.Condition(threading.Lock())
+        self.input = self.environ["wsgi.input"] = Input(self)
 
     # -- application thread ------------------------------------------------
 
@@ -361,6 +372,7 @@ class _Exchange:
             if declared is None or declared == len(body) or self.head:
                 # HEAD: the declared length, no body
                 result = _sk_res_respond(res._native, res._id, status, len(status), headers, len(headers),
+                                         headers.count(b"\0") >> 1,  # "name\0value\0" pairs
                                          body, 0 if self.head and declared is not None else len(body))
                 if result == _SK_OK:
                     res._done = True
@@ -436,6 +448,17 @@ def _write_head(res, status: bytes, headers: Union[bytes, List[Tuple[bytes, byte
         res._check(result)  # gone: marks the response done; anything else raises
         return False
     return True
+
+
+def _with_room(base: Dict[str, Any]) -> Dict[str, Any]:
+    """BASE in a table with room for a request's headers: its copies then
+    take them without growing (CPython copies a dict's table as it is)."""
+    roomy = dict(base)
+    for key in range(_ENVIRON_ROOM - len(roomy)):
+        roomy[key] = None
+    for key in range(_ENVIRON_ROOM - len(base)):
+        del roomy[key]
+    return roomy
 
 
 def _regular_file_size(filelike: Any) -> Optional[int]:
@@ -537,6 +560,7 @@ class WSGI:
         self.lifespan = lifespan
         self.threads = threads
         self._limits = limits
+        self._multiprocess = False  # run(workers=N > 1): the app is served by several processes
         self._listen_args: Tuple[Any, Any] = (None, None)
         self.server: Optional[App] = None  # the App serving, once run() started
         self._bridge: Optional[LoopBridge] = None
@@ -546,6 +570,7 @@ class WSGI:
         self._thread: Optional[threading.Thread] = None
         self._loop_thread: Optional[int] = None
         self._endpoint = ffi.new("char[18]")  # the client's raw address and port (loop thread)
+        self._pack_buffer = ffi.new("char[]", _PACK_SIZE)  # sk_req_pack's output (loop thread)
         self._close_requested = False
 
     def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
@@ -561,9 +586,10 @@ class WSGI:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError("workers must be a positive int")
         if workers != 1:
-            raise NotImplementedError(
-                "WSGI.run(workers=%d): worker processes come with the socketify worker supervisor, "
-                "not in this build; start one process per worker (they share the port)" % workers)
+            self._multiprocess = True  # wsgi.multiprocess, in every worker
+            serve_workers("WSGI", self._listen_args[0], lambda: self._serve(None), workers, block,
+                          self._limits.get("graceful_shutdown_timeout", 10.0))
+            return self
         if block:
             self._serve(None)
             return self
@@ -612,10 +638,11 @@ class WSGI:
                      lifespan=self.lifespan, **self._limits)
         self._loop_thread = threading.get_ident()
         self._bridge = LoopBridge(server.loop.get_native_loop())
+        self._exchange_class = type("_Exchange", (_Exchange,), {"server": self})
         self._pool = pool = ThreadPool(self.threads, self._run_app, "socketify-wsgi")
         self._stopped = False
         try:
-            server.any("/*", self._on_request)
+            self._route(server)
             if isinstance(self.websocket, dict):
                 server.ws("/*", _ws_behavior(self.websocket, self.websocket_options))
             elif self.websocket is not None:
@@ -638,6 +665,7 @@ class WSGI:
             # Requests still running see the server stopped and end quietly.
             self._stopped = True
             pool.shutdown(5.0)
+            self._bridge.close()
             server.dispose()
 
     def _base_environ(self, config: AppListenOptions) -> Dict[str, Any]:
@@ -648,7 +676,17 @@ class WSGI:
             host = config.host or ""
             name = socket.gethostname() if host in ("", "0.0.0.0", "::", "[::]") else host
             port = str(config.port)
-        return {
+        base = {
+            # Set for every request (placeholders here): updating a key costs
+            # less than adding one.
+            "REQUEST_METHOD": "",
+            "PATH_INFO": "",
+            "QUERY_STRING": "",
+            "RAW_URI": "",
+            "SERVER_PROTOCOL": "",
+            "REMOTE_ADDR": "",
+            "REMOTE_PORT": "",
+            "wsgi.input": EMPTY_INPUT,
             "GATEWAY_INTERFACE": "CGI/1.1",
             "SERVER_SOFTWARE": SERVER_SOFTWARE,
             "SERVER_NAME": name,
@@ -658,18 +696,59 @@ class WSGI:
             "wsgi.url_scheme": "https" if self.options is not None else "http",
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
+            "wsgi.multiprocess": self._multiprocess,
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
             "wsgi.file_wrapper": FileWrapper,
         }
+        return _with_room(base)
 
-    def _on_request(self, res, req) -> None:
+    def _route(self, server: App) -> None:
+        """Every request to ``_on_request``: straight from the core (no Request
+        object, no handler wrapper: the environ is the request), unless a
+        route hook (the CLI's features) must wrap the handler."""
+        if App._route_hook is not None:
+            def handler(res, req) -> None:
+                self._on_request(res, req._native())
+                req._ptr = None  # the environ holds the request: the App need not copy it
+            server.any("/*", handler)
+            return
+        response_class = server._response_class
+        req_ptr = server._current_request
+        on_request = self._on_request
+        pending = server._pending
+
+        def dispatch(res_id: int) -> None:
+            res = _new(response_class)
+            res._id = res_id
+            try:
+                on_request(res, req_ptr)
+            except Exception as error:
+                server._report_error(error, res, None)
+                return
+            except BaseException as error:  # SystemExit/KeyboardInterrupt: stop serving, as App does
+                server._report_error(error, res, None)
+                server.close()
+                return
+            if not res._done:  # listen for the client going away
+                res._pending = True
+                pending[res_id] = res
+
+        handler_id = _binding.register_route(dispatch)
+        if lib.sk_app_route(server._native, ffi.NULL, 0, b"/*", 2, handler_id) != _SK_OK:
+            raise RuntimeError("the WSGI route could not be registered")
+
+    def _on_request(self, res, req_ptr) -> None:
         """Loop thread: the environ, then the application on the pool."""
         environ = self._base.copy()
         # Request line, version and headers in one call (instead of one per
         # field: each cffi call costs more than the copying it saves).
-        parts = req._packed(_sk_req_pack).split(b"\0")
+        buf = self._pack_buffer
+        size = _sk_req_pack(req_ptr, buf, _PACK_SIZE)
+        if size > _PACK_SIZE:
+            buf = ffi.new("char[]", size)
+            _sk_req_pack(req_ptr, buf, size)
+        parts = _unpack(buf, size).split(b"\0")
         method = parts[0].decode("latin-1")
         url = parts[1].decode("latin-1")
         query = parts[2].decode("latin-1")
@@ -678,7 +757,8 @@ class WSGI:
         environ["PATH_INFO"] = unquote_to_bytes(parts[1]).decode("latin-1") if "%" in url else url
         environ["QUERY_STRING"] = query
         environ["RAW_URI"] = url + "?" + query if query else url
-        environ["SERVER_PROTOCOL"] = "HTTP/1.1" if parts[3] == b"1" else "HTTP/1.0"
+        flags = parts[3]  # b"0" or b"1" (HTTP/1.0), then the header count
+        environ["SERVER_PROTOCOL"] = "HTTP/1.0" if flags[:1] == b"1" else "HTTP/1.1"
         endpoint = self._endpoint
         size = _sk_res_remote_endpoint(res._native, res._id, endpoint, 18)
         if size > 0:
@@ -689,10 +769,13 @@ class WSGI:
                 text = _address_text(address)
             environ["REMOTE_ADDR"] = text
             environ["REMOTE_PORT"] = str(raw[-2] << 8 | raw[-1])
+        else:  # a UNIX socket: no address
+            del environ["REMOTE_ADDR"], environ["REMOTE_PORT"]
         has_body = False
-        if len(parts) > 6:
+        headers_end = 4 + 2 * int(flags[1:])
+        if headers_end > 4:
             keys = _HEADER_KEYS
-            for i in range(4, len(parts) - 1, 2):
+            for i in range(4, headers_end, 2):
                 name = parts[i]
                 key = keys.get(name)
                 if key is None:
@@ -708,10 +791,15 @@ class WSGI:
                 environ[key] = value
             length = environ.get("CONTENT_LENGTH")
             has_body = (length is not None and length != "0") or "HTTP_TRANSFER_ENCODING" in environ
-        exchange = _Exchange(self, res, environ, method == "HEAD", has_body)
+        exchange = _new(self._exchange_class)
+        exchange.res = res
+        exchange.environ = environ
+        if method == "HEAD":
+            exchange.head = True
+        if has_body:
+            exchange._loop_with_body()
         res._aborted_handler = exchange._loop_aborted
         self._pool.submit(exchange)
-        req._ptr = None  # the environ holds the request: the App need not copy it
 
     def _run_app(self, exchange: _Exchange) -> None:
         """Pool thread: one request through the application, start to close()."""

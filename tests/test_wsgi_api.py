@@ -12,9 +12,9 @@ import pytest
 import requests
 
 import rawhttp
-from conftest import HERE, Server, write_app
+from conftest import HERE, Server
 
-from socketify import WSGI, AppListenOptions, AppOptions
+from socketify import WSGI, AppListenOptions
 
 
 def hello(environ, start_response):
@@ -43,13 +43,6 @@ def test_constructor_refuses_what_it_cannot_serve():
             pass
         with pytest.raises(RuntimeError, match="ASGI adapter"):
             WSGI(hello, websocket=asgi_app)
-
-
-def test_workers_above_one_say_what_is_missing():
-    with pytest.raises(NotImplementedError, match="worker"):
-        WSGI(hello).run(workers=2)
-    with pytest.raises(ValueError):
-        WSGI(hello).run(workers=0)
 
 
 def test_run_without_blocking_then_close_from_another_thread():

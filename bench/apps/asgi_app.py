@@ -1,8 +1,9 @@
 """Raw ASGI benchmark app (no framework) for uvicorn and granian.
 
 Same behaviour as socketify_app.py: ``/``, ``/json``,
-``/user/{id}/post/{post}?q=x`` and ``POST /echo``.
+``/user/{id}/post/{post}?q=x``, ``POST /echo`` and ``/async``.
 """
+import asyncio
 import json
 from urllib.parse import parse_qs
 
@@ -43,8 +44,25 @@ def params_body(path, query_string):
     return ("user %s post %s q %s" % (parts[2], parts[4], query)).encode()
 
 
+async def websocket_echo(receive, send):
+    """``/echo`` over WebSocket: every message back as it came."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+
 async def app(scope, receive, send):
-    """The ASGI entry point (HTTP only; lifespan is acknowledged)."""
+    """The ASGI entry point (HTTP, a WebSocket echo; lifespan is acknowledged)."""
+    if scope["type"] == "websocket":
+        await websocket_echo(receive, send)
+        return
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
@@ -59,6 +77,9 @@ async def app(scope, receive, send):
         await respond(send, 200, TEXT_HEADERS, PLAIN)
     elif path == "/json" and method == "GET":
         await respond(send, 200, JSON_HEADERS, JSON_BODY)
+    elif path == "/async" and method == "GET":
+        await asyncio.sleep(0)
+        await respond(send, 200, TEXT_HEADERS, PLAIN)
     elif path == "/echo" and method == "POST":
         await respond(send, 200, [], await read_body(receive))
     else:

@@ -1,8 +1,9 @@
-"""Serves asgi_app.py with uvicorn or granian, one process, one worker.
+"""Serves asgi_app.py with uvicorn, granian or socketify's ASGI, one process, one worker.
 
-Usage: python asgi_server.py uvicorn|granian PORT [WORKERS]
-Run with the python of bench/.venvs/uvicorn or bench/.venvs/granian
-(WORKERS, default 1: worker processes, for the workers rows).
+Usage: python asgi_server.py uvicorn|granian|socketify PORT [WORKERS]
+Run with the python of bench/.venvs/uvicorn or bench/.venvs/granian; for
+socketify, ours (the repository's python) or bench/.venvs/reference (0.0.31).
+WORKERS (default 1): worker processes, for the workers rows (uvicorn, granian).
 uvicorn uses uvloop and httptools; granian runs its ASGI interface with
 uvloop, one worker and one runtime thread. Access logs are off for both.
 """
@@ -44,12 +45,25 @@ def serve_granian(port, workers=1):
             working_dir=Path(APPS)).serve()
 
 
+def serve_socketify(port):
+    """socketify.ASGI (whichever socketify this python imports), lifespan on."""
+    from socketify import ASGI
+
+    from asgi_app import app
+
+    ASGI(app).listen(port, lambda config: print("ready: socketify ASGI on http://127.0.0.1:%d" % port,
+                                                flush=True)).run()
+
+
 def main():
     """Dispatches on argv[1]."""
     server, port = sys.argv[1], int(sys.argv[2])
     workers = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     sys.path.insert(0, APPS)
-    {"uvicorn": serve_uvicorn, "granian": serve_granian}[server](port, workers)
+    if server == "socketify":
+        serve_socketify(port)
+    else:
+        {"uvicorn": serve_uvicorn, "granian": serve_granian}[server](port, workers)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Usage: python socketify_app.py PORT [--tls KEY CERT]
 (prints a ready line, serves until killed; --tls: HTTPS with
 ``App(AppOptions(key_file_name=KEY, cert_file_name=CERT))``)
 """
+import asyncio
 import sys
 
 from socketify import App
@@ -53,6 +54,13 @@ async def echo(res, req):
         _pending.discard(res)
 
 
+async def async_plaintext(res, req):
+    """GET /async -> Hello, World! after one ``await asyncio.sleep(0)``."""
+    await asyncio.sleep(0)
+    res.write_header("Content-Type", "text/plain")
+    res.end(PLAIN)
+
+
 def main():
     """Registers the routes, listens on argv[1] and runs the loop."""
     port = int(sys.argv[1])
@@ -66,6 +74,7 @@ def main():
     app.get("/json", json_hello)
     app.get("/user/:id/post/:post", params)
     app.post("/echo", echo)
+    app.get("/async", async_plaintext)
     app.listen(port, lambda config: print("ready: socketify on http://127.0.0.1:%d" % config.port, flush=True))
     app.run()
 

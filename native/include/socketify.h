@@ -26,6 +26,7 @@ typedef uint64_t sk_res_id_t;
 #define SK_ERR_INVALID (-3) /* bad argument (CR/LF in a header, bad status line...) */
 #define SK_ERR_NOMEM (-4)
 #define SK_ERR_SYSTEM (-5) /* an OS call failed; errno says why */
+#define SK_RES_BODY_TOO_BIG 1 /* sk_res_take_body: a bigger buffer is needed */
 #define SK_ERR_BUSY (-6)   /* sk_app_poll called from inside a callback */
 
 /* sk_res_state() bits */
@@ -129,6 +130,14 @@ int sk_app_fd(const sk_app_t *app); /* readable whenever sk_app_poll has work */
 /* Run one loop iteration, waiting up to timeout_ms (-1: forever, 0: not at all).
  * Returns the number of events handled or a negative status. */
 int sk_app_poll(sk_app_t *app, int timeout_ms);
+/* Nest an outer event loop's own poll fd (asyncio's selector) in the core's
+ * wait, so one wait per iteration serves both loops; fd -1 stops it. */
+int sk_app_watch_outer(sk_app_t *app, int fd);
+/* sk_app_poll that also says whether the outer fd became readable: 1 (the
+ * outer loop has events to collect), 0, or a negative status. */
+int sk_app_run_once(sk_app_t *app, int timeout_ms);
+/* Functions run around a wait that may block (timeout != 0); NULL: none. */
+void sk_app_set_block_hooks(sk_app_t *app, void (*before)(void), void (*after)(void));
 /* method NULL: any method. A CONNECT route's pattern may be an authority
  * ("host:port"), matched by authority-form CONNECT requests. Returns SK_OK or
  * a negative status. */
@@ -189,10 +198,6 @@ size_t sk_req_header_count(const sk_req_t *req);
 /* Writes every header as "lowercase-name\0value\0" into out; returns the bytes
  * needed (call with cap 0 to size the buffer); writes only if they fit. */
 size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap);
-/* The whole request in one call, for the WSGI/ASGI adapters:
- * "method\0path\0query\0" then "0\0" (HTTP/1.0) or "1\0" (HTTP/1.1), then
- * the headers as sk_req_headers_pack writes them; same sizing rule. */
-size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap);
 /* Every :param value as "value\0" in route order (values never hold a NUL:
  * the parser refuses one in the request target); same sizing rule. */
 size_t sk_req_params_pack(const sk_req_t *req, char *out, size_t cap);
@@ -202,6 +207,20 @@ int sk_req_is_ancient(const sk_req_t *req); /* HTTP/1.0 */
 /* The handler id of the route the request is being offered to (the one passed
  * to on_request), so a binding can look up that route's parameter names. */
 int sk_req_handler_id(const sk_req_t *req);
+/* The whole request in one buffer, to keep it past on_request:
+ * "method\0path\0query\0" A N "\0" (A: '1' for HTTP/1.0 else '0'; N: the
+ * header count in decimal), then the headers as sk_req_headers_pack writes
+ * them, then the parameters as sk_req_params_pack does. Same sizing rule. */
+size_t sk_req_pack(const sk_req_t *req, char *out, size_t cap);
+/* Everything an ASGI scope needs from the request being dispatched to `res`,
+ * in one call: "VBT\0method\0path\0query\0client_ip\0client_port\0" and
+ * then "lowercase-name\0value\0" per header, in order, duplicates kept. V is
+ * '0' (HTTP/1.0) or '1'; B is '1' when a request body follows, else '0'; T
+ * is '1' when the client accepts trailers (TE: trailers). The
+ * client fields are empty on a UNIX socket. Same sizing rule as
+ * sk_req_headers_pack. */
+size_t sk_req_scope_pack(sk_app_t *app, sk_res_id_t res, const sk_req_t *req, char *out,
+                         size_t cap);
 
 /* ---- response ---- */
 int sk_res_state(const sk_app_t *app, sk_res_id_t res);
@@ -224,13 +243,30 @@ int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection
 int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
                 const char *content_type, size_t content_type_len, const char *body,
                 size_t body_len, int close_connection);
-/* A whole response in one call: status, headers as "name\0value\0" pairs
- * (each checked as sk_res_write_header checks it), then sk_res_end(body). */
+/* The status line and `count` headers given as "name\0value\0" pairs (the
+ * last NUL may be left out), in one call (each header as sk_res_write_header takes it). SK_ERR_INVALID
+ * when the pairs do not add up to `count` or a field is invalid. */
+int sk_res_write_head(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                      const char *headers, size_t headers_len, size_t count);
+/* A whole response in one call: sk_res_write_head, then sk_res_end with
+ * `body` (Content-Length from the core unless the headers gave one). */
 int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
-                   const char *headers, size_t headers_len, const char *body, size_t body_len);
+                   const char *headers, size_t headers_len, size_t count, const char *body,
+                   size_t body_len);
+/* Ends a response with trailer fields ("name\0value\0" pairs, `count` of
+ * them) after the last chunk. A response that is not chunked (the handler
+ * gave a Content-Length) has nowhere to put them: it just ends. */
+int sk_res_end_with_trailers(sk_app_t *app, sk_res_id_t res, const char *fields, size_t len,
+                             size_t count);
 /* Start delivering the request body through on_data (sends 100 Continue
  * when the client asked for it). */
 int sk_res_on_data(sk_app_t *app, sk_res_id_t res);
+/* The whole request body at once, when all of it has arrived and none was
+ * handed out yet: copies it into out and returns SK_OK (*len = its size);
+ * SK_RES_BODY_TOO_BIG when cap is smaller (*len = the size needed, nothing
+ * taken); SK_ERR_STATE when it has not all arrived or sk_res_on_data already
+ * streams it (then use sk_res_on_data). */
+int sk_res_take_body(sk_app_t *app, sk_res_id_t res, char *out, size_t cap, size_t *len);
 int sk_res_pause(sk_app_t *app, sk_res_id_t res);
 int sk_res_resume(sk_app_t *app, sk_res_id_t res);
 int sk_res_write_continue(sk_app_t *app, sk_res_id_t res);
@@ -270,6 +306,12 @@ int sk_app_ws_route(sk_app_t *app, const char *pattern, size_t pattern_len,
 int sk_res_upgrade(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_len,
                    const char *protocol, size_t protocol_len, const char *extensions,
                    size_t extensions_len, sk_res_id_t *ws);
+/* sk_res_upgrade with extra response headers ("name\0value\0" pairs,
+ * `count` of them) in the 101 answer. */
+int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_len,
+                                const char *protocol, size_t protocol_len, const char *extensions,
+                                size_t extensions_len, const char *headers, size_t headers_len,
+                                size_t count, sk_res_id_t *ws);
 /* Returns an SK_WS_SEND_* status or a negative SK_ERR_*. */
 int sk_ws_send(sk_app_t *app, sk_res_id_t ws, const char *data, size_t len, int opcode,
                int compress, int fin);

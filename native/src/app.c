@@ -431,6 +431,21 @@ int sk_app_poll(sk_app_t *app, int timeout_ms) {
   return handled;
 }
 
+int sk_app_watch_outer(sk_app_t *app, int fd) {
+  return sk_loop_watch_outer(&app->loop, fd);
+}
+
+int sk_app_run_once(sk_app_t *app, int timeout_ms) {
+  app->loop.outer_ready = 0;
+  int handled = sk_app_poll(app, timeout_ms);
+  return handled < 0 ? handled : app->loop.outer_ready;
+}
+
+void sk_app_set_block_hooks(sk_app_t *app, void (*before)(void), void (*after)(void)) {
+  app->loop.before_block = before;
+  app->loop.after_block = after;
+}
+
 int sk_app_add_route(sk_router_t *router, const char *method, size_t method_len,
                      const char *pattern, size_t pattern_len, int handler_id) {
   int r;

@@ -335,7 +335,13 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
         break;
       }
       pos += head_len;
+      conn->dispatch_input = data + pos;
+      conn->dispatch_input_len = len - pos;
+      conn->dispatch_taken = 0;
       begin_request(conn, &app->request);
+      conn->dispatch_input = NULL;
+      pos += conn->dispatch_taken; /* a body the handler took whole */
+      conn->dispatch_taken = 0;
     } else if (conn->phase == SK_PHASE_REQUEST) {
       if (!conn->body_done) {
         if (pos == len) break;
@@ -507,6 +513,14 @@ void sk_conn_on_tick(sk_conn_t *conn) {
     return;
   }
   if (conn->deadline == 0 || conn->app->loop.now_ticks < conn->deadline) return;
+  if (conn->phase == SK_PHASE_REQUEST && conn->stage != SK_RES_DONE && conn->backlog.len == 0 &&
+      (conn->body_done || conn->user_paused)) {
+    /* The client sent what it owes and reads what it gets: the application
+     * is working on its answer (a slow query, a quiet stream), and that time
+     * is not the client's idleness. */
+    conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
+    return;
+  }
   if (conn->phase == SK_PHASE_HEAD && conn->in.len > 0) {
     sk_res_write_error(conn, 408); /* slow client: the head did not arrive in time */
     conn->deadline = sk_deadline_in(conn->app, 2);

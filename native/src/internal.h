@@ -66,6 +66,14 @@ typedef struct sk_loop {
   void *ctx;
   sk_watch_t tick_watch;
   sk_watch_t wake_watch;
+  /* An outer loop's own poll fd (asyncio's selector) nested in ours, so one
+   * wait serves both: outer_ready says it has events to collect. */
+  sk_watch_t outer_watch;
+  int outer_ready;
+  /* Called around a wait that may block (timeout != 0), e.g. to let other
+   * threads of the embedding interpreter run meanwhile. */
+  void (*before_block)(void);
+  void (*after_block)(void);
 } sk_loop_t;
 
 int sk_loop_init(sk_loop_t *loop);
@@ -76,6 +84,7 @@ void sk_loop_remove(sk_loop_t *loop, sk_watch_t *watch);
 int sk_loop_run_once(sk_loop_t *loop, int timeout_ms); /* events handled, or <0 */
 void sk_loop_wake(sk_loop_t *loop);                   /* make the loop fd readable */
 void sk_loop_set_tick(sk_loop_t *loop, int armed);    /* 1 s timer on/off */
+int sk_loop_watch_outer(sk_loop_t *loop, int fd);     /* fd -1: stop watching */
 
 /* Backend: the only functions that differ between epoll and kqueue. */
 int sk_backend_init(sk_loop_t *loop);
@@ -100,6 +109,7 @@ long sk_socket_write2(int fd, const char *a, size_t a_len, const char *b, size_t
 void sk_socket_close(int fd);
 int sk_socket_format_address(const struct sockaddr_storage *addr, char *out, size_t cap,
                              int as_text);
+int sk_socket_port(const struct sockaddr_storage *addr); /* -1 when not TCP */
 void sk_socket_address_from_raw(struct sockaddr_storage *addr, const void *raw, size_t raw_len);
 
 /* ---- TLS and the transport every connection uses (tls.c) ---- */
@@ -200,6 +210,11 @@ struct sk_conn {
   sk_buf_t backlog; /* output the kernel did not take yet */
   sk_buf_t body;    /* request body received before on_data was asked for */
   sk_buf_t head;    /* status line and headers written so far, not yet sent */
+  /* While a request is dispatched: the input after its head (possibly its
+   * whole body), and how much of it sk_res_take_body handed out. */
+  const char *dispatch_input;
+  size_t dispatch_input_len;
+  size_t dispatch_taken;
 
   /* request in flight */
   int version_minor;
@@ -417,6 +432,14 @@ int sk_res_write_error(sk_conn_t *conn, int status); /* canned 4xx/5xx + close *
 /* The same with extra header lines ("Name: value\r\n"). */
 int sk_res_write_error_with(sk_conn_t *conn, int status, const char *extra, size_t extra_len);
 int sk_res_write_not_found(sk_conn_t *conn);
+/* A header field as we accept it from a handler (token name, no control
+ * characters in the value, a Content-Length of plain digits). */
+int sk_field_valid(const char *name, size_t name_len, const char *value, size_t value_len);
+/* Walks packed "name\0value\0" pairs (the last NUL may be left out): 1 with
+ * the next pair, 0 at the end, -1 when a name has no NUL after it. */
+int sk_pairs_next(const char **cursor, const char *end, sk_slice_t *name, sk_slice_t *value);
+/* Every pair valid, and exactly `count` of them. */
+int sk_pairs_valid(const char *packed, size_t len, size_t count);
 
 #define SK_MIN(a, b) ((a) < (b) ? (a) : (b))
 

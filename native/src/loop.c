@@ -23,8 +23,20 @@ static int set_nonblocking_cloexec(int fd) {
   return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+static void on_outer_event(sk_watch_t *watch, unsigned events) {
+  (void)events;
+  sk_loop_t *loop = (sk_loop_t *)((char *)watch - offsetof(sk_loop_t, outer_watch));
+  loop->outer_ready = 1;
+}
+
 int sk_loop_init(sk_loop_t *loop) {
   loop->backend_fd = -1;
+  loop->outer_watch.fd = -1;
+  loop->outer_watch.interest = 0;
+  loop->outer_watch.on_event = on_outer_event;
+  loop->outer_ready = 0;
+  loop->before_block = NULL;
+  loop->after_block = NULL;
   loop->tick_fd = -1;
   loop->wake_read_fd = -1;
   loop->wake_write_fd = -1;
@@ -84,6 +96,13 @@ void sk_loop_wake(sk_loop_t *loop) {
   char byte = 1;
   /* EAGAIN means the pipe is full, which already makes the loop readable. */
   if (write(loop->wake_write_fd, &byte, 1) < 0 && errno != EAGAIN) loop->wake_pending = 0;
+}
+
+int sk_loop_watch_outer(sk_loop_t *loop, int fd) {
+  if (loop->outer_watch.fd >= 0) sk_loop_remove(loop, &loop->outer_watch);
+  loop->outer_watch.fd = fd;
+  loop->outer_ready = 0;
+  return fd < 0 ? SK_OK : sk_loop_add(loop, &loop->outer_watch, SK_EV_READ);
 }
 
 void sk_loop_set_tick(sk_loop_t *loop, int armed) {

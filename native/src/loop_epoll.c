@@ -75,8 +75,12 @@ int sk_backend_ctl(sk_loop_t *loop, sk_watch_t *watch, unsigned old_interest,
 
 int sk_backend_wait(sk_loop_t *loop, int timeout_ms) {
   struct epoll_event events[SK_EPOLL_BATCH];
+  int blocking = timeout_ms != 0 && loop->before_block;
+  if (blocking) loop->before_block();
   int count = epoll_wait(loop->backend_fd, events, SK_EPOLL_BATCH, timeout_ms);
-  if (count < 0) return errno == EINTR ? 0 : SK_ERR_SYSTEM;
+  int wait_errno = errno;
+  if (blocking) loop->after_block();
+  if (count < 0) return wait_errno == EINTR ? 0 : SK_ERR_SYSTEM;
   for (int i = 0; i < count; i++) {
     sk_watch_t *watch = events[i].data.ptr;
     unsigned mask = 0;

@@ -49,8 +49,12 @@ int sk_backend_wait(sk_loop_t *loop, int timeout_ms) {
     timeout.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
     timeout_ptr = &timeout;
   }
+  int blocking = timeout_ms != 0 && loop->before_block;
+  if (blocking) loop->before_block();
   int count = kevent(loop->backend_fd, NULL, 0, events, SK_KQUEUE_BATCH, timeout_ptr);
-  if (count < 0) return errno == EINTR ? 0 : SK_ERR_SYSTEM;
+  int wait_errno = errno;
+  if (blocking) loop->after_block();
+  if (count < 0) return wait_errno == EINTR ? 0 : SK_ERR_SYSTEM;
   for (int i = 0; i < count; i++) {
     if (events[i].filter == EVFILT_TIMER) {
       loop->now_ticks += events[i].data > 0 ? (uint64_t)events[i].data : 1;

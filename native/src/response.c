@@ -224,25 +224,62 @@ int sk_res_write_status(sk_app_t *app, sk_res_id_t res, const char *status, size
   return write_status_line(conn, status, len);
 }
 
-int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t name_len,
-                        const char *value, size_t value_len) {
-  sk_conn_t *conn = live_conn(app, res);
-  if (!conn) return SK_ERR_STALE;
-  if (conn->stage == SK_RES_BODY) return SK_ERR_STATE;
-  if (name_len == 0) return SK_ERR_INVALID;
-  for (size_t i = 0; i < name_len; i++)
-    if (!is_tchar((unsigned char)name[i])) return SK_ERR_INVALID;
-  if (!valid_field_value(value, value_len)) return SK_ERR_INVALID;
+/* Content-Length as the handler gave it: plain digits, no overflow. */
+static int parse_length(const char *value, size_t len, uint64_t *out) {
+  uint64_t length = 0;
+  if (len == 0 || len > 19) return 0;
+  for (size_t i = 0; i < len; i++) {
+    if (value[i] < '0' || value[i] > '9') return 0;
+    length = length * 10 + (uint64_t)(value[i] - '0');
+  }
+  *out = length;
+  return 1;
+}
 
+int sk_field_valid(const char *name, size_t name_len, const char *value, size_t value_len) {
+  if (name_len == 0) return 0;
+  for (size_t i = 0; i < name_len; i++)
+    if (!is_tchar((unsigned char)name[i])) return 0;
+  uint64_t length;
+  if (sk_ascii_ieq(name, name_len, "content-length", 14) && !parse_length(value, value_len, &length))
+    return 0;
+  return valid_field_value(value, value_len);
+}
+
+int sk_pairs_next(const char **cursor, const char *end, sk_slice_t *name, sk_slice_t *value) {
+  const char *p = *cursor;
+  if (p >= end) return 0;
+  const char *nul = memchr(p, '\0', (size_t)(end - p));
+  if (!nul) return -1;
+  name->data = p;
+  name->len = (size_t)(nul - p);
+  p = nul + 1;
+  /* The last value may end at `end` without its NUL (b"\0".join(fields)). */
+  nul = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
+  value->data = p;
+  value->len = (size_t)((nul ? nul : end) - p);
+  *cursor = nul ? nul + 1 : end;
+  return 1;
+}
+
+int sk_pairs_valid(const char *packed, size_t len, size_t count) {
+  const char *cursor = packed, *end = packed + len;
+  sk_slice_t name, value;
+  size_t seen = 0;
+  int r;
+  while ((r = sk_pairs_next(&cursor, end, &name, &value)) == 1) {
+    if (!sk_field_valid(name.data, name.len, value.data, value.len)) return 0;
+    seen++;
+  }
+  return r == 0 && seen == count;
+}
+
+/* A header already validated: the framing ones are read for their meaning. */
+static int put_header(sk_conn_t *conn, const char *name, size_t name_len, const char *value,
+                      size_t value_len) {
   if (sk_ascii_ieq(name, name_len, "content-length", 14)) {
-    uint64_t length = 0;
-    if (value_len == 0 || value_len > 19) return SK_ERR_INVALID;
-    for (size_t i = 0; i < value_len; i++) {
-      if (value[i] < '0' || value[i] > '9') return SK_ERR_INVALID;
-      length = length * 10 + (uint64_t)(value[i] - '0');
-    }
     conn->has_content_length = 1;
-    conn->declared_length = length;
+    parse_length(value, value_len, &conn->declared_length);
     return SK_OK;
   }
   if (sk_ascii_ieq(name, name_len, "transfer-encoding", 17)) return SK_OK; /* framing is ours */
@@ -278,6 +315,31 @@ int sk_res_discard_head(sk_app_t *app, sk_res_id_t res) {
   conn->declared_length = 0;
   conn->has_date = 0;
   conn->no_body = conn->head_request;
+  return SK_OK;
+}
+
+int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t name_len,
+                        const char *value, size_t value_len) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage == SK_RES_BODY) return SK_ERR_STATE;
+  if (!sk_field_valid(name, name_len, value, value_len)) return SK_ERR_INVALID;
+  return put_header(conn, name, name_len, value, value_len);
+}
+
+int sk_res_write_head(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                      const char *headers, size_t headers_len, size_t count) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->stage != SK_RES_NONE) return SK_ERR_STATE;
+  /* Validate everything first: nothing reaches the wire from a bad head. */
+  if (!sk_pairs_valid(headers, headers_len, count)) return SK_ERR_INVALID;
+  int r = write_status_line(conn, status, status_len);
+  if (r != SK_OK) return r;
+  const char *cursor = headers, *end = headers + headers_len;
+  sk_slice_t name, value;
+  while (sk_pairs_next(&cursor, end, &name, &value) == 1)
+    put_header(conn, name.data, name.len, value.data, value.len);
   return SK_OK;
 }
 
@@ -351,29 +413,6 @@ int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t statu
   return sk_res_end(app, res, body, body_len, close_connection);
 }
 
-int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
-                   const char *headers, size_t headers_len, const char *body, size_t body_len) {
-  sk_conn_t *conn = live_conn(app, res);
-  if (!conn) return SK_ERR_STALE;
-  if (conn->stage != SK_RES_NONE) return SK_ERR_STATE;
-  int r = write_status_line(conn, status, status_len);
-  /* headers: "name\0value\0" pairs; a value may be empty, never hold a NUL */
-  const char *p = headers, *end = headers + headers_len;
-  while (r == SK_OK && p < end) {
-    const char *name = p;
-    const char *name_end = memchr(name, '\0', (size_t)(end - name));
-    if (!name_end) return SK_ERR_INVALID;
-    const char *value = name_end + 1;
-    const char *value_end = value < end ? memchr(value, '\0', (size_t)(end - value)) : NULL;
-    if (!value_end) return SK_ERR_INVALID;
-    r = sk_res_write_header(app, res, name, (size_t)(name_end - name), value,
-                            (size_t)(value_end - value));
-    p = value_end + 1;
-  }
-  if (r != SK_OK) return r;
-  return sk_res_end(app, res, body, body_len, 0);
-}
-
 int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len, uint64_t total,
                    int close_connection, int *done) {
   *done = 0;
@@ -396,6 +435,40 @@ int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
   return conn->closed || conn->backlog.len == 0;
 }
 
+int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
+                   const char *headers, size_t headers_len, size_t count, const char *body,
+                   size_t body_len) {
+  int r = sk_res_write_head(app, res, status, status_len, headers, headers_len, count);
+  if (r != SK_OK) return r;
+  return sk_res_end(app, res, body, body_len, 0);
+}
+
+int sk_res_end_with_trailers(sk_app_t *app, sk_res_id_t res, const char *fields, size_t len,
+                             size_t count) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (!sk_pairs_valid(fields, len, count)) return SK_ERR_INVALID;
+  if (conn->stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
+  if (!conn->chunked_out) {
+    end_response(conn);
+    return SK_OK;
+  }
+  /* RFC 9112 7.1.2: the last chunk, then the trailer section. */
+  sk_out_write(conn, "0\r\n", 3);
+  const char *cursor = fields, *end = fields + len;
+  sk_slice_t name, value;
+  while (sk_pairs_next(&cursor, end, &name, &value) == 1) {
+    sk_out_write(conn, name.data, name.len);
+    sk_out_write(conn, ": ", 2);
+    sk_out_write(conn, value.data, value.len);
+    sk_out_write(conn, "\r\n", 2);
+  }
+  sk_out_write(conn, "\r\n", 2);
+  sk_conn_response_done(conn);
+  sk_out_flush_outside_dispatch(app);
+  return SK_OK;
+}
+
 int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
@@ -412,6 +485,40 @@ int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
    * this call: handlers must not run re-entrantly. */
   sk_app_defer(app, conn);
   return SK_OK;
+}
+
+int sk_res_take_body(sk_app_t *app, sk_res_id_t res, char *out, size_t cap, size_t *len) {
+  sk_conn_t *conn = live_conn(app, res);
+  if (!conn) return SK_ERR_STALE;
+  if (conn->body_wanted) return SK_ERR_STATE; /* already streaming through on_data */
+  if (conn->body_done) {
+    /* Everything arrived before anyone asked: it waits in conn->body. */
+    *len = conn->body.len;
+    if (conn->body.len > cap) return SK_RES_BODY_TOO_BIG;
+    if (conn->body.len) memcpy(out, conn->body.data, conn->body.len);
+    sk_buf_free(&conn->body);
+    conn->body_wanted = 1;
+    conn->body_last_sent = 1;
+    return SK_OK;
+  }
+  /* Inside the dispatch of its request, a Content-Length body that arrived
+   * with the head is still in the input, not yet fed: take it from there. */
+  if (conn->in_dispatch && conn->dispatch_input && conn->body_kind == SK_BODY_LENGTH &&
+      conn->body_received == 0 && conn->body.len == 0 &&
+      conn->body_remaining <= conn->dispatch_input_len - conn->dispatch_taken) {
+    size_t size = (size_t)conn->body_remaining;
+    *len = size;
+    if (size > cap) return SK_RES_BODY_TOO_BIG;
+    memcpy(out, conn->dispatch_input + conn->dispatch_taken, size);
+    conn->dispatch_taken += size;
+    conn->body_received = size;
+    conn->body_remaining = 0;
+    conn->body_done = 1;
+    conn->body_wanted = 1;
+    conn->body_last_sent = 1;
+    return SK_OK;
+  }
+  return SK_ERR_STATE;
 }
 
 int sk_res_write_continue(sk_app_t *app, sk_res_id_t res) {

@@ -286,6 +286,12 @@ int sk_socket_format_address(const struct sockaddr_storage *addr, char *out, siz
   return (int)strlen(out);
 }
 
+int sk_socket_port(const struct sockaddr_storage *addr) {
+  if (addr->ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+  if (addr->ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+  return -1;
+}
+
 void sk_socket_address_from_raw(struct sockaddr_storage *addr, const void *raw, size_t raw_len) {
   memset(addr, 0, sizeof *addr);
   if (raw_len == 4) {

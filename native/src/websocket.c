@@ -120,10 +120,19 @@ void sk_ws_free(sk_ws_t *ws) {
 int sk_res_upgrade(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_len,
                    const char *protocol, size_t protocol_len, const char *extensions,
                    size_t extensions_len, sk_res_id_t *ws_out) {
+  return sk_res_upgrade_with_headers(app, res, key, key_len, protocol, protocol_len, extensions,
+                                     extensions_len, "", 0, 0, ws_out);
+}
+
+int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_len,
+                                const char *protocol, size_t protocol_len, const char *extensions,
+                                size_t extensions_len, const char *headers, size_t headers_len,
+                                size_t count, sk_res_id_t *ws_out) {
   sk_conn_t *conn = sk_app_lookup(app, res);
   if (!conn || conn->stage == SK_RES_DONE) return SK_ERR_STALE;
   if (!conn->upgrade_behavior || conn->stage != SK_RES_NONE) return SK_ERR_STATE;
   if (!sk_ws_key_valid(key, key_len)) return SK_ERR_INVALID;
+  if (!sk_pairs_valid(headers, headers_len, count)) return SK_ERR_INVALID;
   for (size_t i = 0; i < protocol_len; i++)
     if ((unsigned char)protocol[i] < 0x21 || (unsigned char)protocol[i] > 0x7e) return SK_ERR_INVALID;
   uint32_t behavior = conn->upgrade_behavior - 1;
@@ -167,6 +176,14 @@ int sk_res_upgrade(sk_app_t *app, sk_res_id_t res, const char *key, size_t key_l
   if (negotiated_len) {
     sk_out_write(conn, extensions_field, sizeof extensions_field - 1);
     sk_out_write(conn, negotiated, negotiated_len);
+  }
+  const char *cursor = headers, *end = headers + headers_len;
+  sk_slice_t name, value;
+  while (sk_pairs_next(&cursor, end, &name, &value) == 1) {
+    sk_out_write(conn, "\r\n", 2);
+    sk_out_write(conn, name.data, name.len);
+    sk_out_write(conn, ": ", 2);
+    sk_out_write(conn, value.data, value.len);
   }
   sk_out_write(conn, "\r\n\r\n", 4);
 
