@@ -6,7 +6,7 @@ native router hands back, so a request reaches its dispatcher with a list
 index instead of a handle lookup.
 """
 import logging
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 try:
     from ._native import ffi, lib
@@ -33,6 +33,7 @@ route_parameter_names: Dict[int, Tuple[str, ...]] = {}
 
 
 def register_route(dispatcher: Callable, parameter_names: Tuple[str, ...] = ()) -> int:
+    """Keeps ``dispatcher`` for the core's callbacks; returns the handler id the core is given."""
     _routes.append(dispatcher)
     handler_id = len(_routes) - 1
     if parameter_names:
@@ -46,10 +47,11 @@ def register_app(app_id: int, app) -> None:
 
 
 def unregister_app(app_id: int) -> None:
+    """Forgets an app registered by ``register_app`` (no-op if it is not)."""
     _apps.pop(app_id, None)
 
 
-def native_address(function, native, handle_id, as_text: bool):
+def native_address(function: Callable, native: Any, handle_id: int, as_text: bool) -> Union[str, bytes, None]:
     """Calls one of the core's address getters (remote, proxied; response or
     WebSocket): the address as text or as raw bytes, None when there is none."""
     buf = ffi.new("char[64]")

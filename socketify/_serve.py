@@ -73,6 +73,7 @@ class Features:
 
     @property
     def active(self) -> bool:
+        """Whether any feature is on (off: the app is served untouched)."""
         return bool(self.access_log or self.proxy or self.root_path or self.limit)
 
 
@@ -233,14 +234,6 @@ def asgi_wrapper(app: Callable, features: Features) -> Callable:
         kind = scope.get("type")
         if kind not in ("http", "websocket"):
             return await app(scope, receive, send)
-        if features.limit is not None and active[0] >= features.limit:
-            if kind == "http":
-                await send({"type": "http.response.start", "status": 503,
-                            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"19")]})
-                await send({"type": "http.response.body", "body": b"Service Unavailable"})
-            else:
-                await send({"type": "websocket.close", "code": 1013})
-            return None
         scope = dict(scope)
         if features.proxy is not None:
             client = scope.get("client")
@@ -281,6 +274,14 @@ def asgi_wrapper(app: Callable, features: Features) -> Callable:
                         _log_access(line[0], line[1], line[2], line[3], state["status"], state["size"])
                 await inner_send(message)
 
+        if features.limit is not None and active[0] >= features.limit:  # after the log's send: logged too
+            if kind == "http":
+                await send({"type": "http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"19")]})
+                await send({"type": "http.response.body", "body": b"Service Unavailable"})
+            else:
+                await send({"type": "websocket.close", "code": 1013})
+            return None
         active[0] += 1
         try:
             return await app(scope, receive, send)
@@ -297,10 +298,6 @@ def wsgi_wrapper(app: Callable, features: Features) -> Callable:
     active = [0]
 
     def with_features(environ, start_response):
-        if features.limit is not None and active[0] >= features.limit:
-            start_response("503 Service Unavailable", [("Content-Type", "text/plain"),
-                                                       ("Content-Length", "19")])
-            return [b"Service Unavailable"]
         if features.proxy is not None:
             peer = environ.get("REMOTE_ADDR") or None
             if features.proxy.trusts(peer):
@@ -326,6 +323,11 @@ def wsgi_wrapper(app: Callable, features: Features) -> Callable:
                 state["status"] = _status_code(status)
                 return inner_start(status, headers, exc_info)
 
+        if features.limit is not None and active[0] >= features.limit:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"),
+                                                       ("Content-Length", "19")])
+            result = [b"Service Unavailable"]
+            return _LoggedBody(result, line, state) if features.access_log else result
         active[0] += 1
         try:
             result = app(environ, start_response)

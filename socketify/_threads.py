@@ -33,6 +33,7 @@ class LoopBridge:
         loop.add_reader(self._wake_in.fileno(), self._woken)
 
     def call(self, fn: Callable, *args: Any) -> None:
+        """Runs ``fn(*args)`` on the loop thread, after the calls queued before it."""
         self._calls.append((fn, args))
         # Append before the check: a run that already cleared the flag then
         # sees the call; otherwise this schedules one (at worst a spare run).
@@ -44,6 +45,7 @@ class LoopBridge:
                 pass
             except OSError:  # closed: nobody can answer any more
                 self._calls.clear()
+                self._scheduled = False  # so later calls are dropped too, not kept forever
 
     def close(self) -> None:
         """Stops watching for calls (on the loop thread, before it closes);
@@ -96,6 +98,7 @@ class ThreadPool:
         self._threads: List[threading.Thread] = []
 
     def submit(self, item: Any) -> None:
+        """Queues ``item`` for the next free thread (starting the threads on first use)."""
         if not self._threads:
             for i in range(self.size):
                 thread = threading.Thread(target=self._work, name="%s-%d" % (self.name, i), daemon=True)

@@ -57,6 +57,14 @@ class Input:
 
     # -- application thread ------------------------------------------------
 
+    def _resume_due(self) -> bool:
+        """The core is paused, the application has caught up, and no resume is on its way."""
+        return self._paused and not self._resume_asked and self._received - self._consumed < _INPUT_LOW
+
+    def _ask_resume(self) -> None:
+        self._resume_asked = True
+        self._ex.server._bridge.call(self._loop_resume)
+
     def _next_chunk(self) -> bytes:
         """The next piece of the body, waiting for it; ``b""`` at its end."""
         chunks = self._chunks
@@ -65,10 +73,8 @@ class Input:
             if chunks:
                 chunk = chunks.popleft()
                 self._consumed += len(chunk)
-                if (self._paused and not self._resume_asked
-                        and self._received - self._consumed < _INPUT_LOW):
-                    self._resume_asked = True
-                    ex.server._bridge.call(self._loop_resume)
+                if self._resume_due():
+                    self._ask_resume()
                 return chunk
             if self._eof:
                 return b""
@@ -77,7 +83,12 @@ class Input:
             if not self._started:
                 self._started = True
                 ex.server._bridge.call(self._loop_start)
-            ex._wait(lambda: chunks or self._eof)
+            # The loop may pause after this thread's last pop (it read
+            # _consumed before that pop): with nothing left to pop, only
+            # this check asks it to resume, so the wait ends on it too.
+            if self._resume_due():
+                self._ask_resume()
+            ex._wait(lambda: chunks or self._eof or self._resume_due())
 
     def read(self, size: Optional[int] = -1) -> bytes:
         """Up to ``size`` bytes (all of the rest when omitted or negative);

@@ -64,6 +64,45 @@ def _listen_flags(config: AppListenOptions) -> int:
     return flags
 
 
+class _Default:
+    """The built-in default of an ``App(...)`` parameter, marking it "not
+    passed": ``App.__init__`` uses the process-wide default set by
+    ``set_app_defaults`` in its place when there is one."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)  # help(App) shows the plain default
+
+
+# Process-wide defaults for App(...) arguments the caller does not pass; the
+# CLI fills it in each worker (set_app_defaults), nothing else writes it.
+_app_defaults: Dict[str, Any] = {}
+_DEFAULTABLE = ("options", "request_response_factory_max_items", "websocket_factory_max_items",
+                "task_factory_max_items", "lifespan", "idle_timeout", "graceful_shutdown_timeout",
+                "pubsub")
+
+
+def set_app_defaults(**values: Any) -> None:
+    """Makes ``values`` the defaults of every later ``App(...)`` in this process;
+    arguments a program passes explicitly still win (the CLI's options)."""
+    unknown = sorted(set(values) - set(_DEFAULTABLE))
+    if unknown:
+        raise TypeError("set_app_defaults: no App(...) default named %s (known: %s)"
+                        % (", ".join(unknown), ", ".join(_DEFAULTABLE)))
+    _app_defaults.update(values)
+
+
+def _resolved(name: str, value: Any) -> Any:
+    """``value``, or the process-wide default for ``name`` if the caller did not pass one."""
+    if isinstance(value, _Default):
+        return _app_defaults.get(name, value.value)
+    return value
+
+
 def _plural(count: int, noun: str) -> str:
     return "%d %s%s" % (count, noun, "" if count == 1 else "s")
 
@@ -89,8 +128,11 @@ class App(WebSocketRoutes):
     responses and WebSocket closes finish before closing what is left.
     ``proxy_protocol``: who may
     send a PROXY header (True: any client, False: nobody, or a list of
-    trusted addresses/networks). ``pubsub`` takes a backplane
-    (``socketify.pubsub.RedisBackplane(url)``) that carries ``publish`` to
+    trusted addresses/networks). ``close_unanswered=False`` keeps the idle
+    timeout from closing a request the handler is still working on (the
+    ASGI and WSGI adapters use it). ``pubsub`` takes a backplane
+    (``socketify.pubsub.RedisBackplane(url)``, or just its URL, for a
+    backplane of this App's own) that carries ``publish`` to
     every other process sharing it.
     """
 
@@ -102,23 +144,33 @@ class App(WebSocketRoutes):
 
     def __init__(
         self,
-        options: Optional[AppOptions] = None,
-        request_response_factory_max_items: int = 0,
-        websocket_factory_max_items: int = 0,
-        task_factory_max_items: int = 100_000,
-        lifespan: bool = True,
+        options: Optional[AppOptions] = _Default(None),
+        request_response_factory_max_items: int = _Default(0),
+        websocket_factory_max_items: int = _Default(0),
+        task_factory_max_items: int = _Default(100_000),
+        lifespan: bool = _Default(True),
         idle_relaxation_time: float = 0.01,
         *,
         max_request_line_size: int = 8192,
         max_header_size: int = 8192,
         max_header_count: int = 100,
         header_timeout: int = 10,
-        idle_timeout: int = 10,
+        idle_timeout: int = _Default(10),
         max_body_size: int = 0,
-        graceful_shutdown_timeout: float = 10.0,
+        graceful_shutdown_timeout: float = _Default(10.0),
         proxy_protocol: Any = True,
-        pubsub: Optional[Any] = None,
+        close_unanswered: bool = True,
+        pubsub: Optional[Any] = _Default(None),
     ) -> None:
+        options = _resolved("options", options)
+        request_response_factory_max_items = _resolved("request_response_factory_max_items",
+                                                       request_response_factory_max_items)
+        websocket_factory_max_items = _resolved("websocket_factory_max_items", websocket_factory_max_items)
+        task_factory_max_items = _resolved("task_factory_max_items", task_factory_max_items)
+        lifespan = _resolved("lifespan", lifespan)
+        idle_timeout = _resolved("idle_timeout", idle_timeout)
+        graceful_shutdown_timeout = _resolved("graceful_shutdown_timeout", graceful_shutdown_timeout)
+        pubsub = _resolved("pubsub", pubsub)
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
         for name, value in (("max_request_line_size", max_request_line_size),
@@ -178,6 +230,7 @@ class App(WebSocketRoutes):
         config.idle_timeout_s = idle_timeout
         config.max_body_size = max_body_size
         config.proxy_protocol, trusted_proxies = proxy_protocol_mode(proxy_protocol)
+        config.close_unanswered = 1 if close_unanswered else 0
         self._user = ffi.cast("void *", self._id)
         self._native = lib.sk_py_app_create(config, self._user)
         if self._native == ffi.NULL:
@@ -669,9 +722,7 @@ class App(WebSocketRoutes):
         finally:
             for signum in installed:
                 loop.remove_signal_handler(signum)
-            if self._force_stop is not None:
-                self._force_stop.cancel()
-                self._force_stop = None
+            self._cancel_force_stop()
         if self.backplane is not None:
             self._stop_backplane()
         if self.lifespan and self._shutdown_hooks:
@@ -738,18 +789,20 @@ class App(WebSocketRoutes):
         self._stop_loop()
 
     def _stop_loop(self) -> None:
+        self._cancel_force_stop()
+        self.loop.stop()
+
+    def _cancel_force_stop(self) -> None:
+        """Drops the pending end of the grace period, if any (the app stops anyway)."""
         if self._force_stop is not None:
             self._force_stop.cancel()
             self._force_stop = None
-        self.loop.stop()
 
     def dispose(self) -> None:
         """Closes the app, its connections and its loop."""
         self.close()
         lib.sk_app_close_connections(self._native)
-        if self._force_stop is not None:
-            self._force_stop.cancel()
-            self._force_stop = None
+        self._cancel_force_stop()
         if self.backplane is not None:
             self._stop_backplane()
         if self._attached:

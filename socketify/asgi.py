@@ -793,7 +793,7 @@ class _Server:
         self.asgi = asgi
         self.application = asgi.app
         self.app = App(asgi.options, task_factory_max_items=asgi.task_factory_max_items, lifespan=False,
-                       idle_timeout=asgi.idle_timeout)
+                       idle_timeout=asgi.idle_timeout, close_unanswered=False)
         self.loop = self.app.loop.loop
         self.native = self.app._native
         self.req_ptr = self.app._current_request

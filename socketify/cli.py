@@ -451,27 +451,6 @@ def _check_tls(options) -> None:
     probe.dispose()
 
 
-def _set_app_defaults(**values: Any) -> None:
-    """Makes ``values`` the defaults of ``App(...)`` in this (worker) process,
-    so Apps the program builds itself get the CLI's options; arguments the
-    program passes explicitly still win. Unknown names are skipped."""
-    from .app import App
-    init = App.__init__
-    parameters = list(inspect.signature(init).parameters.values())[1:]
-    positional = [p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD]
-    defaults = list(init.__defaults__ or ())
-    first_default = len(positional) - len(defaults)
-    kwdefaults = dict(init.__kwdefaults__ or {})
-    for name, value in values.items():
-        if name in kwdefaults:
-            kwdefaults[name] = value
-        elif name in positional and positional.index(name) >= first_default:
-            defaults[positional.index(name) - first_default] = value
-    init.__defaults__ = tuple(defaults)
-    if init.__kwdefaults__ is not None:
-        init.__kwdefaults__ = kwdefaults
-
-
 def _websocket_options(args: argparse.Namespace) -> Dict[str, Any]:
     return {
         "compression": bool(args.ws_per_message_deflate),
@@ -515,14 +494,14 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
     features = _features(args)
     options = _tls_options(args)
     lifespan = args.lifespan != "off"
-    pubsub = None
     if args.pubsub_url:
         from .pubsub import backplane_from_url
         try:
-            pubsub = backplane_from_url(args.pubsub_url)  # connects in listen(), in this worker
+            backplane_from_url(args.pubsub_url)  # a bad URL fails here, in one line
         except ValueError as error:
             raise CliError("--pubsub-url: %s" % error)
-    _set_app_defaults(
+    from .app import set_app_defaults
+    set_app_defaults(  # Apps the program builds itself get these; its explicit arguments win
         options=options,
         request_response_factory_max_items=args.req_res_factory_maxitems,
         websocket_factory_max_items=args.ws_factory_maxitems,
@@ -530,7 +509,7 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
         lifespan=lifespan,
         idle_timeout=args.timeout_keep_alive,
         graceful_shutdown_timeout=args.timeout_graceful_shutdown,
-        pubsub=pubsub,
+        pubsub=args.pubsub_url,  # each App makes its own backplane from the URL
     )
     if args.interface in ("auto", "socketify") and features.active:
         from ._serve import socketify_route_hook

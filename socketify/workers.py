@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 __all__ = ["run_workers", "run_app_workers", "notify_listening", "inherited_socket", "in_worker", "BOOT_FAILED"]
 
@@ -102,13 +102,20 @@ def bind_tcp_socket(host: Optional[str], port: int) -> socket.socket:
 
 
 def _bind_tcp(family: int, kind: int, proto: int, address: Any) -> socket.socket:
-    sock = socket.socket(family, kind, proto)
+    options = [(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)]
+    if hasattr(socket, "SO_REUSEPORT"):
+        options.append((socket.SOL_SOCKET, socket.SO_REUSEPORT, 1))
+    if family == socket.AF_INET6:
+        options.append((socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0))
+    return _listening(socket.socket(family, kind, proto), address, options)
+
+
+def _listening(sock: socket.socket, address: Any, options: Sequence[Tuple[int, int, int]] = ()) -> socket.socket:
+    """``sock`` with ``options`` set, bound to ``address`` and listening;
+    closed if any step fails."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if hasattr(socket, "SO_REUSEPORT"):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        for level, name, value in options:
+            sock.setsockopt(level, name, value)
         sock.bind(address)
         sock.listen(1024)
     except OSError:
@@ -134,14 +141,7 @@ def bind_unix_socket(path: str) -> socket.socket:
             raise OSError(errno.EADDRINUSE, "another server answers on %s" % path)
         finally:
             probe.close()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        sock.listen(1024)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    return _listening(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), path)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -274,6 +274,7 @@ class Supervisor:
         return slot
 
     def spawn(self, replaces: Optional[_Worker] = None) -> _Worker:
+        """Forks one worker (the successor of ``replaces``, in its slot, if given)."""
         slot = replaces.slot if replaces is not None else self._free_slot()
         listener = self._listener(slot)
         ready_r, ready_w = os.pipe()
@@ -371,6 +372,7 @@ class Supervisor:
             self._kill(worker, signal.SIGTERM)
 
     def live(self) -> List[_Worker]:
+        """The workers not told to stop."""
         return [w for w in self.workers if not w.retiring]
 
     # -- events -------------------------------------------------------------

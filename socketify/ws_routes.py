@@ -158,12 +158,14 @@ class WebSocketRoutes:
         return self
 
     def _use_backplane(self, backplane: Any) -> None:
-        from .pubsub.base import Backplane  # only for apps that use one
+        from .pubsub import Backplane, backplane_from_url  # only for apps that use one
+        if isinstance(backplane, str):
+            backplane = backplane_from_url(backplane)
         if self.backplane is not None:
             raise RuntimeError("this App already has a pub/sub backplane")
         if not isinstance(backplane, Backplane):
-            raise TypeError("pubsub must be a socketify.pubsub backplane (e.g. RedisBackplane(url)), "
-                            "not %r" % (backplane,))
+            raise TypeError("pubsub must be a socketify.pubsub backplane (e.g. RedisBackplane(url)) "
+                            "or its URL, not %r" % (backplane,))
         native, publish = self._native, lib.sk_app_publish
 
         def deliver(topic: bytes, payload: bytes, opcode: int, compress: int) -> None:

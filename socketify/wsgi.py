@@ -240,9 +240,7 @@ class _Exchange:
     def write(self, data: bytes) -> None:
         """PEP 3333 ``write``: sends ``data`` now, waiting while the client is slow."""
         if type(data) is not bytes:
-            if not isinstance(data, (bytearray, memoryview)):
-                raise TypeError("WSGI body data must be bytes, not %s" % type(data).__name__)
-            data = bytes(data)
+            data = _body_bytes(data, "the data passed to write() must be bytes")
         if data:
             self.send(data)
 
@@ -459,6 +457,12 @@ def _with_room(base: Dict[str, Any]) -> Dict[str, Any]:
     for key in range(_ENVIRON_ROOM - len(base)):
         del roomy[key]
     return roomy
+def _body_bytes(data: Any, rule: str) -> bytes:
+    """A bytes-like piece of the body as bytes (the caller has checked for
+    bytes itself, the common case); anything else is a TypeError saying ``rule``."""
+    if not isinstance(data, (bytearray, memoryview)):
+        raise TypeError("%s, not %s" % (rule, type(data).__name__))
+    return bytes(data)
 
 
 def _regular_file_size(filelike: Any) -> Optional[int]:
@@ -634,8 +638,10 @@ class WSGI:
     # -- serving -------------------------------------------------------------
 
     def _serve(self, started: Optional[threading.Event]) -> None:
+        limits = {"close_unanswered": False}  # a WSGI application may take its time
+        limits.update(self._limits)
         server = App(self.options, task_factory_max_items=self.task_factory_max_items,
-                     lifespan=self.lifespan, **self._limits)
+                     lifespan=self.lifespan, **limits)
         self._loop_thread = threading.get_ident()
         self._bridge = LoopBridge(server.loop.get_native_loop())
         self._exchange_class = type("_Exchange", (_Exchange,), {"server": self})
@@ -814,9 +820,7 @@ class WSGI:
                 send = exchange.send
                 for chunk in result:
                     if type(chunk) is not bytes:
-                        if not isinstance(chunk, (bytearray, memoryview)):
-                            raise TypeError("a WSGI application must yield bytes, not %s" % type(chunk).__name__)
-                        chunk = bytes(chunk)
+                        chunk = _body_bytes(chunk, "a WSGI application must yield bytes")
                     if chunk:
                         send(chunk)
                 exchange.finish()

@@ -8,7 +8,9 @@ import tempfile
 import textwrap
 import time
 
-from conftest import server_env
+import pytest
+
+from conftest import free_port, server_env
 
 
 def write_module(directory, name, source):
@@ -82,8 +84,17 @@ class Cli:
         return self.proc.returncode
 
     def cleanup(self):
+        """Kills the CLI if it still runs, and every worker it had (never one
+        left behind, even when a test failed), and removes its stderr file."""
         if self.proc is not None and self.proc.poll() is None:
+            pids = self.children()
             self.stop(signal.SIGKILL)
+            for pid in pids:
+                if alive(pid):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass  # it exited meanwhile
         if self._err is not None:
             try:
                 os.unlink(self._err.name)
@@ -91,8 +102,29 @@ class Cli:
                 pass
 
 
+@pytest.fixture
+def cli(appdir):
+    """``start(*args, env=None, cwd=None, **start_kwargs)``: a started Cli in
+    the test module's ``appdir`` (or ``cwd``); each is cleaned up after the test.
+    A test module imports this fixture and defines ``appdir``."""
+    started = []
+
+    def start(*args, env=None, cwd=None, **kwargs):
+        runner = Cli(cwd or appdir, *args, env=env)
+        started.append(runner)
+        return runner.start(**kwargs)
+
+    yield start
+    for runner in started:
+        runner.cleanup()
+
+
 def run_cli(cwd, *args, env=None, timeout=30.0):
-    """Runs the CLI to its end: (exit code, stdout, stderr)."""
+    """Runs the CLI to its end: (exit code, stdout, stderr). Without a port
+    of its own (--port or SOCKETIFY_PORT in ``env``) it gets a free one: the
+    CLI binds before it loads the app, and the default 8000 may be another's."""
+    env = dict(env or {})
+    env.setdefault("SOCKETIFY_PORT", str(free_port()))
     proc = subprocess.run([sys.executable, "-m", "socketify"] + [str(a) for a in args], cwd=str(cwd),
                           env=server_env(env), capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr

@@ -1,8 +1,11 @@
 """Test servers run as real processes on 127.0.0.1, on a free port, stopped by PID."""
+import contextlib
 import os
+import pathlib
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -124,6 +127,19 @@ def write_app(tmp_path, source, name="app.py"):
     return str(path)
 
 
+@contextlib.contextmanager
+def served(source):
+    """A started Server running the program ``source``, for a module-scoped
+    fixture (``with served(APP) as server: yield server``); stopped and
+    checked on exit."""
+    with tempfile.TemporaryDirectory() as directory:
+        server = Server(write_app(pathlib.Path(directory), source)).start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 @pytest.fixture
 def serve(tmp_path):
     """serve(source_or_path, *args) -> a started Server; stopped and checked at teardown."""
@@ -181,8 +197,9 @@ class RedisServer:
     stopped by PID. ``restart()`` stops it and starts it again on the same
     port (for tests of reconnection)."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, hosts=("127.0.0.1",)):
         self.binary = binary
+        self.hosts = list(hosts)  # it binds them all and must answer on the first
         self.port = free_port()
         self.proc = None
 
@@ -193,7 +210,7 @@ class RedisServer:
     def start(self, timeout=10.0):
         import socket
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [self.binary, "--port", str(self.port), "--bind"] + self.hosts + ["--save", "",
              "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
@@ -202,7 +219,7 @@ class RedisServer:
             if self.proc.poll() is not None:
                 raise RuntimeError("redis-server exited: %s" % self.proc.stderr.read().decode(errors="replace"))
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                with socket.create_connection((self.hosts[0], self.port), timeout=1) as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
                         return self

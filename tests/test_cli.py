@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from cli_runner import Cli, run_cli, wait_for, write_module
+from cli_runner import cli, run_cli, wait_for, write_module  # noqa: F401 (cli: the fixture)
 from conftest import ROOT, free_port
 
 APP = """
@@ -58,20 +58,6 @@ def status(res, req):
 def appdir(tmp_path):
     write_module(tmp_path, "webapp", APP)
     return tmp_path
-
-
-@pytest.fixture
-def cli(appdir):
-    started = []
-
-    def start(*args, env=None, cwd=None, wait_port=None, **kwargs):
-        runner = Cli(cwd or appdir, *args, env=env)
-        started.append(runner)
-        return runner.start(wait_port=wait_port, **kwargs)
-
-    yield start
-    for runner in started:
-        runner.cleanup()
 
 
 def get(port, path="/", **kwargs):
@@ -696,9 +682,9 @@ def test_adapter_calls_use_the_documented_api(tmp_path, monkeypatch):
             return []
     """)
     monkeypatch.syspath_prepend(str(tmp_path))
-    from socketify import App  # serve() sets App's defaults in what is normally a worker process
-    monkeypatch.setattr(App.__init__, "__defaults__", App.__init__.__defaults__)
-    monkeypatch.setattr(App.__init__, "__kwdefaults__", App.__init__.__kwdefaults__)
+    from socketify import App, app as app_module
+    # serve() sets App's defaults in what is normally a worker process
+    monkeypatch.setattr(app_module, "_app_defaults", {})
     monkeypatch.setattr(App, "_route_hook", None)
     calls = []
 
@@ -765,3 +751,67 @@ def test_wsgi_wrapper_in_process(caplog):
     seen.clear()
     wrapped(untrusted, lambda *a: None).close()
     assert seen[0]["REMOTE_ADDR"] == "203.0.113.1" and seen[0]["wsgi.url_scheme"] == "http"
+
+
+def test_app_defaults_yield_to_explicit_arguments(monkeypatch):
+    """set_app_defaults (what serve() calls in a worker) changes only the
+    arguments a program does not pass; an unknown name is a TypeError."""
+    sys.path.insert(0, ROOT)
+    from socketify import App, app as app_module
+    monkeypatch.setattr(app_module, "_app_defaults", {})
+    app_module.set_app_defaults(lifespan=False, request_response_factory_max_items=9)
+    defaulted, explicit = App(), App(None, 3, lifespan=True)
+    try:
+        assert defaulted.lifespan is False and defaulted.request_response_factory_max_items == 9
+        assert explicit.lifespan is True and explicit.request_response_factory_max_items == 3
+    finally:
+        defaulted.dispose()
+        explicit.dispose()
+    with pytest.raises(TypeError, match="max_lifetime"):
+        app_module.set_app_defaults(max_lifetime=1)
+    import inspect
+    marked = [name for name, parameter in inspect.signature(App.__init__).parameters.items()
+              if isinstance(parameter.default, app_module._Default)]
+    assert sorted(marked) == sorted(app_module._DEFAULTABLE)  # each one App.__init__ resolves
+
+
+def test_limit_concurrency_503s_are_in_the_access_log_of_the_wrappers(caplog):
+    """WSGI and ASGI as for socketify apps: a request refused by
+    --limit-concurrency gets its access-log line."""
+    sys.path.insert(0, ROOT)
+    from socketify._serve import Features, asgi_wrapper, wsgi_wrapper
+    caplog.set_level("INFO", logger="socketify.access")
+    features = Features(access_log=True, limit_concurrency=1)
+    inner = []
+
+    def wsgi_app(environ, start_response):  # a second request arrives while this one runs
+        body = wrapped(dict(environ, PATH_INFO="/second"), lambda status, headers, exc_info=None: inner.append(status))
+        assert b"".join(body) == b"Service Unavailable"  # as the server sends it
+        body.close()
+        start_response("200 OK", [])
+        return [b"first"]
+
+    wrapped = wsgi_wrapper(wsgi_app, features)
+    environ = {"REMOTE_ADDR": "192.0.2.1", "REQUEST_METHOD": "GET", "PATH_INFO": "/first",
+               "SERVER_PROTOCOL": "HTTP/1.1"}
+    wrapped(dict(environ), lambda *args: None).close()
+    assert inner == ["503 Service Unavailable"]
+
+    async def asgi_app(scope, receive, send):
+        async def collect(message):
+            inner.append(message.get("status"))
+        await asgi_wrapped(dict(scope, path="/second-asgi"), receive, collect)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first"})
+
+    async def ignore(message):
+        pass
+
+    asgi_wrapped = asgi_wrapper(asgi_app, features)
+    scope = {"type": "http", "method": "GET", "path": "/first-asgi", "client": ("192.0.2.1", 1),
+             "http_version": "1.1", "headers": []}
+    asyncio.run(asgi_wrapped(scope, None, ignore))
+    assert inner[1:] == [503, None]
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketify.access"]
+    assert any(line.endswith('"GET /second HTTP/1.1" 503 19') for line in lines), lines
+    assert any(line.endswith('"GET /second-asgi HTTP/1.1" 503 19') for line in lines), lines

@@ -61,8 +61,10 @@ def test_a_publish_reaches_subscribers_on_every_worker_exactly_once(tmp_path, re
     finally:
         for ws in clients:
             ws.close()
-        runner.stop()
-    assert runner.proc.returncode == 0, runner.stderr()
+        code = runner.stop()
+        stderr = runner.stderr()
+        runner.cleanup()  # any worker left behind, and the stderr file
+    assert code == 0, stderr
 
 
 def test_a_bad_pubsub_url_is_one_line(tmp_path):
@@ -81,3 +83,18 @@ def test_an_unreachable_pubsub_url_is_one_line(tmp_path, workers):
     assert code == 1, err
     assert err.strip().splitlines() == [err.strip().splitlines()[-1]], err  # one line, no traceback
     assert "cannot reach Redis at" in err and "socketify: error:" in err, err
+
+
+def test_a_pubsub_url_gives_every_app_a_backplane_of_its_own(tmp_path):
+    """What --pubsub-url sets as the App default in a worker: a URL, so a
+    program that builds two Apps does not share one backplane between them."""
+    from socketify import App
+    from socketify.pubsub import RedisBackplane
+    url = "redis://127.0.0.1:%d/0" % free_port()
+    first, second = App(pubsub=url), App(pubsub=url)
+    try:
+        assert isinstance(first.backplane, RedisBackplane) and isinstance(second.backplane, RedisBackplane)
+        assert first.backplane is not second.backplane
+    finally:
+        first.dispose()
+        second.dispose()

@@ -21,6 +21,7 @@ app = App(idle_timeout=30)
 @app.get("/slow")
 async def slow(res, req):
     res.on_aborted(lambda res: print("ABORTED", flush=True))
+    print("STARTED", flush=True)
     await asyncio.sleep(0.6)
     print("AFTER aborted=%s" % res.aborted, flush=True)
     res.end("too late")
@@ -28,6 +29,7 @@ async def slow(res, req):
 
 @app.get("/untracked")
 async def untracked(res, req):
+    print("STARTED", flush=True)
     await asyncio.sleep(0.6)
     print("UNTRACKED aborted=%s" % res.aborted, flush=True)
     res.end("too late")
@@ -78,7 +80,7 @@ def test_close_while_async_handler_waits_fires_on_aborted_at_once(serve):
     server = serve(GONE_APP)
     sock = rawhttp.connect(server.port)
     sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.1)  # the handler is awaiting
+    assert wait_for_line(server, "STARTED", 10) is not None  # the handler is awaiting
     started = time.monotonic()
     sock.close()
     assert wait_for_line(server, "ABORTED", 5) is not None
@@ -92,7 +94,7 @@ def test_aborted_is_set_without_an_on_aborted_handler(serve):
     server = serve(GONE_APP)
     sock = rawhttp.connect(server.port)
     sock.sendall(b"GET /untracked HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.1)
+    assert wait_for_line(server, "STARTED", 10) is not None
     sock.close()
     assert "aborted=True" in wait_for_line(server, "UNTRACKED", 3)
 
@@ -111,7 +113,7 @@ def test_half_close_while_handler_waits_is_an_abort(serve):
     server = serve(GONE_APP)
     sock = rawhttp.connect(server.port)
     sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.1)
+    assert wait_for_line(server, "STARTED", 10) is not None
     sock.shutdown(socket.SHUT_WR)
     assert rawhttp.read_until_close(sock, 3) == b""
     sock.close()
@@ -131,9 +133,14 @@ def test_half_close_while_response_is_being_written_finishes_it(serve):
     server = serve(GONE_APP)
     with rawhttp.connect(server.port) as sock:
         sock.sendall(b"GET /streaming HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.1)  # the head and "abc" are out
+        begun = b""
+        sock.settimeout(10)
+        while not begun.endswith(b"abc"):  # the head and "abc" are out
+            piece = sock.recv(4096)
+            assert piece, begun
+            begun += piece
         sock.shutdown(socket.SHUT_WR)
-        data = rawhttp.read_until_close(sock, 3)
+        data = begun + rawhttp.read_until_close(sock, 3)
     assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\nabcdef")
 
 

@@ -2,15 +2,13 @@
 handles read nothing (also once their slot serves a new connection), and the
 router falls back from a static branch to a parameter branch."""
 import json
-import pathlib
 import socket
-import tempfile
 
 import pytest
 
 import rawhttp
 import wsframes
-from conftest import Server, write_app
+from conftest import served
 
 APP = """
 import json
@@ -61,10 +59,8 @@ GONE = {"address": None, "address_bytes": None, "fd": None, "proxied": None, "pr
 
 @pytest.fixture(scope="module")
 def server():
-    with tempfile.TemporaryDirectory() as directory:
-        server = Server(write_app(pathlib.Path(directory), APP)).start()
+    with served(APP) as server:
         yield server
-        server.stop()
 
 
 def connect_from(port, source="127.0.0.1"):

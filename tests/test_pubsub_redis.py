@@ -109,29 +109,32 @@ def wait_subscribed(redis_server, topic, processes):
     wait_for(lambda: numsub(redis_server, topic), lambda n: n == processes)
 
 
+def run_python(code):
+    """``code`` in a fresh interpreter (what it imports starts from nothing): the CompletedProcess."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(),
+                          cwd=ROOT, timeout=60)
+
+
 def test_plain_app_imports_no_redis():
     code = ("import sys\nfrom socketify import App\napp = App()\napp.ws('/ws', {})\n"
             "app.publish('t', 'x')\n"
             "assert 'redis' not in sys.modules and 'socketify.pubsub' not in sys.modules, "
             "sorted(m for m in sys.modules if 'redis' in m or 'pubsub' in m)\nprint('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(),
-                         cwd=ROOT, timeout=60)
+    out = run_python(code)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_pubsub_package_imports_no_redis_until_named():
     code = ("import sys\nimport socketify.pubsub as p\nassert 'redis' not in sys.modules\n"
             "p.RedisBackplane\nassert 'redis' in sys.modules\nprint('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(),
-                         cwd=ROOT, timeout=60)
+    out = run_python(code)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_pubsub_argument_is_checked():
     code = ("from socketify import App\ntry:\n    App(pubsub='redis://x')\nexcept TypeError as e:\n"
             "    print('TypeError', 'RedisBackplane' in str(e))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(),
-                         cwd=ROOT, timeout=60)
+    out = run_python(code)
     assert out.stdout.strip() == "TypeError True", out.stderr
 
 
@@ -469,15 +472,13 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
     """Two server processes, each in its own network namespace (its own
     interfaces and addresses), reach one Redis over veth links."""
     import shutil
-    from conftest import free_port
+    from conftest import RedisServer
     from websockets.sync.client import connect as ws_connect
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (make test installs it through tools/test_deps.sh)")
-    redis_port = free_port()
-    redis = subprocess.Popen([binary, "--port", str(redis_port), "--bind"] + [h for _, h, _ in two_machines]
-                             + ["--save", "", "--appendonly", "no", "--protected-mode", "no"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = RedisServer(binary, hosts=[h for _, h, _ in two_machines]).start()
+    redis_port = redis.port
     import contextlib
     servers, clients, stack = [], [], contextlib.ExitStack()
     try:
@@ -521,8 +522,7 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
             for server in servers:
                 server.stop()
         finally:
-            redis.terminate()
-            redis.wait(10)
+            redis.stop()  # killed if it does not stop in time
         for server in servers:
             server.check_clean()
 

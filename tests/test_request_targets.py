@@ -33,14 +33,9 @@ app.run()
 
 @pytest.fixture(scope="module")
 def server():
-    from conftest import Server, write_app
-    import pathlib
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Server(write_app(pathlib.Path(tmp), TARGETS_APP)).start()
+    from conftest import served
+    with served(TARGETS_APP) as server:
         yield server
-        server.stop()
-        server.check_clean()
 
 
 def ask(server, raw):

@@ -1,12 +1,10 @@
 """Misuse of the Response API gets an error that names the actual problem:
 a status that is not one, and try_end totals that cannot hold the data."""
-import pathlib
-import tempfile
 
 import pytest
 
 import rawhttp
-from conftest import Server, write_app
+from conftest import served
 
 APP = """
 from socketify import App
@@ -48,10 +46,8 @@ app.run()
 
 @pytest.fixture(scope="module")
 def server():
-    with tempfile.TemporaryDirectory() as directory:
-        server = Server(write_app(pathlib.Path(directory), APP)).start()
+    with served(APP) as server:
         yield server
-        server.stop()
 
 
 def get(server, path):

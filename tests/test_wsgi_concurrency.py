@@ -167,3 +167,46 @@ def test_a_client_leaving_mid_upload_ends_the_request(start):
     while "client went away during POST /count-slowly" not in server.stderr() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "client went away during POST /count-slowly" in server.stderr()
+
+
+def test_input_resumes_a_socket_the_loop_paused_after_the_last_read():
+    """The loop pauses the socket on a stale look at what the application has
+    consumed (the application emptied the queue meanwhile): the next read asks
+    for a resume instead of waiting forever. Loop and core are stand-ins here,
+    to hold that interleaving still."""
+    import types
+    from socketify._wsgi_input import _INPUT_HIGH, Input
+    from socketify.wsgi import _Exchange
+    resumed = []
+
+    class Response:
+        def resume(self):
+            resumed.append(True)
+            wsgi_input._loop_data(self, b"rest", True)  # the core reads again: the last piece
+
+    bridge = types.SimpleNamespace(call=lambda fn, *args: fn(*args))  # runs "loop" calls at once
+    exchange = _Exchange.__new__(_Exchange)
+    exchange.server = types.SimpleNamespace(_bridge=bridge, _stopped=False)
+    exchange.res = Response()
+    wsgi_input = Input(exchange)
+    wsgi_input._started = True
+    wsgi_input._received = wsgi_input._consumed = _INPUT_HIGH + 1  # all read...
+    wsgi_input._paused = True  # ...and the socket paused on the stale look
+    got = []
+    reader = threading.Thread(target=lambda: got.append(wsgi_input.read()), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert got == [b"rest"] and resumed == [True]
+
+
+def test_calls_handed_to_a_closed_loop_are_dropped_not_kept():
+    """A pool thread outliving its server (past the shutdown wait) keeps
+    calling the bridge: nothing accumulates."""
+    import asyncio
+    from socketify._threads import LoopBridge
+    loop = asyncio.new_event_loop()
+    loop.close()
+    bridge = LoopBridge(loop)
+    for i in range(3):
+        bridge.call(print, i)
+    assert len(bridge._calls) == 0

@@ -60,6 +60,11 @@ typedef struct sk_app_config {
   unsigned idle_timeout_s;   /* keep-alive idle and in-flight inactivity; default 10 */
   uint64_t max_body_size;    /* 413 past it; 0 = unlimited (default) */
   unsigned proxy_protocol;   /* SK_PROXY_ACCEPT_*; default ANY */
+  /* 1 (default): the idle timeout also closes a request the application has
+   * not answered (the reference's rule; logged). 0: a request whose client
+   * sent everything and reads what it gets waits for the application (the
+   * ASGI/WSGI adapters, whose applications may take their time). */
+  unsigned close_unanswered;
 } sk_app_config_t;
 
 typedef struct sk_app_callbacks {

@@ -20,6 +20,7 @@ void sk_app_config_default(sk_app_config_t *config) {
   config->idle_timeout_s = 10;
   config->max_body_size = 0;
   config->proxy_protocol = SK_PROXY_ACCEPT_ANY;
+  config->close_unanswered = 1;
 }
 
 void sk_app_update_date(sk_app_t *app) {

@@ -513,8 +513,8 @@ void sk_conn_on_tick(sk_conn_t *conn) {
     return;
   }
   if (conn->deadline == 0 || conn->app->loop.now_ticks < conn->deadline) return;
-  if (conn->phase == SK_PHASE_REQUEST && conn->stage != SK_RES_DONE && conn->backlog.len == 0 &&
-      (conn->body_done || conn->user_paused)) {
+  if (!conn->app->config.close_unanswered && conn->phase == SK_PHASE_REQUEST &&
+      conn->stage != SK_RES_DONE && conn->backlog.len == 0 && (conn->body_done || conn->user_paused)) {
     /* The client sent what it owes and reads what it gets: the application
      * is working on its answer (a slow query, a quiet stream), and that time
      * is not the client's idleness. */
