@@ -47,6 +47,11 @@ test-native:
 	  if ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/test_$$t > build/native-tests/$$t.out 2>&1; \
 	  then tail -n 1 build/native-tests/$$t.out; else cat build/native-tests/$$t.out; exit 1; fi; \
 	done
+	@$(CC) $(CFLAGS_TEST) native/src/*.c native/tests/conn_transitions.c -lssl -lcrypto -lz \
+	  -o build/native-tests/conn_transitions
+	@printf '%-14s ' connection; \
+	if ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/conn_transitions > build/native-tests/conn.out 2>&1; \
+	then tail -n 1 build/native-tests/conn.out; else cat build/native-tests/conn.out; exit 1; fi
 	$(MAKE) --no-print-directory fuzz FUZZ_RUNS=20000
 
 test-python: build test-deps
@@ -55,7 +60,7 @@ test-python: build test-deps
 # The whole Python suite against an AddressSanitizer + UBSan build of the core.
 asan: $(VENV)/.stamp test-deps test-native
 	rm -rf build/asan build/asan-tmp && mkdir -p build/asan/socketify
-	SOCKETIFY_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	SOCKETIFY_CFLAGS="-O1 -g -UNDEBUG -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	SOCKETIFY_LDFLAGS="-fsanitize=address,undefined" \
 	  $(PY) setup.py -q build_ext --build-lib build/asan --build-temp build/asan-tmp --force >/dev/null 2>&1
 	cp socketify/*.py build/asan/socketify/

@@ -188,6 +188,24 @@ def test_incomplete_header_section_over_limit_is_431_at_once(small_server):
     assert_rejected(small_server.port, raw, 431, timeout=3)
 
 
+def test_incomplete_header_section_over_limit_in_pieces_is_431(small_server):
+    # The head is parsed again only when new bytes can change the answer:
+    # passing the header limit is such a moment, line end or not.
+    parts = [b"GET /text HTTP/1.1\r\n" + HOST + b"X-Big: " + b"b" * 300] + [b"b" * 300] * 3
+    assert_rejected(small_server.port, None, 431, timeout=3, parts=parts)
+
+
+def test_head_trickled_a_byte_at_a_time_is_served(small_server):
+    fields = b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 80) for i in range(8))
+    raw = b"GET /text HTTP/1.1\r\n" + HOST + fields + b"\r\n"
+    with connect(small_server.port) as sock:
+        for i in range(len(raw)):
+            sock.sendall(raw[i:i + 1])
+        status, _, body, rest = read_response(sock)
+    assert (status, body, rest) == (200, b"hello", b"")
+    assert_alive(small_server.port)
+
+
 def test_header_section_at_limit_is_served_one_more_byte_is_431(small_server):
     status, _, body = request(small_server.port, get_with_section_len(1024, count=3))
     assert status == 200 and json.loads(body) == {"count": 3}

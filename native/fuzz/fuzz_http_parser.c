@@ -4,7 +4,10 @@
  * PREFIXES prefixes (plus the prefixes around the head's end). Re-parsing a
  * growing buffer is how the server feeds it, so a prefix may only answer
  * INCOMPLETE or exactly what the whole input answers, and a COMPLETE head
- * must describe the same bytes whatever follows it.
+ * must describe the same bytes whatever follows it. The input is also fed a
+ * byte more at a time through sk_http_head_worth_parsing, as the server does:
+ * the first answer that is not INCOMPLETE must be the whole input's, and a
+ * complete head must be found exactly at its end.
  *
  * Chunked decoder: the input (and, when the input starts with a complete
  * head, the bytes after it) is decoded whole, byte by byte and in random
@@ -162,6 +165,21 @@ static size_t fuzz_request(const uint8_t *data, size_t n, char *scratch,
     if (hl - 1 >= PREFIXES) check_prefix(data, hl - 1, scratch, n, lim, whole, hl, base);
     if (hl >= PREFIXES && hl < n) check_prefix(data, hl, scratch, n, lim, whole, hl, base);
   }
+  size_t seen = 0;
+  for (k = 1; k <= n; k++) {
+    size_t ghl;
+    const char *gbase;
+    if (!sk_http_head_worth_parsing((const char *)data, k, seen, lim)) continue;
+    int r = parse_tail(data, k, scratch, n, lim, &part_req, &ghl, &gbase);
+    if (r == SK_PARSE_INCOMPLETE) {
+      seen = k;
+      continue;
+    }
+    REQUIRE(r == whole);
+    if (r == SK_PARSE_COMPLETE) REQUIRE(k == hl && ghl == hl);
+    break;
+  }
+  if (whole == SK_PARSE_COMPLETE) REQUIRE(k == hl);
   return whole == SK_PARSE_COMPLETE ? hl : 0;
 }
 

@@ -134,9 +134,21 @@ void sk_app_log(sk_app_t *app, int level, const char *format, ...) {
 
 /* ---- listening and accepting ---- */
 
-static void set_listeners_polled(sk_app_t *app, int polled) {
+/* Returns how many listeners the poller refused to change (out of kernel
+ * memory). */
+static int set_listeners_polled(sk_app_t *app, int polled) {
+  int refused = 0;
   for (sk_listener_t *listener = app->listeners; listener; listener = listener->next)
-    sk_loop_modify(&app->loop, &listener->watch, polled ? SK_EV_READ : 0);
+    if (sk_loop_modify(&app->loop, &listener->watch, polled ? SK_EV_READ : 0) != SK_OK) refused++;
+  return refused;
+}
+
+/* At most one line a minute: the condition lasts, the log must stay readable. */
+static int accept_log_due(sk_app_t *app) {
+  long long now = (long long)time(NULL);
+  if (app->accept_logged_at != 0 && now - app->accept_logged_at < 60) return 0;
+  app->accept_logged_at = now;
+  return 1;
 }
 
 /* accept() failed for want of a file descriptor or kernel memory. The
@@ -146,23 +158,31 @@ static void set_listeners_polled(sk_app_t *app, int polled) {
  * connections we have. */
 static void pause_accepting(sk_app_t *app, int error) {
   app->accept_paused = 1;
-  app->accept_resume_tick = app->loop.now_ticks + 1;
-  set_listeners_polled(app, 0);
+  app->accept_resume_tick = sk_deadline_in(app, 0);
+  /* A listener still polled makes accept fail again at once: the loop spins
+   * until it can be paused, which the line below says. */
+  int still_polled = set_listeners_polled(app, 0);
   sk_loop_set_tick(&app->loop, 1);
-  long long now = (long long)time(NULL);
-  if (app->accept_logged_at == 0 || now - app->accept_logged_at >= 60) {
-    app->accept_logged_at = now;
+  if (accept_log_due(app))
     sk_app_log(app, SK_LOG_ERROR,
                "cannot accept connections: %s (%zu open); new connections wait until one "
-               "closes (raise the limit with ulimit -n)",
-               strerror(error), app->conn_count);
-  }
+               "closes (raise the limit with ulimit -n)%s",
+               strerror(error), app->conn_count,
+               still_polled ? "; the poller also refused to pause the listening sockets" : "");
 }
 
 void sk_app_resume_accepting(sk_app_t *app) {
   if (!app->accept_paused || app->shutting_down) return;
   app->accept_paused = 0;
-  set_listeners_polled(app, 1);
+  if (set_listeners_polled(app, 1) == 0) return;
+  /* Never stop accepting for good: try again at the next tick. */
+  app->accept_paused = 1;
+  app->accept_resume_tick = sk_deadline_in(app, 0);
+  sk_loop_set_tick(&app->loop, 1);
+  if (accept_log_due(app))
+    sk_app_log(app, SK_LOG_ERROR,
+               "cannot poll the listening sockets again (out of kernel memory?); new "
+               "connections wait, retrying every second");
 }
 
 int sk_app_trust_proxy(sk_app_t *app, const void *address, size_t len, unsigned prefix_bits) {
@@ -371,7 +391,7 @@ void sk_app_destroy(sk_app_t *app) {
   app->shutting_down = 1;
   memset(&app->cb, 0, sizeof app->cb); /* no callbacks while tearing down */
   while (app->conns) {
-    app->conns->serial = 0; /* no callbacks while tearing down */
+    sk_state_aborted(app->conns); /* no callbacks while tearing down */
     sk_conn_close(app->conns, 0);
   }
   app->deferred = NULL;
@@ -466,13 +486,13 @@ void sk_app_shutdown(sk_app_t *app) {
        * so is the first request of a connection accepted just before, which
        * gets a short grace to send it. */
       if (conn->backlog.len) {
-        sk_out_finish_close(conn);
+        sk_conn_finish_close(conn);
       } else if (conn->in.len == 0 && !sk_socket_has_input(conn->watch.fd)) {
         if (conn->had_request) sk_conn_close(conn, 1);
-        else if (conn->deadline > app->loop.now_ticks + 2) conn->deadline = app->loop.now_ticks + 2;
+        else if (conn->deadline > sk_deadline_in(app, 1)) conn->deadline = sk_deadline_in(app, 1);
       }
     } else if (conn->phase == SK_PHASE_REQUEST) {
-      conn->keep_alive = 0; /* answer the request in flight, then close */
+      sk_state_no_keep_alive(conn); /* answer the request in flight, then close */
     } else if (conn->phase == SK_PHASE_WS) {
       sk_ws_shutdown(conn); /* 1001 going away */
     }

@@ -9,11 +9,6 @@
 
 static void conn_on_event(sk_watch_t *watch, unsigned events);
 
-static uint64_t deadline_in(const sk_conn_t *conn, unsigned seconds) {
-  /* +1: the tick may fire right after we set the deadline. */
-  return conn->app->loop.now_ticks + seconds + 1;
-}
-
 sk_conn_t *sk_conn_create(sk_app_t *app, int fd, const struct sockaddr_storage *peer,
                           socklen_t peer_len) {
   sk_conn_t *conn = calloc(1, sizeof *conn);
@@ -21,11 +16,10 @@ sk_conn_t *sk_conn_create(sk_app_t *app, int fd, const struct sockaddr_storage *
   conn->app = app;
   conn->watch.fd = fd;
   conn->watch.on_event = conn_on_event;
-  conn->phase = SK_PHASE_HEAD;
-  conn->keep_alive = 1;
+  sk_state_open(conn);
   conn->peer = *peer;
   conn->peer_len = peer_len;
-  conn->deadline = deadline_in(conn, app->config.header_timeout_s);
+  conn->deadline = sk_deadline_in(conn->app, app->config.header_timeout_s);
   if (sk_loop_add(&app->loop, &conn->watch, SK_EV_READ) != SK_OK) {
     free(conn);
     return NULL;
@@ -52,7 +46,7 @@ void sk_conn_update_reading(sk_conn_t *conn) {
   unsigned interest = conn->watch.interest;
   interest = off ? (interest & ~SK_EV_READ) : (interest | SK_EV_READ);
   conn->reading_off = off;
-  sk_loop_modify(&conn->app->loop, &conn->watch, interest);
+  sk_out_watch(conn, interest);
 }
 
 void sk_conn_close(sk_conn_t *conn, int abort_response) {
@@ -82,24 +76,22 @@ void sk_conn_close(sk_conn_t *conn, int abort_response) {
 
   sk_ws_on_conn_close(conn);
   uint32_t serial = conn->serial;
-  conn->serial = 0;
+  sk_state_aborted(conn);
   conn->next = app->graveyard;
   app->graveyard = conn;
   if (abort_response && serial != 0 && conn->stage != SK_RES_DONE && conn->phase != SK_PHASE_WS &&
       app->cb.on_aborted)
-    app->cb.on_aborted(app->cb.user, ((uint64_t)serial << 32) | conn->slot);
+    app->cb.on_aborted(app->cb.user, sk_conn_id_of(serial, conn->slot));
 }
 
 /* ---- request body ---- */
 
 static void reset_for_next_request(sk_conn_t *conn) {
-  conn->phase = SK_PHASE_HEAD;
-  conn->stage = SK_RES_NONE;
-  conn->serial = 0;
+  sk_state_next_request(conn);
   conn->body_wanted = 0;
   conn->user_paused = 0;
   sk_buf_free(&conn->body);
-  conn->deadline = deadline_in(conn, conn->app->config.idle_timeout_s);
+  conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
 }
 
 static void finish_request_if_done(sk_conn_t *conn) {
@@ -123,7 +115,7 @@ static void deliver_body(sk_conn_t *conn, const char *data, size_t len, int last
   }
   if (len == 0 && !last) return;
   if (last) conn->body_last_sent = 1;
-  uint64_t id = ((uint64_t)conn->serial << 32) | conn->slot;
+  uint64_t id = sk_conn_id_of(conn->serial, conn->slot);
   if (app->cb.on_data) app->cb.on_data(app->cb.user, id, data, len, last);
 }
 
@@ -133,7 +125,7 @@ void sk_conn_deliver_body(sk_conn_t *conn) {
   if (conn->body.len == 0 && (!conn->body_done || conn->body_last_sent)) return;
   int last = conn->body_done;
   if (last) conn->body_last_sent = 1;
-  uint64_t id = ((uint64_t)conn->serial << 32) | conn->slot;
+  uint64_t id = sk_conn_id_of(conn->serial, conn->slot);
   /* Python copies the bytes before it returns; the buffer is ours again after. */
   sk_buf_t body = conn->body;
   conn->body = (sk_buf_t){0};
@@ -199,7 +191,7 @@ static int visit_route(void *ctx_ptr, int handler_id, const sk_route_params_t *p
     handler_id = app->ws_behaviors[behavior].handler_id;
   }
   ctx->req->handler_id = handler_id;
-  uint64_t id = ((uint64_t)ctx->serial << 32) | conn->slot;
+  uint64_t id = sk_conn_id_of(ctx->serial, conn->slot);
   int taken = app->cb.on_request(app->cb.user, handler_id, id, ctx->req);
   /* A handler that already wrote something owns the response, whatever it
    * said about yielding: a second response must never reach the wire. */
@@ -260,7 +252,6 @@ static void remember_pending_line(sk_conn_t *conn, const sk_http_request_t *http
 
 static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
   sk_app_t *app = conn->app;
-  conn->phase = SK_PHASE_REQUEST;
   conn->version_minor = http->version_minor;
   conn->req_flags = http->flags;
   conn->body_kind = http->body_kind;
@@ -274,15 +265,13 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
   conn->sent_continue = 0;
   conn->user_paused = 0;
   conn->head_request = http->method.len == 4 && memcmp(http->method.data, "HEAD", 4) == 0;
-  if (http->version_minor == 1)
-    conn->keep_alive = !(http->flags & SK_REQ_CONNECTION_CLOSE);
-  else
-    conn->keep_alive = (http->flags & SK_REQ_CONNECTION_KEEP_ALIVE) &&
-                       !(http->flags & SK_REQ_CONNECTION_CLOSE);
-  if (app->shutting_down || conn->peer_eof) conn->keep_alive = 0;
-  conn->keep_alive_before_head = conn->keep_alive;
+  int keep_alive = http->version_minor == 1
+                       ? !(http->flags & SK_REQ_CONNECTION_CLOSE)
+                       : (http->flags & SK_REQ_CONNECTION_KEEP_ALIVE) &&
+                             !(http->flags & SK_REQ_CONNECTION_CLOSE);
+  if (app->shutting_down || conn->peer_eof) keep_alive = 0;
+  sk_state_begin_request(conn, keep_alive);
   conn->had_request = 1;
-  conn->stage = SK_RES_NONE;
   conn->status_code = 0;
   conn->has_content_length = 0;
   conn->has_date = 0;
@@ -290,8 +279,7 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
   conn->no_body = conn->head_request;
   conn->declared_length = 0;
   conn->write_offset = 0;
-  conn->serial = sk_app_next_serial(app);
-  conn->deadline = deadline_in(conn, app->config.idle_timeout_s);
+  conn->deadline = sk_deadline_in(conn->app, app->config.idle_timeout_s);
 
   if (http->body_kind == SK_BODY_LENGTH && body_too_large(conn, http->content_length)) {
     sk_res_write_error(conn, 413);
@@ -328,9 +316,19 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
         pos += used;
         continue;
       }
+      /* A partial head kept at the start of conn->in was parsed before: parse
+       * again only when the new bytes can change the answer. */
+      size_t seen = pos == 0 && data == conn->in.data ? conn->head_seen : 0;
+      if (seen && seen <= len &&
+          !sk_http_head_worth_parsing(data, len, seen, &app->limits))
+        break;
       size_t head_len = 0;
       int r = sk_http_parse_request(data + pos, len - pos, &app->limits, &app->request, &head_len);
-      if (r == SK_PARSE_INCOMPLETE) break;
+      if (r == SK_PARSE_INCOMPLETE) {
+        conn->head_seen = len - pos; /* what stays in conn->in, at its start */
+        break;
+      }
+      conn->head_seen = 0;
       if (r < 0) {
         pos = len;
         sk_res_write_error(conn, -r);
@@ -377,17 +375,32 @@ void sk_conn_after_peer_eof(sk_conn_t *conn) {
   /* Requests still waiting behind unsent output are answered once it drains
    * (sk_out_drain_backlog resumes them); a partial head never completes. */
   if (conn->in.len && sk_conn_output_full(conn)) return;
-  if (conn->backlog.len) sk_out_finish_close(conn); /* what we owe still goes out */
+  if (conn->backlog.len) sk_conn_finish_close(conn); /* what we owe still goes out */
   else sk_conn_close(conn, 1);
+}
+
+void sk_conn_finish_close(sk_conn_t *conn) {
+  sk_state_start_closing(conn);
+  conn->in.len = 0;
+  conn->head_seen = 0;
+  sk_buf_free(&conn->body);
+  /* Give the peer a little time to read the response and close its side. */
+  conn->deadline = sk_deadline_in(conn->app, 2);
+  sk_out_shut_when_drained(conn);
+  sk_conn_update_reading(conn);
+}
+
+void sk_conn_output_room(sk_conn_t *conn) {
+  /* The client reads again: start the requests it pipelined meanwhile. */
+  if (conn->phase == SK_PHASE_HEAD) sk_app_defer(conn->app, conn);
 }
 
 void sk_conn_response_done(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
-  conn->stage = SK_RES_DONE;
-  conn->serial = 0;
+  sk_state_response_ended(conn);
   if (!conn->body_wanted) sk_buf_free(&conn->body);
   if (!conn->keep_alive) {
-    sk_out_finish_close(conn);
+    sk_conn_finish_close(conn);
     return;
   }
   finish_request_if_done(conn);
@@ -422,7 +435,7 @@ static void on_peer_eof(sk_conn_t *conn) {
       sk_conn_close(conn, 1);
       return;
     }
-    conn->keep_alive = 0;
+    sk_state_no_keep_alive(conn);
     sk_conn_update_reading(conn);
     return;
   default:
@@ -436,7 +449,7 @@ static void on_readable(sk_conn_t *conn) {
   int eof = 0;
   long n = sk_conn_read(conn, app->recv_buf, SK_RECV_BUFFER_SIZE, &eof);
   if (conn->tls_read_wants_write)
-    sk_loop_modify(&app->loop, &conn->watch, conn->watch.interest | SK_EV_WRITE);
+    sk_out_watch(conn, conn->watch.interest | SK_EV_WRITE);
   if (n < 0) {
     sk_conn_close(conn, 1);
     return;
@@ -448,9 +461,9 @@ static void on_readable(sk_conn_t *conn) {
   if (n == 0) return;
   if (conn->phase == SK_PHASE_CLOSING) return; /* lingering close: discard */
   if (conn->phase == SK_PHASE_HEAD && conn->in.len == 0)
-    conn->deadline = deadline_in(conn, app->config.header_timeout_s);
+    conn->deadline = sk_deadline_in(conn->app, app->config.header_timeout_s);
   else if (conn->phase == SK_PHASE_REQUEST)
-    conn->deadline = deadline_in(conn, app->config.idle_timeout_s);
+    conn->deadline = sk_deadline_in(conn->app, app->config.idle_timeout_s);
 
   if (conn->in.len == 0) {
     /* Common case: parse straight from the shared receive buffer and copy
@@ -479,7 +492,7 @@ static void conn_on_event(sk_watch_t *watch, unsigned events) {
   if (conn->tls_read_wants_write && (events & SK_EV_WRITE)) {
     events |= SK_EV_READ; /* TLS needed a write to carry on reading */
     if (conn->backlog.len == 0)
-      sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
+      sk_out_watch(conn, conn->watch.interest & ~SK_EV_WRITE);
   }
   if (events & SK_EV_WRITE) {
     int drained = sk_out_drain_backlog(conn);
@@ -487,8 +500,7 @@ static void conn_on_event(sk_watch_t *watch, unsigned events) {
     sk_app_t *app = conn->app;
     if (drained && conn->phase == SK_PHASE_WS) sk_ws_on_drain(conn);
     else if (drained && conn->serial && conn->stage == SK_RES_BODY && app->cb.on_writable)
-      app->cb.on_writable(app->cb.user, ((uint64_t)conn->serial << 32) | conn->slot,
-                          conn->write_offset);
+      app->cb.on_writable(app->cb.user, sk_conn_id_of(conn->serial, conn->slot), conn->write_offset);
     if (conn->closed) return;
   }
   if (events & (SK_EV_READ | SK_EV_ERROR)) on_readable(conn);
@@ -506,12 +518,12 @@ void sk_conn_on_tick(sk_conn_t *conn) {
     /* The client sent what it owes and reads what it gets: the application
      * is working on its answer (a slow query, a quiet stream), and that time
      * is not the client's idleness. */
-    conn->deadline = deadline_in(conn, conn->app->config.idle_timeout_s);
+    conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
     return;
   }
   if (conn->phase == SK_PHASE_HEAD && conn->in.len > 0) {
     sk_res_write_error(conn, 408); /* slow client: the head did not arrive in time */
-    conn->deadline = deadline_in(conn, 2);
+    conn->deadline = sk_deadline_in(conn->app, 2);
     return;
   }
   if (conn->phase == SK_PHASE_REQUEST && conn->stage < SK_RES_BODY && conn->serial != 0) {

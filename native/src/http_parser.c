@@ -8,6 +8,8 @@
  * nothing outside the arguments is written. */
 #include "http_parser.h"
 
+#include "ascii.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -44,6 +46,9 @@ static const unsigned char cls[256] = {
 
 static const char slash[] = "/";
 
+/* Every refusal names the rule it applies (out->error), as llhttp does. */
+#define FAIL(status, why) return (out->error = (why), (status))
+
 static size_t clamp_count(const sk_http_limits_t *limits) {
   return limits->max_header_count < SK_HTTP_MAX_HEADERS_CAP ? limits->max_header_count
                                                             : SK_HTTP_MAX_HEADERS_CAP;
@@ -51,16 +56,7 @@ static size_t clamp_count(const sk_http_limits_t *limits) {
 
 /* ASCII case-insensitive equality against a lowercase literal; field names
  * and transfer-codings are case-insensitive (RFC 9110 §5.1, §10.1.4). */
-static int eq_ci(const char *s, size_t n, const char *lower) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (lower[i] == '\0') return 0;
-    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
-    if (c != (unsigned char)lower[i]) return 0;
-  }
-  return lower[n] == '\0';
-}
+#define eq_ci(s, n, lower) sk_ascii_ieq((s), (n), (lower), sizeof(lower) - 1)
 
 static void trim_ows(const char **s, const char **e) {
   while (*s < *e && IS_OWS(**s)) (*s)++;
@@ -120,7 +116,7 @@ static int parse_target(const char *m, size_t mlen, const char *t, size_t tlen,
    * (RFC 9110 §9.3.6). CONNECT with an origin-form path is accepted too, as
    * the reference does, so app.connect("/path") routes can be reached. */
   if (is_connect && t[0] != '/') {
-    if (!valid_host(t, tlen, 1)) return SK_PARSE_ERR_BAD_REQUEST;
+    if (!valid_host(t, tlen, 1)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid authority-form target");
     out->flags |= SK_REQ_AUTHORITY_FORM;
     return 0;
   }
@@ -136,20 +132,24 @@ static int parse_target(const char *m, size_t mlen, const char *t, size_t tlen,
   }
 
   /* §3.2.4 asterisk-form, OPTIONS only. */
-  if (tlen == 1 && t[0] == '*')
-    return mlen == 7 && memcmp(m, "OPTIONS", 7) == 0 ? 0 : SK_PARSE_ERR_BAD_REQUEST;
+  if (tlen == 1 && t[0] == '*') {
+    if (mlen == 7 && memcmp(m, "OPTIONS", 7) == 0) return 0;
+    FAIL(SK_PARSE_ERR_BAD_REQUEST, "asterisk-form target on a method other than OPTIONS");
+  }
 
   /* §3.2.2 absolute-form: scheme "://" authority path-abempty ["?" query];
    * scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 §3.1). */
-  if (!IS_ALPHA(t[0])) return SK_PARSE_ERR_BAD_REQUEST;
+  if (!IS_ALPHA(t[0])) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid request-target");
   for (p = t + 1; p < end && (IS_ALPHA(*p) || IS_DIGIT(*p) || *p == '+' || *p == '-' || *p == '.');
        p++) {
   }
-  if (end - p < 3 || memcmp(p, "://", 3) != 0) return SK_PARSE_ERR_BAD_REQUEST;
+  if (end - p < 3 || memcmp(p, "://", 3) != 0)
+    FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid request-target");
   p += 3;
   for (q = p; q < end && *q != '/' && *q != '?'; q++) {
   }
-  if (!valid_host(p, (size_t)(q - p), 0)) return SK_PARSE_ERR_BAD_REQUEST;
+  if (!valid_host(p, (size_t)(q - p), 0))
+    FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid authority in absolute-form target");
   out->flags |= SK_REQ_ABSOLUTE_FORM;
   /* §3.2.2: the target's authority replaces whatever Host says. */
   out->host.data = p;
@@ -180,7 +180,8 @@ typedef struct {
 
 /* Content-Length = 1*DIGIT (RFC 9110 §8.6), possibly a list of identical
  * values from a merged or repeated field, which §8.6 lets us accept. */
-static int on_content_length(hdr_state_t *st, const char *v, const char *vend) {
+static int on_content_length(hdr_state_t *st, sk_http_request_t *out, const char *v,
+                             const char *vend) {
   const char *s = v, *e;
   for (;;) {
     uint64_t n = 0;
@@ -189,14 +190,15 @@ static int on_content_length(hdr_state_t *st, const char *v, const char *vend) {
     {
       const char *a = s, *b = e;
       trim_ows(&a, &b);
-      if (a == b) return SK_PARSE_ERR_BAD_REQUEST;
+      if (a == b) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty Content-Length");
       for (; a < b; a++) {
-        if (!IS_DIGIT(*a)) return SK_PARSE_ERR_BAD_REQUEST;
-        if (n > ((uint64_t)INT64_MAX - (uint64_t)(*a - '0')) / 10) return SK_PARSE_ERR_BAD_REQUEST;
+        if (!IS_DIGIT(*a)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "Content-Length is not a number");
+        if (n > ((uint64_t)INT64_MAX - (uint64_t)(*a - '0')) / 10)
+          FAIL(SK_PARSE_ERR_BAD_REQUEST, "Content-Length too large");
         n = n * 10 + (uint64_t)(*a - '0');
       }
     }
-    if (st->cl_seen && n != st->cl) return SK_PARSE_ERR_BAD_REQUEST;
+    if (st->cl_seen && n != st->cl) FAIL(SK_PARSE_ERR_BAD_REQUEST, "conflicting Content-Length values");
     st->cl_seen = 1;
     st->cl = n;
     if (e == vend) return 0;
@@ -210,7 +212,8 @@ static int on_content_length(hdr_state_t *st, const char *v, const char *vend) {
  * they are a known source of proxy disagreement. Whether an unknown coding
  * ahead of chunked is a 501 or the lack of a final chunked a 400 can only be
  * decided at the end of the head. */
-static int on_transfer_encoding(hdr_state_t *st, const char *v, const char *vend) {
+static int on_transfer_encoding(hdr_state_t *st, sk_http_request_t *out, const char *v,
+                                const char *vend) {
   const char *s = v, *e, *a, *b;
   for (;;) {
     e = s;
@@ -218,12 +221,13 @@ static int on_transfer_encoding(hdr_state_t *st, const char *v, const char *vend
     a = s;
     b = e;
     trim_ows(&a, &b);
-    if (a == b || st->te_chunked) return SK_PARSE_ERR_BAD_REQUEST;
+    if (a == b) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty transfer-coding");
+    if (st->te_chunked) FAIL(SK_PARSE_ERR_BAD_REQUEST, "transfer-coding after chunked");
     if (eq_ci(a, (size_t)(b - a), "chunked")) {
       st->te_chunked = 1;
     } else {
       for (; a < b; a++)
-        if (!IS(*a, C_TCHAR)) return SK_PARSE_ERR_BAD_REQUEST;
+        if (!IS(*a, C_TCHAR)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid transfer-coding");
       st->te_other = 1;
     }
     if (e == vend) return 0;
@@ -256,7 +260,8 @@ static int on_field(hdr_state_t *st, sk_http_request_t *out, const char *n, size
   case 4:
     if (!eq_ci(n, nlen, "host")) return 0;
     /* RFC 9112 §3.2: more than one Host, or an invalid one, is a 400. */
-    if (++st->host_count > 1 || !valid_host(v, vlen, 0)) return SK_PARSE_ERR_BAD_REQUEST;
+    if (++st->host_count > 1) FAIL(SK_PARSE_ERR_BAD_REQUEST, "more than one Host");
+    if (!valid_host(v, vlen, 0)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid Host");
     /* RFC 9112 §3.2.2: with an absolute-form target the Host field is
      * ignored for the target's authority; its entry (the last one stored)
      * names the authority too, so every reader of Host agrees. */
@@ -277,14 +282,15 @@ static int on_field(hdr_state_t *st, sk_http_request_t *out, const char *n, size
   case 14:
     if (!eq_ci(n, nlen, "content-length")) return 0;
     /* RFC 9112 §6.1: both framings at once is a smuggling attempt. */
-    if (st->te_seen) return SK_PARSE_ERR_BAD_REQUEST;
-    return on_content_length(st, v, vend);
+    if (st->te_seen) FAIL(SK_PARSE_ERR_BAD_REQUEST, "both Transfer-Encoding and Content-Length");
+    return on_content_length(st, out, v, vend);
   case 17:
     if (!eq_ci(n, nlen, "transfer-encoding")) return 0;
     /* RFC 9112 §6.1: 1.0 has no chunked framing, so TE there is faulty. */
-    if (out->version_minor == 0 || st->cl_seen) return SK_PARSE_ERR_BAD_REQUEST;
+    if (out->version_minor == 0) FAIL(SK_PARSE_ERR_BAD_REQUEST, "Transfer-Encoding in HTTP/1.0");
+    if (st->cl_seen) FAIL(SK_PARSE_ERR_BAD_REQUEST, "both Transfer-Encoding and Content-Length");
     st->te_seen = 1;
-    return on_transfer_encoding(st, v, vend);
+    return on_transfer_encoding(st, out, v, vend);
   default:
     return 0;
   }
@@ -310,13 +316,13 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
 #define RL_BYTE()                                                                                  \
   do {                                                                                             \
     if (p == end) return SK_PARSE_INCOMPLETE;                                                      \
-    if ((size_t)(p - start) >= max_rl) return SK_PARSE_ERR_URI_TOO_LONG;                           \
+    if ((size_t)(p - start) >= max_rl) FAIL(SK_PARSE_ERR_URI_TOO_LONG, "request line too long");  \
   } while (0)
 /* Same for the header section, final CRLF included. */
 #define HB_BYTE()                                                                                  \
   do {                                                                                             \
     if (p == end) return SK_PARSE_INCOMPLETE;                                                      \
-    if ((size_t)(p - hs) >= max_hb) return SK_PARSE_ERR_HEADERS_TOO_LARGE;                         \
+    if ((size_t)(p - hs) >= max_hb) FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "header section too large"); \
   } while (0)
 
   /* RFC 9112 §2.2: skip empty lines ahead of the request-line; they count
@@ -326,7 +332,7 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
     if (*p != '\r') break;
     p++;
     RL_BYTE();
-    if (*p != '\n') return SK_PARSE_ERR_BAD_REQUEST;
+    if (*p != '\n') FAIL(SK_PARSE_ERR_BAD_REQUEST, "bare CR before the request line");
     p++;
   }
 
@@ -336,10 +342,10 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
   for (;; p++) {
     RL_BYTE();
     if (*p == ' ') break;
-    if (!IS(*p, C_TCHAR)) return SK_PARSE_ERR_BAD_REQUEST;
+    if (!IS(*p, C_TCHAR)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid character in method");
   }
   mlen = (size_t)(p - m);
-  if (mlen == 0) return SK_PARSE_ERR_BAD_REQUEST;
+  if (mlen == 0) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty method");
   out->method.data = m;
   out->method.len = mlen;
 
@@ -348,9 +354,9 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
   for (;; p++) {
     RL_BYTE();
     if (*p == ' ') break;
-    if (!IS(*p, C_VIS) || *p == '#') return SK_PARSE_ERR_BAD_REQUEST;
+    if (!IS(*p, C_VIS) || *p == '#') FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid character in target");
   }
-  if (p == t) return SK_PARSE_ERR_BAD_REQUEST;
+  if (p == t) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty target");
   r = parse_target(m, mlen, t, (size_t)(p - t), out);
   if (r) return r;
 
@@ -358,18 +364,22 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
   ver = ++p;
   for (i = 0; i < 8; i++, p++) {
     RL_BYTE();
-    if (pat[i] == 'd' ? !IS_DIGIT(*p) : *p != pat[i]) return SK_PARSE_ERR_BAD_REQUEST;
+    if (pat[i] == 'd' ? !IS_DIGIT(*p) : *p != pat[i])
+      FAIL(SK_PARSE_ERR_BAD_REQUEST, "malformed HTTP version");
   }
   /* A bare LF or bare CR never ends a line here (§2.2 leniency not taken).
    * Only the CR may sit at the limit, anything else there is one too many. */
   if (p == end) return SK_PARSE_INCOMPLETE;
-  if (*p != '\r')
-    return (size_t)(p - start) >= max_rl ? SK_PARSE_ERR_URI_TOO_LONG : SK_PARSE_ERR_BAD_REQUEST;
+  if (*p != '\r') {
+    if ((size_t)(p - start) >= max_rl) FAIL(SK_PARSE_ERR_URI_TOO_LONG, "request line too long");
+    FAIL(SK_PARSE_ERR_BAD_REQUEST, "request line not ended by CRLF");
+  }
   if (++p == end) return SK_PARSE_INCOMPLETE;
-  if (*p != '\n') return SK_PARSE_ERR_BAD_REQUEST;
+  if (*p != '\n') FAIL(SK_PARSE_ERR_BAD_REQUEST, "request line not ended by CRLF");
   p++;
   /* Well-formed but a major/minor we do not speak: RFC 9110 §15.6.6. */
-  if (ver[5] != '1' || (ver[7] != '0' && ver[7] != '1')) return SK_PARSE_ERR_VERSION;
+  if (ver[5] != '1' || (ver[7] != '0' && ver[7] != '1'))
+    FAIL(SK_PARSE_ERR_VERSION, "unsupported HTTP version");
   out->version_minor = ver[7] - '0';
 
   /* RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. */
@@ -377,17 +387,17 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
   for (;;) {
     HB_BYTE();
     if (*p == '\r') break;
-    if (out->header_count == max_count) return SK_PARSE_ERR_HEADERS_TOO_LARGE;
+    if (out->header_count == max_count) FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "too many header fields");
     /* A leading SP/HTAB is obs-fold (§5.2) and whitespace before the colon
      * is forbidden (§5.1): both fall out of the token check. */
     name = p;
     for (;; p++) {
       HB_BYTE();
       if (*p == ':') break;
-      if (!IS(*p, C_TCHAR)) return SK_PARSE_ERR_BAD_REQUEST;
+      if (!IS(*p, C_TCHAR)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid character in field name");
     }
     nlen = (size_t)(p - name);
-    if (nlen == 0) return SK_PARSE_ERR_BAD_REQUEST;
+    if (nlen == 0) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty field name");
     for (p++;; p++) {
       HB_BYTE();
       if (!IS_OWS(*p)) break;
@@ -398,12 +408,12 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
     for (;; p++) {
       HB_BYTE();
       if (*p == '\r') break;
-      if (!IS(*p, C_FVAL)) return SK_PARSE_ERR_BAD_REQUEST;
+      if (!IS(*p, C_FVAL)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid character in field value");
       if (!IS_OWS(*p)) vend = p + 1;
     }
     p++;
     HB_BYTE();
-    if (*p != '\n') return SK_PARSE_ERR_BAD_REQUEST;
+    if (*p != '\n') FAIL(SK_PARSE_ERR_BAD_REQUEST, "field line not ended by CRLF");
     p++;
     out->headers[out->header_count].name.data = name;
     out->headers[out->header_count].name.len = nlen;
@@ -415,19 +425,20 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
   }
   p++;
   HB_BYTE();
-  if (*p != '\n') return SK_PARSE_ERR_BAD_REQUEST;
+  if (*p != '\n') FAIL(SK_PARSE_ERR_BAD_REQUEST, "header section not ended by CRLF");
   p++;
 #undef RL_BYTE
 #undef HB_BYTE
 
   /* RFC 9112 §3.2: a 1.1 request without Host is a 400, even absolute-form. */
-  if (out->version_minor == 1 && st.host_count == 0) return SK_PARSE_ERR_BAD_REQUEST;
+  if (out->version_minor == 1 && st.host_count == 0)
+    FAIL(SK_PARSE_ERR_BAD_REQUEST, "HTTP/1.1 request without Host");
   if (st.te_seen) {
     /* RFC 9112 §6.3: a final coding other than chunked cannot be framed (400);
      * a framable message with a coding we do not decode is a 501
      * (RFC 9112 §6.1). */
-    if (!st.te_chunked) return SK_PARSE_ERR_BAD_REQUEST;
-    if (st.te_other) return SK_PARSE_ERR_NOT_IMPLEMENTED;
+    if (!st.te_chunked) FAIL(SK_PARSE_ERR_BAD_REQUEST, "chunked is not the final transfer-coding");
+    if (st.te_other) FAIL(SK_PARSE_ERR_NOT_IMPLEMENTED, "unknown transfer-coding");
     out->body_kind = SK_BODY_CHUNKED;
   } else if (st.cl_seen) {
     out->body_kind = SK_BODY_LENGTH;
@@ -626,4 +637,27 @@ fail:
   d->state = CS_ERROR;
   *consumed = (size_t)(p - in);
   return SK_CHUNK_ERROR;
+}
+
+int sk_http_head_worth_parsing(const char *buf, size_t len, size_t seen,
+                               const sk_http_limits_t *limits) {
+  if (seen == 0 || len / 2 >= seen) return 1;
+  if (seen <= limits->max_request_line && len > limits->max_request_line) return 1;
+  /* The header section's limit counts from the end of the request line
+   * (seen already, or the 414 would have come). */
+  const char *line_end = memchr(buf, '\n', seen);
+  if (line_end) {
+    size_t header_limit_end = (size_t)(line_end + 1 - buf) + limits->max_header_bytes;
+    if (seen <= header_limit_end && len > header_limit_end) return 1;
+  }
+  /* From 3 bytes back: a "\r\n\r\n" may straddle the old end. The line
+   * before the empty one is never empty, so the byte before the "\r\n\r\n"
+   * is not an LF; that tells the end of the head from the empty lines a
+   * head may start with (which would otherwise ask for a parse each). */
+  for (size_t i = seen >= 3 ? seen - 3 : 0; i < len; i++) {
+    if (buf[i] != '\n') continue;
+    if (i == 0 || buf[i - 1] != '\r') return 1; /* bare LF: refused at once */
+    if (i >= 4 && buf[i - 2] == '\n' && buf[i - 3] == '\r' && buf[i - 4] != '\n') return 1;
+  }
+  return 0;
 }

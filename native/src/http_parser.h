@@ -4,8 +4,10 @@
  * section) from the start of a buffer. It allocates nothing: every slice in
  * the result points into the caller's buffer. When the head is not complete
  * yet it answers SK_PARSE_INCOMPLETE and the caller calls again with more
- * bytes (re-parsing from the start; the head is bounded by the limits, so the
- * cost of re-parsing is bounded too).
+ * bytes (re-parsing from the start). sk_http_head_worth_parsing() tells a
+ * caller fed a few bytes at a time when parsing again can change the answer,
+ * so a head trickled byte by byte costs O(n), not O(n^2) (as picohttpparser's
+ * last_len).
  *
  * sk_chunked_decode() decodes a chunked message body incrementally, one call
  * per input buffer, handing back zero-copy slices of chunk data. */
@@ -75,6 +77,8 @@ typedef struct sk_http_request {
   sk_slice_t host;         /* Host header value (len 0 if absent on HTTP/1.0); for
                               absolute-form the target's authority, which the
                               Host header's entry in headers[] also names */
+  const char *error;        /* on an error: the rule that refused the request (a
+                               static string), NULL otherwise */
   size_t header_count;
   sk_http_header_t headers[SK_HTTP_MAX_HEADERS_CAP];
 } sk_http_request_t;
@@ -84,6 +88,15 @@ typedef struct sk_http_request {
  * and the body (if any) starts at buf + *head_len. */
 int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *limits,
                           sk_http_request_t *out, size_t *head_len);
+
+/* buf[0..seen) was parsed and found SK_PARSE_INCOMPLETE; buf[0..len) holds
+ * more. Returns 1 when sk_http_parse_request should run again: the new bytes
+ * may end the head ("\r\n\r\n") or hold a bare LF, the request-line or
+ * header-section limit was just passed (414, 431), or the input has doubled since (so a head that breaks
+ * a rule is refused at the latest when it is twice as long, and the cost of
+ * re-parsing stays linear). Returns 1 when seen is 0. */
+int sk_http_head_worth_parsing(const char *buf, size_t len, size_t seen,
+                               const sk_http_limits_t *limits);
 
 /* ---- chunked body decoding (RFC 9112 section 7.1) ---- */
 

@@ -20,6 +20,7 @@
 #include "pubsub.h"
 #include "ws_deflate.h"
 #include "ws_protocol.h"
+#include "ascii.h"
 
 /* ---- growable byte buffer (buffer.c) ---- */
 typedef struct sk_buf {
@@ -205,6 +206,7 @@ struct sk_conn {
   uint64_t deadline; /* loop tick at which the timeout fires; 0 = none */
 
   sk_buf_t in;      /* unprocessed input: a partial head or pipelined requests */
+  size_t head_seen; /* bytes of a partial head at the start of `in` parsed so far */
   sk_buf_t backlog; /* output the kernel did not take yet */
   sk_buf_t body;    /* request body received before on_data was asked for */
   sk_buf_t head;    /* status line and headers written so far, not yet sent */
@@ -234,6 +236,8 @@ struct sk_conn {
   unsigned in_dispatch : 1;     /* input of this connection is being processed */
   unsigned broken : 1;          /* a write failed: close at the next iteration */
   unsigned write_shut : 1;      /* shutdown(SHUT_WR) done */
+  unsigned shut_when_drained : 1; /* shutdown(SHUT_WR) once the output is out */
+  unsigned writes_refresh_deadline : 1; /* output restarts the inactivity timer (HTTP) */
   unsigned peer_eof : 1;        /* the client closed its sending side */
   unsigned proxy_checked : 1;   /* the PROXY header window has passed */
   unsigned tls_read_wants_write : 1; /* SSL_read needs the socket writable */
@@ -357,6 +361,20 @@ struct sk_app {
   int report_topics; /* on_topic wanted (a backplane is attached) */
 };
 
+/* The loop tick at which a timeout of `seconds` from now fires; +1: the
+ * tick may come right after the deadline is set. */
+static inline uint64_t sk_deadline_in(const sk_app_t *app, uint64_t seconds) {
+  return app->loop.now_ticks + seconds + 1;
+}
+
+void sk_out_flush(sk_app_t *app); /* flush the cork owner */
+/* Inside a dispatch the loop flushes once at the end; a call from an asyncio
+ * task has no such end, so it flushes itself, unless the caller corked to
+ * send several calls' worth at once. */
+static inline void sk_out_flush_outside_dispatch(sk_app_t *app) {
+  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+}
+
 /* app.c */
 sk_conn_t *sk_app_lookup(const sk_app_t *app, sk_res_id_t res);
 void sk_app_log(sk_app_t *app, int level, const char *format, ...)
@@ -381,12 +399,21 @@ void sk_conn_response_done(sk_conn_t *conn);
 void sk_conn_deliver_body(sk_conn_t *conn);
 int sk_conn_output_full(const sk_conn_t *conn);
 void sk_conn_after_peer_eof(sk_conn_t *conn); /* idle and the client closed: finish up */
+void sk_conn_finish_close(sk_conn_t *conn);   /* CLOSING: close after the output is out */
+void sk_conn_output_room(sk_conn_t *conn);    /* output fell below the limit again */
 
 /* output.c: corked writes */
 int sk_out_write(sk_conn_t *conn, const char *data, size_t len);
-void sk_out_flush(sk_app_t *app);            /* flush the cork owner */
 int sk_out_drain_backlog(sk_conn_t *conn);   /* on writable */
-void sk_out_finish_close(sk_conn_t *conn);   /* close after the output is out */
+void sk_out_shut_when_drained(sk_conn_t *conn); /* half-close once the output is out */
+void sk_out_mark_broken(sk_conn_t *conn);    /* the peer is gone: close next iteration */
+/* sk_loop_modify for a connection; a refusal is logged and closes it. */
+void sk_out_watch_refused(sk_conn_t *conn);
+static inline void sk_out_watch(sk_conn_t *conn, unsigned interest) {
+  if (conn->watch.interest == interest) return; /* the usual case: nothing to change */
+  if (__builtin_expect(sk_loop_modify(&conn->app->loop, &conn->watch, interest) != SK_OK, 0))
+    sk_out_watch_refused(conn);
+}
 
 /* websocket.c */
 int sk_ws_check_upgrade(sk_conn_t *conn, const sk_http_request_t *http, int behavior);
@@ -402,6 +429,8 @@ void sk_ws_behaviors_free(sk_app_t *app);
 
 /* response.c */
 int sk_res_write_error(sk_conn_t *conn, int status); /* canned 4xx/5xx + close */
+/* The same with extra header lines ("Name: value\r\n"). */
+int sk_res_write_error_with(sk_conn_t *conn, int status, const char *extra, size_t extra_len);
 int sk_res_write_not_found(sk_conn_t *conn);
 /* A header field as we accept it from a handler (token name, no control
  * characters in the value, a Content-Length of plain digits). */
@@ -413,5 +442,7 @@ int sk_pairs_next(const char **cursor, const char *end, sk_slice_t *name, sk_sli
 int sk_pairs_valid(const char *packed, size_t len, size_t count);
 
 #define SK_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+#include "conn_state.h" /* the transitions: inline, over the complete sk_conn */
 
 #endif

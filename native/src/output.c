@@ -7,16 +7,25 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static void mark_broken(sk_conn_t *conn) {
+void sk_out_mark_broken(sk_conn_t *conn) {
   /* The peer is gone. Closing here could call back into Python in the middle
    * of a Python call, so the close is queued for the loop instead. */
   conn->broken = 1;
   sk_app_defer(conn->app, conn);
 }
 
+void sk_out_watch_refused(sk_conn_t *conn) {
+  /* The poller refused (out of kernel memory): the event this connection
+   * waits for might never come, so it ends instead of hanging. */
+  sk_app_log(conn->app, SK_LOG_ERROR,
+             "the poller refused to change what a connection waits for (out of kernel "
+             "memory?); closing the connection");
+  sk_out_mark_broken(conn);
+}
+
 /* Everything queued so far has reached the kernel. */
 static void output_drained(sk_conn_t *conn) {
-  if (conn->phase == SK_PHASE_CLOSING && !conn->write_shut) {
+  if (conn->shut_when_drained && !conn->write_shut) {
     conn->write_shut = 1;
     /* Half-close rather than close: a close with unread input makes the kernel
      * send RST, which can destroy the response before the client reads it. */
@@ -36,16 +45,16 @@ static void keep_remainder(sk_conn_t *conn, const char *a, size_t a_len, const c
   }
   if (b_len > written && sk_buf_append(&conn->backlog, b + written, b_len - written) != SK_OK)
     goto fail;
-  sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest | SK_EV_WRITE);
+  sk_out_watch(conn, conn->watch.interest | SK_EV_WRITE);
   return;
 fail:
-  mark_broken(conn);
+  sk_out_mark_broken(conn);
 }
 
 static void write_now(sk_conn_t *conn, const char *a, size_t a_len, const char *b, size_t b_len) {
   long n = sk_conn_write(conn, a, a_len, b, b_len);
   if (n < 0) {
-    mark_broken(conn);
+    sk_out_mark_broken(conn);
     return;
   }
   if ((size_t)n < a_len + b_len) {
@@ -67,7 +76,7 @@ void sk_out_flush(sk_app_t *app) {
     return;
   }
   if (conn->backlog.len) {
-    if (sk_buf_append(&conn->backlog, app->cork_buf, len) != SK_OK) mark_broken(conn);
+    if (sk_buf_append(&conn->backlog, app->cork_buf, len) != SK_OK) sk_out_mark_broken(conn);
     return;
   }
   write_now(conn, app->cork_buf, len, NULL, 0);
@@ -79,13 +88,13 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
   if (conn->broken || len == 0) return SK_OK; /* the peer is gone: nothing to deliver */
   /* HTTP's inactivity timer; a WebSocket's idle timer is websocket.c's (it
    * restarts on receive, or on send only with reset_idle_timeout_on_send). */
-  if (conn->phase != SK_PHASE_WS)
-    conn->deadline = app->loop.now_ticks + app->config.idle_timeout_s + 1;
+  if (conn->writes_refresh_deadline)
+    conn->deadline = sk_deadline_in(app, app->config.idle_timeout_s);
   if (conn->backlog.len) {
     /* Order matters more than syscalls: queue behind what is already waiting. */
     conn->response_in_cork = 0;
     if (app->cork_owner == conn) sk_out_flush(app);
-    if (sk_buf_append(&conn->backlog, data, len) != SK_OK) mark_broken(conn);
+    if (sk_buf_append(&conn->backlog, data, len) != SK_OK) sk_out_mark_broken(conn);
     return SK_OK;
   }
   if (app->cork_owner != conn) {
@@ -108,7 +117,7 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
 
 int sk_out_drain_backlog(sk_conn_t *conn) {
   if (conn->backlog.len == 0) {
-    sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
+    sk_out_watch(conn, conn->watch.interest & ~SK_EV_WRITE);
     return 1;
   }
   long n = sk_conn_write(conn, conn->backlog.data, conn->backlog.len, NULL, 0);
@@ -118,26 +127,18 @@ int sk_out_drain_backlog(sk_conn_t *conn) {
   }
   int was_full = sk_conn_output_full(conn);
   sk_buf_consume(&conn->backlog, (size_t)n);
-  /* The client reads again: start the requests it pipelined meanwhile. */
-  if (was_full && !sk_conn_output_full(conn) && conn->phase == SK_PHASE_HEAD)
-    sk_app_defer(conn->app, conn);
+  if (was_full && !sk_conn_output_full(conn)) sk_conn_output_room(conn);
   if (conn->backlog.len) return 0;
-  sk_loop_modify(&conn->app->loop, &conn->watch, conn->watch.interest & ~SK_EV_WRITE);
-  if (conn->phase != SK_PHASE_WS)
-    conn->deadline = conn->app->loop.now_ticks + conn->app->config.idle_timeout_s + 1;
+  sk_out_watch(conn, conn->watch.interest & ~SK_EV_WRITE);
+  if (conn->writes_refresh_deadline)
+    conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
   output_drained(conn);
   return 1;
 }
 
-void sk_out_finish_close(sk_conn_t *conn) {
+void sk_out_shut_when_drained(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
-  conn->phase = SK_PHASE_CLOSING;
-  conn->keep_alive = 0;
-  conn->in.len = 0;
-  sk_buf_free(&conn->body);
-  /* Give the peer a little time to read the response and close its side. */
-  conn->deadline = app->loop.now_ticks + 2 + 1;
+  conn->shut_when_drained = 1;
   if (app->cork_owner == conn && !app->dispatching) sk_out_flush(app);
   if (app->cork_owner != conn && conn->backlog.len == 0) output_drained(conn);
-  sk_conn_update_reading(conn);
 }

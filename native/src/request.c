@@ -4,10 +4,6 @@
 
 #include <string.h>
 
-static char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 const char *sk_req_method(const sk_req_t *req, size_t *len) {
   *len = req->http->method.len;
   return req->http->method.data;
@@ -30,7 +26,7 @@ const char *sk_req_header(const sk_req_t *req, const char *lower_name, size_t na
     const sk_slice_t *name = &http->headers[i].name;
     if (name->len != name_len) continue;
     size_t j = 0;
-    while (j < name_len && ascii_lower(name->data[j]) == lower_name[j]) j++;
+    while (j < name_len && sk_ascii_lower(name->data[j]) == lower_name[j]) j++;
     if (j == name_len) {
       *len = http->headers[i].value.len;
       return http->headers[i].value.len ? http->headers[i].value.data : "";
@@ -53,7 +49,7 @@ size_t sk_req_headers_pack(const sk_req_t *req, char *out, size_t cap) {
   char *p = out;
   for (size_t i = 0; i < http->header_count; i++) {
     const sk_http_header_t *h = &http->headers[i];
-    for (size_t j = 0; j < h->name.len; j++) *p++ = ascii_lower(h->name.data[j]);
+    for (size_t j = 0; j < h->name.len; j++) *p++ = sk_ascii_lower(h->name.data[j]);
     *p++ = '\0';
     if (h->value.len) memcpy(p, h->value.data, h->value.len);
     p += h->value.len;

@@ -15,34 +15,17 @@ static sk_conn_t *live_conn(const sk_app_t *app, sk_res_id_t res) {
   return conn && conn->stage != SK_RES_DONE && !conn->broken ? conn : NULL;
 }
 
-static void flush_outside_dispatch(sk_app_t *app) {
-  /* Inside a dispatch the loop flushes once at the end; a call from an
-   * asyncio task has no such end, so it flushes itself, unless the caller
-   * corked to send several calls' worth at once. */
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
-}
-
 void sk_app_cork(sk_app_t *app, int corked) {
   if (corked) {
     app->user_corked++;
   } else if (app->user_corked > 0 && --app->user_corked == 0) {
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
   }
-}
-
-static int ascii_ieq(const char *a, size_t a_len, const char *lower, size_t lower_len) {
-  if (a_len != lower_len) return 0;
-  for (size_t i = 0; i < a_len; i++) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-    if (c != lower[i]) return 0;
-  }
-  return 1;
 }
 
 static int ascii_icontains(const char *hay, size_t hay_len, const char *lower, size_t lower_len) {
   for (size_t i = 0; i + lower_len <= hay_len; i++)
-    if (ascii_ieq(hay + i, lower_len, lower, lower_len)) return 1;
+    if (sk_ascii_ieq(hay + i, lower_len, lower, lower_len)) return 1;
   return 0;
 }
 
@@ -92,7 +75,7 @@ static int write_status_line(sk_conn_t *conn, const char *status, size_t len) {
   if (r != SK_OK) return r;
   conn->status_code = status_code;
   if (status_has_no_body(status_code)) conn->no_body = 1;
-  conn->stage = SK_RES_STATUS;
+  sk_state_head_staged(conn);
   return SK_OK;
 }
 
@@ -105,8 +88,8 @@ static void decide_keep_alive(sk_conn_t *conn) {
    * big or of unknown size. */
   if (!conn->body_done &&
       (conn->body_kind == SK_BODY_CHUNKED || conn->body_remaining > 256 * 1024))
-    conn->keep_alive = 0;
-  if (conn->app->shutting_down) conn->keep_alive = 0;
+    sk_state_no_keep_alive(conn);
+  if (conn->app->shutting_down) sk_state_no_keep_alive(conn);
 }
 
 enum head_mode { HEAD_FIXED, HEAD_EMPTY, HEAD_STREAM };
@@ -172,7 +155,7 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
       memcpy(head + n, "Transfer-Encoding: chunked\r\n", 28);
       n += 28;
     } else {
-      conn->keep_alive = 0; /* HTTP/1.0: the close delimits the body */
+      sk_state_no_keep_alive(conn); /* HTTP/1.0: the close delimits the body */
     }
   } else if (conn->has_content_length) {
     has_length = 1;
@@ -196,7 +179,7 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
   memcpy(head + n, "\r\n", 2);
   n += 2;
   sk_out_write(conn, head, n);
-  conn->stage = SK_RES_BODY;
+  sk_state_response_started(conn);
 }
 
 /* Writes a piece of the body; returns how much of it counts towards the
@@ -258,7 +241,7 @@ int sk_field_valid(const char *name, size_t name_len, const char *value, size_t 
   for (size_t i = 0; i < name_len; i++)
     if (!is_tchar((unsigned char)name[i])) return 0;
   uint64_t length;
-  if (ascii_ieq(name, name_len, "content-length", 14) && !parse_length(value, value_len, &length))
+  if (sk_ascii_ieq(name, name_len, "content-length", 14) && !parse_length(value, value_len, &length))
     return 0;
   return valid_field_value(value, value_len);
 }
@@ -294,20 +277,20 @@ int sk_pairs_valid(const char *packed, size_t len, size_t count) {
 /* A header already validated: the framing ones are read for their meaning. */
 static int put_header(sk_conn_t *conn, const char *name, size_t name_len, const char *value,
                       size_t value_len) {
-  if (ascii_ieq(name, name_len, "content-length", 14)) {
+  if (sk_ascii_ieq(name, name_len, "content-length", 14)) {
     conn->has_content_length = 1;
     parse_length(value, value_len, &conn->declared_length);
     return SK_OK;
   }
-  if (ascii_ieq(name, name_len, "transfer-encoding", 17)) return SK_OK; /* framing is ours */
-  if (ascii_ieq(name, name_len, "connection", 10)) {
-    if (ascii_icontains(value, value_len, "close", 5)) conn->keep_alive = 0;
+  if (sk_ascii_ieq(name, name_len, "transfer-encoding", 17)) return SK_OK; /* framing is ours */
+  if (sk_ascii_ieq(name, name_len, "connection", 10)) {
+    if (ascii_icontains(value, value_len, "close", 5)) sk_state_no_keep_alive(conn);
     return SK_OK;
   }
   int r = ensure_status(conn);
   if (r == SK_OK) r = stage_head(conn, name, name_len, ": ", 2, value, value_len);
   if (r == SK_OK) r = stage_head(conn, "\r\n", 2, "", 0, "", 0);
-  if (r == SK_OK && ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
+  if (r == SK_OK && sk_ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
   return r;
 }
 
@@ -326,13 +309,12 @@ int sk_res_discard_head(sk_app_t *app, sk_res_id_t res) {
     conn->write_offset = 0;
   }
   release_head(conn);
-  conn->stage = SK_RES_NONE;
+  sk_state_head_discarded(conn);
   conn->status_code = 0;
   conn->has_content_length = 0; /* a Content-Length header is part of the head too */
   conn->declared_length = 0;
   conn->has_date = 0;
   conn->no_body = conn->head_request;
-  conn->keep_alive = conn->keep_alive_before_head;
   return SK_OK;
 }
 
@@ -366,7 +348,7 @@ int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len) {
   if (!conn) return SK_ERR_STALE;
   if (conn->stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
   conn->write_offset += write_body(conn, data, len);
-  flush_outside_dispatch(app);
+  sk_out_flush_outside_dispatch(app);
   return SK_OK;
 }
 
@@ -376,23 +358,23 @@ static void end_response(sk_conn_t *conn) {
     sk_out_write(conn, "0\r\n\r\n", 5);
   } else if (conn->has_content_length && !conn->no_body &&
              conn->write_offset != conn->declared_length) {
-    conn->keep_alive = 0; /* the body fell short of what we announced */
+    sk_state_no_keep_alive(conn); /* the body fell short of what we announced */
   }
   sk_conn_response_done(conn);
-  flush_outside_dispatch(app);
+  sk_out_flush_outside_dispatch(app);
 }
 
 int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
                int close_connection) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (close_connection) conn->keep_alive = 0;
+  if (close_connection) sk_state_no_keep_alive(conn);
   if (conn->stage != SK_RES_BODY) {
     finish_head(conn, HEAD_FIXED, len);
     if (!conn->no_body) sk_out_write(conn, data, len);
     conn->write_offset += len;
     sk_conn_response_done(conn);
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
     return SK_OK;
   }
   conn->write_offset += write_body(conn, data, len);
@@ -403,11 +385,11 @@ int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
 int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (close_connection) conn->keep_alive = 0;
+  if (close_connection) sk_state_no_keep_alive(conn);
   if (conn->stage != SK_RES_BODY) {
     finish_head(conn, HEAD_EMPTY, 0);
     sk_conn_response_done(conn);
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
     return SK_OK;
   }
   end_response(conn);
@@ -436,7 +418,7 @@ int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
   *done = 0;
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (close_connection) conn->keep_alive = 0;
+  if (close_connection) sk_state_no_keep_alive(conn);
   if (conn->stage != SK_RES_BODY) {
     conn->has_content_length = 1;
     conn->declared_length = total;
@@ -483,7 +465,7 @@ int sk_res_end_with_trailers(sk_app_t *app, sk_res_id_t res, const char *fields,
   }
   sk_out_write(conn, "\r\n", 2);
   sk_conn_response_done(conn);
-  flush_outside_dispatch(app);
+  sk_out_flush_outside_dispatch(app);
   return SK_OK;
 }
 
@@ -497,7 +479,7 @@ int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
       conn->stage == SK_RES_NONE) {
     conn->sent_continue = 1;
     sk_out_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
   }
   /* Deliver what already arrived on the next iteration, never from inside
    * this call: handlers must not run re-entrantly. */
@@ -546,25 +528,25 @@ int sk_res_write_continue(sk_app_t *app, sk_res_id_t res) {
   if (!conn->sent_continue) {
     conn->sent_continue = 1;
     sk_out_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    flush_outside_dispatch(app);
+    sk_out_flush_outside_dispatch(app);
   }
   return SK_OK;
 }
 
-int sk_res_pause(sk_app_t *app, sk_res_id_t res) {
+static int set_paused(sk_app_t *app, sk_res_id_t res, int paused) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  conn->user_paused = 1;
+  conn->user_paused = paused != 0;
   sk_conn_update_reading(conn);
   return SK_OK;
 }
 
+int sk_res_pause(sk_app_t *app, sk_res_id_t res) {
+  return set_paused(app, res, 1);
+}
+
 int sk_res_resume(sk_app_t *app, sk_res_id_t res) {
-  sk_conn_t *conn = live_conn(app, res);
-  if (!conn) return SK_ERR_STALE;
-  conn->user_paused = 0;
-  sk_conn_update_reading(conn);
-  return SK_OK;
+  return set_paused(app, res, 0);
 }
 
 int sk_res_close(sk_app_t *app, sk_res_id_t res) {
@@ -574,7 +556,7 @@ int sk_res_close(sk_app_t *app, sk_res_id_t res) {
    * abort callback: the caller knows it closed the connection. */
   if (app->cork_owner == conn) sk_out_flush(app);
   if (conn->closed) return SK_OK;
-  conn->serial = 0;
+  sk_state_aborted(conn);
   sk_conn_close(conn, 0);
   return SK_OK;
 }
@@ -636,6 +618,7 @@ static const char *reason_phrase(int status) {
   case 408: return "Request Timeout";
   case 413: return "Content Too Large";
   case 414: return "URI Too Long";
+  case 426: return "Upgrade Required";
   case 431: return "Request Header Fields Too Large";
   case 501: return "Not Implemented";
   case 505: return "HTTP Version Not Supported";
@@ -643,7 +626,9 @@ static const char *reason_phrase(int status) {
   }
 }
 
-static void write_canned(sk_conn_t *conn, int status, int close) {
+/* extra: whole header lines ("Name: value\r\n") the status calls for. */
+static void write_canned(sk_conn_t *conn, int status, int close, const char *extra,
+                         size_t extra_len) {
   const char *reason = reason_phrase(status);
   char head[256];
   int n = snprintf(head, sizeof head,
@@ -651,12 +636,17 @@ static void write_canned(sk_conn_t *conn, int status, int close) {
                    "Content-Length: %zu\r\n%s",
                    status, reason, strlen(reason), close ? "Connection: close\r\n" : "");
   sk_out_write(conn, head, (size_t)n);
+  sk_out_write(conn, extra, extra_len);
   sk_out_write(conn, conn->app->date, SK_DATE_LEN);
   sk_out_write(conn, "\r\n", 2);
   if (!conn->head_request) sk_out_write(conn, reason, strlen(reason));
 }
 
 int sk_res_write_error(sk_conn_t *conn, int status) {
+  return sk_res_write_error_with(conn, status, NULL, 0);
+}
+
+int sk_res_write_error_with(sk_conn_t *conn, int status, const char *extra, size_t extra_len) {
   if (conn->closed) return SK_ERR_STALE;
   sk_app_t *app = conn->app;
   uint32_t serial = conn->serial;
@@ -668,19 +658,18 @@ int sk_res_write_error(sk_conn_t *conn, int status) {
   }
   release_head(conn); /* a head never sent is simply dropped */
   conn->head_request = 0;
-  write_canned(conn, status, 1);
-  conn->stage = SK_RES_DONE;
-  conn->serial = 0;
-  sk_out_finish_close(conn);
-  if (in_flight && app->cb.on_aborted)
-    app->cb.on_aborted(app->cb.user, ((uint64_t)serial << 32) | conn->slot);
+  write_canned(conn, status, 1, extra, extra_len);
+  /* Done already: a canned answer to a body that kept coming after it. */
+  if (conn->stage != SK_RES_DONE) sk_state_response_ended(conn);
+  sk_conn_finish_close(conn);
+  if (in_flight && app->cb.on_aborted) app->cb.on_aborted(app->cb.user, sk_conn_id_of(serial, conn->slot));
   return SK_OK;
 }
 
 int sk_res_write_not_found(sk_conn_t *conn) {
   conn->status_code = 404;
   decide_keep_alive(conn);
-  write_canned(conn, 404, !conn->keep_alive);
+  write_canned(conn, 404, !conn->keep_alive, NULL, 0);
   sk_conn_response_done(conn);
   return SK_OK;
 }

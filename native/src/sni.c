@@ -9,10 +9,6 @@
 
 #include <openssl/ssl.h>
 
-static char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 /* '*' matches one or more characters within a single label. */
 static int host_matches(const char *pattern, const char *host) {
   while (*pattern) {
@@ -25,7 +21,7 @@ static int host_matches(const char *pattern, const char *host) {
       }
       continue;
     }
-    if (lower(*pattern) != lower(*host)) return 0;
+    if (sk_ascii_lower(*pattern) != sk_ascii_lower(*host)) return 0;
     pattern++;
     host++;
   }
@@ -33,7 +29,7 @@ static int host_matches(const char *pattern, const char *host) {
 }
 
 static int same_host(const char *a, const char *b) {
-  while (*a && lower(*a) == lower(*b)) {
+  while (*a && sk_ascii_lower(*a) == sk_ascii_lower(*b)) {
     a++;
     b++;
   }

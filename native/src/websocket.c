@@ -11,7 +11,7 @@
 #define SK_WS_CLOSE_WAIT_S 2 /* how long we wait for the client's close frame */
 
 static sk_res_id_t ws_id(const sk_conn_t *conn) {
-  return ((uint64_t)conn->serial << 32) | conn->slot;
+  return sk_conn_id_of(conn->serial, conn->slot);
 }
 
 static sk_ws_behavior_t *behavior_of(const sk_conn_t *conn) {
@@ -99,12 +99,8 @@ int sk_ws_check_upgrade(sk_conn_t *conn, const sk_http_request_t *http, int beha
   }
   if (!version || version_len != 2 || memcmp(version, "13", 2) != 0) {
     /* 4.4: tell the client which version we speak. */
-    static const char reply[] = "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n"
-                                "Content-Length: 0\r\nConnection: close\r\n\r\n";
-    sk_out_write(conn, reply, sizeof reply - 1);
-    conn->stage = SK_RES_DONE;
-    conn->serial = 0;
-    sk_out_finish_close(conn);
+    static const char version_field[] = "Sec-WebSocket-Version: 13\r\n";
+    sk_res_write_error_with(conn, 426, version_field, sizeof version_field - 1);
     return 0;
   }
   conn->upgrade_behavior = (uint32_t)behavior + 1;
@@ -195,20 +191,17 @@ int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key,
                                                                : SK_WS_NO_LIMIT,
                     ws->deflate);
   conn->ws = ws;
-  conn->phase = SK_PHASE_WS;
-  conn->stage = SK_RES_DONE;
-  conn->keep_alive = 0;
+  sk_state_upgraded(conn); /* the WebSocket gets its own id */
   conn->upgrade_behavior = 0;
   sk_buf_free(&conn->body);
-  conn->serial = sk_app_next_serial(app); /* the WebSocket's own id */
-  uint64_t now = app->loop.now_ticks;
   ws->idle_s = b->config.idle_timeout_s;
-  conn->deadline = ws->idle_s ? now + ws->idle_s + 1 : 0;
-  ws->lifetime_deadline = b->config.max_lifetime_min ? now + 60ull * b->config.max_lifetime_min + 1 : 0;
+  conn->deadline = ws->idle_s ? sk_deadline_in(app, ws->idle_s) : 0;
+  ws->lifetime_deadline =
+      b->config.max_lifetime_min ? sk_deadline_in(app, 60ull * b->config.max_lifetime_min) : 0;
   *ws_out = ws_id(conn);
   /* Frames the client sent right behind its handshake wait in conn->in. */
   if (!conn->in_dispatch && conn->in.len) sk_app_defer(app, conn);
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+  sk_out_flush_outside_dispatch(app);
   return SK_OK;
 nomem:
   sk_ws_free(ws);
@@ -275,7 +268,7 @@ static int send_message(sk_conn_t *conn, unsigned opcode, const char *data, size
   }
   if (is_data || opcode == SK_WS_OP_CONT) ws->sending_fragments = !fin;
   if (b->config.reset_idle_timeout_on_send && ws->idle_s)
-    conn->deadline = conn->app->loop.now_ticks + ws->idle_s + 1;
+    conn->deadline = sk_deadline_in(conn->app, ws->idle_s);
   return send_status(conn);
 }
 
@@ -292,7 +285,7 @@ int sk_ws_send(sk_app_t *app, sk_res_id_t id, const char *data, size_t len, int 
   if (opcode >= 8 && (len > SK_WS_MAX_CONTROL || !fin)) return SK_ERR_INVALID;
   sk_ws_drain_publishes(app);
   int status = send_message(conn, (unsigned)opcode, data, len, compress, fin);
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+  sk_out_flush_outside_dispatch(app);
   return status;
 }
 
@@ -317,7 +310,7 @@ static void send_close(sk_conn_t *conn, unsigned code, const char *reason, size_
   size_t n = sk_ws_close_payload(payload, code, reason, reason_len);
   write_frame(conn, SK_WS_OP_CLOSE, 1, 0, payload, n);
   ws->close_sent = 1;
-  conn->deadline = conn->app->loop.now_ticks + SK_WS_CLOSE_WAIT_S + 1;
+  conn->deadline = sk_deadline_in(conn->app, SK_WS_CLOSE_WAIT_S);
 }
 
 /* Protocol error or policy: close frame with `code`, then TCP close. */
@@ -326,7 +319,7 @@ void sk_ws_fail(sk_conn_t *conn, unsigned code, int notify) {
   send_close(conn, code, NULL, 0);
   if (notify) notify_close(conn, code, NULL, 0);
   unsubscribe_all(conn);
-  sk_out_finish_close(conn);
+  sk_conn_finish_close(conn);
 }
 
 int sk_ws_end(sk_app_t *app, sk_res_id_t id, int code, const char *reason, size_t reason_len) {
@@ -339,8 +332,8 @@ int sk_ws_end(sk_app_t *app, sk_res_id_t id, int code, const char *reason, size_
   /* The caller runs its close handler itself: the id is dead from now on. */
   conn->ws->close_notified = 1;
   unsubscribe_all(conn);
-  conn->serial = sk_app_next_serial(app);
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+  sk_state_ws_id_retired(conn);
+  sk_out_flush_outside_dispatch(app);
   return SK_OK;
 }
 
@@ -433,7 +426,7 @@ static int handle_control(sk_conn_t *conn) {
   send_close(conn, code == SK_WS_CLOSE_NO_STATUS ? 0 : code, reason, reason_len);
   notify_close(conn, code, reason, reason_len);
   unsubscribe_all(conn);
-  if (!conn->closed) sk_out_finish_close(conn);
+  if (!conn->closed) sk_conn_finish_close(conn);
   return -1;
 }
 
@@ -482,7 +475,7 @@ size_t sk_ws_process(sk_conn_t *conn, char *data, size_t len) {
         }
       }
     } else if (r == SK_WS_FRAME_END) {
-      if (ws->idle_s) conn->deadline = conn->app->loop.now_ticks + ws->idle_s + 1;
+      if (ws->idle_s) conn->deadline = sk_deadline_in(conn->app, ws->idle_s);
       ws->ping_sent = 0;
       if (ws->parser.opcode >= 8) {
         int h = handle_control(conn);
@@ -660,6 +653,7 @@ size_t sk_app_num_subscribers(const sk_app_t *app, const char *topic, size_t len
 typedef struct publish_ctx {
   sk_app_t *app;
   size_t index;
+  size_t undelivered; /* subscribers we had no memory to queue it for */
 } publish_ctx_t;
 
 static int mark_subscriber(void *ctx_ptr, void *sub) {
@@ -676,7 +670,10 @@ static int mark_subscriber(void *ctx_ptr, void *sub) {
   if (ws->publish_count == ws->publish_cap) {
     void *grown =
         sk_array_grow(ws->publish_indexes, &ws->publish_cap, sizeof *ws->publish_indexes, 8);
-    if (!grown) return 0; /* out of memory: this subscriber misses the message */
+    if (!grown) {
+      ctx->undelivered++; /* reported by sk_app_publish */
+      return 0;
+    }
     ws->publish_indexes = grown;
   }
   ws->publish_indexes[ws->publish_count++] = (uint32_t)ctx->index;
@@ -697,9 +694,13 @@ int sk_app_publish(sk_app_t *app, const char *topic, size_t topic_len, const cha
   if (sk_buf_append(&p->payload, data, len) != SK_OK) return SK_ERR_NOMEM;
   p->opcode = (unsigned)opcode;
   p->compress = compress;
-  publish_ctx_t ctx = {app, app->publish_count};
+  publish_ctx_t ctx = {app, app->publish_count, 0};
   app->publish_count++;
   sk_pubsub_for_each_subscriber(app->pubsub, topic, topic_len, mark_subscriber, &ctx);
+  if (ctx.undelivered)
+    sk_app_log(app, SK_LOG_ERROR,
+               "publish to \"%.*s\": out of memory, %zu subscriber(s) will not get the message",
+               (int)SK_MIN(topic_len, 200), topic, ctx.undelivered);
   /* Bound the queue; otherwise it drains at the end of the iteration. */
   if (app->publish_count >= 1024 || app->publish_bytes + len > 16u * 1024 * 1024) {
     sk_ws_drain_publishes(app);
@@ -734,5 +735,5 @@ void sk_ws_drain_publishes(sk_app_t *app) {
   app->publish_count = 0;
   app->publish_bytes = 0;
   app->publish_draining = 0;
-  if (!app->dispatching && !app->user_corked) sk_out_flush(app);
+  sk_out_flush_outside_dispatch(app);
 }

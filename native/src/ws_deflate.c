@@ -7,6 +7,8 @@
  * outside a quoted string, so one bad offer cannot hide a later good one. */
 #include "ws_deflate.h"
 
+#include "ascii.h"
+
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -45,14 +47,7 @@ static const char *scan_token(const char *p, const char *end) {
 }
 
 static int ieq(const char *a, size_t n, const char *lit) {
-  size_t i;
-  if (n != strlen(lit)) return 0;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)a[i];
-    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + ('a' - 'A'));
-    if (c != (unsigned char)lit[i]) return 0;
-  }
-  return 1;
+  return sk_ascii_ieq(a, n, lit, strlen(lit));
 }
 
 /* Past the next comma that is not inside a quoted string. */

@@ -6,6 +6,8 @@
  * were, and before any of its payload is accepted. */
 #include "ws_protocol.h"
 
+#include "ascii.h"
+
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -408,10 +410,6 @@ int sk_ws_accept(const char *key, size_t len, char out[SK_WS_ACCEPT_LEN]) {
   return 0;
 }
 
-static unsigned char lower(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
 /* Next element of a comma-separated list (RFC 9110 §5.6.1), OWS trimmed.
  * Returns 0 at the end of the list. */
 static int next_element(const char **pos, const char *end, const char **el, size_t *el_len) {
@@ -435,7 +433,7 @@ int sk_ws_header_has_token(const char *value, size_t len, const char *token, siz
   end = value + len;
   while (next_element(&pos, end, &el, &n)) {
     if (n != token_len) continue;
-    for (i = 0; i < n && lower((unsigned char)el[i]) == lower((unsigned char)token[i]); i++) {
+    for (i = 0; i < n && sk_ascii_lower(el[i]) == sk_ascii_lower(token[i]); i++) {
     }
     if (i == n) return 1;
   }

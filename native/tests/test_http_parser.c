@@ -35,6 +35,28 @@ static int slice_is(sk_slice_t s, const char *want) {
   return s.len == n && (n == 0 || memcmp(s.data, want, n) == 0);
 }
 
+/* Feeds s[0..n) one byte more at a time, as a trickling client does, parsing
+ * only when sk_http_head_worth_parsing says so; returns the first answer that
+ * is not INCOMPLETE (INCOMPLETE if none) and counts the parses. */
+static int gated_feed(const char *s, size_t n, const sk_http_limits_t *lim, size_t *parses,
+                      size_t *answered_at) {
+  static sk_http_request_t tmp;
+  size_t seen = 0, hl;
+  *parses = 0;
+  *answered_at = 0;
+  for (size_t k = 1; k <= n; k++) {
+    if (!sk_http_head_worth_parsing(s, k, seen, lim)) continue;
+    (*parses)++;
+    int r = parse_copy(s, k, lim, &tmp, &hl, NULL);
+    if (r != SK_PARSE_INCOMPLETE) {
+      *answered_at = k;
+      return r;
+    }
+    seen = k;
+  }
+  return SK_PARSE_INCOMPLETE;
+}
+
 /* Parse s[0..n) expecting `expect`; also check every prefix, and for complete
  * heads that trailing bytes (a body or a pipelined request) change nothing. */
 static void req_case(const char *what, const char *s, size_t n, const sk_http_limits_t *lim,
@@ -47,6 +69,8 @@ static void req_case(const char *what, const char *s, size_t n, const sk_http_li
   r = parse_copy(s, n, lim, &R, &HL, &held);
   CHECKF(r == expect, "%s: got %d, want %d", what, r, expect);
   if (r != expect) return;
+  CHECKF(r < 0 ? R.error != NULL : R.error == NULL, "%s: error reason %s for %d", what,
+         R.error ? R.error : "(none)", r);
   if (r == SK_PARSE_COMPLETE) CHECKF(HL <= n && HL > 0, "%s: head_len %zu of %zu", what, HL, n);
   for (k = 0; k < n; k++) {
     int pr = parse_copy(s, k, lim, &tmp, &hl, NULL);
@@ -58,6 +82,14 @@ static void req_case(const char *what, const char *s, size_t n, const sk_http_li
     }
   }
   if (!bad_prefix) t_passed++;
+  /* Fed a byte at a time through the gate: a complete head is found at its
+   * end; an error, if found before the input ends, is the same error. */
+  size_t parses, at;
+  int g = gated_feed(s, n, lim, &parses, &at);
+  if (r == SK_PARSE_COMPLETE)
+    CHECKF(g == r && at == HL, "%s: gated feed gave %d at %zu (head %zu)", what, g, at, HL);
+  else
+    CHECKF(g == r || g == SK_PARSE_INCOMPLETE, "%s: gated feed gave %d, want %d", what, g, r);
   if (r == SK_PARSE_COMPLETE) {
     char *ext = malloc(n + 7);
     if (!ext) abort();
@@ -604,7 +636,123 @@ static void test_chunked(void) {
   chunk_case("trailer count over", S("0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"), &l, ST_ERR, S(""), 15);
 }
 
+/* A head trickled byte by byte is parsed O(log n) times, not n times. */
+static void test_incremental(void) {
+  static char head[9000];
+  size_t n = 0, parses, at, hl;
+  n += (size_t)snprintf(head + n, sizeof head - n, "GET / HTTP/1.1\r\nHost: a\r\n");
+  for (int i = 0; n + 128 < 8192; i++)
+    n += (size_t)snprintf(head + n, sizeof head - n, "X-Field-%02d: %0100d\r\n", i, i);
+  memcpy(head + n, "\r\n", 2);
+  n += 2;
+  sk_http_limits_t lim = {8192, 16384, 100};
+  CHECK(gated_feed(head, n, &lim, &parses, &at) == SK_PARSE_COMPLETE && at == n);
+  CHECKF(parses <= 16, "%zu parses for %zu bytes", parses, n);
+  CHECK(parse_copy(head, n, &lim, &R, &hl, NULL) == SK_PARSE_COMPLETE && hl == n);
+
+  /* Never worth it with nothing new; always with nothing seen. */
+  CHECK(sk_http_head_worth_parsing(head, 100, 100, &lim) == 0);
+  CHECK(sk_http_head_worth_parsing(head, 1, 0, &lim) == 1);
+  /* The terminator straddling the old end, at every split. */
+  const char *t = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  size_t tn = strlen(t);
+  for (size_t seen = tn - 3; seen < tn; seen++)
+    CHECKF(sk_http_head_worth_parsing(t, tn, seen, &lim) == 1, "split at %zu", seen);
+  /* A bare LF is refused as soon as it arrives. */
+  const char *bare = "GET / HTTP/1.1\r\nHost: a\nX: y";
+  CHECK(gated_feed(bare, strlen(bare), &lim, &parses, &at) == SK_PARSE_ERR_BAD_REQUEST &&
+        at == strlen("GET / HTTP/1.1\r\nHost: a\n"));
+  /* 414 as soon as the request line passes its limit, CRLF or not. */
+  static char line[300];
+  memcpy(line, "GET /", 5);
+  memset(line + 5, 'a', sizeof line - 5);
+  sk_http_limits_t small = {200, 8192, 100};
+  CHECK(gated_feed(line, sizeof line, &small, &parses, &at) == SK_PARSE_ERR_URI_TOO_LONG &&
+        at == 201);
+  /* 431 as soon as the header section passes its limit, line end or not. */
+  static char fields[400];
+  size_t fn = (size_t)snprintf(fields, sizeof fields, "GET / HTTP/1.1\r\nX-Big: ");
+  memset(fields + fn, 'b', sizeof fields - fn);
+  sk_http_limits_t few = {200, 100, 100};
+  CHECK(gated_feed(fields, sizeof fields, &few, &parses, &at) == SK_PARSE_ERR_HEADERS_TOO_LARGE &&
+        at == strlen("GET / HTTP/1.1\r\n") + 101);
+  /* A rule broken mid-head is found at the latest when the input doubles. */
+  const char *bad = "GET / HTTP/1.1\r\nHo\x01st: a\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  size_t bn = strlen(bad);
+  CHECK(gated_feed(bad, bn, &lim, &parses, &at) == SK_PARSE_ERR_BAD_REQUEST &&
+        at <= 2 * strlen("GET / HTTP/1.1\r\nHo\x01"));
+}
+
+/* Each refusal names its rule; the status is unchanged. */
+static void reason_case(const char *raw, int status, const char *reason) {
+  size_t hl;
+  int r = parse_copy(raw, strlen(raw), &LIM, &R, &hl, NULL);
+  CHECKF(r == status && R.error && strcmp(R.error, reason) == 0, "%s: got %d (%s), want %d (%s)",
+         raw, r, R.error ? R.error : "none", status, reason);
+}
+
+static void test_error_reasons(void) {
+  const int B = SK_PARSE_ERR_BAD_REQUEST;
+  reason_case("\rX", B, "bare CR before the request line");
+  reason_case("G(T / HTTP/1.1\r\n", B, "invalid character in method");
+  reason_case(" / HTTP/1.1\r\n", B, "empty method");
+  reason_case("GET /#x HTTP/1.1\r\n", B, "invalid character in target");
+  reason_case("GET  HTTP/1.1\r\n", B, "empty target");
+  reason_case("GET * HTTP/1.1\r\n", B, "asterisk-form target on a method other than OPTIONS");
+  reason_case("GET 1http://a/ HTTP/1.1\r\n", B, "invalid request-target");
+  reason_case("GET http:/a HTTP/1.1\r\n", B, "invalid request-target");
+  reason_case("GET http://[::1/ HTTP/1.1\r\n", B, "invalid authority in absolute-form target");
+  reason_case("CONNECT a HTTP/1.1\r\n", B, "invalid authority-form target");
+  reason_case("GET / HTTQ/1.1\r\n", B, "malformed HTTP version");
+  reason_case("GET / HTTP/1.1x", B, "request line not ended by CRLF");
+  reason_case("GET / HTTP/1.1\rx", B, "request line not ended by CRLF");
+  reason_case("GET / HTTP/2.0\r\n", SK_PARSE_ERR_VERSION, "unsupported HTTP version");
+  reason_case("GET / HTTP/1.1\r\nA B: c\r\n", B, "invalid character in field name");
+  reason_case("GET / HTTP/1.1\r\n: c\r\n", B, "empty field name");
+  reason_case("GET / HTTP/1.1\r\nA: \x01\r\n", B, "invalid character in field value");
+  reason_case("GET / HTTP/1.1\r\nA: b\rx", B, "field line not ended by CRLF");
+  reason_case("GET / HTTP/1.1\r\nHost: a\r\n\rx", B, "header section not ended by CRLF");
+  reason_case("GET / HTTP/1.1\r\n\r\n", B, "HTTP/1.1 request without Host");
+  reason_case("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n", B, "more than one Host");
+  reason_case("GET / HTTP/1.1\r\nHost: a b\r\n", B, "invalid Host");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: \r\n", B, "empty Content-Length");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: 1x\r\n", B, "Content-Length is not a number");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n", B,
+              "Content-Length too large");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n", B,
+              "conflicting Content-Length values");
+  reason_case("GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n", B,
+              "both Transfer-Encoding and Content-Length");
+  reason_case("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n", B,
+              "both Transfer-Encoding and Content-Length");
+  reason_case("GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n", B,
+              "Transfer-Encoding in HTTP/1.0");
+  reason_case("GET / HTTP/1.1\r\nTransfer-Encoding: ,chunked\r\n", B, "empty transfer-coding");
+  reason_case("GET / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n", B,
+              "transfer-coding after chunked");
+  reason_case("GET / HTTP/1.1\r\nTransfer-Encoding: g(z\r\n", B, "invalid transfer-coding");
+  reason_case("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", B,
+              "chunked is not the final transfer-coding");
+  reason_case("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+              SK_PARSE_ERR_NOT_IMPLEMENTED, "unknown transfer-coding");
+  sk_http_limits_t tiny = {16, 10, 1};
+  size_t hl;
+  CHECK(parse_copy(S("GET /aaaaaaaaaaaaaaa"), &tiny, &R, &hl, NULL) == SK_PARSE_ERR_URI_TOO_LONG &&
+        strcmp(R.error, "request line too long") == 0);
+  CHECK(parse_copy(S("GET / HTTP/1.1\r\nA: bbbbbbbbbb"), &tiny, &R, &hl, NULL) ==
+            SK_PARSE_ERR_HEADERS_TOO_LARGE &&
+        strcmp(R.error, "header section too large") == 0);
+  CHECK(parse_copy(S("GET / HTTP/1.1\r\nA: b\r\nC: d\r\n"), &tiny, &R, &hl, NULL) ==
+            SK_PARSE_ERR_HEADERS_TOO_LARGE &&
+        strcmp(R.error, "too many header fields") == 0);
+  CHECK(parse_copy(S("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), &LIM, &R, &hl, NULL) ==
+            SK_PARSE_COMPLETE &&
+        R.error == NULL);
+}
+
 int main(void) {
+  test_error_reasons();
+  test_incremental();
   test_request_line();
   test_fields();
   test_framing();
