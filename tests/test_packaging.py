@@ -63,3 +63,19 @@ def test_sdist_manifest_ships_the_native_sources():
     manifest = _read("MANIFEST.in")
     for line in ("include build_native.py", "recursive-include native *.c *.h", "include CHANGELOG.md"):
         assert line in manifest, line
+
+
+def test_every_python_package_of_the_source_tree_is_shipped():
+    """setuptools' explicit package list must name every folder of socketify/
+    that holds Python modules, or the wheel silently lacks it."""
+    if not _present("pyproject.toml"):
+        import pytest
+        pytest.skip("needs the source tree")
+    listed = re.search(r"^packages = \[(.*?)\]$", _read("pyproject.toml"), re.M).group(1)
+    shipped = set(re.findall(r'"([^"]+)"', listed))
+    found = set()
+    for folder, dirs, files in os.walk(os.path.join(ROOT, "socketify")):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        if "__init__.py" in files:
+            found.add(os.path.relpath(folder, ROOT).replace(os.sep, "."))
+    assert found == shipped, (found, shipped)
