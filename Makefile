@@ -63,7 +63,7 @@ asan: $(VENV)/.stamp test-deps test-native
 	SOCKETIFY_CFLAGS="-O1 -g -UNDEBUG -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	SOCKETIFY_LDFLAGS="-fsanitize=address,undefined" \
 	  $(PY) setup.py -q build_ext --build-lib build/asan --build-temp build/asan-tmp --force >/dev/null 2>&1
-	cp socketify/*.py build/asan/socketify/
+	cd socketify && find . -name '*.py' -not -path '*/__pycache__/*' -exec cp --parents {} ../build/asan/socketify/ \;
 	PYTHONPATH=$(CURDIR)/build/asan SOCKETIFY_TEST_PRELOAD=$(ASAN_LIB) \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:quarantine_size_mb=4 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(PY) -m pytest -q -p no:cacheprovider tests
