@@ -631,34 +631,3 @@ def test_a_slow_application_is_not_an_idle_client(serve):
         rawhttp.read_response(sock)
         assert rawhttp.read_until_close(sock, timeout=8) == b""
 
-
-async def _hello_app(scope, receive, send):
-    if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"hello"})
-
-
-def test_run_without_blocking_raises_a_listen_failure():
-    from socketify import ASGI, AppListenOptions
-    with socket.socket() as taken:
-        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        server = ASGI(_hello_app, lifespan=False).listen(AppListenOptions(port=port, host="127.0.0.1", options=1))
-        with pytest.raises(RuntimeError, match="Failed to listen"):
-            server.run(block=False)
-
-
-def test_run_without_blocking_serves_until_close():
-    from socketify import ASGI, AppListenOptions
-    ports = []
-    server = ASGI(_hello_app, lifespan=False).listen(AppListenOptions(port=0, host="127.0.0.1"),
-                                                    lambda config: ports.append(config.port))
-    server.run(block=False)
-    try:
-        assert requests.get("http://127.0.0.1:%d/" % ports[0], timeout=10).text == "hello"
-    finally:
-        server.close()
-    with pytest.raises(requests.ConnectionError):
-        requests.get("http://127.0.0.1:%d/" % ports[0], timeout=2)
