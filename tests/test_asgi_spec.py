@@ -180,9 +180,8 @@ def test_content_length_from_the_app_is_honoured(asgi_server):
 
 
 def test_trailers_when_the_client_asks(asgi_server):
-    with rawhttp.connect(asgi_server.port) as sock:
-        sock.sendall(b"GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n")
-        data = rawhttp.read_until_close(sock)
+    data = rawhttp.exchange(asgi_server.port,
+                            b"GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n")
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head
     assert body == b"4\r\ndata\r\n0\r\nx-checksum: abc\r\n\r\n"
