@@ -24,7 +24,7 @@ from . import _binding
 from ._binding import ffi, lib
 from .app import App
 from .loop import start_coroutine
-from .workers import serve_workers
+from .workers import serve_in_thread, serve_workers
 from .options import AppListenOptions, AppOptions
 from .status import _STATUS_LINES, status_line
 from .websocket import CompressOptions, OpCode, SendStatus
@@ -984,8 +984,9 @@ class _Server:
         if handler is not None:
             handler(config)
 
-    def serve(self) -> None:
-        """Lifespan startup, serving until close or a signal, then the graceful end."""
+    def serve(self, started: Optional[threading.Event] = None) -> None:
+        """Lifespan startup, serving until close or a signal, then the graceful end;
+        ``started`` is set once listening."""
         asgi = self.asgi
         loop = self.loop
         if asgi.lifespan:
@@ -994,7 +995,8 @@ class _Server:
             if self.lifespan.failed is not None:
                 raise SystemExit("ASGI lifespan startup failed: %s" % (self.lifespan.failed or "(no message)"))
         self.listen(asgi.listen_args[0], asgi.listen_args[1])
-        asgi._ready.set()
+        if started is not None:
+            started.set()
         self.app.run()
         # The core is drained (or past the graceful timeout): stop polling it,
         # since its poll would stop the loop again while we finish below.
@@ -1117,8 +1119,6 @@ class ASGI:
         self.listen_args: Tuple[Any, Optional[Callable]] = (None, None)
         self.server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
-        self._ready = threading.Event()
-        self._error: Optional[BaseException] = None
         self._loop_thread: Optional[int] = None  # the thread serving, once run() started
 
     def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
@@ -1137,27 +1137,13 @@ class ASGI:
         if block:
             self._serve()
             return self
-        self._thread = threading.Thread(target=self._serve_in_thread, name="socketify-asgi", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise self._error
+        serve_in_thread("ASGI", self, self._serve, "socketify-asgi")
         return self
 
-    def _serve(self) -> None:
+    def _serve(self, started: Optional[threading.Event] = None) -> None:
         self._loop_thread = threading.get_ident()
         self.server = _Server(self)
-        try:
-            self.server.serve()
-        finally:
-            self._ready.set()
-
-    def _serve_in_thread(self) -> None:
-        try:
-            self._serve()
-        except BaseException as error:  # handed to run()'s caller
-            self._error = error
-            self._ready.set()
+        self.server.serve(started)
 
     def close(self) -> "ASGI":
         """Stops accepting, answers what is in flight, closes WebSockets (1001), then lifespan shutdown."""

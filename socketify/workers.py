@@ -667,6 +667,32 @@ def run_app_workers(port_or_options: Any, start_worker: Callable[[], None], work
                        on_ready=on_ready)
 
 
+def serve_in_thread(who: str, server: Any, serve: Callable[[threading.Event], None], name: str) -> None:
+    """``run(block=False)`` of the ASGI and WSGI servers: ``serve(started)``
+    in a daemon thread (``server._thread``, set before it starts, so that
+    ``close()`` from any thread knows it), which sets ``started`` once
+    listening. Returns then, or raises what ``serve`` raised before it
+    listened; a failure after that is logged in one line."""
+    started = threading.Event()
+    failure: List[BaseException] = []
+
+    def main() -> None:
+        try:
+            serve(started)
+        except BaseException as error:  # handed to run()'s caller, or logged
+            if started.is_set():
+                logger.error("%s server thread stopped", who, exc_info=error)
+            failure.append(error)
+        finally:
+            started.set()  # run() never waits on a thread that is gone
+
+    server._thread = threading.Thread(target=main, name=name, daemon=True)
+    server._thread.start()
+    started.wait()
+    if failure:
+        raise failure[0]
+
+
 def serve_workers(who: str, port_or_options: Any, serve_one: Callable[[], None], workers: int,
                   block: bool, graceful_timeout: float) -> None:
     """``run(workers=N)`` of the ASGI and WSGI servers: this process becomes

@@ -27,7 +27,7 @@ from ._threads import LoopBridge, ThreadPool
 from ._wsgi_input import EMPTY_INPUT, ClientDisconnected, Input
 from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
-from .workers import serve_workers
+from .workers import serve_in_thread, serve_workers
 from .ws_routes import _Behavior
 
 __all__ = ["WSGI", "FileWrapper", "ClientDisconnected"]
@@ -597,23 +597,7 @@ class WSGI:
         if block:
             self._serve(None)
             return self
-        started = threading.Event()
-        failure: List[BaseException] = []
-
-        def serve() -> None:
-            try:
-                self._serve(started)
-            except BaseException as error:
-                failure.append(error)
-                started.set()
-                if self.server is not None:  # failed after listening: say so
-                    logger.error("WSGI server thread stopped", exc_info=error)
-
-        self._thread = threading.Thread(target=serve, name="socketify-wsgi-loop", daemon=True)
-        self._thread.start()
-        started.wait()
-        if failure:
-            raise failure[0]
+        serve_in_thread("WSGI", self, self._serve, "socketify-wsgi-loop")
         return self
 
     def close(self) -> "WSGI":

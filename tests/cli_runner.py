@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import free_port, server_env
+from conftest import free_port, server_env, stop_process
 
 
 def write_module(directory, name, source):
@@ -71,13 +71,7 @@ class Cli:
         """Signals the CLI and waits; returns its exit code."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig, timeout)
         if self.proc.stdout and not self.proc.stdout.closed:
             self.stdout_lines += self.proc.stdout.readlines()
             self.proc.stdout.close()
@@ -155,6 +149,21 @@ def alive(pid):
     except OSError:
         return False
     return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+
+def unix_get(path):
+    """The raw response to ``GET /`` over the Unix socket at ``path``."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(path)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):

@@ -43,6 +43,33 @@ def server_env(extra=None):
     return env
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
+    """Sends ``sig`` to a live ``proc``, waits up to ``timeout`` s, then kills
+    it; returns its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+
+def wait_for_value(fn, predicate, timeout, interval=0.05):
+    """Calls ``fn`` until ``predicate`` accepts its value (returned) or
+    ``timeout`` s pass (AssertionError naming the last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if predicate(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met: %r" % (value,))
+        time.sleep(interval)
+
+
 class Server:
     """A socketify program in a subprocess. The program prints
     ``PORT <n>`` once it listens (see ``listen_line`` in the apps)."""
@@ -98,14 +125,7 @@ class Server:
         in its stderr fails the test."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
+        code = stop_process(self.proc, sig, timeout)
         if self.proc.stdout:
             self.proc.stdout.close()
         self._stderr_text = self.stderr()
@@ -229,13 +249,8 @@ class RedisServer:
         raise RuntimeError("redis-server did not answer on port %d" % self.port)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, sig)
         if self.proc is not None and self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None

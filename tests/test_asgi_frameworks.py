@@ -15,22 +15,22 @@ from conftest import HERE, Server
 APP = os.path.join(HERE, "apps", "asgi_frameworks_app.py")
 
 
-@pytest.fixture(scope="module")
-def starlette_server():
-    server = Server(APP, ["starlette"]).start()
+def _framework_server(framework):
+    server = Server(APP, [framework]).start()
     yield server
     assert "Traceback" not in server.stderr(), server.stderr()  # nothing here is an app error
     server.stop()
     server.check_clean()
+
+
+@pytest.fixture(scope="module")
+def starlette_server():
+    yield from _framework_server("starlette")
 
 
 @pytest.fixture(scope="module")
 def fastapi_server():
-    server = Server(APP, ["fastapi"]).start()
-    yield server
-    assert "Traceback" not in server.stderr(), server.stderr()  # nothing here is an app error
-    server.stop()
-    server.check_clean()
+    yield from _framework_server("fastapi")
 
 
 def wait_json(url, expected, timeout=5.0):

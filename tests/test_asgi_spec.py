@@ -180,9 +180,8 @@ def test_content_length_from_the_app_is_honoured(asgi_server):
 
 
 def test_trailers_when_the_client_asks(asgi_server):
-    with rawhttp.connect(asgi_server.port) as sock:
-        sock.sendall(b"GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n")
-        data = rawhttp.read_until_close(sock)
+    data = rawhttp.exchange(asgi_server.port,
+                            b"GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n")
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head
     assert body == b"4\r\ndata\r\n0\r\nx-checksum: abc\r\n\r\n"
@@ -436,27 +435,27 @@ def test_denial_response_extension(asgi_server):
     assert response.body == b"go away"
 
 
-def test_server_close_code_and_reason_on_the_wire_then_disconnect(asgi_server):
+def close_frame_received(server, path, send=None):
+    """The close frame the server sends on ``path`` (after the message ``send``, if any)."""
     async def main():
-        async with websockets.connect(ws_url(asgi_server, "/ws/server-close")) as ws:
+        async with websockets.connect(ws_url(server, path)) as ws:
+            if send is not None:
+                await ws.send(send)
             with pytest.raises(websockets.ConnectionClosed) as info:
                 await ws.recv()
             return info.value.rcvd
 
-    rcvd = run(main())
+    return run(main())
+
+
+def test_server_close_code_and_reason_on_the_wire_then_disconnect(asgi_server):
+    rcvd = close_frame_received(asgi_server, "/ws/server-close")
     assert (rcvd.code, rcvd.reason) == (4002, "server says bye")
     assert wait_event(asgi_server, "after_close") == [["websocket.disconnect", 4002]]
 
 
 def test_app_close_after_a_message(asgi_server):
-    async def main():
-        async with websockets.connect(ws_url(asgi_server, "/ws/echo")) as ws:
-            await ws.send("close-me")
-            with pytest.raises(websockets.ConnectionClosed) as info:
-                await ws.recv()
-            return info.value.rcvd
-
-    rcvd = run(main())
+    rcvd = close_frame_received(asgi_server, "/ws/echo", "close-me")
     assert (rcvd.code, rcvd.reason) == (4001, "as you wish")
 
 
@@ -488,14 +487,7 @@ def test_send_on_a_gone_websocket_raises_oserror(asgi_server):
 
 
 def test_exception_in_websocket_app_closes_1011(asgi_server):
-    async def main():
-        async with websockets.connect(ws_url(asgi_server, "/ws/raise")) as ws:
-            await ws.send("trigger")
-            with pytest.raises(websockets.ConnectionClosed) as info:
-                await ws.recv()
-            return info.value.rcvd.code
-
-    assert run(main()) == 1011
+    assert close_frame_received(asgi_server, "/ws/raise", "trigger").code == 1011
     assert "ws boom" in asgi_server.stderr()
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from cli_runner import cli, run_cli, wait_for, write_module  # noqa: F401 (cli: the fixture)
+from cli_runner import cli, run_cli, unix_get, wait_for, write_module  # noqa: F401 (cli: the fixture)
 from conftest import ROOT, free_port
 
 APP = """
@@ -259,15 +259,7 @@ def test_uds(cli, tmp_path):
     path = str(tmp_path / "s.sock")
     server = cli("webapp:app", "--uds", path)
     assert path in server.stdout_lines[-1]
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.connect(path)
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+    data = unix_get(path)
     assert data.startswith(b"HTTP/1.1 200") and b"home" in data
     server.stop()
     assert not os.path.exists(path)

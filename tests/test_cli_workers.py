@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from cli_runner import alive, children_of, cli, run_cli, wait_for, write_module  # noqa: F401 (cli: the fixture)
+from cli_runner import alive, children_of, cli, run_cli, unix_get, wait_for, write_module  # noqa: F401 (cli: the fixture)
 from conftest import free_port
 
 APP = """
@@ -284,15 +284,7 @@ def test_unix_socket_shared_by_workers(cli, tmp_path):
     workers = server.children()
 
     def ask():
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.connect(path)
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+        data = unix_get(path)
         return int(data.split(b"\r\n\r\n", 1)[1])
 
     seen = set()

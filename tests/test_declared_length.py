@@ -89,9 +89,8 @@ def test_try_end_past_its_total_is_refused_before_anything_is_written(serve):
 
 def test_try_end_past_its_total_after_bytes_went_out_closes_without_a_stray_byte(serve):
     server = serve(LENGTH_APP)
-    with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"GET /try-end-later HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = rawhttp.read_until_close(sock)
+    data = rawhttp.exchange(server.port,
+                            b"GET /try-end-later HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 ") and b"Content-Length: 5" in head, data
     assert body == b"abc", data  # cut short, then closed: never "defg", never /next's answer

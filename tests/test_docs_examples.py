@@ -36,7 +36,7 @@ import time
 
 import pytest
 
-from conftest import HERE, ROOT, free_port, server_env
+from conftest import HERE, ROOT, free_port, server_env, stop_process
 
 FRAGMENT = "<!-- fragment -->"
 CHECK = re.compile(r"^<!--\s*check:\s*(.*?)\s*-->\s*$")
@@ -273,13 +273,7 @@ def run_block(block, tmp_path):
             except AssertionError as error:
                 raise AssertionError("%s: %s\nserver stderr:\n%s" % (block.name, error, err_path.read_text()))
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, signal.SIGINT, 15)
     stderr = err_path.read_text()
     assert proc.returncode == 0, "%s exited with %s after SIGINT:\n%s" % (block.name, proc.returncode, stderr)
     assert "Traceback" not in stderr, "%s logged an error:\n%s" % (block.name, stderr)

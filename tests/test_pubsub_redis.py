@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import HERE, ROOT, Server, server_env
+from conftest import HERE, ROOT, Server, server_env, wait_for_value
 from wsframes import BINARY, TEXT, WSClient, inflate_message, server_frame
 
 APP = os.path.join(HERE, "apps", "pubsub_redis_app.py")
@@ -27,14 +27,7 @@ def http_json(server, path, **query):
 
 
 def wait_for(fn, predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if predicate(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met: %r" % (value,))
-        time.sleep(0.05)
+    return wait_for_value(fn, predicate, timeout)
 
 
 def redis_cli(redis_server, *args):

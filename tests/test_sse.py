@@ -138,9 +138,7 @@ def test_events_from_an_async_handler(server):
 
 
 def test_http10_client_gets_the_stream_until_close(server):
-    with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"GET /async-events HTTP/1.0\r\n\r\n")
-        response = rawhttp.read_until_close(sock)
+    response = rawhttp.exchange(server.port, b"GET /async-events HTTP/1.0\r\n\r\n")
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"chunked" not in head.lower()
     assert body == b"id: 0\ndata: 0\n\nid: 1\ndata: 1\n\nid: 2\ndata: 2\n\n"

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import HERE, Server
+from conftest import HERE, Server, wait_for_value
 from wsframes import BINARY, CLOSE, TEXT, WSClient, close_frame, frame, inflate_message, server_frame
 
 APP = os.path.join(HERE, "apps", "ws_pubsub_app.py")
@@ -42,14 +42,7 @@ def log_of(server, name):
 
 
 def wait_for(fn, predicate, timeout=8.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if predicate(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met: %r" % (value,))
-        time.sleep(0.02)
+    return wait_for_value(fn, predicate, timeout, 0.02)
 
 
 class Sub(WSClient):

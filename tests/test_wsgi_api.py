@@ -14,7 +14,7 @@ import requests
 import rawhttp
 from conftest import HERE, Server
 
-from socketify import WSGI, AppListenOptions
+from socketify import ASGI, WSGI, AppListenOptions
 
 
 def hello(environ, start_response):
@@ -35,10 +35,21 @@ def test_constructor_refuses_what_it_cannot_serve():
         WSGI(hello, websocket=42)
 
 
-def test_run_without_blocking_then_close_from_another_thread():
+async def hello_asgi(scope, receive, send):
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+
+# run(block=False) is one launcher for both adapters (workers.serve_in_thread).
+SERVERS = {"WSGI": lambda: WSGI(hello, threads=2), "ASGI": lambda: ASGI(hello_asgi, lifespan=False)}
+
+
+@pytest.mark.parametrize("adapter", sorted(SERVERS))
+def test_run_without_blocking_then_close_from_another_thread(adapter):
     ports = []
-    server = WSGI(hello, threads=2).listen(AppListenOptions(port=0, host="127.0.0.1"),
-                                           lambda config: ports.append(config.port))
+    server = SERVERS[adapter]().listen(AppListenOptions(port=0, host="127.0.0.1"),
+                                       lambda config: ports.append(config.port))
     server.run(block=False)
     try:
         assert requests.get("http://127.0.0.1:%d/" % ports[0], timeout=10).text == "hello"
@@ -48,13 +59,14 @@ def test_run_without_blocking_then_close_from_another_thread():
         requests.get("http://127.0.0.1:%d/" % ports[0], timeout=2)
 
 
-def test_listen_failure_is_raised_by_run():
+@pytest.mark.parametrize("adapter", sorted(SERVERS))
+def test_listen_failure_is_raised_by_run(adapter):
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        server = WSGI(hello).listen(AppListenOptions(port=port, host="127.0.0.1", options=1))
+        server = SERVERS[adapter]().listen(AppListenOptions(port=port, host="127.0.0.1", options=1))
         with pytest.raises(RuntimeError, match="Failed to listen"):
             server.run(block=False)
 

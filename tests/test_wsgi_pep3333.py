@@ -222,9 +222,7 @@ def test_error_before_the_first_chunk_is_a_500(server):
 
 
 def test_error_after_the_response_started_closes_the_connection(server):
-    with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"GET /closing-fails HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = rawhttp.read_until_close(sock)
+    data = rawhttp.exchange(server.port, b"GET /closing-fails HTTP/1.1\r\nHost: x\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 200 OK")
     assert not data.endswith(b"0\r\n\r\n")  # never a complete chunked body
     assert "failure inside the iterable" in server.stderr()
@@ -236,9 +234,7 @@ def test_exc_info_before_sending_replaces_the_response(server):
 
 
 def test_exc_info_after_sending_reraises_and_closes(server):
-    with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"GET /exc-info-after HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = rawhttp.read_until_close(sock)
+    data = rawhttp.exchange(server.port, b"GET /exc-info-after HTTP/1.1\r\nHost: x\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 200 OK") and b"first part" in data
     assert b"never" not in data and not data.endswith(b"0\r\n\r\n")
     assert "ValueError: too late" in server.stderr()
@@ -253,9 +249,7 @@ def test_str_body_is_an_error(server):
 
 
 def test_body_shorter_than_content_length_closes_and_logs_one_line(server):
-    with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = rawhttp.read_until_close(sock)
+    data = rawhttp.exchange(server.port, b"GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: 10\r\n" in data
     assert data.endswith(b"\r\n\r\nabc")
     lines = [line for line in server.stderr().splitlines() if "declared Content-Length 10 but sent 3" in line]

@@ -2,6 +2,7 @@
 # Installs the system packages the build needs (C headers of Python, OpenSSL
 # and zlib, the venv module), only when something is missing. Idempotent.
 set -euo pipefail
+. "$(dirname "$0")/apt_install.sh"
 PYTHON=${PYTHON:-python3}
 missing=()
 inc=$($PYTHON -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
@@ -11,12 +12,7 @@ echo '#include <openssl/ssl.h>' | ${CC:-cc} -E - >/dev/null 2>&1 || missing+=(li
 echo '#include <zlib.h>' | ${CC:-cc} -E - >/dev/null 2>&1 || missing+=(zlib1g-dev)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-if [ ${#missing[@]} -gt 0 ]; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "installing: ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "missing system packages: ${missing[*]} (install them, then run make again)" >&2
-    exit 1
-  fi
+if ! apt_install "" ${missing[@]+"${missing[@]}"}; then
+  echo "missing system packages: ${missing[*]} (install them, then run make again)" >&2
+  exit 1
 fi

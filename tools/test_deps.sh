@@ -4,16 +4,12 @@
 # (pub/sub across processes, redis.asyncio inside handlers). `make run`
 # does not need them; `make test` calls this once. Idempotent.
 set -euo pipefail
+. "$(dirname "$0")/apt_install.sh"
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "installing test programs: ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    # The tests that need a missing program skip with a visible reason.
-    echo "test programs not installed (tests that need them will skip): ${missing[*]}" >&2
-  fi
+if ! apt_install "test programs" ${missing[@]+"${missing[@]}"}; then
+  # The tests that need a missing program skip with a visible reason.
+  echo "test programs not installed (tests that need them will skip): ${missing[*]}" >&2
 fi
