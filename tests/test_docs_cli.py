@@ -14,7 +14,8 @@ def _help_options():
     out = subprocess.run([sys.executable, "-m", "socketify", "--help"], cwd=ROOT, env=server_env(),
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    options_part = out.stdout.split("options:", 1)[1]
+    # "options:" from Python 3.10 on, "optional arguments:" before
+    options_part = re.split(r"^(?:options|optional arguments):", out.stdout, maxsplit=1, flags=re.M)[1]
     # Only the option columns: lines that start (after indentation) with a dash.
     found = set()
     for line in options_part.splitlines():
