@@ -3,7 +3,6 @@ import asyncio
 import hashlib
 import json
 import os
-import platform
 import socket
 import struct
 import time
@@ -15,17 +14,10 @@ import rawhttp
 from conftest import app_server
 
 
-# PyPy frees the body pieces at its next minor collection and lets young
-# large objects add up to a multiple of its nursery, which it sizes from the
-# CPU cache /proc/cpuinfo reports (480 MB on some VMs: ~200 MB of garbage
-# between collections). A nursery of a real cache's size makes the bound
-# measured the server's, not the VM's.
-GC_ENV = {"PYPY_GC_NURSERY": "4MB"} if platform.python_implementation() == "PyPy" else None
-
 
 @pytest.fixture(scope="module")
 def stream_server():
-    yield from app_server("stream_app.py", env=GC_ENV)
+    yield from app_server("stream_app.py")
 
 
 def get_json(server, path):
