@@ -465,8 +465,7 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
     """Two server processes, each in its own network namespace (its own
     interfaces and addresses), reach one Redis over veth links."""
     import shutil
-    from conftest import RedisServer
-    from websockets.sync.client import connect as ws_connect
+    from conftest import RedisServer, ws_connect
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (make test installs it through tools/test_deps.sh)")
