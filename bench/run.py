@@ -540,6 +540,9 @@ def check_scenario(scenario, port):
         "https-plaintext": lambda b: b == b"Hello, World!",
         "extensions": lambda b: b == b"Hello, World!",
         "wsgi-plaintext": lambda b: b == b"Hello, World!",
+        "plaintext-workers": lambda b: b == b"Hello, World!",
+        "asgi-plaintext": lambda b: b == b"Hello, World!",
+        "asgi-json": lambda b: json.loads(b) == {"message": "Hello, World!"},
     }[scenario]
     try:
         good = status == 200 and expected(answer)
