@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Optional, Union
 from . import _binding, workers as _workers
 from ._json import default_json
 from ._proxy import proxy_protocol_mode, trust_proxies
+from ._routes import RouteMethods
 from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
@@ -26,7 +27,6 @@ __all__ = ["App", "SSLApp"]
 
 logger = logging.getLogger("socketify")
 
-_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "CONNECT", "TRACE")
 _app_ids = itertools.count(1)
 _new = object.__new__
 
@@ -116,7 +116,7 @@ def _recycle(res: Response, req: Request, res_pool: list, req_pool: list) -> Non
     req_pool.append(req)
 
 
-class App(WebSocketRoutes):
+class App(RouteMethods, WebSocketRoutes):
     """A socketify application: an HTTP server with a router, on a native core.
 
     ``App(options=None, request_response_factory_max_items=0,
@@ -389,15 +389,6 @@ class App(WebSocketRoutes):
 
     # -- routing ----------------------------------------------------------
 
-    def _route(self, method: Optional[str], path: str, handler: Optional[Callable]):
-        if handler is None:
-            def decorator(fn: Callable) -> Callable:
-                self._add_route(method, path, fn)
-                return fn
-            return decorator
-        self._add_route(method, path, handler)
-        return self
-
     def _add_route(self, method: Optional[str], path: str, handler: Callable,
                    server_name: Optional[str] = None) -> None:
         if not isinstance(path, str):
@@ -472,47 +463,6 @@ class App(WebSocketRoutes):
             req._snapshot()
 
         return dispatch
-
-    def get(self, path: str, handler: Optional[Callable] = None):
-        """Routes GET (and HEAD, unless a HEAD route exists) to ``handler(res, req)``.
-        Without ``handler`` it is a decorator."""
-        return self._route("GET", path, handler)
-
-    def post(self, path: str, handler: Optional[Callable] = None):
-        """Routes POST; a decorator without ``handler``."""
-        return self._route("POST", path, handler)
-
-    def put(self, path: str, handler: Optional[Callable] = None):
-        """Routes PUT; a decorator without ``handler``."""
-        return self._route("PUT", path, handler)
-
-    def delete(self, path: str, handler: Optional[Callable] = None):
-        """Routes DELETE; a decorator without ``handler``."""
-        return self._route("DELETE", path, handler)
-
-    def patch(self, path: str, handler: Optional[Callable] = None):
-        """Routes PATCH; a decorator without ``handler``."""
-        return self._route("PATCH", path, handler)
-
-    def options(self, path: str, handler: Optional[Callable] = None):
-        """Routes OPTIONS; a decorator without ``handler``."""
-        return self._route("OPTIONS", path, handler)
-
-    def head(self, path: str, handler: Optional[Callable] = None):
-        """Routes HEAD; a decorator without ``handler``."""
-        return self._route("HEAD", path, handler)
-
-    def connect(self, path: str, handler: Optional[Callable] = None):
-        """Routes CONNECT; a decorator without ``handler``."""
-        return self._route("CONNECT", path, handler)
-
-    def trace(self, path: str, handler: Optional[Callable] = None):
-        """Routes TRACE; a decorator without ``handler``."""
-        return self._route("TRACE", path, handler)
-
-    def any(self, path: str, handler: Optional[Callable] = None):
-        """Routes every method (custom ones too); a decorator without ``handler``."""
-        return self._route(None, path, handler)
 
     def router(self, prefix: str = "", *middlewares):
         """``app.router("/api", auth).get("/x")``: prefixed decorator routes with middlewares."""
@@ -816,27 +766,15 @@ class App(WebSocketRoutes):
             self._native = ffi.NULL
 
 
-class DomainRouter:
+class DomainRouter(RouteMethods):
     """``app.domain(name)``: the route methods of App, for one SNI host name."""
 
     def __init__(self, app: App, hostname_pattern: str) -> None:
         self.app = app
         self.hostname_pattern = hostname_pattern
 
-    def _route(self, method: Optional[str], path: str, handler: Optional[Callable]):
-        def add(fn: Callable) -> Callable:
-            self.app._add_route(method, path, fn, self.hostname_pattern)
-            return fn
-        if handler is None:
-            return add
-        add(handler)
-        return self
-
-
-for _method in _METHODS:
-    setattr(DomainRouter, _method.lower(),
-            (lambda m: lambda self, path, handler=None: self._route(m, path, handler))(_method))
-DomainRouter.any = lambda self, path, handler=None: self._route(None, path, handler)
+    def _add_route(self, method: Optional[str], path: str, handler: Callable[..., Any]) -> None:
+        self.app._add_route(method, path, handler, self.hostname_pattern)
 
 
 def SSLApp(options: AppOptions, *args: Any, **kwargs: Any) -> App:
