@@ -62,4 +62,6 @@ def download():
 
 
 if __name__ == "__main__":
-    WSGI(app, threads=8).listen(8000, lambda config: print("Listening on port http://localhost:%d now" % config.port, flush=True)).run()
+    WSGI(app, threads=8).listen(
+        8000, lambda config: print("Listening on port http://localhost:%d now" % config.port, flush=True)
+    ).run()

@@ -34,7 +34,7 @@ class TrustedProxies:
             try:
                 self.networks.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
-                raise ValueError("--forwarded-allow-ips: %r is not an IP address or network" % item)
+                raise ValueError("--forwarded-allow-ips: %r is not an IP address or network" % item) from None
 
     def trusts(self, address: Optional[str]) -> bool:
         """True for a trusted proxy address (a UNIX-socket peer, None, is local: trusted)."""

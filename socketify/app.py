@@ -1,22 +1,27 @@
 """App: routes, listening, running and stopping."""
-import asyncio
 import itertools
 import logging
 import os
 import signal
-import sys
 import threading
 from typing import Any, Callable, Dict, Optional, Union
 
 from . import _binding, workers as _workers
+from ._binding import ffi, lib
 from ._json import default_json
+from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
 from ._proxy import proxy_protocol_mode, trust_proxies
 from ._routes import RouteMethods
-from ._binding import ffi, lib
 from .extensions import AppExtension, derive_class
-from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
-from .loop import (CallbackRunner, Loop, SocketifyEventLoop, CoroutineType as _CoroutineType,
-                   as_coroutine as _as_coroutine, describe_request, is_awaitable as _is_awaitable_result)
+from .loop import (
+    CallbackRunner,
+    CoroutineType as _CoroutineType,
+    Loop,
+    SocketifyEventLoop,
+    as_coroutine as _as_coroutine,
+    describe_request,
+    is_awaitable as _is_awaitable_result,
+)
 from .options import AppListenOptions, AppOptions
 from .request import _SCRATCH_SIZE as _REQUEST_SCRATCH_SIZE, Request, route_parameter_names
 from .response import Response

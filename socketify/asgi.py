@@ -24,10 +24,10 @@ from . import _binding
 from ._binding import ffi, lib
 from .app import App
 from .loop import start_coroutine
-from .workers import serve_in_thread, serve_workers
 from .options import AppListenOptions, AppOptions
 from .status import _STATUS_LINES, status_line
 from .websocket import CompressOptions, OpCode, SendStatus
+from .workers import serve_in_thread, serve_workers
 
 __all__ = ["ASGI", "ClientDisconnected"]
 

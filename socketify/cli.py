@@ -236,7 +236,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if env_file:
         load_env_file(env_file)
         args.env_file = env_file
-    for flags, dest, kind, default, _text in _OPTIONS:
+    for _flags, dest, kind, default, _text in _OPTIONS:
         if getattr(args, dest) is not None:
             continue
         raw = os.environ.get(_env_name(dest))
@@ -404,7 +404,7 @@ def _is_async_callable(obj: Any) -> bool:
         obj = obj.func
     if inspect.iscoroutinefunction(obj):
         return True
-    call = getattr(obj, "__call__", None)
+    call = getattr(obj, "__call__", None)  # noqa: B004 - read to inspect it, not to test callability
     return call is not None and inspect.iscoroutinefunction(call)
 
 

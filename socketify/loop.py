@@ -21,12 +21,12 @@ that finishes without suspending is never scheduled.
 """
 import asyncio
 import inspect
-from contextvars import copy_context
 import logging
 import math
 import os
 import selectors
 import sys
+from contextvars import copy_context
 from types import GeneratorType
 from typing import Any, Callable, Optional
 

@@ -210,7 +210,8 @@ class Request:
         if headers is not None and (self._ptr is not None or self._copied):
             value = headers.get(lower_case_header)
             if value is None:  # the names are stored in lower case, as str
-                name = lower_case_header if type(lower_case_header) is str else bytes(lower_case_header).decode("latin-1")
+                name = (lower_case_header if type(lower_case_header) is str
+                        else bytes(lower_case_header).decode("latin-1"))
                 value = headers.get(name.lower())
             return value
         if self._ptr is None and self._copied:

@@ -169,7 +169,7 @@ def _die_with_parent(parent: int) -> None:
 class _Worker:
     __slots__ = ("pid", "slot", "ready_fd", "ready", "started", "retiring", "replaces", "stopped_at")
 
-    def __init__(self, pid: int, slot: int, ready_fd: int, replaces: Optional["_Worker"]) -> None:
+    def __init__(self, pid: int, slot: int, ready_fd: int, replaces: Optional[_Worker]) -> None:
         self.pid = pid
         self.slot = slot
         self.ready_fd = ready_fd

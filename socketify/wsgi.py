@@ -22,9 +22,9 @@ from urllib.parse import unquote_to_bytes
 
 from . import _binding
 from ._binding import ffi, lib
-from .app import App
 from ._threads import LoopBridge, ThreadPool
 from ._wsgi_input import EMPTY_INPUT, ClientDisconnected, Input
+from .app import App
 from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
 from .workers import serve_in_thread, serve_workers

@@ -12,4 +12,6 @@ from mysite.wsgi import application  # noqa: E402
 from socketify import WSGI  # noqa: E402
 
 if __name__ == "__main__":
-    WSGI(application).listen(8000, lambda config: print("Listening on port http://localhost:%d now" % config.port, flush=True)).run()
+    WSGI(application).listen(
+        8000, lambda config: print("Listening on port http://localhost:%d now" % config.port, flush=True)
+    ).run()

@@ -22,9 +22,7 @@ from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError, RedisError, TimeoutError as RedisTimeoutError
 
 from .base import Backplane, BackplaneUnavailable, new_origin, pack_envelope, unpack_envelope
 from .resp import ProtocolError, RespError, RespParser, pack_command, publish_parts
@@ -275,7 +273,7 @@ class RedisBackplane(Backplane):
 
     # -- connections and outages ------------------------------------------------
 
-    async def _connect(self) -> "_Link":
+    async def _connect(self) -> _Link:
         """A new connection, proven by a PING answered within ``command_timeout``
         (a frozen server accepts TCP connections but answers nothing)."""
         conn = self._pool.make_connection()
