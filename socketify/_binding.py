@@ -6,7 +6,7 @@ native router hands back, so a request reaches its dispatcher with a list
 index instead of a handle lookup.
 """
 import logging
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union, overload
 
 try:
     from ._native import ffi, lib
@@ -49,6 +49,12 @@ def register_app(app_id: int, app) -> None:
 def unregister_app(app_id: int) -> None:
     """Forgets an app registered by ``register_app`` (no-op if it is not)."""
     _apps.pop(app_id, None)
+
+
+@overload
+def native_address(function: Callable, native: Any, handle_id: int, as_text: Literal[True]) -> Optional[str]: ...
+@overload
+def native_address(function: Callable, native: Any, handle_id: int, as_text: Literal[False]) -> Optional[bytes]: ...
 
 
 def native_address(function: Callable, native: Any, handle_id: int, as_text: bool) -> Union[str, bytes, None]:

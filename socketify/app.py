@@ -1,10 +1,11 @@
 """App: routes, listening, running and stopping."""
+import asyncio
 import itertools
 import logging
 import os
 import signal
 import threading
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import _binding, workers as _workers
 from ._binding import ffi, lib
@@ -83,6 +84,12 @@ class _Default:
         return repr(self.value)  # help(App) shows the plain default
 
 
+def _default(value: Any) -> Any:
+    """``_Default(value)``, typed as Any so that a parameter keeps the type of
+    the values a caller may pass."""
+    return _Default(value)
+
+
 # Process-wide defaults for App(...) arguments the caller does not pass; the
 # CLI fills it in each worker (set_app_defaults), nothing else writes it.
 _app_defaults: Dict[str, Any] = {}
@@ -149,23 +156,23 @@ class App(RouteMethods, WebSocketRoutes):
 
     def __init__(
         self,
-        options: Optional[AppOptions] = _Default(None),
-        request_response_factory_max_items: int = _Default(0),
-        websocket_factory_max_items: int = _Default(0),
-        task_factory_max_items: int = _Default(100_000),
-        lifespan: bool = _Default(True),
+        options: Optional[AppOptions] = _default(None),
+        request_response_factory_max_items: int = _default(0),
+        websocket_factory_max_items: int = _default(0),
+        task_factory_max_items: int = _default(100_000),
+        lifespan: bool = _default(True),
         idle_relaxation_time: float = 0.01,
         *,
         max_request_line_size: int = 8192,
         max_header_size: int = 8192,
         max_header_count: int = 100,
         header_timeout: int = 10,
-        idle_timeout: int = _Default(10),
+        idle_timeout: int = _default(10),
         max_body_size: int = 0,
-        graceful_shutdown_timeout: float = _Default(10.0),
+        graceful_shutdown_timeout: float = _default(10.0),
         proxy_protocol: Any = True,
         close_unanswered: bool = True,
-        pubsub: Optional[Any] = _Default(None),
+        pubsub: Optional[Any] = _default(None),
     ) -> None:
         options = _resolved("options", options)
         request_response_factory_max_items = _resolved("request_response_factory_max_items",
@@ -209,19 +216,19 @@ class App(RouteMethods, WebSocketRoutes):
         self._runner = CallbackRunner(lambda: self.loop.loop, self._report_error, self.close)
         self._error_runner = CallbackRunner(
             lambda: self.loop.loop, lambda e, res, req: logger.error("error in the error handler", exc_info=e))
-        self.handlers = []
+        self.handlers: List[Callable[..., Any]] = []
         self._json_serializer = default_json
         self._template = None
         self._error_handler: Optional[Callable] = None
-        self._start_hooks = []
-        self._shutdown_hooks = []
+        self._start_hooks: List[Callable[[], Any]] = []
+        self._shutdown_hooks: List[Callable[[], Any]] = []
         self._pending: Dict[int, Response] = {}
         self._res_pool: list = []
         self._req_pool: list = []
         self._closing = False
         self._attached = False
-        self._selector = None  # the SocketifyEventLoop selector this app drives
-        self._force_stop = None
+        self._selector: Optional[Any] = None  # the SocketifyEventLoop selector this app drives
+        self._force_stop: Optional[asyncio.TimerHandle] = None
         self._lenp = ffi.new("size_t *")
         self._scratch = ffi.new("char[]", _REQUEST_SCRATCH_SIZE)
         self._id = next(_app_ids)

@@ -70,7 +70,7 @@ def middleware(*functions: Middleware) -> Callable[..., Any]:
                 break
         return data
 
-    middleware_route.middlewares = tuple(chain)
+    middleware_route.middlewares = tuple(chain)  # type: ignore[attr-defined]  # for introspection
     return middleware_route
 
 

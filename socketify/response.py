@@ -4,12 +4,16 @@ import datetime
 import re
 from http.cookies import SimpleCookie
 from io import BytesIO
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple, Union, cast
 from urllib.parse import parse_qsl, quote_plus
 
 from ._binding import ffi, lib, native_address
 from .request import _SCRATCH_SIZE
 from .status import invalid_status, status_line
+
+if TYPE_CHECKING:
+    from .app import App
+    from .request import Request
 
 __all__ = ["Response", "AppResponse"]
 
@@ -71,18 +75,18 @@ class Response:
     # Per-app subclasses (App._response_class) carry ``app`` and ``_native``
     # as class attributes, and every other field starts as a class default, so
     # creating a Response per request sets a single attribute.
-    app = None
-    _native = None
+    app: "App" = cast("App", None)
+    _native: Any = None
     aborted = False
     _done = False
-    _aborted_handler = None
-    _data_handler = None
-    _writable_handler = None
-    _cookies = None
+    _aborted_handler: Optional[Callable[..., Any]] = None
+    _data_handler: Optional[Callable[..., Any]] = None
+    _writable_handler: Optional[Callable[..., Any]] = None
+    _cookies: Optional[SimpleCookie] = None
     _pending = False
-    _ws_behavior = None  # set on the response to a WebSocket upgrade request
-    _chunk_future = None  # the pending send_chunk piece
-    _req = None  # the Request, once the response outlives its dispatch
+    _ws_behavior: Any = None  # set on the response to a WebSocket upgrade request
+    _chunk_future: Optional["asyncio.Future[Any]"] = None  # the pending send_chunk piece
+    _req: Optional["Request"] = None  # the Request, once the response outlives its dispatch
     _body_read = False  # get_data() returned the whole body
 
     def __init__(self, res_id: int) -> None:
@@ -258,7 +262,7 @@ class Response:
         line = status if status is _STATUS_OK else status_line(status)
         if headers or self._cookies:
             self.write_status(line)
-            line = None
+            line = None  # type: ignore[assignment]  # written above: the core is given none
             if headers:
                 for name, value in headers:
                     self.write_header(name, value)

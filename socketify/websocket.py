@@ -1,8 +1,11 @@
 """WebSocket, OpCode, SendStatus, CompressOptions."""
 from enum import IntEnum
-from typing import Any, Callable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Union, cast
 
 from ._binding import ffi, lib, native_address
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["WebSocket", "OpCode", "SendStatus", "CompressOptions"]
 
@@ -90,11 +93,11 @@ class WebSocket:
 
     # Per-app subclasses carry ``app`` and ``_native``; per-instance fields
     # start as class defaults.
-    app = None
-    _native = None
+    app: "App" = cast("App", None)
+    _native: Any = None
     _closed = False
-    _user_data = None
-    _behavior = None
+    _user_data: Any = None
+    _behavior: Any = None  # the route's ws_routes._Behavior
 
     def __init__(self, ws_id: int) -> None:
         self._id = ws_id
@@ -113,6 +116,7 @@ class WebSocket:
         kind = type(message)
         if kind is str or kind is bytes:  # the common case, without a call
             data = message.encode() if kind is str else message
+            code: Optional[int]
             if opcode is None:
                 code = _TEXT if kind is str else _BINARY
             else:
