@@ -222,7 +222,9 @@ class App(RouteMethods, WebSocketRoutes):
         self._error_handler: Optional[Callable] = None
         self._start_hooks: List[Callable[[], Any]] = []
         self._shutdown_hooks: List[Callable[[], Any]] = []
-        self._pending: Dict[int, Response] = {}
+        # res id -> what the core's abort, data and writable events go to: a
+        # Response, or an ASGI/WSGI adapter's own per-request object
+        self._pending: Dict[int, Any] = {}
         self._res_pool: list = []
         self._req_pool: list = []
         self._closing = False
