@@ -8,7 +8,7 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import _binding, workers as _workers
-from ._binding import ffi, lib
+from ._binding import check, ffi, lib
 from ._json import default_json
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
 from ._proxy import proxy_protocol_mode, trust_proxies
@@ -421,9 +421,8 @@ class App(RouteMethods, WebSocketRoutes):
         else:
             status = lib.sk_app_route_server_name(self._native, server_name.encode("idna"), name, name_len,
                                                   pattern, len(pattern), handler_id)
-        if status != lib.SK_OK:
-            raise ValueError("invalid route pattern %r%s" % (
-                path, "" if server_name is None else " (or unknown server name %r)" % server_name))
+        check(status, "invalid route pattern %r%s" % (
+            path, "" if server_name is None else " (or unknown server name %r)" % server_name))
 
     def _make_dispatcher(self, handler: Callable) -> Callable[[int], None]:
         app = self

@@ -7,7 +7,7 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple, Union, cast
 from urllib.parse import parse_qsl, quote_plus
 
-from ._binding import ffi, lib, native_address
+from ._binding import check, ffi, lib, native_address
 from .request import _SCRATCH_SIZE
 from .status import invalid_status, status_line
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["Response", "AppResponse"]
 
 _SK_OK = lib.SK_OK
-_SK_ERR_STALE = lib.SK_ERR_STALE
 _SK_ERR_STATE = lib.SK_ERR_STATE
 _SK_ERR_INVALID = lib.SK_ERR_INVALID
 
@@ -95,17 +94,13 @@ class Response:
     # -- internal -------------------------------------------------------
 
     def _check(self, status: int) -> bool:
-        """Maps a native status to Python: True when the call took effect."""
-        if status == _SK_OK:
+        """Maps a native status to Python (``_binding.check``): True when the
+        call took effect, False (and the response done) when it is gone."""
+        if check(status, "invalid status line or header (control characters are not allowed)",
+                 "headers cannot be written after the body has started"):
             return True
-        if status == _SK_ERR_STALE:
-            self._done = True  # aborted or already ended: a documented no-op
-            return False
-        if status == _SK_ERR_INVALID:
-            raise ValueError("invalid status line or header (control characters are not allowed)")
-        if status == _SK_ERR_STATE:
-            raise RuntimeError("headers cannot be written after the body has started")
-        raise RuntimeError("native call failed with status %d" % status)
+        self._done = True  # aborted or already ended: a documented no-op
+        return False
 
     def _started(self) -> bool:
         """True once anything of the response (status, headers, body) was written."""
@@ -628,14 +623,10 @@ class Response:
         ws_id = ffi.new("sk_res_id_t *")
         status = lib.sk_res_upgrade(self._native, self._id, key, len(key), protocol, len(protocol),
                                     extensions, len(extensions), ws_id)
-        if status == _SK_ERR_STALE:
+        if not check(status, "invalid Sec-WebSocket-Key or Sec-WebSocket-Protocol",
+                     "the response has already started; it cannot be upgraded"):
             self._done = True
             return False
-        if status == _SK_ERR_INVALID:
-            raise ValueError("invalid Sec-WebSocket-Key or Sec-WebSocket-Protocol")
-        if status == _SK_ERR_STATE:
-            raise RuntimeError("the response has already started; it cannot be upgraded")
-        self._check(status)
         self._done = True
         if self._pending:
             self._finished()

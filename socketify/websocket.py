@@ -2,7 +2,7 @@
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Union, cast
 
-from ._binding import ffi, lib, native_address
+from ._binding import check, ffi, lib, native_address
 
 if TYPE_CHECKING:
     from .app import App
@@ -129,10 +129,9 @@ class WebSocket:
                              1 if fin else 0)
         if status >= 0:
             return _STATUSES[status]
-        if status == lib.SK_ERR_INVALID:
-            raise ValueError("invalid opcode %r for this message (control frames carry at most 125 "
-                             "bytes and cannot be fragmented)" % (opcode,))
-        self._closed = True
+        check(status, "invalid opcode %r for this message (control frames carry at most 125 "
+                      "bytes and cannot be fragmented)" % (opcode,))
+        self._closed = True  # gone (a stale id): dropped, as after close
         return _DROPPED
 
     def send_first_fragment(self, message: Any, opcode: OpCode = OpCode.BINARY,
@@ -172,9 +171,7 @@ class WebSocket:
             return
         reason = b"" if message is None else self._payload(message, None)[0]
         status = lib.sk_ws_end(self._native, self._id, int(code), reason, len(reason))
-        if status == lib.SK_ERR_INVALID:
-            raise ValueError("close code must be 0 or between 1000 and 4999")
-        if status == lib.SK_OK:
+        if check(status, "close code must be 0 or between 1000 and 4999"):
             self.app._ws_closed(self, code or 1000, reason)
         else:
             self._closed = True

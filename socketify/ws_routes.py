@@ -4,7 +4,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, Union
 
 from . import _binding
-from ._binding import ffi, lib
+from ._binding import check, ffi, lib
 from ._pool import UNREFERENCED, refcounts
 from .loop import is_awaitable
 from .request import route_parameter_names
@@ -121,8 +121,8 @@ class WebSocketRoutes:
         config.has_subscription_handler = 1 if b.subscription else 0
         handler_id = _binding.register_route(self._make_upgrade_dispatcher(b), route_parameter_names(path))
         pattern = path.encode()
-        if lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id) != lib.SK_OK:
-            raise ValueError("invalid route pattern %r" % path)
+        check(lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id),
+              "invalid route pattern %r" % path)
         return self
 
     def _make_upgrade_dispatcher(self, behavior: _Behavior) -> Callable[[int], None]:
@@ -159,8 +159,7 @@ class WebSocketRoutes:
         data, code = encode_message(self._json_serializer, message, opcode)
         status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code,
                                     1 if compress else 0)
-        if status == lib.SK_ERR_INVALID:
-            raise ValueError("publish takes OpCode.TEXT or OpCode.BINARY")
+        check(status, "publish takes OpCode.TEXT or OpCode.BINARY")
         backplane = self.backplane
         if backplane is not None:
             backplane.publish(name, data, code, compress)
