@@ -28,7 +28,8 @@ except ModuleNotFoundError as missing:
         "source tree, or install the package with `pip install .`", name=missing.name,
     ) from None
 
-__all__ = ["ffi", "lib", "check", "register_route", "register_app", "unregister_app", "native_address"]
+__all__ = ["ffi", "lib", "check", "register_route", "register_app", "unregister_app", "native_address",
+           "run_corked"]
 
 logger = logging.getLogger("socketify")
 
@@ -110,6 +111,16 @@ def native_address(function: Callable, native: Any, handle_id: int, as_text: boo
         return None
     data = ffi.unpack(buf, n)
     return data.decode("ascii") if as_text else data
+
+
+def run_corked(native: Any, callback: Callable[[Any], Any], arg: Any) -> None:
+    """Runs ``callback(arg)`` with the app's output corked, so that everything
+    it writes leaves in one syscall (``res.cork``, ``ws.cork``)."""
+    lib.sk_app_cork(native, 1)
+    try:
+        callback(arg)
+    finally:
+        lib.sk_app_cork(native, 0)
 
 
 def _app_of(user):

@@ -7,7 +7,7 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple, Union, cast
 from urllib.parse import parse_qsl, quote_plus
 
-from ._binding import check, ffi, lib, native_address
+from ._binding import check, ffi, lib, native_address, run_corked
 from .request import _SCRATCH_SIZE
 from .status import invalid_status, status_line
 
@@ -524,11 +524,7 @@ class Response:
 
     def cork(self, callback: Callable[["Response"], Any]) -> "Response":
         """Runs ``callback(res)`` so that all its writes leave in one syscall."""
-        lib.sk_app_cork(self._native, 1)
-        try:
-            callback(self)
-        finally:
-            lib.sk_app_cork(self._native, 0)
+        run_corked(self._native, callback, self)
         return self
 
     def cork_end(self, message: Any = b"", end_connection: bool = False) -> "Response":

@@ -2,7 +2,7 @@
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Union, cast
 
-from ._binding import check, ffi, lib, native_address
+from ._binding import check, ffi, lib, native_address, run_corked
 
 if TYPE_CHECKING:
     from .app import App
@@ -149,11 +149,7 @@ class WebSocket:
 
     def cork(self, callback: Callable[["WebSocket"], Any]) -> "WebSocket":
         """Runs ``callback(ws)`` so its sends leave in one syscall."""
-        lib.sk_app_cork(self._native, 1)
-        try:
-            callback(self)
-        finally:
-            lib.sk_app_cork(self._native, 0)
+        run_corked(self._native, callback, self)
         return self
 
     def cork_send(self, message: Any, opcode: Optional[OpCode] = None, compress: bool = False,
@@ -178,11 +174,7 @@ class WebSocket:
 
     def cork_end(self, code: int = 0, message: Any = None) -> None:
         """``end`` inside ``cork``."""
-        lib.sk_app_cork(self._native, 1)
-        try:
-            self.end(code, message)
-        finally:
-            lib.sk_app_cork(self._native, 0)
+        run_corked(self._native, lambda ws: ws.end(code, message), self)
 
     def close(self) -> None:
         """Closes the TCP connection at once, without a close frame (the
