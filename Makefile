@@ -1,4 +1,4 @@
-# socketify: make run | make test | make asan | make fuzz | make bench | make clean
+# socketify: make run | make test | make lint | make asan | make fuzz | make bench | make clean
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +10,7 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 FUZZ_RUNS ?= 200000
 CLANG ?= $(shell command -v clang 2>/dev/null)
 
-.PHONY: run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean wheel wheel-test docs test-pypy autobahn
+.PHONY: lint run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean wheel wheel-test docs test-pypy autobahn
 
 $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
@@ -122,13 +122,33 @@ wheel: $(VENV)/.stamp
 wheel-test: wheel test-deps
 	PY=$(PY) ./tools/wheel_test.sh
 
+# The requirements of one optional-dependencies extra of pyproject.toml, one
+# a line (read with a regex: tomllib is 3.11+ and the venv may be older).
+EXTRA_REQUIREMENTS = $(PY) -c 'import re, sys; t = open("pyproject.toml").read(); print("\n".join(re.findall(r"\"([^\"]+)\"", re.search(r"^%s = \[(.*?)\]\s*$$" % sys.argv[1], t, re.M | re.S).group(1))))'
+
 # The documentation site (docs/ -> site/), strict: a broken link or reference
 # fails. The docs extra of pyproject.toml is installed into .venv once.
 $(VENV)/.docs-stamp: $(VENV)/.stamp pyproject.toml
 	@mkdir -p build
-	$(PY) -c 'import re; t = open("pyproject.toml").read(); print("\n".join(re.findall(r"\"([^\"]+)\"", re.search(r"^docs = \[(.*?)\]\s*$$", t, re.M | re.S).group(1))))' > build/docs-requirements.txt
+	$(EXTRA_REQUIREMENTS) docs > build/docs-requirements.txt
 	$(PIP) install -q -r build/docs-requirements.txt
 	touch $@
 
 docs: $(VENV)/.docs-stamp
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# Lint: ruff (rules and format) on every Python file of the repository, mypy
+# on the package ([tool.ruff], [tool.mypy] in pyproject.toml), then the C
+# side when the Makefile has it. The lint extra's pinned tools go into .venv.
+LINT_PATHS := socketify tests examples bench tools build_native.py setup.py
+$(VENV)/.lint-stamp: $(VENV)/.stamp pyproject.toml
+	@mkdir -p build
+	$(EXTRA_REQUIREMENTS) lint > build/lint-requirements.txt
+	$(PIP) install -q -r build/lint-requirements.txt
+	touch $@
+
+lint: $(VENV)/.lint-stamp
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+	@if grep -q '^lint-native:' Makefile; then $(MAKE) --no-print-directory lint-native; fi

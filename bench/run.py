@@ -219,13 +219,13 @@ def log(message):
 def run(cmd, **kwargs):
     """subprocess.run with text output captured; never raises on exit status."""
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, **kwargs)
+                          text=True, **kwargs)
 
 
 def one_line(text, limit=300):
     """TEXT on one line (first 'error' line first), at most LIMIT characters."""
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
-    errors = [l for l in lines if "error" in l.lower()]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
     joined = " | ".join(errors[:2] or lines[-2:])
     return joined if len(joined) <= limit else joined[:limit - 3] + "..."
 
@@ -233,7 +233,7 @@ def one_line(text, limit=300):
 def last_line(path):
     """The last non-empty line of a log file, on one line."""
     with open(path, errors="replace") as handle:
-        lines = [l.strip() for l in handle if l.strip()]
+        lines = [line.strip() for line in handle if line.strip()]
     return one_line(lines[-1]) if lines else "(empty log)"
 
 
@@ -952,7 +952,7 @@ def machine_facts():
 
 def fmt_rate(value):
     """Requests per second with thousands separators."""
-    return "{:,.0f}".format(value)
+    return f"{value:,.0f}"
 
 
 def ratio(results, scenario, server, other):
@@ -1137,8 +1137,8 @@ def redis_fanout_note(results):
             ours["median"] / single["median"], percent=True))
     if latency:
         parts.append("publish-to-delivery latency p50 %.2f ms, p99 %.2f ms at half that rate "
-                     "(median over runs; target p99 < 5 ms)" % (statistics.median(l[0] for l in latency),
-                                     statistics.median(l[1] for l in latency)))
+                     "(median over runs; target p99 < 5 ms)" % (statistics.median(pair[0] for pair in latency),
+                                     statistics.median(pair[1] for pair in latency)))
     return "Two workers through Redis: %s." % "; ".join(parts) if parts else None
 
 

@@ -62,4 +62,7 @@ def download():
 
 
 if __name__ == "__main__":
-    WSGI(app, threads=8).listen(8000, lambda config: print("Listening on port http://localhost:%d now" % config.port, flush=True)).run()
+    def on_listen(config):
+        print("Listening on port http://localhost:%d now" % config.port, flush=True)
+
+    WSGI(app, threads=8).listen(8000, on_listen).run()

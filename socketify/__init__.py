@@ -3,14 +3,13 @@ from .app import App, SSLApp
 from .asgi import ASGI
 from .extensions import AppExtension
 from .helpers import in_directory, sendfile, static_route
+from .loop import Loop, RequestTask, TaskFactory, create_task
 from .middleware import DecoratorRouter, MiddlewareRouter, middleware
 from .multipart import MultipartError, MultipartParser, UploadedFile, parse_multipart
-from .sse import SSE, open_sse
-from .loop import Loop
-from .loop import RequestTask, TaskFactory, create_task
 from .options import AppListenOptions, AppOptions
 from .request import AppRequest, Request
 from .response import AppResponse, Response
+from .sse import SSE, open_sse
 from .websocket import CompressOptions, OpCode, SendStatus, WebSocket
 from .wsgi import WSGI
 
@@ -48,4 +47,4 @@ __all__ = [
     "RequestTask",
 ]
 
-from ._version import __version__  # noqa: E402  (metadata, or pyproject.toml in a checkout)
+from ._version import __version__ as __version__  # noqa: E402  (metadata, or pyproject.toml in a checkout)

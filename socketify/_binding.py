@@ -1,12 +1,22 @@
-"""The only module that touches cffi: loads ``socketify._native`` and owns
-every ``@ffi.def_extern`` callback.
+"""The binding: loads ``socketify._native``, owns every ``@ffi.def_extern``
+callback, the tables those callbacks dispatch through, and ``check``, the
+one mapping of the core's status codes to Python exceptions.
+
+The rule kept: only this module loads the extension, defines callbacks or
+decides what a status means. The API modules (app, request, response,
+websocket, the adapters) do call ``lib`` functions and ``ffi`` helpers
+directly, imported from here, many bound to module globals: a wrapper
+function per native call would put one more Python call on every request
+(each request makes several native calls), which the per-request budget
+does not allow. ``build_native.py`` declares the C surface; nothing else does.
 
 Route handlers live in one process-wide table indexed by the handler id the
 native router hands back, so a request reaches its dispatcher with a list
 index instead of a handle lookup.
 """
 import logging
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+import os
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union, overload
 
 try:
     from ._native import ffi, lib
@@ -18,7 +28,8 @@ except ModuleNotFoundError as missing:
         "source tree, or install the package with `pip install .`", name=missing.name,
     ) from None
 
-__all__ = ["ffi", "lib", "register_route", "register_app", "unregister_app", "native_address"]
+__all__ = ["ffi", "lib", "check", "register_route", "register_app", "unregister_app", "native_address",
+           "run_corked"]
 
 logger = logging.getLogger("socketify")
 
@@ -30,6 +41,40 @@ _apps: Dict[int, object] = {}
 
 # handler id -> the names of its route's :param segments (for req.get_parameter("id"))
 route_parameter_names: Dict[int, Tuple[str, ...]] = {}
+
+
+_SK_ERR_STALE = lib.SK_ERR_STALE
+_SK_ERR_STATE = lib.SK_ERR_STATE
+_SK_ERR_INVALID = lib.SK_ERR_INVALID
+_SK_ERR_NOMEM = lib.SK_ERR_NOMEM
+_SK_ERR_SYSTEM = lib.SK_ERR_SYSTEM
+_SK_ERR_BUSY = lib.SK_ERR_BUSY
+
+
+def check(status: int, invalid: str = "invalid argument", state: str = "call out of order") -> bool:
+    """What a core status means to the caller, one exception type per kind:
+    True when the call took effect (SK_OK or any other non-negative result);
+    False for SK_ERR_STALE (the response, WebSocket or connection is gone:
+    the call is a documented no-op); ValueError for a bad argument
+    (``invalid`` says which), RuntimeError for a call out of order
+    (``state`` says why) or from inside a callback, MemoryError, and
+    OSError with the errno of a failed system call."""
+    if status >= 0:
+        return True
+    if status == _SK_ERR_STALE:
+        return False
+    if status == _SK_ERR_INVALID:
+        raise ValueError(invalid)
+    if status == _SK_ERR_STATE:
+        raise RuntimeError(state)
+    if status == _SK_ERR_BUSY:
+        raise RuntimeError("the core cannot do that from inside one of its own callbacks")
+    if status == _SK_ERR_NOMEM:
+        raise MemoryError("the native core is out of memory")
+    if status == _SK_ERR_SYSTEM:
+        errno = ffi.errno
+        raise OSError(errno, os.strerror(errno) if errno else "a system call of the native core failed")
+    raise RuntimeError("native call failed with status %d" % status)
 
 
 def register_route(dispatcher: Callable, parameter_names: Tuple[str, ...] = ()) -> int:
@@ -51,6 +96,12 @@ def unregister_app(app_id: int) -> None:
     _apps.pop(app_id, None)
 
 
+@overload
+def native_address(function: Callable, native: Any, handle_id: int, as_text: Literal[True]) -> Optional[str]: ...
+@overload
+def native_address(function: Callable, native: Any, handle_id: int, as_text: Literal[False]) -> Optional[bytes]: ...
+
+
 def native_address(function: Callable, native: Any, handle_id: int, as_text: bool) -> Union[str, bytes, None]:
     """Calls one of the core's address getters (remote, proxied; response or
     WebSocket): the address as text or as raw bytes, None when there is none."""
@@ -60,6 +111,16 @@ def native_address(function: Callable, native: Any, handle_id: int, as_text: boo
         return None
     data = ffi.unpack(buf, n)
     return data.decode("ascii") if as_text else data
+
+
+def run_corked(native: Any, callback: Callable[[Any], Any], arg: Any) -> None:
+    """Runs ``callback(arg)`` with the app's output corked, so that everything
+    it writes leaves in one syscall (``res.cork``, ``ws.cork``)."""
+    lib.sk_app_cork(native, 1)
+    try:
+        callback(arg)
+    finally:
+        lib.sk_app_cork(native, 0)
 
 
 def _app_of(user):

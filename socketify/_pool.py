@@ -2,14 +2,15 @@
 helpers prove that with reference counts (CPython). On PyPy there are none,
 and nothing is reused."""
 import sys
-from typing import Any
+from typing import Any, Callable, Optional, Tuple, cast
 
 __all__ = ["refcounts", "UNREFERENCED"]
 
-getrefcount = getattr(sys, "getrefcount", None)
+# None on PyPy, where UNREFERENCED is None and so nothing calls refcounts().
+getrefcount = cast(Callable[[Any], int], getattr(sys, "getrefcount", None))
 
 
-def refcounts(res: Any, req: Any):
+def refcounts(res: Any, req: Any) -> Tuple[int, int]:
     return getrefcount(res), getrefcount(req)
 
 
@@ -17,7 +18,7 @@ class _Probe:
     pass
 
 
-def _baseline_refcounts():
+def _baseline_refcounts() -> Tuple[int, int]:
     # The same call shape as in the dispatcher: two locals passed to
     # _refcounts. What the interpreter adds for the call differs between
     # CPython versions, so it is measured rather than assumed.
@@ -25,4 +26,4 @@ def _baseline_refcounts():
     return refcounts(res, req)
 
 
-UNREFERENCED = _baseline_refcounts() if getrefcount is not None else None
+UNREFERENCED: Optional[Tuple[int, int]] = _baseline_refcounts() if getrefcount is not None else None

@@ -2,7 +2,7 @@
 import ipaddress
 from typing import Any, List, Tuple
 
-from ._binding import ffi, lib
+from ._binding import check, ffi, lib
 
 __all__ = ["proxy_protocol_mode", "trust_proxies"]
 
@@ -30,5 +30,4 @@ def trust_proxies(native, networks: List[Any]) -> None:
     """Hands the trusted networks to the core."""
     for network in networks:
         packed = network.network_address.packed
-        if lib.sk_app_trust_proxy(native, ffi.from_buffer(packed), len(packed), network.prefixlen) != lib.SK_OK:
-            raise MemoryError("cannot store the trusted proxy networks")
+        check(lib.sk_app_trust_proxy(native, ffi.from_buffer(packed), len(packed), network.prefixlen))

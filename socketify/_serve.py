@@ -10,7 +10,7 @@ import ipaddress
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._binding import lib, native_address
 
@@ -34,7 +34,7 @@ class TrustedProxies:
             try:
                 self.networks.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
-                raise ValueError("--forwarded-allow-ips: %r is not an IP address or network" % item)
+                raise ValueError("--forwarded-allow-ips: %r is not an IP address or network" % item) from None
 
     def trusts(self, address: Optional[str]) -> bool:
         """True for a trusted proxy address (a UNIX-socket peer, None, is local: trusted)."""
@@ -99,11 +99,11 @@ def _status_code(status: Any) -> int:
 
 # -- the socketify interface ------------------------------------------------
 
-def _response_class(base: type, features: Features) -> type:
+def _response_class(base: Any, features: Features) -> type:
     """A subclass of an app's Response class that reports the proxied client
     address and writes the access-log line when the response ends."""
-    namespace = {"_cli_features": features, "_cli_client": None, "_cli_request": None,
-                 "_cli_status": 0}
+    namespace: Dict[str, Any] = {"_cli_features": features, "_cli_client": None, "_cli_request": None,
+                                 "_cli_status": 0}
     base_remote, base_remote_bytes = base.get_remote_address, base.get_remote_address_bytes
 
     if features.proxy is not None:

@@ -95,7 +95,7 @@ class ThreadPool:
         self.size = size
         self.name = name
         self._run = run
-        self._queue: "queue.SimpleQueue" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
 
     def submit(self, item: Any) -> None:

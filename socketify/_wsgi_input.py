@@ -143,7 +143,7 @@ class Input:
 
     def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
         """Lines until the end of the body (or until ``hint`` bytes were read)."""
-        lines = []
+        lines: List[bytes] = []
         total = 0
         while True:
             line = self.readline()

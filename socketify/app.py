@@ -4,18 +4,25 @@ import itertools
 import logging
 import os
 import signal
-import sys
 import threading
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import _binding, workers as _workers
+from ._binding import check, ffi, lib
 from ._json import default_json
-from ._proxy import proxy_protocol_mode, trust_proxies
-from ._binding import ffi, lib
-from .extensions import AppExtension, derive_class
 from ._pool import UNREFERENCED as _UNREFERENCED, refcounts as _refcounts
-from .loop import (CallbackRunner, Loop, SocketifyEventLoop, CoroutineType as _CoroutineType,
-                   as_coroutine as _as_coroutine, describe_request, is_awaitable as _is_awaitable_result)
+from ._proxy import proxy_protocol_mode, trust_proxies
+from ._routes import RouteMethods
+from .extensions import AppExtension, derive_class
+from .loop import (
+    CallbackRunner,
+    CoroutineType as _CoroutineType,
+    Loop,
+    SocketifyEventLoop,
+    as_coroutine as _as_coroutine,
+    describe_request,
+    is_awaitable as _is_awaitable_result,
+)
 from .options import AppListenOptions, AppOptions
 from .request import _SCRATCH_SIZE as _REQUEST_SCRATCH_SIZE, Request, route_parameter_names
 from .response import Response
@@ -26,7 +33,6 @@ __all__ = ["App", "SSLApp"]
 
 logger = logging.getLogger("socketify")
 
-_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "CONNECT", "TRACE")
 _app_ids = itertools.count(1)
 _new = object.__new__
 
@@ -78,6 +84,12 @@ class _Default:
         return repr(self.value)  # help(App) shows the plain default
 
 
+def _default(value: Any) -> Any:
+    """``_Default(value)``, typed as Any so that a parameter keeps the type of
+    the values a caller may pass."""
+    return _Default(value)
+
+
 # Process-wide defaults for App(...) arguments the caller does not pass; the
 # CLI fills it in each worker (set_app_defaults), nothing else writes it.
 _app_defaults: Dict[str, Any] = {}
@@ -116,7 +128,7 @@ def _recycle(res: Response, req: Request, res_pool: list, req_pool: list) -> Non
     req_pool.append(req)
 
 
-class App(WebSocketRoutes):
+class App(RouteMethods, WebSocketRoutes):
     """A socketify application: an HTTP server with a router, on a native core.
 
     ``App(options=None, request_response_factory_max_items=0,
@@ -144,23 +156,23 @@ class App(WebSocketRoutes):
 
     def __init__(
         self,
-        options: Optional[AppOptions] = _Default(None),
-        request_response_factory_max_items: int = _Default(0),
-        websocket_factory_max_items: int = _Default(0),
-        task_factory_max_items: int = _Default(100_000),
-        lifespan: bool = _Default(True),
+        options: Optional[AppOptions] = _default(None),
+        request_response_factory_max_items: int = _default(0),
+        websocket_factory_max_items: int = _default(0),
+        task_factory_max_items: int = _default(100_000),
+        lifespan: bool = _default(True),
         idle_relaxation_time: float = 0.01,
         *,
         max_request_line_size: int = 8192,
         max_header_size: int = 8192,
         max_header_count: int = 100,
         header_timeout: int = 10,
-        idle_timeout: int = _Default(10),
+        idle_timeout: int = _default(10),
         max_body_size: int = 0,
-        graceful_shutdown_timeout: float = _Default(10.0),
+        graceful_shutdown_timeout: float = _default(10.0),
         proxy_protocol: Any = True,
         close_unanswered: bool = True,
-        pubsub: Optional[Any] = _Default(None),
+        pubsub: Optional[Any] = _default(None),
     ) -> None:
         options = _resolved("options", options)
         request_response_factory_max_items = _resolved("request_response_factory_max_items",
@@ -204,19 +216,21 @@ class App(WebSocketRoutes):
         self._runner = CallbackRunner(lambda: self.loop.loop, self._report_error, self.close)
         self._error_runner = CallbackRunner(
             lambda: self.loop.loop, lambda e, res, req: logger.error("error in the error handler", exc_info=e))
-        self.handlers = []
+        self.handlers: List[Callable[..., Any]] = []
         self._json_serializer = default_json
         self._template = None
         self._error_handler: Optional[Callable] = None
-        self._start_hooks = []
-        self._shutdown_hooks = []
-        self._pending: Dict[int, Response] = {}
+        self._start_hooks: List[Callable[[], Any]] = []
+        self._shutdown_hooks: List[Callable[[], Any]] = []
+        # res id -> what the core's abort, data and writable events go to: a
+        # Response, or an ASGI/WSGI adapter's own per-request object
+        self._pending: Dict[int, Any] = {}
         self._res_pool: list = []
         self._req_pool: list = []
         self._closing = False
         self._attached = False
-        self._selector = None  # the SocketifyEventLoop selector this app drives
-        self._force_stop = None
+        self._selector: Optional[Any] = None  # the SocketifyEventLoop selector this app drives
+        self._force_stop: Optional[asyncio.TimerHandle] = None
         self._lenp = ffi.new("size_t *")
         self._scratch = ffi.new("char[]", _REQUEST_SCRATCH_SIZE)
         self._id = next(_app_ids)
@@ -389,15 +403,6 @@ class App(WebSocketRoutes):
 
     # -- routing ----------------------------------------------------------
 
-    def _route(self, method: Optional[str], path: str, handler: Optional[Callable]):
-        if handler is None:
-            def decorator(fn: Callable) -> Callable:
-                self._add_route(method, path, fn)
-                return fn
-            return decorator
-        self._add_route(method, path, handler)
-        return self
-
     def _add_route(self, method: Optional[str], path: str, handler: Callable,
                    server_name: Optional[str] = None) -> None:
         if not isinstance(path, str):
@@ -416,9 +421,8 @@ class App(WebSocketRoutes):
         else:
             status = lib.sk_app_route_server_name(self._native, server_name.encode("idna"), name, name_len,
                                                   pattern, len(pattern), handler_id)
-        if status != lib.SK_OK:
-            raise ValueError("invalid route pattern %r%s" % (
-                path, "" if server_name is None else " (or unknown server name %r)" % server_name))
+        check(status, "invalid route pattern %r%s" % (
+            path, "" if server_name is None else " (or unknown server name %r)" % server_name))
 
     def _make_dispatcher(self, handler: Callable) -> Callable[[int], None]:
         app = self
@@ -472,47 +476,6 @@ class App(WebSocketRoutes):
             req._snapshot()
 
         return dispatch
-
-    def get(self, path: str, handler: Optional[Callable] = None):
-        """Routes GET (and HEAD, unless a HEAD route exists) to ``handler(res, req)``.
-        Without ``handler`` it is a decorator."""
-        return self._route("GET", path, handler)
-
-    def post(self, path: str, handler: Optional[Callable] = None):
-        """Routes POST; a decorator without ``handler``."""
-        return self._route("POST", path, handler)
-
-    def put(self, path: str, handler: Optional[Callable] = None):
-        """Routes PUT; a decorator without ``handler``."""
-        return self._route("PUT", path, handler)
-
-    def delete(self, path: str, handler: Optional[Callable] = None):
-        """Routes DELETE; a decorator without ``handler``."""
-        return self._route("DELETE", path, handler)
-
-    def patch(self, path: str, handler: Optional[Callable] = None):
-        """Routes PATCH; a decorator without ``handler``."""
-        return self._route("PATCH", path, handler)
-
-    def options(self, path: str, handler: Optional[Callable] = None):
-        """Routes OPTIONS; a decorator without ``handler``."""
-        return self._route("OPTIONS", path, handler)
-
-    def head(self, path: str, handler: Optional[Callable] = None):
-        """Routes HEAD; a decorator without ``handler``."""
-        return self._route("HEAD", path, handler)
-
-    def connect(self, path: str, handler: Optional[Callable] = None):
-        """Routes CONNECT; a decorator without ``handler``."""
-        return self._route("CONNECT", path, handler)
-
-    def trace(self, path: str, handler: Optional[Callable] = None):
-        """Routes TRACE; a decorator without ``handler``."""
-        return self._route("TRACE", path, handler)
-
-    def any(self, path: str, handler: Optional[Callable] = None):
-        """Routes every method (custom ones too); a decorator without ``handler``."""
-        return self._route(None, path, handler)
 
     def router(self, prefix: str = "", *middlewares):
         """``app.router("/api", auth).get("/x")``: prefixed decorator routes with middlewares."""
@@ -816,27 +779,15 @@ class App(WebSocketRoutes):
             self._native = ffi.NULL
 
 
-class DomainRouter:
+class DomainRouter(RouteMethods):
     """``app.domain(name)``: the route methods of App, for one SNI host name."""
 
     def __init__(self, app: App, hostname_pattern: str) -> None:
         self.app = app
         self.hostname_pattern = hostname_pattern
 
-    def _route(self, method: Optional[str], path: str, handler: Optional[Callable]):
-        def add(fn: Callable) -> Callable:
-            self.app._add_route(method, path, fn, self.hostname_pattern)
-            return fn
-        if handler is None:
-            return add
-        add(handler)
-        return self
-
-
-for _method in _METHODS:
-    setattr(DomainRouter, _method.lower(),
-            (lambda m: lambda self, path, handler=None: self._route(m, path, handler))(_method))
-DomainRouter.any = lambda self, path, handler=None: self._route(None, path, handler)
+    def _add_route(self, method: Optional[str], path: str, handler: Callable[..., Any]) -> None:
+        self.app._add_route(method, path, handler, self.hostname_pattern)
 
 
 def SSLApp(options: AppOptions, *args: Any, **kwargs: Any) -> App:

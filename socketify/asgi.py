@@ -17,17 +17,17 @@ import logging
 import os
 import threading
 from collections import deque
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union, cast
 from urllib.parse import unquote
 
 from . import _binding
 from ._binding import ffi, lib
 from .app import App
 from .loop import start_coroutine
-from .workers import serve_in_thread, serve_workers
 from .options import AppListenOptions, AppOptions
 from .status import _STATUS_LINES, status_line
 from .websocket import CompressOptions, OpCode, SendStatus
+from .workers import serve_in_thread, serve_workers
 
 __all__ = ["ASGI", "ClientDisconnected"]
 
@@ -101,7 +101,7 @@ def _pack_headers(headers: Any) -> Tuple[bytes, int]:
         return b"\0".join(fields), len(fields) >> 1  # an odd count cannot pair up: refused
     except TypeError:  # str or int values, or a pair that is not a pair
         pass
-    parts = []
+    parts: List[bytes] = []
     append = parts.append
     for name, value in headers:
         append(name if type(name) is bytes else _to_bytes(name, "header name"))
@@ -199,10 +199,11 @@ class _HTTPCycle:
     coroutine when the socket's buffer is full or a file is streamed.
     """
 
-    server = None
-    native = None
-    loop = None
-    ready = None
+    server: "_Server" = cast("_Server", None)
+    native: Any = None
+    loop: asyncio.AbstractEventLoop = cast(asyncio.AbstractEventLoop, None)
+    ready: "asyncio.Future[None]" = cast("asyncio.Future[None]", None)
+    _id: int
     phase = _PHASE_NONE
     status = b""
     headers = None
@@ -212,9 +213,9 @@ class _HTTPCycle:
     body_state = 0  # 0 no body, 1 body not asked for yet, 2 reading, 3 all delivered
     chunks = None
     paused = False
-    _receive_waiter = None
-    _send_waiter = None
-    _writable_handler = None
+    _receive_waiter: Optional["asyncio.Future[Any]"] = None
+    _send_waiter: Optional["asyncio.Future[Any]"] = None
+    _writable_handler: Optional[Callable[["_HTTPCycle", int], bool]] = None
     _pending = False
 
     # -- core events ---------------------------------------------------------
@@ -544,14 +545,14 @@ class _WSCycle:
         self.server = server
         self.res = res
         self.scope = scope
-        self.ws = None
+        self.ws: Any = None  # the WebSocket, from open on
         self.state = 0  # 0 connecting, 1 connect delivered, 2 accepted, 3 closed, 4 denial response
         self.queue: deque = deque()
         self.queued_bytes = 0
         self.close_code: Optional[int] = None
         self.close_reason = ""
-        self.receive_waiter = None
-        self.drain_waiter = None
+        self.receive_waiter: Optional[asyncio.Future[Any]] = None
+        self.drain_waiter: Optional[asyncio.Future[Any]] = None
         self.disconnect_delivered = False
 
     # -- events ----------------------------------------------------------------
@@ -701,7 +702,7 @@ class _WSCycle:
             self._gone_check()
         data = message.get("bytes")
         if data is None:
-            text = message.get("text")
+            text: Any = message.get("text")
             if text is None:
                 raise ValueError("websocket.send needs 'bytes' or 'text'")
             status = self.ws.send(text, _OP_TEXT, self.server.ws_compress)
@@ -817,15 +818,15 @@ class _Server:
         self.ws_cycles: set = set()
         ready = self.ready = self.loop.create_future()
         ready.set_result(None)
-        self.cycle_class = type("_HTTPCycle", (_HTTPCycle,), {
+        self.cycle_class: Type[_HTTPCycle] = type("_HTTPCycle", (_HTTPCycle,), {
             "server": self, "native": self.native, "loop": self.loop, "ready": ready})
         self.lifespan: Optional[_Lifespan] = None
         self.ws_high_water = 1024 * 1024
         self.ws_compress = False
         self.ws_queue_limit = 16 * 1024 * 1024
-        self._http_extensions = {"http.response.pathsend": {}, "http.response.zerocopy": {}}
+        self._http_extensions: Dict[str, Dict[str, Any]] = {"http.response.pathsend": {}, "http.response.zerocopy": {}}
         self._http_extensions_trailers = dict(self._http_extensions, **{"http.response.trailers": {}})
-        self._ws_extensions = {"websocket.http.response": {}, "websocket.publish": {},
+        self._ws_extensions: Dict[str, Dict[str, Any]] = {"websocket.http.response": {}, "websocket.publish": {},
                                "websocket.subscribe": {}, "websocket.unsubscribe": {}}
         if serves_http:
             handler_id = _binding.register_route(self._dispatch)
@@ -938,7 +939,7 @@ class _Server:
     def _ws_upgrade(self, res, req) -> None:
         parts = _read_request(self.native, res._id, req._ptr, self.scratch)
         scope = _scope_from(parts, self.shared, "websocket")
-        protocols = []
+        protocols: List[str] = []
         for name, value in scope["headers"]:
             if name == b"sec-websocket-protocol":
                 protocols.extend(p.strip() for p in value.decode("latin-1").split(",") if p.strip())
@@ -974,7 +975,7 @@ class _Server:
     # -- lifecycle -------------------------------------------------------------------
 
     def listen(self, port_or_options: Any, handler: Optional[Callable]) -> None:
-        result = []
+        result: List[AppListenOptions] = []
         self.app.listen(port_or_options, result.append)
         config = result[0]
         if config.domain is not None:
@@ -1030,7 +1031,7 @@ class _Lifespan:
         self.stopped = loop.create_future()
         self.failed: Optional[str] = None
         self.supported = True
-        self.task = None
+        self.task: Optional[asyncio.Task[None]] = None
 
     async def startup(self) -> None:
         self.task = self.loop.create_task(self._run())
@@ -1065,16 +1066,20 @@ class _Lifespan:
     async def _send(self, message: Dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "lifespan.startup.complete":
-            self.started.done() or self.started.set_result(None)
+            if not self.started.done():
+                self.started.set_result(None)
         elif kind == "lifespan.startup.failed":
             self.failed = str(message.get("message", ""))
             logger.error("ASGI lifespan startup failed: %s", self.failed)
-            self.started.done() or self.started.set_result(None)
+            if not self.started.done():
+                self.started.set_result(None)
         elif kind == "lifespan.shutdown.complete":
-            self.stopped.done() or self.stopped.set_result(None)
+            if not self.stopped.done():
+                self.stopped.set_result(None)
         elif kind == "lifespan.shutdown.failed":
             logger.error("ASGI lifespan shutdown failed: %s", message.get("message", ""))
-            self.stopped.done() or self.stopped.set_result(None)
+            if not self.stopped.done():
+                self.stopped.set_result(None)
         else:
             raise ValueError("unexpected ASGI message %r in lifespan" % (kind,))
 

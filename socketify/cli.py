@@ -18,7 +18,7 @@ import os
 import socket
 import sys
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from .pubsub.base import BackplaneUnavailable
 
@@ -101,7 +101,7 @@ def _seconds(text: str) -> float:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 1 (argparse says 2 with the usage)
+    def error(self, message: str) -> NoReturn:  # one line, exit 1 (argparse says 2 with the usage)
         raise CliError(message)
 
 
@@ -236,7 +236,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if env_file:
         load_env_file(env_file)
         args.env_file = env_file
-    for flags, dest, kind, default, _text in _OPTIONS:
+    for _flags, dest, kind, default, _text in _OPTIONS:
         if getattr(args, dest) is not None:
             continue
         raw = os.environ.get(_env_name(dest))
@@ -362,7 +362,7 @@ def load_app(spec: str, factory: bool = False) -> Any:
                 or isinstance(error, ModuleNotFoundError) and error.name == module_name:
             raise CliError("cannot import %r: no module named %r (looked in %s)"
                            % (module_name, error.name, sys.path[0] or "."))
-        traceback.print_exception(type(error), error, error.__traceback__.tb_next)
+        traceback.print_exception(type(error), error, error.__traceback__.tb_next)  # type: ignore[union-attr]  # set: it is being handled
         raise _ImportFailed("cannot import %r: %s: %s" % (module_name, type(error).__name__, error))
     target: Any = module
     walked = module_name
@@ -380,7 +380,7 @@ def load_app(spec: str, factory: bool = False) -> Any:
         try:
             target = target()
         except Exception as error:
-            traceback.print_exception(type(error), error, error.__traceback__.tb_next)
+            traceback.print_exception(type(error), error, error.__traceback__.tb_next)  # type: ignore[union-attr]  # set: it is being handled
             raise _ImportFailed("the factory %s failed: %s: %s" % (spec, type(error).__name__, error))
     return target
 
@@ -404,7 +404,7 @@ def _is_async_callable(obj: Any) -> bool:
         obj = obj.func
     if inspect.iscoroutinefunction(obj):
         return True
-    call = getattr(obj, "__call__", None)
+    call = getattr(obj, "__call__", None)  # noqa: B004 - read to inspect it, not to test callability
     return call is not None and inspect.iscoroutinefunction(call)
 
 

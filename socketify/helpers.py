@@ -5,7 +5,7 @@ import logging
 import mimetypes
 import os
 from stat import S_ISREG
-from typing import Optional, Tuple
+from typing import Optional, Tuple, cast
 from urllib.parse import unquote
 
 from .middleware import DecoratorRouter, MiddlewareRouter, middleware
@@ -189,7 +189,7 @@ async def sendfile(res, req, filename) -> None:
                 start, end = 0, size - 1
                 res.write_status(200)
             else:
-                start, end = byte_range
+                start, end = cast(Tuple[int, int], byte_range)
                 res.write_status(206)
                 res.write_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
             total = end - start + 1

@@ -21,12 +21,12 @@ that finishes without suspending is never scheduled.
 """
 import asyncio
 import inspect
-from contextvars import copy_context
 import logging
 import math
 import os
 import selectors
 import sys
+from contextvars import copy_context
 from types import GeneratorType
 from typing import Any, Callable, Optional
 
@@ -38,7 +38,7 @@ logger = logging.getLogger("socketify")
 # 3.12 added eager tasks; before it, the Task's first scheduled step is
 # caught and run at once (see _eager_task).
 _NATIVE_EAGER = sys.version_info >= (3, 12)
-_Task = asyncio.Task
+_Task: Any = asyncio.Task  # Any: eager_start and context are newer than the 3.9 stubs
 _current_task = asyncio.current_task
 _running_loop = asyncio.events._get_running_loop  # C; loop.is_running() is Python in asyncio
 if not _NATIVE_EAGER:
@@ -101,7 +101,7 @@ class _StepCatcher:
         self.context = context
 
 
-def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.Future:
+def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> "asyncio.Task[Any]":
     """A Task whose first step has already run (inside the Task) when this
     returns; ``loop`` must be the loop running in this thread."""
     if _NATIVE_EAGER:
@@ -400,6 +400,8 @@ class _Handle(asyncio.Handle):
 class SocketifyEventLoop(asyncio.SelectorEventLoop):
     """A standard asyncio selector loop whose waits are the native core's
     (one syscall per iteration for both); see the module docstring."""
+
+    _selector: "_CoreSelector"  # BaseSelectorEventLoop's, which the stubs do not declare
 
     def __init__(self) -> None:
         super().__init__(_CoreSelector())

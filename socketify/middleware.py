@@ -14,15 +14,14 @@ coroutine: the App starts it at once (its first step still runs inside the
 request), and every later ``req`` read keeps working after ``await``.
 Exceptions are not caught here: they reach the app's error handler.
 """
-from typing import Any, Awaitable, Callable, List
+from typing import Any, Awaitable, Callable, List, Optional, Tuple
 
+from ._routes import RouteMethods, verb_of
 from .loop import is_awaitable
 
 __all__ = ["middleware", "sync_middleware", "async_middleware", "MiddlewareRouter", "DecoratorRouter"]
 
 Middleware = Callable[[Any, Any, Any], Any]
-
-_METHODS = ("get", "post", "options", "delete", "patch", "put", "head", "connect", "trace", "any")
 
 
 def _check_functions(functions) -> List[Middleware]:
@@ -71,7 +70,7 @@ def middleware(*functions: Middleware) -> Callable[..., Any]:
                 break
         return data
 
-    middleware_route.middlewares = tuple(chain)
+    middleware_route.middlewares = tuple(chain)  # type: ignore[attr-defined]  # for introspection
     return middleware_route
 
 
@@ -88,105 +87,46 @@ def _compose(middlewares, handler: Callable) -> Callable:
     return handler
 
 
-class MiddlewareRouter:
+class _Router(RouteMethods):
+    """What both routers share: each route goes to ``app``'s verb of the same
+    name at ``prefix + path``, its handler behind the router's middlewares."""
+
+    prefix = ""
+
+    def __init__(self, app: Any, middlewares: Tuple[Middleware, ...]) -> None:
+        self.app = app
+        self.middlewares = _check_functions(middlewares) if middlewares else []
+
+    def _add_route(self, method: Optional[str], path: str, handler: Callable[..., Any]) -> None:
+        getattr(self.app, verb_of(method))(self.prefix + path, _compose(self.middlewares, handler))
+
+
+class MiddlewareRouter(_Router):
     """Registers routes on ``app`` with ``middlewares`` run before each handler.
 
     ``router.get(path, handler)`` (and post, options, delete, patch, put,
     head, connect, trace, any) registers ``middleware(*middlewares, handler)``
-    and returns the router, so calls chain. The handler is called as
-    ``handler(res, req, data)`` with the last middleware's result.
+    and returns the router, so calls chain; ``@router.get(path)`` is the
+    decorator form. The handler is called as ``handler(res, req, data)``
+    with the last middleware's result.
     """
 
-    def __init__(self, app, *middlewares: Middleware) -> None:
-        self.app = app
-        self.middlewares = _check_functions(middlewares) if middlewares else []
-
-    def _add(self, method: str, path: str, handler: Callable) -> "MiddlewareRouter":
-        getattr(self.app, method)(path, _compose(self.middlewares, handler))
-        return self
-
-    def get(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("get", path, handler)
-
-    def post(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("post", path, handler)
-
-    def options(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("options", path, handler)
-
-    def delete(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("delete", path, handler)
-
-    def patch(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("patch", path, handler)
-
-    def put(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("put", path, handler)
-
-    def head(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("head", path, handler)
-
-    def connect(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("connect", path, handler)
-
-    def trace(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("trace", path, handler)
-
-    def any(self, path: str, handler: Callable) -> "MiddlewareRouter":
-        return self._add("any", path, handler)
+    def __init__(self, app: Any, *middlewares: Middleware) -> None:
+        super().__init__(app, middlewares)
 
 
-class DecoratorRouter:
+class DecoratorRouter(_Router):
     """Route decorators with a path ``prefix`` and ``middlewares``.
 
     ``@router.get("/path")`` registers ``prefix + "/path"``; with middlewares
     the handler runs last in ``middleware(*middlewares, handler)`` and gets
     ``(res, req, data)``, without them it is registered as is. Every
-    decorator returns the handler unchanged.
+    decorator returns the handler unchanged; ``router.get(path, handler)``
+    is the call form, returning the router.
     """
 
-    def __init__(self, app, prefix: str = "", *middlewares: Middleware) -> None:
+    def __init__(self, app: Any, prefix: str = "", *middlewares: Middleware) -> None:
         if not isinstance(prefix, str):
             raise TypeError("prefix must be a str")
-        self.app = app
+        super().__init__(app, middlewares)
         self.prefix = prefix
-        self.middlewares = _check_functions(middlewares) if middlewares else []
-
-    def _decorator(self, method: str, path: str) -> Callable[[Callable], Callable]:
-        full_path = self.prefix + path
-
-        def decorator(handler: Callable) -> Callable:
-            getattr(self.app, method)(full_path, _compose(self.middlewares, handler))
-            return handler
-
-        return decorator
-
-    def get(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("get", path)
-
-    def post(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("post", path)
-
-    def options(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("options", path)
-
-    def delete(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("delete", path)
-
-    def patch(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("patch", path)
-
-    def put(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("put", path)
-
-    def head(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("head", path)
-
-    def connect(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("connect", path)
-
-    def trace(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("trace", path)
-
-    def any(self, path: str) -> Callable[[Callable], Callable]:
-        return self._decorator("any", path)

@@ -14,7 +14,7 @@ import asyncio
 import os
 import tempfile
 from collections import deque
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast
 from urllib.parse import unquote
 
 from .loop import is_awaitable
@@ -288,7 +288,7 @@ class MultipartParser:
             self.on_part_end(part)
 
     def _data(self, events: List[Event], chunk: bytes) -> None:
-        part = self._part
+        part = cast(Part, self._part)  # _DATA: inside a part
         part.size += len(chunk)
         if part.filename is not None:
             if self.max_file_size is not None and part.size > self.max_file_size:
@@ -311,7 +311,7 @@ class MultipartParser:
                         if i > pos:
                             self._data(events, bytes(buf[pos:i]))
                         pos = i + dlen
-                        part, self._part = self._part, None
+                        part, self._part = cast(Part, self._part), None
                         self._state = _AFTER_BOUNDARY
                         self._emit(events, PART_END, part)
                         continue
@@ -498,7 +498,7 @@ async def parse_multipart(
         raise MultipartError("the response already ended: the body can no longer be read")
     loop = asyncio.get_running_loop()
     queue: deque = deque()
-    state = {"waiter": None, "aborted": False, "paused": False, "stopped": False}
+    state: Dict[str, Any] = {"waiter": None, "aborted": False, "paused": False, "stopped": False}
 
     def wake() -> None:
         waiter = state["waiter"]
@@ -524,7 +524,7 @@ async def parse_multipart(
     fields = FormDict()
     files = FormDict()
     stored: List[UploadedFile] = []
-    sink = None  # the open temp file, or the field's bytearray
+    sink: Any = None  # the open temp file, or the field's bytearray
     upload: Optional[UploadedFile] = None
     try:
         finished = False
@@ -549,7 +549,8 @@ async def parse_multipart(
                     else:
                         upload.size += len(data)
                         if sink is None:
-                            result = on_file(part.name, part.filename, part.content_type, data, False)
+                            result = cast(Callable[..., Any], on_file)(
+                                part.name, part.filename, part.content_type, data, False)
                             if is_awaitable(result):
                                 await result
                         else:
@@ -579,7 +580,8 @@ async def parse_multipart(
                         fields.add(part.name, text)
                     else:
                         if sink is None:
-                            result = on_file(part.name, part.filename, part.content_type, b"", True)
+                            result = cast(Callable[..., Any], on_file)(
+                                part.name, part.filename, part.content_type, b"", True)
                             if is_awaitable(result):
                                 await result
                         else:

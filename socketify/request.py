@@ -1,10 +1,14 @@
 """Request: read access to the request being handled."""
 from http.cookies import SimpleCookie
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
 from urllib.parse import parse_qs, unquote, unquote_plus
 
 from . import _binding
 from ._binding import ffi, lib
+
+if TYPE_CHECKING:
+    from .app import App
+    from .response import Response
 
 __all__ = ["Request", "AppRequest", "route_parameter_names"]
 
@@ -63,25 +67,25 @@ class Request:
     # Per-app subclasses (App._request_class) carry ``app`` and ``_lenp`` as
     # class attributes; every cached field starts as a class default, so
     # creating a Request per request sets a single attribute.
-    app = None
-    _lenp = None
-    _scratch = None  # per app: char[_SCRATCH_SIZE] the core packs values into
-    _method = None
-    _url = None
-    _query = None
-    _headers = None
-    _parameters = None
-    _queries = None
-    _cookies = None
+    app: "App" = cast("App", None)
+    _lenp: Any = None
+    _scratch: Any = None  # per app: char[_SCRATCH_SIZE] the core packs values into
+    _method: Optional[str] = None
+    _url: Optional[str] = None
+    _query: Optional[str] = None
+    _headers: Optional[Dict[str, str]] = None
+    _parameters: Optional[List[str]] = None
+    _queries: Optional[Dict[str, List[str]]] = None
+    _cookies: Optional[SimpleCookie] = None
     _yield = False
-    _ancient = None
-    _route = None  # handler id of the matched route: the key to its parameter names
+    _ancient: Optional[bool] = None
+    _route: Optional[int] = None  # handler id of the matched route: the key to its parameter names
     # Every value was copied into Python (preserve(), or the handler awaited or
     # returned before the response ended): the getters answer from the copy.
     _copied = False
-    _res = None
-    _raw_copy = None  # what sk_req_pack wrote, decoded on first use (_from_copy)
-    _copy_parts = None  # the snapshot's items, once decoded
+    _res: Optional["Response"] = None
+    _raw_copy: Optional[bytes] = None  # what sk_req_pack wrote, decoded on first use (_from_copy)
+    _copy_parts: Optional[List[bytes]] = None  # the snapshot's items, once decoded
     _copied_headers = 0
 
     def __init__(self, ptr) -> None:
@@ -138,11 +142,11 @@ class Request:
         self._copied_headers = int(flags[1:])
         return True
 
-    def _copied_part(self, headers: bool) -> list:
+    def _copied_part(self, headers: bool) -> List[bytes]:
         """The header (name, value, ...) or parameter items of the snapshot."""
         if self._copy_parts is None and not self._from_copy():
             self._native()  # raises: the request is gone and was never copied
-        parts = self._copy_parts
+        parts = cast(List[bytes], self._copy_parts)
         end = 4 + 2 * self._copied_headers
         return parts[4:end] if headers else parts[end:-1]
 
@@ -161,7 +165,7 @@ class Request:
         method = self._method
         if method is None or (self._ptr is None and not self._copied):
             if self._ptr is None and self._from_copy():
-                return self._method
+                return cast(str, self._method)
             lenp = self._lenp
             data = lib.sk_req_method(self._native(), lenp)
             method = self._method = ffi.unpack(data, lenp[0]).decode("latin-1")
@@ -172,7 +176,7 @@ class Request:
         url = self._url
         if url is None or (self._ptr is None and not self._copied):
             if self._ptr is None and self._from_copy():
-                return self._url
+                return cast(str, self._url)
             lenp = self._lenp
             data = lib.sk_req_url(self._native(), lenp)
             url = self._url = ffi.unpack(data, lenp[0]).decode("latin-1")
@@ -182,7 +186,7 @@ class Request:
         query = self._query
         if query is None or (self._ptr is None and not self._copied):
             if self._ptr is None and self._from_copy():
-                return self._query
+                return cast(str, self._query)
             lenp = self._lenp
             data = lib.sk_req_query(self._native(), lenp)
             query = self._query = ffi.unpack(data, lenp[0]).decode("latin-1") if lenp[0] else ""
@@ -198,7 +202,7 @@ class Request:
         ancient = self._ancient
         if ancient is None or (self._ptr is None and not self._copied):
             if self._ptr is None and self._from_copy():
-                return self._ancient
+                return cast(bool, self._ancient)
             ancient = self._ancient = bool(lib.sk_req_is_ancient(self._native()))
         return ancient
 
@@ -208,18 +212,19 @@ class Request:
         """The value of a header (name in lower case), or None."""
         headers = self._headers
         if headers is not None and (self._ptr is not None or self._copied):
-            value = headers.get(lower_case_header)
+            value = headers.get(lower_case_header)  # type: ignore[arg-type]  # bytes: a miss, then decoded
             if value is None:  # the names are stored in lower case, as str
-                name = lower_case_header if type(lower_case_header) is str else bytes(lower_case_header).decode("latin-1")
+                name = (lower_case_header if isinstance(lower_case_header, str)
+                        else bytes(lower_case_header).decode("latin-1"))
                 value = headers.get(name.lower())
             return value
         if self._ptr is None and self._copied:
             self.get_headers()  # decodes the copy
             return self.get_header(lower_case_header)
         ptr = self._native()
-        name = lower_case_header.encode("latin-1") if type(lower_case_header) is str else bytes(lower_case_header)
+        raw = lower_case_header.encode("latin-1") if isinstance(lower_case_header, str) else bytes(lower_case_header)
         lenp = self._lenp
-        data = lib.sk_req_header(ptr, name.lower(), len(name), lenp)
+        data = lib.sk_req_header(ptr, raw.lower(), len(raw), lenp)
         if data == ffi.NULL:
             return None
         return _text(ffi.unpack(data, lenp[0]))
@@ -228,6 +233,7 @@ class Request:
         """Every header as a dict of lower-case name -> value (a repeated header keeps the last)."""
         headers = self._headers
         if headers is None or (self._ptr is None and not self._copied):
+            parts: Sequence[bytes]
             if self._ptr is None and self._copied:
                 parts = self._copied_part(True)
             else:
@@ -264,6 +270,7 @@ class Request:
         """Every ``:param`` value of the matched route, percent-decoded."""
         params = self._parameters
         if params is None or (self._ptr is None and not self._copied):
+            raws: Sequence[bytes]
             if self._ptr is None and self._copied:
                 raws = self._copied_part(False)
             else:
@@ -283,8 +290,9 @@ class Request:
         if params is None or (self._ptr is None and not self._copied):
             params = self.get_parameters()
         try:  # by position, the common case, at no extra cost
-            if 0 <= index < len(params):
-                return params[index]
+            # a str index raises TypeError here: by position costs no isinstance
+            if 0 <= index < len(params):  # type: ignore[operator]
+                return params[index]  # type: ignore[index]
             return None
         except TypeError:
             pass
@@ -332,19 +340,19 @@ class Request:
 
     async def get_data(self):
         """The whole request body as a BytesIO."""
-        return await self._res.get_data()
+        return await cast("Response", self._res).get_data()
 
     async def get_text(self, encoding: str = "utf-8") -> Optional[str]:
         """The request body as text, or None."""
-        return await self._res.get_text(encoding)
+        return await cast("Response", self._res).get_text(encoding)
 
     async def get_json(self):
         """The request body parsed as JSON, or None."""
-        return await self._res.get_json()
+        return await cast("Response", self._res).get_json()
 
     async def get_form_urlencoded(self, encoding: str = "utf-8") -> Optional[Dict[str, str]]:
         """The request body as a URL-encoded form, or None."""
-        return await self._res.get_form_urlencoded(encoding)
+        return await cast("Response", self._res).get_form_urlencoded(encoding)
 
     # -- routing --------------------------------------------------------
 

@@ -4,17 +4,20 @@ import datetime
 import re
 from http.cookies import SimpleCookie
 from io import BytesIO
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple, Union, cast
 from urllib.parse import parse_qsl, quote_plus
 
-from ._binding import ffi, lib, native_address
+from ._binding import check, ffi, lib, native_address, run_corked
 from .request import _SCRATCH_SIZE
 from .status import invalid_status, status_line
+
+if TYPE_CHECKING:
+    from .app import App
+    from .request import Request
 
 __all__ = ["Response", "AppResponse"]
 
 _SK_OK = lib.SK_OK
-_SK_ERR_STALE = lib.SK_ERR_STALE
 _SK_ERR_STATE = lib.SK_ERR_STATE
 _SK_ERR_INVALID = lib.SK_ERR_INVALID
 
@@ -71,18 +74,18 @@ class Response:
     # Per-app subclasses (App._response_class) carry ``app`` and ``_native``
     # as class attributes, and every other field starts as a class default, so
     # creating a Response per request sets a single attribute.
-    app = None
-    _native = None
+    app: "App" = cast("App", None)
+    _native: Any = None
     aborted = False
     _done = False
-    _aborted_handler = None
-    _data_handler = None
-    _writable_handler = None
-    _cookies = None
+    _aborted_handler: Optional[Callable[..., Any]] = None
+    _data_handler: Optional[Callable[..., Any]] = None
+    _writable_handler: Optional[Callable[..., Any]] = None
+    _cookies: Optional[SimpleCookie] = None
     _pending = False
-    _ws_behavior = None  # set on the response to a WebSocket upgrade request
-    _chunk_future = None  # the pending send_chunk piece
-    _req = None  # the Request, once the response outlives its dispatch
+    _ws_behavior: Any = None  # set on the response to a WebSocket upgrade request
+    _chunk_future: Optional["asyncio.Future[Any]"] = None  # the pending send_chunk piece
+    _req: Optional["Request"] = None  # the Request, once the response outlives its dispatch
     _body_read = False  # get_data() returned the whole body
 
     def __init__(self, res_id: int) -> None:
@@ -91,17 +94,13 @@ class Response:
     # -- internal -------------------------------------------------------
 
     def _check(self, status: int) -> bool:
-        """Maps a native status to Python: True when the call took effect."""
-        if status == _SK_OK:
+        """Maps a native status to Python (``_binding.check``): True when the
+        call took effect, False (and the response done) when it is gone."""
+        if check(status, "invalid status line or header (control characters are not allowed)",
+                 "headers cannot be written after the body has started"):
             return True
-        if status == _SK_ERR_STALE:
-            self._done = True  # aborted or already ended: a documented no-op
-            return False
-        if status == _SK_ERR_INVALID:
-            raise ValueError("invalid status line or header (control characters are not allowed)")
-        if status == _SK_ERR_STATE:
-            raise RuntimeError("headers cannot be written after the body has started")
-        raise RuntimeError("native call failed with status %d" % status)
+        self._done = True  # aborted or already ended: a documented no-op
+        return False
 
     def _started(self) -> bool:
         """True once anything of the response (status, headers, body) was written."""
@@ -258,7 +257,7 @@ class Response:
         line = status if status is _STATUS_OK else status_line(status)
         if headers or self._cookies:
             self.write_status(line)
-            line = None
+            line = None  # type: ignore[assignment]  # written above: the core is given none
             if headers:
                 for name, value in headers:
                     self.write_header(name, value)
@@ -525,11 +524,7 @@ class Response:
 
     def cork(self, callback: Callable[["Response"], Any]) -> "Response":
         """Runs ``callback(res)`` so that all its writes leave in one syscall."""
-        lib.sk_app_cork(self._native, 1)
-        try:
-            callback(self)
-        finally:
-            lib.sk_app_cork(self._native, 0)
+        run_corked(self._native, callback, self)
         return self
 
     def cork_end(self, message: Any = b"", end_connection: bool = False) -> "Response":
@@ -624,14 +619,10 @@ class Response:
         ws_id = ffi.new("sk_res_id_t *")
         status = lib.sk_res_upgrade(self._native, self._id, key, len(key), protocol, len(protocol),
                                     extensions, len(extensions), ws_id)
-        if status == _SK_ERR_STALE:
+        if not check(status, "invalid Sec-WebSocket-Key or Sec-WebSocket-Protocol",
+                     "the response has already started; it cannot be upgraded"):
             self._done = True
             return False
-        if status == _SK_ERR_INVALID:
-            raise ValueError("invalid Sec-WebSocket-Key or Sec-WebSocket-Protocol")
-        if status == _SK_ERR_STATE:
-            raise RuntimeError("the response has already started; it cannot be upgraded")
-        self._check(status)
         self._done = True
         if self._pending:
             self._finished()

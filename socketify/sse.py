@@ -18,7 +18,7 @@ also keeps the connection from reaching the server's idle timeout).
 """
 import asyncio
 import json
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 __all__ = ["SSE", "open_sse", "format_event"]
 
@@ -79,7 +79,7 @@ class SSE:
         self.on_close = on_close
         self.aborted = False
         self._closed = False
-        self._waiters = []
+        self._waiters: List[asyncio.Future[Any]] = []
         app = getattr(res, "app", None)
         serializer = getattr(app, "_json_serializer", None) or json
         self._dumps = serializer.dumps

@@ -1,8 +1,11 @@
 """WebSocket, OpCode, SendStatus, CompressOptions."""
 from enum import IntEnum
-from typing import Any, Callable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Union, cast
 
-from ._binding import ffi, lib, native_address
+from ._binding import check, ffi, lib, native_address, run_corked
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["WebSocket", "OpCode", "SendStatus", "CompressOptions"]
 
@@ -90,11 +93,11 @@ class WebSocket:
 
     # Per-app subclasses carry ``app`` and ``_native``; per-instance fields
     # start as class defaults.
-    app = None
-    _native = None
+    app: "App" = cast("App", None)
+    _native: Any = None
     _closed = False
-    _user_data = None
-    _behavior = None
+    _user_data: Any = None
+    _behavior: Any = None  # the route's ws_routes._Behavior
 
     def __init__(self, ws_id: int) -> None:
         self._id = ws_id
@@ -113,6 +116,7 @@ class WebSocket:
         kind = type(message)
         if kind is str or kind is bytes:  # the common case, without a call
             data = message.encode() if kind is str else message
+            code: Optional[int]
             if opcode is None:
                 code = _TEXT if kind is str else _BINARY
             else:
@@ -125,10 +129,9 @@ class WebSocket:
                              1 if fin else 0)
         if status >= 0:
             return _STATUSES[status]
-        if status == lib.SK_ERR_INVALID:
-            raise ValueError("invalid opcode %r for this message (control frames carry at most 125 "
-                             "bytes and cannot be fragmented)" % (opcode,))
-        self._closed = True
+        check(status, "invalid opcode %r for this message (control frames carry at most 125 "
+                      "bytes and cannot be fragmented)" % (opcode,))
+        self._closed = True  # gone (a stale id): dropped, as after close
         return _DROPPED
 
     def send_first_fragment(self, message: Any, opcode: OpCode = OpCode.BINARY,
@@ -146,11 +149,7 @@ class WebSocket:
 
     def cork(self, callback: Callable[["WebSocket"], Any]) -> "WebSocket":
         """Runs ``callback(ws)`` so its sends leave in one syscall."""
-        lib.sk_app_cork(self._native, 1)
-        try:
-            callback(self)
-        finally:
-            lib.sk_app_cork(self._native, 0)
+        run_corked(self._native, callback, self)
         return self
 
     def cork_send(self, message: Any, opcode: Optional[OpCode] = None, compress: bool = False,
@@ -168,20 +167,14 @@ class WebSocket:
             return
         reason = b"" if message is None else self._payload(message, None)[0]
         status = lib.sk_ws_end(self._native, self._id, int(code), reason, len(reason))
-        if status == lib.SK_ERR_INVALID:
-            raise ValueError("close code must be 0 or between 1000 and 4999")
-        if status == lib.SK_OK:
+        if check(status, "close code must be 0 or between 1000 and 4999"):
             self.app._ws_closed(self, code or 1000, reason)
         else:
             self._closed = True
 
     def cork_end(self, code: int = 0, message: Any = None) -> None:
         """``end`` inside ``cork``."""
-        lib.sk_app_cork(self._native, 1)
-        try:
-            self.end(code, message)
-        finally:
-            lib.sk_app_cork(self._native, 0)
+        run_corked(self._native, lambda ws: ws.end(code, message), self)
 
     def close(self) -> None:
         """Closes the TCP connection at once, without a close frame (the

@@ -169,7 +169,7 @@ def _die_with_parent(parent: int) -> None:
 class _Worker:
     __slots__ = ("pid", "slot", "ready_fd", "ready", "started", "retiring", "replaces", "stopped_at")
 
-    def __init__(self, pid: int, slot: int, ready_fd: int, replaces: Optional["_Worker"]) -> None:
+    def __init__(self, pid: int, slot: int, ready_fd: int, replaces: Optional[_Worker]) -> None:
         self.pid = pid
         self.slot = slot
         self.ready_fd = ready_fd
@@ -194,10 +194,10 @@ class Supervisor:
         self.keep_going = keep_going  # --reload: a worker failing to boot waits for the next change
         self.on_ready = on_ready
         self.workers: List[_Worker] = []
-        self.bind = bind
+        self.bind: Any = bind  # (host, port), or None for a UNIX socket only
         self.requested_port = bind[1] if bind is not None else None
         self.listeners: Dict[int, socket.socket] = {}  # slot -> its TCP socket
-        self.uds_path = os.path.abspath(uds) if uds else None
+        self.uds_path: Any = os.path.abspath(uds) if uds else None
         self.uds_socket: Optional[socket.socket] = None
         self.signals: List[int] = []
         self.stopping_since: Optional[float] = None
@@ -288,7 +288,7 @@ class Supervisor:
             if pid != 0:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
         if pid == 0:  # the worker
-            code = 0
+            code: Any = 0  # SystemExit's code: int, str or None
             try:
                 os.close(ready_r)
                 self._become_worker(ready_w, listener)
@@ -543,6 +543,7 @@ class Supervisor:
     def run(self, watch: Optional[Callable[[], bool]] = None, watch_interval: float = 0.25) -> int:
         """Runs until stopped; returns the exit code (0, or 1 after a failed start)."""
         saved = self._install_signals()
+        worker: Optional[_Worker]
         try:
             if self.uds_path is not None:
                 self.uds_socket = bind_unix_socket(self.uds_path)

@@ -1,14 +1,20 @@
 """The WebSocket half of App: ``app.ws(pattern, behavior)``, pub/sub, and the
 native WebSocket events, as a mixin App inherits."""
 import asyncio
-from typing import Any, Callable, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, Union
 
 from . import _binding
-from ._binding import ffi, lib
+from ._binding import check, ffi, lib
 from ._pool import UNREFERENCED, refcounts
 from .loop import is_awaitable
 from .request import route_parameter_names
 from .websocket import OpCode, WebSocket, encode_message
+
+if TYPE_CHECKING:
+    from .loop import CallbackRunner, Loop
+    from .pubsub import Backplane
+    from .request import Request
+    from .response import Response
 
 __all__ = ["WebSocketRoutes", "DEFAULT_BEHAVIOR"]
 
@@ -43,6 +49,15 @@ class _Behavior:
     """A route's behaviour dict, validated, with its handlers looked up once."""
 
     __slots__ = _HANDLERS + ("options",)
+    upgrade: Optional[Callable[..., Any]]
+    open: Optional[Callable[..., Any]]
+    message: Optional[Callable[..., Any]]
+    drain: Optional[Callable[..., Any]]
+    ping: Optional[Callable[..., Any]]
+    pong: Optional[Callable[..., Any]]
+    close: Optional[Callable[..., Any]]
+    subscription: Optional[Callable[..., Any]]
+    options: Dict[str, Any]
 
     def __init__(self, behavior: Dict[str, Any]) -> None:
         if not isinstance(behavior, dict):
@@ -62,7 +77,21 @@ class WebSocketRoutes:
     """Mixed into App."""
 
     # The cross-process pub/sub engine (App(pubsub=...)), or None.
-    backplane = None
+    backplane: Optional["Backplane"] = None
+
+    # What App supplies (set in App.__init__), declared for the type checker.
+    _native: Any
+    _route_hook: Optional[Callable[..., Tuple[str, Any]]]
+    _current_request: Any
+    _json_serializer: Any
+    _response_class: Type["Response"]
+    _request_class: Type["Request"]
+    _websocket_class: Type[WebSocket]
+    _runner: "CallbackRunner"
+    _attached: bool
+    loop: "Loop"
+    websocket_factory_max_items: int
+    _start_coroutine: Callable[..., Any]
 
     def _init_websockets(self) -> None:
         self._websockets: Dict[int, WebSocket] = {}
@@ -92,8 +121,8 @@ class WebSocketRoutes:
         config.has_subscription_handler = 1 if b.subscription else 0
         handler_id = _binding.register_route(self._make_upgrade_dispatcher(b), route_parameter_names(path))
         pattern = path.encode()
-        if lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id) != lib.SK_OK:
-            raise ValueError("invalid route pattern %r" % path)
+        check(lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id),
+              "invalid route pattern %r" % path)
         return self
 
     def _make_upgrade_dispatcher(self, behavior: _Behavior) -> Callable[[int], None]:
@@ -130,8 +159,7 @@ class WebSocketRoutes:
         data, code = encode_message(self._json_serializer, message, opcode)
         status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code,
                                     1 if compress else 0)
-        if status == lib.SK_ERR_INVALID:
-            raise ValueError("publish takes OpCode.TEXT or OpCode.BINARY")
+        check(status, "publish takes OpCode.TEXT or OpCode.BINARY")
         backplane = self.backplane
         if backplane is not None:
             backplane.publish(name, data, code, compress)
@@ -180,7 +208,7 @@ class WebSocketRoutes:
         """Connects the backplane (from listen): a clear error here when the
         broker is unreachable, before the port is bound."""
         backplane = self.backplane
-        if backplane.started:
+        if backplane is None or backplane.started:
             return
         loop = self.loop.loop
         if loop.is_running():
@@ -192,7 +220,7 @@ class WebSocketRoutes:
         """Flushes and disconnects the backplane (after the loop stopped)."""
         backplane = self.backplane
         loop = self.loop.loop
-        if not backplane.started or loop.is_closed():
+        if backplane is None or not backplane.started or loop.is_closed():
             return
         if loop.is_running():
             self._start_coroutine(backplane.stop(), None, None)

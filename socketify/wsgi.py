@@ -17,14 +17,14 @@ import socket
 import stat
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast
 from urllib.parse import unquote_to_bytes
 
 from . import _binding
 from ._binding import ffi, lib
-from .app import App
 from ._threads import LoopBridge, ThreadPool
 from ._wsgi_input import EMPTY_INPUT, ClientDisconnected, Input
+from .app import App
 from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
 from .workers import serve_in_thread, serve_workers
@@ -141,7 +141,7 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, by
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
             raise TypeError("a WSGI response header must be a (name, value) tuple, not %r" % (item,))
-        known = cache.get(item)
+        known: Any = cache.get(item)  # then a _LENGTH_CACHE entry
         if known is not None:
             encoded.append(known[0])
             pieces.append(known[1])
@@ -192,10 +192,10 @@ class _Exchange:
     Fields start as class defaults: a request sets only what differs."""
 
     # application thread
-    status = None  # encoded by start_response
-    headers = None
-    pieces = None  # the headers as b"name\0value\0" (for sk_res_respond)
-    content_length = None  # declared by the application
+    status: Optional[bytes] = None  # encoded by start_response
+    headers: Any = None  # List[Tuple[bytes, bytes]], from start_response on
+    pieces: Any = None  # the headers as b"name\0value\0" (for sk_res_respond)
+    content_length: Optional[int] = None  # declared by the application
     headers_sent = False
     queued = 0  # body bytes handed to the loop
     # loop thread
@@ -204,14 +204,15 @@ class _Exchange:
     congested = False  # the socket's buffer is over _SEND_HIGH
     # written by one side, read by the other
     aborted = False
-    cond = None  # created by whoever first needs to wait
+    cond: Any = None  # a threading.Condition, created by whoever first needs to wait
     waiting = False
     # set by the loop thread before the application runs
     server: "WSGI"  # a class attribute of the per-server subclass
-    res = None
-    environ = None
+    # res and environ: from WSGI._on_request until _loop_forget drops them
+    res: Any = None
+    environ: Any = None
     head = False  # a HEAD request
-    input = EMPTY_INPUT  # the environ's wsgi.input
+    input: Any = EMPTY_INPUT  # the environ's wsgi.input
 
     # Created without __init__ (WSGI._on_request sets res and environ): one
     # call less per request.
@@ -428,7 +429,7 @@ class _Exchange:
         self._loop_forget()
 
 
-def _write_head(res, status: bytes, headers: Union[bytes, List[Tuple[bytes, bytes]]]) -> bool:
+def _write_head(res, status: bytes, headers: Any) -> bool:
     """Status line and headers (pairs, or b"name\\0value\\0" pieces joined),
     checked and encoded by start_response, straight to the core. False when
     the client is gone."""
@@ -451,7 +452,7 @@ def _write_head(res, status: bytes, headers: Union[bytes, List[Tuple[bytes, byte
 def _with_room(base: Dict[str, Any]) -> Dict[str, Any]:
     """BASE in a table with room for a request's headers: its copies then
     take them without growing (CPython copies a dict's table as it is)."""
-    roomy = dict(base)
+    roomy: Dict[Any, Any] = dict(base)  # int keys hold the room, then go
     for key in range(_ENVIRON_ROOM - len(roomy)):
         roomy[key] = None
     for key in range(_ENVIRON_ROOM - len(base)):
@@ -567,8 +568,9 @@ class WSGI:
         self._multiprocess = False  # run(workers=N > 1): the app is served by several processes
         self._listen_args: Tuple[Any, Any] = (None, None)
         self.server: Optional[App] = None  # the App serving, once run() started
-        self._bridge: Optional[LoopBridge] = None
-        self._pool: Optional[ThreadPool] = None
+        # both made by listen(), before the first request
+        self._bridge: LoopBridge = cast(LoopBridge, None)
+        self._pool: ThreadPool = cast(ThreadPool, None)
         self._base: Dict[str, Any] = {}
         self._stopped = False
         self._thread: Optional[threading.Thread] = None
@@ -781,7 +783,7 @@ class WSGI:
                 environ[key] = value
             length = environ.get("CONTENT_LENGTH")
             has_body = (length is not None and length != "0") or "HTTP_TRANSFER_ENCODING" in environ
-        exchange = _new(self._exchange_class)
+        exchange: _Exchange = _new(self._exchange_class)
         exchange.res = res
         exchange.environ = environ
         if method == "HEAD":

@@ -204,6 +204,7 @@ def basic_server():
 def fetch(server, path, method="GET", **kwargs):
     """One request through aiohttp: (status, headers, body bytes)."""
     import asyncio
+
     import aiohttp
 
     async def go():
@@ -288,8 +289,9 @@ def ws_connect(uri, **kwargs):
     ("cannot release un-acquired lock", pypy/pypy#5079; seen with PyPy
     7.3.11, fixed in later releases). The tests are too short for a
     keepalive ping to matter."""
-    from websockets.sync.client import connect
     import platform
+
+    from websockets.sync.client import connect
     if platform.python_implementation() == "PyPy":
         kwargs["ping_interval"] = None
     return connect(uri, **kwargs)

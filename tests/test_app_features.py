@@ -121,5 +121,5 @@ def test_pooling_reuses_objects_without_leaking_state(serve):
         assert json.loads(get(server, "/distinct")[2])["distinct"] <= 2
     # a request the handler keeps is never recycled
     get(server, "/pooled?keep=1&mark=kept")
-    for i in range(5):
+    for _ in range(5):
         assert json.loads(get(server, "/pooled?mark=x")[2])["leak"] is None

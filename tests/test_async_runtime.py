@@ -7,7 +7,6 @@ import concurrent.futures
 import json
 import os
 import socket
-import sys
 import time
 
 import pytest

@@ -1,8 +1,6 @@
 """A head the handler gave up on (an exception, a refused header) before any
 byte of it left the process is discarded whole: the client gets a clean 500
 (or the error handler's answer) on a connection that keeps working (issue 11)."""
-import asyncio
-import json
 
 import pytest
 

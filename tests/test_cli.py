@@ -140,8 +140,8 @@ def test_app_dir(cli, tmp_path):
 
 def test_interface_detection():
     sys.path.insert(0, ROOT)
-    from socketify.cli import CliError, detect_interface
     from socketify import App
+    from socketify.cli import CliError, detect_interface
 
     async def asgi(scope, receive, send):
         pass
@@ -317,9 +317,9 @@ def test_access_log_is_off_by_default_and_one_common_format_line_when_on(cli):
     loud = cli("webapp:app", "--port", port, "--access-log")
     assert get(port, "/status/404?x=1").status_code == 404
     assert get(port, "/").status_code == 200
-    lines = wait_for(lambda: [l for l in loud.stderr().splitlines() if '"GET' in l] or None, 5)
+    lines = wait_for(lambda: [line for line in loud.stderr().splitlines() if '"GET' in line] or None, 5)
     loud.stop()
-    lines = [l for l in loud.stderr().splitlines() if '"GET' in l]
+    lines = [line for line in loud.stderr().splitlines() if '"GET' in line]
     assert len(lines) == 2, lines
     assert lines[0].startswith("127.0.0.1 - - [") and lines[0].endswith('"GET /status/404?x=1 HTTP/1.1" 404 -')
     assert lines[1].endswith('"GET / HTTP/1.1" 200 -')

@@ -420,7 +420,7 @@ def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays(cli, appdir)
         before = set(server.children())
         with pytest.raises(requests.RequestException):
             get(port, "/die")
-        assert wait_for(lambda: len(server.children()) == 2 and set(server.children()) != before, 10)
+        assert wait_for(lambda before=before: len(server.children()) == 2 and set(server.children()) != before, 10)
     # the supervisor's lines reach its stderr file on their own schedule
     assert wait_for(lambda: server.stderr().count("died (exit 1)") == 3, 10), server.stderr()
     log = server.stderr()

@@ -6,9 +6,10 @@ import subprocess
 import threading
 import time
 
+from test_examples import run_example
+
 import rawhttp
 from conftest import free_port
-from test_examples import run_example
 
 GONE_APP = """
 import asyncio

@@ -271,7 +271,8 @@ def run_block(block, tmp_path):
             try:
                 (_ws if check.method == "WS" else _http)(check, port)
             except AssertionError as error:
-                raise AssertionError("%s: %s\nserver stderr:\n%s" % (block.name, error, err_path.read_text()))
+                stderr = err_path.read_text()
+                raise AssertionError("%s: %s\nserver stderr:\n%s" % (block.name, error, stderr)) from error
     finally:
         stop_process(proc, signal.SIGINT, 15)
     stderr = err_path.read_text()

@@ -1,6 +1,5 @@
 """app.register: extension methods and properties on Request and Response."""
 import json
-import os
 import subprocess
 import sys
 
@@ -201,6 +200,7 @@ app.run()
 
 def test_ws_extension_send_pm_across_two_clients(serve):
     import asyncio
+
     import websockets
 
     server = serve(WS_EXT_APP)

@@ -5,9 +5,9 @@ import json
 import socket
 
 import pytest
+import wsframes
 
 import rawhttp
-import wsframes
 from conftest import served
 
 APP = """

@@ -10,7 +10,6 @@ import pytest
 import rawhttp
 from conftest import fetch, fetch_json
 
-
 # -- routing -------------------------------------------------------------------
 
 @pytest.mark.parametrize("path,route", [

@@ -648,7 +648,8 @@ def test_body_looking_like_a_request_is_not_parsed(basic_server):
 
 
 def test_ignored_body_then_pipelined_get(basic_server):
-    raw = post(b"/ignore-body", b"x" * 100) + get(b"/text") + post(b"/ignore-body", b"GET / HTTP/1.1\r\n\r\n") + get(b"/json")
+    raw = (post(b"/ignore-body", b"x" * 100) + get(b"/text")
+           + post(b"/ignore-body", b"GET / HTTP/1.1\r\n\r\n") + get(b"/json"))
     with Client(basic_server.port) as c:
         c.send(raw)
         r = c.read_response()
@@ -681,7 +682,7 @@ def test_100_pipelined_requests_answered_in_order(basic_server):
     paths = [b"/async/%d" % i if i % 2 == 0 else b"/text" for i in range(100)]
     with Client(basic_server.port, timeout=10) as c:
         c.send(b"".join(get(p) for p in paths))
-        for i, path in enumerate(paths):
+        for i in range(len(paths)):
             r = c.read_response()
             expected = b"id=%d" % i if i % 2 == 0 else b"hello"
             assert (r.status, r.body) == (200, expected), "response %d" % i

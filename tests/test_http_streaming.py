@@ -14,7 +14,6 @@ import rawhttp
 from conftest import app_server
 
 
-
 @pytest.fixture(scope="module")
 def stream_server():
     yield from app_server("stream_app.py")

@@ -10,7 +10,7 @@ CASES = [
     {"message": "Hello, World!"},
     [1, 2.5, None, True, False, "é\u2028\n\"\\"],
     {"a": {"b": [{}, []]}},
-    {1: 2, None: 3, True: 4, 2.5: 1},
+    {1: 2, None: 3, False: 4, 2.5: 1},  # True would be the key 1 again
     [float("nan"), float("inf"), -float("inf")],
     "plain str",
     5,

@@ -47,7 +47,7 @@ print("RUN RETURNED", flush=True)
                                        ("dict", "127.0.0.1"), ("options", "127.0.0.1")])
 def test_listen_variants_report_the_real_port(serve, mode, host):
     server = serve(LISTEN_APP, mode)
-    config_line = [l for l in server.stdout_lines if l.startswith("CONFIG")][0]
+    config_line = [line for line in server.stdout_lines if line.startswith("CONFIG")][0]
     import json
     config = json.loads(config_line.split(" ", 1)[1])
     assert config["port"] == server.port and server.port > 0

@@ -164,6 +164,22 @@ def test_middleware_router_without_middlewares(server):
     assert fetch(server, "/mr/none")[2] == b"no middlewares"
 
 
+def test_middleware_router_as_a_decorator(server):
+    status, body = fetch_json(server, "/introspect")
+    assert body["both_forms"]["middleware_router_decorator_returns_handler"] == "mr_decorated"
+    status, body = fetch_json(server, "/mr/decorated", "PATCH", headers=USER)
+    assert status == 200 and body == {"form": "decorator", "data": {"user": "ana"}}
+    assert fetch(server, "/mr/decorated", "PATCH")[0] == 401
+
+
+def test_decorator_router_as_a_call(server):
+    status, body = fetch_json(server, "/introspect")
+    assert body["both_forms"]["decorator_router_call_returns_router"] is True
+    status, body = fetch_json(server, "/api/called", "DELETE", headers=USER)
+    assert status == 200 and body == {"form": "call", "data": {"user": "ana"}}
+    assert fetch(server, "/api/called", "DELETE")[0] == 401
+
+
 # -- DecoratorRouter ----------------------------------------------------------------
 
 def test_every_decorator_returns_the_handler(server):

@@ -4,18 +4,24 @@ import hashlib
 import json
 import os
 import random
-import socket
 import time
 
 import aiohttp
 import pytest
 
-import rawhttp
-from conftest import HERE, Server
 from socketify.multipart import (
-    PART_BEGIN, PART_DATA, PART_END, FormDict, MultipartError, MultipartParser, get_boundary,
+    PART_BEGIN,
+    PART_DATA,
+    PART_END,
+    FormDict,
+    MultipartError,
+    MultipartParser,
+    get_boundary,
     parse_options_header,
 )
+
+import rawhttp
+from conftest import HERE, Server
 
 B = "----socketifyBoundary7MA4YWxk"
 

@@ -13,9 +13,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from wsframes import BINARY, TEXT, WSClient, inflate_message, server_frame
 
 from conftest import HERE, ROOT, Server, server_env, wait_for_value
-from wsframes import BINARY, TEXT, WSClient, inflate_message, server_frame
 
 APP = os.path.join(HERE, "apps", "pubsub_redis_app.py")
 
@@ -58,7 +58,7 @@ class Sub(WSClient):
                 opcode, data = self.read_message(timeout=timeout)
                 got.append(data.decode() if opcode == TEXT else (opcode, data))
         except Exception as error:
-            raise AssertionError("after %d of %d messages (last %r): %r" % (len(got), n, got[-3:], error))
+            raise AssertionError("after %d of %d messages (last %r): %r" % (len(got), n, got[-3:], error)) from error
         return got
 
 
@@ -268,7 +268,7 @@ def test_redis_restart_mid_stream(cluster, redis_server):
 
     redis_server.start()
     for server in (a, b):
-        wait_for(lambda: http_json(server, "/stats")["connected"], lambda up: up is True)
+        wait_for(lambda server=server: http_json(server, "/stats")["connected"], lambda up: up is True)
     wait_subscribed(redis_server, "live", 2)  # every live topic subscribed again
     http_json(a, "/publish-loop", topic="live", n=50, tag="after")
     expected = ["after:%d" % i for i in range(50)]
@@ -342,7 +342,7 @@ def test_redis_down_at_startup_with_retry(cluster, redis_server):
     redis_server.start()
     wait_subscribed(redis_server, "t", 2)
     for server in (a, b):
-        wait_for(lambda: http_json(server, "/stats")["connected"], lambda up: up is True)
+        wait_for(lambda server=server: http_json(server, "/stats")["connected"], lambda up: up is True)
     http_json(a, "/publish", topic="t", msg="everywhere")
     assert x.texts(1) == ["everywhere"] and y.texts(1) == ["everywhere"]
     assert y.nothing_pending(0.3)
@@ -376,6 +376,7 @@ def test_slow_redis_bounded_queue_overflow_counted(cluster, redis_server):
 def test_chat_cluster_example_two_processes_one_port(redis_server, tmp_path):
     """examples/chat_cluster.py run twice on one port: one room."""
     import re
+
     from conftest import free_port
     port = free_port()
     with open(os.path.join(ROOT, "examples", "chat_cluster.py")) as f:
@@ -465,6 +466,7 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
     """Two server processes, each in its own network namespace (its own
     interfaces and addresses), reach one Redis over veth links."""
     import shutil
+
     from conftest import RedisServer, ws_connect
     binary = shutil.which("redis-server")
     if binary is None:

@@ -101,9 +101,10 @@ def get(port, path, extra=b""):
 
 @pytest.fixture(scope="module")
 def server():
-    from conftest import Server, write_app
     import pathlib
     import tempfile
+
+    from conftest import Server, write_app
     with tempfile.TemporaryDirectory() as directory:
         script = write_app(pathlib.Path(directory), APP)
         server = Server(script).start()

@@ -5,9 +5,9 @@ import signal
 import time
 
 import pytest
+import wsframes
 
 import rawhttp
-import wsframes
 
 APP = """
 import asyncio, sys

@@ -5,9 +5,10 @@ import time
 import aiohttp
 import pytest
 
+from socketify.sse import format_event
+
 import rawhttp
 from conftest import app_server
-from socketify.sse import format_event
 
 
 @pytest.fixture(scope="module")

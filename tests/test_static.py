@@ -10,8 +10,8 @@ import time
 import aiohttp
 import pytest
 
-import rawhttp
 import conftest
+import rawhttp
 from conftest import app_server
 
 BIG_SIZE = 16 * 1024 * 1024 + 12345  # many 64 KiB pieces, more than the socket buffers hold
@@ -287,7 +287,8 @@ def test_single_range(server, spec, start, end):
     assert headers["content-length"] == str(end - start + 1)
 
 
-@pytest.mark.parametrize("spec", ["bytes=20-", "bytes=100-200", "bytes=-0", "bytes=5-2", "bytes=abc", "bytes=-", "bytes=1-x"])
+@pytest.mark.parametrize(
+    "spec", ["bytes=20-", "bytes=100-200", "bytes=-0", "bytes=5-2", "bytes=abc", "bytes=-", "bytes=1-x"])
 def test_unsatisfiable_range(server, spec):
     status, headers, body = raw(server, b"/static/hello.txt", headers=b"Range: %s\r\n" % spec.encode())
     assert status == 416 and headers["content-range"] == "bytes */20" and body == b""

@@ -2,7 +2,6 @@
 (issue 11): a missing key file, a key/cert mismatch, a wrong or missing
 passphrase, a certificate without a key."""
 import pytest
-
 from test_tls import certs, cpath, run_options  # noqa: F401  (certs is a fixture)
 
 

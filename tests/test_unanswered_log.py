@@ -32,7 +32,7 @@ def test_unanswered_request_is_named_when_the_idle_timer_closes_it(serve):
         sock.sendall(b"GET /forgot?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
         assert rawhttp.read_until_close(sock, 6) == b""
     log = wait_for_log(server, "GET /forgot", 3)
-    line = [l for l in log.splitlines() if "GET /forgot" in l]
+    line = [entry for entry in log.splitlines() if "GET /forgot" in entry]
     assert len(line) == 1 and "no response after 1 s" in line[0] and "end()" in line[0], log
 
 

@@ -63,7 +63,8 @@ def test_version_sources(tmp_path, monkeypatch):
     """The fallbacks in order: a socketify pyproject.toml, the metadata, 0+unknown."""
     from socketify import _version
     (tmp_path / "pyproject.toml").write_text(
-        '[build-system]\nrequires = []\n\n[project]\nname = "socketify"\nversion = "9.8.7"\n\n[tool.x]\nversion = "1"\n')
+        '[build-system]\nrequires = []\n\n[project]\nname = "socketify"\nversion = "9.8.7"\n\n'
+        '[tool.x]\nversion = "1"\n')
     assert _version._source_tree_version(str(tmp_path)) == "9.8.7"
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "1.0"\n')
     assert _version._source_tree_version(str(tmp_path)) is None

@@ -18,11 +18,13 @@ import aiohttp
 import pytest
 import websocket as wsclient  # websocket-client
 import websockets.exceptions
-from conftest import ws_connect  # websockets.sync.client.connect, PyPy-safe
+from wsframes import BINARY, CLOSE, PING, PONG, TEXT, WSClient, deflate_message, server_close, server_frame
 
-from conftest import HERE, Server
-from wsframes import (BINARY, CLOSE, PING, PONG, TEXT, WSClient, deflate_message,
-                      server_close, server_frame)
+from conftest import (
+    HERE,
+    Server,
+    ws_connect,  # websockets.sync.client.connect, PyPy-safe
+)
 
 APP = os.path.join(HERE, "apps", "ws_api_app.py")
 _names = itertools.count()

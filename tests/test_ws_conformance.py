@@ -14,12 +14,27 @@ import struct
 import zlib
 
 import pytest
+from wsframes import (
+    BINARY,
+    CLOSE,
+    CONT,
+    PING,
+    PONG,
+    TEXT,
+    WSClient,
+    accept_for,
+    close_frame,
+    deflate_message,
+    frame,
+    inflate_message,
+    raw_handshake,
+    server_close,
+    server_frame,
+)
+
+from socketify import CompressOptions
 
 from conftest import HERE, Server
-from socketify import CompressOptions
-from wsframes import (BINARY, CLOSE, CONT, PING, PONG, TEXT, WSClient, accept_for, close_frame,
-                      deflate_message, frame, inflate_message, raw_handshake, server_close,
-                      server_frame)
 
 APP = os.path.join(HERE, "apps", "ws_conf_app.py")
 MAX = 2 * 1024 * 1024  # max_payload_length of /echo
@@ -960,7 +975,7 @@ def test_12_compressed_and_uncompressed_messages_mixed(compressed):
 
 def test_12_without_context_takeover_each_message_fresh(shared):
     with ws(shared, extensions="permessage-deflate; client_no_context_takeover") as c:
-        for i in range(3):
+        for _ in range(3):
             c.send(TEXT, deflate_message("same text again " * 20), rsv=4)
             expect_echo(c, TEXT, ("same text again " * 20).encode())
 
@@ -973,7 +988,7 @@ def test_12_context_takeover_across_messages(dedicated):
         assert "client_no_context_takeover" not in c.headers["sec-websocket-extensions"]
         text = os.urandom(2000).hex().encode()
         sizes = []
-        for i in range(4):
+        for _ in range(4):
             data = deflate_message(text, compressor)
             sizes.append(len(data))
             c.send(TEXT, data, rsv=4)
@@ -1080,7 +1095,7 @@ def test_13_server_compressed_messages_decompress(compressed, opcode, size):
 def test_13_shared_compressor_messages_are_independent(shared):
     """server_no_context_takeover: every message inflates on its own."""
     with ws(shared, "/zecho", extensions="permessage-deflate") as c:
-        for i in range(3):
+        for _ in range(3):
             c.send(TEXT, b"independent " * 100)
             f = c.read_frame()
             assert f.rsv == 4
@@ -1089,7 +1104,7 @@ def test_13_shared_compressor_messages_are_independent(shared):
 
 def test_13_server_no_context_takeover_requested_from_dedicated(dedicated):
     with ws(dedicated, "/zecho", extensions="permessage-deflate; server_no_context_takeover") as c:
-        for i in range(3):
+        for _ in range(3):
             c.send(BINARY, b"fresh window " * 100)
             f = c.read_frame()
             assert f.rsv == 4

@@ -11,9 +11,13 @@ import time
 import urllib.request
 
 import pytest
-from conftest import ws_connect  # websockets.sync.client.connect, PyPy-safe
 
-from conftest import ROOT, Server, free_port
+from conftest import (
+    ROOT,
+    Server,
+    free_port,
+    ws_connect,  # websockets.sync.client.connect, PyPy-safe
+)
 
 EXAMPLES = os.path.join(ROOT, "examples")
 

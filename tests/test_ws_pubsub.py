@@ -15,9 +15,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from wsframes import BINARY, CLOSE, TEXT, WSClient, close_frame, frame, inflate_message, server_frame
 
 from conftest import HERE, Server, wait_for_value
-from wsframes import BINARY, CLOSE, TEXT, WSClient, close_frame, frame, inflate_message, server_frame
 
 APP = os.path.join(HERE, "apps", "ws_pubsub_app.py")
 _names = itertools.count()

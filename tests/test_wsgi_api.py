@@ -11,10 +11,10 @@ import time
 import pytest
 import requests
 
+from socketify import ASGI, WSGI, AppListenOptions
+
 import rawhttp
 from conftest import HERE, Server
-
-from socketify import ASGI, WSGI, AppListenOptions
 
 
 def hello(environ, start_response):

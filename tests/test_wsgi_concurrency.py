@@ -175,6 +175,7 @@ def test_input_resumes_a_socket_the_loop_paused_after_the_last_read():
     for a resume instead of waiting forever. Loop and core are stand-ins here,
     to hold that interleaving still."""
     import types
+
     from socketify._wsgi_input import _INPUT_HIGH, Input
     from socketify.wsgi import _Exchange
     resumed = []
@@ -203,6 +204,7 @@ def test_calls_handed_to_a_closed_loop_are_dropped_not_kept():
     """A pool thread outliving its server (past the shutdown wait) keeps
     calling the bridge: nothing accumulates."""
     import asyncio
+
     from socketify._threads import LoopBridge
     loop = asyncio.new_event_loop()
     bridge = LoopBridge(loop)

@@ -202,7 +202,7 @@ def test_close_is_called_after_success_error_and_disconnect(server):
     assert requests.get(server.url + "/write", timeout=10).text == "written then iterated"
     # an error in the middle of the iteration
     with pytest.raises(requests.exceptions.RequestException):
-        requests.get(server.url + "/closing-fails", timeout=10).content
+        _ = requests.get(server.url + "/closing-fails", timeout=10).content  # reading the body fails
     # the client leaves while the body streams
     with rawhttp.connect(server.port) as sock:
         sock.sendall(b"GET /closing-slow HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -287,7 +287,7 @@ def test_file_wrapper_head(server):
 
 def test_many_keep_alive_requests_on_one_connection(server):
     with requests.Session() as session:
-        for i in range(200):
+        for _ in range(200):
             assert session.get(server.url + "/fast", timeout=10).text == "fast"
 
 

@@ -7,7 +7,6 @@ import pytest
 import trustme
 import websocket  # websocket-client
 import websockets
-
 from wsframes import deflate_message
 
 WSS_APP = """

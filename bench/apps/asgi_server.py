@@ -47,9 +47,9 @@ def serve_granian(port, workers=1):
 
 def serve_socketify(port):
     """socketify.ASGI (whichever socketify this python imports), lifespan on."""
-    from socketify import ASGI
-
     from asgi_app import app
+
+    from socketify import ASGI
 
     ASGI(app).listen(port, lambda config: print("ready: socketify ASGI on http://127.0.0.1:%d" % port,
                                                 flush=True)).run()

@@ -12,4 +12,7 @@ from mysite.wsgi import application  # noqa: E402
 from socketify import WSGI  # noqa: E402
 
 if __name__ == "__main__":
-    WSGI(application).listen(8000, lambda config: print("Listening on port http://localhost:%d now" % config.port, flush=True)).run()
+    def on_listen(config):
+        print("Listening on port http://localhost:%d now" % config.port, flush=True)
+
+    WSGI(application).listen(8000, on_listen).run()

@@ -17,16 +17,14 @@ import collections
 import inspect
 import logging
 import time
-from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError, RedisError, TimeoutError as RedisTimeoutError
 
-from .base import Backplane, BackplaneUnavailable, new_origin, pack_envelope, unpack_envelope
+from .base import Backplane, BackplaneUnavailable, Deliver, new_origin, pack_envelope, unpack_envelope
 from .resp import ProtocolError, RespError, RespParser, pack_command, publish_parts
 
 __all__ = ["RedisBackplane"]
@@ -99,7 +97,8 @@ class RedisBackplane(Backplane):
         # The backplane does its own reconnecting (and counts what it costs).
         connection_kwargs.setdefault("retry", Retry(NoBackoff(), 0))
         self._connection_kwargs = connection_kwargs
-        self._pool: Optional[aioredis.ConnectionPool] = None
+        # _pool, _wake and _loop are set by start(); nothing uses them before.
+        self._pool: aioredis.ConnectionPool = cast(Any, None)
         self._client: Optional[aioredis.Redis] = None
         self._origin = b""
         self._started = False
@@ -107,7 +106,7 @@ class RedisBackplane(Backplane):
         # outgoing: (channel, envelope header, payload)
         self._queue: Deque[Tuple[bytes, bytes, bytes]] = collections.deque()
         self._queued_bytes = 0  # payload bytes in _queue
-        self._wake: Optional[asyncio.Event] = None
+        self._wake: asyncio.Event = cast(Any, None)
         self._writer: Any = None  # the publishing connection when up
         self._reader: Any = None  # the subscribing connection when up
         self._tasks: List[asyncio.Task] = []
@@ -115,7 +114,7 @@ class RedisBackplane(Backplane):
         self._topics: Set[bytes] = set()
         self._asked: Set[bytes] = set()
         self._sync_scheduled = False
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._loop: asyncio.AbstractEventLoop = cast(Any, None)
         # topics Redis confirmed on the current connection, and who waits for one
         self._confirmed: Set[bytes] = set()
         self._waiters: Dict[bytes, List[asyncio.Future]] = {}
@@ -271,11 +270,11 @@ class RedisBackplane(Backplane):
         pattern = prefix.replace(b"\\", b"\\\\").replace(b"*", b"\\*").replace(b"?", b"\\?") \
             .replace(b"[", b"\\[") + b"*"
         channels = await asyncio.wait_for(self._client.pubsub_channels(pattern), self.command_timeout)
-        return sorted(bytes(c)[len(prefix):] for c in channels)
+        return sorted(bytes(cast(bytes, c))[len(prefix):] for c in channels)  # no decode_responses: bytes
 
     # -- connections and outages ------------------------------------------------
 
-    async def _connect(self) -> "_Link":
+    async def _connect(self) -> _Link:
         """A new connection, proven by a PING answered within ``command_timeout``
         (a frozen server accepts TCP connections but answers nothing)."""
         conn = self._pool.make_connection()
@@ -452,7 +451,7 @@ class RedisBackplane(Backplane):
             self._last_seen = time.monotonic()
             self._update_connected()
             self._schedule_sync()
-            deliver, read, feed = self._deliver, link.reader.read, link.parser.feed
+            deliver, read, feed = cast(Deliver, self._deliver), link.reader.read, link.parser.feed
             try:
                 while True:
                     data = await read(262144)
@@ -505,8 +504,8 @@ class _Link:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         # redis-py keeps the asyncio streams of an open connection here.
-        self.reader = getattr(conn, "_reader", None)
-        self.writer = getattr(conn, "_writer", None)
+        self.reader = cast(asyncio.StreamReader, getattr(conn, "_reader", None))
+        self.writer = cast(asyncio.StreamWriter, getattr(conn, "_writer", None))
         if not isinstance(self.reader, asyncio.StreamReader) or \
                 not isinstance(self.writer, asyncio.StreamWriter):
             raise RuntimeError("this redis-py version does not expose its connection streams; "

@@ -2,11 +2,10 @@
 (``python asgi_frameworks_app.py starlette|fastapi``)."""
 import asyncio
 import contextlib
-import os
 import sys
-import tempfile
 
 from listen_line import announce
+
 from socketify import ASGI
 
 BACKGROUND = []  # what background tasks did, read back over /background

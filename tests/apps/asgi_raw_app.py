@@ -11,6 +11,7 @@ import os
 import sys
 
 from listen_line import announce
+
 from socketify import ASGI
 
 EVENTS = {}

@@ -1,6 +1,5 @@
 """The shared test app: one route per behaviour the HTTP tests check."""
 import asyncio
-import json
 import sys
 
 from listen_line import announce

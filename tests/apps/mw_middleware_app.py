@@ -187,10 +187,25 @@ def put_item(res, req, data):
     res.send(data)
 
 
+# Every route object takes both forms (socketify/_routes.py): a MiddlewareRouter
+# as a decorator, a DecoratorRouter as a chaining call.
+@router.patch("/mr/decorated")
+def mr_decorated(res, req, data):
+    res.send({"form": "decorator", "data": data})
+
+
+both_forms = {
+    "middleware_router_decorator_returns_handler": mr_decorated.__name__ if mr_decorated else None,
+    "decorator_router_call_returns_router": api.delete(
+        "/called", lambda res, req, data: res.send({"form": "call", "data": data})) is api,
+}
+
+
 @app.get("/introspect")
 def introspect(res, req):
     res.send({
         "middleware_router_chains": chain_results,
+        "both_forms": both_forms,
         "decorators_return_handler": decorated,
         "plain_handler": plain_handler.__name__ if plain_handler else None,
         "plain_post": plain_post.__name__ if plain_post else None,

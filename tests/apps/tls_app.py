@@ -7,7 +7,6 @@ removed entry, one removed at run time, and certificates on demand for
 present a certificate signed by the test CA.
 """
 import hashlib
-import json
 import os
 import sys
 

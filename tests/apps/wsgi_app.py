@@ -72,7 +72,8 @@ def app(environ, start_response):
         plain["wsgi.version"] = list(environ["wsgi.version"])
         for key in ("wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once", "wsgi.input_terminated"):
             plain[key] = environ[key]
-        plain["wsgi.errors is stderr"] = environ["wsgi.errors"] is sys.stderr or hasattr(environ["wsgi.errors"], "errors")
+        errors = environ["wsgi.errors"]
+        plain["wsgi.errors is stderr"] = errors is sys.stderr or hasattr(errors, "errors")
         plain["wsgi.file_wrapper"] = environ["wsgi.file_wrapper"].__name__
         plain["body"] = wsgi_input.read(1 << 20).decode("latin-1")
         return text(start_response, json.dumps(plain))
