@@ -296,7 +296,19 @@ class _HTTPCycle:
             raise RuntimeError("receive() called again while a previous receive() is pending")
         self._track()
         waiter = self._receive_waiter = self.loop.create_future()
-        return await waiter
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # wait_for(receive(), t) and Starlette's is_disconnected() cancel
+            # a receive: a piece that arrived in that instant is not lost.
+            if waiter.done() and not waiter.cancelled():
+                message = waiter.result()
+                if message["type"] == "http.request":
+                    self.chunks = [message["body"]] + (self.chunks or [])
+            raise
+        finally:
+            if self._receive_waiter is waiter:  # the next receive() may wait again
+                self._receive_waiter = None
 
     # -- send ----------------------------------------------------------------
 
@@ -625,7 +637,21 @@ class _WSCycle:
         if self.receive_waiter is not None:
             raise RuntimeError("receive() called again while a previous receive() is pending")
         waiter = self.receive_waiter = self.server.loop.create_future()
-        return await waiter
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # A cancelled receive (wait_for timing out) loses no message.
+            if waiter.done() and not waiter.cancelled():
+                message = waiter.result()
+                if message["type"] == "websocket.receive":
+                    self.queue.appendleft(message)
+                    self.queued_bytes += len(message.get("text") or message.get("bytes") or b"")
+                else:
+                    self.disconnect_delivered = False
+            raise
+        finally:
+            if self.receive_waiter is waiter:
+                self.receive_waiter = None
 
     # -- send ------------------------------------------------------------------
 
