@@ -754,6 +754,7 @@ class App(WebSocketRoutes):
         timeout = self.graceful_shutdown_timeout if graceful_timeout is None else \
             _seconds(graceful_timeout, "graceful_timeout")
         self._closing = True
+        self._close_deadline = self.loop.loop.time() + timeout  # the ASGI adapter's last wait ends with it
         lib.sk_app_shutdown(self._native)
         if lib.sk_app_connection_count(self._native) == 0:
             self._stop_loop()

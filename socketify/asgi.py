@@ -22,9 +22,9 @@ from urllib.parse import unquote
 
 from . import _binding
 from ._binding import ffi, lib
-from .app import App
+from .app import App, _Default, _resolved
 from .loop import start_coroutine
-from .workers import serve_in_thread, serve_workers
+from .workers import kill_after, serve_in_thread, serve_workers
 from .options import AppListenOptions, AppOptions
 from .status import _STATUS_LINES, status_line
 from .websocket import CompressOptions, OpCode, SendStatus
@@ -831,7 +831,8 @@ class _Server:
         serves_http = app is None
         if app is None:
             app = App(asgi.options, task_factory_max_items=asgi.task_factory_max_items, lifespan=False,
-                      idle_timeout=asgi.idle_timeout, close_unanswered=False, **asgi.limits)
+                      idle_timeout=asgi.idle_timeout, graceful_shutdown_timeout=asgi.graceful_timeout,
+                      close_unanswered=False, **asgi.limits)
         self.app = app
         self.ws_path = ws_path
         self.loop = self.app.loop.loop
@@ -1032,7 +1033,11 @@ class _Server:
         # get to run their finally blocks; what still hangs is cancelled.
         pending = [t for t in self.tasks if not t.done()]
         if pending:
-            loop.run_until_complete(asyncio.wait(pending, timeout=asgi.graceful_timeout))
+            # What is left of the one grace period (the supervisor's kill
+            # margin counts on the drain taking no longer than it).
+            deadline = getattr(self.app, "_close_deadline", None)
+            timeout = asgi.graceful_timeout if deadline is None else max(0.0, deadline - loop.time())
+            loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
             for task in pending:
                 if not task.done():
                     task.cancel()
@@ -1122,8 +1127,8 @@ class ASGI:
 
     def __init__(self, app: Callable, options: Optional[AppOptions] = None, websocket: Any = True,
                  websocket_options: Optional[Dict[str, Any]] = None, task_factory_max_items: int = 100_000,
-                 lifespan: bool = True, *, root_path: str = "", graceful_timeout: float = 10.0,
-                 idle_timeout: int = 10, **limits: Any) -> None:
+                 lifespan: bool = True, *, root_path: str = "", graceful_timeout: float = _Default(10.0),
+                 idle_timeout: int = _Default(10), **limits: Any) -> None:
         if not callable(app):
             raise TypeError("ASGI needs an ASGI application (a callable taking scope, receive, send)")
         if options is not None and not isinstance(options, AppOptions):
@@ -1139,8 +1144,10 @@ class ASGI:
         self.task_factory_max_items = task_factory_max_items
         self.lifespan = lifespan
         self.root_path = root_path
-        self.graceful_timeout = graceful_timeout
-        self.idle_timeout = idle_timeout
+        # Not passed: the process-wide App defaults (the CLI's
+        # --timeout-graceful-shutdown and --timeout-keep-alive).
+        self.graceful_timeout = _resolved("graceful_shutdown_timeout", graceful_timeout)
+        self.idle_timeout = _resolved("idle_timeout", idle_timeout)
         self.limits = limits
         self.listen_args: Tuple[Any, Optional[Callable]] = (None, None)
         self.server: Optional[_Server] = None
@@ -1180,7 +1187,7 @@ class ASGI:
             # The core and its loop belong to the serving thread: hand it over.
             server.loop.call_soon_threadsafe(server.close)
             if self._thread is not None:
-                self._thread.join(self.graceful_timeout + 5)
+                self._thread.join(kill_after(self.graceful_timeout))
         else:
             server.close()
         return self

@@ -15,8 +15,9 @@ The supervisor (the calling process):
   worker that dies before it listens (a bad import, a bad certificate, a busy
   port) stops everything with exit code 1 instead of looping;
 - on SIGTERM/SIGINT sends SIGTERM to every worker (each drains: stops
-  accepting, finishes what is in flight) and SIGKILLs those still running
-  after ``graceful_timeout``; a second SIGTERM/SIGINT kills at once;
+  accepting, finishes what is in flight for up to ``graceful_timeout``, runs
+  its shutdown hooks) and SIGKILLs those still running ``kill_after()``
+  seconds later; a second SIGTERM/SIGINT kills at once;
 - on SIGHUP replaces the workers one at a time, each new one listening before
   the old one drains, so no connection is refused;
 - on SIGTTIN/SIGTTOU adds/removes a worker.
@@ -56,6 +57,15 @@ _inherited: Dict[Tuple[str, Any], Tuple[int, int]] = {}
 _RESTART_DELAY_MAX = 5.0
 _HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGCHLD)
 _STABLE_AFTER = 10.0  # a worker that lived this long resets the restart delay
+# After its grace period a stopping worker still cancels what hangs and runs
+# its shutdown hooks (lifespan shutdown): time it gets before SIGKILL.
+_SHUTDOWN_MARGIN = 5.0
+
+
+def kill_after(graceful_timeout: float) -> float:
+    """Seconds a worker told to stop has before the supervisor kills it: its
+    own grace period for in-flight work, then its shutdown hooks."""
+    return graceful_timeout + _SHUTDOWN_MARGIN
 
 
 def in_worker() -> bool:
@@ -190,7 +200,8 @@ class Supervisor:
             raise ValueError("workers must be at least 1")
         self.start_worker = start_worker
         self.target = workers
-        self.graceful_timeout = graceful_timeout
+        self.graceful_timeout = graceful_timeout  # the workers' own
+        self.kill_timeout = kill_after(graceful_timeout)
         self.keep_going = keep_going  # --reload: a worker failing to boot waits for the next change
         self.on_ready = on_ready
         self.workers: List[_Worker] = []
@@ -554,22 +565,22 @@ class Supervisor:
                 if self.stopping_since is not None:
                     if not self.workers:
                         break
-                    if time.monotonic() - self.stopping_since > self.graceful_timeout:
+                    if time.monotonic() - self.stopping_since > self.kill_timeout:
                         for worker in self.workers:
                             logger.warning("worker %d still running after %g s: killed",
-                                           worker.pid, self.graceful_timeout)
+                                           worker.pid, self.kill_timeout)
                             self._kill(worker, signal.SIGKILL)
                         self.stopping_since = time.monotonic() + 3600  # killed: only reap now
                 else:
                     self._fill()
                     for worker in self.workers:  # a draining old worker past its time
-                        if worker.retiring and time.monotonic() - worker.stopped_at > self.graceful_timeout:
+                        if worker.retiring and time.monotonic() - worker.stopped_at > self.kill_timeout:
                             self._kill(worker, signal.SIGKILL)
                             worker.stopped_at = float("inf")
                 timeout = 1.0
-                deadlines = [w.stopped_at + self.graceful_timeout for w in self.workers if w.retiring]
+                deadlines = [w.stopped_at + self.kill_timeout for w in self.workers if w.retiring]
                 if self.stopping_since is not None:
-                    deadlines.append(self.stopping_since + self.graceful_timeout)
+                    deadlines.append(self.stopping_since + self.kill_timeout)
                 if deadlines:
                     timeout = max(0.01, min(timeout, min(deadlines) - time.monotonic() + 0.01))
                 if self.respawn_at:
@@ -702,8 +713,6 @@ def serve_workers(who: str, port_or_options: Any, serve_one: Callable[[], None],
     if not block:
         raise ValueError("%s.run(workers=%d, block=False): this process supervises the workers, "
                          "so it blocks; pass block=True" % (who, workers))
-    # A worker drains within its own graceful timeout; the supervisor kills
-    # what is left a little after that.
-    code = run_app_workers(port_or_options, serve_one, workers, graceful_timeout=graceful_timeout + 5)
+    code = run_app_workers(port_or_options, serve_one, workers, graceful_timeout=graceful_timeout)
     if code:
         raise SystemExit(code)

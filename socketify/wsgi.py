@@ -22,7 +22,7 @@ from urllib.parse import unquote_to_bytes
 
 from . import _binding
 from ._binding import ffi, lib
-from .app import App
+from .app import App, _Default, _resolved
 from ._threads import LoopBridge, ThreadPool
 from ._wsgi_input import EMPTY_INPUT, ClientDisconnected, Input
 from .options import AppListenOptions, AppOptions
@@ -592,7 +592,8 @@ class WSGI:
         if workers != 1:
             self._multiprocess = True  # wsgi.multiprocess, in every worker
             serve_workers("WSGI", self._listen_args[0], lambda: self._serve(None), workers, block,
-                          self._limits.get("graceful_shutdown_timeout", 10.0))
+                          _resolved("graceful_shutdown_timeout",
+                                    self._limits.get("graceful_shutdown_timeout", _Default(10.0))))
             return self
         if block:
             self._serve(None)
