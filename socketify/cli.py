@@ -601,6 +601,9 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
                           task_factory_max_items=args.task_factory_maxitems, lifespan=lifespan)
     if interface == "wsgi" and args.workers > 1:
         server._multiprocess = True  # wsgi.multiprocess: this is one of several workers
+    if interface == "wsgi" and features.limit is not None:
+        from ._serve import limit_wsgi
+        limit_wsgi(server, features)
     try:
         server.listen(where, on_listen)
         server.run(workers=1, block=True)

@@ -569,6 +569,11 @@ class WSGI:
         self.server: Optional[App] = None  # the App serving, once run() started
         self._bridge: Optional[LoopBridge] = None
         self._pool: Optional[ThreadPool] = None
+        self._submit: Callable[[_Exchange], None] = None  # hands a request to the pool (loop thread)
+        # --limit-concurrency (set by the CLI): an object with enter() -> bool
+        # and leave(), and what to call with the environ of a request refused.
+        self._in_flight: Any = None
+        self._on_refused: Optional[Callable[[Dict[str, Any]], None]] = None
         self._base: Dict[str, Any] = {}
         self._stopped = False
         self._thread: Optional[threading.Thread] = None
@@ -630,7 +635,10 @@ class WSGI:
         self._loop_thread = threading.get_ident()
         self._bridge = LoopBridge(server.loop.get_native_loop())
         self._exchange_class = type("_Exchange", (_Exchange,), {"server": self})
-        self._pool = pool = ThreadPool(self.threads, self._run_app, "socketify-wsgi")
+        counted = self._in_flight is not None
+        self._pool = pool = ThreadPool(self.threads, self._run_counted if counted else self._run_app,
+                                       "socketify-wsgi")
+        self._submit = self._admit if counted else pool.submit
         self._stopped = False
         try:
             self._route(server)
@@ -790,7 +798,25 @@ class WSGI:
         if has_body:
             exchange._loop_with_body()
         res._aborted_handler = exchange._loop_aborted
-        self._pool.submit(exchange)
+        self._submit(exchange)
+
+    def _admit(self, exchange: _Exchange) -> None:
+        """Loop thread, under a concurrency limit: counted here, where queued
+        requests are seen too, and at the limit answered 503 at once."""
+        if self._in_flight.enter():
+            self._pool.submit(exchange)
+            return
+        if self._on_refused is not None:
+            self._on_refused(exchange.environ)
+        exchange._loop_respond(b"503 Service Unavailable", b"Content-Type\0text/plain\0", None,
+                               b"Service Unavailable")
+
+    def _run_counted(self, exchange: _Exchange) -> None:
+        """Pool thread: a counted request is over once its body was closed."""
+        try:
+            self._run_app(exchange)
+        finally:
+            self._in_flight.leave()
 
     def _run_app(self, exchange: _Exchange) -> None:
         """Pool thread: one request through the application, start to close()."""
