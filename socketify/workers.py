@@ -12,8 +12,9 @@ being reset when a worker is replaced or dies.
 The supervisor (the calling process):
 
 - restarts a worker that dies, with a growing delay if it keeps dying; a
-  worker that dies before it listens (a bad import, a bad certificate, a busy
-  port) stops everything with exit code 1 instead of looping;
+  first worker that dies before it listens (a bad import, a bad certificate,
+  a busy port) stops everything with exit code 1 instead of looping, while
+  after a successful start such a failure is retried with the same delays;
 - on SIGTERM/SIGINT sends SIGTERM to every worker (each drains: stops
   accepting, finishes what is in flight for up to ``graceful_timeout``, runs
   its shutdown hooks) and SIGKILLs those still running ``kill_after()``
@@ -423,15 +424,22 @@ class Supervisor:
                              worker.pid, code)
                 self._cancel_replacements()
                 return
-            if code != BOOT_FAILED:
-                logger.error("worker %d exited with %s before it listened; stopping", worker.pid, code)
-            self.exit_code = 1
-            self.stop()
-            return
-        lived = time.monotonic() - worker.started
-        if lived >= _STABLE_AFTER:
-            self.restart_delay = 0.0
-        logger.warning("worker %d died (exit %s); starting a new one%s", worker.pid, code,
+            if not self.ever_ready:
+                # Nothing ever started: the program cannot, so say it once and stop.
+                if code != BOOT_FAILED:
+                    logger.error("worker %d exited with %s before it listened; stopping", worker.pid, code)
+                self.exit_code = 1
+                self.stop()
+                return
+            # The program did start before (a restart meets a passing
+            # failure: a database down, a file being replaced): keep serving
+            # with the workers that run, and try again, more slowly each time.
+            what = "failed to start"
+        else:
+            what = "died"
+            if time.monotonic() - worker.started >= _STABLE_AFTER:
+                self.restart_delay = 0.0
+        logger.warning("worker %d %s (exit %s); starting a new one%s", worker.pid, what, code,
                        " in %.1f s" % self.restart_delay if self.restart_delay else "")
         self.respawn_at.append(time.monotonic() + self.restart_delay)
         self.restart_delay = min(_RESTART_DELAY_MAX, max(0.1, self.restart_delay * 2))

@@ -429,3 +429,33 @@ def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays(cli, appdir)
     workers = server.children()
     assert server.stop() == 0
     assert_all_gone(workers)
+
+
+def test_a_worker_failing_to_start_after_a_good_start_is_retried(cli, appdir):
+    """Only a program that never started stops the supervisor: a worker that
+    cannot start later (its database is down a moment) is tried again while
+    the others serve."""
+    flag = appdir / "broken"
+    write_module(appdir, "flaky", """
+        import os
+        from socketify import App
+        if os.path.exists(%r):
+            raise RuntimeError("cannot start: the database is down")
+        app = App()
+        app.get("/", lambda res, req: res.end(str(os.getpid())))
+    """ % str(flag))
+    port = free_port()
+    server = cli("flaky:app", "--port", port, "-w", "2")
+    first = server.children()
+    flag.write_text("")
+    os.kill(first[0], signal.SIGKILL)
+    assert wait_for(lambda: server.stderr().count("failed to start") >= 2, 15), server.stderr()
+    assert server.proc.poll() is None, server.stderr()
+    assert first[1] in server.children()  # the other worker keeps serving
+    flag.unlink()
+    assert wait_for(lambda: len(server.children()) == 2 and first[0] not in server.children(), 15), \
+        server.stderr()
+    assert wait_for(lambda: pids_seen(port, 10) == set(server.children()), 10)
+    workers = server.children()
+    assert server.stop() == 0
+    assert_all_gone(workers + first)
