@@ -813,11 +813,14 @@ class _WSCycle:
 # -- the server ------------------------------------------------------------------
 
 def add_websocket_route(app: App, path: str, application: Callable,
-                        websocket_options: Optional[Dict[str, Any]] = None) -> None:
+                        websocket_options: Optional[Dict[str, Any]] = None, *,
+                        root_path: str = "") -> Callable[[AppListenOptions], None]:
     """Serves an ASGI application's WebSocket scopes on ``path`` of an App
-    that serves its HTTP otherwise (``WSGI(app, websocket=asgi_app)``)."""
-    asgi = ASGI(application, websocket_options=websocket_options, lifespan=False)
-    _Server(asgi, app=app, ws_path=path)
+    that serves its HTTP otherwise (``WSGI(app, websocket=asgi_app)``).
+    Returns what to call with the App's listen options once it listens
+    (the scopes' ``server``)."""
+    asgi = ASGI(application, websocket_options=websocket_options, lifespan=False, root_path=root_path)
+    return _Server(asgi, app=app, ws_path=path).listening
 
 
 class _Server:
@@ -839,7 +842,7 @@ class _Server:
         self.native = self.app._native
         self.req_ptr = self.app._current_request
         self.scratch = ffi.new("char[]", _SCRATCH_SIZE)
-        self.shared = _Scope(None, asgi.options is not None, asgi.root_path)
+        self.shared = _Scope(None, app.is_ssl, asgi.root_path)
         self.tasks: set = set()
         self.ws_cycles: set = set()
         ready = self.ready = self.loop.create_future()
@@ -1004,12 +1007,16 @@ class _Server:
         result = []
         self.app.listen(port_or_options, result.append)
         config = result[0]
+        self.listening(config)
+        if handler is not None:
+            handler(config)
+
+    def listening(self, config: AppListenOptions) -> None:
+        """The scopes' ``server``, from where the App listens."""
         if config.domain is not None:
             self.shared.server = (config.domain, None)
         else:
             self.shared.server = (config.host or "0.0.0.0", config.port)
-        if handler is not None:
-            handler(config)
 
     def serve(self, started: Optional[threading.Event] = None) -> None:
         """Lifespan startup, serving until close or a signal, then the graceful end;
@@ -1133,6 +1140,9 @@ class ASGI:
             raise TypeError("ASGI needs an ASGI application (a callable taking scope, receive, send)")
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
+        if callable(websocket):
+            raise TypeError("websocket must be True, False or a ws behaviour dict: the ASGI application "
+                            "serves its own WebSocket scopes")
         if websocket_options is not None:
             unknown = set(websocket_options) - set(WEBSOCKET_DEFAULTS)
             if unknown:

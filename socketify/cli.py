@@ -595,6 +595,12 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
         websocket = True if interface == "asgi" else None
     else:
         websocket = load_app(args.ws)
+        if interface == "asgi" and not isinstance(websocket, dict):
+            raise CliError("--ws %s: an ASGI app serves its own WebSockets (--ws auto); --ws takes "
+                           "a WebSocket behaviour dict to serve on /* instead" % args.ws)
+        if interface == "wsgi" and not isinstance(websocket, dict) and features.active:
+            from ._serve import asgi_wrapper
+            websocket = asgi_wrapper(websocket, features)  # its scopes get --root-path, the proxy's client...
     server_class = module.ASGI if interface == "asgi" else module.WSGI
     server = server_class(target, options=options, websocket=websocket,
                           websocket_options=_websocket_options(args),

@@ -644,12 +644,16 @@ class WSGI:
             self._route(server)
             if isinstance(self.websocket, dict):
                 server.ws("/*", _ws_behavior(self.websocket, self.websocket_options))
-            elif self.websocket is not None:
-                _asgi_adapter().add_websocket_route(server, "/*", self.websocket, self.websocket_options)
+            ws_listening = None
+            if self.websocket is not None and not isinstance(self.websocket, dict):
+                ws_listening = _asgi_adapter().add_websocket_route(
+                    server, "/*", self.websocket, self.websocket_options)
             port_or_options, handler = self._listen_args
 
             def listening(config: AppListenOptions) -> None:
                 self._base = self._base_environ(config)
+                if ws_listening is not None:
+                    ws_listening(config)
                 if handler is not None:
                     handler(config)
 
