@@ -1028,29 +1028,36 @@ class _Server:
             loop.run_until_complete(self.lifespan.startup())
             if self.lifespan.failed is not None:
                 raise SystemExit("ASGI lifespan startup failed: %s" % (self.lifespan.failed or "(no message)"))
-        self.listen(asgi.listen_args[0], asgi.listen_args[1])
-        if started is not None:
-            started.set()
-        self.app.run()
-        # The core is drained (or past the graceful timeout): stop polling it,
-        # since its poll would stop the loop again while we finish below.
-        if self.app._attached:
-            self.app._detach()
-        # Tasks woken by the shutdown (websocket.disconnect, answered requests)
-        # get to run their finally blocks; what still hangs is cancelled.
-        pending = [t for t in self.tasks if not t.done()]
-        if pending:
-            # What is left of the one grace period (the supervisor's kill
-            # margin counts on the drain taking no longer than it).
-            deadline = getattr(self.app, "_close_deadline", None)
-            timeout = asgi.graceful_timeout if deadline is None else max(0.0, deadline - loop.time())
-            loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
-            for task in pending:
-                if not task.done():
-                    task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        if self.lifespan is not None:
-            loop.run_until_complete(self.lifespan.shutdown())
+            if not self.lifespan.supported and asgi._lifespan_required:
+                raise SystemExit("ASGI lifespan is on (--lifespan on) but the application does not "
+                                 "support it: %s" % self.lifespan.unsupported_reason)
+        try:
+            self.listen(asgi.listen_args[0], asgi.listen_args[1])
+            if started is not None:
+                started.set()
+            self.app.run()
+            # The core is drained (or past the graceful timeout): stop polling it,
+            # since its poll would stop the loop again while we finish below.
+            if self.app._attached:
+                self.app._detach()
+            # Tasks woken by the shutdown (websocket.disconnect, answered requests)
+            # get to run their finally blocks; what still hangs is cancelled.
+            pending = [t for t in self.tasks if not t.done()]
+            if pending:
+                # What is left of the one grace period (the supervisor's kill
+                # margin counts on the drain taking no longer than it).
+                deadline = getattr(self.app, "_close_deadline", None)
+                timeout = asgi.graceful_timeout if deadline is None else max(0.0, deadline - loop.time())
+                loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
+                for task in pending:
+                    if not task.done():
+                        task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        finally:
+            # Startup ran: shutdown runs too, even when listen() failed.
+            if self.lifespan is not None:
+                loop.run_until_complete(self.lifespan.shutdown())
+            self.app.dispose()  # the core's sockets and the loop go now, not at some collection
 
     def close(self) -> None:
         self.app.close(self.asgi.graceful_timeout)
@@ -1068,6 +1075,7 @@ class _Lifespan:
         self.stopped = loop.create_future()
         self.failed: Optional[str] = None
         self.supported = True
+        self.unsupported_reason = ""
         self.task = None
 
     async def startup(self) -> None:
@@ -1089,6 +1097,7 @@ class _Lifespan:
             if not self.started.done():
                 # An application without lifespan support raises here: serve without it.
                 self.supported = False
+                self.unsupported_reason = "%s: %s" % (type(error).__name__, error)
                 logger.info("ASGI 'lifespan' unsupported by the application (%s: %s); serving without it",
                             type(error).__name__, error)
             elif not self.stopped.done():
@@ -1161,6 +1170,7 @@ class ASGI:
         self.limits = limits
         self.listen_args: Tuple[Any, Optional[Callable]] = (None, None)
         self.server: Optional[_Server] = None
+        self._lifespan_required = False  # the CLI's --lifespan on: no lifespan support is an error
         self._thread: Optional[threading.Thread] = None
         self._loop_thread: Optional[int] = None  # the thread serving, once run() started
 
@@ -1195,7 +1205,10 @@ class ASGI:
             return self
         if threading.get_ident() != self._loop_thread:
             # The core and its loop belong to the serving thread: hand it over.
-            server.loop.call_soon_threadsafe(server.close)
+            try:
+                server.loop.call_soon_threadsafe(server.close)
+            except RuntimeError:  # it has stopped serving: its loop is closed
+                return self
             if self._thread is not None:
                 self._thread.join(kill_after(self.graceful_timeout))
         else:

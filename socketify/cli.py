@@ -607,6 +607,8 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
                           task_factory_max_items=args.task_factory_maxitems, lifespan=lifespan)
     if interface == "wsgi" and args.workers > 1:
         server._multiprocess = True  # wsgi.multiprocess: this is one of several workers
+    if interface == "asgi" and args.lifespan == "on":
+        server._lifespan_required = True
     if interface == "wsgi" and features.limit is not None:
         from ._serve import limit_wsgi
         limit_wsgi(server, features)
@@ -615,6 +617,10 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
         server.run(workers=1, block=True)
     except BackplaneUnavailable as error:
         raise CliError(str(error))
+    except SystemExit as exit_:
+        if isinstance(exit_.code, str):  # lifespan startup failed, or unsupported with --lifespan on
+            raise CliError(exit_.code)
+        raise
     except RuntimeError as error:
         if "listen" in str(error).lower():
             raise CliError(str(error))
