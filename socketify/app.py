@@ -772,6 +772,12 @@ class App(WebSocketRoutes):
                     "%s: shutting down, waiting up to %gs for %s to finish (send SIGINT or SIGTERM "
                     "again to stop at once)", name, self.graceful_shutdown_timeout, _plural(waiting, "connection"))
             return
+        if _workers.in_worker():
+            # The supervisor escalates (SIGKILL) on its own; a repeated signal
+            # here is the service manager's (systemd's control group) and the
+            # supervisor's both saying "drain", not "stop now".
+            logger.info("%s again: already draining (the supervisor stops this worker)", name)
+            return
         logger.warning("%s again: stopping now, closing %s", name,
                        _plural(lib.sk_app_connection_count(self._native), "open connection"))
         self._stop_now()

@@ -459,3 +459,36 @@ def test_a_worker_failing_to_start_after_a_good_start_is_retried(cli, appdir):
     workers = server.children()
     assert server.stop() == 0
     assert_all_gone(workers + first)
+
+
+def test_sigterm_to_the_whole_group_still_drains(cli, appdir, tmp_path):
+    """systemd's KillMode=control-group: SIGTERM to the supervisor and to
+    every worker at once; each worker then gets the supervisor's SIGTERM
+    too, and both mean "drain": the request in flight is answered."""
+    started = tmp_path / "started"
+    write_module(appdir, "marked", """
+        import asyncio, os
+        from socketify import App
+
+        app = App()
+
+        @app.get("/slow")
+        async def slow(res, req):
+            open(%r, "w").close()
+            await asyncio.sleep(1)
+            res.end("slow %%d" %% os.getpid())
+    """ % str(started))
+    port = free_port()
+    server = cli("marked:app", "--port", port, "-w", "2")
+    workers = server.children()
+    result = []
+    thread = threading.Thread(target=lambda: result.append(get(port, "/slow", timeout=30)))
+    thread.start()
+    assert wait_for(started.exists, 10)  # the request is in a worker
+    for pid in workers:
+        os.kill(pid, signal.SIGTERM)
+    server.proc.send_signal(signal.SIGTERM)
+    thread.join(30)
+    assert result and result[0].status_code == 200 and result[0].text.startswith("slow"), server.stderr()
+    assert server.proc.wait(15) == 0
+    assert_all_gone(workers)
