@@ -13,6 +13,7 @@ a scope needs in one call; this module turns ASGI messages into core calls:
   ``OSError``, as spec version 2.4 asks).
 """
 import asyncio
+import collections.abc
 import logging
 import os
 import threading
@@ -77,6 +78,27 @@ WEBSOCKET_DEFAULTS: Dict[str, Any] = {
 
 class ClientDisconnected(OSError):
     """``send()`` on a connection the client has closed (ASGI spec 2.4)."""
+
+
+class _Done(asyncio.Future):
+    """What ``send()`` returns when nothing needs waiting for: a completed
+    future (awaiting it costs what awaiting any future costs) that is also a
+    coroutine, so ``asyncio.create_task(send(message))`` works as with an
+    ``async def send``."""
+
+    __slots__ = ()
+
+    def send(self, value: Any) -> None:
+        raise StopIteration(None)
+
+    def throw(self, typ: Any, value: Any = None, traceback: Any = None) -> None:
+        raise typ if value is None else value
+
+    def close(self) -> None:
+        pass
+
+
+collections.abc.Coroutine.register(_Done)
 
 
 def _to_bytes(value: Any, what: str) -> bytes:
@@ -153,7 +175,7 @@ def _scope_from(parts: List[bytes], shared: _Scope, kind: str) -> Dict[str, Any]
     ip = parts[4]
     return {
         "type": kind,
-        "asgi": _ASGI_INFO,
+        "asgi": _ASGI_INFO.copy(),  # each scope its own: an app may write to it
         "http_version": "1.1" if parts[0][0] == 49 else "1.0",
         "scheme": shared.ws_scheme,
         "path": path,
@@ -739,7 +761,10 @@ class _WSCycle:
             return self._wait_drain()
         if self.state == 3 or self.ws._closed:
             raise ClientDisconnected("the WebSocket is closed")
-        logger.warning("ASGI WebSocket message of %d bytes dropped: larger than max_backpressure",
+        # Only reachable by sends that do not wait for each other (several
+        # tasks): each awaited send waits below max_backpressure.
+        logger.warning("ASGI WebSocket message of %d bytes dropped: the send buffer was already over "
+                       "max_backpressure (sends from several tasks that do not await each other?)",
                        len(data if data is not None else text))
         return self.server.ready
 
@@ -845,7 +870,7 @@ class _Server:
         self.shared = _Scope(None, app.is_ssl, asgi.root_path)
         self.tasks: set = set()
         self.ws_cycles: set = set()
-        ready = self.ready = self.loop.create_future()
+        ready = self.ready = _Done(loop=self.loop)
         ready.set_result(None)
         self.cycle_class = type("_HTTPCycle", (_HTTPCycle,), {
             "server": self, "native": self.native, "loop": self.loop, "ready": ready})
@@ -884,7 +909,7 @@ class _Server:
         shared = self.shared
         scope = {
             "type": "http",
-            "asgi": _ASGI_INFO,
+            "asgi": _ASGI_INFO.copy(),  # each scope its own: an app may write to it
             "http_version": "1.1" if flags[0] == 49 else "1.0",
             "method": parts[1].decode("latin-1"),
             "scheme": shared.http_scheme,
@@ -896,7 +921,7 @@ class _Server:
             "client": (ip.decode("ascii"), int(parts[5])) if ip else None,
             "server": shared.server,
             "state": shared.state.copy(),
-            "extensions": self._http_extensions_trailers if flags[2] == 49 else self._http_extensions,
+            "extensions": (self._http_extensions_trailers if flags[2] == 49 else self._http_extensions).copy(),
         }
         cycle = _new(self.cycle_class)
         cycle._id = res_id
@@ -973,7 +998,7 @@ class _Server:
             if name == b"sec-websocket-protocol":
                 protocols.extend(p.strip() for p in value.decode("latin-1").split(",") if p.strip())
         scope["subprotocols"] = protocols
-        scope["extensions"] = self._ws_extensions
+        scope["extensions"] = self._ws_extensions.copy()
         cycle = _WSCycle(self, res, scope)
         res._aborted_handler = cycle.on_gone_before_accept
         self.ws_cycles.add(cycle)
@@ -1090,7 +1115,7 @@ class _Lifespan:
         await asyncio.wait([self.task, self.stopped], return_when=asyncio.FIRST_COMPLETED)
 
     async def _run(self) -> None:
-        scope = {"type": "lifespan", "asgi": _ASGI_INFO, "state": self.state}
+        scope = {"type": "lifespan", "asgi": _ASGI_INFO.copy(), "state": self.state}
         try:
             await self.application(scope, self.events.get, self._send)
         except BaseException as error:
