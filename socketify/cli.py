@@ -508,8 +508,8 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
     if args.pubsub_url:
         from .pubsub import backplane_from_url
         try:
-            backplane_from_url(args.pubsub_url)  # a bad URL fails here, in one line
-        except ValueError as error:
+            backplane_from_url(args.pubsub_url)  # a bad URL, or no redis package, fails here in one line
+        except (ValueError, ImportError) as error:
             raise CliError("--pubsub-url: %s" % error)
     from .app import set_app_defaults
     set_app_defaults(  # Apps the program builds itself get these; its explicit arguments win
