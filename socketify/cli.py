@@ -296,14 +296,21 @@ def _check(args: argparse.Namespace) -> None:
         raise CliError(str(error))
 
 
+# What --env-file put into os.environ, so that reading it again (SIGHUP)
+# updates those values and still leaves the real environment's alone.
+_from_env_file: Dict[str, str] = {}
+
+
 def load_env_file(path: str) -> None:
     """Adds ``KEY=VALUE`` lines (``#`` comments, ``export``, quotes) to
-    os.environ; variables already set are kept."""
+    os.environ; variables the environment already had are kept. Called
+    again, it updates (or removes) what it set before."""
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except OSError as error:
         raise CliError("--env-file: cannot read %s: %s" % (path, error.strerror or error))
+    values: Dict[str, str] = {}
     for number, line in enumerate(lines, 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -319,7 +326,16 @@ def load_env_file(path: str) -> None:
             value = value[1:-1]
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
-        os.environ.setdefault(key, value)
+        values[key] = value
+    for key, value in values.items():
+        current = os.environ.get(key)
+        if current is not None and _from_env_file.get(key) != current:
+            continue  # the real environment's
+        os.environ[key] = value
+        _from_env_file[key] = value
+    for key in [key for key in _from_env_file if key not in values]:
+        if os.environ.get(key) == _from_env_file.pop(key):
+            del os.environ[key]
 
 
 def version() -> str:
@@ -727,12 +743,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not args.disable_listen_log:
             _print_line(listen_line(args, workers=count))
 
+    def reread_env_file() -> None:
+        try:
+            load_env_file(args.env_file)
+        except CliError as error:  # the running workers stay as they are
+            logger.error("%s; the new workers get the environment as it was", error)
+
     try:
         watch = _reload_watcher(args, app_dir) if args.reload else None
         return run_workers(lambda: _run_worker(args), args.workers,
                            graceful_timeout=args.timeout_graceful_shutdown, uds=args.uds,
                            bind=None if args.uds else (args.host, args.port),
-                           keep_going=bool(args.reload), on_ready=ready, watch=watch)
+                           keep_going=bool(args.reload), on_ready=ready, watch=watch,
+                           on_reload=reread_env_file if args.env_file else None)
     except OSError as error:  # binding the shared sockets
         where = args.uds or "%s:%d" % (args.host, args.port)
         _error_line("cannot listen on %s: %s" % (where, error.strerror or error))

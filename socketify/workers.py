@@ -196,7 +196,8 @@ class Supervisor:
 
     def __init__(self, start_worker: Callable[[], None], workers: int, graceful_timeout: float,
                  bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
-                 keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None) -> None:
+                 keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None,
+                 on_reload: Optional[Callable[[], None]] = None) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.start_worker = start_worker
@@ -205,6 +206,7 @@ class Supervisor:
         self.kill_timeout = kill_after(graceful_timeout)
         self.keep_going = keep_going  # --reload: a worker failing to boot waits for the next change
         self.on_ready = on_ready
+        self.on_reload = on_reload  # before the new workers of a reload are forked (--env-file)
         self.workers: List[_Worker] = []
         self.bind = bind
         self.requested_port = bind[1] if bind is not None else None
@@ -457,6 +459,8 @@ class Supervisor:
         listening before its predecessor drains."""
         if self.stopping_since is not None:
             return
+        if self.on_reload is not None:
+            self.on_reload()
         self.boot_failed = False
         old = [w for w in self.live() if w.replaces is None]
         if one_by_one:
@@ -644,7 +648,8 @@ class Supervisor:
 def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_timeout: float = 30.0,
                 bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
                 keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None,
-                watch: Optional[Callable[[], bool]] = None) -> int:
+                watch: Optional[Callable[[], bool]] = None,
+                on_reload: Optional[Callable[[], None]] = None) -> int:
     """Runs ``start_worker()`` in ``workers`` forked processes until SIGTERM or
     SIGINT; returns the exit code (1 when a worker failed before listening).
 
@@ -654,11 +659,12 @@ def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_
     either, each worker binds its own. ``on_ready(n)`` runs once every worker
     listens. ``watch()``, polled four times a second, returns True to reload
     every worker (``--reload``); ``keep_going`` keeps the supervisor alive
-    when a new worker fails to start.
+    when a new worker fails to start. ``on_reload()`` runs before the new
+    workers of a reload (SIGHUP, ``watch``) are forked.
     """
     if os.name != "posix":
         raise RuntimeError("worker processes need os.fork (POSIX)")
-    supervisor = Supervisor(start_worker, workers, graceful_timeout, bind, uds, keep_going, on_ready)
+    supervisor = Supervisor(start_worker, workers, graceful_timeout, bind, uds, keep_going, on_ready, on_reload)
     return supervisor.run(watch)
 
 

@@ -492,3 +492,23 @@ def test_sigterm_to_the_whole_group_still_drains(cli, appdir, tmp_path):
     assert result and result[0].status_code == 200 and result[0].text.startswith("slow"), server.stderr()
     assert server.proc.wait(15) == 0
     assert_all_gone(workers)
+
+
+def test_sighup_reads_the_env_file_again(cli, appdir, tmp_path):
+    write_module(appdir, "greeter", """
+        import os
+        from socketify import App
+        app = App()
+        app.get("/", lambda res, req: res.end("%s %s" % (os.environ.get("GREETING"), os.environ.get("KEPT"))))
+    """)
+    env_file = tmp_path / "app.env"
+    env_file.write_text("GREETING=one\nKEPT=from-file\nGONE=soon\n")
+    port = free_port()
+    server = cli("greeter:app", "--port", port, "-w", "2", "--env-file", env_file, env={"KEPT": "real"})
+    assert get(port).text == "one real"  # the real environment wins over the file
+    env_file.write_text("GREETING=two\nKEPT=from-file\n")
+    server.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: {get(port).text for _ in range(8)} == {"two real"}, 20), server.stderr()
+    workers = server.children()
+    assert server.stop() == 0
+    assert_all_gone(workers)
