@@ -100,3 +100,18 @@ def test_supervisor_gives_the_lifespan_shutdown_time_after_the_grace(cli, tmp_pa
     down = sorted(int(n[5:]) for n in os.listdir(marks) if n.startswith("down-"))
     assert down == sorted(workers), server.stderr()
     assert "killed" not in server.stderr()
+
+
+def test_asgi_timeouts_follow_the_app_defaults_unless_passed(monkeypatch):
+    """What the CLI sets (set_app_defaults) is ASGI's default too; an
+    argument the program passes still wins."""
+    from socketify import ASGI, app as app_module
+    monkeypatch.setattr(app_module, "_app_defaults", {})
+    app_module.set_app_defaults(idle_timeout=3, graceful_shutdown_timeout=4.0)
+
+    async def app(scope, receive, send):
+        pass
+
+    defaulted, explicit = ASGI(app), ASGI(app, idle_timeout=7, graceful_timeout=8.0)
+    assert (defaulted.idle_timeout, defaulted.graceful_timeout) == (3, 4.0)
+    assert (explicit.idle_timeout, explicit.graceful_timeout) == (7, 8.0)
