@@ -3,7 +3,6 @@
 answers 503 at once; ``--access-log`` keeps a ``wsgi.file_wrapper`` body a
 FileWrapper (block reads, Content-Length from the file's size)."""
 import os
-import socket
 
 import pytest
 
