@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._binding import lib, native_address
 
-__all__ = ["Features", "TrustedProxies", "socketify_route_hook", "asgi_wrapper", "wsgi_wrapper"]
+__all__ = ["Features", "TrustedProxies", "socketify_route_hook", "asgi_wrapper", "wsgi_wrapper", "limit_wsgi"]
 
 access_logger = logging.getLogger("socketify.access")
 
@@ -196,8 +196,8 @@ def _peer(res) -> Optional[str]:
 
 
 class _InFlight:
-    """Requests in progress against ``--limit-concurrency``, counted from the
-    loop thread (ASGI) or from the WSGI pool's threads, hence the lock."""
+    """Requests in progress against ``--limit-concurrency``: entered on the
+    loop thread, left there (ASGI) or on a WSGI pool thread, hence the lock."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -216,26 +216,6 @@ class _InFlight:
         """One request is over."""
         with self._lock:
             self.count -= 1
-
-
-class _ReleasingBody:
-    """A WSGI response iterable that ends its request's count when closed:
-    a request is in progress until its body has been sent, not until the
-    application returned the iterable."""
-
-    def __init__(self, body: Iterable[bytes], release: Callable[[], None]) -> None:
-        self.body = body
-        self.release = release
-
-    def __iter__(self):
-        return iter(self.body)
-
-    def close(self) -> None:
-        try:
-            if hasattr(self.body, "close"):
-                self.body.close()
-        finally:
-            self.release()
 
 
 class _LoggedBody:
@@ -259,6 +239,44 @@ class _LoggedBody:
         finally:
             line = self.line
             _log_access(line[0], line[1], line[2], line[3], self.state["status"], self.size)
+
+
+class _LoggedFile:
+    """The file of a ``wsgi.file_wrapper`` body, counting what is read and
+    writing the access-log line when closed: the server still sees a
+    FileWrapper (its block reads, its Content-Length from the file size)."""
+
+    def __init__(self, filelike: Any, logged: _LoggedBody) -> None:
+        self._filelike = filelike
+        self._logged = logged
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._filelike.read(size)
+        self._logged.size += len(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:  # fileno, tell...: the file's own
+        return getattr(self._filelike, name)
+
+    def close(self) -> None:
+        self._logged.close()
+
+
+def _logged_body(result: Any, line: tuple, state: dict) -> Any:
+    """``result`` with its access-log line written when it is closed."""
+    file_wrapper: Any = _file_wrapper_class()
+    if file_wrapper is not None and type(result) is file_wrapper:
+        logged = _LoggedBody(result, line, state)
+        return file_wrapper(_LoggedFile(result.filelike, logged), result.block_size)
+    return _LoggedBody(result, line, state)
+
+
+def _file_wrapper_class() -> Optional[type]:
+    try:
+        from .wsgi import FileWrapper
+    except ImportError:
+        return None
+    return FileWrapper
 
 
 # -- ASGI -------------------------------------------------------------------
@@ -339,8 +357,8 @@ def asgi_wrapper(app: Callable, features: Features) -> Callable:
 # -- WSGI -------------------------------------------------------------------
 
 def wsgi_wrapper(app: Callable, features: Features) -> Callable:
-    """A WSGI app that applies ``features`` around ``app``."""
-    in_flight = _InFlight(features.limit) if features.limit is not None else None
+    """A WSGI app that applies ``features`` around ``app`` (but the
+    concurrency limit, which the server counts: see ``limit_wsgi``)."""
 
     def with_features(environ, start_response):
         if features.proxy is not None:
@@ -368,18 +386,30 @@ def wsgi_wrapper(app: Callable, features: Features) -> Callable:
                 state["status"] = _status_code(status)
                 return inner_start(status, headers, exc_info)
 
-        if in_flight is None:
-            result = app(environ, start_response)
-        elif not in_flight.enter():
-            start_response("503 Service Unavailable", [("Content-Type", "text/plain"),
-                                                       ("Content-Length", "19")])
-            result = [b"Service Unavailable"]
-        else:
-            try:
-                result = _ReleasingBody(app(environ, start_response), in_flight.leave)
-            except BaseException:
-                in_flight.leave()
-                raise
-        return _LoggedBody(result, line, state) if features.access_log else result
+        result = app(environ, start_response)
+        return _logged_body(result, line, state) if features.access_log else result
 
     return with_features
+
+
+def limit_wsgi(server: Any, features: Features) -> None:
+    """``--limit-concurrency`` for a WSGI server: requests are counted when
+    they arrive, on the loop thread (queued ones too: a pool thread counting
+    would never see more than the pool's size), until their body is closed;
+    over the limit, a 503 at once (with its access-log line)."""
+    if features.limit is None:
+        return
+    server._in_flight = _InFlight(features.limit)
+    if features.access_log:
+        proxy = features.proxy
+
+        def refused(environ: dict) -> None:
+            client = environ.get("REMOTE_ADDR") or None
+            if proxy is not None:
+                client = proxy.client(client, environ.get("HTTP_X_FORWARDED_FOR")) or client
+            query = environ.get("QUERY_STRING")
+            _log_access(client, environ.get("REQUEST_METHOD", "-"),
+                        environ.get("PATH_INFO", "") + ("?" + query if query else ""),
+                        environ.get("SERVER_PROTOCOL", "HTTP/1.1"), 503, 19)
+
+        server._on_refused = refused

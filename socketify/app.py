@@ -717,6 +717,7 @@ class App(RouteMethods, WebSocketRoutes):
         timeout = self.graceful_shutdown_timeout if graceful_timeout is None else \
             _seconds(graceful_timeout, "graceful_timeout")
         self._closing = True
+        self._close_deadline = self.loop.loop.time() + timeout  # the ASGI adapter's last wait ends with it
         lib.sk_app_shutdown(self._native)
         if lib.sk_app_connection_count(self._native) == 0:
             self._stop_loop()
@@ -733,6 +734,12 @@ class App(RouteMethods, WebSocketRoutes):
                 logger.warning(
                     "%s: shutting down, waiting up to %gs for %s to finish (send SIGINT or SIGTERM "
                     "again to stop at once)", name, self.graceful_shutdown_timeout, _plural(waiting, "connection"))
+            return
+        if _workers.in_worker():
+            # The supervisor escalates (SIGKILL) on its own; a repeated signal
+            # here is the service manager's (systemd's control group) and the
+            # supervisor's both saying "drain", not "stop now".
+            logger.info("%s again: already draining (the supervisor stops this worker)", name)
             return
         logger.warning("%s again: stopping now, closing %s", name,
                        _plural(lib.sk_app_connection_count(self._native), "open connection"))

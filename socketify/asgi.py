@@ -13,6 +13,7 @@ a scope needs in one call; this module turns ASGI messages into core calls:
   ``OSError``, as spec version 2.4 asks).
 """
 import asyncio
+import collections.abc
 import logging
 import os
 import threading
@@ -22,12 +23,12 @@ from urllib.parse import unquote
 
 from . import _binding
 from ._binding import ffi, lib
-from .app import App
+from .app import App, _default, _resolved
 from .loop import start_coroutine
 from .options import AppListenOptions, AppOptions
 from .status import _STATUS_LINES, status_line
 from .websocket import CompressOptions, OpCode, SendStatus
-from .workers import serve_in_thread, serve_workers
+from .workers import kill_after, serve_in_thread, serve_workers
 
 __all__ = ["ASGI", "ClientDisconnected"]
 
@@ -77,6 +78,27 @@ WEBSOCKET_DEFAULTS: Dict[str, Any] = {
 
 class ClientDisconnected(OSError):
     """``send()`` on a connection the client has closed (ASGI spec 2.4)."""
+
+
+class _Done(asyncio.Future):
+    """What ``send()`` returns when nothing needs waiting for: a completed
+    future (awaiting it costs what awaiting any future costs) that is also a
+    coroutine, so ``asyncio.create_task(send(message))`` works as with an
+    ``async def send``."""
+
+    __slots__ = ()
+
+    def send(self, value: Any) -> None:
+        raise StopIteration(None)
+
+    def throw(self, typ: Any, value: Any = None, traceback: Any = None) -> None:
+        raise typ if value is None else value
+
+    def close(self) -> None:
+        pass
+
+
+collections.abc.Coroutine.register(_Done)
 
 
 def _to_bytes(value: Any, what: str) -> bytes:
@@ -153,7 +175,7 @@ def _scope_from(parts: List[bytes], shared: _Scope, kind: str) -> Dict[str, Any]
     ip = parts[4]
     return {
         "type": kind,
-        "asgi": _ASGI_INFO,
+        "asgi": _ASGI_INFO.copy(),  # each scope its own: an app may write to it
         "http_version": "1.1" if parts[0][0] == 49 else "1.0",
         "scheme": shared.ws_scheme,
         "path": path,
@@ -297,7 +319,19 @@ class _HTTPCycle:
             raise RuntimeError("receive() called again while a previous receive() is pending")
         self._track()
         waiter = self._receive_waiter = self.loop.create_future()
-        return await waiter
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # wait_for(receive(), t) and Starlette's is_disconnected() cancel
+            # a receive: a piece that arrived in that instant is not lost.
+            if waiter.done() and not waiter.cancelled():
+                message = waiter.result()
+                if message["type"] == "http.request":
+                    self.chunks = [message["body"]] + (self.chunks or [])
+            raise
+        finally:
+            if self._receive_waiter is waiter:  # the next receive() may wait again
+                self._receive_waiter = None
 
     # -- send ----------------------------------------------------------------
 
@@ -626,7 +660,21 @@ class _WSCycle:
         if self.receive_waiter is not None:
             raise RuntimeError("receive() called again while a previous receive() is pending")
         waiter = self.receive_waiter = self.server.loop.create_future()
-        return await waiter
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # A cancelled receive (wait_for timing out) loses no message.
+            if waiter.done() and not waiter.cancelled():
+                message = waiter.result()
+                if message["type"] == "websocket.receive":
+                    self.queue.appendleft(message)
+                    self.queued_bytes += len(message.get("text") or message.get("bytes") or b"")
+                else:
+                    self.disconnect_delivered = False
+            raise
+        finally:
+            if self.receive_waiter is waiter:
+                self.receive_waiter = None
 
     # -- send ------------------------------------------------------------------
 
@@ -714,7 +762,10 @@ class _WSCycle:
             return self._wait_drain()
         if self.state == 3 or self.ws._closed:
             raise ClientDisconnected("the WebSocket is closed")
-        logger.warning("ASGI WebSocket message of %d bytes dropped: larger than max_backpressure",
+        # Only reachable by sends that do not wait for each other (several
+        # tasks): each awaited send waits below max_backpressure.
+        logger.warning("ASGI WebSocket message of %d bytes dropped: the send buffer was already over "
+                       "max_backpressure (sends from several tasks that do not await each other?)",
                        len(data if data is not None else text))
         return self.server.ready
 
@@ -788,11 +839,14 @@ class _WSCycle:
 # -- the server ------------------------------------------------------------------
 
 def add_websocket_route(app: App, path: str, application: Callable,
-                        websocket_options: Optional[Dict[str, Any]] = None) -> None:
+                        websocket_options: Optional[Dict[str, Any]] = None, *,
+                        root_path: str = "") -> Callable[[AppListenOptions], None]:
     """Serves an ASGI application's WebSocket scopes on ``path`` of an App
-    that serves its HTTP otherwise (``WSGI(app, websocket=asgi_app)``)."""
-    asgi = ASGI(application, websocket_options=websocket_options, lifespan=False)
-    _Server(asgi, app=app, ws_path=path)
+    that serves its HTTP otherwise (``WSGI(app, websocket=asgi_app)``).
+    Returns what to call with the App's listen options once it listens
+    (the scopes' ``server``)."""
+    asgi = ASGI(application, websocket_options=websocket_options, lifespan=False, root_path=root_path)
+    return _Server(asgi, app=app, ws_path=path).listening
 
 
 class _Server:
@@ -806,17 +860,18 @@ class _Server:
         serves_http = app is None
         if app is None:
             app = App(asgi.options, task_factory_max_items=asgi.task_factory_max_items, lifespan=False,
-                      idle_timeout=asgi.idle_timeout, close_unanswered=False, **asgi.limits)
+                      idle_timeout=asgi.idle_timeout, graceful_shutdown_timeout=asgi.graceful_timeout,
+                      close_unanswered=False, **asgi.limits)
         self.app = app
         self.ws_path = ws_path
         self.loop = self.app.loop.loop
         self.native = self.app._native
         self.req_ptr = self.app._current_request
         self.scratch = ffi.new("char[]", _SCRATCH_SIZE)
-        self.shared = _Scope(None, asgi.options is not None, asgi.root_path)
+        self.shared = _Scope(None, app.is_ssl, asgi.root_path)
         self.tasks: set = set()
         self.ws_cycles: set = set()
-        ready = self.ready = self.loop.create_future()
+        ready = self.ready = _Done(loop=self.loop)
         ready.set_result(None)
         self.cycle_class: Type[_HTTPCycle] = type("_HTTPCycle", (_HTTPCycle,), {
             "server": self, "native": self.native, "loop": self.loop, "ready": ready})
@@ -855,7 +910,7 @@ class _Server:
         shared = self.shared
         scope = {
             "type": "http",
-            "asgi": _ASGI_INFO,
+            "asgi": _ASGI_INFO.copy(),  # each scope its own: an app may write to it
             "http_version": "1.1" if flags[0] == 49 else "1.0",
             "method": parts[1].decode("latin-1"),
             "scheme": shared.http_scheme,
@@ -867,7 +922,7 @@ class _Server:
             "client": (ip.decode("ascii"), int(parts[5])) if ip else None,
             "server": shared.server,
             "state": shared.state.copy(),
-            "extensions": self._http_extensions_trailers if flags[2] == 49 else self._http_extensions,
+            "extensions": (self._http_extensions_trailers if flags[2] == 49 else self._http_extensions).copy(),
         }
         cycle = _new(self.cycle_class)
         cycle._id = res_id
@@ -944,7 +999,7 @@ class _Server:
             if name == b"sec-websocket-protocol":
                 protocols.extend(p.strip() for p in value.decode("latin-1").split(",") if p.strip())
         scope["subprotocols"] = protocols
-        scope["extensions"] = self._ws_extensions
+        scope["extensions"] = self._ws_extensions.copy()
         cycle = _WSCycle(self, res, scope)
         res._aborted_handler = cycle.on_gone_before_accept
         self.ws_cycles.add(cycle)
@@ -978,12 +1033,16 @@ class _Server:
         result: List[AppListenOptions] = []
         self.app.listen(port_or_options, result.append)
         config = result[0]
+        self.listening(config)
+        if handler is not None:
+            handler(config)
+
+    def listening(self, config: AppListenOptions) -> None:
+        """The scopes' ``server``, from where the App listens."""
         if config.domain is not None:
             self.shared.server = (config.domain, None)
         else:
             self.shared.server = (config.host or "0.0.0.0", config.port)
-        if handler is not None:
-            handler(config)
 
     def serve(self, started: Optional[threading.Event] = None) -> None:
         """Lifespan startup, serving until close or a signal, then the graceful end;
@@ -995,25 +1054,36 @@ class _Server:
             loop.run_until_complete(self.lifespan.startup())
             if self.lifespan.failed is not None:
                 raise SystemExit("ASGI lifespan startup failed: %s" % (self.lifespan.failed or "(no message)"))
-        self.listen(asgi.listen_args[0], asgi.listen_args[1])
-        if started is not None:
-            started.set()
-        self.app.run()
-        # The core is drained (or past the graceful timeout): stop polling it,
-        # since its poll would stop the loop again while we finish below.
-        if self.app._attached:
-            self.app._detach()
-        # Tasks woken by the shutdown (websocket.disconnect, answered requests)
-        # get to run their finally blocks; what still hangs is cancelled.
-        pending = [t for t in self.tasks if not t.done()]
-        if pending:
-            loop.run_until_complete(asyncio.wait(pending, timeout=asgi.graceful_timeout))
-            for task in pending:
-                if not task.done():
-                    task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        if self.lifespan is not None:
-            loop.run_until_complete(self.lifespan.shutdown())
+            if not self.lifespan.supported and asgi._lifespan_required:
+                raise SystemExit("ASGI lifespan is on (--lifespan on) but the application does not "
+                                 "support it: %s" % self.lifespan.unsupported_reason)
+        try:
+            self.listen(asgi.listen_args[0], asgi.listen_args[1])
+            if started is not None:
+                started.set()
+            self.app.run()
+            # The core is drained (or past the graceful timeout): stop polling it,
+            # since its poll would stop the loop again while we finish below.
+            if self.app._attached:
+                self.app._detach()
+            # Tasks woken by the shutdown (websocket.disconnect, answered requests)
+            # get to run their finally blocks; what still hangs is cancelled.
+            pending = [t for t in self.tasks if not t.done()]
+            if pending:
+                # What is left of the one grace period (the supervisor's kill
+                # margin counts on the drain taking no longer than it).
+                deadline = getattr(self.app, "_close_deadline", None)
+                timeout = asgi.graceful_timeout if deadline is None else max(0.0, deadline - loop.time())
+                loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
+                for task in pending:
+                    if not task.done():
+                        task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        finally:
+            # Startup ran: shutdown runs too, even when listen() failed.
+            if self.lifespan is not None:
+                loop.run_until_complete(self.lifespan.shutdown())
+            self.app.dispose()  # the core's sockets and the loop go now, not at some collection
 
     def close(self) -> None:
         self.app.close(self.asgi.graceful_timeout)
@@ -1031,6 +1101,7 @@ class _Lifespan:
         self.stopped = loop.create_future()
         self.failed: Optional[str] = None
         self.supported = True
+        self.unsupported_reason = ""
         self.task: Optional[asyncio.Task[None]] = None
 
     async def startup(self) -> None:
@@ -1045,13 +1116,14 @@ class _Lifespan:
         await asyncio.wait([self.task, self.stopped], return_when=asyncio.FIRST_COMPLETED)
 
     async def _run(self) -> None:
-        scope = {"type": "lifespan", "asgi": _ASGI_INFO, "state": self.state}
+        scope = {"type": "lifespan", "asgi": _ASGI_INFO.copy(), "state": self.state}
         try:
             await self.application(scope, self.events.get, self._send)
         except BaseException as error:
             if not self.started.done():
                 # An application without lifespan support raises here: serve without it.
                 self.supported = False
+                self.unsupported_reason = "%s: %s" % (type(error).__name__, error)
                 logger.info("ASGI 'lifespan' unsupported by the application (%s: %s); serving without it",
                             type(error).__name__, error)
             elif not self.stopped.done():
@@ -1101,12 +1173,15 @@ class ASGI:
 
     def __init__(self, app: Callable, options: Optional[AppOptions] = None, websocket: Any = True,
                  websocket_options: Optional[Dict[str, Any]] = None, task_factory_max_items: int = 100_000,
-                 lifespan: bool = True, *, root_path: str = "", graceful_timeout: float = 10.0,
-                 idle_timeout: int = 10, **limits: Any) -> None:
+                 lifespan: bool = True, *, root_path: str = "", graceful_timeout: float = _default(10.0),
+                 idle_timeout: int = _default(10), **limits: Any) -> None:
         if not callable(app):
             raise TypeError("ASGI needs an ASGI application (a callable taking scope, receive, send)")
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
+        if callable(websocket):
+            raise TypeError("websocket must be True, False or a ws behaviour dict: the ASGI application "
+                            "serves its own WebSocket scopes")
         if websocket_options is not None:
             unknown = set(websocket_options) - set(WEBSOCKET_DEFAULTS)
             if unknown:
@@ -1118,11 +1193,14 @@ class ASGI:
         self.task_factory_max_items = task_factory_max_items
         self.lifespan = lifespan
         self.root_path = root_path
-        self.graceful_timeout = graceful_timeout
-        self.idle_timeout = idle_timeout
+        # Not passed: the process-wide App defaults (the CLI's
+        # --timeout-graceful-shutdown and --timeout-keep-alive).
+        self.graceful_timeout = _resolved("graceful_shutdown_timeout", graceful_timeout)
+        self.idle_timeout = _resolved("idle_timeout", idle_timeout)
         self.limits = limits
         self.listen_args: Tuple[Any, Optional[Callable]] = (None, None)
         self.server: Optional[_Server] = None
+        self._lifespan_required = False  # the CLI's --lifespan on: no lifespan support is an error
         self._thread: Optional[threading.Thread] = None
         self._loop_thread: Optional[int] = None  # the thread serving, once run() started
 
@@ -1157,9 +1235,12 @@ class ASGI:
             return self
         if threading.get_ident() != self._loop_thread:
             # The core and its loop belong to the serving thread: hand it over.
-            server.loop.call_soon_threadsafe(server.close)
+            try:
+                server.loop.call_soon_threadsafe(server.close)
+            except RuntimeError:  # it has stopped serving: its loop is closed
+                return self
             if self._thread is not None:
-                self._thread.join(self.graceful_timeout + 5)
+                self._thread.join(kill_after(self.graceful_timeout))
         else:
             server.close()
         return self

@@ -296,14 +296,21 @@ def _check(args: argparse.Namespace) -> None:
         raise CliError(str(error))
 
 
+# What --env-file put into os.environ, so that reading it again (SIGHUP)
+# updates those values and still leaves the real environment's alone.
+_from_env_file: Dict[str, str] = {}
+
+
 def load_env_file(path: str) -> None:
     """Adds ``KEY=VALUE`` lines (``#`` comments, ``export``, quotes) to
-    os.environ; variables already set are kept."""
+    os.environ; variables the environment already had are kept. Called
+    again, it updates (or removes) what it set before."""
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except OSError as error:
         raise CliError("--env-file: cannot read %s: %s" % (path, error.strerror or error))
+    values: Dict[str, str] = {}
     for number, line in enumerate(lines, 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -319,7 +326,16 @@ def load_env_file(path: str) -> None:
             value = value[1:-1]
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
-        os.environ.setdefault(key, value)
+        values[key] = value
+    for key, value in values.items():
+        current = os.environ.get(key)
+        if current is not None and _from_env_file.get(key) != current:
+            continue  # the real environment's
+        os.environ[key] = value
+        _from_env_file[key] = value
+    for key in [key for key in _from_env_file if key not in values]:
+        if os.environ.get(key) == _from_env_file.pop(key):
+            del os.environ[key]
 
 
 def version() -> str:
@@ -508,8 +524,8 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
     if args.pubsub_url:
         from .pubsub import backplane_from_url
         try:
-            backplane_from_url(args.pubsub_url)  # a bad URL fails here, in one line
-        except ValueError as error:
+            backplane_from_url(args.pubsub_url)  # a bad URL, or no redis package, fails here in one line
+        except (ValueError, ImportError) as error:
             raise CliError("--pubsub-url: %s" % error)
     from .app import set_app_defaults
     set_app_defaults(  # Apps the program builds itself get these; its explicit arguments win
@@ -595,17 +611,32 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
         websocket = True if interface == "asgi" else None
     else:
         websocket = load_app(args.ws)
+        if interface == "asgi" and not isinstance(websocket, dict):
+            raise CliError("--ws %s: an ASGI app serves its own WebSockets (--ws auto); --ws takes "
+                           "a WebSocket behaviour dict to serve on /* instead" % args.ws)
+        if interface == "wsgi" and not isinstance(websocket, dict) and features.active:
+            from ._serve import asgi_wrapper
+            websocket = asgi_wrapper(websocket, features)  # its scopes get --root-path, the proxy's client...
     server_class = module.ASGI if interface == "asgi" else module.WSGI
     server = server_class(target, options=options, websocket=websocket,
                           websocket_options=_websocket_options(args),
                           task_factory_max_items=args.task_factory_maxitems, lifespan=lifespan)
     if interface == "wsgi" and args.workers > 1:
         server._multiprocess = True  # wsgi.multiprocess: this is one of several workers
+    if interface == "asgi" and args.lifespan == "on":
+        server._lifespan_required = True
+    if interface == "wsgi" and features.limit is not None:
+        from ._serve import limit_wsgi
+        limit_wsgi(server, features)
     try:
         server.listen(where, on_listen)
         server.run(workers=1, block=True)
     except BackplaneUnavailable as error:
         raise CliError(str(error))
+    except SystemExit as exit_:
+        if isinstance(exit_.code, str):  # lifespan startup failed, or unsupported with --lifespan on
+            raise CliError(exit_.code)
+        raise
     except RuntimeError as error:
         if "listen" in str(error).lower():
             raise CliError(str(error))
@@ -712,12 +743,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not args.disable_listen_log:
             _print_line(listen_line(args, workers=count))
 
+    def reread_env_file() -> None:
+        try:
+            load_env_file(args.env_file)
+        except CliError as error:  # the running workers stay as they are
+            logger.error("%s; the new workers get the environment as it was", error)
+
     try:
         watch = _reload_watcher(args, app_dir) if args.reload else None
         return run_workers(lambda: _run_worker(args), args.workers,
                            graceful_timeout=args.timeout_graceful_shutdown, uds=args.uds,
                            bind=None if args.uds else (args.host, args.port),
-                           keep_going=bool(args.reload), on_ready=ready, watch=watch)
+                           keep_going=bool(args.reload), on_ready=ready, watch=watch,
+                           on_reload=reread_env_file if args.env_file else None)
     except OSError as error:  # binding the shared sockets
         where = args.uds or "%s:%d" % (args.host, args.port)
         _error_line("cannot listen on %s: %s" % (where, error.strerror or error))

@@ -12,11 +12,13 @@ being reset when a worker is replaced or dies.
 The supervisor (the calling process):
 
 - restarts a worker that dies, with a growing delay if it keeps dying; a
-  worker that dies before it listens (a bad import, a bad certificate, a busy
-  port) stops everything with exit code 1 instead of looping;
+  first worker that dies before it listens (a bad import, a bad certificate,
+  a busy port) stops everything with exit code 1 instead of looping, while
+  after a successful start such a failure is retried with the same delays;
 - on SIGTERM/SIGINT sends SIGTERM to every worker (each drains: stops
-  accepting, finishes what is in flight) and SIGKILLs those still running
-  after ``graceful_timeout``; a second SIGTERM/SIGINT kills at once;
+  accepting, finishes what is in flight for up to ``graceful_timeout``, runs
+  its shutdown hooks) and SIGKILLs those still running ``kill_after()``
+  seconds later; a second SIGTERM/SIGINT kills at once;
 - on SIGHUP replaces the workers one at a time, each new one listening before
   the old one drains, so no connection is refused;
 - on SIGTTIN/SIGTTOU adds/removes a worker.
@@ -56,6 +58,15 @@ _inherited: Dict[Tuple[str, Any], Tuple[int, int]] = {}
 _RESTART_DELAY_MAX = 5.0
 _HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGCHLD)
 _STABLE_AFTER = 10.0  # a worker that lived this long resets the restart delay
+# After its grace period a stopping worker still cancels what hangs and runs
+# its shutdown hooks (lifespan shutdown): time it gets before SIGKILL.
+_SHUTDOWN_MARGIN = 5.0
+
+
+def kill_after(graceful_timeout: float) -> float:
+    """Seconds a worker told to stop has before the supervisor kills it: its
+    own grace period for in-flight work, then its shutdown hooks."""
+    return graceful_timeout + _SHUTDOWN_MARGIN
 
 
 def in_worker() -> bool:
@@ -185,14 +196,17 @@ class Supervisor:
 
     def __init__(self, start_worker: Callable[[], None], workers: int, graceful_timeout: float,
                  bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
-                 keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None) -> None:
+                 keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None,
+                 on_reload: Optional[Callable[[], None]] = None) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.start_worker = start_worker
         self.target = workers
-        self.graceful_timeout = graceful_timeout
+        self.graceful_timeout = graceful_timeout  # the workers' own
+        self.kill_timeout = kill_after(graceful_timeout)
         self.keep_going = keep_going  # --reload: a worker failing to boot waits for the next change
         self.on_ready = on_ready
+        self.on_reload = on_reload  # before the new workers of a reload are forked (--env-file)
         self.workers: List[_Worker] = []
         self.bind: Any = bind  # (host, port), or None for a UNIX socket only
         self.requested_port = bind[1] if bind is not None else None
@@ -412,15 +426,22 @@ class Supervisor:
                              worker.pid, code)
                 self._cancel_replacements()
                 return
-            if code != BOOT_FAILED:
-                logger.error("worker %d exited with %s before it listened; stopping", worker.pid, code)
-            self.exit_code = 1
-            self.stop()
-            return
-        lived = time.monotonic() - worker.started
-        if lived >= _STABLE_AFTER:
-            self.restart_delay = 0.0
-        logger.warning("worker %d died (exit %s); starting a new one%s", worker.pid, code,
+            if not self.ever_ready:
+                # Nothing ever started: the program cannot, so say it once and stop.
+                if code != BOOT_FAILED:
+                    logger.error("worker %d exited with %s before it listened; stopping", worker.pid, code)
+                self.exit_code = 1
+                self.stop()
+                return
+            # The program did start before (a restart meets a passing
+            # failure: a database down, a file being replaced): keep serving
+            # with the workers that run, and try again, more slowly each time.
+            what = "failed to start"
+        else:
+            what = "died"
+            if time.monotonic() - worker.started >= _STABLE_AFTER:
+                self.restart_delay = 0.0
+        logger.warning("worker %d %s (exit %s); starting a new one%s", worker.pid, what, code,
                        " in %.1f s" % self.restart_delay if self.restart_delay else "")
         self.respawn_at.append(time.monotonic() + self.restart_delay)
         self.restart_delay = min(_RESTART_DELAY_MAX, max(0.1, self.restart_delay * 2))
@@ -438,6 +459,8 @@ class Supervisor:
         listening before its predecessor drains."""
         if self.stopping_since is not None:
             return
+        if self.on_reload is not None:
+            self.on_reload()
         self.boot_failed = False
         old = [w for w in self.live() if w.replaces is None]
         if one_by_one:
@@ -555,22 +578,22 @@ class Supervisor:
                 if self.stopping_since is not None:
                     if not self.workers:
                         break
-                    if time.monotonic() - self.stopping_since > self.graceful_timeout:
+                    if time.monotonic() - self.stopping_since > self.kill_timeout:
                         for worker in self.workers:
                             logger.warning("worker %d still running after %g s: killed",
-                                           worker.pid, self.graceful_timeout)
+                                           worker.pid, self.kill_timeout)
                             self._kill(worker, signal.SIGKILL)
                         self.stopping_since = time.monotonic() + 3600  # killed: only reap now
                 else:
                     self._fill()
                     for worker in self.workers:  # a draining old worker past its time
-                        if worker.retiring and time.monotonic() - worker.stopped_at > self.graceful_timeout:
+                        if worker.retiring and time.monotonic() - worker.stopped_at > self.kill_timeout:
                             self._kill(worker, signal.SIGKILL)
                             worker.stopped_at = float("inf")
                 timeout = 1.0
-                deadlines = [w.stopped_at + self.graceful_timeout for w in self.workers if w.retiring]
+                deadlines = [w.stopped_at + self.kill_timeout for w in self.workers if w.retiring]
                 if self.stopping_since is not None:
-                    deadlines.append(self.stopping_since + self.graceful_timeout)
+                    deadlines.append(self.stopping_since + self.kill_timeout)
                 if deadlines:
                     timeout = max(0.01, min(timeout, min(deadlines) - time.monotonic() + 0.01))
                 if self.respawn_at:
@@ -626,7 +649,8 @@ class Supervisor:
 def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_timeout: float = 30.0,
                 bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
                 keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None,
-                watch: Optional[Callable[[], bool]] = None) -> int:
+                watch: Optional[Callable[[], bool]] = None,
+                on_reload: Optional[Callable[[], None]] = None) -> int:
     """Runs ``start_worker()`` in ``workers`` forked processes until SIGTERM or
     SIGINT; returns the exit code (1 when a worker failed before listening).
 
@@ -636,11 +660,12 @@ def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_
     either, each worker binds its own. ``on_ready(n)`` runs once every worker
     listens. ``watch()``, polled four times a second, returns True to reload
     every worker (``--reload``); ``keep_going`` keeps the supervisor alive
-    when a new worker fails to start.
+    when a new worker fails to start. ``on_reload()`` runs before the new
+    workers of a reload (SIGHUP, ``watch``) are forked.
     """
     if os.name != "posix":
         raise RuntimeError("worker processes need os.fork (POSIX)")
-    supervisor = Supervisor(start_worker, workers, graceful_timeout, bind, uds, keep_going, on_ready)
+    supervisor = Supervisor(start_worker, workers, graceful_timeout, bind, uds, keep_going, on_ready, on_reload)
     return supervisor.run(watch)
 
 
@@ -703,8 +728,6 @@ def serve_workers(who: str, port_or_options: Any, serve_one: Callable[[], None],
     if not block:
         raise ValueError("%s.run(workers=%d, block=False): this process supervises the workers, "
                          "so it blocks; pass block=True" % (who, workers))
-    # A worker drains within its own graceful timeout; the supervisor kills
-    # what is left a little after that.
-    code = run_app_workers(port_or_options, serve_one, workers, graceful_timeout=graceful_timeout + 5)
+    code = run_app_workers(port_or_options, serve_one, workers, graceful_timeout=graceful_timeout)
     if code:
         raise SystemExit(code)

@@ -24,7 +24,7 @@ from . import _binding
 from ._binding import ffi, lib
 from ._threads import LoopBridge, ThreadPool
 from ._wsgi_input import EMPTY_INPUT, ClientDisconnected, Input
-from .app import App
+from .app import App, _Default, _resolved
 from .options import AppListenOptions, AppOptions
 from .websocket import CompressOptions
 from .workers import serve_in_thread, serve_workers
@@ -571,6 +571,12 @@ class WSGI:
         # both made by listen(), before the first request
         self._bridge: LoopBridge = cast(LoopBridge, None)
         self._pool: ThreadPool = cast(ThreadPool, None)
+        # hands a request to the pool (loop thread); set by listen()
+        self._submit: Callable[[_Exchange], None] = cast(Callable[[_Exchange], None], None)
+        # --limit-concurrency (set by the CLI): an object with enter() -> bool
+        # and leave(), and what to call with the environ of a request refused.
+        self._in_flight: Any = None
+        self._on_refused: Optional[Callable[[Dict[str, Any]], None]] = None
         self._base: Dict[str, Any] = {}
         self._stopped = False
         self._thread: Optional[threading.Thread] = None
@@ -594,7 +600,8 @@ class WSGI:
         if workers != 1:
             self._multiprocess = True  # wsgi.multiprocess, in every worker
             serve_workers("WSGI", self._listen_args[0], lambda: self._serve(None), workers, block,
-                          self._limits.get("graceful_shutdown_timeout", 10.0))
+                          _resolved("graceful_shutdown_timeout",
+                                    self._limits.get("graceful_shutdown_timeout", _Default(10.0))))
             return self
         if block:
             self._serve(None)
@@ -631,18 +638,25 @@ class WSGI:
         self._loop_thread = threading.get_ident()
         self._bridge = LoopBridge(server.loop.get_native_loop())
         self._exchange_class = type("_Exchange", (_Exchange,), {"server": self})
-        self._pool = pool = ThreadPool(self.threads, self._run_app, "socketify-wsgi")
+        counted = self._in_flight is not None
+        self._pool = pool = ThreadPool(self.threads, self._run_counted if counted else self._run_app,
+                                       "socketify-wsgi")
+        self._submit = self._admit if counted else pool.submit
         self._stopped = False
         try:
             self._route(server)
             if isinstance(self.websocket, dict):
                 server.ws("/*", _ws_behavior(self.websocket, self.websocket_options))
-            elif self.websocket is not None:
-                _asgi_adapter().add_websocket_route(server, "/*", self.websocket, self.websocket_options)
+            ws_listening = None
+            if self.websocket is not None and not isinstance(self.websocket, dict):
+                ws_listening = _asgi_adapter().add_websocket_route(
+                    server, "/*", self.websocket, self.websocket_options)
             port_or_options, handler = self._listen_args
 
             def listening(config: AppListenOptions) -> None:
                 self._base = self._base_environ(config)
+                if ws_listening is not None:
+                    ws_listening(config)
                 if handler is not None:
                     handler(config)
 
@@ -791,7 +805,25 @@ class WSGI:
         if has_body:
             exchange._loop_with_body()
         res._aborted_handler = exchange._loop_aborted
-        self._pool.submit(exchange)
+        self._submit(exchange)
+
+    def _admit(self, exchange: _Exchange) -> None:
+        """Loop thread, under a concurrency limit: counted here, where queued
+        requests are seen too, and at the limit answered 503 at once."""
+        if self._in_flight.enter():
+            self._pool.submit(exchange)
+            return
+        if self._on_refused is not None:
+            self._on_refused(exchange.environ)
+        exchange._loop_respond(b"503 Service Unavailable", b"Content-Type\0text/plain\0", None,
+                               b"Service Unavailable")
+
+    def _run_counted(self, exchange: _Exchange) -> None:
+        """Pool thread: a counted request is over once its body was closed."""
+        try:
+            self._run_app(exchange)
+        finally:
+            self._in_flight.leave()
 
     def _run_app(self, exchange: _Exchange) -> None:
         """Pool thread: one request through the application, start to close()."""

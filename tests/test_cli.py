@@ -767,27 +767,14 @@ def test_app_defaults_yield_to_explicit_arguments(monkeypatch):
     assert sorted(marked) == sorted(app_module._DEFAULTABLE)  # each one App.__init__ resolves
 
 
-def test_limit_concurrency_503s_are_in_the_access_log_of_the_wrappers(caplog):
-    """WSGI and ASGI as for socketify apps: a request refused by
-    --limit-concurrency gets its access-log line."""
+def test_limit_concurrency_503s_are_in_the_access_log_of_the_asgi_wrapper(caplog):
+    """ASGI as for socketify apps: a request refused by --limit-concurrency
+    gets its access-log line (WSGI counts in the server: test_cli_wsgi_features)."""
     sys.path.insert(0, ROOT)
-    from socketify._serve import Features, asgi_wrapper, wsgi_wrapper
+    from socketify._serve import Features, asgi_wrapper
     caplog.set_level("INFO", logger="socketify.access")
     features = Features(access_log=True, limit_concurrency=1)
     inner = []
-
-    def wsgi_app(environ, start_response):  # a second request arrives while this one runs
-        body = wrapped(dict(environ, PATH_INFO="/second"), lambda status, headers, exc_info=None: inner.append(status))
-        assert b"".join(body) == b"Service Unavailable"  # as the server sends it
-        body.close()
-        start_response("200 OK", [])
-        return [b"first"]
-
-    wrapped = wsgi_wrapper(wsgi_app, features)
-    environ = {"REMOTE_ADDR": "192.0.2.1", "REQUEST_METHOD": "GET", "PATH_INFO": "/first",
-               "SERVER_PROTOCOL": "HTTP/1.1"}
-    wrapped(dict(environ), lambda *args: None).close()
-    assert inner == ["503 Service Unavailable"]
 
     async def asgi_app(scope, receive, send):
         async def collect(message):
@@ -803,35 +790,9 @@ def test_limit_concurrency_503s_are_in_the_access_log_of_the_wrappers(caplog):
     scope = {"type": "http", "method": "GET", "path": "/first-asgi", "client": ("192.0.2.1", 1),
              "http_version": "1.1", "headers": []}
     asyncio.run(asgi_wrapped(scope, None, ignore))
-    assert inner[1:] == [503, None]
+    assert inner == [503, None]
     lines = [r.getMessage() for r in caplog.records if r.name == "socketify.access"]
-    assert any(line.endswith('"GET /second HTTP/1.1" 503 19') for line in lines), lines
     assert any(line.endswith('"GET /second-asgi HTTP/1.1" 503 19') for line in lines), lines
-
-
-def test_wsgi_limit_counts_a_request_until_its_body_is_closed():
-    """A WSGI request is in progress until the server closes its body (after
-    sending it), not only while the application call runs."""
-    from socketify._serve import Features, wsgi_wrapper
-
-    def app(environ, start_response):
-        start_response("200 OK", [])
-        return iter([b"streamed"])
-
-    wrapped = wsgi_wrapper(app, Features(access_log=False, proxy=None, root_path="", limit_concurrency=1))
-    statuses = []
-
-    def start_response(status, headers, exc_info=None):
-        statuses.append(status)
-
-    first = wrapped({}, start_response)
-    second = wrapped({}, start_response)  # the first body is still being sent
-    assert statuses == ["200 OK", "503 Service Unavailable"]
-    assert list(second) == [b"Service Unavailable"]
-    assert list(first) == [b"streamed"]
-    first.close()
-    wrapped({}, start_response).close()
-    assert statuses[-1] == "200 OK"
 
 
 @pytest.mark.parametrize("flag,value", [("--ws-idle-timeout", "961"), ("--ws-max-lifetime", "241")])

@@ -75,6 +75,21 @@ def test_a_bad_pubsub_url_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
+def test_pubsub_url_without_the_redis_package_is_one_line(tmp_path, workers):
+    write_module(tmp_path, "room", ROOM_APP)
+    # A stand-in package first on the path: "import redis" fails as where it is not installed.
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "redis" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'redis'\", name='redis')\n")
+    code, out, err = run_cli(tmp_path, "room:app", "--port", free_port(), "--workers", workers,
+                             "--pubsub-url", "redis://127.0.0.1:1/0")
+    assert code == 1, err
+    assert err.strip().splitlines() == [
+        "socketify: error: --pubsub-url: the Redis pub/sub backplane needs the redis package "
+        "(pip install 'socketify[redis]')"], err
+
+
+@pytest.mark.parametrize("workers", [1, 2])
 def test_an_unreachable_pubsub_url_is_one_line(tmp_path, workers):
     write_module(tmp_path, "room", ROOM_APP)
     url = "redis://127.0.0.1:%d/0" % free_port()  # nothing listens there

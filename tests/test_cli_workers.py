@@ -429,3 +429,86 @@ def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays(cli, appdir)
     workers = server.children()
     assert server.stop() == 0
     assert_all_gone(workers)
+
+
+def test_a_worker_failing_to_start_after_a_good_start_is_retried(cli, appdir):
+    """Only a program that never started stops the supervisor: a worker that
+    cannot start later (its database is down a moment) is tried again while
+    the others serve."""
+    flag = appdir / "broken"
+    write_module(appdir, "flaky", """
+        import os
+        from socketify import App
+        if os.path.exists(%r):
+            raise RuntimeError("cannot start: the database is down")
+        app = App()
+        app.get("/", lambda res, req: res.end(str(os.getpid())))
+    """ % str(flag))
+    port = free_port()
+    server = cli("flaky:app", "--port", port, "-w", "2")
+    first = server.children()
+    flag.write_text("")
+    os.kill(first[0], signal.SIGKILL)
+    assert wait_for(lambda: server.stderr().count("failed to start") >= 2, 15), server.stderr()
+    assert server.proc.poll() is None, server.stderr()
+    assert first[1] in server.children()  # the other worker keeps serving
+    flag.unlink()
+    assert wait_for(lambda: len(server.children()) == 2 and first[0] not in server.children(), 15), \
+        server.stderr()
+    assert wait_for(lambda: pids_seen(port, 10) == set(server.children()), 10)
+    workers = server.children()
+    assert server.stop() == 0
+    assert_all_gone(workers + first)
+
+
+def test_sigterm_to_the_whole_group_still_drains(cli, appdir, tmp_path):
+    """systemd's KillMode=control-group: SIGTERM to the supervisor and to
+    every worker at once; each worker then gets the supervisor's SIGTERM
+    too, and both mean "drain": the request in flight is answered."""
+    started = tmp_path / "started"
+    write_module(appdir, "marked", """
+        import asyncio, os
+        from socketify import App
+
+        app = App()
+
+        @app.get("/slow")
+        async def slow(res, req):
+            open(%r, "w").close()
+            await asyncio.sleep(1)
+            res.end("slow %%d" %% os.getpid())
+    """ % str(started))
+    port = free_port()
+    server = cli("marked:app", "--port", port, "-w", "2")
+    workers = server.children()
+    result = []
+    thread = threading.Thread(target=lambda: result.append(get(port, "/slow", timeout=30)))
+    thread.start()
+    assert wait_for(started.exists, 10)  # the request is in a worker
+    for pid in workers:
+        os.kill(pid, signal.SIGTERM)
+    server.proc.send_signal(signal.SIGTERM)
+    thread.join(30)
+    assert result and result[0].status_code == 200 and result[0].text.startswith("slow"), server.stderr()
+    assert server.proc.wait(15) == 0
+    assert_all_gone(workers)
+
+
+def test_sighup_reads_the_env_file_again(cli, appdir, tmp_path):
+    write_module(appdir, "greeter", """
+        import os
+        from socketify import App
+        app = App()
+        app.get("/", lambda res, req: res.end("%s %s" % (os.environ.get("GREETING"), os.environ.get("KEPT"))))
+    """)
+    env_file = tmp_path / "app.env"
+    env_file.write_text("GREETING=one\nKEPT=from-file\nGONE=soon\n")
+    port = free_port()
+    server = cli("greeter:app", "--port", port, "-w", "2", "--env-file", env_file, env={"KEPT": "real"})
+    assert get(port).text == "one real"  # the real environment wins over the file
+    env_file.write_text("GREETING=two\nKEPT=from-file\n")
+    server.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: {get(port).text for _ in range(8)} == {"two real"}, 20), server.stderr()
+    workers = server.children()
+    assert server.stop() == 0
+    assert_all_gone(workers)
