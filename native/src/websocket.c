@@ -562,17 +562,29 @@ static void topic_changed(sk_app_t *app, const char *topic, size_t len, size_t o
     app->cb.on_topic(app->cb.user, topic, len, new_count != 0);
 }
 
+/* sk_pubsub_subscribe or sk_pubsub_unsubscribe for a WebSocket, after the
+ * publishes queued before it; the counts go to the caller and, when the
+ * topic's local subscribers came or went, to the backplane. */
+static int change_membership(sk_app_t *app, sk_conn_t *conn,
+                             int (*change)(sk_pubsub_t *ps, void *sub, const char *topic,
+                                           size_t len, size_t *old_count, size_t *new_count),
+                             const char *topic, size_t len, size_t *old_count,
+                             size_t *new_count) {
+  sk_ws_drain_publishes(app);
+  size_t before = 0, after = 0;
+  int r = change(app->pubsub, conn, topic, len, &before, &after);
+  if (old_count) *old_count = before;
+  if (new_count) *new_count = after;
+  if (r == 1) topic_changed(app, topic, len, before, after);
+  return r;
+}
+
 int sk_ws_subscribe(sk_app_t *app, sk_res_id_t id, const char *topic, size_t len, size_t *old_count,
                     size_t *new_count) {
   sk_conn_t *conn = live_ws(app, id);
   if (!conn) return SK_ERR_STALE;
   if (!subs_ready(app)) return SK_ERR_NOMEM;
-  sk_ws_drain_publishes(app);
-  size_t before = 0, after = 0;
-  int r = sk_pubsub_subscribe(app->pubsub, conn, topic, len, &before, &after);
-  if (old_count) *old_count = before;
-  if (new_count) *new_count = after;
-  if (r == 1) topic_changed(app, topic, len, before, after);
+  int r = change_membership(app, conn, sk_pubsub_subscribe, topic, len, old_count, new_count);
   return r < 0 ? SK_ERR_NOMEM : r;
 }
 
@@ -581,13 +593,7 @@ int sk_ws_unsubscribe(sk_app_t *app, sk_res_id_t id, const char *topic, size_t l
   sk_conn_t *conn = live_ws(app, id);
   if (!conn) return SK_ERR_STALE;
   if (!app->pubsub) return 0;
-  sk_ws_drain_publishes(app);
-  size_t before = 0, after = 0;
-  int r = sk_pubsub_unsubscribe(app->pubsub, conn, topic, len, &before, &after);
-  if (old_count) *old_count = before;
-  if (new_count) *new_count = after;
-  if (r == 1) topic_changed(app, topic, len, before, after);
-  return r;
+  return change_membership(app, conn, sk_pubsub_unsubscribe, topic, len, old_count, new_count);
 }
 
 int sk_ws_is_subscribed(const sk_app_t *app, sk_res_id_t id, const char *topic, size_t len) {
