@@ -1,6 +1,9 @@
 /* kqueue backend (macOS, BSD). The tick is an EVFILT_TIMER on the same
  * kqueue, so the one backend fd still covers everything. */
-#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
+/* SK_LINT_KQUEUE: `make lint-native` compiles it on Linux too, against a
+ * stand-in <sys/event.h> (native/tests/kqueue_shim), for syntax and warnings. */
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || \
+    defined(SK_LINT_KQUEUE)
 #include "internal.h"
 
 #include <errno.h>

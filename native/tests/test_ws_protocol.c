@@ -650,7 +650,11 @@ static void test_utf8(void) {
   OK8("\xEE\x80\x80");
   OK8("\xF0\x90\x80\x80");
   OK8("\xF4\x8F\xBF\xBF");
+  /* clang-format would put each part of a literal split after a hex escape on a line
+   * of its own: */
+  /* clang-format off */
   OK8("abcdefghijklmnopqrstuvwxyz\xF0\x9F\x98\x80" "0123456789abcdef");
+  /* clang-format on */
   /* the "fail fast" sequences: fail at the offending byte, mid-message */
   BAD8("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64", 12);
   BAD8("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64", 12);
@@ -683,8 +687,10 @@ static void test_utf8(void) {
   BAD8("\xED\xBF\xBF", 1);
   BAD8("\xED\xA0\x80\xED\xB0\x80", 1);
   /* a sequence cut by an ASCII byte, a new lead or a too-early end */
+  /* clang-format off */
   BAD8("\xC2" "A", 1);
   BAD8("\xE1\x80" "A", 2);
+  /* clang-format on */
   BAD8("\xF1\x80\x80\xC2\x80", 3);
   TRUNC8("\xC2");
   TRUNC8("\xE0\xA0");
@@ -797,6 +803,7 @@ static void test_close(void) {
   CHECK(sk_ws_close_parse(NULL, 0, &got, &reason, &rlen) == 0 && got == 1005 && rlen == 0);
   CHECK(sk_ws_close_parse(S("\x03"), &got, NULL, NULL) == 1002);
   CHECK(sk_ws_close_parse(S("\x03\xe8"), &got, &reason, &rlen) == 0 && got == 1000 && rlen == 0);
+  /* clang-format off */
   CHECK(sk_ws_close_parse(S("\x03\xe8" "bye \xC3\xA9"), &got, &reason, &rlen) == 0 &&
         got == 1000 && rlen == 6 && memcmp(reason, "bye \xC3\xA9", 6) == 0);
   CHECK(sk_ws_close_parse(S("\x0f\xa0" "ok"), &got, NULL, NULL) == 0 && got == 4000);
@@ -807,6 +814,7 @@ static void test_close(void) {
   CHECK(sk_ws_close_parse(S("\x03\xed" "\xFF"), &got, NULL, NULL) == 1002);
   CHECK(sk_ws_close_parse(S("\x00\x00"), &got, NULL, NULL) == 1002);
   CHECK(sk_ws_close_parse(S("\x03\xe8" "a"), NULL, NULL, NULL) == 0);
+  /* clang-format on */
 
   /* building: code big-endian, reason cut on a sequence boundary */
   CHECK(sk_ws_close_payload(out, 1000, NULL, 0) == 2 && memcmp(out, "\x03\xe8", 2) == 0);
