@@ -35,7 +35,7 @@ void sk_conn_update_reading(sk_conn_t *conn) {
    * answered; the kernel's window then pushes back on the client. Output
    * never stops the reading of a request body: a handler may wait for the
    * body before it writes more, and the client for us to read it. */
-  int off = conn->exchange.user_paused || conn->transport.peer_eof ||
+  int off = conn->transport.user_paused || conn->transport.peer_eof ||
             conn->transport.in.len + conn->exchange.body.len > SK_MAX_BUFFERED_INPUT ||
             (conn->phase == SK_PHASE_HEAD && sk_out_full(&conn->transport));
   if (conn->phase == SK_PHASE_CLOSING || conn->phase == SK_PHASE_WS) off = conn->transport.peer_eof;
@@ -85,7 +85,7 @@ void sk_conn_close(sk_conn_t *conn, int abort_response) {
 static void reset_for_next_request(sk_conn_t *conn) {
   sk_state_next_request(conn);
   conn->exchange.body_wanted = 0;
-  conn->exchange.user_paused = 0;
+  conn->transport.user_paused = 0;
   sk_buf_free(&conn->exchange.body);
   conn->transport.deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
 }
@@ -259,7 +259,7 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
   conn->exchange.body_wanted = 0;
   conn->exchange.body_last_sent = 0;
   conn->exchange.sent_continue = 0;
-  conn->exchange.user_paused = 0;
+  conn->transport.user_paused = 0;
   conn->exchange.head_request = http->method.len == 4 && memcmp(http->method.data, "HEAD", 4) == 0;
   int keep_alive = http->version_minor == 1
                        ? !(http->flags & SK_REQ_CONNECTION_CLOSE)
@@ -510,7 +510,7 @@ void sk_conn_on_tick(sk_conn_t *conn) {
   }
   if (conn->transport.deadline == 0 || conn->app->loop.now_ticks < conn->transport.deadline) return;
   if (!conn->app->config.close_unanswered && conn->phase == SK_PHASE_REQUEST &&
-      conn->exchange.stage != SK_RES_DONE && conn->transport.backlog.len == 0 && (conn->exchange.body_done || conn->exchange.user_paused)) {
+      conn->exchange.stage != SK_RES_DONE && conn->transport.backlog.len == 0 && (conn->exchange.body_done || conn->transport.user_paused)) {
     /* The client sent what it owes and reads what it gets: the application
      * is working on its answer (a slow query, a quiet stream), and that time
      * is not the client's idleness. */

@@ -204,12 +204,14 @@ typedef struct sk_transport {
   sk_buf_t in;        /* unprocessed input: a partial head or pipelined requests */
   sk_buf_t backlog;   /* output the kernel did not take yet */
   /* Where the owner's mark stands in the app's cork buffer, and whether
-   * everything corked since then is still there (nothing of it left). */
+   * everything corked since then is still there (nothing of it left); a
+   * byte of its own, not a bit: every flush clears it with one store. */
   size_t cork_mark;
-  unsigned cork_mark_intact : 1;
+  uint8_t cork_mark_intact;
   unsigned closed : 1;            /* socket closed, waiting to be freed */
   unsigned broken : 1;            /* a write failed: close at the next iteration */
   unsigned reading_off : 1;       /* EPOLLIN removed (paused or buffer full) */
+  unsigned user_paused : 1;       /* sk_res_pause: the program stopped the reading */
   unsigned write_shut : 1;        /* shutdown(SHUT_WR) done */
   unsigned shut_when_drained : 1; /* shutdown(SHUT_WR) once the output is out */
   unsigned writes_refresh_deadline : 1; /* output restarts the inactivity timer (HTTP) */
@@ -244,7 +246,6 @@ typedef struct sk_exchange {
   unsigned head_request : 1;   /* HEAD: never write a body */
   unsigned keep_alive : 1;     /* the connection survives this response */
   unsigned sent_continue : 1;
-  unsigned user_paused : 1; /* sk_res_pause */
 
   /* response in flight */
   enum sk_res_stage stage;

@@ -76,9 +76,8 @@ void sk_out_flush(sk_app_t *app) {
   size_t len = app->cork_len;
   app->cork_owner = NULL;
   app->cork_len = 0;
-  if (!conn) return;
+  if (!conn || conn->transport.closed || conn->transport.broken) return;
   sk_transport_t *t = &conn->transport;
-  if (t->closed || t->broken) return;
   t->cork_mark_intact = 0; /* what was corked is leaving */
   if (len == 0) {
     if (t->backlog.len == 0) output_drained(conn);

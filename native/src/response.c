@@ -530,7 +530,7 @@ int sk_res_write_continue(sk_app_t *app, sk_res_id_t res) {
 static int set_paused(sk_app_t *app, sk_res_id_t res, int paused) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  conn->exchange.user_paused = paused != 0;
+  conn->transport.user_paused = paused != 0;
   sk_conn_update_reading(conn);
   return SK_OK;
 }
