@@ -94,7 +94,8 @@ static void run_deferred(sk_app_t *app) {
           sk_conn_close(conn, 1);
         } else {
           sk_conn_deliver_body(conn);
-          if (!conn->transport.closed && (conn->phase == SK_PHASE_HEAD || conn->phase == SK_PHASE_WS))
+          if (!conn->transport.closed &&
+              (conn->phase == SK_PHASE_HEAD || conn->phase == SK_PHASE_WS))
             sk_conn_process(conn);
           if (!conn->transport.closed && conn->transport.peer_eof && conn->phase == SK_PHASE_HEAD)
             sk_conn_after_peer_eof(conn);
@@ -320,11 +321,17 @@ int sk_app_listen_fd(sk_app_t *app, int fd) {
   return listen_result(app, add_listener(app, copy, NULL));
 }
 
-int sk_app_listen_errno(const sk_app_t *app) { return app->listen_errno; }
+int sk_app_listen_errno(const sk_app_t *app) {
+  return app->listen_errno;
+}
 
-int sk_app_listen_shared(const sk_app_t *app) { return app->listen_shared; }
+int sk_app_listen_shared(const sk_app_t *app) {
+  return app->listen_shared;
+}
 
-sk_req_t *sk_app_current_request(sk_app_t *app) { return &app->current_request; }
+sk_req_t *sk_app_current_request(sk_app_t *app) {
+  return &app->current_request;
+}
 
 static void close_listeners(sk_app_t *app) {
   while (app->listeners) {
@@ -489,7 +496,8 @@ void sk_app_shutdown(sk_app_t *app) {
         sk_conn_finish_close(conn);
       } else if (conn->transport.in.len == 0 && !sk_socket_has_input(conn->transport.watch.fd)) {
         if (conn->had_request) sk_conn_close(conn, 1);
-        else if (conn->transport.deadline > sk_deadline_in(app, 1)) conn->transport.deadline = sk_deadline_in(app, 1);
+        else if (conn->transport.deadline > sk_deadline_in(app, 1))
+          conn->transport.deadline = sk_deadline_in(app, 1);
       }
     } else if (conn->phase == SK_PHASE_REQUEST) {
       sk_state_no_keep_alive(conn); /* answer the request in flight, then close */

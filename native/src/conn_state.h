@@ -21,12 +21,12 @@ static inline uint64_t sk_conn_id_of(uint32_t serial, uint32_t slot) {
 /* An impossible transition: asserts, or logs and closes the connection. */
 void sk_state_refuse(sk_conn_t *conn, const char *transition);
 
-#define SK_STATE_REQUIRE(condition, transition)    \
-  do {                                             \
-    if (__builtin_expect(!(condition), 0)) {       \
-      sk_state_refuse(conn, transition);           \
-      return;                                      \
-    }                                              \
+#define SK_STATE_REQUIRE(condition, transition)                                                    \
+  do {                                                                                             \
+    if (__builtin_expect(!(condition), 0)) {                                                       \
+      sk_state_refuse(conn, transition);                                                           \
+      return;                                                                                      \
+    }                                                                                              \
   } while (0)
 
 /* A new connection: waiting for a head, keep-alive until told otherwise. */
@@ -66,8 +66,8 @@ static inline void sk_state_head_staged(sk_conn_t *conn) {
 
 /* Response NONE/STATUS -> BODY: the header section left; the body streams. */
 static inline void sk_state_response_started(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST &&
-                       (conn->exchange.stage == SK_RES_NONE || conn->exchange.stage == SK_RES_STATUS),
+  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && (conn->exchange.stage == SK_RES_NONE ||
+                                                       conn->exchange.stage == SK_RES_STATUS),
                    "start a response body");
   conn->exchange.stage = SK_RES_BODY;
 }
@@ -104,7 +104,8 @@ static inline void sk_state_start_closing(sk_conn_t *conn) {
 
 /* REQUEST with nothing written -> WS: the WebSocket gets its own serial. */
 static inline void sk_state_upgraded(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->exchange.stage == SK_RES_NONE, "upgrade");
+  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->exchange.stage == SK_RES_NONE,
+                   "upgrade");
   conn->phase = SK_PHASE_WS;
   conn->exchange.stage = SK_RES_DONE;
   conn->exchange.keep_alive = 0;

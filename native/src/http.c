@@ -75,8 +75,8 @@ void sk_conn_close(sk_conn_t *conn, int abort_response) {
   sk_state_aborted(conn);
   conn->next = app->graveyard;
   app->graveyard = conn;
-  if (abort_response && serial != 0 && conn->exchange.stage != SK_RES_DONE && conn->phase != SK_PHASE_WS &&
-      app->cb.on_aborted)
+  if (abort_response && serial != 0 && conn->exchange.stage != SK_RES_DONE &&
+      conn->phase != SK_PHASE_WS && app->cb.on_aborted)
     app->cb.on_aborted(app->cb.user, sk_conn_id_of(serial, conn->slot));
 }
 
@@ -91,7 +91,8 @@ static void reset_for_next_request(sk_conn_t *conn) {
 }
 
 static void finish_request_if_done(sk_conn_t *conn) {
-  if (conn->phase == SK_PHASE_REQUEST && conn->exchange.body_done && conn->exchange.stage == SK_RES_DONE)
+  if (conn->phase == SK_PHASE_REQUEST && conn->exchange.body_done &&
+      conn->exchange.stage == SK_RES_DONE)
     reset_for_next_request(conn);
 }
 
@@ -117,21 +118,26 @@ static void deliver_body(sk_conn_t *conn, const char *data, size_t len, int last
 
 void sk_conn_deliver_body(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
-  if (!conn->exchange.body_wanted || conn->exchange.stage == SK_RES_DONE || conn->exchange.serial == 0) return;
-  if (conn->exchange.body.len == 0 && (!conn->exchange.body_done || conn->exchange.body_last_sent)) return;
+  if (!conn->exchange.body_wanted || conn->exchange.stage == SK_RES_DONE ||
+      conn->exchange.serial == 0)
+    return;
+  if (conn->exchange.body.len == 0 && (!conn->exchange.body_done || conn->exchange.body_last_sent))
+    return;
   int last = conn->exchange.body_done;
   if (last) conn->exchange.body_last_sent = 1;
   uint64_t id = sk_conn_id_of(conn->exchange.serial, conn->slot);
   /* Python copies the bytes before it returns; the buffer is ours again after. */
   sk_buf_t body = conn->exchange.body;
   conn->exchange.body = (sk_buf_t){0};
-  if (app->cb.on_data) app->cb.on_data(app->cb.user, id, body.data ? body.data : "", body.len, last);
+  if (app->cb.on_data)
+    app->cb.on_data(app->cb.user, id, body.data ? body.data : "", body.len, last);
   sk_buf_free(&body);
 }
 
 static int body_too_large(sk_conn_t *conn, uint64_t more) {
   uint64_t limit = conn->app->config.max_body_size;
-  return limit && (conn->exchange.body_received + more > limit || conn->exchange.body_received + more < more);
+  return limit && (conn->exchange.body_received + more > limit ||
+                   conn->exchange.body_received + more < more);
 }
 
 /* Feeds request-body bytes; returns how many were used. */
@@ -146,8 +152,8 @@ static size_t feed_body(sk_conn_t *conn, const char *data, size_t len) {
   while (!conn->transport.closed && !conn->exchange.body_done) {
     size_t consumed = 0, chunk_len = 0;
     const char *chunk = NULL;
-    int r = sk_chunked_decode(&conn->exchange.chunked, &conn->app->limits, data + pos, len - pos, &consumed,
-                              &chunk, &chunk_len);
+    int r = sk_chunked_decode(&conn->exchange.chunked, &conn->app->limits, data + pos, len - pos,
+                              &consumed, &chunk, &chunk_len);
     pos += consumed;
     if (r == SK_CHUNK_DATA) {
       if (body_too_large(conn, chunk_len)) {
@@ -191,7 +197,9 @@ static int visit_route(void *ctx_ptr, int handler_id, const sk_route_params_t *p
   int taken = app->cb.on_request(app->cb.user, handler_id, id, ctx->req);
   /* A handler that already wrote something owns the response, whatever it
    * said about yielding: a second response must never reach the wire. */
-  if (conn->transport.closed || conn->exchange.serial != ctx->serial || conn->exchange.stage != SK_RES_NONE) return 1;
+  if (conn->transport.closed || conn->exchange.serial != ctx->serial ||
+      conn->exchange.stage != SK_RES_NONE)
+    return 1;
   if (!taken) conn->exchange.upgrade_behavior = 0;
   return taken;
 }
@@ -232,7 +240,8 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   if (!taken && !conn->transport.closed && conn->exchange.serial == ctx.serial)
     taken = sk_router_match(app->router, http->method.data, http->method.len, path, path_len,
                             visit_route, &ctx);
-  if (!taken && !conn->transport.closed && conn->exchange.serial == ctx.serial && conn->exchange.stage == SK_RES_NONE)
+  if (!taken && !conn->transport.closed && conn->exchange.serial == ctx.serial &&
+      conn->exchange.stage == SK_RES_NONE)
     sk_res_write_not_found(conn);
 }
 
@@ -255,16 +264,15 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
   conn->exchange.body_received = 0;
   sk_chunked_init(&conn->exchange.chunked);
   conn->exchange.body_done = http->body_kind == SK_BODY_NONE ||
-                    (http->body_kind == SK_BODY_LENGTH && http->content_length == 0);
+                             (http->body_kind == SK_BODY_LENGTH && http->content_length == 0);
   conn->exchange.body_wanted = 0;
   conn->exchange.body_last_sent = 0;
   conn->exchange.sent_continue = 0;
   conn->transport.user_paused = 0;
   conn->exchange.head_request = http->method.len == 4 && memcmp(http->method.data, "HEAD", 4) == 0;
-  int keep_alive = http->version_minor == 1
-                       ? !(http->flags & SK_REQ_CONNECTION_CLOSE)
-                       : (http->flags & SK_REQ_CONNECTION_KEEP_ALIVE) &&
-                             !(http->flags & SK_REQ_CONNECTION_CLOSE);
+  int keep_alive = http->version_minor == 1 ? !(http->flags & SK_REQ_CONNECTION_CLOSE)
+                                            : (http->flags & SK_REQ_CONNECTION_KEEP_ALIVE) &&
+                                                  !(http->flags & SK_REQ_CONNECTION_CLOSE);
   if (app->shutting_down || conn->transport.peer_eof) keep_alive = 0;
   sk_state_begin_request(conn, keep_alive);
   conn->had_request = 1;
@@ -283,7 +291,8 @@ static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
   }
   uint32_t serial = conn->exchange.serial;
   dispatch(conn, http);
-  if (!conn->transport.closed && conn->exchange.serial == serial && conn->exchange.stage != SK_RES_DONE)
+  if (!conn->transport.closed && conn->exchange.serial == serial &&
+      conn->exchange.stage != SK_RES_DONE)
     remember_pending_line(conn, http);
 }
 
@@ -315,9 +324,7 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
       /* A partial head kept at the start of conn->transport.in was parsed before: parse
        * again only when the new bytes can change the answer. */
       size_t seen = pos == 0 && data == conn->transport.in.data ? conn->exchange.head_seen : 0;
-      if (seen && seen <= len &&
-          !sk_http_head_worth_parsing(data, len, seen, &app->limits))
-        break;
+      if (seen && seen <= len && !sk_http_head_worth_parsing(data, len, seen, &app->limits)) break;
       size_t head_len = 0;
       int r = sk_http_parse_request(data + pos, len - pos, &app->limits, &app->request, &head_len);
       if (r == SK_PARSE_INCOMPLETE) {
@@ -364,7 +371,8 @@ void sk_conn_process(sk_conn_t *conn) {
   if (conn->transport.closed || conn->transport.in.len == 0) return;
   size_t used = process_bytes(conn, conn->transport.in.data, conn->transport.in.len);
   if (!conn->transport.closed) sk_buf_consume(&conn->transport.in, used);
-  if (!conn->transport.closed && conn->transport.peer_eof && conn->phase == SK_PHASE_HEAD) sk_conn_after_peer_eof(conn);
+  if (!conn->transport.closed && conn->transport.peer_eof && conn->phase == SK_PHASE_HEAD)
+    sk_conn_after_peer_eof(conn);
 }
 
 void sk_conn_after_peer_eof(sk_conn_t *conn) {
@@ -413,9 +421,7 @@ static void on_peer_eof(sk_conn_t *conn) {
   if (conn->phase != SK_PHASE_REQUEST) sk_conn_process(conn);
   if (conn->transport.closed) return;
   switch (conn->phase) {
-  case SK_PHASE_HEAD:
-    sk_conn_after_peer_eof(conn);
-    return;
+  case SK_PHASE_HEAD: sk_conn_after_peer_eof(conn); return;
   case SK_PHASE_CLOSING:
     /* Output still queued: output_drained closes once it is out. */
     if (conn->transport.backlog.len == 0 && conn->app->cork_owner != conn) sk_conn_close(conn, 0);
@@ -434,9 +440,7 @@ static void on_peer_eof(sk_conn_t *conn) {
     sk_state_no_keep_alive(conn);
     sk_conn_update_reading(conn);
     return;
-  default:
-    sk_conn_close(conn, 1);
-    return;
+  default: sk_conn_close(conn, 1); return;
   }
 }
 
@@ -495,8 +499,10 @@ static void conn_on_event(sk_watch_t *watch, unsigned events) {
     if (conn->transport.closed) return;
     sk_app_t *app = conn->app;
     if (drained && conn->phase == SK_PHASE_WS) sk_ws_on_drain(conn);
-    else if (drained && conn->exchange.serial && conn->exchange.stage == SK_RES_BODY && app->cb.on_writable)
-      app->cb.on_writable(app->cb.user, sk_conn_id_of(conn->exchange.serial, conn->slot), conn->exchange.write_offset);
+    else if (drained && conn->exchange.serial && conn->exchange.stage == SK_RES_BODY &&
+             app->cb.on_writable)
+      app->cb.on_writable(app->cb.user, sk_conn_id_of(conn->exchange.serial, conn->slot),
+                          conn->exchange.write_offset);
     if (conn->transport.closed) return;
   }
   if (events & (SK_EV_READ | SK_EV_ERROR)) on_readable(conn);
@@ -510,7 +516,8 @@ void sk_conn_on_tick(sk_conn_t *conn) {
   }
   if (conn->transport.deadline == 0 || conn->app->loop.now_ticks < conn->transport.deadline) return;
   if (!conn->app->config.close_unanswered && conn->phase == SK_PHASE_REQUEST &&
-      conn->exchange.stage != SK_RES_DONE && conn->transport.backlog.len == 0 && (conn->exchange.body_done || conn->transport.user_paused)) {
+      conn->exchange.stage != SK_RES_DONE && conn->transport.backlog.len == 0 &&
+      (conn->exchange.body_done || conn->transport.user_paused)) {
     /* The client sent what it owes and reads what it gets: the application
      * is working on its answer (a slow query, a quiet stream), and that time
      * is not the client's idleness. */
@@ -522,7 +529,8 @@ void sk_conn_on_tick(sk_conn_t *conn) {
     conn->transport.deadline = sk_deadline_in(conn->app, 2);
     return;
   }
-  if (conn->phase == SK_PHASE_REQUEST && conn->exchange.stage < SK_RES_BODY && conn->exchange.serial != 0) {
+  if (conn->phase == SK_PHASE_REQUEST && conn->exchange.stage < SK_RES_BODY &&
+      conn->exchange.serial != 0) {
     /* Without this line a handler that forgot to respond is invisible: the
      * client just sees the connection close. */
     sk_app_t *app = conn->app;
@@ -530,12 +538,14 @@ void sk_conn_on_tick(sk_conn_t *conn) {
       sk_app_log(app, SK_LOG_WARNING,
                  "%.*s: no response after %u s (idle_timeout); closing the connection. Did the "
                  "handler forget to call end()?",
-                 (int)conn->exchange.pending_line_len, conn->exchange.pending_line, app->config.idle_timeout_s);
+                 (int)conn->exchange.pending_line_len, conn->exchange.pending_line,
+                 app->config.idle_timeout_s);
     else
       sk_app_log(app, SK_LOG_WARNING,
                  "%.*s: no response, and the request body stopped arriving for %u s "
                  "(idle_timeout); closing the connection",
-                 (int)conn->exchange.pending_line_len, conn->exchange.pending_line, app->config.idle_timeout_s);
+                 (int)conn->exchange.pending_line_len, conn->exchange.pending_line,
+                 app->config.idle_timeout_s);
   }
   sk_conn_close(conn, 1);
 }

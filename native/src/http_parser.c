@@ -243,7 +243,8 @@ static int on_content_length(hdr_state_t *st, sk_http_request_t *out, const char
         FAIL(SK_PARSE_ERR_BAD_REQUEST, "Content-Length too large");
       n = n * 10 + (uint64_t)(*a - '0');
     }
-    if (st->cl_seen && n != st->cl) FAIL(SK_PARSE_ERR_BAD_REQUEST, "conflicting Content-Length values");
+    if (st->cl_seen && n != st->cl)
+      FAIL(SK_PARSE_ERR_BAD_REQUEST, "conflicting Content-Length values");
     st->cl_seen = 1;
     st->cl = n;
   } while (more);
@@ -327,8 +328,7 @@ static int on_field(hdr_state_t *st, sk_http_request_t *out, const char *n, size
     if (st->cl_seen) FAIL(SK_PARSE_ERR_BAD_REQUEST, "both Transfer-Encoding and Content-Length");
     st->te_seen = 1;
     return on_transfer_encoding(st, out, v, vend);
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -352,13 +352,14 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
 #define RL_BYTE()                                                                                  \
   do {                                                                                             \
     if (p == end) return SK_PARSE_INCOMPLETE;                                                      \
-    if ((size_t)(p - start) >= max_rl) FAIL(SK_PARSE_ERR_URI_TOO_LONG, "request line too long");  \
+    if ((size_t)(p - start) >= max_rl) FAIL(SK_PARSE_ERR_URI_TOO_LONG, "request line too long");   \
   } while (0)
 /* Same for the header section, final CRLF included. */
 #define HB_BYTE()                                                                                  \
   do {                                                                                             \
     if (p == end) return SK_PARSE_INCOMPLETE;                                                      \
-    if ((size_t)(p - hs) >= max_hb) FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "header section too large"); \
+    if ((size_t)(p - hs) >= max_hb)                                                                \
+      FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "header section too large");                            \
   } while (0)
 
   /* RFC 9112 §2.2: skip empty lines ahead of the request-line; they count
@@ -419,7 +420,8 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
   for (;;) {
     HB_BYTE();
     if (*p == '\r') break;
-    if (out->header_count == max_count) FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "too many header fields");
+    if (out->header_count == max_count)
+      FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "too many header fields");
     /* A leading SP/HTAB is obs-fold (§5.2) and whitespace before the colon
      * is forbidden (§5.1): both fall out of the token check. */
     name = p;
@@ -654,8 +656,7 @@ int sk_chunked_decode(sk_chunked_t *d, const sk_http_limits_t *limits, const cha
       d->state = CS_DONE;
       *consumed = (size_t)(p + 1 - in);
       return SK_CHUNK_DONE;
-    default:
-      goto fail;
+    default: goto fail;
     }
   }
   *consumed = len;

@@ -82,9 +82,9 @@ int sk_loop_add(sk_loop_t *loop, sk_watch_t *watch, unsigned interest);
 int sk_loop_modify(sk_loop_t *loop, sk_watch_t *watch, unsigned interest);
 void sk_loop_remove(sk_loop_t *loop, sk_watch_t *watch);
 int sk_loop_run_once(sk_loop_t *loop, int timeout_ms); /* events handled, or <0 */
-void sk_loop_wake(sk_loop_t *loop);                   /* make the loop fd readable */
-void sk_loop_set_tick(sk_loop_t *loop, int armed);    /* 1 s timer on/off */
-int sk_loop_watch_outer(sk_loop_t *loop, int fd);     /* fd -1: stop watching */
+void sk_loop_wake(sk_loop_t *loop);                    /* make the loop fd readable */
+void sk_loop_set_tick(sk_loop_t *loop, int armed);     /* 1 s timer on/off */
+int sk_loop_watch_outer(sk_loop_t *loop, int fd);      /* fd -1: stop watching */
 
 /* Backend: the only functions that differ between epoll and kqueue. */
 int sk_backend_init(sk_loop_t *loop);
@@ -142,10 +142,10 @@ enum sk_conn_phase {
 };
 
 enum sk_res_stage {
-  SK_RES_NONE = 0,  /* nothing written */
-  SK_RES_STATUS,    /* status line (and maybe headers) written */
-  SK_RES_BODY,      /* header section finished, body streaming */
-  SK_RES_DONE,      /* response complete */
+  SK_RES_NONE = 0, /* nothing written */
+  SK_RES_STATUS,   /* status line (and maybe headers) written */
+  SK_RES_BODY,     /* header section finished, body streaming */
+  SK_RES_DONE,     /* response complete */
 };
 
 typedef struct sk_conn sk_conn_t;
@@ -208,12 +208,12 @@ typedef struct sk_transport {
    * byte of its own, not a bit: every flush clears it with one store. */
   size_t cork_mark;
   uint8_t cork_mark_intact;
-  unsigned closed : 1;            /* socket closed, waiting to be freed */
-  unsigned broken : 1;            /* a write failed: close at the next iteration */
-  unsigned reading_off : 1;       /* EPOLLIN removed (paused or buffer full) */
-  unsigned user_paused : 1;       /* sk_res_pause: the program stopped the reading */
-  unsigned write_shut : 1;        /* shutdown(SHUT_WR) done */
-  unsigned shut_when_drained : 1; /* shutdown(SHUT_WR) once the output is out */
+  unsigned closed : 1;                  /* socket closed, waiting to be freed */
+  unsigned broken : 1;                  /* a write failed: close at the next iteration */
+  unsigned reading_off : 1;             /* EPOLLIN removed (paused or buffer full) */
+  unsigned user_paused : 1;             /* sk_res_pause: the program stopped the reading */
+  unsigned write_shut : 1;              /* shutdown(SHUT_WR) done */
+  unsigned shut_when_drained : 1;       /* shutdown(SHUT_WR) once the output is out */
   unsigned writes_refresh_deadline : 1; /* output restarts the inactivity timer (HTTP) */
   unsigned peer_eof : 1;                /* the client closed its sending side */
   unsigned tls_read_wants_write : 1;    /* SSL_read needs the socket writable */
@@ -292,9 +292,9 @@ _Static_assert(offsetof(struct sk_conn, transport.watch) == 0,
                "a connection's watch is where the loop's pointer to it points");
 
 typedef struct sk_sni_entry {
-  char *pattern;              /* NULL once removed */
-  struct ssl_ctx_st *ctx;     /* NULL: the app's own certificate */
-  sk_router_t *router;        /* routes for this name, tried first */
+  char *pattern;          /* NULL once removed */
+  struct ssl_ctx_st *ctx; /* NULL: the app's own certificate */
+  sk_router_t *router;    /* routes for this name, tried first */
 } sk_sni_entry_t;
 
 typedef struct sk_proxy_network {
@@ -351,11 +351,11 @@ struct sk_app {
   int dispatching;      /* inside sk_app_poll */
   int user_corked;      /* sk_app_cork depth: writes wait for the uncork */
   int shutting_down;
-  int listen_errno; /* why the last listen failed (0: it did not) */
-  int listen_shared; /* the last listen found another socket listening there */
-  int accept_paused;             /* out of fds: listeners are not polled */
-  uint64_t accept_resume_tick;   /* ...until a connection closes or this tick */
-  long long accept_logged_at;    /* time() of the last "out of fds" line */
+  int listen_errno;            /* why the last listen failed (0: it did not) */
+  int listen_shared;           /* the last listen found another socket listening there */
+  int accept_paused;           /* out of fds: listeners are not polled */
+  uint64_t accept_resume_tick; /* ...until a connection closes or this tick */
+  long long accept_logged_at;  /* time() of the last "out of fds" line */
 
   char *recv_buf;
   char *cork_buf;
@@ -423,9 +423,9 @@ void sk_conn_output_room(sk_conn_t *conn);    /* output fell below the limit aga
 
 /* output.c: corked writes */
 int sk_out_write(sk_conn_t *conn, const char *data, size_t len);
-int sk_out_drain_backlog(sk_conn_t *conn);   /* on writable */
+int sk_out_drain_backlog(sk_conn_t *conn);      /* on writable */
 void sk_out_shut_when_drained(sk_conn_t *conn); /* half-close once the output is out */
-void sk_out_mark_broken(sk_conn_t *conn);    /* the peer is gone: close next iteration */
+void sk_out_mark_broken(sk_conn_t *conn);       /* the peer is gone: close next iteration */
 /* sk_loop_modify for a connection; a refusal is logged and closes it. */
 void sk_out_watch_refused(sk_conn_t *conn);
 static inline void sk_out_watch(sk_conn_t *conn, unsigned interest) {

@@ -97,8 +97,7 @@ int sk_out_write(sk_conn_t *conn, const char *data, size_t len) {
   if (t->broken || len == 0) return SK_OK; /* the peer is gone: nothing to deliver */
   /* HTTP's inactivity timer; a WebSocket's idle timer is websocket.c's (it
    * restarts on receive, or on send only with reset_idle_timeout_on_send). */
-  if (t->writes_refresh_deadline)
-    t->deadline = sk_deadline_in(app, app->config.idle_timeout_s);
+  if (t->writes_refresh_deadline) t->deadline = sk_deadline_in(app, app->config.idle_timeout_s);
   if (t->backlog.len) {
     /* Order matters more than syscalls: queue behind what is already waiting. */
     t->cork_mark_intact = 0;

@@ -88,14 +88,16 @@ struct sk_pubsub {
 
 /* ---- hashing ---------------------------------------------------------- */
 
-static uint64_t rotl(uint64_t x, unsigned b) { return (x << b) | (x >> (64 - b)); }
+static uint64_t rotl(uint64_t x, unsigned b) {
+  return (x << b) | (x >> (64 - b));
+}
 
-#define SIPROUND()                                                                             \
-  do {                                                                                         \
-    v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                                  \
-    v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                                     \
-    v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                                     \
-    v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                                  \
+#define SIPROUND()                                                                                 \
+  do {                                                                                             \
+    v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                                      \
+    v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                                         \
+    v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                                         \
+    v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                                      \
   } while (0)
 
 /* SipHash-1-3 (Aumasson & Bernstein): keyed, so the bucket of a name cannot
@@ -136,7 +138,9 @@ static uint64_t mix64(uint64_t x) {
 static uint64_t hash_topic(const sk_pubsub_t *ps, const char *name, size_t len) {
   return siphash13(ps->k0, ps->k1, (const unsigned char *)name, len);
 }
-static uint64_t hash_ptr(const void *p) { return mix64((uint64_t)(uintptr_t)p); }
+static uint64_t hash_ptr(const void *p) {
+  return mix64((uint64_t)(uintptr_t)p);
+}
 static uint64_t hash_pair(const topic_t *t, const sub_t *s) {
   return mix64((uint64_t)(uintptr_t)t ^ rotl((uint64_t)(uintptr_t)s, 29));
 }
@@ -480,8 +484,7 @@ static int visit_unsubscribe(sk_pubsub_t *ps, member_t *m, void *arg) {
   return 0;
 }
 
-size_t sk_pubsub_unsubscribe_all(sk_pubsub_t *ps, void *handle, sk_pubsub_unsub_fn fn,
-                                 void *ctx) {
+size_t sk_pubsub_unsubscribe_all(sk_pubsub_t *ps, void *handle, sk_pubsub_unsub_fn fn, void *ctx) {
   unsub_visit_t v = {fn, ctx};
   return sub_visit(ps, handle, visit_unsubscribe, &v);
 }
@@ -500,7 +503,9 @@ size_t sk_pubsub_count(const sk_pubsub_t *ps, const char *name, size_t len) {
   return t ? t->list.count : 0;
 }
 
-size_t sk_pubsub_topic_count(const sk_pubsub_t *ps) { return ps->live_topics; }
+size_t sk_pubsub_topic_count(const sk_pubsub_t *ps) {
+  return ps->live_topics;
+}
 
 size_t sk_pubsub_sub_topic_count(const sk_pubsub_t *ps, const void *handle) {
   const sub_t *s = find_sub(ps, handle);

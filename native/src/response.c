@@ -239,7 +239,8 @@ int sk_field_valid(const char *name, size_t name_len, const char *value, size_t 
   for (size_t i = 0; i < name_len; i++)
     if (!is_tchar((unsigned char)name[i])) return 0;
   uint64_t length;
-  if (sk_ascii_ieq(name, name_len, "content-length", 14) && !parse_length(value, value_len, &length))
+  if (sk_ascii_ieq(name, name_len, "content-length", 14) &&
+      !parse_length(value, value_len, &length))
     return 0;
   return valid_field_value(value, value_len);
 }
@@ -358,8 +359,7 @@ static void end_response(sk_conn_t *conn) {
   sk_out_flush_outside_dispatch(app);
 }
 
-int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
-               int close_connection) {
+int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len, int close_connection) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
   if (close_connection) sk_state_no_keep_alive(conn);
@@ -469,8 +469,8 @@ int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
   if (conn->exchange.body_wanted) return SK_OK;
   conn->exchange.body_wanted = 1;
   /* RFC 9110 10.1.1: the client waits for 100 before sending the body. */
-  if ((conn->exchange.req_flags & SK_REQ_EXPECT_CONTINUE) && !conn->exchange.body_done && !conn->exchange.sent_continue &&
-      conn->exchange.stage == SK_RES_NONE) {
+  if ((conn->exchange.req_flags & SK_REQ_EXPECT_CONTINUE) && !conn->exchange.body_done &&
+      !conn->exchange.sent_continue && conn->exchange.stage == SK_RES_NONE) {
     conn->exchange.sent_continue = 1;
     sk_out_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     sk_out_flush_outside_dispatch(app);
@@ -497,9 +497,11 @@ int sk_res_take_body(sk_app_t *app, sk_res_id_t res, char *out, size_t cap, size
   }
   /* Inside the dispatch of its request, a Content-Length body that arrived
    * with the head is still in the input, not yet fed: take it from there. */
-  if (conn->in_dispatch && conn->exchange.dispatch_input && conn->exchange.body_kind == SK_BODY_LENGTH &&
-      conn->exchange.body_received == 0 && conn->exchange.body.len == 0 &&
-      conn->exchange.body_remaining <= conn->exchange.dispatch_input_len - conn->exchange.dispatch_taken) {
+  if (conn->in_dispatch && conn->exchange.dispatch_input &&
+      conn->exchange.body_kind == SK_BODY_LENGTH && conn->exchange.body_received == 0 &&
+      conn->exchange.body.len == 0 &&
+      conn->exchange.body_remaining <=
+          conn->exchange.dispatch_input_len - conn->exchange.dispatch_taken) {
     size_t size = (size_t)conn->exchange.body_remaining;
     *len = size;
     if (size > cap) return SK_RES_BODY_TOO_BIG;
@@ -580,10 +582,8 @@ int sk_res_remote_endpoint(const sk_app_t *app, sk_res_id_t res, char *out, size
   if (n <= 0) return n;
   if ((size_t)n + 2 > cap) return SK_ERR_INVALID;
   uint16_t port = 0; /* network order in both families */
-  if (conn->peer.ss_family == AF_INET)
-    port = ((const struct sockaddr_in *)&conn->peer)->sin_port;
-  else
-    port = ((const struct sockaddr_in6 *)&conn->peer)->sin6_port;
+  if (conn->peer.ss_family == AF_INET) port = ((const struct sockaddr_in *)&conn->peer)->sin_port;
+  else port = ((const struct sockaddr_in6 *)&conn->peer)->sin6_port;
   memcpy(out + n, &port, 2);
   return n + 2;
 }
@@ -644,7 +644,8 @@ int sk_res_write_error_with(sk_conn_t *conn, int status, const char *extra, size
   if (conn->transport.closed) return SK_ERR_STALE;
   sk_app_t *app = conn->app;
   uint32_t serial = conn->exchange.serial;
-  int in_flight = conn->phase == SK_PHASE_REQUEST && serial != 0 && conn->exchange.stage != SK_RES_DONE;
+  int in_flight =
+      conn->phase == SK_PHASE_REQUEST && serial != 0 && conn->exchange.stage != SK_RES_DONE;
   if (in_flight && conn->exchange.stage == SK_RES_BODY) {
     /* Half a response is on the wire: no status can follow it. */
     sk_conn_close(conn, 1);
@@ -656,7 +657,8 @@ int sk_res_write_error_with(sk_conn_t *conn, int status, const char *extra, size
   /* Done already: a canned answer to a body that kept coming after it. */
   if (conn->exchange.stage != SK_RES_DONE) sk_state_response_ended(conn);
   sk_conn_finish_close(conn);
-  if (in_flight && app->cb.on_aborted) app->cb.on_aborted(app->cb.user, sk_conn_id_of(serial, conn->slot));
+  if (in_flight && app->cb.on_aborted)
+    app->cb.on_aborted(app->cb.user, sk_conn_id_of(serial, conn->slot));
   return SK_OK;
 }
 

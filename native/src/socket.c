@@ -129,7 +129,8 @@ int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_por
     errno = EADDRNOTAVAIL;
     return -1;
   }
-  for (struct addrinfo *ai = result; ai && fd < 0; ai = ai->ai_next) fd = bind_and_listen(ai, options, shared);
+  for (struct addrinfo *ai = result; ai && fd < 0; ai = ai->ai_next)
+    fd = bind_and_listen(ai, options, shared);
   freeaddrinfo(result);
   if (fd < 0) return -1;
 done:

@@ -21,10 +21,8 @@ static void set_error(char *err, size_t cap, const char *what, const char *file)
   char reason[256] = "";
   if (code) ERR_error_string_n(code, reason, sizeof reason);
   ERR_clear_error();
-  if (file)
-    snprintf(err, cap, "%s '%s'%s%s", what, file, reason[0] ? ": " : "", reason);
-  else
-    snprintf(err, cap, "%s%s%s", what, reason[0] ? ": " : "", reason);
+  if (file) snprintf(err, cap, "%s '%s'%s%s", what, file, reason[0] ? ": " : "", reason);
+  else snprintf(err, cap, "%s%s%s", what, reason[0] ? ": " : "", reason);
 }
 
 static int passphrase_cb(char *buf, int size, int rwflag, void *userdata) {
@@ -72,8 +70,7 @@ static int pem_key_is_encrypted(const char *path) {
   if (!f) return 0;
   char line[256];
   int encrypted = 0;
-  while (!encrypted && fgets(line, sizeof line, f))
-    encrypted = strstr(line, "ENCRYPTED") != NULL;
+  while (!encrypted && fgets(line, sizeof line, f)) encrypted = strstr(line, "ENCRYPTED") != NULL;
   fclose(f);
   return encrypted;
 }
@@ -83,16 +80,15 @@ static int load_private_key(SSL_CTX *ctx, const char *key, const char *passphras
                             size_t cap) {
   if (!check_readable(key, "private key file", err, cap)) return 0;
   BIO *bio = BIO_new_file(key, "r");
-  EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, (void *)passphrase)
-                       : NULL;
+  EVP_PKEY *pkey =
+      bio ? PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, (void *)passphrase) : NULL;
   if (bio) BIO_free(bio);
   if (!pkey) {
     if (!pem_key_is_encrypted(key))
       set_error(err, cap, "cannot load the private key (not a PEM private key)", key);
     else if (passphrase)
       set_error(err, cap, "cannot decrypt the private key: wrong passphrase", key);
-    else
-      set_error(err, cap, "the private key is encrypted and no passphrase was given", key);
+    else set_error(err, cap, "the private key is encrypted and no passphrase was given", key);
     return 0;
   }
   int ok = SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1;
@@ -277,7 +273,8 @@ static long tls_write(sk_transport_t *t, const char *data, size_t len) {
   return (long)total;
 }
 
-long sk_transport_write(sk_transport_t *t, const char *a, size_t a_len, const char *b, size_t b_len) {
+long sk_transport_write(sk_transport_t *t, const char *a, size_t a_len, const char *b,
+                        size_t b_len) {
   if (!t->ssl) {
     return b_len ? sk_socket_write2(t->watch.fd, a, a_len, b, b_len)
                  : sk_socket_write(t->watch.fd, a, a_len);

@@ -61,8 +61,10 @@ int sk_app_ws_route(sk_app_t *app, const char *pattern, size_t pattern_len,
 
 void sk_ws_behaviors_free(sk_app_t *app) {
   for (size_t i = 0; i < app->ws_behavior_count; i++) {
-    if (app->ws_behaviors[i].shared_deflater) sk_pmd_deflater_destroy(app->ws_behaviors[i].shared_deflater);
-    if (app->ws_behaviors[i].shared_inflater) sk_pmd_inflater_destroy(app->ws_behaviors[i].shared_inflater);
+    if (app->ws_behaviors[i].shared_deflater)
+      sk_pmd_deflater_destroy(app->ws_behaviors[i].shared_deflater);
+    if (app->ws_behaviors[i].shared_inflater)
+      sk_pmd_inflater_destroy(app->ws_behaviors[i].shared_inflater);
   }
   free(app->ws_behaviors);
   app->ws_behaviors = NULL;
@@ -134,7 +136,8 @@ int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key,
   if (!sk_ws_key_valid(key, key_len)) return SK_ERR_INVALID;
   if (!sk_pairs_valid(headers, headers_len, count)) return SK_ERR_INVALID;
   for (size_t i = 0; i < protocol_len; i++)
-    if ((unsigned char)protocol[i] < 0x21 || (unsigned char)protocol[i] > 0x7e) return SK_ERR_INVALID;
+    if ((unsigned char)protocol[i] < 0x21 || (unsigned char)protocol[i] > 0x7e)
+      return SK_ERR_INVALID;
   uint32_t behavior = conn->exchange.upgrade_behavior - 1;
   sk_ws_behavior_t *b = &app->ws_behaviors[behavior];
 
@@ -144,12 +147,12 @@ int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key,
   char negotiated[SK_PMD_RESPONSE_MAX];
   size_t negotiated_len = 0;
   if (b->pmd.enabled && extensions_len &&
-      sk_pmd_negotiate(&b->pmd, extensions, extensions_len, &ws->pmd, negotiated,
-                       sizeof negotiated, &negotiated_len)) {
+      sk_pmd_negotiate(&b->pmd, extensions, extensions_len, &ws->pmd, negotiated, sizeof negotiated,
+                       &negotiated_len)) {
     ws->deflate = 1;
     if (!ws->pmd.client_no_context_takeover || !b->pmd.shared_decompressor) {
-      ws->inflater = sk_pmd_inflater_create(ws->pmd.client_window_bits,
-                                            ws->pmd.client_no_context_takeover);
+      ws->inflater =
+          sk_pmd_inflater_create(ws->pmd.client_window_bits, ws->pmd.client_no_context_takeover);
       if (!ws->inflater) goto nomem;
     }
     if (b->compress_enabled && !b->pmd.shared_compressor) {
@@ -163,8 +166,9 @@ int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key,
     sk_ws_free(ws);
     return SK_ERR_INVALID;
   }
-  static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                             "Connection: Upgrade\r\nSec-WebSocket-Accept: ";
+  static const char head[] =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Accept: ";
   static const char protocol_field[] = "\r\nSec-WebSocket-Protocol: ";
   static const char extensions_field[] = "\r\nSec-WebSocket-Extensions: ";
   sk_out_write(conn, head, sizeof head - 1);
@@ -187,8 +191,8 @@ int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key,
   }
   sk_out_write(conn, "\r\n\r\n", 4);
 
-  sk_ws_parser_init(&ws->parser, b->config.max_payload_length ? b->config.max_payload_length
-                                                               : SK_WS_NO_LIMIT,
+  sk_ws_parser_init(&ws->parser,
+                    b->config.max_payload_length ? b->config.max_payload_length : SK_WS_NO_LIMIT,
                     ws->deflate);
   conn->exchange.ws = ws;
   sk_state_upgraded(conn); /* the WebSocket gets its own id */
@@ -212,7 +216,8 @@ nomem:
 
 static int over_backpressure(const sk_conn_t *conn) {
   const sk_ws_behavior_t *b = behavior_of(conn);
-  size_t buffered = conn->transport.backlog.len + (conn->app->cork_owner == conn ? conn->app->cork_len : 0);
+  size_t buffered =
+      conn->transport.backlog.len + (conn->app->cork_owner == conn ? conn->app->cork_len : 0);
   return b->config.max_backpressure && buffered > b->config.max_backpressure;
 }
 
@@ -245,8 +250,8 @@ static int compress_message(sk_conn_t *conn, const char *data, size_t len) {
   return 1;
 }
 
-static int send_message(sk_conn_t *conn, unsigned opcode, const char *data, size_t len, int compress,
-                        int fin) {
+static int send_message(sk_conn_t *conn, unsigned opcode, const char *data, size_t len,
+                        int compress, int fin) {
   sk_ws_t *ws = conn->exchange.ws;
   sk_ws_behavior_t *b = behavior_of(conn);
   if (ws->close_sent) return SK_WS_SEND_DROPPED;
@@ -299,7 +304,8 @@ static void notify_close(sk_conn_t *conn, unsigned code, const char *reason, siz
   /* Subscription events first: the program still knows the socket then. */
   unsubscribe_all(conn);
   conn->exchange.ws->close_notified = 1;
-  if (app->cb.on_ws_close) app->cb.on_ws_close(app->cb.user, ws_id(conn), (int)code, reason, reason_len);
+  if (app->cb.on_ws_close)
+    app->cb.on_ws_close(app->cb.user, ws_id(conn), (int)code, reason, reason_len);
 }
 
 /* Send our close frame and wait (briefly) for the client's. */
@@ -383,7 +389,8 @@ static int finish_data_message(sk_conn_t *conn, const char *direct, size_t direc
     if (r != SK_PMD_OK) return (unsigned)-r;
     data = ws->inflated.data;
     len = ws->inflated.len;
-    if (opcode == SK_WS_OP_TEXT && !sk_utf8_valid(data ? data : "", len)) return SK_WS_CLOSE_INVALID_DATA;
+    if (opcode == SK_WS_OP_TEXT && !sk_utf8_valid(data ? data : "", len))
+      return SK_WS_CLOSE_INVALID_DATA;
   } else if (opcode == SK_WS_OP_TEXT && !sk_utf8_finish(&ws->utf8)) {
     return SK_WS_CLOSE_INVALID_DATA;
   }
@@ -468,10 +475,12 @@ size_t sk_ws_process(sk_conn_t *conn, char *data, size_t len) {
           ws->direct_len = chunk_len;
         } else {
           if (ws->direct) {
-            if (sk_buf_append(&ws->message, ws->direct, ws->direct_len) != SK_OK) fail = SK_WS_CLOSE_INTERNAL;
+            if (sk_buf_append(&ws->message, ws->direct, ws->direct_len) != SK_OK)
+              fail = SK_WS_CLOSE_INTERNAL;
             ws->direct = NULL;
           }
-          if (!fail && sk_buf_append(&ws->message, chunk, chunk_len) != SK_OK) fail = SK_WS_CLOSE_INTERNAL;
+          if (!fail && sk_buf_append(&ws->message, chunk, chunk_len) != SK_OK)
+            fail = SK_WS_CLOSE_INTERNAL;
         }
       }
     } else if (r == SK_WS_FRAME_END) {
@@ -528,7 +537,8 @@ void sk_ws_on_drain(sk_conn_t *conn) {
 }
 
 void sk_ws_shutdown(sk_conn_t *conn) {
-  if (conn->exchange.ws && !conn->exchange.ws->close_sent) sk_ws_fail(conn, SK_WS_CLOSE_GOING_AWAY, 1);
+  if (conn->exchange.ws && !conn->exchange.ws->close_sent)
+    sk_ws_fail(conn, SK_WS_CLOSE_GOING_AWAY, 1);
 }
 
 /* ---- introspection ---- */
@@ -552,7 +562,9 @@ static int subs_ready(sk_app_t *app) {
   return app->pubsub != NULL;
 }
 
-void sk_app_report_topics(sk_app_t *app, int on) { app->report_topics = on != 0; }
+void sk_app_report_topics(sk_app_t *app, int on) {
+  app->report_topics = on != 0;
+}
 
 /* Tell the backplane when a topic gains its first or loses its last local
  * subscriber; nothing to do (one test) when no backplane is attached. */
@@ -568,8 +580,7 @@ static void topic_changed(sk_app_t *app, const char *topic, size_t len, size_t o
 static int change_membership(sk_app_t *app, sk_conn_t *conn,
                              int (*change)(sk_pubsub_t *ps, void *sub, const char *topic,
                                            size_t len, size_t *old_count, size_t *new_count),
-                             const char *topic, size_t len, size_t *old_count,
-                             size_t *new_count) {
+                             const char *topic, size_t len, size_t *old_count, size_t *new_count) {
   sk_ws_drain_publishes(app);
   size_t before = 0, after = 0;
   int r = change(app->pubsub, conn, topic, len, &before, &after);

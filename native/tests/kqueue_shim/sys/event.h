@@ -12,7 +12,7 @@ struct kevent {
   int16_t filter;  /* EVFILT_* */
   uint16_t flags;  /* EV_* */
   uint32_t fflags;
-  intptr_t data;   /* EVFILT_TIMER: expirations since the last report */
+  intptr_t data; /* EVFILT_TIMER: expirations since the last report */
   void *udata;
 };
 
@@ -24,15 +24,15 @@ struct kevent {
 #define EV_DELETE 0x0002
 #define EV_ERROR 0x4000
 
-#define EV_SET(kevp, a, b, c, d, e, f) \
-  do {                                 \
-    struct kevent *ev_ = (kevp);       \
-    ev_->ident = (uintptr_t)(a);       \
-    ev_->filter = (int16_t)(b);        \
-    ev_->flags = (uint16_t)(c);        \
-    ev_->fflags = (uint32_t)(d);       \
-    ev_->data = (intptr_t)(e);         \
-    ev_->udata = (f);                  \
+#define EV_SET(kevp, a, b, c, d, e, f)                                                             \
+  do {                                                                                             \
+    struct kevent *ev_ = (kevp);                                                                   \
+    ev_->ident = (uintptr_t)(a);                                                                   \
+    ev_->filter = (int16_t)(b);                                                                    \
+    ev_->flags = (uint16_t)(c);                                                                    \
+    ev_->fflags = (uint32_t)(d);                                                                   \
+    ev_->data = (intptr_t)(e);                                                                     \
+    ev_->udata = (f);                                                                              \
   } while (0)
 
 int kqueue(void);
