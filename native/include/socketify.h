@@ -25,15 +25,15 @@ typedef uint64_t sk_res_id_t;
 #define SK_ERR_STATE (-2)   /* call out of order (e.g. a header after the body began) */
 #define SK_ERR_INVALID (-3) /* bad argument (CR/LF in a header, bad status line...) */
 #define SK_ERR_NOMEM (-4)
-#define SK_ERR_SYSTEM (-5) /* an OS call failed; errno says why */
+#define SK_ERR_SYSTEM (-5)    /* an OS call failed; errno says why */
 #define SK_RES_BODY_TOO_BIG 1 /* sk_res_take_body: a bigger buffer is needed */
-#define SK_ERR_BUSY (-6)   /* sk_app_poll called from inside a callback */
+#define SK_ERR_BUSY (-6)      /* sk_app_poll called from inside a callback */
 
 /* sk_res_state() bits */
-#define SK_RES_VALID 0x01         /* the id names a live, unfinished response */
-#define SK_RES_HEADERS_SENT 0x02  /* the status line was written */
-#define SK_RES_BODY_STARTED 0x04  /* the header section was finished */
-#define SK_RES_WRITABLE 0x08      /* nothing is waiting in the send buffer */
+#define SK_RES_VALID 0x01        /* the id names a live, unfinished response */
+#define SK_RES_HEADERS_SENT 0x02 /* the status line was written */
+#define SK_RES_BODY_STARTED 0x04 /* the header section was finished */
+#define SK_RES_WRITABLE 0x08     /* nothing is waiting in the send buffer */
 
 /* on_log levels (the values of Python's logging levels) */
 #define SK_LOG_WARNING 30
@@ -186,8 +186,7 @@ int sk_app_add_server_name(sk_app_t *app, const char *pattern, const sk_tls_opti
                            char *err, size_t err_cap);
 int sk_app_remove_server_name(sk_app_t *app, const char *pattern);
 int sk_app_route_server_name(sk_app_t *app, const char *pattern, const char *method,
-                             size_t method_len, const char *path, size_t path_len,
-                             int handler_id);
+                             size_t method_len, const char *path, size_t path_len, int handler_id);
 
 /* ---- request (valid only inside on_request) ---- */
 /* The request on_request is given: the same address for the app's lifetime,
@@ -241,8 +240,7 @@ int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t
 int sk_res_discard_head(sk_app_t *app, sk_res_id_t res);
 /* A body chunk; without a Content-Length header the body is sent chunked. */
 int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len);
-int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
-               int close_connection);
+int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len, int close_connection);
 int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection);
 /* Status, Content-Type and body in one call (status/content_type may be NULL). */
 int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
@@ -286,8 +284,7 @@ uint64_t sk_res_write_offset(const sk_app_t *app, sk_res_id_t res);
 size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res);
 /* Peer address as text ("127.0.0.1", "::1") or raw bytes (4 or 16); returns
  * the length written, 0 for a UNIX socket, or a negative status. */
-int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
-                          int as_text);
+int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap, int as_text);
 /* The peer's raw address (4 or 16 bytes) followed by its port (2 bytes, big
  * endian) in one call; returns 6 or 18, 0 for a UNIX socket, or a negative status. */
 int sk_res_remote_endpoint(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap);
@@ -325,8 +322,8 @@ int sk_ws_close(sk_app_t *app, sk_res_id_t ws);
 size_t sk_ws_buffered_amount(const sk_app_t *app, sk_res_id_t ws);
 int sk_ws_remote_address(const sk_app_t *app, sk_res_id_t ws, char *out, size_t cap, int as_text);
 /* 1 newly (un)subscribed, 0 no change, negative status. */
-int sk_ws_subscribe(sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len,
-                    size_t *old_count, size_t *new_count);
+int sk_ws_subscribe(sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len, size_t *old_count,
+                    size_t *new_count);
 int sk_ws_unsubscribe(sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len,
                       size_t *old_count, size_t *new_count);
 int sk_ws_is_subscribed(const sk_app_t *app, sk_res_id_t ws, const char *topic, size_t len);
@@ -334,8 +331,8 @@ int sk_ws_is_subscribed(const sk_app_t *app, sk_res_id_t ws, const char *topic, 
 size_t sk_ws_topics_pack(sk_app_t *app, sk_res_id_t ws, char *out, size_t cap);
 /* Queues a message for every subscriber (delivered at the end of the loop
  * iteration, in order). Returns 1 if anyone is subscribed, 0 if not. */
-int sk_app_publish(sk_app_t *app, const char *topic, size_t topic_len, const char *data,
-                   size_t len, int opcode, int compress);
+int sk_app_publish(sk_app_t *app, const char *topic, size_t topic_len, const char *data, size_t len,
+                   int opcode, int compress);
 size_t sk_app_num_subscribers(const sk_app_t *app, const char *topic, size_t len);
 /* Report topics becoming non-empty/empty through on_topic (off by default). */
 void sk_app_report_topics(sk_app_t *app, int on);

@@ -63,7 +63,7 @@ sk_conn_t *sk_app_lookup(const sk_app_t *app, sk_res_id_t res) {
   uint32_t serial = (uint32_t)(res >> 32);
   if (serial == 0 || slot >= app->slot_cap) return NULL;
   sk_conn_t *conn = app->slots[slot];
-  if (!conn || conn->closed || conn->serial != serial) return NULL;
+  if (!conn || conn->transport.closed || conn->exchange.serial != serial) return NULL;
   return conn;
 }
 
@@ -73,7 +73,7 @@ uint32_t sk_app_next_serial(sk_app_t *app) {
 }
 
 void sk_app_defer(sk_app_t *app, sk_conn_t *conn) {
-  if (conn->deferred || conn->closed) return;
+  if (conn->deferred || conn->transport.closed) return;
   conn->deferred = 1;
   conn->deferred_next = app->deferred;
   app->deferred = conn;
@@ -89,16 +89,17 @@ static void run_deferred(sk_app_t *app) {
       sk_conn_t *next = conn->deferred_next;
       conn->deferred = 0;
       conn->deferred_next = NULL;
-      if (!conn->closed) {
-        if (conn->broken) {
+      if (!conn->transport.closed) {
+        if (conn->transport.broken) {
           sk_conn_close(conn, 1);
         } else {
           sk_conn_deliver_body(conn);
-          if (!conn->closed && (conn->phase == SK_PHASE_HEAD || conn->phase == SK_PHASE_WS))
+          if (!conn->transport.closed &&
+              (conn->phase == SK_PHASE_HEAD || conn->phase == SK_PHASE_WS))
             sk_conn_process(conn);
-          if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD)
+          if (!conn->transport.closed && conn->transport.peer_eof && conn->phase == SK_PHASE_HEAD)
             sk_conn_after_peer_eof(conn);
-          if (!conn->closed) sk_conn_update_reading(conn);
+          if (!conn->transport.closed) sk_conn_update_reading(conn);
         }
       }
       conn = next;
@@ -112,11 +113,11 @@ static void free_graveyard(sk_app_t *app) {
     sk_conn_t *conn = app->graveyard;
     if (conn->deferred) break; /* still referenced by the deferred list */
     app->graveyard = conn->next;
-    sk_ws_free(conn->ws);
-    sk_buf_free(&conn->in);
-    sk_buf_free(&conn->backlog);
-    sk_buf_free(&conn->body);
-    sk_buf_free(&conn->head);
+    sk_ws_free(conn->exchange.ws);
+    sk_buf_free(&conn->transport.in);
+    sk_buf_free(&conn->transport.backlog);
+    sk_buf_free(&conn->exchange.body);
+    sk_buf_free(&conn->exchange.head);
     free(conn);
   }
 }
@@ -245,8 +246,8 @@ static void on_accept(sk_watch_t *watch, unsigned events) {
       sk_socket_close(fd);
       return;
     }
-    if (app->tls_ctx && sk_tls_attach(conn, app->tls_ctx) != SK_OK) {
-      sk_loop_remove(&app->loop, &conn->watch);
+    if (app->tls_ctx && sk_tls_attach(&conn->transport, app->tls_ctx, conn) != SK_OK) {
+      sk_loop_remove(&app->loop, &conn->transport.watch);
       sk_socket_close(fd);
       free(conn);
       return;
@@ -320,11 +321,17 @@ int sk_app_listen_fd(sk_app_t *app, int fd) {
   return listen_result(app, add_listener(app, copy, NULL));
 }
 
-int sk_app_listen_errno(const sk_app_t *app) { return app->listen_errno; }
+int sk_app_listen_errno(const sk_app_t *app) {
+  return app->listen_errno;
+}
 
-int sk_app_listen_shared(const sk_app_t *app) { return app->listen_shared; }
+int sk_app_listen_shared(const sk_app_t *app) {
+  return app->listen_shared;
+}
 
-sk_req_t *sk_app_current_request(sk_app_t *app) { return &app->current_request; }
+sk_req_t *sk_app_current_request(sk_app_t *app) {
+  return &app->current_request;
+}
 
 static void close_listeners(sk_app_t *app) {
   while (app->listeners) {
@@ -485,11 +492,12 @@ void sk_app_shutdown(sk_app_t *app) {
        * its bytes waiting in the kernel) is answered, with Connection: close;
        * so is the first request of a connection accepted just before, which
        * gets a short grace to send it. */
-      if (conn->backlog.len) {
+      if (conn->transport.backlog.len) {
         sk_conn_finish_close(conn);
-      } else if (conn->in.len == 0 && !sk_socket_has_input(conn->watch.fd)) {
+      } else if (conn->transport.in.len == 0 && !sk_socket_has_input(conn->transport.watch.fd)) {
         if (conn->had_request) sk_conn_close(conn, 1);
-        else if (conn->deadline > sk_deadline_in(app, 1)) conn->deadline = sk_deadline_in(app, 1);
+        else if (conn->transport.deadline > sk_deadline_in(app, 1))
+          conn->transport.deadline = sk_deadline_in(app, 1);
       }
     } else if (conn->phase == SK_PHASE_REQUEST) {
       sk_state_no_keep_alive(conn); /* answer the request in flight, then close */

@@ -9,7 +9,7 @@
 void sk_state_refuse(sk_conn_t *conn, const char *transition) {
   sk_app_log(conn->app, SK_LOG_ERROR,
              "internal error: connection in phase %d, response stage %d cannot %s; closing it",
-             (int)conn->phase, (int)conn->stage, transition);
+             (int)conn->phase, (int)conn->exchange.stage, transition);
   assert(!"impossible connection state transition");
   sk_out_mark_broken(conn); /* closed at the next loop iteration */
 }

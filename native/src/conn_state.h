@@ -21,109 +21,110 @@ static inline uint64_t sk_conn_id_of(uint32_t serial, uint32_t slot) {
 /* An impossible transition: asserts, or logs and closes the connection. */
 void sk_state_refuse(sk_conn_t *conn, const char *transition);
 
-#define SK_STATE_REQUIRE(condition, transition)    \
-  do {                                             \
-    if (__builtin_expect(!(condition), 0)) {       \
-      sk_state_refuse(conn, transition);           \
-      return;                                      \
-    }                                              \
+#define SK_STATE_REQUIRE(condition, transition)                                                    \
+  do {                                                                                             \
+    if (__builtin_expect(!(condition), 0)) {                                                       \
+      sk_state_refuse(conn, transition);                                                           \
+      return;                                                                                      \
+    }                                                                                              \
   } while (0)
 
 /* A new connection: waiting for a head, keep-alive until told otherwise. */
 static inline void sk_state_open(sk_conn_t *conn) {
   conn->phase = SK_PHASE_HEAD;
-  conn->stage = SK_RES_NONE;
-  conn->serial = 0;
-  conn->keep_alive = 1;
-  conn->writes_refresh_deadline = 1;
+  conn->exchange.stage = SK_RES_NONE;
+  conn->exchange.serial = 0;
+  conn->exchange.keep_alive = 1;
+  conn->transport.writes_refresh_deadline = 1;
 }
 
 /* HEAD -> REQUEST: a parsed head; the response gets a fresh serial. */
 static inline void sk_state_begin_request(sk_conn_t *conn, int keep_alive) {
   SK_STATE_REQUIRE(conn->phase == SK_PHASE_HEAD, "begin a request");
   conn->phase = SK_PHASE_REQUEST;
-  conn->stage = SK_RES_NONE;
-  conn->keep_alive = keep_alive != 0;
-  conn->keep_alive_before_head = conn->keep_alive;
-  conn->serial = sk_app_next_serial(conn->app);
+  conn->exchange.stage = SK_RES_NONE;
+  conn->exchange.keep_alive = keep_alive != 0;
+  conn->exchange.keep_alive_before_head = conn->exchange.keep_alive;
+  conn->exchange.serial = sk_app_next_serial(conn->app);
 }
 
 /* REQUEST with its response done -> HEAD: ready for the next request. */
 static inline void sk_state_next_request(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->stage == SK_RES_DONE,
+  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->exchange.stage == SK_RES_DONE,
                    "take the next request");
   conn->phase = SK_PHASE_HEAD;
-  conn->stage = SK_RES_NONE;
-  conn->serial = 0;
+  conn->exchange.stage = SK_RES_NONE;
+  conn->exchange.serial = 0;
 }
 
 /* Response NONE -> STATUS: a status line is staged. */
 static inline void sk_state_head_staged(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->stage == SK_RES_NONE,
+  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->exchange.stage == SK_RES_NONE,
                    "stage a status line");
-  conn->stage = SK_RES_STATUS;
+  conn->exchange.stage = SK_RES_STATUS;
 }
 
 /* Response NONE/STATUS -> BODY: the header section left; the body streams. */
 static inline void sk_state_response_started(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST &&
-                       (conn->stage == SK_RES_NONE || conn->stage == SK_RES_STATUS),
+  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && (conn->exchange.stage == SK_RES_NONE ||
+                                                       conn->exchange.stage == SK_RES_STATUS),
                    "start a response body");
-  conn->stage = SK_RES_BODY;
+  conn->exchange.stage = SK_RES_BODY;
 }
 
 /* Response back to NONE: the staged head (and corked body) was taken back;
  * keep-alive is what the request asked for again. */
 static inline void sk_state_head_discarded(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->stage != SK_RES_DONE,
+  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->exchange.stage != SK_RES_DONE,
                    "discard a head");
-  conn->stage = SK_RES_NONE;
-  conn->keep_alive = conn->keep_alive_before_head;
+  conn->exchange.stage = SK_RES_NONE;
+  conn->exchange.keep_alive = conn->exchange.keep_alive_before_head;
 }
 
 /* Response -> DONE: its id is dead from now on. In HEAD the core answers a
  * head it refused (400, 408, 431...). */
 static inline void sk_state_response_ended(sk_conn_t *conn) {
   SK_STATE_REQUIRE((conn->phase == SK_PHASE_REQUEST || conn->phase == SK_PHASE_HEAD) &&
-                       conn->stage != SK_RES_DONE,
+                       conn->exchange.stage != SK_RES_DONE,
                    "end a response");
-  conn->stage = SK_RES_DONE;
-  conn->serial = 0;
+  conn->exchange.stage = SK_RES_DONE;
+  conn->exchange.serial = 0;
 }
 
 /* The connection will not carry another request after this response. */
 static inline void sk_state_no_keep_alive(sk_conn_t *conn) {
-  conn->keep_alive = 0;
+  conn->exchange.keep_alive = 0;
 }
 
 /* Any phase -> CLOSING: what is queued goes out, then the write side shuts. */
 static inline void sk_state_start_closing(sk_conn_t *conn) {
   conn->phase = SK_PHASE_CLOSING;
-  conn->keep_alive = 0;
+  conn->exchange.keep_alive = 0;
 }
 
 /* REQUEST with nothing written -> WS: the WebSocket gets its own serial. */
 static inline void sk_state_upgraded(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->stage == SK_RES_NONE, "upgrade");
+  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->exchange.stage == SK_RES_NONE,
+                   "upgrade");
   conn->phase = SK_PHASE_WS;
-  conn->stage = SK_RES_DONE;
-  conn->keep_alive = 0;
+  conn->exchange.stage = SK_RES_DONE;
+  conn->exchange.keep_alive = 0;
   /* A WebSocket's idle timer is websocket.c's: it restarts on receive, or on
    * send only with reset_idle_timeout_on_send. */
-  conn->writes_refresh_deadline = 0;
-  conn->serial = sk_app_next_serial(conn->app);
+  conn->transport.writes_refresh_deadline = 0;
+  conn->exchange.serial = sk_app_next_serial(conn->app);
 }
 
 /* WS: the WebSocket's id is retired (the program ended it); the socket stays
  * open for the close handshake. */
 static inline void sk_state_ws_id_retired(sk_conn_t *conn) {
   SK_STATE_REQUIRE(conn->phase == SK_PHASE_WS, "retire a WebSocket id");
-  conn->serial = sk_app_next_serial(conn->app);
+  conn->exchange.serial = sk_app_next_serial(conn->app);
 }
 
 /* The connection is going away: no id reaches it any more. */
 static inline void sk_state_aborted(sk_conn_t *conn) {
-  conn->serial = 0;
+  conn->exchange.serial = 0;
 }
 
 #undef SK_STATE_REQUIRE

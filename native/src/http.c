@@ -14,53 +14,49 @@ sk_conn_t *sk_conn_create(sk_app_t *app, int fd, const struct sockaddr_storage *
   sk_conn_t *conn = calloc(1, sizeof *conn);
   if (!conn) return NULL;
   conn->app = app;
-  conn->watch.fd = fd;
-  conn->watch.on_event = conn_on_event;
+  conn->transport.watch.fd = fd;
+  conn->transport.watch.on_event = conn_on_event;
   sk_state_open(conn);
   conn->peer = *peer;
   conn->peer_len = peer_len;
-  conn->deadline = sk_deadline_in(conn->app, app->config.header_timeout_s);
-  if (sk_loop_add(&app->loop, &conn->watch, SK_EV_READ) != SK_OK) {
+  conn->transport.deadline = sk_deadline_in(conn->app, app->config.header_timeout_s);
+  if (sk_loop_add(&app->loop, &conn->transport.watch, SK_EV_READ) != SK_OK) {
     free(conn);
     return NULL;
   }
   return conn;
 }
 
-int sk_conn_output_full(const sk_conn_t *conn) {
-  return conn->backlog.len > SK_MAX_BUFFERED_OUTPUT;
-}
-
 void sk_conn_update_reading(sk_conn_t *conn) {
-  if (conn->closed) return;
+  if (conn->transport.closed) return;
   /* Stop reading while the application asked us to, while the client has
    * already closed its side, while too much of its input is waiting on a
    * slow handler, or, between requests, while it does not read what we
    * answered; the kernel's window then pushes back on the client. Output
    * never stops the reading of a request body: a handler may wait for the
    * body before it writes more, and the client for us to read it. */
-  int off = conn->user_paused || conn->peer_eof ||
-            conn->in.len + conn->body.len > SK_MAX_BUFFERED_INPUT ||
-            (conn->phase == SK_PHASE_HEAD && sk_conn_output_full(conn));
-  if (conn->phase == SK_PHASE_CLOSING || conn->phase == SK_PHASE_WS) off = conn->peer_eof;
-  unsigned interest = conn->watch.interest;
+  int off = conn->transport.user_paused || conn->transport.peer_eof ||
+            conn->transport.in.len + conn->exchange.body.len > SK_MAX_BUFFERED_INPUT ||
+            (conn->phase == SK_PHASE_HEAD && sk_out_full(&conn->transport));
+  if (conn->phase == SK_PHASE_CLOSING || conn->phase == SK_PHASE_WS) off = conn->transport.peer_eof;
+  unsigned interest = conn->transport.watch.interest;
   interest = off ? (interest & ~SK_EV_READ) : (interest | SK_EV_READ);
-  conn->reading_off = off;
+  conn->transport.reading_off = off;
   sk_out_watch(conn, interest);
 }
 
 void sk_conn_close(sk_conn_t *conn, int abort_response) {
-  if (conn->closed) return;
+  if (conn->transport.closed) return;
   sk_app_t *app = conn->app;
-  conn->closed = 1;
+  conn->transport.closed = 1;
   if (app->cork_owner == conn) {
     app->cork_owner = NULL;
     app->cork_len = 0;
   }
-  sk_loop_remove(&app->loop, &conn->watch);
-  sk_tls_detach(conn);
-  sk_socket_close(conn->watch.fd);
-  conn->watch.fd = -1;
+  sk_loop_remove(&app->loop, &conn->transport.watch);
+  sk_tls_detach(&conn->transport);
+  sk_socket_close(conn->transport.watch.fd);
+  conn->transport.watch.fd = -1;
 
   /* Unlink and release the slot first, so the id is stale before Python hears
    * of the abort. */
@@ -75,12 +71,12 @@ void sk_conn_close(sk_conn_t *conn, int abort_response) {
   sk_app_resume_accepting(app); /* its fd is free again */
 
   sk_ws_on_conn_close(conn);
-  uint32_t serial = conn->serial;
+  uint32_t serial = conn->exchange.serial;
   sk_state_aborted(conn);
   conn->next = app->graveyard;
   app->graveyard = conn;
-  if (abort_response && serial != 0 && conn->stage != SK_RES_DONE && conn->phase != SK_PHASE_WS &&
-      app->cb.on_aborted)
+  if (abort_response && serial != 0 && conn->exchange.stage != SK_RES_DONE &&
+      conn->phase != SK_PHASE_WS && app->cb.on_aborted)
     app->cb.on_aborted(app->cb.user, sk_conn_id_of(serial, conn->slot));
 }
 
@@ -88,70 +84,76 @@ void sk_conn_close(sk_conn_t *conn, int abort_response) {
 
 static void reset_for_next_request(sk_conn_t *conn) {
   sk_state_next_request(conn);
-  conn->body_wanted = 0;
-  conn->user_paused = 0;
-  sk_buf_free(&conn->body);
-  conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
+  conn->exchange.body_wanted = 0;
+  conn->transport.user_paused = 0;
+  sk_buf_free(&conn->exchange.body);
+  conn->transport.deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
 }
 
 static void finish_request_if_done(sk_conn_t *conn) {
-  if (conn->phase == SK_PHASE_REQUEST && conn->body_done && conn->stage == SK_RES_DONE)
+  if (conn->phase == SK_PHASE_REQUEST && conn->exchange.body_done &&
+      conn->exchange.stage == SK_RES_DONE)
     reset_for_next_request(conn);
 }
 
 /* Hand body bytes to the application, or keep them until it asks. */
 static void deliver_body(sk_conn_t *conn, const char *data, size_t len, int last) {
   sk_app_t *app = conn->app;
-  conn->body_received += len;
-  if (last) conn->body_done = 1;
-  if (conn->stage == SK_RES_DONE) {
+  conn->exchange.body_received += len;
+  if (last) conn->exchange.body_done = 1;
+  if (conn->exchange.stage == SK_RES_DONE) {
     finish_request_if_done(conn); /* the response ended: the rest is discarded */
     return;
   }
-  if (!conn->body_wanted || conn->body.len) {
-    if (sk_buf_append(&conn->body, data, len) != SK_OK) sk_conn_close(conn, 1);
-    if (conn->body_wanted) sk_app_defer(app, conn);
+  if (!conn->exchange.body_wanted || conn->exchange.body.len) {
+    if (sk_buf_append(&conn->exchange.body, data, len) != SK_OK) sk_conn_close(conn, 1);
+    if (conn->exchange.body_wanted) sk_app_defer(app, conn);
     return;
   }
   if (len == 0 && !last) return;
-  if (last) conn->body_last_sent = 1;
-  uint64_t id = sk_conn_id_of(conn->serial, conn->slot);
+  if (last) conn->exchange.body_last_sent = 1;
+  uint64_t id = sk_conn_id_of(conn->exchange.serial, conn->slot);
   if (app->cb.on_data) app->cb.on_data(app->cb.user, id, data, len, last);
 }
 
 void sk_conn_deliver_body(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
-  if (!conn->body_wanted || conn->stage == SK_RES_DONE || conn->serial == 0) return;
-  if (conn->body.len == 0 && (!conn->body_done || conn->body_last_sent)) return;
-  int last = conn->body_done;
-  if (last) conn->body_last_sent = 1;
-  uint64_t id = sk_conn_id_of(conn->serial, conn->slot);
+  if (!conn->exchange.body_wanted || conn->exchange.stage == SK_RES_DONE ||
+      conn->exchange.serial == 0)
+    return;
+  if (conn->exchange.body.len == 0 && (!conn->exchange.body_done || conn->exchange.body_last_sent))
+    return;
+  int last = conn->exchange.body_done;
+  if (last) conn->exchange.body_last_sent = 1;
+  uint64_t id = sk_conn_id_of(conn->exchange.serial, conn->slot);
   /* Python copies the bytes before it returns; the buffer is ours again after. */
-  sk_buf_t body = conn->body;
-  conn->body = (sk_buf_t){0};
-  if (app->cb.on_data) app->cb.on_data(app->cb.user, id, body.data ? body.data : "", body.len, last);
+  sk_buf_t body = conn->exchange.body;
+  conn->exchange.body = (sk_buf_t){0};
+  if (app->cb.on_data)
+    app->cb.on_data(app->cb.user, id, body.data ? body.data : "", body.len, last);
   sk_buf_free(&body);
 }
 
 static int body_too_large(sk_conn_t *conn, uint64_t more) {
   uint64_t limit = conn->app->config.max_body_size;
-  return limit && (conn->body_received + more > limit || conn->body_received + more < more);
+  return limit && (conn->exchange.body_received + more > limit ||
+                   conn->exchange.body_received + more < more);
 }
 
 /* Feeds request-body bytes; returns how many were used. */
 static size_t feed_body(sk_conn_t *conn, const char *data, size_t len) {
-  if (conn->body_kind == SK_BODY_LENGTH) {
-    size_t take = (size_t)SK_MIN((uint64_t)len, conn->body_remaining);
-    conn->body_remaining -= take;
-    deliver_body(conn, data, take, conn->body_remaining == 0);
+  if (conn->exchange.body_kind == SK_BODY_LENGTH) {
+    size_t take = (size_t)SK_MIN((uint64_t)len, conn->exchange.body_remaining);
+    conn->exchange.body_remaining -= take;
+    deliver_body(conn, data, take, conn->exchange.body_remaining == 0);
     return take;
   }
   size_t pos = 0;
-  while (!conn->closed && !conn->body_done) {
+  while (!conn->transport.closed && !conn->exchange.body_done) {
     size_t consumed = 0, chunk_len = 0;
     const char *chunk = NULL;
-    int r = sk_chunked_decode(&conn->chunked, &conn->app->limits, data + pos, len - pos, &consumed,
-                              &chunk, &chunk_len);
+    int r = sk_chunked_decode(&conn->exchange.chunked, &conn->app->limits, data + pos, len - pos,
+                              &consumed, &chunk, &chunk_len);
     pos += consumed;
     if (r == SK_CHUNK_DATA) {
       if (body_too_large(conn, chunk_len)) {
@@ -195,8 +197,10 @@ static int visit_route(void *ctx_ptr, int handler_id, const sk_route_params_t *p
   int taken = app->cb.on_request(app->cb.user, handler_id, id, ctx->req);
   /* A handler that already wrote something owns the response, whatever it
    * said about yielding: a second response must never reach the wire. */
-  if (conn->closed || conn->serial != ctx->serial || conn->stage != SK_RES_NONE) return 1;
-  if (!taken) conn->upgrade_behavior = 0;
+  if (conn->transport.closed || conn->exchange.serial != ctx->serial ||
+      conn->exchange.stage != SK_RES_NONE)
+    return 1;
+  if (!taken) conn->exchange.upgrade_behavior = 0;
   return taken;
 }
 
@@ -207,7 +211,7 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
   sk_req_t *req = &app->current_request;
   req->http = http;
   req->params = NULL;
-  dispatch_ctx_t ctx = {conn, conn->serial, req};
+  dispatch_ctx_t ctx = {conn, conn->exchange.serial, req};
   const char *path = http->path.data;
   size_t path_len = http->path.len;
   if (http->flags & SK_REQ_AUTHORITY_FORM) {
@@ -230,64 +234,65 @@ static void dispatch(sk_conn_t *conn, const sk_http_request_t *http) {
     taken = sk_router_match(app->ws_router, http->method.data, http->method.len, path, path_len,
                             visit_route, &ctx);
   const sk_router_t *host_router = sk_sni_router(app, conn->sni_entry);
-  if (host_router && !taken && !conn->closed && conn->serial == ctx.serial)
+  if (host_router && !taken && !conn->transport.closed && conn->exchange.serial == ctx.serial)
     taken = sk_router_match(host_router, http->method.data, http->method.len, path, path_len,
                             visit_route, &ctx);
-  if (!taken && !conn->closed && conn->serial == ctx.serial)
+  if (!taken && !conn->transport.closed && conn->exchange.serial == ctx.serial)
     taken = sk_router_match(app->router, http->method.data, http->method.len, path, path_len,
                             visit_route, &ctx);
-  if (!taken && !conn->closed && conn->serial == ctx.serial && conn->stage == SK_RES_NONE)
+  if (!taken && !conn->transport.closed && conn->exchange.serial == ctx.serial &&
+      conn->exchange.stage == SK_RES_NONE)
     sk_res_write_not_found(conn);
 }
 
 static void remember_pending_line(sk_conn_t *conn, const sk_http_request_t *http) {
-  size_t cap = sizeof conn->pending_line;
+  size_t cap = sizeof conn->exchange.pending_line;
   size_t method_len = SK_MIN(http->method.len, cap / 4);
   size_t path_len = SK_MIN(http->path.len, cap - method_len - 1);
-  memcpy(conn->pending_line, http->method.data, method_len);
-  conn->pending_line[method_len] = ' ';
-  memcpy(conn->pending_line + method_len + 1, http->path.data, path_len);
-  conn->pending_line_len = (uint8_t)(method_len + 1 + path_len);
+  memcpy(conn->exchange.pending_line, http->method.data, method_len);
+  conn->exchange.pending_line[method_len] = ' ';
+  memcpy(conn->exchange.pending_line + method_len + 1, http->path.data, path_len);
+  conn->exchange.pending_line_len = (uint8_t)(method_len + 1 + path_len);
 }
 
 static void begin_request(sk_conn_t *conn, const sk_http_request_t *http) {
   sk_app_t *app = conn->app;
-  conn->version_minor = http->version_minor;
-  conn->req_flags = http->flags;
-  conn->body_kind = http->body_kind;
-  conn->body_remaining = http->body_kind == SK_BODY_LENGTH ? http->content_length : 0;
-  conn->body_received = 0;
-  sk_chunked_init(&conn->chunked);
-  conn->body_done = http->body_kind == SK_BODY_NONE ||
-                    (http->body_kind == SK_BODY_LENGTH && http->content_length == 0);
-  conn->body_wanted = 0;
-  conn->body_last_sent = 0;
-  conn->sent_continue = 0;
-  conn->user_paused = 0;
-  conn->head_request = http->method.len == 4 && memcmp(http->method.data, "HEAD", 4) == 0;
-  int keep_alive = http->version_minor == 1
-                       ? !(http->flags & SK_REQ_CONNECTION_CLOSE)
-                       : (http->flags & SK_REQ_CONNECTION_KEEP_ALIVE) &&
-                             !(http->flags & SK_REQ_CONNECTION_CLOSE);
-  if (app->shutting_down || conn->peer_eof) keep_alive = 0;
+  conn->exchange.version_minor = http->version_minor;
+  conn->exchange.req_flags = http->flags;
+  conn->exchange.body_kind = http->body_kind;
+  conn->exchange.body_remaining = http->body_kind == SK_BODY_LENGTH ? http->content_length : 0;
+  conn->exchange.body_received = 0;
+  sk_chunked_init(&conn->exchange.chunked);
+  conn->exchange.body_done = http->body_kind == SK_BODY_NONE ||
+                             (http->body_kind == SK_BODY_LENGTH && http->content_length == 0);
+  conn->exchange.body_wanted = 0;
+  conn->exchange.body_last_sent = 0;
+  conn->exchange.sent_continue = 0;
+  conn->transport.user_paused = 0;
+  conn->exchange.head_request = http->method.len == 4 && memcmp(http->method.data, "HEAD", 4) == 0;
+  int keep_alive = http->version_minor == 1 ? !(http->flags & SK_REQ_CONNECTION_CLOSE)
+                                            : (http->flags & SK_REQ_CONNECTION_KEEP_ALIVE) &&
+                                                  !(http->flags & SK_REQ_CONNECTION_CLOSE);
+  if (app->shutting_down || conn->transport.peer_eof) keep_alive = 0;
   sk_state_begin_request(conn, keep_alive);
   conn->had_request = 1;
-  conn->status_code = 0;
-  conn->has_content_length = 0;
-  conn->has_date = 0;
-  conn->chunked_out = 0;
-  conn->no_body = conn->head_request;
-  conn->declared_length = 0;
-  conn->write_offset = 0;
-  conn->deadline = sk_deadline_in(conn->app, app->config.idle_timeout_s);
+  conn->exchange.status_code = 0;
+  conn->exchange.has_content_length = 0;
+  conn->exchange.has_date = 0;
+  conn->exchange.chunked_out = 0;
+  conn->exchange.no_body = conn->exchange.head_request;
+  conn->exchange.declared_length = 0;
+  conn->exchange.write_offset = 0;
+  conn->transport.deadline = sk_deadline_in(conn->app, app->config.idle_timeout_s);
 
   if (http->body_kind == SK_BODY_LENGTH && body_too_large(conn, http->content_length)) {
     sk_res_write_error(conn, 413);
     return;
   }
-  uint32_t serial = conn->serial;
+  uint32_t serial = conn->exchange.serial;
   dispatch(conn, http);
-  if (!conn->closed && conn->serial == serial && conn->stage != SK_RES_DONE)
+  if (!conn->transport.closed && conn->exchange.serial == serial &&
+      conn->exchange.stage != SK_RES_DONE)
     remember_pending_line(conn, http);
 }
 
@@ -298,10 +303,10 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
   sk_app_t *app = conn->app;
   size_t pos = 0;
   conn->in_dispatch = 1;
-  while (!conn->closed) {
+  while (!conn->transport.closed) {
     if (conn->phase == SK_PHASE_HEAD) {
       if (pos == len) break;
-      if (sk_conn_output_full(conn)) break; /* resumed when the output drains */
+      if (sk_out_full(&conn->transport)) break; /* resumed when the output drains */
       if (!conn->proxy_checked) {
         /* A PROXY header may only open the connection. */
         size_t used = 0;
@@ -316,41 +321,39 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
         pos += used;
         continue;
       }
-      /* A partial head kept at the start of conn->in was parsed before: parse
+      /* A partial head kept at the start of conn->transport.in was parsed before: parse
        * again only when the new bytes can change the answer. */
-      size_t seen = pos == 0 && data == conn->in.data ? conn->head_seen : 0;
-      if (seen && seen <= len &&
-          !sk_http_head_worth_parsing(data, len, seen, &app->limits))
-        break;
+      size_t seen = pos == 0 && data == conn->transport.in.data ? conn->exchange.head_seen : 0;
+      if (seen && seen <= len && !sk_http_head_worth_parsing(data, len, seen, &app->limits)) break;
       size_t head_len = 0;
       int r = sk_http_parse_request(data + pos, len - pos, &app->limits, &app->request, &head_len);
       if (r == SK_PARSE_INCOMPLETE) {
-        conn->head_seen = len - pos; /* what stays in conn->in, at its start */
+        conn->exchange.head_seen = len - pos; /* what stays in conn->transport.in, at its start */
         break;
       }
-      conn->head_seen = 0;
+      conn->exchange.head_seen = 0;
       if (r < 0) {
         pos = len;
         sk_res_write_error(conn, -r);
         break;
       }
       pos += head_len;
-      conn->dispatch_input = data + pos;
-      conn->dispatch_input_len = len - pos;
-      conn->dispatch_taken = 0;
+      conn->exchange.dispatch_input = data + pos;
+      conn->exchange.dispatch_input_len = len - pos;
+      conn->exchange.dispatch_taken = 0;
       begin_request(conn, &app->request);
-      conn->dispatch_input = NULL;
-      pos += conn->dispatch_taken; /* a body the handler took whole */
-      conn->dispatch_taken = 0;
+      conn->exchange.dispatch_input = NULL;
+      pos += conn->exchange.dispatch_taken; /* a body the handler took whole */
+      conn->exchange.dispatch_taken = 0;
     } else if (conn->phase == SK_PHASE_REQUEST) {
-      if (!conn->body_done) {
+      if (!conn->exchange.body_done) {
         if (pos == len) break;
         size_t used = feed_body(conn, data + pos, len - pos);
         pos += used;
         if (used == 0) break;
         continue;
       }
-      if (conn->stage != SK_RES_DONE) break; /* async response pending */
+      if (conn->exchange.stage != SK_RES_DONE) break; /* async response pending */
       reset_for_next_request(conn);
     } else if (conn->phase == SK_PHASE_WS) {
       pos += sk_ws_process(conn, data + pos, len - pos);
@@ -365,27 +368,28 @@ static size_t process_bytes(sk_conn_t *conn, char *data, size_t len) {
 }
 
 void sk_conn_process(sk_conn_t *conn) {
-  if (conn->closed || conn->in.len == 0) return;
-  size_t used = process_bytes(conn, conn->in.data, conn->in.len);
-  if (!conn->closed) sk_buf_consume(&conn->in, used);
-  if (!conn->closed && conn->peer_eof && conn->phase == SK_PHASE_HEAD) sk_conn_after_peer_eof(conn);
+  if (conn->transport.closed || conn->transport.in.len == 0) return;
+  size_t used = process_bytes(conn, conn->transport.in.data, conn->transport.in.len);
+  if (!conn->transport.closed) sk_buf_consume(&conn->transport.in, used);
+  if (!conn->transport.closed && conn->transport.peer_eof && conn->phase == SK_PHASE_HEAD)
+    sk_conn_after_peer_eof(conn);
 }
 
 void sk_conn_after_peer_eof(sk_conn_t *conn) {
   /* Requests still waiting behind unsent output are answered once it drains
    * (sk_out_drain_backlog resumes them); a partial head never completes. */
-  if (conn->in.len && sk_conn_output_full(conn)) return;
-  if (conn->backlog.len) sk_conn_finish_close(conn); /* what we owe still goes out */
+  if (conn->transport.in.len && sk_out_full(&conn->transport)) return;
+  if (conn->transport.backlog.len) sk_conn_finish_close(conn); /* what we owe still goes out */
   else sk_conn_close(conn, 1);
 }
 
 void sk_conn_finish_close(sk_conn_t *conn) {
   sk_state_start_closing(conn);
-  conn->in.len = 0;
-  conn->head_seen = 0;
-  sk_buf_free(&conn->body);
+  conn->transport.in.len = 0;
+  conn->exchange.head_seen = 0;
+  sk_buf_free(&conn->exchange.body);
   /* Give the peer a little time to read the response and close its side. */
-  conn->deadline = sk_deadline_in(conn->app, 2);
+  conn->transport.deadline = sk_deadline_in(conn->app, 2);
   sk_out_shut_when_drained(conn);
   sk_conn_update_reading(conn);
 }
@@ -398,31 +402,29 @@ void sk_conn_output_room(sk_conn_t *conn) {
 void sk_conn_response_done(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
   sk_state_response_ended(conn);
-  if (!conn->body_wanted) sk_buf_free(&conn->body);
-  if (!conn->keep_alive) {
+  if (!conn->exchange.body_wanted) sk_buf_free(&conn->exchange.body);
+  if (!conn->exchange.keep_alive) {
     sk_conn_finish_close(conn);
     return;
   }
   finish_request_if_done(conn);
   if (conn->phase == SK_PHASE_HEAD && !conn->in_dispatch) {
-    if (conn->in.len || conn->peer_eof) sk_app_defer(app, conn);
+    if (conn->transport.in.len || conn->transport.peer_eof) sk_app_defer(app, conn);
   }
   sk_conn_update_reading(conn);
 }
 
 /* The client closed its sending side (or the whole connection). */
 static void on_peer_eof(sk_conn_t *conn) {
-  conn->peer_eof = 1;
+  conn->transport.peer_eof = 1;
   /* Requests it sent before the EOF are still answered. */
   if (conn->phase != SK_PHASE_REQUEST) sk_conn_process(conn);
-  if (conn->closed) return;
+  if (conn->transport.closed) return;
   switch (conn->phase) {
-  case SK_PHASE_HEAD:
-    sk_conn_after_peer_eof(conn);
-    return;
+  case SK_PHASE_HEAD: sk_conn_after_peer_eof(conn); return;
   case SK_PHASE_CLOSING:
     /* Output still queued: output_drained closes once it is out. */
-    if (conn->backlog.len == 0 && conn->app->cork_owner != conn) sk_conn_close(conn, 0);
+    if (conn->transport.backlog.len == 0 && conn->app->cork_owner != conn) sk_conn_close(conn, 0);
     else sk_conn_update_reading(conn);
     return;
   case SK_PHASE_REQUEST:
@@ -431,25 +433,23 @@ static void on_peer_eof(sk_conn_t *conn) {
      * read it): abort now, so the handler hears of it at once instead of at
      * the idle timeout (a head only staged has not started it). A response
      * already being written is finished. */
-    if (!conn->body_done || conn->stage < SK_RES_BODY) {
+    if (!conn->exchange.body_done || conn->exchange.stage < SK_RES_BODY) {
       sk_conn_close(conn, 1);
       return;
     }
     sk_state_no_keep_alive(conn);
     sk_conn_update_reading(conn);
     return;
-  default:
-    sk_conn_close(conn, 1);
-    return;
+  default: sk_conn_close(conn, 1); return;
   }
 }
 
 static void on_readable(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
   int eof = 0;
-  long n = sk_conn_read(conn, app->recv_buf, SK_RECV_BUFFER_SIZE, &eof);
-  if (conn->tls_read_wants_write)
-    sk_out_watch(conn, conn->watch.interest | SK_EV_WRITE);
+  long n = sk_transport_read(&conn->transport, app->recv_buf, SK_RECV_BUFFER_SIZE, &eof);
+  if (conn->transport.tls_read_wants_write)
+    sk_out_watch(conn, conn->transport.watch.interest | SK_EV_WRITE);
   if (n < 0) {
     sk_conn_close(conn, 1);
     return;
@@ -460,20 +460,20 @@ static void on_readable(sk_conn_t *conn) {
   }
   if (n == 0) return;
   if (conn->phase == SK_PHASE_CLOSING) return; /* lingering close: discard */
-  if (conn->phase == SK_PHASE_HEAD && conn->in.len == 0)
-    conn->deadline = sk_deadline_in(conn->app, app->config.header_timeout_s);
+  if (conn->phase == SK_PHASE_HEAD && conn->transport.in.len == 0)
+    conn->transport.deadline = sk_deadline_in(conn->app, app->config.header_timeout_s);
   else if (conn->phase == SK_PHASE_REQUEST)
-    conn->deadline = sk_deadline_in(conn->app, app->config.idle_timeout_s);
+    conn->transport.deadline = sk_deadline_in(conn->app, app->config.idle_timeout_s);
 
-  if (conn->in.len == 0) {
+  if (conn->transport.in.len == 0) {
     /* Common case: parse straight from the shared receive buffer and copy
      * only a leftover. */
     size_t used = process_bytes(conn, app->recv_buf, (size_t)n);
-    if (!conn->closed && used < (size_t)n && conn->phase != SK_PHASE_CLOSING &&
-        sk_buf_append(&conn->in, app->recv_buf + used, (size_t)n - used) != SK_OK)
+    if (!conn->transport.closed && used < (size_t)n && conn->phase != SK_PHASE_CLOSING &&
+        sk_buf_append(&conn->transport.in, app->recv_buf + used, (size_t)n - used) != SK_OK)
       sk_conn_close(conn, 1);
   } else {
-    if (sk_buf_append(&conn->in, app->recv_buf, (size_t)n) != SK_OK) {
+    if (sk_buf_append(&conn->transport.in, app->recv_buf, (size_t)n) != SK_OK) {
       sk_conn_close(conn, 1);
       return;
     }
@@ -484,62 +484,68 @@ static void on_readable(sk_conn_t *conn) {
 
 static void conn_on_event(sk_watch_t *watch, unsigned events) {
   sk_conn_t *conn = (sk_conn_t *)watch;
-  if (conn->closed) return;
-  if (conn->tls_write_wants_read && (events & SK_EV_READ)) {
+  if (conn->transport.closed) return;
+  if (conn->transport.tls_write_wants_read && (events & SK_EV_READ)) {
     events |= SK_EV_WRITE; /* TLS needed a read to carry on writing */
-    conn->tls_write_wants_read = 0;
+    conn->transport.tls_write_wants_read = 0;
   }
-  if (conn->tls_read_wants_write && (events & SK_EV_WRITE)) {
+  if (conn->transport.tls_read_wants_write && (events & SK_EV_WRITE)) {
     events |= SK_EV_READ; /* TLS needed a write to carry on reading */
-    if (conn->backlog.len == 0)
-      sk_out_watch(conn, conn->watch.interest & ~SK_EV_WRITE);
+    if (conn->transport.backlog.len == 0)
+      sk_out_watch(conn, conn->transport.watch.interest & ~SK_EV_WRITE);
   }
   if (events & SK_EV_WRITE) {
     int drained = sk_out_drain_backlog(conn);
-    if (conn->closed) return;
+    if (conn->transport.closed) return;
     sk_app_t *app = conn->app;
     if (drained && conn->phase == SK_PHASE_WS) sk_ws_on_drain(conn);
-    else if (drained && conn->serial && conn->stage == SK_RES_BODY && app->cb.on_writable)
-      app->cb.on_writable(app->cb.user, sk_conn_id_of(conn->serial, conn->slot), conn->write_offset);
-    if (conn->closed) return;
+    else if (drained && conn->exchange.serial && conn->exchange.stage == SK_RES_BODY &&
+             app->cb.on_writable)
+      app->cb.on_writable(app->cb.user, sk_conn_id_of(conn->exchange.serial, conn->slot),
+                          conn->exchange.write_offset);
+    if (conn->transport.closed) return;
   }
   if (events & (SK_EV_READ | SK_EV_ERROR)) on_readable(conn);
 }
 
 void sk_conn_on_tick(sk_conn_t *conn) {
-  if (conn->closed) return;
+  if (conn->transport.closed) return;
   if (conn->phase == SK_PHASE_WS) {
     sk_ws_on_tick(conn);
     return;
   }
-  if (conn->deadline == 0 || conn->app->loop.now_ticks < conn->deadline) return;
+  if (conn->transport.deadline == 0 || conn->app->loop.now_ticks < conn->transport.deadline) return;
   if (!conn->app->config.close_unanswered && conn->phase == SK_PHASE_REQUEST &&
-      conn->stage != SK_RES_DONE && conn->backlog.len == 0 && (conn->body_done || conn->user_paused)) {
+      conn->exchange.stage != SK_RES_DONE && conn->transport.backlog.len == 0 &&
+      (conn->exchange.body_done || conn->transport.user_paused)) {
     /* The client sent what it owes and reads what it gets: the application
      * is working on its answer (a slow query, a quiet stream), and that time
      * is not the client's idleness. */
-    conn->deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
+    conn->transport.deadline = sk_deadline_in(conn->app, conn->app->config.idle_timeout_s);
     return;
   }
-  if (conn->phase == SK_PHASE_HEAD && conn->in.len > 0) {
+  if (conn->phase == SK_PHASE_HEAD && conn->transport.in.len > 0) {
     sk_res_write_error(conn, 408); /* slow client: the head did not arrive in time */
-    conn->deadline = sk_deadline_in(conn->app, 2);
+    conn->transport.deadline = sk_deadline_in(conn->app, 2);
     return;
   }
-  if (conn->phase == SK_PHASE_REQUEST && conn->stage < SK_RES_BODY && conn->serial != 0) {
+  if (conn->phase == SK_PHASE_REQUEST && conn->exchange.stage < SK_RES_BODY &&
+      conn->exchange.serial != 0) {
     /* Without this line a handler that forgot to respond is invisible: the
      * client just sees the connection close. */
     sk_app_t *app = conn->app;
-    if (conn->body_done)
+    if (conn->exchange.body_done)
       sk_app_log(app, SK_LOG_WARNING,
                  "%.*s: no response after %u s (idle_timeout); closing the connection. Did the "
                  "handler forget to call end()?",
-                 (int)conn->pending_line_len, conn->pending_line, app->config.idle_timeout_s);
+                 (int)conn->exchange.pending_line_len, conn->exchange.pending_line,
+                 app->config.idle_timeout_s);
     else
       sk_app_log(app, SK_LOG_WARNING,
                  "%.*s: no response, and the request body stopped arriving for %u s "
                  "(idle_timeout); closing the connection",
-                 (int)conn->pending_line_len, conn->pending_line, app->config.idle_timeout_s);
+                 (int)conn->exchange.pending_line_len, conn->exchange.pending_line,
+                 app->config.idle_timeout_s);
   }
   sk_conn_close(conn, 1);
 }

@@ -49,6 +49,42 @@ static const char slash[] = "/";
 /* Every refusal names the rule it applies (out->error), as llhttp does. */
 #define FAIL(status, why) return (out->error = (why), (status))
 
+/* The two tokens of a head (RFC 9110 §5.6.2): a method and a field name.
+ * What ends each, and the error a byte past its section's limit gets. */
+typedef struct token_rule {
+  char delimiter;
+  int too_long;
+  const char *too_long_why, *bad_why, *empty_why;
+} token_rule_t;
+
+static const token_rule_t method_rule = {' ', SK_PARSE_ERR_URI_TOO_LONG, "request line too long",
+                                         "invalid character in method", "empty method"};
+static const token_rule_t field_name_rule = {':', SK_PARSE_ERR_HEADERS_TOO_LARGE,
+                                             "header section too large",
+                                             "invalid character in field name", "empty field name"};
+
+/* A non-empty token from *pp up to the rule's delimiter, each byte less than
+ * `max` bytes past `base` (where its section starts): SK_PARSE_COMPLETE with
+ * *pp at the delimiter, else incomplete or an error. */
+static inline int scan_token(const char **pp, const char *end, const char *base, size_t max,
+                             const token_rule_t *rule, sk_http_request_t *out) {
+  const char *p = *pp;
+  /* Where the section's limit falls, if before the end of the input: one
+   * bound for the loop instead of two tests a byte. */
+  size_t used = (size_t)(p - base);
+  const char *stop = end;
+  if (used >= max) stop = p;
+  else if (max - used < (size_t)(end - p)) stop = p + (max - used);
+  /* The delimiters (SP, ':') are not tchars: the loop stops at them too. */
+  while (p < stop && IS(*p, C_TCHAR)) p++;
+  if (p == end) return SK_PARSE_INCOMPLETE;
+  if (p == stop) FAIL(rule->too_long, rule->too_long_why);
+  if (*p != rule->delimiter) FAIL(SK_PARSE_ERR_BAD_REQUEST, rule->bad_why);
+  if (p == *pp) FAIL(SK_PARSE_ERR_BAD_REQUEST, rule->empty_why);
+  *pp = p;
+  return SK_PARSE_COMPLETE;
+}
+
 static size_t clamp_count(const sk_http_limits_t *limits) {
   return limits->max_header_count < SK_HTTP_MAX_HEADERS_CAP ? limits->max_header_count
                                                             : SK_HTTP_MAX_HEADERS_CAP;
@@ -61,6 +97,19 @@ static size_t clamp_count(const sk_http_limits_t *limits) {
 static void trim_ows(const char **s, const char **e) {
   while (*s < *e && IS_OWS(**s)) (*s)++;
   while (*e > *s && IS_OWS((*e)[-1])) (*e)--;
+}
+
+/* Splits off the next element of a comma-separated list (RFC 9110 §5.6.1):
+ * [*a, *b) with OWS trimmed, and *s moved past its comma. 0 when it was the
+ * last element. */
+static int list_element(const char **s, const char *end, const char **a, const char **b) {
+  const char *e = *s;
+  while (e < end && *e != ',') e++;
+  *a = *s;
+  *b = e;
+  trim_ows(a, b);
+  *s = e + 1;
+  return e != end;
 }
 
 static int hexval(unsigned char c) {
@@ -182,28 +231,24 @@ typedef struct {
  * values from a merged or repeated field, which §8.6 lets us accept. */
 static int on_content_length(hdr_state_t *st, sk_http_request_t *out, const char *v,
                              const char *vend) {
-  const char *s = v, *e;
-  for (;;) {
+  const char *s = v, *a, *b;
+  int more;
+  do {
     uint64_t n = 0;
-    e = s;
-    while (e < vend && *e != ',') e++;
-    {
-      const char *a = s, *b = e;
-      trim_ows(&a, &b);
-      if (a == b) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty Content-Length");
-      for (; a < b; a++) {
-        if (!IS_DIGIT(*a)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "Content-Length is not a number");
-        if (n > ((uint64_t)INT64_MAX - (uint64_t)(*a - '0')) / 10)
-          FAIL(SK_PARSE_ERR_BAD_REQUEST, "Content-Length too large");
-        n = n * 10 + (uint64_t)(*a - '0');
-      }
+    more = list_element(&s, vend, &a, &b);
+    if (a == b) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty Content-Length");
+    for (; a < b; a++) {
+      if (!IS_DIGIT(*a)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "Content-Length is not a number");
+      if (n > ((uint64_t)INT64_MAX - (uint64_t)(*a - '0')) / 10)
+        FAIL(SK_PARSE_ERR_BAD_REQUEST, "Content-Length too large");
+      n = n * 10 + (uint64_t)(*a - '0');
     }
-    if (st->cl_seen && n != st->cl) FAIL(SK_PARSE_ERR_BAD_REQUEST, "conflicting Content-Length values");
+    if (st->cl_seen && n != st->cl)
+      FAIL(SK_PARSE_ERR_BAD_REQUEST, "conflicting Content-Length values");
     st->cl_seen = 1;
     st->cl = n;
-    if (e == vend) return 0;
-    s = e + 1;
-  }
+  } while (more);
+  return 0;
 }
 
 /* Transfer-Encoding (RFC 9112 §6.1): chunked must be the final coding and
@@ -214,13 +259,10 @@ static int on_content_length(hdr_state_t *st, sk_http_request_t *out, const char
  * decided at the end of the head. */
 static int on_transfer_encoding(hdr_state_t *st, sk_http_request_t *out, const char *v,
                                 const char *vend) {
-  const char *s = v, *e, *a, *b;
-  for (;;) {
-    e = s;
-    while (e < vend && *e != ',') e++;
-    a = s;
-    b = e;
-    trim_ows(&a, &b);
+  const char *s = v, *a, *b;
+  int more;
+  do {
+    more = list_element(&s, vend, &a, &b);
     if (a == b) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty transfer-coding");
     if (st->te_chunked) FAIL(SK_PARSE_ERR_BAD_REQUEST, "transfer-coding after chunked");
     if (eq_ci(a, (size_t)(b - a), "chunked")) {
@@ -230,27 +272,22 @@ static int on_transfer_encoding(hdr_state_t *st, sk_http_request_t *out, const c
         if (!IS(*a, C_TCHAR)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid transfer-coding");
       st->te_other = 1;
     }
-    if (e == vend) return 0;
-    s = e + 1;
-  }
+  } while (more);
+  return 0;
 }
 
 /* Connection options (RFC 9110 §7.6.1): a comma list, case-insensitive. */
 static unsigned connection_flags(const char *v, const char *vend) {
   unsigned f = 0;
-  const char *s = v, *e, *a, *b;
-  for (;;) {
-    e = s;
-    while (e < vend && *e != ',') e++;
-    a = s;
-    b = e;
-    trim_ows(&a, &b);
+  const char *s = v, *a, *b;
+  int more;
+  do {
+    more = list_element(&s, vend, &a, &b);
     if (eq_ci(a, (size_t)(b - a), "close")) f |= SK_REQ_CONNECTION_CLOSE;
     else if (eq_ci(a, (size_t)(b - a), "keep-alive")) f |= SK_REQ_CONNECTION_KEEP_ALIVE;
     else if (eq_ci(a, (size_t)(b - a), "upgrade")) f |= SK_REQ_CONNECTION_UPGRADE;
-    if (e == vend) return f;
-    s = e + 1;
-  }
+  } while (more);
+  return f;
 }
 
 static int on_field(hdr_state_t *st, sk_http_request_t *out, const char *n, size_t nlen,
@@ -291,8 +328,7 @@ static int on_field(hdr_state_t *st, sk_http_request_t *out, const char *n, size
     if (st->cl_seen) FAIL(SK_PARSE_ERR_BAD_REQUEST, "both Transfer-Encoding and Content-Length");
     st->te_seen = 1;
     return on_transfer_encoding(st, out, v, vend);
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -316,13 +352,14 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
 #define RL_BYTE()                                                                                  \
   do {                                                                                             \
     if (p == end) return SK_PARSE_INCOMPLETE;                                                      \
-    if ((size_t)(p - start) >= max_rl) FAIL(SK_PARSE_ERR_URI_TOO_LONG, "request line too long");  \
+    if ((size_t)(p - start) >= max_rl) FAIL(SK_PARSE_ERR_URI_TOO_LONG, "request line too long");   \
   } while (0)
 /* Same for the header section, final CRLF included. */
 #define HB_BYTE()                                                                                  \
   do {                                                                                             \
     if (p == end) return SK_PARSE_INCOMPLETE;                                                      \
-    if ((size_t)(p - hs) >= max_hb) FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "header section too large"); \
+    if ((size_t)(p - hs) >= max_hb)                                                                \
+      FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "header section too large");                            \
   } while (0)
 
   /* RFC 9112 §2.2: skip empty lines ahead of the request-line; they count
@@ -339,13 +376,9 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
   /* RFC 9112 §3: method SP request-target SP HTTP-version CRLF, exactly one
    * SP each (the §3 leniency of other whitespace is not taken). */
   m = p;
-  for (;; p++) {
-    RL_BYTE();
-    if (*p == ' ') break;
-    if (!IS(*p, C_TCHAR)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid character in method");
-  }
+  r = scan_token(&p, end, start, max_rl, &method_rule, out);
+  if (r != SK_PARSE_COMPLETE) return r;
   mlen = (size_t)(p - m);
-  if (mlen == 0) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty method");
   out->method.data = m;
   out->method.len = mlen;
 
@@ -387,17 +420,14 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
   for (;;) {
     HB_BYTE();
     if (*p == '\r') break;
-    if (out->header_count == max_count) FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "too many header fields");
+    if (out->header_count == max_count)
+      FAIL(SK_PARSE_ERR_HEADERS_TOO_LARGE, "too many header fields");
     /* A leading SP/HTAB is obs-fold (§5.2) and whitespace before the colon
      * is forbidden (§5.1): both fall out of the token check. */
     name = p;
-    for (;; p++) {
-      HB_BYTE();
-      if (*p == ':') break;
-      if (!IS(*p, C_TCHAR)) FAIL(SK_PARSE_ERR_BAD_REQUEST, "invalid character in field name");
-    }
+    r = scan_token(&p, end, hs, max_hb, &field_name_rule, out);
+    if (r != SK_PARSE_COMPLETE) return r;
     nlen = (size_t)(p - name);
-    if (nlen == 0) FAIL(SK_PARSE_ERR_BAD_REQUEST, "empty field name");
     for (p++;; p++) {
       HB_BYTE();
       if (!IS_OWS(*p)) break;
@@ -626,8 +656,7 @@ int sk_chunked_decode(sk_chunked_t *d, const sk_http_limits_t *limits, const cha
       d->state = CS_DONE;
       *consumed = (size_t)(p + 1 - in);
       return SK_CHUNK_DONE;
-    default:
-      goto fail;
+    default: goto fail;
     }
   }
   *consumed = len;

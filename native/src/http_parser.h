@@ -77,7 +77,7 @@ typedef struct sk_http_request {
   sk_slice_t host;         /* Host header value (len 0 if absent on HTTP/1.0); for
                               absolute-form the target's authority, which the
                               Host header's entry in headers[] also names */
-  const char *error;        /* on an error: the rule that refused the request (a
+  const char *error;       /* on an error: the rule that refused the request (a
                                static string), NULL otherwise */
   size_t header_count;
   sk_http_header_t headers[SK_HTTP_MAX_HEADERS_CAP];

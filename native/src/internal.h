@@ -82,9 +82,9 @@ int sk_loop_add(sk_loop_t *loop, sk_watch_t *watch, unsigned interest);
 int sk_loop_modify(sk_loop_t *loop, sk_watch_t *watch, unsigned interest);
 void sk_loop_remove(sk_loop_t *loop, sk_watch_t *watch);
 int sk_loop_run_once(sk_loop_t *loop, int timeout_ms); /* events handled, or <0 */
-void sk_loop_wake(sk_loop_t *loop);                   /* make the loop fd readable */
-void sk_loop_set_tick(sk_loop_t *loop, int armed);    /* 1 s timer on/off */
-int sk_loop_watch_outer(sk_loop_t *loop, int fd);     /* fd -1: stop watching */
+void sk_loop_wake(sk_loop_t *loop);                    /* make the loop fd readable */
+void sk_loop_set_tick(sk_loop_t *loop, int armed);     /* 1 s timer on/off */
+int sk_loop_watch_outer(sk_loop_t *loop, int fd);      /* fd -1: stop watching */
 
 /* Backend: the only functions that differ between epoll and kqueue. */
 int sk_backend_init(sk_loop_t *loop);
@@ -115,15 +115,17 @@ void sk_socket_address_from_raw(struct sockaddr_storage *addr, const void *raw, 
 /* ---- TLS and the transport every connection uses (tls.c) ---- */
 struct ssl_st;
 struct ssl_ctx_st;
-struct sk_conn;
+struct sk_transport;
 struct ssl_ctx_st *sk_tls_context_create(const sk_tls_options_t *options, char *err, size_t cap);
 void sk_tls_context_free(struct ssl_ctx_st *ctx);
-int sk_tls_attach(struct sk_conn *conn, struct ssl_ctx_st *ctx);
-void sk_tls_detach(struct sk_conn *conn);
+/* owner: what SSL_get_app_data gives back (the SNI callback's connection). */
+int sk_tls_attach(struct sk_transport *t, struct ssl_ctx_st *ctx, void *owner);
+void sk_tls_detach(struct sk_transport *t);
 /* Plain or TLS, like sk_socket_read/write: bytes moved, 0 to retry later, -1 dead. */
-long sk_conn_read(struct sk_conn *conn, char *buf, size_t cap, int *eof);
-long sk_conn_write(struct sk_conn *conn, const char *a, size_t a_len, const char *b, size_t b_len);
-void sk_conn_shutdown_write(struct sk_conn *conn);
+long sk_transport_read(struct sk_transport *t, char *buf, size_t cap, int *eof);
+long sk_transport_write(struct sk_transport *t, const char *a, size_t a_len, const char *b,
+                        size_t b_len);
+void sk_transport_shutdown_write(struct sk_transport *t);
 
 /* sni.c */
 struct sk_app;
@@ -140,10 +142,10 @@ enum sk_conn_phase {
 };
 
 enum sk_res_stage {
-  SK_RES_NONE = 0,  /* nothing written */
-  SK_RES_STATUS,    /* status line (and maybe headers) written */
-  SK_RES_BODY,      /* header section finished, body streaming */
-  SK_RES_DONE,      /* response complete */
+  SK_RES_NONE = 0, /* nothing written */
+  SK_RES_STATUS,   /* status line (and maybe headers) written */
+  SK_RES_BODY,     /* header section finished, body streaming */
+  SK_RES_DONE,     /* response complete */
 };
 
 typedef struct sk_conn sk_conn_t;
@@ -193,21 +195,36 @@ typedef struct sk_publish {
 
 #define SK_WS_ROUTE_FLAG (1 << 30) /* router handler ids of WebSocket routes */
 
-struct sk_conn {
-  sk_watch_t watch; /* first: the loop hands it back to us */
-  sk_app_t *app;
+/* The transport: the socket, TLS, the bytes in and out, the timer. It knows
+ * nothing of HTTP; output.c and tls.c touch nothing else of a connection. */
+typedef struct sk_transport {
+  sk_watch_t watch;   /* first: the loop hands it back to us (see sk_conn) */
   struct ssl_st *ssl; /* NULL on a plain connection */
-  uint32_t sni_entry;  /* 1 + index into app->sni, 0 for none */
-  sk_conn_t *prev, *next;   /* every live connection */
-  sk_conn_t *deferred_next; /* work queued for the next loop iteration */
-  uint32_t slot;
-  uint32_t serial; /* of the response in flight; 0 when none */
-  enum sk_conn_phase phase;
-  uint64_t deadline; /* loop tick at which the timeout fires; 0 = none */
+  uint64_t deadline;  /* loop tick at which the timeout fires; 0 = none */
+  sk_buf_t in;        /* unprocessed input: a partial head or pipelined requests */
+  sk_buf_t backlog;   /* output the kernel did not take yet */
+  /* Where the owner's mark stands in the app's cork buffer, and whether
+   * everything corked since then is still there (nothing of it left); a
+   * byte of its own, not a bit: every flush clears it with one store. */
+  size_t cork_mark;
+  uint8_t cork_mark_intact;
+  unsigned closed : 1;                  /* socket closed, waiting to be freed */
+  unsigned broken : 1;                  /* a write failed: close at the next iteration */
+  unsigned reading_off : 1;             /* EPOLLIN removed (paused or buffer full) */
+  unsigned user_paused : 1;             /* sk_res_pause: the program stopped the reading */
+  unsigned write_shut : 1;              /* shutdown(SHUT_WR) done */
+  unsigned shut_when_drained : 1;       /* shutdown(SHUT_WR) once the output is out */
+  unsigned writes_refresh_deadline : 1; /* output restarts the inactivity timer (HTTP) */
+  unsigned peer_eof : 1;                /* the client closed its sending side */
+  unsigned tls_read_wants_write : 1;    /* SSL_read needs the socket writable */
+  unsigned tls_write_wants_read : 1;    /* SSL_write needs the socket readable */
+} sk_transport_t;
 
-  sk_buf_t in;      /* unprocessed input: a partial head or pipelined requests */
+/* The exchange: the request in flight, its response, a pending or done
+ * upgrade. */
+typedef struct sk_exchange {
+  uint32_t serial;  /* of the response (or WebSocket) in flight; 0 when none */
   size_t head_seen; /* bytes of a partial head at the start of `in` parsed so far */
-  sk_buf_t backlog; /* output the kernel did not take yet */
   sk_buf_t body;    /* request body received before on_data was asked for */
   sk_buf_t head;    /* status line and headers written so far, not yet sent */
   /* While a request is dispatched: the input after its head (possibly its
@@ -223,26 +240,12 @@ struct sk_conn {
   uint64_t body_remaining; /* SK_BODY_LENGTH: bytes still to come */
   uint64_t body_received;
   sk_chunked_t chunked;
-  unsigned body_done : 1;       /* the whole request body was received */
-  unsigned body_wanted : 1;     /* sk_res_on_data was called */
-  unsigned body_last_sent : 1;  /* on_data saw is_last */
-  unsigned head_request : 1;    /* HEAD: never write a body */
-  unsigned keep_alive : 1;      /* the connection survives this response */
+  unsigned body_done : 1;      /* the whole request body was received */
+  unsigned body_wanted : 1;    /* sk_res_on_data was called */
+  unsigned body_last_sent : 1; /* on_data saw is_last */
+  unsigned head_request : 1;   /* HEAD: never write a body */
+  unsigned keep_alive : 1;     /* the connection survives this response */
   unsigned sent_continue : 1;
-  unsigned user_paused : 1;     /* sk_res_pause */
-  unsigned reading_off : 1;     /* EPOLLIN removed (paused or buffer full) */
-  unsigned closed : 1;          /* slot released, waiting to be freed */
-  unsigned deferred : 1;        /* on the deferred list */
-  unsigned in_dispatch : 1;     /* input of this connection is being processed */
-  unsigned broken : 1;          /* a write failed: close at the next iteration */
-  unsigned write_shut : 1;      /* shutdown(SHUT_WR) done */
-  unsigned shut_when_drained : 1; /* shutdown(SHUT_WR) once the output is out */
-  unsigned writes_refresh_deadline : 1; /* output restarts the inactivity timer (HTTP) */
-  unsigned peer_eof : 1;        /* the client closed its sending side */
-  unsigned proxy_checked : 1;   /* the PROXY header window has passed */
-  unsigned tls_read_wants_write : 1; /* SSL_read needs the socket writable */
-  unsigned tls_write_wants_read : 1; /* SSL_write needs the socket readable */
-  unsigned had_request : 1;     /* a request head was parsed on this connection */
 
   /* response in flight */
   enum sk_res_stage stage;
@@ -250,10 +253,8 @@ struct sk_conn {
   unsigned has_content_length : 1; /* the handler wrote a Content-Length header */
   unsigned has_date : 1;
   unsigned chunked_out : 1;
-  unsigned no_body : 1; /* HEAD request or 1xx/204/304 status */
+  unsigned no_body : 1;                /* HEAD request or 1xx/204/304 status */
   unsigned keep_alive_before_head : 1; /* restored when the head is discarded */
-  unsigned response_in_cork : 1; /* all of the response since res_cork_start is corked */
-  size_t res_cork_start;         /* where the response starts in the cork buffer */
   uint64_t declared_length;
   uint64_t write_offset; /* body bytes written */
   /* "METHOD /path" of a request that outlived its dispatch (truncated), for
@@ -262,19 +263,38 @@ struct sk_conn {
   char pending_line[120];
   uint8_t pending_line_len;
 
+  /* upgrade */
+  sk_ws_t *ws;               /* set once upgraded */
+  uint32_t upgrade_behavior; /* 1 + behaviour of a pending upgrade */
+} sk_exchange_t;
+
+struct sk_conn {
+  /* First, and its watch first in it: the loop hands the watch back to us. */
+  sk_transport_t transport;
+  sk_exchange_t exchange;
+  sk_app_t *app;
+  uint32_t sni_entry;       /* 1 + index into app->sni, 0 for none */
+  sk_conn_t *prev, *next;   /* every live connection */
+  sk_conn_t *deferred_next; /* work queued for the next loop iteration */
+  uint32_t slot;
+  enum sk_conn_phase phase;
+  unsigned deferred : 1;      /* on the deferred list */
+  unsigned in_dispatch : 1;   /* input of this connection is being processed */
+  unsigned proxy_checked : 1; /* the PROXY header window has passed */
+  unsigned had_request : 1;   /* a request head was parsed on this connection */
+  unsigned publish_listed : 1;
   struct sockaddr_storage peer;
   socklen_t peer_len;
   sk_proxy_address_t proxy; /* family 0: no PROXY header */
-  sk_ws_t *ws;               /* set once upgraded */
-  uint32_t upgrade_behavior; /* 1 + behaviour of a pending upgrade */
-  sk_conn_t *publish_next;   /* on app->publish_touched */
-  unsigned publish_listed : 1;
+  sk_conn_t *publish_next;  /* on app->publish_touched */
 };
+_Static_assert(offsetof(struct sk_conn, transport.watch) == 0,
+               "a connection's watch is where the loop's pointer to it points");
 
 typedef struct sk_sni_entry {
-  char *pattern;              /* NULL once removed */
-  struct ssl_ctx_st *ctx;     /* NULL: the app's own certificate */
-  sk_router_t *router;        /* routes for this name, tried first */
+  char *pattern;          /* NULL once removed */
+  struct ssl_ctx_st *ctx; /* NULL: the app's own certificate */
+  sk_router_t *router;    /* routes for this name, tried first */
 } sk_sni_entry_t;
 
 typedef struct sk_proxy_network {
@@ -331,11 +351,11 @@ struct sk_app {
   int dispatching;      /* inside sk_app_poll */
   int user_corked;      /* sk_app_cork depth: writes wait for the uncork */
   int shutting_down;
-  int listen_errno; /* why the last listen failed (0: it did not) */
-  int listen_shared; /* the last listen found another socket listening there */
-  int accept_paused;             /* out of fds: listeners are not polled */
-  uint64_t accept_resume_tick;   /* ...until a connection closes or this tick */
-  long long accept_logged_at;    /* time() of the last "out of fds" line */
+  int listen_errno;            /* why the last listen failed (0: it did not) */
+  int listen_shared;           /* the last listen found another socket listening there */
+  int accept_paused;           /* out of fds: listeners are not polled */
+  uint64_t accept_resume_tick; /* ...until a connection closes or this tick */
+  long long accept_logged_at;  /* time() of the last "out of fds" line */
 
   char *recv_buf;
   char *cork_buf;
@@ -397,22 +417,36 @@ void sk_conn_on_tick(sk_conn_t *conn);
 void sk_conn_update_reading(sk_conn_t *conn);
 void sk_conn_response_done(sk_conn_t *conn);
 void sk_conn_deliver_body(sk_conn_t *conn);
-int sk_conn_output_full(const sk_conn_t *conn);
 void sk_conn_after_peer_eof(sk_conn_t *conn); /* idle and the client closed: finish up */
 void sk_conn_finish_close(sk_conn_t *conn);   /* CLOSING: close after the output is out */
 void sk_conn_output_room(sk_conn_t *conn);    /* output fell below the limit again */
 
 /* output.c: corked writes */
 int sk_out_write(sk_conn_t *conn, const char *data, size_t len);
-int sk_out_drain_backlog(sk_conn_t *conn);   /* on writable */
+int sk_out_drain_backlog(sk_conn_t *conn);      /* on writable */
 void sk_out_shut_when_drained(sk_conn_t *conn); /* half-close once the output is out */
-void sk_out_mark_broken(sk_conn_t *conn);    /* the peer is gone: close next iteration */
+void sk_out_mark_broken(sk_conn_t *conn);       /* the peer is gone: close next iteration */
 /* sk_loop_modify for a connection; a refusal is logged and closes it. */
 void sk_out_watch_refused(sk_conn_t *conn);
 static inline void sk_out_watch(sk_conn_t *conn, unsigned interest) {
-  if (conn->watch.interest == interest) return; /* the usual case: nothing to change */
-  if (__builtin_expect(sk_loop_modify(&conn->app->loop, &conn->watch, interest) != SK_OK, 0))
+  sk_watch_t *watch = &conn->transport.watch;
+  if (watch->interest == interest) return; /* the usual case: nothing to change */
+  if (__builtin_expect(sk_loop_modify(&conn->app->loop, watch, interest) != SK_OK, 0))
     sk_out_watch_refused(conn);
+}
+/* Marks where the output stands, so that what is written after it can be
+ * taken back (sk_out_take_back) while all of it is still corked. */
+static inline void sk_out_mark(sk_conn_t *conn) {
+  sk_app_t *app = conn->app;
+  conn->transport.cork_mark_intact = conn->transport.backlog.len == 0;
+  conn->transport.cork_mark = app->cork_owner == conn ? app->cork_len : 0;
+}
+/* Drops what was written since sk_out_mark: 1, or 0 when some of it left. */
+int sk_out_take_back(sk_conn_t *conn);
+/* More output queued than one connection may hold: its pipelined requests
+ * (and reading them) wait until it drains. */
+static inline int sk_out_full(const sk_transport_t *t) {
+  return t->backlog.len > SK_MAX_BUFFERED_OUTPUT;
 }
 
 /* websocket.c */

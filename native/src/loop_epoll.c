@@ -15,8 +15,7 @@ static void on_tick_event(sk_watch_t *watch, unsigned events) {
   (void)events;
   sk_loop_t *loop = (sk_loop_t *)((char *)watch - offsetof(sk_loop_t, tick_watch));
   uint64_t expirations = 0;
-  if (read(loop->tick_fd, &expirations, sizeof expirations) != (ssize_t)sizeof expirations)
-    return;
+  if (read(loop->tick_fd, &expirations, sizeof expirations) != (ssize_t)sizeof expirations) return;
   loop->now_ticks += expirations;
   if (loop->on_tick) loop->on_tick(loop->ctx);
 }

@@ -1,6 +1,9 @@
 /* kqueue backend (macOS, BSD). The tick is an EVFILT_TIMER on the same
  * kqueue, so the one backend fd still covers everything. */
-#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
+/* SK_LINT_KQUEUE: `make lint-native` compiles it on Linux too, against a
+ * stand-in <sys/event.h> (native/tests/kqueue_shim), for syntax and warnings. */
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) ||   \
+    defined(SK_LINT_KQUEUE)
 #include "internal.h"
 
 #include <errno.h>
@@ -28,8 +31,8 @@ int sk_backend_ctl(sk_loop_t *loop, sk_watch_t *watch, unsigned old_interest,
   struct kevent changes[2];
   int n = 0;
   if ((old_interest ^ new_interest) & SK_EV_READ) {
-    EV_SET(&changes[n++], watch->fd, EVFILT_READ,
-           (new_interest & SK_EV_READ) ? EV_ADD : EV_DELETE, 0, 0, watch);
+    EV_SET(&changes[n++], watch->fd, EVFILT_READ, (new_interest & SK_EV_READ) ? EV_ADD : EV_DELETE,
+           0, 0, watch);
   }
   if ((old_interest ^ new_interest) & SK_EV_WRITE) {
     EV_SET(&changes[n++], watch->fd, EVFILT_WRITE,
@@ -72,7 +75,6 @@ int sk_backend_wait(sk_loop_t *loop, int timeout_ms) {
 int sk_backend_set_tick(sk_loop_t *loop, int armed) {
   struct kevent change;
   EV_SET(&change, SK_TICK_IDENT, EVFILT_TIMER, armed ? EV_ADD : EV_DELETE, 0, 1000, NULL);
-  return kevent(loop->backend_fd, &change, 1, NULL, 0, NULL) < 0 && armed ? SK_ERR_SYSTEM
-                                                                           : SK_OK;
+  return kevent(loop->backend_fd, &change, 1, NULL, 0, NULL) < 0 && armed ? SK_ERR_SYSTEM : SK_OK;
 }
 #endif

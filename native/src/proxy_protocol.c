@@ -5,7 +5,8 @@
 
 #include <string.h>
 
-static const char V2_SIGNATURE[12] = {'\r', '\n', '\r', '\n', '\0', '\r', '\n', 'Q', 'U', 'I', 'T', '\n'};
+static const char V2_SIGNATURE[12] = {'\r', '\n', '\r', '\n', '\0', '\r',
+                                      '\n', 'Q',  'U',  'I',  'T',  '\n'};
 #define V1_MAX 107
 
 /* True while buf[0..len) is still a prefix of `lit`. */
@@ -131,13 +132,13 @@ static int parse_v1(const char *buf, size_t len, sk_proxy_address_t *out, size_t
   }
   if (port > 65535) return SK_PROXY_ERROR;
   out->port = (uint16_t)port;
-  if (lens[1] == 4 && memcmp(fields[1], "TCP4", 4) == 0 && parse_ipv4(fields[2], lens[2], out->address))
+  if (lens[1] == 4 && memcmp(fields[1], "TCP4", 4) == 0 &&
+      parse_ipv4(fields[2], lens[2], out->address))
     out->family = 4;
   else if (lens[1] == 4 && memcmp(fields[1], "TCP6", 4) == 0 &&
            parse_ipv6(fields[2], lens[2], out->address))
     out->family = 6;
-  else
-    return SK_PROXY_ERROR;
+  else return SK_PROXY_ERROR;
   return SK_PROXY_COMPLETE;
 }
 

@@ -7,10 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SK_PROXY_NONE 0        /* the input does not start with a PROXY header */
-#define SK_PROXY_INCOMPLETE 1  /* it may: more bytes are needed */
-#define SK_PROXY_COMPLETE 2    /* parsed; *consumed bytes belong to it */
-#define SK_PROXY_ERROR (-400)  /* a malformed PROXY header */
+#define SK_PROXY_NONE 0       /* the input does not start with a PROXY header */
+#define SK_PROXY_INCOMPLETE 1 /* it may: more bytes are needed */
+#define SK_PROXY_COMPLETE 2   /* parsed; *consumed bytes belong to it */
+#define SK_PROXY_ERROR (-400) /* a malformed PROXY header */
 
 typedef struct sk_proxy_address {
   int family;          /* 4, 6, or 0 when the header carries no address (LOCAL/UNKNOWN) */

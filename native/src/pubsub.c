@@ -44,22 +44,31 @@ typedef struct topic topic_t;
 typedef struct sub sub_t;
 typedef struct member member_t;
 
-struct member {
-  hnode_t h; /* first: the table hands back hnode_t pointers */
-  topic_t *topic;
-  sub_t *sub;
-  member_t *tprev, *tnext; /* in topic->head list */
-  member_t *sprev, *snext; /* in sub->head list */
-  uint64_t seq;
-  unsigned char dead, in_tlist, in_slist;
-};
+/* A membership's two lists, its topic's and its subscriber's, are walked and
+ * pruned alike: one list type, and an index that says which link is whose. */
+enum { BY_TOPIC = 0, BY_SUB = 1 };
 
-struct topic {
-  hnode_t h;
+typedef struct list {
   member_t *head, *tail;
   size_t count;       /* live memberships */
   unsigned iterating; /* walks in progress over this list */
   size_t dead;        /* dead memberships still linked */
+} list_t;
+
+struct member {
+  hnode_t h; /* first: the table hands back hnode_t pointers */
+  topic_t *topic;
+  sub_t *sub;
+  struct {
+    member_t *prev, *next;
+  } link[2]; /* [BY_TOPIC] in topic->list, [BY_SUB] in sub->list */
+  uint64_t seq;
+  unsigned char dead, linked[2];
+};
+
+struct topic {
+  hnode_t h;
+  list_t list;
   size_t len;
   char name[];
 };
@@ -67,10 +76,7 @@ struct topic {
 struct sub {
   hnode_t h;
   void *handle;
-  member_t *head, *tail;
-  size_t count;
-  unsigned iterating;
-  size_t dead;
+  list_t list;
 };
 
 struct sk_pubsub {
@@ -82,14 +88,16 @@ struct sk_pubsub {
 
 /* ---- hashing ---------------------------------------------------------- */
 
-static uint64_t rotl(uint64_t x, unsigned b) { return (x << b) | (x >> (64 - b)); }
+static uint64_t rotl(uint64_t x, unsigned b) {
+  return (x << b) | (x >> (64 - b));
+}
 
-#define SIPROUND()                                                                             \
-  do {                                                                                         \
-    v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                                  \
-    v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                                     \
-    v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                                     \
-    v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                                  \
+#define SIPROUND()                                                                                 \
+  do {                                                                                             \
+    v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                                      \
+    v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                                         \
+    v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                                         \
+    v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                                      \
   } while (0)
 
 /* SipHash-1-3 (Aumasson & Bernstein): keyed, so the bucket of a name cannot
@@ -130,7 +138,9 @@ static uint64_t mix64(uint64_t x) {
 static uint64_t hash_topic(const sk_pubsub_t *ps, const char *name, size_t len) {
   return siphash13(ps->k0, ps->k1, (const unsigned char *)name, len);
 }
-static uint64_t hash_ptr(const void *p) { return mix64((uint64_t)(uintptr_t)p); }
+static uint64_t hash_ptr(const void *p) {
+  return mix64((uint64_t)(uintptr_t)p);
+}
 static uint64_t hash_pair(const topic_t *t, const sub_t *s) {
   return mix64((uint64_t)(uintptr_t)t ^ rotl((uint64_t)(uintptr_t)s, 29));
 }
@@ -250,8 +260,8 @@ void sk_pubsub_destroy(sk_pubsub_t *ps) {
       topic_t *t = (topic_t *)(void *)e;
       member_t *m, *mn;
       next = e->next;
-      for (m = t->head; m != NULL; m = mn) {
-        mn = m->tnext;
+      for (m = t->list.head; m != NULL; m = mn) {
+        mn = m->link[BY_TOPIC].next;
         SK_PUBSUB_FREE(m);
       }
       SK_PUBSUB_FREE(t);
@@ -269,61 +279,93 @@ void sk_pubsub_destroy(sk_pubsub_t *ps) {
   SK_PUBSUB_FREE(ps);
 }
 
-static void tlist_unlink(topic_t *t, member_t *m) {
-  if (m->tprev) m->tprev->tnext = m->tnext;
-  else t->head = m->tnext;
-  if (m->tnext) m->tnext->tprev = m->tprev;
-  else t->tail = m->tprev;
-  m->in_tlist = 0;
+static void list_append(list_t *l, member_t *m, int side) {
+  m->link[side].prev = l->tail;
+  m->link[side].next = NULL;
+  if (l->tail) l->tail->link[side].next = m;
+  else l->head = m;
+  l->tail = m;
+  m->linked[side] = 1;
 }
 
-static void slist_unlink(sub_t *s, member_t *m) {
-  if (m->sprev) m->sprev->snext = m->snext;
-  else s->head = m->snext;
-  if (m->snext) m->snext->sprev = m->sprev;
-  else s->tail = m->sprev;
-  m->in_slist = 0;
+static void list_unlink(list_t *l, member_t *m, int side) {
+  member_t *prev = m->link[side].prev, *next = m->link[side].next;
+  if (prev) prev->link[side].next = next;
+  else l->head = next;
+  if (next) next->link[side].prev = prev;
+  else l->tail = prev;
+  m->linked[side] = 0;
+}
+
+/* Unlink a dead membership now, or count it for the last walk to unlink; a
+ * membership in neither list is freed. */
+static void list_drop(list_t *l, member_t *m, int side) {
+  if (l->iterating > 0) {
+    l->dead++;
+    return;
+  }
+  list_unlink(l, m, side);
+  if (!m->linked[!side]) SK_PUBSUB_FREE(m);
+}
+
+/* A walk over one list: the live memberships older than the walk. Begun,
+ * it holds the list (iterating); list_walk_end lets go. */
+typedef struct list_walk {
+  int side;
+  uint64_t limit; /* the last sequence number when the walk began */
+} list_walk_t;
+
+/* The first membership from m on that the walk visits: lists are in
+ * sequence order, so the first node newer than the walk ends it. */
+static member_t *walk_from(const list_walk_t *w, member_t *m) {
+  while (m != NULL && m->dead) m = m->link[w->side].next;
+  return m != NULL && m->seq <= w->limit ? m : NULL;
+}
+
+static member_t *walk_begin(list_walk_t *w, const sk_pubsub_t *ps, list_t *l, int side) {
+  w->side = side;
+  w->limit = ps->seq;
+  l->iterating++;
+  return walk_from(w, l->head);
+}
+
+static member_t *walk_next(const list_walk_t *w, const member_t *m) {
+  return walk_from(w, m->link[w->side].next);
+}
+
+/* End a walk: the last one out unlinks the dead. */
+static void list_walk_end(list_t *l, int side) {
+  member_t *m, *next;
+  if (--l->iterating > 0 || l->dead == 0) return;
+  for (m = l->head; m != NULL; m = next) {
+    next = m->link[side].next;
+    if (!m->dead) continue;
+    list_unlink(l, m, side);
+    if (!m->linked[!side]) SK_PUBSUB_FREE(m);
+  }
+  l->dead = 0;
 }
 
 /* Free a topic or subscriber that nothing refers to any more. */
 static void topic_release(sk_pubsub_t *ps, topic_t *t) {
-  if (t->count > 0 || t->iterating > 0) return;
+  if (t->list.count > 0 || t->list.iterating > 0) return;
   table_remove(&ps->topics, &t->h);
   SK_PUBSUB_FREE(t);
 }
 
 static void sub_release(sk_pubsub_t *ps, sub_t *s) {
-  if (s->count > 0 || s->iterating > 0) return;
+  if (s->list.count > 0 || s->list.iterating > 0) return;
   table_remove(&ps->subs, &s->h);
   SK_PUBSUB_FREE(s);
 }
 
-/* End a walk: the last one out unlinks the dead. */
 static void topic_walk_end(sk_pubsub_t *ps, topic_t *t) {
-  member_t *m, *next;
-  if (--t->iterating == 0 && t->dead > 0) {
-    for (m = t->head; m != NULL; m = next) {
-      next = m->tnext;
-      if (!m->dead) continue;
-      tlist_unlink(t, m);
-      if (!m->in_slist) SK_PUBSUB_FREE(m);
-    }
-    t->dead = 0;
-  }
+  list_walk_end(&t->list, BY_TOPIC);
   topic_release(ps, t);
 }
 
 static void sub_walk_end(sk_pubsub_t *ps, sub_t *s) {
-  member_t *m, *next;
-  if (--s->iterating == 0 && s->dead > 0) {
-    for (m = s->head; m != NULL; m = next) {
-      next = m->snext;
-      if (!m->dead) continue;
-      slist_unlink(s, m);
-      if (!m->in_tlist) SK_PUBSUB_FREE(m);
-    }
-    s->dead = 0;
-  }
+  list_walk_end(&s->list, BY_SUB);
   sub_release(ps, s);
 }
 
@@ -334,13 +376,11 @@ static void member_kill(sk_pubsub_t *ps, member_t *m) {
   sub_t *s = m->sub;
   m->dead = 1;
   table_remove(&ps->members, &m->h);
-  if (--t->count == 0) ps->live_topics--;
-  s->count--;
-  if (t->iterating > 0) t->dead++;
-  else tlist_unlink(t, m);
-  if (s->iterating > 0) s->dead++;
-  else slist_unlink(s, m);
-  if (!m->in_tlist && !m->in_slist) SK_PUBSUB_FREE(m);
+  if (--t->list.count == 0) ps->live_topics--;
+  s->list.count--;
+  /* The first drop cannot free m: it is still in the other list. */
+  list_drop(&t->list, m, BY_TOPIC);
+  list_drop(&s->list, m, BY_SUB);
   topic_release(ps, t);
   sub_release(ps, s);
 }
@@ -363,8 +403,8 @@ int sk_pubsub_subscribe(sk_pubsub_t *ps, void *handle, const char *name, size_t 
     if (len > 0) memcpy(t->name, name, len);
     table_insert(&ps->topics, &t->h);
   }
-  if (old_count) *old_count = t->count;
-  if (new_count) *new_count = t->count;
+  if (old_count) *old_count = t->list.count;
+  if (new_count) *new_count = t->list.count;
   s = find_sub(ps, handle);
   if (s == NULL) {
     s = SK_PUBSUB_MALLOC(sizeof(*s));
@@ -383,19 +423,12 @@ int sk_pubsub_subscribe(sk_pubsub_t *ps, void *handle, const char *name, size_t 
   m->topic = t;
   m->sub = s;
   m->seq = ++ps->seq;
-  m->in_tlist = m->in_slist = 1;
-  m->tprev = t->tail;
-  if (t->tail) t->tail->tnext = m;
-  else t->head = m;
-  t->tail = m;
-  m->sprev = s->tail;
-  if (s->tail) s->tail->snext = m;
-  else s->head = m;
-  s->tail = m;
+  list_append(&t->list, m, BY_TOPIC);
+  list_append(&s->list, m, BY_SUB);
   table_insert(&ps->members, &m->h);
-  if (t->count++ == 0) ps->live_topics++;
-  s->count++;
-  if (new_count) *new_count = t->count;
+  if (t->list.count++ == 0) ps->live_topics++;
+  s->list.count++;
+  if (new_count) *new_count = t->list.count;
   return 1;
 nomem:
   /* Drop what this call created (records with no memberships). */
@@ -409,7 +442,7 @@ int sk_pubsub_unsubscribe(sk_pubsub_t *ps, void *handle, const char *name, size_
   topic_t *t = find_topic(ps, name, len);
   sub_t *s = find_sub(ps, handle);
   member_t *m = t && s ? find_member(ps, t, s) : NULL;
-  size_t before = t ? t->count : 0;
+  size_t before = t ? t->list.count : 0;
   if (old_count) *old_count = before;
   if (new_count) *new_count = before;
   if (m == NULL) return 0;
@@ -418,28 +451,42 @@ int sk_pubsub_unsubscribe(sk_pubsub_t *ps, void *handle, const char *name, size_
   return 1;
 }
 
-size_t sk_pubsub_unsubscribe_all(sk_pubsub_t *ps, void *handle, sk_pubsub_unsub_fn fn,
-                                 void *ctx) {
+/* Hands each membership of a subscriber's list to visit (a walk: see
+ * list_walk_t) until it returns nonzero; returns how many it was given. */
+static size_t sub_visit(sk_pubsub_t *ps, const void *handle,
+                        int (*visit)(sk_pubsub_t *ps, member_t *m, void *arg), void *arg) {
   sub_t *s = find_sub(ps, handle);
-  member_t *m;
-  uint64_t limit = ps->seq;
+  list_walk_t w;
   size_t n = 0;
   if (s == NULL) return 0;
-  s->iterating++;
-  for (m = s->head; m != NULL && m->seq <= limit; m = m->snext) {
-    topic_t *t = m->topic;
-    size_t before;
-    if (m->dead) continue;
-    before = t->count;
-    /* Hold the topic so its name outlives the removal until fn returns. */
-    t->iterating++;
-    member_kill(ps, m);
+  for (member_t *m = walk_begin(&w, ps, &s->list, BY_SUB); m != NULL; m = walk_next(&w, m)) {
     n++;
-    if (fn) fn(ctx, t->name, t->len, before, t->count);
-    topic_walk_end(ps, t);
+    if (visit(ps, m, arg)) break;
   }
   sub_walk_end(ps, s);
   return n;
+}
+
+typedef struct unsub_visit {
+  sk_pubsub_unsub_fn fn;
+  void *ctx;
+} unsub_visit_t;
+
+static int visit_unsubscribe(sk_pubsub_t *ps, member_t *m, void *arg) {
+  const unsub_visit_t *v = arg;
+  topic_t *t = m->topic;
+  size_t before = t->list.count;
+  /* Hold the topic so its name outlives the removal until fn returns. */
+  t->list.iterating++;
+  member_kill(ps, m);
+  if (v->fn) v->fn(v->ctx, t->name, t->len, before, t->list.count);
+  topic_walk_end(ps, t);
+  return 0;
+}
+
+size_t sk_pubsub_unsubscribe_all(sk_pubsub_t *ps, void *handle, sk_pubsub_unsub_fn fn, void *ctx) {
+  unsub_visit_t v = {fn, ctx};
+  return sub_visit(ps, handle, visit_unsubscribe, &v);
 }
 
 /* ---- queries and walks ------------------------------------------------ */
@@ -453,27 +500,25 @@ int sk_pubsub_is_subscribed(const sk_pubsub_t *ps, const void *handle, const cha
 
 size_t sk_pubsub_count(const sk_pubsub_t *ps, const char *name, size_t len) {
   const topic_t *t = find_topic(ps, name, len);
-  return t ? t->count : 0;
+  return t ? t->list.count : 0;
 }
 
-size_t sk_pubsub_topic_count(const sk_pubsub_t *ps) { return ps->live_topics; }
+size_t sk_pubsub_topic_count(const sk_pubsub_t *ps) {
+  return ps->live_topics;
+}
 
 size_t sk_pubsub_sub_topic_count(const sk_pubsub_t *ps, const void *handle) {
   const sub_t *s = find_sub(ps, handle);
-  return s ? s->count : 0;
+  return s ? s->list.count : 0;
 }
 
 size_t sk_pubsub_for_each_subscriber(sk_pubsub_t *ps, const char *name, size_t len,
                                      sk_pubsub_sub_fn fn, void *ctx) {
   topic_t *t = find_topic(ps, name, len);
-  member_t *m;
-  uint64_t limit = ps->seq;
+  list_walk_t w;
   size_t n = 0;
   if (t == NULL) return 0;
-  t->iterating++;
-  /* Lists are in sequence order: the first node newer than the walk ends it. */
-  for (m = t->head; m != NULL && m->seq <= limit; m = m->tnext) {
-    if (m->dead) continue;
+  for (member_t *m = walk_begin(&w, ps, &t->list, BY_TOPIC); m != NULL; m = walk_next(&w, m)) {
     n++;
     if (fn(ctx, m->sub->handle)) break;
   }
@@ -481,19 +526,19 @@ size_t sk_pubsub_for_each_subscriber(sk_pubsub_t *ps, const char *name, size_t l
   return n;
 }
 
+typedef struct topic_visit {
+  sk_pubsub_topic_fn fn;
+  void *ctx;
+} topic_visit_t;
+
+static int visit_topic(sk_pubsub_t *ps, member_t *m, void *arg) {
+  const topic_visit_t *v = arg;
+  (void)ps;
+  return v->fn(v->ctx, m->topic->name, m->topic->len);
+}
+
 size_t sk_pubsub_for_each_topic(sk_pubsub_t *ps, const void *handle, sk_pubsub_topic_fn fn,
                                 void *ctx) {
-  sub_t *s = find_sub(ps, handle);
-  member_t *m;
-  uint64_t limit = ps->seq;
-  size_t n = 0;
-  if (s == NULL) return 0;
-  s->iterating++;
-  for (m = s->head; m != NULL && m->seq <= limit; m = m->snext) {
-    if (m->dead) continue;
-    n++;
-    if (fn(ctx, m->topic->name, m->topic->len)) break;
-  }
-  sub_walk_end(ps, s);
-  return n;
+  topic_visit_t v = {fn, ctx};
+  return sub_visit(ps, handle, visit_topic, &v);
 }

@@ -55,8 +55,7 @@ int sk_pubsub_unsubscribe(sk_pubsub_t *ps, void *sub, const char *topic, size_t 
  * from inside fn are kept. Returns the number of topics removed. */
 size_t sk_pubsub_unsubscribe_all(sk_pubsub_t *ps, void *sub, sk_pubsub_unsub_fn fn, void *ctx);
 
-int sk_pubsub_is_subscribed(const sk_pubsub_t *ps, const void *sub, const char *topic,
-                            size_t len);
+int sk_pubsub_is_subscribed(const sk_pubsub_t *ps, const void *sub, const char *topic, size_t len);
 
 /* Subscribers of a topic (0 for an unknown one). */
 size_t sk_pubsub_count(const sk_pubsub_t *ps, const char *topic, size_t len);
@@ -72,7 +71,6 @@ size_t sk_pubsub_for_each_subscriber(sk_pubsub_t *ps, const char *topic, size_t 
 
 /* Visit sub's topics in the order it subscribed to them; the name is only
  * valid during the call. Returns the number of callbacks made. */
-size_t sk_pubsub_for_each_topic(sk_pubsub_t *ps, const void *sub, sk_pubsub_topic_fn fn,
-                                void *ctx);
+size_t sk_pubsub_for_each_topic(sk_pubsub_t *ps, const void *sub, sk_pubsub_topic_fn fn, void *ctx);
 
 #endif

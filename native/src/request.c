@@ -153,7 +153,7 @@ size_t sk_req_scope_pack(sk_app_t *app, sk_res_id_t res, const sk_req_t *req, ch
   char port[8] = "";
   int ip_len = 0, port_len = 0;
   if (conn) {
-    flags[1] = conn->body_done ? '0' : '1';
+    flags[1] = conn->exchange.body_done ? '0' : '1';
     ip_len = sk_socket_format_address(&conn->peer, ip, sizeof ip, 1);
     if (ip_len < 0) ip_len = 0;
     int port_number = sk_socket_port(&conn->peer);

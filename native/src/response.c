@@ -12,7 +12,7 @@
 static sk_conn_t *live_conn(const sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = sk_app_lookup(app, res);
   /* A connection whose write failed is as good as gone: its close is queued. */
-  return conn && conn->stage != SK_RES_DONE && !conn->broken ? conn : NULL;
+  return conn && conn->exchange.stage != SK_RES_DONE && !conn->transport.broken ? conn : NULL;
 }
 
 void sk_app_cork(sk_app_t *app, int corked) {
@@ -47,12 +47,12 @@ static int status_has_no_body(int code) {
   return (code >= 100 && code < 200) || code == 204 || code == 304;
 }
 
-/* The status line and the headers are kept in conn->head until the header
+/* The status line and the headers are kept in conn->exchange.head until the header
  * section ends (finish_head), so a head the handler gave up on (an error, a
  * refused header) can be discarded whole: nothing of it ever left. */
 static int stage_head(sk_conn_t *conn, const char *a, size_t a_len, const char *b, size_t b_len,
                       const char *c, size_t c_len) {
-  sk_buf_t *head = &conn->head;
+  sk_buf_t *head = &conn->exchange.head;
   if (sk_buf_reserve(head, a_len + b_len + c_len) != SK_OK) return SK_ERR_NOMEM;
   memcpy(head->data + head->len, a, a_len);
   memcpy(head->data + head->len + a_len, b, b_len);
@@ -70,24 +70,24 @@ static int write_status_line(sk_conn_t *conn, const char *status, size_t len) {
   }
   if (status_code < 100 || (len > 3 && status[3] != ' ')) return SK_ERR_INVALID;
   if (!valid_field_value(status, len)) return SK_ERR_INVALID;
-  conn->head.len = 0;
+  conn->exchange.head.len = 0;
   int r = stage_head(conn, "HTTP/1.1 ", 9, status, len, "\r\n", 2);
   if (r != SK_OK) return r;
-  conn->status_code = status_code;
-  if (status_has_no_body(status_code)) conn->no_body = 1;
+  conn->exchange.status_code = status_code;
+  if (status_has_no_body(status_code)) conn->exchange.no_body = 1;
   sk_state_head_staged(conn);
   return SK_OK;
 }
 
 static int ensure_status(sk_conn_t *conn) {
-  return conn->stage == SK_RES_NONE ? write_status_line(conn, "200 OK", 6) : SK_OK;
+  return conn->exchange.stage == SK_RES_NONE ? write_status_line(conn, "200 OK", 6) : SK_OK;
 }
 
 static void decide_keep_alive(sk_conn_t *conn) {
   /* An unread request body we would have to drain: close instead when it is
    * big or of unknown size. */
-  if (!conn->body_done &&
-      (conn->body_kind == SK_BODY_CHUNKED || conn->body_remaining > 256 * 1024))
+  if (!conn->exchange.body_done &&
+      (conn->exchange.body_kind == SK_BODY_CHUNKED || conn->exchange.body_remaining > 256 * 1024))
     sk_state_no_keep_alive(conn);
   if (conn->app->shutting_down) sk_state_no_keep_alive(conn);
 }
@@ -96,8 +96,8 @@ enum head_mode { HEAD_FIXED, HEAD_EMPTY, HEAD_STREAM };
 
 static void release_head(sk_conn_t *conn) {
   /* Kept for the next response, unless a big head grew it. */
-  if (conn->head.cap > 4096) sk_buf_free(&conn->head);
-  conn->head.len = 0;
+  if (conn->exchange.head.cap > 4096) sk_buf_free(&conn->exchange.head);
+  conn->exchange.head.len = 0;
 }
 
 /* A number in base 10 or 16 into out (room for 20 characters); returns
@@ -116,16 +116,14 @@ static size_t format_digits(char *out, uint64_t value, unsigned base) {
 /* Ends the header section with the headers that are ours to decide. */
 static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len) {
   sk_app_t *app = conn->app;
-  /* Where the response starts in the cork: until the cork leaves (output.c
-   * clears response_in_cork), the whole response can still be taken back. */
-  conn->response_in_cork = conn->backlog.len == 0;
-  conn->res_cork_start = app->cork_owner == conn ? app->cork_len : 0;
-  if (conn->stage == SK_RES_NONE) {
+  /* Until the cork leaves, the whole response can still be taken back. */
+  sk_out_mark(conn);
+  if (conn->exchange.stage == SK_RES_NONE) {
     /* Nothing staged: the whole head leaves in this call anyway. */
     sk_out_write(conn, "HTTP/1.1 200 OK\r\n", 17);
-    conn->status_code = 200;
+    conn->exchange.status_code = 200;
   } else {
-    sk_out_write(conn, conn->head.data, conn->head.len);
+    sk_out_write(conn, conn->exchange.head.data, conn->exchange.head.len);
     release_head(conn);
   }
   decide_keep_alive(conn);
@@ -135,31 +133,31 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
   int has_length = 0;
   uint64_t length = 0;
   if (mode == HEAD_FIXED) {
-    has_length = !status_has_no_body(conn->status_code);
-    length = (conn->head_request && conn->has_content_length && body_len == 0)
-                 ? conn->declared_length
+    has_length = !status_has_no_body(conn->exchange.status_code);
+    length = (conn->exchange.head_request && conn->exchange.has_content_length && body_len == 0)
+                 ? conn->exchange.declared_length
                  : body_len;
   } else if (mode == HEAD_EMPTY) {
     /* HEAD gets the headers GET would get: Content-Length 0 unless the
      * handler declared the length of the body it would have sent. */
-    if (!status_has_no_body(conn->status_code)) {
+    if (!status_has_no_body(conn->exchange.status_code)) {
       has_length = 1;
-      if (conn->has_content_length) length = conn->declared_length;
+      if (conn->exchange.has_content_length) length = conn->exchange.declared_length;
     }
-  } else if (!conn->no_body) {
-    if (conn->has_content_length) {
+  } else if (!conn->exchange.no_body) {
+    if (conn->exchange.has_content_length) {
       has_length = 1;
-      length = conn->declared_length;
-    } else if (conn->version_minor == 1) {
-      conn->chunked_out = 1;
+      length = conn->exchange.declared_length;
+    } else if (conn->exchange.version_minor == 1) {
+      conn->exchange.chunked_out = 1;
       memcpy(head + n, "Transfer-Encoding: chunked\r\n", 28);
       n += 28;
     } else {
       sk_state_no_keep_alive(conn); /* HTTP/1.0: the close delimits the body */
     }
-  } else if (conn->has_content_length) {
+  } else if (conn->exchange.has_content_length) {
     has_length = 1;
-    length = conn->declared_length;
+    length = conn->exchange.declared_length;
   }
   if (has_length) {
     memcpy(head + n, "Content-Length: ", 16);
@@ -168,14 +166,14 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
     memcpy(head + n, "\r\n", 2);
     n += 2;
   }
-  if (!conn->keep_alive) {
+  if (!conn->exchange.keep_alive) {
     memcpy(head + n, "Connection: close\r\n", 19);
     n += 19;
-  } else if (conn->version_minor == 0) {
+  } else if (conn->exchange.version_minor == 0) {
     memcpy(head + n, "Connection: keep-alive\r\n", 24);
     n += 24;
   }
-  if (!conn->has_date) sk_out_write(conn, app->date, SK_DATE_LEN);
+  if (!conn->exchange.has_date) sk_out_write(conn, app->date, SK_DATE_LEN);
   memcpy(head + n, "\r\n", 2);
   n += 2;
   sk_out_write(conn, head, n);
@@ -185,16 +183,16 @@ static void finish_head(sk_conn_t *conn, enum head_mode mode, uint64_t body_len)
 /* Writes a piece of the body; returns how much of it counts towards the
  * body (write_offset): all of it, except past a declared Content-Length. */
 static size_t write_body(sk_conn_t *conn, const char *data, size_t len) {
-  if (conn->has_content_length && !conn->chunked_out) {
+  if (conn->exchange.has_content_length && !conn->exchange.chunked_out) {
     /* Never send more than we announced: the excess would be read as the
      * next response. The body is then complete and the connection goes on. */
-    uint64_t room = conn->declared_length > conn->write_offset
-                        ? conn->declared_length - conn->write_offset
+    uint64_t room = conn->exchange.declared_length > conn->exchange.write_offset
+                        ? conn->exchange.declared_length - conn->exchange.write_offset
                         : 0;
     len = (size_t)SK_MIN((uint64_t)len, room);
   }
-  if (conn->no_body || len == 0) return len;
-  if (conn->chunked_out) {
+  if (conn->exchange.no_body || len == 0) return len;
+  if (conn->exchange.chunked_out) {
     char size_line[24];
     size_t n = format_digits(size_line, len, 16);
     memcpy(size_line + n, "\r\n", 2);
@@ -211,16 +209,16 @@ int sk_res_state(const sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return 0;
   int state = SK_RES_VALID;
-  if (conn->stage >= SK_RES_STATUS) state |= SK_RES_HEADERS_SENT;
-  if (conn->stage >= SK_RES_BODY) state |= SK_RES_BODY_STARTED;
-  if (conn->backlog.len == 0) state |= SK_RES_WRITABLE;
+  if (conn->exchange.stage >= SK_RES_STATUS) state |= SK_RES_HEADERS_SENT;
+  if (conn->exchange.stage >= SK_RES_BODY) state |= SK_RES_BODY_STARTED;
+  if (conn->transport.backlog.len == 0) state |= SK_RES_WRITABLE;
   return state;
 }
 
 int sk_res_write_status(sk_app_t *app, sk_res_id_t res, const char *status, size_t len) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->stage != SK_RES_NONE) return SK_ERR_STATE;
+  if (conn->exchange.stage != SK_RES_NONE) return SK_ERR_STATE;
   return write_status_line(conn, status, len);
 }
 
@@ -241,7 +239,8 @@ int sk_field_valid(const char *name, size_t name_len, const char *value, size_t 
   for (size_t i = 0; i < name_len; i++)
     if (!is_tchar((unsigned char)name[i])) return 0;
   uint64_t length;
-  if (sk_ascii_ieq(name, name_len, "content-length", 14) && !parse_length(value, value_len, &length))
+  if (sk_ascii_ieq(name, name_len, "content-length", 14) &&
+      !parse_length(value, value_len, &length))
     return 0;
   return valid_field_value(value, value_len);
 }
@@ -278,8 +277,8 @@ int sk_pairs_valid(const char *packed, size_t len, size_t count) {
 static int put_header(sk_conn_t *conn, const char *name, size_t name_len, const char *value,
                       size_t value_len) {
   if (sk_ascii_ieq(name, name_len, "content-length", 14)) {
-    conn->has_content_length = 1;
-    parse_length(value, value_len, &conn->declared_length);
+    conn->exchange.has_content_length = 1;
+    parse_length(value, value_len, &conn->exchange.declared_length);
     return SK_OK;
   }
   if (sk_ascii_ieq(name, name_len, "transfer-encoding", 17)) return SK_OK; /* framing is ours */
@@ -290,31 +289,27 @@ static int put_header(sk_conn_t *conn, const char *name, size_t name_len, const 
   int r = ensure_status(conn);
   if (r == SK_OK) r = stage_head(conn, name, name_len, ": ", 2, value, value_len);
   if (r == SK_OK) r = stage_head(conn, "\r\n", 2, "", 0, "", 0);
-  if (r == SK_OK && sk_ascii_ieq(name, name_len, "date", 4)) conn->has_date = 1;
+  if (r == SK_OK && sk_ascii_ieq(name, name_len, "date", 4)) conn->exchange.has_date = 1;
   return r;
 }
 
 int sk_res_discard_head(sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->stage == SK_RES_BODY) {
+  if (conn->exchange.stage == SK_RES_BODY) {
     /* The head and maybe some body went out of the handler, but while they
      * are all still in the cork nothing has left the process. */
-    if (!conn->response_in_cork || app->cork_owner != conn ||
-        app->cork_len < conn->res_cork_start)
-      return SK_ERR_STATE;
-    app->cork_len = conn->res_cork_start;
-    conn->response_in_cork = 0;
-    conn->chunked_out = 0;
-    conn->write_offset = 0;
+    if (!sk_out_take_back(conn)) return SK_ERR_STATE;
+    conn->exchange.chunked_out = 0;
+    conn->exchange.write_offset = 0;
   }
   release_head(conn);
   sk_state_head_discarded(conn);
-  conn->status_code = 0;
-  conn->has_content_length = 0; /* a Content-Length header is part of the head too */
-  conn->declared_length = 0;
-  conn->has_date = 0;
-  conn->no_body = conn->head_request;
+  conn->exchange.status_code = 0;
+  conn->exchange.has_content_length = 0; /* a Content-Length header is part of the head too */
+  conn->exchange.declared_length = 0;
+  conn->exchange.has_date = 0;
+  conn->exchange.no_body = conn->exchange.head_request;
   return SK_OK;
 }
 
@@ -322,7 +317,7 @@ int sk_res_write_header(sk_app_t *app, sk_res_id_t res, const char *name, size_t
                         const char *value, size_t value_len) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->stage == SK_RES_BODY) return SK_ERR_STATE;
+  if (conn->exchange.stage == SK_RES_BODY) return SK_ERR_STATE;
   if (!sk_field_valid(name, name_len, value, value_len)) return SK_ERR_INVALID;
   return put_header(conn, name, name_len, value, value_len);
 }
@@ -331,7 +326,7 @@ int sk_res_write_head(sk_app_t *app, sk_res_id_t res, const char *status, size_t
                       const char *headers, size_t headers_len, size_t count) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->stage != SK_RES_NONE) return SK_ERR_STATE;
+  if (conn->exchange.stage != SK_RES_NONE) return SK_ERR_STATE;
   /* Validate everything first: nothing reaches the wire from a bad head. */
   if (!sk_pairs_valid(headers, headers_len, count)) return SK_ERR_INVALID;
   int r = write_status_line(conn, status, status_len);
@@ -346,38 +341,37 @@ int sk_res_write_head(sk_app_t *app, sk_res_id_t res, const char *status, size_t
 int sk_res_write(sk_app_t *app, sk_res_id_t res, const char *data, size_t len) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
-  conn->write_offset += write_body(conn, data, len);
+  if (conn->exchange.stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
+  conn->exchange.write_offset += write_body(conn, data, len);
   sk_out_flush_outside_dispatch(app);
   return SK_OK;
 }
 
 static void end_response(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
-  if (conn->chunked_out) {
+  if (conn->exchange.chunked_out) {
     sk_out_write(conn, "0\r\n\r\n", 5);
-  } else if (conn->has_content_length && !conn->no_body &&
-             conn->write_offset != conn->declared_length) {
+  } else if (conn->exchange.has_content_length && !conn->exchange.no_body &&
+             conn->exchange.write_offset != conn->exchange.declared_length) {
     sk_state_no_keep_alive(conn); /* the body fell short of what we announced */
   }
   sk_conn_response_done(conn);
   sk_out_flush_outside_dispatch(app);
 }
 
-int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
-               int close_connection) {
+int sk_res_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len, int close_connection) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
   if (close_connection) sk_state_no_keep_alive(conn);
-  if (conn->stage != SK_RES_BODY) {
+  if (conn->exchange.stage != SK_RES_BODY) {
     finish_head(conn, HEAD_FIXED, len);
-    if (!conn->no_body) sk_out_write(conn, data, len);
-    conn->write_offset += len;
+    if (!conn->exchange.no_body) sk_out_write(conn, data, len);
+    conn->exchange.write_offset += len;
     sk_conn_response_done(conn);
     sk_out_flush_outside_dispatch(app);
     return SK_OK;
   }
-  conn->write_offset += write_body(conn, data, len);
+  conn->exchange.write_offset += write_body(conn, data, len);
   end_response(conn);
   return SK_OK;
 }
@@ -386,7 +380,7 @@ int sk_res_end_without_body(sk_app_t *app, sk_res_id_t res, int close_connection
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
   if (close_connection) sk_state_no_keep_alive(conn);
-  if (conn->stage != SK_RES_BODY) {
+  if (conn->exchange.stage != SK_RES_BODY) {
     finish_head(conn, HEAD_EMPTY, 0);
     sk_conn_response_done(conn);
     sk_out_flush_outside_dispatch(app);
@@ -401,8 +395,8 @@ int sk_res_send(sk_app_t *app, sk_res_id_t res, const char *status, size_t statu
                 size_t body_len, int close_connection) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->stage == SK_RES_BODY) return SK_ERR_STATE;
-  if (status && conn->stage == SK_RES_NONE) {
+  if (conn->exchange.stage == SK_RES_BODY) return SK_ERR_STATE;
+  if (status && conn->exchange.stage == SK_RES_NONE) {
     int r = write_status_line(conn, status, status_len);
     if (r != SK_OK) return r;
   }
@@ -419,20 +413,20 @@ int sk_res_try_end(sk_app_t *app, sk_res_id_t res, const char *data, size_t len,
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
   if (close_connection) sk_state_no_keep_alive(conn);
-  if (conn->stage != SK_RES_BODY) {
-    conn->has_content_length = 1;
-    conn->declared_length = total;
+  if (conn->exchange.stage != SK_RES_BODY) {
+    conn->exchange.has_content_length = 1;
+    conn->exchange.declared_length = total;
     finish_head(conn, HEAD_STREAM, 0);
   }
-  conn->write_offset += write_body(conn, data, len);
-  if (conn->write_offset >= conn->declared_length || conn->no_body) {
+  conn->exchange.write_offset += write_body(conn, data, len);
+  if (conn->exchange.write_offset >= conn->exchange.declared_length || conn->exchange.no_body) {
     end_response(conn);
     *done = 1;
-    return conn->closed || conn->backlog.len == 0;
+    return conn->transport.closed || conn->transport.backlog.len == 0;
   }
   /* Backpressure is only known once the corked bytes met the kernel. */
   if (app->cork_owner == conn && !app->user_corked) sk_out_flush(app);
-  return conn->closed || conn->backlog.len == 0;
+  return conn->transport.closed || conn->transport.backlog.len == 0;
 }
 
 int sk_res_respond(sk_app_t *app, sk_res_id_t res, const char *status, size_t status_len,
@@ -448,8 +442,8 @@ int sk_res_end_with_trailers(sk_app_t *app, sk_res_id_t res, const char *fields,
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
   if (!sk_pairs_valid(fields, len, count)) return SK_ERR_INVALID;
-  if (conn->stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
-  if (!conn->chunked_out) {
+  if (conn->exchange.stage != SK_RES_BODY) finish_head(conn, HEAD_STREAM, 0);
+  if (!conn->exchange.chunked_out) {
     end_response(conn);
     return SK_OK;
   }
@@ -472,12 +466,12 @@ int sk_res_end_with_trailers(sk_app_t *app, sk_res_id_t res, const char *fields,
 int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->body_wanted) return SK_OK;
-  conn->body_wanted = 1;
+  if (conn->exchange.body_wanted) return SK_OK;
+  conn->exchange.body_wanted = 1;
   /* RFC 9110 10.1.1: the client waits for 100 before sending the body. */
-  if ((conn->req_flags & SK_REQ_EXPECT_CONTINUE) && !conn->body_done && !conn->sent_continue &&
-      conn->stage == SK_RES_NONE) {
-    conn->sent_continue = 1;
+  if ((conn->exchange.req_flags & SK_REQ_EXPECT_CONTINUE) && !conn->exchange.body_done &&
+      !conn->exchange.sent_continue && conn->exchange.stage == SK_RES_NONE) {
+    conn->exchange.sent_continue = 1;
     sk_out_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     sk_out_flush_outside_dispatch(app);
   }
@@ -490,32 +484,34 @@ int sk_res_on_data(sk_app_t *app, sk_res_id_t res) {
 int sk_res_take_body(sk_app_t *app, sk_res_id_t res, char *out, size_t cap, size_t *len) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->body_wanted) return SK_ERR_STATE; /* already streaming through on_data */
-  if (conn->body_done) {
-    /* Everything arrived before anyone asked: it waits in conn->body. */
-    *len = conn->body.len;
-    if (conn->body.len > cap) return SK_RES_BODY_TOO_BIG;
-    if (conn->body.len) memcpy(out, conn->body.data, conn->body.len);
-    sk_buf_free(&conn->body);
-    conn->body_wanted = 1;
-    conn->body_last_sent = 1;
+  if (conn->exchange.body_wanted) return SK_ERR_STATE; /* already streaming through on_data */
+  if (conn->exchange.body_done) {
+    /* Everything arrived before anyone asked: it waits in conn->exchange.body. */
+    *len = conn->exchange.body.len;
+    if (conn->exchange.body.len > cap) return SK_RES_BODY_TOO_BIG;
+    if (conn->exchange.body.len) memcpy(out, conn->exchange.body.data, conn->exchange.body.len);
+    sk_buf_free(&conn->exchange.body);
+    conn->exchange.body_wanted = 1;
+    conn->exchange.body_last_sent = 1;
     return SK_OK;
   }
   /* Inside the dispatch of its request, a Content-Length body that arrived
    * with the head is still in the input, not yet fed: take it from there. */
-  if (conn->in_dispatch && conn->dispatch_input && conn->body_kind == SK_BODY_LENGTH &&
-      conn->body_received == 0 && conn->body.len == 0 &&
-      conn->body_remaining <= conn->dispatch_input_len - conn->dispatch_taken) {
-    size_t size = (size_t)conn->body_remaining;
+  if (conn->in_dispatch && conn->exchange.dispatch_input &&
+      conn->exchange.body_kind == SK_BODY_LENGTH && conn->exchange.body_received == 0 &&
+      conn->exchange.body.len == 0 &&
+      conn->exchange.body_remaining <=
+          conn->exchange.dispatch_input_len - conn->exchange.dispatch_taken) {
+    size_t size = (size_t)conn->exchange.body_remaining;
     *len = size;
     if (size > cap) return SK_RES_BODY_TOO_BIG;
-    memcpy(out, conn->dispatch_input + conn->dispatch_taken, size);
-    conn->dispatch_taken += size;
-    conn->body_received = size;
-    conn->body_remaining = 0;
-    conn->body_done = 1;
-    conn->body_wanted = 1;
-    conn->body_last_sent = 1;
+    memcpy(out, conn->exchange.dispatch_input + conn->exchange.dispatch_taken, size);
+    conn->exchange.dispatch_taken += size;
+    conn->exchange.body_received = size;
+    conn->exchange.body_remaining = 0;
+    conn->exchange.body_done = 1;
+    conn->exchange.body_wanted = 1;
+    conn->exchange.body_last_sent = 1;
     return SK_OK;
   }
   return SK_ERR_STATE;
@@ -524,9 +520,9 @@ int sk_res_take_body(sk_app_t *app, sk_res_id_t res, char *out, size_t cap, size
 int sk_res_write_continue(sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  if (conn->stage != SK_RES_NONE) return SK_ERR_STATE;
-  if (!conn->sent_continue) {
-    conn->sent_continue = 1;
+  if (conn->exchange.stage != SK_RES_NONE) return SK_ERR_STATE;
+  if (!conn->exchange.sent_continue) {
+    conn->exchange.sent_continue = 1;
     sk_out_write(conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     sk_out_flush_outside_dispatch(app);
   }
@@ -536,7 +532,7 @@ int sk_res_write_continue(sk_app_t *app, sk_res_id_t res) {
 static int set_paused(sk_app_t *app, sk_res_id_t res, int paused) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return SK_ERR_STALE;
-  conn->user_paused = paused != 0;
+  conn->transport.user_paused = paused != 0;
   sk_conn_update_reading(conn);
   return SK_OK;
 }
@@ -555,7 +551,7 @@ int sk_res_close(sk_app_t *app, sk_res_id_t res) {
   /* What was written so far still goes out; then the connection ends. No
    * abort callback: the caller knows it closed the connection. */
   if (app->cork_owner == conn) sk_out_flush(app);
-  if (conn->closed) return SK_OK;
+  if (conn->transport.closed) return SK_OK;
   sk_state_aborted(conn);
   sk_conn_close(conn, 0);
   return SK_OK;
@@ -563,13 +559,13 @@ int sk_res_close(sk_app_t *app, sk_res_id_t res) {
 
 uint64_t sk_res_write_offset(const sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
-  return conn ? conn->write_offset : 0;
+  return conn ? conn->exchange.write_offset : 0;
 }
 
 size_t sk_res_buffered_amount(const sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = live_conn(app, res);
   if (!conn) return 0;
-  return conn->backlog.len + (app->cork_owner == conn ? app->cork_len : 0);
+  return conn->transport.backlog.len + (app->cork_owner == conn ? app->cork_len : 0);
 }
 
 int sk_res_remote_address(const sk_app_t *app, sk_res_id_t res, char *out, size_t cap,
@@ -586,10 +582,8 @@ int sk_res_remote_endpoint(const sk_app_t *app, sk_res_id_t res, char *out, size
   if (n <= 0) return n;
   if ((size_t)n + 2 > cap) return SK_ERR_INVALID;
   uint16_t port = 0; /* network order in both families */
-  if (conn->peer.ss_family == AF_INET)
-    port = ((const struct sockaddr_in *)&conn->peer)->sin_port;
-  else
-    port = ((const struct sockaddr_in6 *)&conn->peer)->sin6_port;
+  if (conn->peer.ss_family == AF_INET) port = ((const struct sockaddr_in *)&conn->peer)->sin_port;
+  else port = ((const struct sockaddr_in6 *)&conn->peer)->sin6_port;
   memcpy(out + n, &port, 2);
   return n + 2;
 }
@@ -606,7 +600,7 @@ int sk_res_proxied_address(const sk_app_t *app, sk_res_id_t res, char *out, size
 
 int sk_res_native_handle(const sk_app_t *app, sk_res_id_t res) {
   sk_conn_t *conn = sk_app_lookup(app, res);
-  return conn ? conn->watch.fd : SK_ERR_STALE;
+  return conn ? conn->transport.watch.fd : SK_ERR_STALE;
 }
 
 /* ---- answers the core gives on its own ---- */
@@ -639,7 +633,7 @@ static void write_canned(sk_conn_t *conn, int status, int close, const char *ext
   sk_out_write(conn, extra, extra_len);
   sk_out_write(conn, conn->app->date, SK_DATE_LEN);
   sk_out_write(conn, "\r\n", 2);
-  if (!conn->head_request) sk_out_write(conn, reason, strlen(reason));
+  if (!conn->exchange.head_request) sk_out_write(conn, reason, strlen(reason));
 }
 
 int sk_res_write_error(sk_conn_t *conn, int status) {
@@ -647,29 +641,31 @@ int sk_res_write_error(sk_conn_t *conn, int status) {
 }
 
 int sk_res_write_error_with(sk_conn_t *conn, int status, const char *extra, size_t extra_len) {
-  if (conn->closed) return SK_ERR_STALE;
+  if (conn->transport.closed) return SK_ERR_STALE;
   sk_app_t *app = conn->app;
-  uint32_t serial = conn->serial;
-  int in_flight = conn->phase == SK_PHASE_REQUEST && serial != 0 && conn->stage != SK_RES_DONE;
-  if (in_flight && conn->stage == SK_RES_BODY) {
+  uint32_t serial = conn->exchange.serial;
+  int in_flight =
+      conn->phase == SK_PHASE_REQUEST && serial != 0 && conn->exchange.stage != SK_RES_DONE;
+  if (in_flight && conn->exchange.stage == SK_RES_BODY) {
     /* Half a response is on the wire: no status can follow it. */
     sk_conn_close(conn, 1);
     return SK_OK;
   }
   release_head(conn); /* a head never sent is simply dropped */
-  conn->head_request = 0;
+  conn->exchange.head_request = 0;
   write_canned(conn, status, 1, extra, extra_len);
   /* Done already: a canned answer to a body that kept coming after it. */
-  if (conn->stage != SK_RES_DONE) sk_state_response_ended(conn);
+  if (conn->exchange.stage != SK_RES_DONE) sk_state_response_ended(conn);
   sk_conn_finish_close(conn);
-  if (in_flight && app->cb.on_aborted) app->cb.on_aborted(app->cb.user, sk_conn_id_of(serial, conn->slot));
+  if (in_flight && app->cb.on_aborted)
+    app->cb.on_aborted(app->cb.user, sk_conn_id_of(serial, conn->slot));
   return SK_OK;
 }
 
 int sk_res_write_not_found(sk_conn_t *conn) {
-  conn->status_code = 404;
+  conn->exchange.status_code = 404;
   decide_keep_alive(conn);
-  write_canned(conn, 404, !conn->keep_alive, NULL, 0);
+  write_canned(conn, 404, !conn->exchange.keep_alive, NULL, 0);
   sk_conn_response_done(conn);
   return SK_OK;
 }

@@ -49,14 +49,14 @@ typedef struct sk_node sk_node_t;
 struct sk_node {
   sk_node_t *parent;
   int kind;
-  size_t nparams;     /* parameter nodes from the root to here, this one included */
-  sk_node_t **kids;   /* static children, sorted by (seg_len, bytes) */
+  size_t nparams;   /* parameter nodes from the root to here, this one included */
+  sk_node_t **kids; /* static children, sorted by (seg_len, bytes) */
   size_t nkids, kids_cap;
-  sk_node_t *param;   /* the ":name" child; all names share it */
+  sk_node_t *param;       /* the ":name" child; all names share it */
   sk_route_list_t routes; /* patterns ending at this node */
   sk_route_list_t wild;   /* patterns ending with a "*" segment after this node */
   size_t seg_len;
-  char seg[];         /* static segment bytes (not NUL-terminated) */
+  char seg[]; /* static segment bytes (not NUL-terminated) */
 };
 
 struct sk_router {
@@ -124,10 +124,8 @@ static size_t kid_search(const sk_node_t *n, const char *seg, size_t len, int *f
       *found = 1;
       return mid;
     }
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
@@ -234,8 +232,8 @@ void sk_router_destroy(sk_router_t *router) {
   SK_ROUTER_FREE(router);
 }
 
-int sk_router_add(sk_router_t *router, const char *method, size_t method_len,
-                  const char *pattern, size_t pattern_len, int handler_id) {
+int sk_router_add(sk_router_t *router, const char *method, size_t method_len, const char *pattern,
+                  size_t pattern_len, int handler_id) {
   if (router == NULL) return SK_ROUTER_ERR_PATTERN;
   int rc = pattern_check(pattern, pattern_len);
   if (rc != SK_ROUTER_OK) return rc;
@@ -331,8 +329,7 @@ enum { STEP_ROUTES, STEP_STATIC, STEP_PARAM, STEP_WILD, STEP_UP };
 
 int sk_router_match(const sk_router_t *router, const char *method, size_t method_len,
                     const char *path, size_t path_len, sk_route_visitor_fn visit, void *ctx) {
-  if (router == NULL || path == NULL || path_len == 0 || path[0] != '/' || visit == NULL)
-    return 0;
+  if (router == NULL || path == NULL || path_len == 0 || path[0] != '/' || visit == NULL) return 0;
 
   /* value[i] is written when entering a parameter node at index i. A node's
    * ancestors own the indexes below its nparams, and a sibling branch can only

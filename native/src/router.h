@@ -19,7 +19,8 @@
 /* Status codes returned by sk_router_add. */
 #define SK_ROUTER_OK 0
 #define SK_ROUTER_ERR_NOMEM (-1)
-#define SK_ROUTER_ERR_PATTERN (-2) /* empty, not starting with '/', '*' not last,
+#define SK_ROUTER_ERR_PATTERN                                                                      \
+  (-2) /* empty, not starting with '/', '*' not last,
                                       empty ":" name, more than MAX_PARAMS params */
 
 typedef struct sk_router sk_router_t;
@@ -40,8 +41,8 @@ void sk_router_destroy(sk_router_t *router);
 /* method: a token such as "GET" (case-sensitive, as sent on the wire), or
  * NULL / "*" for the route that answers any method. Adding the same method
  * and pattern twice keeps both; the first added is tried first. */
-int sk_router_add(sk_router_t *router, const char *method, size_t method_len,
-                  const char *pattern, size_t pattern_len, int handler_id);
+int sk_router_add(sk_router_t *router, const char *method, size_t method_len, const char *pattern,
+                  size_t pattern_len, int handler_id);
 
 /* Visit every route matching (method, path) in priority order. `path` is the
  * request path without the query string (not percent-decoded). Returns 1 if a

@@ -139,8 +139,7 @@ int sk_app_remove_server_name(sk_app_t *app, const char *pattern) {
 }
 
 int sk_app_route_server_name(sk_app_t *app, const char *pattern, const char *method,
-                             size_t method_len, const char *path, size_t path_len,
-                             int handler_id) {
+                             size_t method_len, const char *path, size_t path_len, int handler_id) {
   long index = find_pattern(app, pattern);
   if (index < 0) return SK_ERR_INVALID;
   return sk_app_add_route(app->sni[index].router, method, method_len, path, path_len, handler_id);

@@ -27,6 +27,24 @@ static int set_nonblocking_cloexec(int fd) {
   return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* Closes a socket after a failed call and answers -1, keeping that call's
+ * errno for the caller. */
+static int close_failed(int fd) {
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return -1;
+}
+
+/* The last steps of every listener: bind, listen, non-blocking; the socket,
+ * or -1 (closed) with errno set. */
+static int bound_listener(int fd, const struct sockaddr *addr, socklen_t addr_len) {
+  if (bind(fd, addr, addr_len) < 0 || listen(fd, SK_LISTEN_BACKLOG) < 0 ||
+      set_nonblocking_cloexec(fd) < 0)
+    return close_failed(fd);
+  return fd;
+}
+
 static void set_no_sigpipe(int fd) {
 #ifdef SO_NOSIGPIPE
   int one = 1;
@@ -68,14 +86,7 @@ static int bind_and_listen(const struct addrinfo *ai, int options, int *shared) 
     int zero = 0; /* dual-stack: "::" also takes IPv4 clients */
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   }
-  if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SK_LISTEN_BACKLOG) < 0 ||
-      set_nonblocking_cloexec(fd) < 0) {
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-  }
-  return fd;
+  return bound_listener(fd, ai->ai_addr, ai->ai_addrlen);
 }
 
 static int local_port(int fd) {
@@ -118,7 +129,8 @@ int sk_socket_listen_tcp(const char *host, int port, int options, int *bound_por
     errno = EADDRNOTAVAIL;
     return -1;
   }
-  for (struct addrinfo *ai = result; ai && fd < 0; ai = ai->ai_next) fd = bind_and_listen(ai, options, shared);
+  for (struct addrinfo *ai = result; ai && fd < 0; ai = ai->ai_next)
+    fd = bind_and_listen(ai, options, shared);
   freeaddrinfo(result);
   if (fd < 0) return -1;
 done:
@@ -149,14 +161,7 @@ int sk_socket_listen_unix(const char *path, int options) {
       close(probe);
     }
   }
-  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, SK_LISTEN_BACKLOG) < 0 ||
-      set_nonblocking_cloexec(fd) < 0) {
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-  }
-  return fd;
+  return bound_listener(fd, (struct sockaddr *)&addr, sizeof addr);
 }
 
 /* A socket some other process bound and put in the listening state (a
@@ -178,12 +183,7 @@ int sk_socket_adopt_listener(int fd) {
   }
   int copy = dup(fd);
   if (copy < 0) return -1;
-  if (set_nonblocking_cloexec(copy) < 0) {
-    int saved = errno;
-    close(copy);
-    errno = saved;
-    return -1;
-  }
+  if (set_nonblocking_cloexec(copy) < 0) return close_failed(copy);
   return copy;
 }
 

@@ -21,10 +21,8 @@ static void set_error(char *err, size_t cap, const char *what, const char *file)
   char reason[256] = "";
   if (code) ERR_error_string_n(code, reason, sizeof reason);
   ERR_clear_error();
-  if (file)
-    snprintf(err, cap, "%s '%s'%s%s", what, file, reason[0] ? ": " : "", reason);
-  else
-    snprintf(err, cap, "%s%s%s", what, reason[0] ? ": " : "", reason);
+  if (file) snprintf(err, cap, "%s '%s'%s%s", what, file, reason[0] ? ": " : "", reason);
+  else snprintf(err, cap, "%s%s%s", what, reason[0] ? ": " : "", reason);
 }
 
 static int passphrase_cb(char *buf, int size, int rwflag, void *userdata) {
@@ -72,8 +70,7 @@ static int pem_key_is_encrypted(const char *path) {
   if (!f) return 0;
   char line[256];
   int encrypted = 0;
-  while (!encrypted && fgets(line, sizeof line, f))
-    encrypted = strstr(line, "ENCRYPTED") != NULL;
+  while (!encrypted && fgets(line, sizeof line, f)) encrypted = strstr(line, "ENCRYPTED") != NULL;
   fclose(f);
   return encrypted;
 }
@@ -83,16 +80,15 @@ static int load_private_key(SSL_CTX *ctx, const char *key, const char *passphras
                             size_t cap) {
   if (!check_readable(key, "private key file", err, cap)) return 0;
   BIO *bio = BIO_new_file(key, "r");
-  EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, (void *)passphrase)
-                       : NULL;
+  EVP_PKEY *pkey =
+      bio ? PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, (void *)passphrase) : NULL;
   if (bio) BIO_free(bio);
   if (!pkey) {
     if (!pem_key_is_encrypted(key))
       set_error(err, cap, "cannot load the private key (not a PEM private key)", key);
     else if (passphrase)
       set_error(err, cap, "cannot decrypt the private key: wrong passphrase", key);
-    else
-      set_error(err, cap, "the private key is encrypted and no passphrase was given", key);
+    else set_error(err, cap, "the private key is encrypted and no passphrase was given", key);
     return 0;
   }
   int ok = SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1;
@@ -191,61 +187,61 @@ void sk_tls_context_free(SSL_CTX *ctx) {
 
 /* ---- per-connection transport ---- */
 
-int sk_tls_attach(sk_conn_t *conn, SSL_CTX *ctx) {
+int sk_tls_attach(sk_transport_t *t, SSL_CTX *ctx, void *owner) {
   SSL *ssl = SSL_new(ctx);
   if (!ssl) return SK_ERR_NOMEM;
-  if (SSL_set_fd(ssl, conn->watch.fd) != 1) {
+  if (SSL_set_fd(ssl, t->watch.fd) != 1) {
     SSL_free(ssl);
     return SK_ERR_SYSTEM;
   }
-  SSL_set_app_data(ssl, conn);
+  SSL_set_app_data(ssl, owner);
   SSL_set_accept_state(ssl);
-  conn->ssl = ssl;
+  t->ssl = ssl;
   return SK_OK;
 }
 
-void sk_tls_detach(sk_conn_t *conn) {
-  if (conn->ssl) {
-    SSL_free(conn->ssl);
-    conn->ssl = NULL;
+void sk_tls_detach(sk_transport_t *t) {
+  if (t->ssl) {
+    SSL_free(t->ssl);
+    t->ssl = NULL;
   }
   ERR_clear_error();
 }
 
 /* Maps an SSL_* failure: 0 for "try again later" (with the event to wait
  * for recorded), -1 for a dead connection. */
-static long tls_retry_or_fail(sk_conn_t *conn, int result, int reading) {
-  int code = SSL_get_error(conn->ssl, result);
+static long tls_retry_or_fail(sk_transport_t *t, int result, int reading) {
+  int code = SSL_get_error(t->ssl, result);
   if (code == SSL_ERROR_WANT_READ) {
-    if (!reading) conn->tls_write_wants_read = 1;
+    if (!reading) t->tls_write_wants_read = 1;
     return 0;
   }
   if (code == SSL_ERROR_WANT_WRITE) {
-    if (reading) conn->tls_read_wants_write = 1;
+    if (reading) t->tls_read_wants_write = 1;
     return 0;
   }
   ERR_clear_error();
   return -1;
 }
 
-long sk_conn_read(sk_conn_t *conn, char *buf, size_t cap, int *eof) {
-  if (!conn->ssl) return sk_socket_read(conn->watch.fd, buf, cap, eof);
+long sk_transport_read(sk_transport_t *t, char *buf, size_t cap, int *eof) {
+  if (!t->ssl) return sk_socket_read(t->watch.fd, buf, cap, eof);
   *eof = 0;
-  conn->tls_read_wants_write = 0;
+  t->tls_read_wants_write = 0;
   size_t total = 0;
   /* Drain every decrypted byte OpenSSL holds: the socket may no longer be
    * readable while whole records sit in OpenSSL's buffer. */
   while (total < cap) {
     int want = cap - total > INT32_MAX ? INT32_MAX : (int)(cap - total);
-    int n = SSL_read(conn->ssl, buf + total, want);
+    int n = SSL_read(t->ssl, buf + total, want);
     if (n > 0) {
       total += (size_t)n;
       /* Only bytes OpenSSL already holds are worth another call now; the
        * socket itself will wake us again (level-triggered) if it has more. */
-      if (!SSL_has_pending(conn->ssl)) break;
+      if (!SSL_has_pending(t->ssl)) break;
       continue;
     }
-    int code = SSL_get_error(conn->ssl, n);
+    int code = SSL_get_error(t->ssl, n);
     if (code == SSL_ERROR_ZERO_RETURN) {
       *eof = 1; /* close_notify */
       break;
@@ -254,47 +250,48 @@ long sk_conn_read(sk_conn_t *conn, char *buf, size_t cap, int *eof) {
       *eof = 1; /* TCP EOF without close_notify: treat as a close */
       break;
     }
-    long r = tls_retry_or_fail(conn, n, 1);
+    long r = tls_retry_or_fail(t, n, 1);
     if (r < 0 && total == 0) return -1;
     break;
   }
   return (long)total;
 }
 
-static long tls_write(sk_conn_t *conn, const char *data, size_t len) {
+static long tls_write(sk_transport_t *t, const char *data, size_t len) {
   size_t total = 0;
-  conn->tls_write_wants_read = 0;
+  t->tls_write_wants_read = 0;
   while (total < len) {
     int chunk = len - total > INT32_MAX ? INT32_MAX : (int)(len - total);
-    int n = SSL_write(conn->ssl, data + total, chunk);
+    int n = SSL_write(t->ssl, data + total, chunk);
     if (n > 0) {
       total += (size_t)n;
       continue;
     }
-    if (tls_retry_or_fail(conn, n, 0) < 0) return total ? (long)total : -1;
+    if (tls_retry_or_fail(t, n, 0) < 0) return total ? (long)total : -1;
     break;
   }
   return (long)total;
 }
 
-long sk_conn_write(sk_conn_t *conn, const char *a, size_t a_len, const char *b, size_t b_len) {
-  if (!conn->ssl) {
-    return b_len ? sk_socket_write2(conn->watch.fd, a, a_len, b, b_len)
-                 : sk_socket_write(conn->watch.fd, a, a_len);
+long sk_transport_write(sk_transport_t *t, const char *a, size_t a_len, const char *b,
+                        size_t b_len) {
+  if (!t->ssl) {
+    return b_len ? sk_socket_write2(t->watch.fd, a, a_len, b, b_len)
+                 : sk_socket_write(t->watch.fd, a, a_len);
   }
-  long n = tls_write(conn, a, a_len);
+  long n = tls_write(t, a, a_len);
   if (n < 0 || (size_t)n < a_len || b_len == 0) return n;
-  long m = tls_write(conn, b, b_len);
+  long m = tls_write(t, b, b_len);
   if (m < 0) return n; /* the first part went out; the failure shows next time */
   return n + m;
 }
 
-void sk_conn_shutdown_write(sk_conn_t *conn) {
-  if (conn->ssl && SSL_is_init_finished(conn->ssl)) {
+void sk_transport_shutdown_write(sk_transport_t *t) {
+  if (t->ssl && SSL_is_init_finished(t->ssl)) {
     /* close_notify first, so the client can tell a complete response from a
      * truncation attack (RFC 8446 6.1). */
-    SSL_shutdown(conn->ssl);
+    SSL_shutdown(t->ssl);
     ERR_clear_error();
   }
-  shutdown(conn->watch.fd, SHUT_WR);
+  shutdown(t->watch.fd, SHUT_WR);
 }

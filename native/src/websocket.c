@@ -11,11 +11,11 @@
 #define SK_WS_CLOSE_WAIT_S 2 /* how long we wait for the client's close frame */
 
 static sk_res_id_t ws_id(const sk_conn_t *conn) {
-  return sk_conn_id_of(conn->serial, conn->slot);
+  return sk_conn_id_of(conn->exchange.serial, conn->slot);
 }
 
 static sk_ws_behavior_t *behavior_of(const sk_conn_t *conn) {
-  return &conn->app->ws_behaviors[conn->ws->behavior];
+  return &conn->app->ws_behaviors[conn->exchange.ws->behavior];
 }
 
 /* ---- behaviours ---- */
@@ -61,8 +61,10 @@ int sk_app_ws_route(sk_app_t *app, const char *pattern, size_t pattern_len,
 
 void sk_ws_behaviors_free(sk_app_t *app) {
   for (size_t i = 0; i < app->ws_behavior_count; i++) {
-    if (app->ws_behaviors[i].shared_deflater) sk_pmd_deflater_destroy(app->ws_behaviors[i].shared_deflater);
-    if (app->ws_behaviors[i].shared_inflater) sk_pmd_inflater_destroy(app->ws_behaviors[i].shared_inflater);
+    if (app->ws_behaviors[i].shared_deflater)
+      sk_pmd_deflater_destroy(app->ws_behaviors[i].shared_deflater);
+    if (app->ws_behaviors[i].shared_inflater)
+      sk_pmd_inflater_destroy(app->ws_behaviors[i].shared_inflater);
   }
   free(app->ws_behaviors);
   app->ws_behaviors = NULL;
@@ -103,7 +105,7 @@ int sk_ws_check_upgrade(sk_conn_t *conn, const sk_http_request_t *http, int beha
     sk_res_write_error_with(conn, 426, version_field, sizeof version_field - 1);
     return 0;
   }
-  conn->upgrade_behavior = (uint32_t)behavior + 1;
+  conn->exchange.upgrade_behavior = (uint32_t)behavior + 1;
   return 1;
 }
 
@@ -129,13 +131,14 @@ int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key,
                                 size_t extensions_len, const char *headers, size_t headers_len,
                                 size_t count, sk_res_id_t *ws_out) {
   sk_conn_t *conn = sk_app_lookup(app, res);
-  if (!conn || conn->stage == SK_RES_DONE) return SK_ERR_STALE;
-  if (!conn->upgrade_behavior || conn->stage != SK_RES_NONE) return SK_ERR_STATE;
+  if (!conn || conn->exchange.stage == SK_RES_DONE) return SK_ERR_STALE;
+  if (!conn->exchange.upgrade_behavior || conn->exchange.stage != SK_RES_NONE) return SK_ERR_STATE;
   if (!sk_ws_key_valid(key, key_len)) return SK_ERR_INVALID;
   if (!sk_pairs_valid(headers, headers_len, count)) return SK_ERR_INVALID;
   for (size_t i = 0; i < protocol_len; i++)
-    if ((unsigned char)protocol[i] < 0x21 || (unsigned char)protocol[i] > 0x7e) return SK_ERR_INVALID;
-  uint32_t behavior = conn->upgrade_behavior - 1;
+    if ((unsigned char)protocol[i] < 0x21 || (unsigned char)protocol[i] > 0x7e)
+      return SK_ERR_INVALID;
+  uint32_t behavior = conn->exchange.upgrade_behavior - 1;
   sk_ws_behavior_t *b = &app->ws_behaviors[behavior];
 
   sk_ws_t *ws = calloc(1, sizeof *ws);
@@ -144,12 +147,12 @@ int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key,
   char negotiated[SK_PMD_RESPONSE_MAX];
   size_t negotiated_len = 0;
   if (b->pmd.enabled && extensions_len &&
-      sk_pmd_negotiate(&b->pmd, extensions, extensions_len, &ws->pmd, negotiated,
-                       sizeof negotiated, &negotiated_len)) {
+      sk_pmd_negotiate(&b->pmd, extensions, extensions_len, &ws->pmd, negotiated, sizeof negotiated,
+                       &negotiated_len)) {
     ws->deflate = 1;
     if (!ws->pmd.client_no_context_takeover || !b->pmd.shared_decompressor) {
-      ws->inflater = sk_pmd_inflater_create(ws->pmd.client_window_bits,
-                                            ws->pmd.client_no_context_takeover);
+      ws->inflater =
+          sk_pmd_inflater_create(ws->pmd.client_window_bits, ws->pmd.client_no_context_takeover);
       if (!ws->inflater) goto nomem;
     }
     if (b->compress_enabled && !b->pmd.shared_compressor) {
@@ -163,8 +166,9 @@ int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key,
     sk_ws_free(ws);
     return SK_ERR_INVALID;
   }
-  static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                             "Connection: Upgrade\r\nSec-WebSocket-Accept: ";
+  static const char head[] =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Accept: ";
   static const char protocol_field[] = "\r\nSec-WebSocket-Protocol: ";
   static const char extensions_field[] = "\r\nSec-WebSocket-Extensions: ";
   sk_out_write(conn, head, sizeof head - 1);
@@ -187,20 +191,20 @@ int sk_res_upgrade_with_headers(sk_app_t *app, sk_res_id_t res, const char *key,
   }
   sk_out_write(conn, "\r\n\r\n", 4);
 
-  sk_ws_parser_init(&ws->parser, b->config.max_payload_length ? b->config.max_payload_length
-                                                               : SK_WS_NO_LIMIT,
+  sk_ws_parser_init(&ws->parser,
+                    b->config.max_payload_length ? b->config.max_payload_length : SK_WS_NO_LIMIT,
                     ws->deflate);
-  conn->ws = ws;
+  conn->exchange.ws = ws;
   sk_state_upgraded(conn); /* the WebSocket gets its own id */
-  conn->upgrade_behavior = 0;
-  sk_buf_free(&conn->body);
+  conn->exchange.upgrade_behavior = 0;
+  sk_buf_free(&conn->exchange.body);
   ws->idle_s = b->config.idle_timeout_s;
-  conn->deadline = ws->idle_s ? sk_deadline_in(app, ws->idle_s) : 0;
+  conn->transport.deadline = ws->idle_s ? sk_deadline_in(app, ws->idle_s) : 0;
   ws->lifetime_deadline =
       b->config.max_lifetime_min ? sk_deadline_in(app, 60ull * b->config.max_lifetime_min) : 0;
   *ws_out = ws_id(conn);
-  /* Frames the client sent right behind its handshake wait in conn->in. */
-  if (!conn->in_dispatch && conn->in.len) sk_app_defer(app, conn);
+  /* Frames the client sent right behind its handshake wait in conn->transport.in. */
+  if (!conn->in_dispatch && conn->transport.in.len) sk_app_defer(app, conn);
   sk_out_flush_outside_dispatch(app);
   return SK_OK;
 nomem:
@@ -212,7 +216,8 @@ nomem:
 
 static int over_backpressure(const sk_conn_t *conn) {
   const sk_ws_behavior_t *b = behavior_of(conn);
-  size_t buffered = conn->backlog.len + (conn->app->cork_owner == conn ? conn->app->cork_len : 0);
+  size_t buffered =
+      conn->transport.backlog.len + (conn->app->cork_owner == conn ? conn->app->cork_len : 0);
   return b->config.max_backpressure && buffered > b->config.max_backpressure;
 }
 
@@ -225,7 +230,7 @@ static void write_frame(sk_conn_t *conn, unsigned opcode, int fin, int rsv1, con
 }
 
 static int send_status(const sk_conn_t *conn) {
-  return conn->backlog.len ? SK_WS_SEND_BACKPRESSURE : SK_WS_SEND_SUCCESS;
+  return conn->transport.backlog.len ? SK_WS_SEND_BACKPRESSURE : SK_WS_SEND_SUCCESS;
 }
 
 /* Compresses into the app's scratch buffer; returns 1 when the compressed
@@ -233,7 +238,7 @@ static int send_status(const sk_conn_t *conn) {
 static int compress_message(sk_conn_t *conn, const char *data, size_t len) {
   sk_app_t *app = conn->app;
   sk_ws_behavior_t *b = behavior_of(conn);
-  sk_pmd_deflater_t *deflater = conn->ws->deflater;
+  sk_pmd_deflater_t *deflater = conn->exchange.ws->deflater;
   if (!deflater) {
     if (!b->shared_deflater)
       b->shared_deflater = sk_pmd_deflater_create(-1, b->pmd.compressor_bits, b->mem_level, 1);
@@ -245,9 +250,9 @@ static int compress_message(sk_conn_t *conn, const char *data, size_t len) {
   return 1;
 }
 
-static int send_message(sk_conn_t *conn, unsigned opcode, const char *data, size_t len, int compress,
-                        int fin) {
-  sk_ws_t *ws = conn->ws;
+static int send_message(sk_conn_t *conn, unsigned opcode, const char *data, size_t len,
+                        int compress, int fin) {
+  sk_ws_t *ws = conn->exchange.ws;
   sk_ws_behavior_t *b = behavior_of(conn);
   if (ws->close_sent) return SK_WS_SEND_DROPPED;
   if (over_backpressure(conn)) {
@@ -268,13 +273,13 @@ static int send_message(sk_conn_t *conn, unsigned opcode, const char *data, size
   }
   if (is_data || opcode == SK_WS_OP_CONT) ws->sending_fragments = !fin;
   if (b->config.reset_idle_timeout_on_send && ws->idle_s)
-    conn->deadline = sk_deadline_in(conn->app, ws->idle_s);
+    conn->transport.deadline = sk_deadline_in(conn->app, ws->idle_s);
   return send_status(conn);
 }
 
 static sk_conn_t *live_ws(const sk_app_t *app, sk_res_id_t id) {
   sk_conn_t *conn = sk_app_lookup(app, id);
-  return conn && conn->phase == SK_PHASE_WS && conn->ws ? conn : NULL;
+  return conn && conn->phase == SK_PHASE_WS && conn->exchange.ws ? conn : NULL;
 }
 
 int sk_ws_send(sk_app_t *app, sk_res_id_t id, const char *data, size_t len, int opcode,
@@ -295,27 +300,28 @@ static void unsubscribe_all(sk_conn_t *conn);
 
 static void notify_close(sk_conn_t *conn, unsigned code, const char *reason, size_t reason_len) {
   sk_app_t *app = conn->app;
-  if (conn->ws->close_notified) return;
+  if (conn->exchange.ws->close_notified) return;
   /* Subscription events first: the program still knows the socket then. */
   unsubscribe_all(conn);
-  conn->ws->close_notified = 1;
-  if (app->cb.on_ws_close) app->cb.on_ws_close(app->cb.user, ws_id(conn), (int)code, reason, reason_len);
+  conn->exchange.ws->close_notified = 1;
+  if (app->cb.on_ws_close)
+    app->cb.on_ws_close(app->cb.user, ws_id(conn), (int)code, reason, reason_len);
 }
 
 /* Send our close frame and wait (briefly) for the client's. */
 static void send_close(sk_conn_t *conn, unsigned code, const char *reason, size_t reason_len) {
-  sk_ws_t *ws = conn->ws;
+  sk_ws_t *ws = conn->exchange.ws;
   if (ws->close_sent) return;
   char payload[SK_WS_MAX_CONTROL];
   size_t n = sk_ws_close_payload(payload, code, reason, reason_len);
   write_frame(conn, SK_WS_OP_CLOSE, 1, 0, payload, n);
   ws->close_sent = 1;
-  conn->deadline = sk_deadline_in(conn->app, SK_WS_CLOSE_WAIT_S);
+  conn->transport.deadline = sk_deadline_in(conn->app, SK_WS_CLOSE_WAIT_S);
 }
 
 /* Protocol error or policy: close frame with `code`, then TCP close. */
 void sk_ws_fail(sk_conn_t *conn, unsigned code, int notify) {
-  if (conn->closed || !conn->ws) return;
+  if (conn->transport.closed || !conn->exchange.ws) return;
   send_close(conn, code, NULL, 0);
   if (notify) notify_close(conn, code, NULL, 0);
   unsubscribe_all(conn);
@@ -330,7 +336,7 @@ int sk_ws_end(sk_app_t *app, sk_res_id_t id, int code, const char *reason, size_
   sk_ws_drain_publishes(app);
   send_close(conn, (unsigned)code, reason, reason_len);
   /* The caller runs its close handler itself: the id is dead from now on. */
-  conn->ws->close_notified = 1;
+  conn->exchange.ws->close_notified = 1;
   unsubscribe_all(conn);
   sk_state_ws_id_retired(conn);
   sk_out_flush_outside_dispatch(app);
@@ -340,10 +346,10 @@ int sk_ws_end(sk_app_t *app, sk_res_id_t id, int code, const char *reason, size_
 int sk_ws_close(sk_app_t *app, sk_res_id_t id) {
   sk_conn_t *conn = live_ws(app, id);
   if (!conn) return SK_ERR_STALE;
-  conn->ws->close_notified = 1;
+  conn->exchange.ws->close_notified = 1;
   unsubscribe_all(conn);
   if (app->cork_owner == conn) sk_out_flush(app);
-  if (!conn->closed) sk_conn_close(conn, 0);
+  if (!conn->transport.closed) sk_conn_close(conn, 0);
   return SK_OK;
 }
 
@@ -351,7 +357,7 @@ int sk_ws_close(sk_app_t *app, sk_res_id_t id) {
 void sk_ws_on_conn_close(sk_conn_t *conn) {
   /* The sk_ws_t itself lives until the connection is freed: callers up the
    * stack may still be reading it. */
-  if (!conn->ws) return;
+  if (!conn->exchange.ws) return;
   notify_close(conn, SK_WS_CLOSE_ABNORMAL, NULL, 0);
   unsubscribe_all(conn);
 }
@@ -365,7 +371,7 @@ static void deliver_message(sk_conn_t *conn, unsigned opcode, const char *data, 
 }
 
 static int finish_data_message(sk_conn_t *conn, const char *direct, size_t direct_len) {
-  sk_ws_t *ws = conn->ws;
+  sk_ws_t *ws = conn->exchange.ws;
   sk_ws_behavior_t *b = behavior_of(conn);
   unsigned opcode = ws->parser.message_opcode;
   const char *data = direct ? direct : ws->message.data;
@@ -383,12 +389,13 @@ static int finish_data_message(sk_conn_t *conn, const char *direct, size_t direc
     if (r != SK_PMD_OK) return (unsigned)-r;
     data = ws->inflated.data;
     len = ws->inflated.len;
-    if (opcode == SK_WS_OP_TEXT && !sk_utf8_valid(data ? data : "", len)) return SK_WS_CLOSE_INVALID_DATA;
+    if (opcode == SK_WS_OP_TEXT && !sk_utf8_valid(data ? data : "", len))
+      return SK_WS_CLOSE_INVALID_DATA;
   } else if (opcode == SK_WS_OP_TEXT && !sk_utf8_finish(&ws->utf8)) {
     return SK_WS_CLOSE_INVALID_DATA;
   }
   deliver_message(conn, opcode, data, len);
-  if (!conn->closed && conn->ws) {
+  if (!conn->transport.closed && conn->exchange.ws) {
     ws->message.len = 0;
     if (ws->message.cap > 64 * 1024) sk_buf_free(&ws->message);
     if (ws->inflated.cap > 64 * 1024) sk_pmd_buf_free(&ws->inflated);
@@ -398,7 +405,7 @@ static int finish_data_message(sk_conn_t *conn, const char *direct, size_t direc
 
 static int handle_control(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
-  sk_ws_t *ws = conn->ws;
+  sk_ws_t *ws = conn->exchange.ws;
   unsigned opcode = ws->parser.opcode;
   const char *payload = ws->control;
   size_t len = ws->control_len;
@@ -426,15 +433,15 @@ static int handle_control(sk_conn_t *conn) {
   send_close(conn, code == SK_WS_CLOSE_NO_STATUS ? 0 : code, reason, reason_len);
   notify_close(conn, code, reason, reason_len);
   unsubscribe_all(conn);
-  if (!conn->closed) sk_conn_finish_close(conn);
+  if (!conn->transport.closed) sk_conn_finish_close(conn);
   return -1;
 }
 
 /* Consumes WebSocket bytes; returns how many were used (all, normally). */
 size_t sk_ws_process(sk_conn_t *conn, char *data, size_t len) {
   size_t pos = 0;
-  while (!conn->closed && conn->phase == SK_PHASE_WS && conn->ws) {
-    sk_ws_t *ws = conn->ws;
+  while (!conn->transport.closed && conn->phase == SK_PHASE_WS && conn->exchange.ws) {
+    sk_ws_t *ws = conn->exchange.ws;
     size_t consumed = 0, chunk_len = 0;
     char *chunk = NULL;
     int r = sk_ws_parse(&ws->parser, data + pos, len - pos, &consumed, &chunk, &chunk_len);
@@ -468,14 +475,16 @@ size_t sk_ws_process(sk_conn_t *conn, char *data, size_t len) {
           ws->direct_len = chunk_len;
         } else {
           if (ws->direct) {
-            if (sk_buf_append(&ws->message, ws->direct, ws->direct_len) != SK_OK) fail = SK_WS_CLOSE_INTERNAL;
+            if (sk_buf_append(&ws->message, ws->direct, ws->direct_len) != SK_OK)
+              fail = SK_WS_CLOSE_INTERNAL;
             ws->direct = NULL;
           }
-          if (!fail && sk_buf_append(&ws->message, chunk, chunk_len) != SK_OK) fail = SK_WS_CLOSE_INTERNAL;
+          if (!fail && sk_buf_append(&ws->message, chunk, chunk_len) != SK_OK)
+            fail = SK_WS_CLOSE_INTERNAL;
         }
       }
     } else if (r == SK_WS_FRAME_END) {
-      if (ws->idle_s) conn->deadline = sk_deadline_in(conn->app, ws->idle_s);
+      if (ws->idle_s) conn->transport.deadline = sk_deadline_in(conn->app, ws->idle_s);
       ws->ping_sent = 0;
       if (ws->parser.opcode >= 8) {
         int h = handle_control(conn);
@@ -483,7 +492,7 @@ size_t sk_ws_process(sk_conn_t *conn, char *data, size_t len) {
         fail = h;
       } else if (ws->parser.fin) {
         fail = finish_data_message(conn, ws->direct, ws->direct ? ws->direct_len : 0);
-        if (conn->ws) ws->direct = NULL;
+        if (conn->exchange.ws) ws->direct = NULL;
       }
     }
     if (fail) {
@@ -496,26 +505,26 @@ size_t sk_ws_process(sk_conn_t *conn, char *data, size_t len) {
 
 void sk_ws_on_tick(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
-  sk_ws_t *ws = conn->ws;
+  sk_ws_t *ws = conn->exchange.ws;
   uint64_t now = app->loop.now_ticks;
   if (ws->close_sent) {
-    if (conn->deadline && now >= conn->deadline) sk_conn_close(conn, 0);
+    if (conn->transport.deadline && now >= conn->transport.deadline) sk_conn_close(conn, 0);
     return;
   }
   if (ws->lifetime_deadline && now >= ws->lifetime_deadline) {
     sk_ws_fail(conn, SK_WS_CLOSE_GOING_AWAY, 1);
     return;
   }
-  if (!ws->idle_s || !conn->deadline) return;
+  if (!ws->idle_s || !conn->transport.deadline) return;
   sk_ws_behavior_t *b = behavior_of(conn);
   /* Ping half-way through the idle window so a live client's pong keeps it open. */
   if (b->config.send_pings_automatically && !ws->ping_sent &&
-      now + (ws->idle_s + 1) / 2 >= conn->deadline) {
+      now + (ws->idle_s + 1) / 2 >= conn->transport.deadline) {
     ws->ping_sent = 1;
     write_frame(conn, SK_WS_OP_PING, 1, 0, "", 0);
     return;
   }
-  if (now >= conn->deadline) {
+  if (now >= conn->transport.deadline) {
     notify_close(conn, SK_WS_CLOSE_ABNORMAL, NULL, 0);
     sk_conn_close(conn, 0);
   }
@@ -523,12 +532,13 @@ void sk_ws_on_tick(sk_conn_t *conn) {
 
 void sk_ws_on_drain(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
-  if (conn->ws && !conn->ws->close_sent && app->cb.on_ws_drain)
+  if (conn->exchange.ws && !conn->exchange.ws->close_sent && app->cb.on_ws_drain)
     app->cb.on_ws_drain(app->cb.user, ws_id(conn));
 }
 
 void sk_ws_shutdown(sk_conn_t *conn) {
-  if (conn->ws && !conn->ws->close_sent) sk_ws_fail(conn, SK_WS_CLOSE_GOING_AWAY, 1);
+  if (conn->exchange.ws && !conn->exchange.ws->close_sent)
+    sk_ws_fail(conn, SK_WS_CLOSE_GOING_AWAY, 1);
 }
 
 /* ---- introspection ---- */
@@ -536,7 +546,7 @@ void sk_ws_shutdown(sk_conn_t *conn) {
 size_t sk_ws_buffered_amount(const sk_app_t *app, sk_res_id_t id) {
   sk_conn_t *conn = live_ws(app, id);
   if (!conn) return 0;
-  return conn->backlog.len + (app->cork_owner == conn ? app->cork_len : 0);
+  return conn->transport.backlog.len + (app->cork_owner == conn ? app->cork_len : 0);
 }
 
 int sk_ws_remote_address(const sk_app_t *app, sk_res_id_t id, char *out, size_t cap, int as_text) {
@@ -552,7 +562,9 @@ static int subs_ready(sk_app_t *app) {
   return app->pubsub != NULL;
 }
 
-void sk_app_report_topics(sk_app_t *app, int on) { app->report_topics = on != 0; }
+void sk_app_report_topics(sk_app_t *app, int on) {
+  app->report_topics = on != 0;
+}
 
 /* Tell the backplane when a topic gains its first or loses its last local
  * subscriber; nothing to do (one test) when no backplane is attached. */
@@ -562,17 +574,28 @@ static void topic_changed(sk_app_t *app, const char *topic, size_t len, size_t o
     app->cb.on_topic(app->cb.user, topic, len, new_count != 0);
 }
 
+/* sk_pubsub_subscribe or sk_pubsub_unsubscribe for a WebSocket, after the
+ * publishes queued before it; the counts go to the caller and, when the
+ * topic's local subscribers came or went, to the backplane. */
+static int change_membership(sk_app_t *app, sk_conn_t *conn,
+                             int (*change)(sk_pubsub_t *ps, void *sub, const char *topic,
+                                           size_t len, size_t *old_count, size_t *new_count),
+                             const char *topic, size_t len, size_t *old_count, size_t *new_count) {
+  sk_ws_drain_publishes(app);
+  size_t before = 0, after = 0;
+  int r = change(app->pubsub, conn, topic, len, &before, &after);
+  if (old_count) *old_count = before;
+  if (new_count) *new_count = after;
+  if (r == 1) topic_changed(app, topic, len, before, after);
+  return r;
+}
+
 int sk_ws_subscribe(sk_app_t *app, sk_res_id_t id, const char *topic, size_t len, size_t *old_count,
                     size_t *new_count) {
   sk_conn_t *conn = live_ws(app, id);
   if (!conn) return SK_ERR_STALE;
   if (!subs_ready(app)) return SK_ERR_NOMEM;
-  sk_ws_drain_publishes(app);
-  size_t before = 0, after = 0;
-  int r = sk_pubsub_subscribe(app->pubsub, conn, topic, len, &before, &after);
-  if (old_count) *old_count = before;
-  if (new_count) *new_count = after;
-  if (r == 1) topic_changed(app, topic, len, before, after);
+  int r = change_membership(app, conn, sk_pubsub_subscribe, topic, len, old_count, new_count);
   return r < 0 ? SK_ERR_NOMEM : r;
 }
 
@@ -581,13 +604,7 @@ int sk_ws_unsubscribe(sk_app_t *app, sk_res_id_t id, const char *topic, size_t l
   sk_conn_t *conn = live_ws(app, id);
   if (!conn) return SK_ERR_STALE;
   if (!app->pubsub) return 0;
-  sk_ws_drain_publishes(app);
-  size_t before = 0, after = 0;
-  int r = sk_pubsub_unsubscribe(app->pubsub, conn, topic, len, &before, &after);
-  if (old_count) *old_count = before;
-  if (new_count) *new_count = after;
-  if (r == 1) topic_changed(app, topic, len, before, after);
-  return r;
+  return change_membership(app, conn, sk_pubsub_unsubscribe, topic, len, old_count, new_count);
 }
 
 int sk_ws_is_subscribed(const sk_app_t *app, sk_res_id_t id, const char *topic, size_t len) {
@@ -635,8 +652,8 @@ static void on_auto_unsubscribe(void *ctx_ptr, const char *topic, size_t len, si
 
 static void unsubscribe_all(sk_conn_t *conn) {
   sk_app_t *app = conn->app;
-  if (!app->pubsub || !conn->ws || conn->ws->unsubscribed) return;
-  conn->ws->unsubscribed = 1;
+  if (!app->pubsub || !conn->exchange.ws || conn->exchange.ws->unsubscribed) return;
+  conn->exchange.ws->unsubscribed = 1;
   sk_ws_drain_publishes(app);
   unsub_ctx_t ctx = {conn};
   sk_pubsub_unsubscribe_all(app->pubsub, conn, on_auto_unsubscribe, &ctx);
@@ -659,9 +676,9 @@ typedef struct publish_ctx {
 static int mark_subscriber(void *ctx_ptr, void *sub) {
   publish_ctx_t *ctx = ctx_ptr;
   sk_conn_t *conn = sub;
-  if (conn->closed || !conn->ws || conn->ws->close_sent) return 0;
+  if (conn->transport.closed || !conn->exchange.ws || conn->exchange.ws->close_sent) return 0;
   sk_app_t *app = ctx->app;
-  sk_ws_t *ws = conn->ws;
+  sk_ws_t *ws = conn->exchange.ws;
   if (!conn->publish_listed) {
     conn->publish_listed = 1;
     conn->publish_next = app->publish_touched;
@@ -718,11 +735,11 @@ void sk_ws_drain_publishes(sk_app_t *app) {
   app->publish_touched = NULL;
   while (conn) {
     sk_conn_t *next = conn->publish_next;
-    sk_ws_t *ws = conn->ws;
+    sk_ws_t *ws = conn->exchange.ws;
     conn->publish_next = NULL;
     conn->publish_listed = 0;
-    if (ws && !conn->closed) {
-      for (size_t i = 0; i < ws->publish_count && !conn->closed; i++) {
+    if (ws && !conn->transport.closed) {
+      for (size_t i = 0; i < ws->publish_count && !conn->transport.closed; i++) {
         sk_publish_t *p = &app->publishes[ws->publish_indexes[i]];
         send_message(conn, p->opcode, p->payload.data ? p->payload.data : "", p->payload.len,
                      p->compress, 1);

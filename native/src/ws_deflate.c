@@ -25,8 +25,8 @@
 #define SK_PMD_FREE free
 #endif
 
-#define INFLATE_STEP 16384u   /* first output allocation of an inflate */
-#define ZCHUNK (1u << 30)     /* largest avail_in / avail_out handed to zlib */
+#define INFLATE_STEP 16384u /* first output allocation of an inflate */
+#define ZCHUNK (1u << 30)   /* largest avail_in / avail_out handed to zlib */
 static const unsigned char TAIL[4] = {0x00, 0x00, 0xff, 0xff};
 
 /* ---- negotiation (§5, §7.1) ------------------------------------------- */
@@ -89,11 +89,11 @@ static int window_value(const char *v, size_t n) {
 
 typedef struct offer {
   int is_pmd, valid;
-  unsigned seen;      /* parameters met so far, to refuse duplicates */
-  int snct, cnct;     /* server_/client_no_context_takeover */
-  int smwb;           /* server_max_window_bits value, 0: absent */
-  int cmwb_present;   /* client_max_window_bits, possibly without value */
-  int cmwb;           /* its value, 0: none */
+  unsigned seen;    /* parameters met so far, to refuse duplicates */
+  int snct, cnct;   /* server_/client_no_context_takeover */
+  int smwb;         /* server_max_window_bits value, 0: absent */
+  int cmwb_present; /* client_max_window_bits, possibly without value */
+  int cmwb;         /* its value, 0: none */
 } offer_t;
 
 static void apply_param(offer_t *o, const char *name, size_t nlen, const char *val, size_t vlen,
@@ -295,7 +295,9 @@ static void z_free(voidpf opaque, voidpf p) {
   SK_PMD_FREE(p);
 }
 
-static uInt clamp_uint(size_t n) { return n > ZCHUNK ? ZCHUNK : (uInt)n; }
+static uInt clamp_uint(size_t n) {
+  return n > ZCHUNK ? ZCHUNK : (uInt)n;
+}
 
 /* ---- deflate (§7.2.1) ------------------------------------------------- */
 
@@ -467,8 +469,8 @@ static int inflate_some(sk_pmd_inflater_t *inf, const unsigned char *in, size_t 
   }
 }
 
-int sk_pmd_inflate(sk_pmd_inflater_t *inf, const char *in, size_t len, int final,
-                   sk_pmd_buf_t *out, size_t max_payload) {
+int sk_pmd_inflate(sk_pmd_inflater_t *inf, const char *in, size_t len, int final, sk_pmd_buf_t *out,
+                   size_t max_payload) {
   size_t limit = max_payload < SIZE_MAX ? max_payload + 1 : SIZE_MAX;
   int rc;
 

@@ -98,7 +98,7 @@ void sk_pmd_inflater_destroy(sk_pmd_inflater_t *inf);
  * the connection should be failed with the negated code. A shared inflater
  * must be fed each message in a single final call, since other connections'
  * messages go through the same stream. */
-int sk_pmd_inflate(sk_pmd_inflater_t *inf, const char *in, size_t len, int final,
-                   sk_pmd_buf_t *out, size_t max_payload);
+int sk_pmd_inflate(sk_pmd_inflater_t *inf, const char *in, size_t len, int final, sk_pmd_buf_t *out,
+                   size_t max_payload);
 
 #endif

@@ -115,11 +115,8 @@ int sk_ws_parse(sk_ws_parser_t *p, char *in, size_t len, size_t *consumed, char 
   *data = NULL;
   *data_len = 0;
   switch (p->state) {
-  case S_ERROR:
-    return -p->close_code;
-  case S_END:
-    p->state = S_BYTE0;
-    return SK_WS_FRAME_END;
+  case S_ERROR: return -p->close_code;
+  case S_END: p->state = S_BYTE0; return SK_WS_FRAME_END;
   case S_PAYLOAD: {
     size_t n = len;
     if (n == 0) return SK_WS_NEED_MORE;
@@ -133,8 +130,7 @@ int sk_ws_parse(sk_ws_parser_t *p, char *in, size_t len, size_t *consumed, char 
     *consumed = n;
     return SK_WS_DATA;
   }
-  default:
-    break;
+  default: break;
   }
 
   while (i < len) {
@@ -253,7 +249,9 @@ bad:
   return 0;
 }
 
-int sk_utf8_finish(const sk_utf8_state_t *s) { return !s->failed && s->need == 0; }
+int sk_utf8_finish(const sk_utf8_state_t *s) {
+  return !s->failed && s->need == 0;
+}
 
 int sk_utf8_valid(const char *data, size_t len) {
   sk_utf8_state_t s;
@@ -299,8 +297,7 @@ size_t sk_ws_close_payload(char out[SK_WS_MAX_CONTROL], unsigned code, const cha
     /* Cut before the sequence that straddles the limit: step back over at
      * most 3 continuation bytes to its lead byte. */
     n = SK_WS_MAX_CONTROL - 2;
-    for (back = 0; back < 3 && n > 0 && ((unsigned char)reason[n] & 0xC0u) == 0x80u; back++)
-      n--;
+    for (back = 0; back < 3 && n > 0 && ((unsigned char)reason[n] & 0xC0u) == 0x80u; back++) n--;
   }
   memcpy(out + 2, reason, n);
   return 2 + n;

@@ -46,8 +46,8 @@
 #define SK_WS_ERR_PROTOCOL (-SK_WS_CLOSE_PROTOCOL)
 #define SK_WS_ERR_TOO_BIG (-SK_WS_CLOSE_TOO_BIG)
 
-#define SK_WS_MAX_HEADER 14     /* 2 + 8 (length) + 4 (mask) */
-#define SK_WS_MAX_CONTROL 125   /* control frame payload limit (§5.5) */
+#define SK_WS_MAX_HEADER 14   /* 2 + 8 (length) + 4 (mask) */
+#define SK_WS_MAX_CONTROL 125 /* control frame payload limit (§5.5) */
 #define SK_WS_NO_LIMIT UINT64_MAX
 
 typedef struct sk_ws_parser {
@@ -71,7 +71,7 @@ typedef struct sk_ws_parser {
 
   /* Private. */
   int state;
-  unsigned hdr_left;  /* bytes left in the length or mask field */
+  unsigned hdr_left; /* bytes left in the length or mask field */
   uint64_t len_acc;
   uint64_t remaining; /* payload bytes left in the current frame */
   uint64_t message_total;

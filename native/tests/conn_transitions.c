@@ -16,8 +16,8 @@
 #include "harness.h"
 
 static sk_app_t *app;
-static int deferred;          /* 1: the handler answers later, from the test */
-static sk_res_id_t last_res;  /* the id the handler was given */
+static int deferred;         /* 1: the handler answers later, from the test */
+static sk_res_id_t last_res; /* the id the handler was given */
 static int requests, aborted;
 
 static int on_request(void *user, int handler_id, sk_res_id_t res, sk_req_t *req) {
@@ -119,12 +119,12 @@ int main(void) {
   CHECK(sk_res_state(app, last_res) & SK_RES_VALID);
   CHECK(sk_res_write_status(app, last_res, "201 Created", 11) == SK_OK);
   CHECK(sk_res_state(app, last_res) & SK_RES_HEADERS_SENT); /* STATUS staged */
-  CHECK(sk_res_discard_head(app, last_res) == SK_OK);      /* back to NONE */
+  CHECK(sk_res_discard_head(app, last_res) == SK_OK);       /* back to NONE */
   CHECK(!(sk_res_state(app, last_res) & SK_RES_HEADERS_SENT));
-  CHECK(sk_res_write(app, last_res, "ab", 2) == SK_OK);     /* BODY */
+  CHECK(sk_res_write(app, last_res, "ab", 2) == SK_OK); /* BODY */
   CHECK(sk_res_state(app, last_res) & SK_RES_BODY_STARTED);
   sk_res_id_t a = last_res;
-  CHECK(sk_res_end(app, a, "c", 1, 0) == SK_OK);            /* DONE, then HEAD again */
+  CHECK(sk_res_end(app, a, "c", 1, 0) == SK_OK); /* DONE, then HEAD again */
   pump(4);
   CHECK(requests == 2 && last_res != a);
   CHECK(sk_res_end(app, last_res, "d", 1, 0) == SK_OK);

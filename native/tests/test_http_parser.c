@@ -88,8 +88,7 @@ static void req_case(const char *what, const char *s, size_t n, const sk_http_li
   int g = gated_feed(s, n, lim, &parses, &at);
   if (r == SK_PARSE_COMPLETE)
     CHECKF(g == r && at == HL, "%s: gated feed gave %d at %zu (head %zu)", what, g, at, HL);
-  else
-    CHECKF(g == r || g == SK_PARSE_INCOMPLETE, "%s: gated feed gave %d, want %d", what, g, r);
+  else CHECKF(g == r || g == SK_PARSE_INCOMPLETE, "%s: gated feed gave %d, want %d", what, g, r);
   if (r == SK_PARSE_COMPLETE) {
     char *ext = malloc(n + 7);
     if (!ext) abort();
@@ -152,7 +151,8 @@ static void test_request_line(void) {
   OK("CONNECT [::1]:443 HTTP/1.1\r\nHost: a\r\n\r\n");
   CHECKF(R.flags & SK_REQ_AUTHORITY_FORM, "authority-form flag");
   OK("CONNECT /verb?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
-  CHECKF(slice_is(R.path, "/verb") && slice_is(R.query, "x=1") && !(R.flags & SK_REQ_AUTHORITY_FORM),
+  CHECKF(slice_is(R.path, "/verb") && slice_is(R.query, "x=1") &&
+             !(R.flags & SK_REQ_AUTHORITY_FORM),
          "CONNECT origin-form is routed by path");
   OK("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n");
   OK("GET http://a.example/x HTTP/1.1\r\nHost: other.example\r\nAccept: */*\r\n\r\n");
@@ -333,8 +333,9 @@ static void test_framing(void) {
   E400("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n");
   E400("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n");
   E400("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n");
-  E400("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
-       "chunked\r\n\r\n");
+  E400(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n");
   E400("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n");
   E400("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunkedx\r\n\r\n");
   E400("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
@@ -348,7 +349,8 @@ static void test_framing(void) {
   E501("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
   E501("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: deflate,chunked\r\n\r\n");
   E501("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity, chunked\r\n\r\n");
-  E501("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo\r\nTransfer-Encoding: chunked\r\n\r\n");
+  E501(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo\r\nTransfer-Encoding: chunked\r\n\r\n");
   E501("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked, chunked\r\n\r\n");
 }
 
@@ -468,8 +470,7 @@ static void test_pipelined(void) {
  * exact-size heap copy). Returns the final status; *out gets the data, *total
  * the bytes consumed (up to DONE, or up to the offending byte on ERROR). */
 static int feed(const char *in, size_t len, const size_t *cuts, size_t ncuts,
-                const sk_http_limits_t *lim, char *out, size_t *outlen, size_t *total,
-                int *bad) {
+                const sk_http_limits_t *lim, char *out, size_t *outlen, size_t *total, int *bad) {
   sk_chunked_t d;
   size_t i, from = 0, done = 0;
   int st = ST_NEED;
@@ -487,8 +488,7 @@ static int feed(const char *in, size_t len, const size_t *cuts, size_t ncuts,
       done += c;
       off += c;
       if (st == SK_CHUNK_DATA) {
-        if (dl == 0 || data < piece || data + dl > piece + (to - from) ||
-            data + dl != piece + off)
+        if (dl == 0 || data < piece || data + dl > piece + (to - from) || data + dl != piece + off)
           *bad = 1;
         else {
           memcpy(out + *outlen, data, dl);
@@ -557,8 +557,7 @@ static void test_chunked(void) {
   CH_DONE("0\r\n\r\n", "");
   CH_DONE("5\r\nhello\r\n0\r\n\r\n", "hello");
   CH_DONE("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world");
-  CH_DONE("a\r\n0123456789\r\nA\r\nabcdefghij\r\n1\r\nZ\r\n0\r\n\r\n",
-          "0123456789abcdefghijZ");
+  CH_DONE("a\r\n0123456789\r\nA\r\nabcdefghij\r\n1\r\nZ\r\n0\r\n\r\n", "0123456789abcdefghijZ");
   CH_DONE("0005\r\nhello\r\n000\r\n\r\n", "hello");
   CH_DONE("5;foo=bar\r\nhello\r\n0\r\n\r\n", "hello");
   CH_DONE("5 ; foo = bar ; baz\r\nhello\r\n0 ;z\r\n\r\n", "hello");

@@ -65,7 +65,8 @@ static void test_v2_guards(void) {
   }
   for (size_t short_len = 0; short_len < 36; short_len += 5) {
     len = v2(buf, 0x21, 0x21, body, short_len, short_len);
-    CHECKF(parse_exact(buf, len, &addr, &used) == SK_PROXY_ERROR, "AF_INET6 body of %zu", short_len);
+    CHECKF(parse_exact(buf, len, &addr, &used) == SK_PROXY_ERROR, "AF_INET6 body of %zu",
+           short_len);
   }
   len = v2(buf, 0x21, 0x21, body, 36, 36);
   CHECK(parse_exact(buf, len, &addr, &used) == SK_PROXY_COMPLETE && addr.family == 6);
@@ -94,7 +95,8 @@ static void test_v1(void) {
   CHECK(parse_exact(S("PROXY TCP6 2001:db8::1 ::1 1 2\r\n"), &addr, &used) == SK_PROXY_COMPLETE &&
         addr.family == 6 && addr.address[0] == 0x20 && addr.address[15] == 1);
   CHECK(parse_exact(S("PROXY UNKNOWN\r\n"), &addr, &used) == SK_PROXY_COMPLETE && addr.family == 0);
-  CHECK(parse_exact(S("PROXY TCP4 999.1.1.1 10.0.0.2 5000 80\r\n"), &addr, &used) == SK_PROXY_ERROR);
+  CHECK(parse_exact(S("PROXY TCP4 999.1.1.1 10.0.0.2 5000 80\r\n"), &addr, &used) ==
+        SK_PROXY_ERROR);
   CHECK(parse_exact(S("PROXY TCP4 1.1.1.1 10.0.0.2 70000 80\r\n"), &addr, &used) == SK_PROXY_ERROR);
   CHECK(parse_exact(S("PROXY TCP4 1.1.1.1 10.0.0.2 5000 80\n"), &addr, &used) == SK_PROXY_ERROR);
   CHECK(parse_exact(S("PROXY TCP4 1.1.1.1\r\n"), &addr, &used) == SK_PROXY_ERROR);

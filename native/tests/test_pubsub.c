@@ -158,7 +158,8 @@ static void test_many(void) {
   for (i = 0; i < 50000; i++) {
     int n = snprintf(name, sizeof(name), "topic/%d", i);
     ok &= sk_pubsub_subscribe(ps, H(i % 64), name, (size_t)n, NULL, NULL) == 1;
-    if (i % 3 == 0) ok &= sk_pubsub_subscribe(ps, H((i + 1) % 64), name, (size_t)n, NULL, NULL) == 1;
+    if (i % 3 == 0)
+      ok &= sk_pubsub_subscribe(ps, H((i + 1) % 64), name, (size_t)n, NULL, NULL) == 1;
   }
   CHECK(ok);
   CHECK(sk_pubsub_topic_count(ps) == 50000);
@@ -548,8 +549,7 @@ static void fuzz_op(fuzz_t *f) {
     f->walks[f->depth++] = &w;
     if (w.kind == 0)
       got = faulty_for_each_subscriber(f->ps, mt_names[t], mt_lens[t], fuzz_sub_cb, f);
-    else
-      got = faulty_for_each_topic(f->ps, H(s), fuzz_topic_cb, f);
+    else got = faulty_for_each_topic(f->ps, H(s), fuzz_topic_cb, f);
     /* everything was visited, and nothing more */
     if (walk_expect(&f->m, &w) != -1 || got != (size_t)w.visits) f->bad = 1;
     f->depth--;

@@ -71,15 +71,15 @@ static int t_run(const sk_router_t *r, const char *method, const char *path, siz
 }
 
 /* Checks the full visit order of a yielding visitor and that nothing accepted. */
-static void t_expect(const sk_router_t *r, const char *method, const char *path,
-                     const char *want, int line) {
+static void t_expect(const sk_router_t *r, const char *method, const char *path, const char *want,
+                     int line) {
   t_trace_t t;
   int rc = t_run(r, method, path, strlen(path), -1, &t);
   int ok = rc == 0 && !t.bad && strcmp(t.buf, want) == 0;
   t_check(ok, line, "match order");
   if (!ok)
-    printf("  %s %s: got \"%s\" (rc %d, bad %d), want \"%s\"\n", method ? method : "(null)",
-           path, t.buf, rc, t.bad, want);
+    printf("  %s %s: got \"%s\" (rc %d, bad %d), want \"%s\"\n", method ? method : "(null)", path,
+           t.buf, rc, t.bad, want);
 }
 #define EXPECT(r, method, path, want) t_expect((r), (method), (path), (want), __LINE__)
 
@@ -275,7 +275,7 @@ static void test_methods(void) {
   CHECK(t_add(r, "*", "/m", 2) == SK_ROUTER_OK);
   CHECK(t_add(r, "POST", "/m", 3) == SK_ROUTER_OK);
   CHECK(t_add(r, "GET", "/m", 4) == SK_ROUTER_OK);
-  CHECK(t_add(r, "GET", "/m", 5) == SK_ROUTER_OK); /* duplicate: kept, second */
+  CHECK(t_add(r, "GET", "/m", 5) == SK_ROUTER_OK);                /* duplicate: kept, second */
   CHECK(sk_router_add(r, "GETX", 3, "/m", 2, 6) == SK_ROUTER_OK); /* length wins */
   EXPECT(r, "GET", "/m", "4 5 6 1 2");
   EXPECT(r, "POST", "/m", "3 1 2");
@@ -401,13 +401,13 @@ static void test_misc_args(void) {
 static const struct {
   const char *method, *pattern;
 } t_set[] = {
-    {"GET", "/a/b/c"}, {NULL, "/a/b/c"}, {"GET", "/a/:x/c"}, {"POST", "/a/:x/:y/*"},
+    {"GET", "/a/b/c"}, {NULL, "/a/b/c"}, {"GET", "/a/:x/c"},  {"POST", "/a/:x/:y/*"},
     {"GET", "/*"},     {"GET", "/a/b"},  {"GET", "/z/y/x/w"}, {"GET", "/a/b/c"},
-    {NULL, "/"},       {"PUT", "/:p/q"}, {"GET", "/a/c"},    {"GET", "/a/d"},
+    {NULL, "/"},       {"PUT", "/:p/q"}, {"GET", "/a/c"},     {"GET", "/a/d"},
     {"GET", "/a/e"},   {"GET", "/a/f"},  {"GET", "/a/g/*"},
 };
-static const char *t_probe[] = {"/a/b/c", "/a/q/c", "/a/b", "/z/y/x/w", "/", "/a/b/c/d",
-                                "/k/q",   "/a/c",   "/a/g", "/a/f/", "/a/g/h"};
+static const char *t_probe[] = {"/a/b/c", "/a/q/c", "/a/b", "/z/y/x/w", "/",     "/a/b/c/d",
+                                "/k/q",   "/a/c",   "/a/g", "/a/f/",    "/a/g/h"};
 
 static int t_faulty_visit(void *ctx, int id, const sk_route_params_t *p) {
   t_trace_t *t = ctx;

@@ -56,8 +56,8 @@ static void t_neg(const sk_pmd_config_t *cfg, const char *hdr, const char *want,
     ok = rc == 0 && rl == 0;
   } else {
     ok = rc == 1 && rl == strlen(want) && memcmp(resp, want, rl) == 0 &&
-         pm.server_window_bits >= 9 && pm.server_window_bits <= 15 &&
-         pm.client_window_bits >= 8 && pm.client_window_bits <= 15;
+         pm.server_window_bits >= 9 && pm.server_window_bits <= 15 && pm.client_window_bits >= 8 &&
+         pm.client_window_bits <= 15;
   }
   t_check(ok, line, "negotiation");
   if (!ok)
@@ -196,9 +196,10 @@ static void test_negotiation(void) {
   /* the longest answer fits in SK_PMD_RESPONSE_MAX */
   {
     static const sk_pmd_config_t wide = {1, 0, 15, 0, 15};
-    const char *all = "permessage-deflate; server_no_context_takeover; "
-                      "client_no_context_takeover; server_max_window_bits=10; "
-                      "client_max_window_bits=12";
+    const char *all =
+        "permessage-deflate; server_no_context_takeover; "
+        "client_no_context_takeover; server_max_window_bits=10; "
+        "client_max_window_bits=12";
     sk_pmd_config_t c = wide;
     c.compressor_bits = 14;
     c.decompressor_bits = 14;
@@ -241,8 +242,8 @@ static int t_roundtrip(sk_pmd_deflater_t *d, sk_pmd_inflater_t *inf, const char 
 
 /* A message of len bytes: random (kind 0), text-like (1) or repetitive (2). */
 static void t_fill(char *buf, size_t len, int kind) {
-  static const char *const words[] = {"socket ", "frame ", "deflate ", "message ", "window ",
-                                      "{\"id\": ", "42, ", "\"text\": \"hello\"} "};
+  static const char *const words[] = {"socket ", "frame ",    "deflate ", "message ",
+                                      "window ", "{\"id\": ", "42, ",     "\"text\": \"hello\"} "};
   size_t i = 0;
   while (i < len) {
     if (kind == 0) {
@@ -512,8 +513,7 @@ static void test_zip_bomb(void) {
     u2.len = 0;
     CHECK(faulty_pmd_inflate(inf, c2.data, c2.len, 1, &u2, 0) == SK_PMD_ERR_TOO_BIG);
     faulty_pmd_buf_free(&u2);
-    CHECK(faulty_pmd_inflate(inf, c2.data, c2.len, 1, &u2, 5000) == SK_PMD_OK &&
-          u2.cap <= 5001);
+    CHECK(faulty_pmd_inflate(inf, c2.data, c2.len, 1, &u2, 5000) == SK_PMD_OK && u2.cap <= 5001);
     /* a buffer not emptied before the message counts against the limit */
     CHECK(faulty_pmd_inflate(inf, c2.data, c2.len, 1, &u2, 5000) == SK_PMD_ERR_TOO_BIG);
     faulty_pmd_buf_free(&c2);

@@ -114,8 +114,7 @@ static void t_feed(sk_ws_parser_t *p, t_trace_t *t, char *in, size_t len) {
       if (used != len) t->bad = 1;
       return;
     default:
-      if (rc != -p->close_code || (rc != SK_WS_ERR_PROTOCOL && rc != SK_WS_ERR_TOO_BIG))
-        t->bad = 1;
+      if (rc != -p->close_code || (rc != SK_WS_ERR_PROTOCOL && rc != SK_WS_ERR_TOO_BIG)) t->bad = 1;
       snprintf(num, sizeof(num), "#%d", -rc);
       t_put(&t->out, num, strlen(num));
       t->errored = 1;
@@ -154,8 +153,8 @@ static void t_run(const unsigned char *in, size_t len, uint64_t max, int rsv1, c
 }
 
 static int t_same(const t_trace_t *a, const t_trace_t *b) {
-  return a->out.len == b->out.len && (a->out.len == 0 || memcmp(a->out.data, b->out.data,
-                                                                a->out.len) == 0);
+  return a->out.len == b->out.len &&
+         (a->out.len == 0 || memcmp(a->out.data, b->out.data, a->out.len) == 0);
 }
 
 /* Runs every split mode; all must agree with the whole-buffer trace, which
@@ -169,10 +168,12 @@ static size_t t_expect_n(const t_bytes_t *in, uint64_t max, int rsv1, const char
   t_run(in->data, in->len, max, rsv1, NULL, 0, &whole);
   t_check(!whole.bad, line, "parser contract (whole)");
   if (want) {
-    int ok = whole.out.len == want_len && (want_len == 0 || memcmp(whole.out.data, want, want_len) == 0);
+    int ok =
+        whole.out.len == want_len && (want_len == 0 || memcmp(whole.out.data, want, want_len) == 0);
     t_check(ok, line, "trace");
-    if (!ok) printf("  got  \"%.*s\"\n  want \"%.*s\"\n", (int)(whole.out.len > 400 ? 400 : whole.out.len),
-                    (const char *)whole.out.data, (int)want_len, want);
+    if (!ok)
+      printf("  got  \"%.*s\"\n  want \"%.*s\"\n", (int)(whole.out.len > 400 ? 400 : whole.out.len),
+             (const char *)whole.out.data, (int)want_len, want);
   }
   /* byte at a time */
   for (i = 0; i < in->len; i++) cuts[i] = i + 1;
@@ -209,7 +210,9 @@ static size_t t_expect_n(const t_bytes_t *in, uint64_t max, int rsv1, const char
 }
 #define EXPECT(in, max, rsv1, want) t_expect_n((in), (max), (rsv1), S(want), __LINE__)
 
-static void t_reset(t_bytes_t *b) { b->len = 0; }
+static void t_reset(t_bytes_t *b) {
+  b->len = 0;
+}
 
 /* ---- frame tests ------------------------------------------------------ */
 
@@ -455,8 +458,8 @@ static void test_fragmentation(void) {
 static void test_lengths(void) {
   t_bytes_t b = {0};
   static const unsigned char msb[] = {0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0};
-  static const unsigned char max63[] = {0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF,
-                                        0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4};
+  static const unsigned char max63[] = {0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF,
+                                        0xFF, 0xFF, 0xFF, 1,    2,    3,    4};
   char small[300];
   memset(small, 'q', sizeof(small));
   /* §5.2: minimal length encodings only */
@@ -626,8 +629,7 @@ static int t_ref_utf8(const unsigned char *s, size_t n) {
       if ((s[i + k] & 0xC0) != 0x80) return 0;
       cp = (cp << 6) | (s[i + k] & 0x3Fu);
     }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
-      return 0;
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return 0;
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
     i += len;
   }
@@ -650,7 +652,11 @@ static void test_utf8(void) {
   OK8("\xEE\x80\x80");
   OK8("\xF0\x90\x80\x80");
   OK8("\xF4\x8F\xBF\xBF");
+  /* clang-format would put each part of a literal split after a hex escape on a line
+   * of its own: */
+  /* clang-format off */
   OK8("abcdefghijklmnopqrstuvwxyz\xF0\x9F\x98\x80" "0123456789abcdef");
+  /* clang-format on */
   /* the "fail fast" sequences: fail at the offending byte, mid-message */
   BAD8("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64", 12);
   BAD8("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64", 12);
@@ -683,8 +689,10 @@ static void test_utf8(void) {
   BAD8("\xED\xBF\xBF", 1);
   BAD8("\xED\xA0\x80\xED\xB0\x80", 1);
   /* a sequence cut by an ASCII byte, a new lead or a too-early end */
+  /* clang-format off */
   BAD8("\xC2" "A", 1);
   BAD8("\xE1\x80" "A", 2);
+  /* clang-format on */
   BAD8("\xF1\x80\x80\xC2\x80", 3);
   TRUNC8("\xC2");
   TRUNC8("\xE0\xA0");
@@ -727,13 +735,15 @@ static void test_utf8(void) {
     unsigned char s[4];
     size_t n;
     if (a < 0x80) s[0] = (unsigned char)a, n = 1;
-    else if (a < 0x800) s[0] = (unsigned char)(0xC0 | (a >> 6)), s[1] = (unsigned char)(0x80 | (a & 63)), n = 2;
+    else if (a < 0x800)
+      s[0] = (unsigned char)(0xC0 | (a >> 6)), s[1] = (unsigned char)(0x80 | (a & 63)), n = 2;
     else if (a < 0x10000)
       s[0] = (unsigned char)(0xE0 | (a >> 12)), s[1] = (unsigned char)(0x80 | ((a >> 6) & 63)),
       s[2] = (unsigned char)(0x80 | (a & 63)), n = 3;
     else
       s[0] = (unsigned char)(0xF0 | (a >> 18)), s[1] = (unsigned char)(0x80 | ((a >> 12) & 63)),
-      s[2] = (unsigned char)(0x80 | ((a >> 6) & 63)), s[3] = (unsigned char)(0x80 | (a & 63)), n = 4;
+      s[2] = (unsigned char)(0x80 | ((a >> 6) & 63)), s[3] = (unsigned char)(0x80 | (a & 63)),
+      n = 4;
     agree &= sk_utf8_valid((const char *)s, n) == !(a >= 0xD800 && a <= 0xDFFF);
   }
   CHECK(agree);
@@ -742,8 +752,8 @@ static void test_utf8(void) {
     t_bytes_t t = {0};
     int i, ok = 1;
     for (i = 0; i < 500; i++) {
-      static const char *const parts[] = {"a", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
-                                          "0123456789", "\xEF\xBF\xBD"};
+      static const char *const parts[] = {
+          "a", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "0123456789", "\xEF\xBF\xBD"};
       const char *part = parts[t_next() % 6];
       t_put(&t, part, strlen(part));
     }
@@ -797,6 +807,7 @@ static void test_close(void) {
   CHECK(sk_ws_close_parse(NULL, 0, &got, &reason, &rlen) == 0 && got == 1005 && rlen == 0);
   CHECK(sk_ws_close_parse(S("\x03"), &got, NULL, NULL) == 1002);
   CHECK(sk_ws_close_parse(S("\x03\xe8"), &got, &reason, &rlen) == 0 && got == 1000 && rlen == 0);
+  /* clang-format off */
   CHECK(sk_ws_close_parse(S("\x03\xe8" "bye \xC3\xA9"), &got, &reason, &rlen) == 0 &&
         got == 1000 && rlen == 6 && memcmp(reason, "bye \xC3\xA9", 6) == 0);
   CHECK(sk_ws_close_parse(S("\x0f\xa0" "ok"), &got, NULL, NULL) == 0 && got == 4000);
@@ -807,6 +818,7 @@ static void test_close(void) {
   CHECK(sk_ws_close_parse(S("\x03\xed" "\xFF"), &got, NULL, NULL) == 1002);
   CHECK(sk_ws_close_parse(S("\x00\x00"), &got, NULL, NULL) == 1002);
   CHECK(sk_ws_close_parse(S("\x03\xe8" "a"), NULL, NULL, NULL) == 0);
+  /* clang-format on */
 
   /* building: code big-endian, reason cut on a sequence boundary */
   CHECK(sk_ws_close_payload(out, 1000, NULL, 0) == 2 && memcmp(out, "\x03\xe8", 2) == 0);
