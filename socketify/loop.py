@@ -41,8 +41,23 @@ _NATIVE_EAGER = sys.version_info >= (3, 12)
 _Task = asyncio.Task
 _current_task = asyncio.current_task
 _running_loop = asyncio.events._get_running_loop  # C; loop.is_running() is Python in asyncio
+# The running task of a loop in one C call (asyncio.current_task is a Python
+# function before 3.12); where asyncio has no such table, current_task itself.
+_current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
+if type(_current_tasks) is dict:
+    _task_of = _current_tasks.get
+else:
+    def _task_of(loop):
+        return _current_task(loop)
 if not _NATIVE_EAGER:
     from asyncio.tasks import _enter_task, _leave_task  # what 3.12's eager start does itself
+    # asyncio's registry of tasks (a WeakSet: Python-level add, and a
+    # Python weakref callback when the task dies). As 3.12's eager tasks do,
+    # a task joins it only if it suspends: one that finishes in its first
+    # step is never registered.
+    _all_tasks = asyncio.tasks._all_tasks
+    _register = type(_all_tasks).add
+    _registry_fields = getattr(_all_tasks, "__dict__", None)
 
 # The class of the tasks socketify starts (the reference's name for it).
 RequestTask = asyncio.Task
@@ -90,13 +105,16 @@ class _StepCatcher:
     """Stands in for ``loop.call_soon`` while a Task is created, to keep the
     Task's first step instead of scheduling it."""
 
-    __slots__ = ("step", "context")
+    __slots__ = ("step", "context", "catch")
 
     def __init__(self) -> None:
         self.step = None
         self.context = None
+        # What stands in for call_soon: a bound method, called without the
+        # keyword-argument dict an instance's __call__ would need.
+        self.catch = self._catch
 
-    def __call__(self, callback, *args, context=None):
+    def _catch(self, callback, *args, context=None):
         self.step = callback
         self.context = context
 
@@ -111,18 +129,26 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.
     # and the step runs now, exactly as the loop would have run it. A task
     # started from inside another one's step steps aside meanwhile, as 3.12's
     # eager tasks do.
-    outer = _current_task(loop)
+    outer = _task_of(loop)
     if outer is not None:
         _leave_task(loop, outer)
         try:
             return _eager_task(loop, coro, context)
         finally:
             _enter_task(loop, outer)
-    overrides = vars(loop)
+    overrides = loop.__dict__
     catcher = overrides.get("_socketify_step_catcher")
     if catcher is None:  # one per loop: a loop runs in one thread, other loops in others
         catcher = overrides["_socketify_step_catcher"] = _StepCatcher()
-    overrides["call_soon"] = catcher
+    overrides["call_soon"] = catcher.catch
+    # The Task registers itself through the registry's "add": an instance
+    # attribute stands in for it while the Task is built (registration
+    # happens after the first step, if at all). Another thread building a
+    # task in this window goes unregistered: asyncio.all_tasks() would miss
+    # it, nothing else.
+    registry = _registry_fields
+    if registry is not None:
+        registry["add"] = id
     try:
         if context is None:
             task = _Task(coro, loop=loop)
@@ -130,14 +156,18 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.
             task = context.run(_Task, coro, loop=loop)
     finally:
         del overrides["call_soon"]
+        if registry is not None:
+            registry.pop("add", None)  # pop: another thread's window may have closed it already
     step, step_context = catcher.step, catcher.context
     catcher.step = catcher.context = None
-    if step is None:  # a Task class that did not schedule its first step
-        return task
-    if step_context is None:
-        step()
-    else:
-        step_context.run(step)
+    if step is not None:  # else a Task class that did not schedule its first step
+        if step_context is None:
+            step()
+        else:
+            step_context.run(step)
+        if task.done():
+            return task
+    _register(_all_tasks, task)
     return task
 
 
@@ -276,7 +306,7 @@ async def _routed(coro, on_error: Callable[[BaseException], Any], tasks: Optiona
         on_error(error)
     finally:
         if tasks:
-            tasks.discard(_current_task())
+            tasks.discard(_task_of(_running_loop()))
 
 
 def describe_request(res, req) -> str:
@@ -307,7 +337,7 @@ async def _guarded(awaitable, runner: CallbackRunner, res, req):
     finally:
         tasks = runner.tasks
         if tasks:
-            tasks.discard(_current_task())
+            tasks.discard(_task_of(_running_loop()))
 
 
 # -- the event loop ----------------------------------------------------------

@@ -113,6 +113,13 @@ async def loop_facts(res, req):
                                 isinstance(current, RequestTask), await fired, await child))
 
 
+@app.get("/all-tasks")
+async def all_tasks(res, req):
+    await asyncio.sleep(0)
+    # A task that suspended is in asyncio's registry (it joins it only then).
+    res.end("%s" % (asyncio.current_task() in asyncio.all_tasks()))
+
+
 @app.get("/loop-type")
 def loop_type(res, req):
     from socketify._binding import lib
