@@ -59,6 +59,11 @@ if not _NATIVE_EAGER:
     _register = type(_all_tasks).add
     _registry_fields = getattr(_all_tasks, "__dict__", None)
 
+# The name of the Tasks that run handlers and ASGI applications. Before 3.12
+# a Task formats its default name ("Task-N") when it is created: ~1k
+# instructions per request.
+_HANDLER_TASK_NAME = "socketify-handler"
+
 # The class of the tasks socketify starts (the reference's name for it).
 RequestTask = asyncio.Task
 
@@ -119,11 +124,12 @@ class _StepCatcher:
         self.context = context
 
 
-def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.Future:
+def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None, name=None) -> asyncio.Future:
     """A Task whose first step has already run (inside the Task) when this
-    returns; ``loop`` must be the loop running in this thread."""
+    returns; ``loop`` must be the loop running in this thread. ``name``: the
+    Task's name (None: asyncio's "Task-N")."""
     if _NATIVE_EAGER:
-        return _Task(coro, loop=loop, eager_start=True, context=context)
+        return _Task(coro, loop=loop, eager_start=True, context=context, name=name)
     # The Task (C or Python) schedules its first step with loop.call_soon,
     # looked up on the loop at that moment: an instance attribute catches it
     # and the step runs now, exactly as the loop would have run it. A task
@@ -133,7 +139,7 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.
     if outer is not None:
         _leave_task(loop, outer)
         try:
-            return _eager_task(loop, coro, context)
+            return _eager_task(loop, coro, context, name)
         finally:
             _enter_task(loop, outer)
     overrides = loop.__dict__
@@ -151,9 +157,9 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> asyncio.
         registry["add"] = id
     try:
         if context is None:
-            task = _Task(coro, loop=loop)
+            task = _Task(coro, loop=loop, name=name)
         else:
-            task = context.run(_Task, coro, loop=loop)
+            task = context.run(_Task, coro, loop=loop, name=name)
     finally:
         del overrides["call_soon"]
         if registry is not None:
@@ -288,7 +294,7 @@ def _start_eager(loop: asyncio.AbstractEventLoop, coro, tasks: Optional[set]) ->
         # it starts with the loop.
         task = loop.create_task(coro)
     else:
-        task = _eager_task(loop, coro)
+        task = _eager_task(loop, coro, None, _HANDLER_TASK_NAME)
         if task.done():
             return None
     if tasks is not None:
