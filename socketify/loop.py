@@ -29,6 +29,7 @@ import selectors
 import sys
 from types import GeneratorType
 from typing import Any, Callable, Optional
+from weakref import ref as _weakref
 
 __all__ = ["Loop", "SocketifyEventLoop", "CallbackRunner", "create_task", "TaskFactory", "RequestTask",
            "is_awaitable", "as_coroutine", "describe_request"]
@@ -56,8 +57,14 @@ if not _NATIVE_EAGER:
     # a task joins it only if it suspends: one that finishes in its first
     # step is never registered.
     _all_tasks = asyncio.tasks._all_tasks
-    _register = type(_all_tasks).add
     _registry_fields = getattr(_all_tasks, "__dict__", None)
+    if _registry_fields is not None and "data" in _registry_fields and "_remove" in _registry_fields:
+        # WeakSet.add without its Python frame: the weak reference it would
+        # add, added to the set it keeps them in.
+        _registry_add = _all_tasks.data.add
+        _registry_remove = _all_tasks._remove
+    else:
+        _registry_add = None
 
 # The name of the Tasks that run handlers and ASGI applications. Before 3.12
 # a Task formats its default name ("Task-N") when it is created: ~1k
@@ -173,7 +180,10 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None, name=None) 
             step_context.run(step)
         if task.done():
             return task
-    _register(_all_tasks, task)
+    if _registry_add is not None:
+        _registry_add(_weakref(task, _registry_remove))
+    else:
+        _all_tasks.add(task)
     return task
 
 
