@@ -60,9 +60,12 @@ if not _NATIVE_EAGER:
     _registry_fields = getattr(_all_tasks, "__dict__", None)
     if _registry_fields is not None and "data" in _registry_fields and "_remove" in _registry_fields:
         # WeakSet.add without its Python frame: the weak reference it would
-        # add, added to the set it keeps them in.
+        # add, added to the set it keeps them in; when the task dies, the
+        # reference leaves that set in C too (WeakSet's own callback defers
+        # removals during an iteration; asyncio's only iteration,
+        # all_tasks(), retries when the set changes under it).
         _registry_add = _all_tasks.data.add
-        _registry_remove = _all_tasks._remove
+        _registry_remove = _all_tasks.data.discard
     else:
         _registry_add = None
 

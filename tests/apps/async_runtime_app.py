@@ -120,6 +120,15 @@ async def all_tasks(res, req):
     res.end("%s" % (asyncio.current_task() in asyncio.all_tasks()))
 
 
+@app.get("/registry-size")
+def registry_size(res, req):
+    # asyncio's registry of tasks: what it holds for tasks that have ended
+    # must go away with them.
+    import gc
+    gc.collect()
+    res.end(str(len(asyncio.tasks._all_tasks)))
+
+
 @app.get("/loop-type")
 def loop_type(res, req):
     from socketify._binding import lib
