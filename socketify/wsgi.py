@@ -36,15 +36,14 @@ logger = logging.getLogger("socketify")
 
 # Native calls of the per-request path, looked up once.
 _SK_OK = lib.SK_OK
-_sk_req_pack = lib.sk_req_pack
-_sk_res_remote_endpoint = lib.sk_res_remote_endpoint
+_sk_req_scope_pack = lib.sk_req_scope_pack
 _sk_res_respond = lib.sk_res_respond
 _sk_res_write_status = lib.sk_res_write_status
 _sk_res_write_header = lib.sk_res_write_header
 _sk_res_buffered_amount = lib.sk_res_buffered_amount
 _unpack = ffi.unpack
 _new = object.__new__
-# What sk_req_pack writes for most requests fits here (bigger ones get a buffer of their own).
+# What sk_req_scope_pack writes for most requests fits here (bigger ones get a buffer of their own).
 _PACK_SIZE = 4096
 # Keys the base environ holds for a moment (see _with_room): one past what a
 # 32-slot table takes, so the table grows to 128 slots, room for ~60 keys.
@@ -70,18 +69,6 @@ _CACHE_MAX = 2048
 # Header name as the core gives it (lower case bytes) -> environ key; "" for
 # a name that is dropped.
 _HEADER_KEYS: Dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
-
-
-# Client address (4 or 16 raw bytes) -> text.
-_ADDRESS_TEXT: Dict[bytes, str] = {}
-
-
-def _address_text(raw: bytes) -> str:
-    text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
-    if len(_ADDRESS_TEXT) >= _CACHE_MAX:
-        _ADDRESS_TEXT.clear()
-    _ADDRESS_TEXT[raw] = text
-    return text
 
 
 def _header_key(name: bytes) -> str:
@@ -573,8 +560,7 @@ class WSGI:
         self._stopped = False
         self._thread: Optional[threading.Thread] = None
         self._loop_thread: Optional[int] = None
-        self._endpoint = ffi.new("char[18]")  # the client's raw address and port (loop thread)
-        self._pack_buffer = ffi.new("char[]", _PACK_SIZE)  # sk_req_pack's output (loop thread)
+        self._pack_buffer = ffi.new("char[]", _PACK_SIZE)  # sk_req_scope_pack's output (loop thread)
         self._close_requested = False
 
     def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
@@ -731,41 +717,36 @@ class WSGI:
     def _on_request(self, res, req_ptr) -> None:
         """Loop thread: the environ, then the application on the pool."""
         environ = self._base.copy()
-        # Request line, version and headers in one call (instead of one per
-        # field: each cffi call costs more than the copying it saves).
+        # Request line, version, client address and headers in one call
+        # (instead of one per field: each cffi call costs more than the
+        # copying it saves).
+        native, res_id = res._native, res._id
         buf = self._pack_buffer
-        size = _sk_req_pack(req_ptr, buf, _PACK_SIZE)
+        size = _sk_req_scope_pack(native, res_id, req_ptr, buf, _PACK_SIZE)
         if size > _PACK_SIZE:
             buf = ffi.new("char[]", size)
-            _sk_req_pack(req_ptr, buf, size)
+            _sk_req_scope_pack(native, res_id, req_ptr, buf, size)
         parts = _unpack(buf, size).split(b"\0")
-        method = parts[0].decode("latin-1")
-        url = parts[1].decode("latin-1")
-        query = parts[2].decode("latin-1")
+        method = parts[1].decode("latin-1")
+        url = parts[2].decode("latin-1")
+        query = parts[3].decode("latin-1")
         environ["REQUEST_METHOD"] = method
         # PEP 3333: the percent-decoded bytes, as a latin-1 str.
-        environ["PATH_INFO"] = unquote_to_bytes(parts[1]).decode("latin-1") if "%" in url else url
+        environ["PATH_INFO"] = unquote_to_bytes(parts[2]).decode("latin-1") if "%" in url else url
         environ["QUERY_STRING"] = query
         environ["RAW_URI"] = url + "?" + query if query else url
-        flags = parts[3]  # b"0" or b"1" (HTTP/1.0), then the header count
-        environ["SERVER_PROTOCOL"] = "HTTP/1.0" if flags[:1] == b"1" else "HTTP/1.1"
-        endpoint = self._endpoint
-        size = _sk_res_remote_endpoint(res._native, res._id, endpoint, 18)
-        if size > 0:
-            raw = _unpack(endpoint, size)
-            address = raw[:-2]
-            text = _ADDRESS_TEXT.get(address)
-            if text is None:
-                text = _address_text(address)
-            environ["REMOTE_ADDR"] = text
-            environ["REMOTE_PORT"] = str(raw[-2] << 8 | raw[-1])
+        environ["SERVER_PROTOCOL"] = "HTTP/1.1" if parts[0][0] == 49 else "HTTP/1.0"  # b"1": HTTP/1.1
+        address = parts[4]
+        if address:
+            environ["REMOTE_ADDR"] = address.decode("ascii")
+            environ["REMOTE_PORT"] = parts[5].decode("ascii")
         else:  # a UNIX socket: no address
             del environ["REMOTE_ADDR"], environ["REMOTE_PORT"]
         has_body = False
-        headers_end = 4 + 2 * int(flags[1:])
-        if headers_end > 4:
+        headers_end = len(parts) - 1  # the last NUL leaves an empty part
+        if headers_end > 6:
             keys = _HEADER_KEYS
-            for i in range(4, headers_end, 2):
+            for i in range(6, headers_end, 2):
                 name = parts[i]
                 key = keys.get(name)
                 if key is None:
