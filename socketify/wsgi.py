@@ -17,7 +17,7 @@ import socket
 import stat
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
 from . import _binding
@@ -109,18 +109,40 @@ _STATUS_CACHE: Dict[str, bytes] = {}
 # (name, value) -> ((name, value) encoded, b"name\0value\0" for sk_res_respond)
 _HEADER_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes]] = {}
 _LENGTH_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes, int]] = {}  # Content-Length items
+# A whole header list (as a tuple) -> what _encode_head returns after the status line.
+_HEADS_CACHE: Dict[Tuple[Any, ...], Tuple[Tuple[Tuple[bytes, bytes], ...], bytes, int, Optional[int]]] = {}
 
 
-def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, bytes]], List[bytes], Optional[int]]:
+def _encode_head(status: Any, headers: Any) -> Tuple[bytes, Tuple[Tuple[bytes, bytes], ...], bytes, int,
+                                                     Optional[int]]:
     """start_response's arguments checked and encoded (latin-1, as PEP 3333
-    says): (status line, headers, the same as b"name\\0value\\0" pieces,
-    declared Content-Length or None)."""
+    says): (status line, headers, the same as b"name\\0value\\0" pieces
+    joined, their count, declared Content-Length or None)."""
     line = _STATUS_CACHE.get(status) if type(status) is str else None
     if line is None:
         line = _encode_status(status)
     if type(headers) is not list:
         raise TypeError("WSGI response headers must be a list of (name, value) tuples, not %s"
                         % type(headers).__name__)
+    # Most applications send the same few header lists: one lookup for the
+    # whole list.
+    try:
+        key = tuple(headers)
+        known = _HEADS_CACHE.get(key)
+    except TypeError:  # an unhashable item: the checks below say what is wrong
+        key = known = None
+    if known is not None:
+        return (line,) + known
+    encoded, pieces, length = _encode_headers(headers)
+    head = (tuple(encoded), b"".join(pieces), len(pieces), length)
+    if key is not None and len(_HEADS_CACHE) < _CACHE_MAX:
+        _HEADS_CACHE[key] = head
+    return (line,) + head
+
+
+def _encode_headers(headers: List[Any]) -> Tuple[List[Tuple[bytes, bytes]], List[bytes], Optional[int]]:
+    """The checked and encoded headers: (pairs, b"name\\0value\\0" pieces,
+    declared Content-Length or None)."""
     encoded = []
     pieces = []
     length = None
@@ -158,7 +180,7 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, by
             cache[item] = (pair, piece)
         encoded.append(pair)
         pieces.append(piece)
-    return line, encoded, pieces, length
+    return encoded, pieces, length
 
 
 def _encode_status(status: Any) -> bytes:
@@ -181,7 +203,8 @@ class _Exchange:
     # application thread
     status = None  # encoded by start_response
     headers = None
-    pieces = None  # the headers as b"name\0value\0" (for sk_res_respond)
+    pieces = b""  # the headers as b"name\0value\0" pairs (for sk_res_respond)
+    count = 0  # how many pairs
     content_length = None  # declared by the application
     headers_sent = False
     queued = 0  # body bytes handed to the loop
@@ -221,7 +244,7 @@ class _Exchange:
         elif self.status is not None:
             raise AssertionError("start_response() was already called (pass exc_info to replace "
                                  "the response after an error)")
-        self.status, self.headers, self.pieces, self.content_length = _encode_head(status, headers)
+        self.status, self.headers, self.pieces, self.count, self.content_length = _encode_head(status, headers)
         return self.write
 
     def write(self, data: bytes) -> None:
@@ -253,7 +276,8 @@ class _Exchange:
         if self.status is None:
             raise AssertionError("the WSGI application returned without calling start_response()")
         self.headers_sent = True
-        self.server._bridge.call(self._loop_respond, self.status, b"".join(self.pieces), self.content_length, body)
+        self.server._bridge.call(self._loop_respond, self.status, self.pieces, self.count, self.content_length,
+                                 body)
 
     def finish(self) -> None:
         """The body is complete."""
@@ -271,8 +295,9 @@ class _Exchange:
             remaining = _regular_file_size(filelike)
             if remaining is not None:
                 self.content_length = remaining
-                self.headers.append((b"Content-Length", b"%d" % remaining))
-                self.pieces.append(b"Content-Length\0%d\0" % remaining)
+                self.headers += ((b"Content-Length", b"%d" % remaining),)
+                self.pieces += b"Content-Length\0%d\0" % remaining
+                self.count += 1
         block = max(int(wrapper.block_size or 0), _FILE_BLOCK)
         read = filelike.read
         while remaining is None or remaining > 0:
@@ -328,7 +353,7 @@ class _Exchange:
         if wsgi_input is not EMPTY_INPUT and wsgi_input is not None:
             wsgi_input._loop_release()
 
-    def _loop_head(self, status: bytes, headers: List[Tuple[bytes, bytes]]) -> None:
+    def _loop_head(self, status: bytes, headers: Sequence[Tuple[bytes, bytes]]) -> None:
         res = self.res
         if not res._done:
             _write_head(res, status, headers)
@@ -349,7 +374,8 @@ class _Exchange:
         self._loop_notify()
         return True
 
-    def _loop_respond(self, status: bytes, headers: bytes, declared: Optional[int], body: bytes) -> None:
+    def _loop_respond(self, status: bytes, headers: bytes, count: int, declared: Optional[int],
+                      body: bytes) -> None:
         res = self.res
         if self.input is not EMPTY_INPUT:
             self._loop_release_input()
@@ -357,8 +383,7 @@ class _Exchange:
             if declared is None or declared == len(body) or self.head:
                 # HEAD: the declared length, no body
                 result = _sk_res_respond(res._native, res._id, status, len(status), headers, len(headers),
-                                         headers.count(b"\0") >> 1,  # "name\0value\0" pairs
-                                         body, 0 if self.head and declared is not None else len(body))
+                                         count, body, 0 if self.head and declared is not None else len(body))
                 if result == _SK_OK:
                     res._done = True
                     if res._pending:
@@ -415,7 +440,7 @@ class _Exchange:
         self._loop_forget()
 
 
-def _write_head(res, status: bytes, headers: Union[bytes, List[Tuple[bytes, bytes]]]) -> bool:
+def _write_head(res, status: bytes, headers: Union[bytes, Sequence[Tuple[bytes, bytes]]]) -> bool:
     """Status line and headers (pairs, or b"name\\0value\\0" pieces joined),
     checked and encoded by start_response, straight to the core. False when
     the client is gone."""
