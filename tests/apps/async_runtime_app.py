@@ -126,7 +126,12 @@ def registry_size(res, req):
     # must go away with them.
     import gc
     gc.collect()
-    res.end(str(len(asyncio.tasks._all_tasks)))
+    # Before 3.12, _all_tasks; then _scheduled_tasks (eager tasks that
+    # suspended move there).
+    registry = getattr(asyncio.tasks, "_all_tasks", None)
+    if registry is None:
+        registry = getattr(asyncio.tasks, "_scheduled_tasks", None)
+    res.end("n/a" if registry is None else str(len(registry)))
 
 
 @app.get("/loop-type")
