@@ -57,8 +57,10 @@ if not _NATIVE_EAGER:
     # a task joins it only if it suspends: one that finishes in its first
     # step is never registered.
     _all_tasks = asyncio.tasks._all_tasks
-    _registry_fields = getattr(_all_tasks, "__dict__", None)
-    if _registry_fields is not None and "data" in _registry_fields and "_remove" in _registry_fields:
+    # (A registry without instance attributes cannot be bypassed: the Task
+    # registers itself as usual, into a dict nobody reads here.)
+    _registry_fields = getattr(_all_tasks, "__dict__", {})
+    if "data" in _registry_fields and "_remove" in _registry_fields:
         # WeakSet.add without its Python frame: the weak reference it would
         # add, added to the set it keeps them in; when the task dies, the
         # reference leaves that set in C too (WeakSet's own callback defers
@@ -163,8 +165,7 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None, name=None) 
     # task in this window goes unregistered: asyncio.all_tasks() would miss
     # it, nothing else.
     registry = _registry_fields
-    if registry is not None:
-        registry["add"] = id
+    registry["add"] = id
     try:
         if context is None:
             task = _Task(coro, loop=loop, name=name)
@@ -172,8 +173,7 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None, name=None) 
             task = context.run(_Task, coro, loop=loop, name=name)
     finally:
         del overrides["call_soon"]
-        if registry is not None:
-            registry.pop("add", None)  # pop: another thread's window may have closed it already
+        registry.pop("add", None)  # pop: another thread's window may have closed it already
     step, step_context = catcher.step, catcher.context
     catcher.step = catcher.context = None
     if step is not None:  # else a Task class that did not schedule its first step
