@@ -113,16 +113,38 @@ def _to_bytes(value: Any, what: str) -> bytes:
     raise TypeError("%s must be bytes or str, not %s" % (what, type(value).__name__))
 
 
+# Header lists of bytes pairs seen before (as tuples) -> what _pack_headers
+# returns: most applications send the same few. Bounded: applications choose
+# what goes in.
+_PACKED_HEADERS: Dict[Tuple[Any, ...], Tuple[bytes, int]] = {}
+_PACKED_MAX = 1024
+
+
 def _pack_headers(headers: Any) -> Tuple[bytes, int]:
     """ASGI headers as the core takes them: ``name\0value`` pairs joined by
     NUL, and their count (the core checks that they pair up)."""
     if not headers:
         return b"", 0
+    if type(headers) is not tuple:
+        headers = tuple(headers)  # also what a generator gave, for the second look below
+    try:
+        known = _PACKED_HEADERS.get(headers)
+    except (TypeError, ValueError):  # pairs that are lists, writable memoryviews: no cache
+        known = None
+        cacheable = False
+    else:
+        if known is not None:
+            return known
+        cacheable = True
     try:
         fields = [field for pair in headers for field in pair]
-        return b"\0".join(fields), len(fields) >> 1  # an odd count cannot pair up: refused
+        packed = b"\0".join(fields), len(fields) >> 1  # an odd count cannot pair up: refused
     except TypeError:  # str or int values, or a pair that is not a pair
         pass
+    else:
+        if cacheable and len(_PACKED_HEADERS) < _PACKED_MAX:
+            _PACKED_HEADERS[headers] = packed
+        return packed
     parts: List[bytes] = []
     append = parts.append
     for name, value in headers:

@@ -29,6 +29,7 @@ import sys
 from contextvars import copy_context
 from types import GeneratorType
 from typing import Any, Callable, Optional
+from weakref import ref as _weakref
 
 __all__ = ["Loop", "SocketifyEventLoop", "CallbackRunner", "create_task", "TaskFactory", "RequestTask",
            "is_awaitable", "as_coroutine", "describe_request"]
@@ -41,8 +42,40 @@ _NATIVE_EAGER = sys.version_info >= (3, 12)
 _Task: Any = asyncio.Task  # Any: eager_start and context are newer than the 3.9 stubs
 _current_task = asyncio.current_task
 _running_loop = asyncio.events._get_running_loop  # C; loop.is_running() is Python in asyncio
+# The running task of a loop in one C call (asyncio.current_task is a Python
+# function before 3.12); where asyncio has no such table, current_task itself.
+_current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
+_task_of: Callable[[Any], Any]
+if type(_current_tasks) is dict:
+    _task_of = _current_tasks.get
+else:
+    def _task_of(loop: Any) -> Any:
+        return _current_task(loop)
 if not _NATIVE_EAGER:
     from asyncio.tasks import _enter_task, _leave_task  # what 3.12's eager start does itself
+    # asyncio's registry of tasks (a WeakSet: Python-level add, and a
+    # Python weakref callback when the task dies). As 3.12's eager tasks do,
+    # a task joins it only if it suspends: one that finishes in its first
+    # step is never registered.
+    _all_tasks = asyncio.tasks._all_tasks  # type: ignore[attr-defined]  # private: the registry itself
+    # (A registry without instance attributes cannot be bypassed: the Task
+    # registers itself as usual, into a dict nobody reads here.)
+    _registry_fields = getattr(_all_tasks, "__dict__", {})
+    if "data" in _registry_fields and "_remove" in _registry_fields:
+        # WeakSet.add without its Python frame: the weak reference it would
+        # add, added to the set it keeps them in; when the task dies, the
+        # reference leaves that set in C too (WeakSet's own callback defers
+        # removals during an iteration; asyncio's only iteration,
+        # all_tasks(), retries when the set changes under it).
+        _registry_add = _all_tasks.data.add
+        _registry_remove = _all_tasks.data.discard
+    else:
+        _registry_add = None
+
+# The name of the Tasks that run handlers and ASGI applications. Before 3.12
+# a Task formats its default name ("Task-N") when it is created: ~1k
+# instructions per request.
+_HANDLER_TASK_NAME = "socketify-handler"
 
 # The class of the tasks socketify starts (the reference's name for it).
 RequestTask = asyncio.Task
@@ -90,54 +123,71 @@ class _StepCatcher:
     """Stands in for ``loop.call_soon`` while a Task is created, to keep the
     Task's first step instead of scheduling it."""
 
-    __slots__ = ("step", "context")
+    __slots__ = ("step", "context", "catch")
 
     def __init__(self) -> None:
         self.step = None
         self.context = None
+        # What stands in for call_soon: a bound method, called without the
+        # keyword-argument dict an instance's __call__ would need.
+        self.catch = self._catch
 
-    def __call__(self, callback, *args, context=None):
+    def _catch(self, callback, *args, context=None):
         self.step = callback
         self.context = context
 
 
-def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None) -> "asyncio.Task[Any]":
+def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None, name=None) -> "asyncio.Task[Any]":
     """A Task whose first step has already run (inside the Task) when this
-    returns; ``loop`` must be the loop running in this thread."""
+    returns; ``loop`` must be the loop running in this thread. ``name``: the
+    Task's name (None: asyncio's "Task-N")."""
     if _NATIVE_EAGER:
-        return _Task(coro, loop=loop, eager_start=True, context=context)
+        return _Task(coro, loop=loop, eager_start=True, context=context, name=name)
     # The Task (C or Python) schedules its first step with loop.call_soon,
     # looked up on the loop at that moment: an instance attribute catches it
     # and the step runs now, exactly as the loop would have run it. A task
     # started from inside another one's step steps aside meanwhile, as 3.12's
     # eager tasks do.
-    outer = _current_task(loop)
+    outer = _task_of(loop)
     if outer is not None:
         _leave_task(loop, outer)
         try:
-            return _eager_task(loop, coro, context)
+            return _eager_task(loop, coro, context, name)
         finally:
             _enter_task(loop, outer)
-    overrides = vars(loop)
+    overrides = loop.__dict__
     catcher = overrides.get("_socketify_step_catcher")
     if catcher is None:  # one per loop: a loop runs in one thread, other loops in others
         catcher = overrides["_socketify_step_catcher"] = _StepCatcher()
-    overrides["call_soon"] = catcher
+    overrides["call_soon"] = catcher.catch
+    # The Task registers itself through the registry's "add": an instance
+    # attribute stands in for it while the Task is built (registration
+    # happens after the first step, if at all). Another thread building a
+    # task in this window goes unregistered: asyncio.all_tasks() would miss
+    # it, nothing else.
+    registry = _registry_fields
+    registry["add"] = id
     try:
         if context is None:
-            task = _Task(coro, loop=loop)
+            task = _Task(coro, loop=loop, name=name)
         else:
-            task = context.run(_Task, coro, loop=loop)
+            task = context.run(_Task, coro, loop=loop, name=name)
     finally:
         del overrides["call_soon"]
+        registry.pop("add", None)  # pop: another thread's window may have closed it already
     step, step_context = catcher.step, catcher.context
     catcher.step = catcher.context = None
-    if step is None:  # a Task class that did not schedule its first step
-        return task
-    if step_context is None:
-        step()
+    if step is not None:  # else a Task class that did not schedule its first step
+        if step_context is None:
+            step()
+        else:
+            step_context.run(step)
+        if task.done():
+            return task
+    if _registry_add is not None:
+        _registry_add(_weakref(task, _registry_remove))
     else:
-        step_context.run(step)
+        _all_tasks.add(task)
     return task
 
 
@@ -258,7 +308,7 @@ def _start_eager(loop: asyncio.AbstractEventLoop, coro, tasks: Optional[set]) ->
         # it starts with the loop.
         task = loop.create_task(coro)
     else:
-        task = _eager_task(loop, coro)
+        task = _eager_task(loop, coro, None, _HANDLER_TASK_NAME)
         if task.done():
             return None
     if tasks is not None:
@@ -276,7 +326,7 @@ async def _routed(coro, on_error: Callable[[BaseException], Any], tasks: Optiona
         on_error(error)
     finally:
         if tasks:
-            tasks.discard(_current_task())
+            tasks.discard(_task_of(_running_loop()))
 
 
 def describe_request(res, req) -> str:
@@ -307,7 +357,7 @@ async def _guarded(awaitable, runner: CallbackRunner, res, req):
     finally:
         tasks = runner.tasks
         if tasks:
-            tasks.discard(_current_task())
+            tasks.discard(_task_of(_running_loop()))
 
 
 # -- the event loop ----------------------------------------------------------

@@ -17,7 +17,7 @@ import socket
 import stat
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
 from urllib.parse import unquote_to_bytes
 
 from . import _binding
@@ -36,15 +36,14 @@ logger = logging.getLogger("socketify")
 
 # Native calls of the per-request path, looked up once.
 _SK_OK = lib.SK_OK
-_sk_req_pack = lib.sk_req_pack
-_sk_res_remote_endpoint = lib.sk_res_remote_endpoint
+_sk_req_scope_pack = lib.sk_req_scope_pack
 _sk_res_respond = lib.sk_res_respond
 _sk_res_write_status = lib.sk_res_write_status
 _sk_res_write_header = lib.sk_res_write_header
 _sk_res_buffered_amount = lib.sk_res_buffered_amount
 _unpack = ffi.unpack
 _new = object.__new__
-# What sk_req_pack writes for most requests fits here (bigger ones get a buffer of their own).
+# What sk_req_scope_pack writes for most requests fits here (bigger ones get a buffer of their own).
 _PACK_SIZE = 4096
 # Keys the base environ holds for a moment (see _with_room): one past what a
 # 32-slot table takes, so the table grows to 128 slots, room for ~60 keys.
@@ -70,18 +69,6 @@ _CACHE_MAX = 2048
 # Header name as the core gives it (lower case bytes) -> environ key; "" for
 # a name that is dropped.
 _HEADER_KEYS: Dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
-
-
-# Client address (4 or 16 raw bytes) -> text.
-_ADDRESS_TEXT: Dict[bytes, str] = {}
-
-
-def _address_text(raw: bytes) -> str:
-    text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
-    if len(_ADDRESS_TEXT) >= _CACHE_MAX:
-        _ADDRESS_TEXT.clear()
-    _ADDRESS_TEXT[raw] = text
-    return text
 
 
 def _header_key(name: bytes) -> str:
@@ -122,18 +109,41 @@ _STATUS_CACHE: Dict[str, bytes] = {}
 # (name, value) -> ((name, value) encoded, b"name\0value\0" for sk_res_respond)
 _HEADER_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes]] = {}
 _LENGTH_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes, int]] = {}  # Content-Length items
+# A whole header list (as a tuple) -> what _encode_head returns after the status line.
+_HEADS_CACHE: Dict[Tuple[Any, ...], Tuple[Tuple[Tuple[bytes, bytes], ...], bytes, int, Optional[int]]] = {}
 
 
-def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, bytes]], List[bytes], Optional[int]]:
+def _encode_head(status: Any, headers: Any) -> Tuple[bytes, Tuple[Tuple[bytes, bytes], ...], bytes, int,
+                                                     Optional[int]]:
     """start_response's arguments checked and encoded (latin-1, as PEP 3333
-    says): (status line, headers, the same as b"name\\0value\\0" pieces,
-    declared Content-Length or None)."""
+    says): (status line, headers, the same as b"name\\0value\\0" pieces
+    joined, their count, declared Content-Length or None)."""
     line = _STATUS_CACHE.get(status) if type(status) is str else None
     if line is None:
         line = _encode_status(status)
     if type(headers) is not list:
         raise TypeError("WSGI response headers must be a list of (name, value) tuples, not %s"
                         % type(headers).__name__)
+    # Most applications send the same few header lists: one lookup for the
+    # whole list.
+    key: Any
+    try:
+        key = tuple(headers)
+        known = _HEADS_CACHE.get(key)
+    except TypeError:  # an unhashable item: the checks below say what is wrong
+        key = known = None
+    if known is not None:
+        return (line,) + known
+    encoded, pieces, length = _encode_headers(headers)
+    head = (tuple(encoded), b"".join(pieces), len(pieces), length)
+    if key is not None and len(_HEADS_CACHE) < _CACHE_MAX:
+        _HEADS_CACHE[key] = head
+    return (line,) + head
+
+
+def _encode_headers(headers: List[Any]) -> Tuple[List[Tuple[bytes, bytes]], List[bytes], Optional[int]]:
+    """The checked and encoded headers: (pairs, b"name\\0value\\0" pieces,
+    declared Content-Length or None)."""
     encoded = []
     pieces = []
     length = None
@@ -171,7 +181,7 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, List[Tuple[bytes, by
             cache[item] = (pair, piece)
         encoded.append(pair)
         pieces.append(piece)
-    return line, encoded, pieces, length
+    return encoded, pieces, length
 
 
 def _encode_status(status: Any) -> bytes:
@@ -194,7 +204,8 @@ class _Exchange:
     # application thread
     status: Optional[bytes] = None  # encoded by start_response
     headers: Any = None  # List[Tuple[bytes, bytes]], from start_response on
-    pieces: Any = None  # the headers as b"name\0value\0" (for sk_res_respond)
+    pieces: bytes = b""  # the headers as b"name\0value\0" pairs (for sk_res_respond)
+    count = 0  # how many pairs
     content_length: Optional[int] = None  # declared by the application
     headers_sent = False
     queued = 0  # body bytes handed to the loop
@@ -235,7 +246,7 @@ class _Exchange:
         elif self.status is not None:
             raise AssertionError("start_response() was already called (pass exc_info to replace "
                                  "the response after an error)")
-        self.status, self.headers, self.pieces, self.content_length = _encode_head(status, headers)
+        self.status, self.headers, self.pieces, self.count, self.content_length = _encode_head(status, headers)
         return self.write
 
     def write(self, data: bytes) -> None:
@@ -267,7 +278,8 @@ class _Exchange:
         if self.status is None:
             raise AssertionError("the WSGI application returned without calling start_response()")
         self.headers_sent = True
-        self.server._bridge.call(self._loop_respond, self.status, b"".join(self.pieces), self.content_length, body)
+        self.server._bridge.call(self._loop_respond, self.status, self.pieces, self.count, self.content_length,
+                                 body)
 
     def finish(self) -> None:
         """The body is complete."""
@@ -285,8 +297,9 @@ class _Exchange:
             remaining = _regular_file_size(filelike)
             if remaining is not None:
                 self.content_length = remaining
-                self.headers.append((b"Content-Length", b"%d" % remaining))
-                self.pieces.append(b"Content-Length\0%d\0" % remaining)
+                self.headers += ((b"Content-Length", b"%d" % remaining),)
+                self.pieces += b"Content-Length\0%d\0" % remaining
+                self.count += 1
         block = max(int(wrapper.block_size or 0), _FILE_BLOCK)
         read = filelike.read
         while remaining is None or remaining > 0:
@@ -342,7 +355,7 @@ class _Exchange:
         if wsgi_input is not EMPTY_INPUT and wsgi_input is not None:
             wsgi_input._loop_release()
 
-    def _loop_head(self, status: bytes, headers: List[Tuple[bytes, bytes]]) -> None:
+    def _loop_head(self, status: bytes, headers: Sequence[Tuple[bytes, bytes]]) -> None:
         res = self.res
         if not res._done:
             _write_head(res, status, headers)
@@ -363,7 +376,8 @@ class _Exchange:
         self._loop_notify()
         return True
 
-    def _loop_respond(self, status: bytes, headers: bytes, declared: Optional[int], body: bytes) -> None:
+    def _loop_respond(self, status: bytes, headers: bytes, count: int, declared: Optional[int],
+                      body: bytes) -> None:
         res = self.res
         if self.input is not EMPTY_INPUT:
             self._loop_release_input()
@@ -371,8 +385,7 @@ class _Exchange:
             if declared is None or declared == len(body) or self.head:
                 # HEAD: the declared length, no body
                 result = _sk_res_respond(res._native, res._id, status, len(status), headers, len(headers),
-                                         headers.count(b"\0") >> 1,  # "name\0value\0" pairs
-                                         body, 0 if self.head and declared is not None else len(body))
+                                         count, body, 0 if self.head and declared is not None else len(body))
                 if result == _SK_OK:
                     res._done = True
                     if res._pending:
@@ -429,17 +442,20 @@ class _Exchange:
         self._loop_forget()
 
 
-def _write_head(res, status: bytes, headers: Any) -> bool:
+def _write_head(res, status: bytes, headers: Union[bytes, Sequence[Tuple[bytes, bytes]]]) -> bool:
     """Status line and headers (pairs, or b"name\\0value\\0" pieces joined),
     checked and encoded by start_response, straight to the core. False when
     the client is gone."""
     native, res_id = res._native, res._id
-    if type(headers) is bytes:
+    pairs: Sequence[Tuple[bytes, bytes]]
+    if isinstance(headers, bytes):
         parts = headers.split(b"\0")
-        headers = [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        pairs = [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+    else:
+        pairs = headers
     result = _sk_res_write_status(native, res_id, status, len(status))
     if result == _SK_OK:
-        for name, value in headers:
+        for name, value in pairs:
             result = _sk_res_write_header(native, res_id, name, len(name), value, len(value))
             if result != _SK_OK:
                 break
@@ -581,8 +597,7 @@ class WSGI:
         self._stopped = False
         self._thread: Optional[threading.Thread] = None
         self._loop_thread: Optional[int] = None
-        self._endpoint = ffi.new("char[18]")  # the client's raw address and port (loop thread)
-        self._pack_buffer = ffi.new("char[]", _PACK_SIZE)  # sk_req_pack's output (loop thread)
+        self._pack_buffer = ffi.new("char[]", _PACK_SIZE)  # sk_req_scope_pack's output (loop thread)
         self._close_requested = False
 
     def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
@@ -747,41 +762,36 @@ class WSGI:
     def _on_request(self, res, req_ptr) -> None:
         """Loop thread: the environ, then the application on the pool."""
         environ = self._base.copy()
-        # Request line, version and headers in one call (instead of one per
-        # field: each cffi call costs more than the copying it saves).
+        # Request line, version, client address and headers in one call
+        # (instead of one per field: each cffi call costs more than the
+        # copying it saves).
+        native, res_id = res._native, res._id
         buf = self._pack_buffer
-        size = _sk_req_pack(req_ptr, buf, _PACK_SIZE)
+        size = _sk_req_scope_pack(native, res_id, req_ptr, buf, _PACK_SIZE)
         if size > _PACK_SIZE:
             buf = ffi.new("char[]", size)
-            _sk_req_pack(req_ptr, buf, size)
+            _sk_req_scope_pack(native, res_id, req_ptr, buf, size)
         parts = _unpack(buf, size).split(b"\0")
-        method = parts[0].decode("latin-1")
-        url = parts[1].decode("latin-1")
-        query = parts[2].decode("latin-1")
+        method = parts[1].decode("latin-1")
+        url = parts[2].decode("latin-1")
+        query = parts[3].decode("latin-1")
         environ["REQUEST_METHOD"] = method
         # PEP 3333: the percent-decoded bytes, as a latin-1 str.
-        environ["PATH_INFO"] = unquote_to_bytes(parts[1]).decode("latin-1") if "%" in url else url
+        environ["PATH_INFO"] = unquote_to_bytes(parts[2]).decode("latin-1") if "%" in url else url
         environ["QUERY_STRING"] = query
         environ["RAW_URI"] = url + "?" + query if query else url
-        flags = parts[3]  # b"0" or b"1" (HTTP/1.0), then the header count
-        environ["SERVER_PROTOCOL"] = "HTTP/1.0" if flags[:1] == b"1" else "HTTP/1.1"
-        endpoint = self._endpoint
-        size = _sk_res_remote_endpoint(res._native, res._id, endpoint, 18)
-        if size > 0:
-            raw = _unpack(endpoint, size)
-            address = raw[:-2]
-            text = _ADDRESS_TEXT.get(address)
-            if text is None:
-                text = _address_text(address)
-            environ["REMOTE_ADDR"] = text
-            environ["REMOTE_PORT"] = str(raw[-2] << 8 | raw[-1])
+        environ["SERVER_PROTOCOL"] = "HTTP/1.1" if parts[0][0] == 49 else "HTTP/1.0"  # b"1": HTTP/1.1
+        address = parts[4]
+        if address:
+            environ["REMOTE_ADDR"] = address.decode("ascii")
+            environ["REMOTE_PORT"] = parts[5].decode("ascii")
         else:  # a UNIX socket: no address
             del environ["REMOTE_ADDR"], environ["REMOTE_PORT"]
         has_body = False
-        headers_end = 4 + 2 * int(flags[1:])
-        if headers_end > 4:
+        headers_end = len(parts) - 1  # the last NUL leaves an empty part
+        if headers_end > 6:
             keys = _HEADER_KEYS
-            for i in range(4, headers_end, 2):
+            for i in range(6, headers_end, 2):
                 name = parts[i]
                 key = keys.get(name)
                 if key is None:
@@ -815,7 +825,7 @@ class WSGI:
             return
         if self._on_refused is not None:
             self._on_refused(exchange.environ)
-        exchange._loop_respond(b"503 Service Unavailable", b"Content-Type\0text/plain\0", None,
+        exchange._loop_respond(b"503 Service Unavailable", b"Content-Type\0text/plain\0", 1, None,
                                b"Service Unavailable")
 
     def _run_counted(self, exchange: _Exchange) -> None:

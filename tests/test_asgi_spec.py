@@ -154,6 +154,18 @@ def test_header_values_of_every_type(asgi_server):
     assert head.count(b"set-cookie:") == 2
 
 
+@pytest.mark.parametrize("shape", ["lists", "memoryview", "generator", "tuple"])
+def test_header_lists_of_every_shape_twice(asgi_server, shape):
+    # Twice: the second answer may come from the cache of packed header lists.
+    for _ in range(2):
+        data = rawhttp.exchange(asgi_server.port, b"GET /header-shapes?shape=%s HTTP/1.1\r\nHost: x\r\n"
+                                b"Connection: close\r\n\r\n" % shape.encode())
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert b"x-one: 1\r\nx-two: 2" in head
+        assert body == shape.encode()
+
+
 def test_header_injection_is_refused(asgi_server):
     data = rawhttp.exchange(asgi_server.port, b"GET /bad-header HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert b"Injected" not in data

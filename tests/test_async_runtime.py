@@ -107,6 +107,19 @@ def test_running_loop_tasks_and_timers(app_server):
     assert get(app_server, "/loop")[2] == b"True True True timer child"
 
 
+def test_a_suspended_handler_task_is_in_all_tasks(app_server):
+    assert get(app_server, "/all-tasks")[2] == b"True"
+
+
+def test_ended_handler_tasks_leave_asyncios_registry(app_server):
+    for _ in range(60):
+        assert get(app_server, "/all-tasks")[2] == b"True"
+    size = get(app_server, "/registry-size")[2]
+    if size == b"n/a":
+        pytest.skip("this asyncio keeps no registry of tasks in Python")
+    assert int(size) < 30
+
+
 def test_the_loop_an_app_runs_on(app_server, loop_env):
     answer = get(app_server, "/loop-type")[2]
     if loop_env["SOCKETIFY_UVLOOP"] == "1":

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import time
+from urllib.parse import unquote_to_bytes
 
 import pytest
 import requests
@@ -317,3 +318,31 @@ def test_remote_port_is_the_clients(server):
         sock.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\n\r\n")
         _, _, body, _ = rawhttp.read_response(sock)
         assert json.loads(body)["REMOTE_PORT"] == str(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("target", ["/environ/%zz%4/%41%42b%", "/environ/a%00b?x=%00"])
+def test_path_info_escapes_decode_as_urllib_does(server, target):
+    # Malformed escapes stay as they are; a %00 decodes to a NUL like any byte.
+    # (Sent raw: requests would re-quote the malformed escapes.)
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target.encode())
+        status, _, body, _ = rawhttp.read_response(sock)
+    assert status == 200
+    env = json.loads(body)
+    path, _, query = target.partition("?")
+    assert env["PATH_INFO"] == unquote_to_bytes(path).decode("latin-1")
+    assert env["QUERY_STRING"] == query
+    assert env["RAW_URI"] == target
+
+
+def test_many_long_and_latin1_headers(server):
+    names = ["X-Many-%d" % i for i in range(70)] + ["X-" + "l" * 300]
+    head = "".join("%s: v%d\r\n" % (name, i) for i, name in enumerate(names)).encode()
+    with rawhttp.connect(server.port) as sock:
+        sock.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\n" + head + b"\r\n")
+        status, _, body, _ = rawhttp.read_response(sock)
+    env = json.loads(body)
+    assert status == 200
+    assert env["HTTP_X_LATIN"] == "caf\u00e9"
+    for i, name in enumerate(names):
+        assert env["HTTP_" + name.upper().replace("-", "_")] == "v%d" % i

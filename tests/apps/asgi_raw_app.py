@@ -131,6 +131,18 @@ async def http(scope, receive, send):
     elif path == "/header-types":
         await respond(send, 200, b"ok", [(b"x-bytes", b"b"), ("x-str", "s"), (b"x-int", 42),
                                          (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")])
+    elif path == "/header-shapes":
+        shape = query(scope)["shape"]
+        pairs = [(b"x-one", b"1"), (b"x-two", b"2")]
+        if shape == "lists":
+            headers = [list(pair) for pair in pairs]
+        elif shape == "memoryview":
+            headers = [(b"x-one", memoryview(bytearray(b"1"))), (b"x-two", b"2")]
+        elif shape == "generator":
+            headers = (pair for pair in pairs)
+        else:
+            headers = tuple(pairs)
+        await respond(send, 200, shape.encode(), headers)
     elif path == "/bad-header":
         try:
             await respond(send, 200, b"never", [(b"x-bad", b"a\r\nInjected: 1")])

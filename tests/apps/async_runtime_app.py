@@ -113,6 +113,27 @@ async def loop_facts(res, req):
                                 isinstance(current, RequestTask), await fired, await child))
 
 
+@app.get("/all-tasks")
+async def all_tasks(res, req):
+    await asyncio.sleep(0)
+    # A task that suspended is in asyncio's registry (it joins it only then).
+    res.end("%s" % (asyncio.current_task() in asyncio.all_tasks()))
+
+
+@app.get("/registry-size")
+def registry_size(res, req):
+    # asyncio's registry of tasks: what it holds for tasks that have ended
+    # must go away with them.
+    import gc
+    gc.collect()
+    # Before 3.12, _all_tasks; then _scheduled_tasks (eager tasks that
+    # suspended move there).
+    registry = getattr(asyncio.tasks, "_all_tasks", None)
+    if registry is None:
+        registry = getattr(asyncio.tasks, "_scheduled_tasks", None)
+    res.end("n/a" if registry is None else str(len(registry)))
+
+
 @app.get("/loop-type")
 def loop_type(res, req):
     from socketify._binding import lib
