@@ -60,8 +60,9 @@ $(NATIVE_TESTS_STAMP): $(wildcard native/src/* native/include/* native/tests/* n
 	@./tools/fuzz.sh --seeds
 	@touch $@
 
+# tools/pytest.sh: on two pytest-xdist workers, then the `serial` tests alone.
 test-python: build test-deps
-	$(PY) -m pytest -q tests
+	./tools/pytest.sh $(PY) -q tests
 
 # The whole Python suite against an AddressSanitizer + UBSan build of the core.
 asan: $(VENV)/.stamp test-deps $(NATIVE_TESTS_STAMP)
@@ -72,7 +73,7 @@ asan: $(VENV)/.stamp test-deps $(NATIVE_TESTS_STAMP)
 	cd socketify && find . -name '*.py' -not -path '*/__pycache__/*' -exec cp --parents {} ../build/asan/socketify/ \;
 	PYTHONPATH=$(CURDIR)/build/asan SOCKETIFY_TEST_PRELOAD=$(ASAN_LIB) \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:quarantine_size_mb=4 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(PY) -m pytest -q -p no:cacheprovider tests
+	  ./tools/pytest.sh $(PY) -q -p no:cacheprovider tests
 
 # Fuzz the parsers (tools/fuzz.sh): coverage-guided with clang's libFuzzer,
 # FUZZ_TIME seconds per target, two at a time, from the seed corpora in

@@ -276,6 +276,7 @@ def rss_kb(pid):
 SIZE_MB = int(os.environ.get("ASGI_BIG_MB", "1024"))
 
 
+@pytest.mark.serial
 def test_big_upload_to_a_slow_app_keeps_memory_bounded(asgi_server):
     """SIZE_MB (1 GB by default; ASGI_BIG_MB scales it) sent to an app that
     takes one piece, does not receive for a second, then reads slowly: the core stops
@@ -308,6 +309,7 @@ def test_big_upload_to_a_slow_app_keeps_memory_bounded(asgi_server):
     assert growth_mb < 64, "server RSS grew by %.0f MB for a %d MB upload" % (growth_mb, SIZE_MB)
 
 
+@pytest.mark.serial
 def test_big_download_to_a_slow_reader_keeps_memory_bounded(asgi_server):
     before = rss_kb(asgi_server.proc.pid)
     peak = before
@@ -491,6 +493,7 @@ def test_exception_in_websocket_app_closes_1011(asgi_server):
     assert "ws boom" in asgi_server.stderr()
 
 
+@pytest.mark.serial
 def test_websocket_send_waits_for_a_slow_reader(asgi_server):
     """128 MiB sent to a client that waits before reading: every message
     arrives, in order (send() waited instead of dropping), and the server's

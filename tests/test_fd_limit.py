@@ -5,6 +5,7 @@ import os
 import resource
 import socket
 import time
+import pytest
 
 import rawhttp
 
@@ -46,6 +47,7 @@ def open_clients(port, count):
     return clients
 
 
+@pytest.mark.serial
 def test_fd_limit_backs_off_keeps_serving_and_recovers(serve):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < CLIENTS + 100:

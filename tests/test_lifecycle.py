@@ -230,6 +230,7 @@ def _cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@pytest.mark.serial
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_idle_server_uses_no_cpu(serve):
     server = serve(HOOKS_APP, "on")

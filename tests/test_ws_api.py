@@ -523,6 +523,7 @@ def test_backpressure_async_sender(server):
         assert statuses_pattern(runs) == [1, 0, 2], runs
 
 
+@pytest.mark.serial
 def test_backpressure_memory_stays_bounded(sync_server):
     """Ten clients stop reading while the server tries to send 32 MB to
     each: sends are DROPPED and the server's RSS does not follow."""

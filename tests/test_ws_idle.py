@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import resource
+import pytest
 
 import rawhttp
 
@@ -35,6 +36,7 @@ def stats(port):
         return json.loads(rawhttp.read_response(sock)[2])
 
 
+@pytest.mark.serial
 def test_ten_thousand_idle_websockets(serve, capsys):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, COUNT + 1000), hard))

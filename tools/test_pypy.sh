@@ -20,4 +20,4 @@ if [ ! -f "$venv/.stamp" ] || [ pyproject.toml -nt "$venv/.stamp" ]; then
   touch "$venv/.stamp"
 fi
 "$venv/bin/python" setup.py -q build_ext --inplace >/dev/null 2>&1
-PYTHONPATH="$PWD" "$venv/bin/python" -m pytest -q -p no:cacheprovider "${@:-tests}"
+PYTHONPATH="$PWD" ./tools/pytest.sh "$venv/bin/python" -q -p no:cacheprovider "${@:-tests}"
