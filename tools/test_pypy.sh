@@ -7,6 +7,11 @@
 # Rust toolchain; pip then picks the newest release that has one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/apt_install.sh
+# Debian's PyPy 3.9, installed here when missing, so a fresh CI machine has it.
+if [ -z "${PYPY:-}" ] && ! command -v pypy3 >/dev/null 2>&1; then
+  apt_install "PyPy" pypy3 pypy3-dev || true
+fi
 pypy=${PYPY:-$(command -v pypy3 || true)}
 [ -n "$pypy" ] || { echo "pypy3 not found (apt-get install pypy3 pypy3-dev)" >&2; exit 1; }
 venv=.venv-compat/pypy-full
