@@ -8,9 +8,9 @@ CC ?= cc
 CFLAGS_TEST := -std=c11 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -Inative/src -Inative/include
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 FUZZ_RUNS ?= 200000
-CLANG ?= $(shell command -v clang 2>/dev/null)
+FUZZ_TIME ?= 20
 
-.PHONY: lint lint-native run test test-deps test-native test-python test-compat build asan fuzz bench bench-quick clean wheel wheel-test docs test-pypy autobahn
+.PHONY: lint lint-native run test test-deps test-native test-python test-compat build asan fuzz fuzz-long bench bench-quick clean wheel wheel-test docs test-pypy autobahn
 
 $(VENV)/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) ./tools/system_deps.sh
@@ -37,9 +37,13 @@ test-deps:
 
 # Each native/tests/test_X.c tests native/src/X.c alone, under ASan + UBSan.
 NATIVE_TESTS := $(patsubst native/tests/test_%.c,%,$(wildcard native/tests/test_*.c))
-FUZZ_TARGETS := $(patsubst native/fuzz/fuzz_%.c,%,$(wildcard native/fuzz/fuzz_*.c))
 
-test-native:
+# Run again only when the C sources, the tests or the fuzz seeds change, so
+# that `make asan` after `make test` does not repeat them.
+NATIVE_TESTS_STAMP := build/native-tests/.stamp
+test-native: $(NATIVE_TESTS_STAMP)
+
+$(NATIVE_TESTS_STAMP): $(wildcard native/src/* native/include/* native/tests/* native/fuzz/*.c native/fuzz/corpus/*/*)
 	@mkdir -p build/native-tests
 	@set -e; for t in $(NATIVE_TESTS); do \
 	  $(CC) $(CFLAGS_TEST) native/src/$$t.c native/tests/test_$$t.c -lcrypto -lz -o build/native-tests/test_$$t; \
@@ -52,13 +56,16 @@ test-native:
 	@printf '%-14s ' connection; \
 	if ASAN_OPTIONS=detect_leaks=0 ./build/native-tests/conn_transitions > build/native-tests/conn.out 2>&1; \
 	then tail -n 1 build/native-tests/conn.out; else cat build/native-tests/conn.out; exit 1; fi
-	$(MAKE) --no-print-directory fuzz FUZZ_RUNS=20000
+	@# every fuzz target over its seed corpus: a regression check (make fuzz fuzzes)
+	@./tools/fuzz.sh --seeds
+	@touch $@
 
+# tools/pytest.sh: on two pytest-xdist workers, then the `serial` tests alone.
 test-python: build test-deps
-	$(PY) -m pytest -q tests
+	./tools/pytest.sh $(PY) -q tests
 
 # The whole Python suite against an AddressSanitizer + UBSan build of the core.
-asan: $(VENV)/.stamp test-deps test-native
+asan: $(VENV)/.stamp test-deps $(NATIVE_TESTS_STAMP)
 	rm -rf build/asan build/asan-tmp && mkdir -p build/asan/socketify
 	SOCKETIFY_CFLAGS="-O1 -g -UNDEBUG -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	SOCKETIFY_LDFLAGS="-fsanitize=address,undefined" \
@@ -66,7 +73,7 @@ asan: $(VENV)/.stamp test-deps test-native
 	cd socketify && find . -name '*.py' -not -path '*/__pycache__/*' -exec cp --parents {} ../build/asan/socketify/ \;
 	PYTHONPATH=$(CURDIR)/build/asan SOCKETIFY_TEST_PRELOAD=$(ASAN_LIB) \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:quarantine_size_mb=4 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(PY) -m pytest -q -p no:cacheprovider tests
+	  ./tools/pytest.sh $(PY) -q -p no:cacheprovider tests
 
 # The native core as CI holds it: every source and test warning-free under
 # -std=c11 -pedantic -Wall -Wextra -Werror (the sources at -O2, where the
@@ -86,23 +93,16 @@ lint-native:
 	  -c native/src/loop_kqueue.c -o /dev/null
 	clang-format --dry-run -Werror $(NATIVE_FORMATTED)
 
-# Fuzz the parsers: libFuzzer when clang is there, else a gcc build of the
-# same targets driven by our standalone mutator, both under ASan + UBSan.
-fuzz:
-	@mkdir -p build/fuzz
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  src=native/src/$$(echo $$t | sed 's/^ws_frame$$/ws_protocol/').c; \
-	  if [ -n "$(CLANG)" ]; then \
-	    $(CLANG) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -Inative/src \
-	      $$src native/fuzz/fuzz_$$t.c -lcrypto -lz -o build/fuzz/fuzz_$$t; \
-	  else \
-	    $(CC) $(CFLAGS_TEST) $$src native/fuzz/fuzz_$$t.c native/fuzz/standalone_main.c \
-	      -lcrypto -lz -o build/fuzz/fuzz_$$t; \
-	  fi; \
-	  printf '%-14s ' $$t; \
-	  if ./build/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -seed=1 > build/fuzz/$$t.out 2>&1; \
-	  then tail -n 1 build/fuzz/$$t.out; else tail -n 40 build/fuzz/$$t.out; exit 1; fi; \
-	done
+# Fuzz the parsers (tools/fuzz.sh): coverage-guided with clang's libFuzzer,
+# FUZZ_TIME seconds per target, two at a time, from the seed corpora in
+# native/fuzz/corpus/ (never written to); without clang, a gcc build driven
+# by a standalone mutator (FUZZ_RUNS inputs). Both under ASan + UBSan.
+fuzz: test-deps
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_RUNS=$(FUZZ_RUNS) ./tools/fuzz.sh
+
+# The same for hours: FUZZ_TIME per target (make fuzz-long FUZZ_TIME=...).
+fuzz-long: FUZZ_TIME = 3600
+fuzz-long: fuzz
 
 # Autobahn|Testsuite (fuzzingclient, every case, permessage-deflate) against
 # a native and an ASGI echo server; Python 2.7 from pyenv runs the suite.

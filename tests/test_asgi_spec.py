@@ -288,6 +288,7 @@ def rss_kb(pid):
 SIZE_MB = int(os.environ.get("ASGI_BIG_MB", "1024"))
 
 
+@pytest.mark.serial
 def test_big_upload_to_a_slow_app_keeps_memory_bounded(asgi_server):
     """SIZE_MB (1 GB by default; ASGI_BIG_MB scales it) sent to an app that
     takes one piece, does not receive for a second, then reads slowly: the core stops
@@ -320,6 +321,7 @@ def test_big_upload_to_a_slow_app_keeps_memory_bounded(asgi_server):
     assert growth_mb < 64, "server RSS grew by %.0f MB for a %d MB upload" % (growth_mb, SIZE_MB)
 
 
+@pytest.mark.serial
 def test_big_download_to_a_slow_reader_keeps_memory_bounded(asgi_server):
     before = rss_kb(asgi_server.proc.pid)
     peak = before
@@ -503,6 +505,7 @@ def test_exception_in_websocket_app_closes_1011(asgi_server):
     assert "ws boom" in asgi_server.stderr()
 
 
+@pytest.mark.serial
 def test_websocket_send_waits_for_a_slow_reader(asgi_server):
     """128 MiB sent to a client that waits before reading: every message
     arrives, in order (send() waited instead of dropping), and the server's
@@ -635,10 +638,11 @@ def test_constructor_checks():
 
 
 def test_a_slow_application_is_not_an_idle_client(serve):
-    """idle_timeout (2 s here) closes idle keep-alive connections, not a
-    request whose application takes longer to answer."""
+    """idle_timeout (1 s here: a close within 2 one-second ticks) closes idle
+    keep-alive connections, not a request whose application takes longer to
+    answer."""
     server = serve(APP, "short-idle")
-    assert requests.get(server.url + "/slow?s=4", timeout=10).text == "slow done"
+    assert requests.get(server.url + "/slow?s=2.5", timeout=10).text == "slow done"
     with rawhttp.connect(server.port) as sock:  # an idle keep-alive connection is still closed
         sock.sendall(b"GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n")
         rawhttp.read_response(sock)

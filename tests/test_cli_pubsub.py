@@ -1,6 +1,7 @@
 """python -m socketify --workers 4 --pubsub-url: one chat room across
 worker processes, through a real redis-server."""
 import json
+import time
 
 import pytest
 import redis
@@ -51,8 +52,11 @@ def test_a_publish_reaches_subscribers_on_every_worker_exactly_once(tmp_path, re
             clients[i].send("hello %d" % i)
             for ws in clients:
                 assert ws.recv() == "hello %d" % i
-        for ws in clients:  # none twice
-            ws.settimeout(0.3)
+        # none twice: a duplicate would come from Redis within a round trip,
+        # so one wait for all the clients, not one each
+        time.sleep(0.3)
+        for ws in clients:
+            ws.settimeout(0.01)
             try:
                 extra = ws.recv()
             except websocket.WebSocketTimeoutException:

@@ -1,6 +1,7 @@
 """Many clients at once: the server keeps every connection and answers each."""
 import asyncio
 import resource
+import pytest
 
 import rawhttp
 
@@ -11,6 +12,7 @@ def _raise_fd_limit(wanted):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
 
 
+@pytest.mark.serial
 def test_thousand_concurrent_keepalive_connections(basic_server):
     _raise_fd_limit(4096)
 

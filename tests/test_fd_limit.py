@@ -5,6 +5,7 @@ import os
 import resource
 import socket
 import time
+import pytest
 
 import rawhttp
 
@@ -46,6 +47,7 @@ def open_clients(port, count):
     return clients
 
 
+@pytest.mark.serial
 def test_fd_limit_backs_off_keeps_serving_and_recovers(serve):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < CLIENTS + 100:
@@ -60,10 +62,10 @@ def test_fd_limit_backs_off_keeps_serving_and_recovers(serve):
     try:
         time.sleep(0.5)
         start = cpu_seconds(pid)
-        time.sleep(3)
+        time.sleep(2)
         used = cpu_seconds(pid) - start
-        # Spinning on accept burnt the whole 3 s.
-        assert used < 1.0, used
+        # Spinning on accept burnt the whole 2 s.
+        assert used < 0.7, used
         # A connection it already had is still served.
         keeper.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert rawhttp.read_response(keeper)[2] == b"ok"

@@ -25,6 +25,7 @@ def get_json(server, path):
         return json.loads(rawhttp.read_response(sock)[2])
 
 
+@pytest.mark.serial
 def test_100mb_upload_streams_with_constant_memory(stream_server):
     block = os.urandom(1 << 20)
     total = 100
@@ -63,6 +64,7 @@ def test_chunked_upload_through_on_data(stream_server):
     assert asyncio.run(go()) == {"bytes": len(expected), "sha256": hashlib.sha256(expected).hexdigest()}
 
 
+@pytest.mark.serial
 def test_50mb_download_to_a_slow_reader_with_bounded_memory(stream_server):
     rss_before = get_json(stream_server, "/state")["rss"]
     with rawhttp.connect(stream_server.port, timeout=30) as sock:

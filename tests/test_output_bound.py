@@ -60,6 +60,7 @@ def flood(port, path, count):
     return sock, sender
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("path,count", [(b"/big", 100000), (b"/big-async", 20000)])
 def test_unread_pipelined_responses_keep_memory_bounded(serve, path, count):
     server = serve(BIG_APP)

@@ -352,6 +352,7 @@ class AsyncClient:
         return b0 & 0x0F, await self.reader.readexactly(n)
 
 
+@pytest.mark.serial
 def test_thousand_subscribers_receive_twenty_messages_in_order():
     _raise_nofile(N_CLIENTS * 2 + 200)
     server = Server(APP, ["sync"]).start()

@@ -94,6 +94,7 @@ def test_the_pool_is_bounded(start):
     assert time.monotonic() - began >= 1.9
 
 
+@pytest.mark.serial
 def test_a_huge_response_to_a_slow_reader_keeps_memory_bounded(start):
     server = start()
     baseline = rss(server.proc.pid)
@@ -126,6 +127,7 @@ def test_a_huge_response_to_a_slow_reader_keeps_memory_bounded(start):
     assert peak - baseline < 48 * MB, (peak - baseline) / MB
 
 
+@pytest.mark.serial
 def test_a_huge_upload_to_a_slow_app_keeps_memory_bounded(start):
     server = start()
     baseline = rss(server.proc.pid)

@@ -7,8 +7,9 @@ the native WebSocket API and the ASGI adapter, both with permessage-deflate.
 
 The suite is Python 2 only: pyenv's 2.7.18 installs ``autobahntestsuite``
 with ``pip install --target build/autobahn/site`` and the runner adds that
-folder with ``site.addsitedir``. Reports go to build/autobahn/reports; the
-exit status is non-zero when any case fails.
+folder with ``site.addsitedir``. One client per server, both at once;
+reports go to build/autobahn/reports/<server>; the exit status is non-zero
+when any case fails.
 """
 import json
 import os
@@ -111,29 +112,32 @@ def start(kind, port):
     return proc
 
 
-def run_suite(py2, servers):
+def start_suite(py2, name, port):
+    """One fuzzingclient per server, each with its reports in REPORTS/name:
+    the client is single-threaded, so on two cores two of them at once take
+    about the time of one."""
+    outdir = os.path.join(REPORTS, name)
     spec = {
-        "outdir": REPORTS,
-        "servers": [{"agent": name, "url": "ws://127.0.0.1:%d" % port} for name, port in servers],
+        "outdir": outdir,
+        "servers": [{"agent": name, "url": "ws://127.0.0.1:%d" % port}],
         "cases": os.environ.get("AUTOBAHN_CASES", "*").split(","),
         "exclude-cases": [],
         "exclude-agent-cases": {},
     }
-    spec_path = os.path.join(WORK, "fuzzingclient.json")
+    spec_path = os.path.join(WORK, "fuzzingclient-%s.json" % name)
     with open(spec_path, "w") as f:
         json.dump(spec, f, indent=2)
     runner = ("import site, sys; site.addsitedir(%r); "
               "sys.argv = ['wstest', '-m', 'fuzzingclient', '-s', %r]; "
               "from autobahntestsuite.wstest import run; run()") % (SITE, spec_path)
-    subprocess.run([py2, "-c", runner], cwd=WORK, check=True, stdout=subprocess.DEVNULL)
+    return subprocess.Popen([py2, "-c", runner], cwd=WORK, stdout=subprocess.DEVNULL)
 
 
 def check_reports(names):
-    with open(os.path.join(REPORTS, "index.json")) as f:
-        index = json.load(f)
     failures = 0
     for name in names:
-        cases = index.get(name, {})
+        with open(os.path.join(REPORTS, name, "index.json")) as f:
+            cases = json.load(f).get(name, {})
         declined = [case for case, r in cases.items() if r["behavior"] in DECLINED]
         bad = {case: (r["behavior"], r["behaviorClose"]) for case, r in cases.items()
                if (r["behavior"] not in PASSING + DECLINED) or r["behaviorClose"] not in PASSING}
@@ -152,14 +156,21 @@ def main():
     install(py2)
     shutil.rmtree(REPORTS, ignore_errors=True)
     kinds = sys.argv[1:] or ["native", "asgi"]
-    procs, servers = [], []
+    procs, servers, clients = [], [], []
     try:
         for kind in kinds:
             port = free_port()
             procs.append(start(kind, port))
             servers.append((kind, port))
-        run_suite(py2, servers)
+        clients.extend(start_suite(py2, kind, port) for kind, port in servers)
+        for client in clients:
+            if client.wait() != 0:
+                raise SystemExit("autobahn: a fuzzingclient failed (exit status %d)" % client.returncode)
     finally:
+        for client in clients:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -167,7 +178,7 @@ def main():
             except subprocess.TimeoutExpired:
                 proc.kill()
     failures = check_reports(kinds)
-    print("report: %s" % os.path.join(REPORTS, "index.html"))
+    print("reports: %s" % ", ".join(os.path.join(REPORTS, kind, "index.html") for kind in kinds))
     sys.exit(1 if failures else 0)
 
 

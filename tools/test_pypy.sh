@@ -7,6 +7,11 @@
 # Rust toolchain; pip then picks the newest release that has one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/apt_install.sh
+# Debian's PyPy 3.9, installed here when missing, so a fresh CI machine has it.
+if [ -z "${PYPY:-}" ] && ! command -v pypy3 >/dev/null 2>&1; then
+  apt_install "PyPy" pypy3 pypy3-dev || true
+fi
 pypy=${PYPY:-$(command -v pypy3 || true)}
 [ -n "$pypy" ] || { echo "pypy3 not found (apt-get install pypy3 pypy3-dev)" >&2; exit 1; }
 venv=.venv-compat/pypy-full
@@ -20,4 +25,4 @@ if [ ! -f "$venv/.stamp" ] || [ pyproject.toml -nt "$venv/.stamp" ]; then
   touch "$venv/.stamp"
 fi
 "$venv/bin/python" setup.py -q build_ext --inplace >/dev/null 2>&1
-PYTHONPATH="$PWD" "$venv/bin/python" -m pytest -q -p no:cacheprovider "${@:-tests}"
+PYTHONPATH="$PWD" ./tools/pytest.sh "$venv/bin/python" -q -p no:cacheprovider "${@:-tests}"

@@ -53,9 +53,10 @@ run_tests() {  # run_tests VENV LABEL TESTS...
   local venv=$1 label=$2; shift 2
   local start=$SECONDS
   printf '%-40s ' "$label"
-  if (cd "$work/tree" && SOCKETIFY_TEST_INSTALLED=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-        --timeout 120 "$@" > "$venv.log" 2>&1); then
-    echo "$(tail -n 1 "$venv.log") ($((SECONDS - start)) s)"
+  if (cd "$work/tree" && SOCKETIFY_TEST_INSTALLED=1 "$ROOT/tools/pytest.sh" "$venv/bin/python" -q \
+        -p no:cacheprovider --timeout 120 "$@" > "$venv.log" 2>&1); then
+    # one summary line per pass of tools/pytest.sh
+    echo "$(grep -E '^[0-9]+ (passed|skipped|deselected).* in [0-9.]+s' "$venv.log" | paste -sd ';') ($((SECONDS - start)) s)"
   else
     tail -n 40 "$venv.log"; return 1
   fi

@@ -322,7 +322,7 @@ if __name__ == "__main__":
                     "message": lambda ws, message, opcode: ws.send("native: %s" % message, opcode)}
         ASGI(app, websocket=behavior).listen(0, announce).run()
     elif mode == "short-idle":
-        ASGI(app, idle_timeout=2).listen(0, announce).run()
+        ASGI(app, idle_timeout=1).listen(0, announce).run()
     elif mode == "no-ws":
         ASGI(app, websocket=False).listen(0, announce).run()
     elif mode == "thread":

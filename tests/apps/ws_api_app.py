@@ -200,7 +200,7 @@ app.ws("/api", behavior())
 app.ws("/bp", behavior(max_backpressure=64 * 1024))
 app.ws("/bpclose", behavior(max_backpressure=64 * 1024, close_on_backpressure_limit=True))
 app.ws("/idle", behavior(idle_timeout=2))
-app.ws("/autoping", behavior(idle_timeout=2, send_pings_automatically=True))
+app.ws("/autoping", behavior(idle_timeout=1, send_pings_automatically=True))
 app.ws("/deflate", behavior(compression=CompressOptions.SHARED_COMPRESSOR,
                             message=handler(on_message_compressed_echo)))
 app.ws("/deflate-in", behavior(compression=CompressOptions.SHARED_COMPRESSOR))
