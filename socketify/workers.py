@@ -29,6 +29,7 @@ when it dies (PR_SET_PDEATHSIG), elsewhere they watch their parent pid.
 A worker reports that it listens through ``notify_listening()``, which
 ``App.listen`` calls; outside a supervisor it does nothing.
 """
+
 from __future__ import annotations
 
 import errno
@@ -139,6 +140,7 @@ def bind_unix_socket(path: str) -> socket.socket:
     """Binds and listens on a UNIX socket, replacing a stale socket file."""
     if os.path.exists(path):
         import stat
+
         if not stat.S_ISSOCK(os.stat(path).st_mode):
             raise OSError(errno.EADDRINUSE, "%s exists and is not a socket" % path)
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -160,6 +162,7 @@ def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         try:
             import ctypes
+
             libc = ctypes.CDLL(None, use_errno=True)
             PR_SET_PDEATHSIG = 1
             if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0:
@@ -194,10 +197,17 @@ class _Worker:
 class Supervisor:
     """Runs and watches the worker processes (see the module docstring)."""
 
-    def __init__(self, start_worker: Callable[[], None], workers: int, graceful_timeout: float,
-                 bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
-                 keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None,
-                 on_reload: Optional[Callable[[], None]] = None) -> None:
+    def __init__(
+        self,
+        start_worker: Callable[[], None],
+        workers: int,
+        graceful_timeout: float,
+        bind: Optional[Tuple[Optional[str], int]] = None,
+        uds: Optional[str] = None,
+        keep_going: bool = False,
+        on_ready: Optional[Callable[[int], None]] = None,
+        on_reload: Optional[Callable[[], None]] = None,
+    ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.start_worker = start_worker
@@ -422,8 +432,7 @@ class Supervisor:
                 self.boot_failed = True
                 return
             if old is not None and old.ready:
-                logger.error("new worker %d failed to start (exit %s); the running workers stay",
-                             worker.pid, code)
+                logger.error("new worker %d failed to start (exit %s); the running workers stay", worker.pid, code)
                 self._cancel_replacements()
                 return
             if not self.ever_ready:
@@ -441,8 +450,13 @@ class Supervisor:
             what = "died"
             if time.monotonic() - worker.started >= _STABLE_AFTER:
                 self.restart_delay = 0.0
-        logger.warning("worker %d %s (exit %s); starting a new one%s", worker.pid, what, code,
-                       " in %.1f s" % self.restart_delay if self.restart_delay else "")
+        logger.warning(
+            "worker %d %s (exit %s); starting a new one%s",
+            worker.pid,
+            what,
+            code,
+            " in %.1f s" % self.restart_delay if self.restart_delay else "",
+        )
         self.respawn_at.append(time.monotonic() + self.restart_delay)
         self.restart_delay = min(_RESTART_DELAY_MAX, max(0.1, self.restart_delay * 2))
 
@@ -502,8 +516,7 @@ class Supervisor:
                     for worker in self.workers:
                         self._kill(worker, signal.SIGKILL)
                 else:
-                    logger.info("stopping: the workers finish what is in flight (up to %g s)",
-                                self.graceful_timeout)
+                    logger.info("stopping: the workers finish what is in flight (up to %g s)", self.graceful_timeout)
                     self.stop()
             elif signum == signal.SIGHUP:
                 logger.info("SIGHUP: replacing the workers one at a time")
@@ -580,8 +593,7 @@ class Supervisor:
                         break
                     if time.monotonic() - self.stopping_since > self.kill_timeout:
                         for worker in self.workers:
-                            logger.warning("worker %d still running after %g s: killed",
-                                           worker.pid, self.kill_timeout)
+                            logger.warning("worker %d still running after %g s: killed", worker.pid, self.kill_timeout)
                             self._kill(worker, signal.SIGKILL)
                         self.stopping_since = time.monotonic() + 3600  # killed: only reap now
                 else:
@@ -646,11 +658,18 @@ class Supervisor:
         return self.exit_code
 
 
-def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_timeout: float = 30.0,
-                bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
-                keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None,
-                watch: Optional[Callable[[], bool]] = None,
-                on_reload: Optional[Callable[[], None]] = None) -> int:
+def run_workers(
+    start_worker: Callable[[], None],
+    workers: int = 1,
+    *,
+    graceful_timeout: float = 30.0,
+    bind: Optional[Tuple[Optional[str], int]] = None,
+    uds: Optional[str] = None,
+    keep_going: bool = False,
+    on_ready: Optional[Callable[[int], None]] = None,
+    watch: Optional[Callable[[], bool]] = None,
+    on_reload: Optional[Callable[[], None]] = None,
+) -> int:
     """Runs ``start_worker()`` in ``workers`` forked processes until SIGTERM or
     SIGINT; returns the exit code (1 when a worker failed before listening).
 
@@ -669,9 +688,14 @@ def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_
     return supervisor.run(watch)
 
 
-def run_app_workers(port_or_options: Any, start_worker: Callable[[], None], workers: int, *,
-                    graceful_timeout: float = 30.0,
-                    on_ready: Optional[Callable[[int], None]] = None) -> int:
+def run_app_workers(
+    port_or_options: Any,
+    start_worker: Callable[[], None],
+    workers: int,
+    *,
+    graceful_timeout: float = 30.0,
+    on_ready: Optional[Callable[[int], None]] = None,
+) -> int:
     """``run_workers`` for a server that listens on ``port_or_options`` (what
     ``App.listen`` takes: None, a port, a dict or AppListenOptions): that
     address is bound here once and shared by the workers, whose
@@ -689,8 +713,7 @@ def run_app_workers(port_or_options: Any, start_worker: Callable[[], None], work
         uds = port_or_options.domain
     else:
         bind = (getattr(port_or_options, "host", None), getattr(port_or_options, "port", 0))
-    return run_workers(start_worker, workers, graceful_timeout=graceful_timeout, bind=bind, uds=uds,
-                       on_ready=on_ready)
+    return run_workers(start_worker, workers, graceful_timeout=graceful_timeout, bind=bind, uds=uds, on_ready=on_ready)
 
 
 def serve_in_thread(who: str, server: Any, serve: Callable[[threading.Event], None], name: str) -> None:
@@ -719,15 +742,18 @@ def serve_in_thread(who: str, server: Any, serve: Callable[[threading.Event], No
         raise failure[0]
 
 
-def serve_workers(who: str, port_or_options: Any, serve_one: Callable[[], None], workers: int,
-                  block: bool, graceful_timeout: float) -> None:
+def serve_workers(
+    who: str, port_or_options: Any, serve_one: Callable[[], None], workers: int, block: bool, graceful_timeout: float
+) -> None:
     """``run(workers=N)`` of the ASGI and WSGI servers: this process becomes
     the supervisor of N forked workers, each running ``serve_one()`` on the
     shared address, until SIGTERM/SIGINT. A failed start (or a supervisor
     exit code other than 0) raises SystemExit with that code."""
     if not block:
-        raise ValueError("%s.run(workers=%d, block=False): this process supervises the workers, "
-                         "so it blocks; pass block=True" % (who, workers))
+        raise ValueError(
+            "%s.run(workers=%d, block=False): this process supervises the workers, "
+            "so it blocks; pass block=True" % (who, workers)
+        )
     code = run_app_workers(port_or_options, serve_one, workers, graceful_timeout=graceful_timeout)
     if code:
         raise SystemExit(code)

@@ -1,6 +1,7 @@
 """Shutting down: the first SIGINT/SIGTERM drains for graceful_shutdown_timeout
 seconds with one log line, a second one stops at once; WebSockets get 1001;
 shutdown hooks run; a closed App refuses to listen again."""
+
 import signal
 import time
 
@@ -83,8 +84,10 @@ def test_first_signal_waits_as_configured_then_closes_with_one_line(serve, sig):
     log = server.stderr()
     name = signal.Signals(sig).name
     lines = [line for line in log.splitlines() if "shutting down" in line]
-    assert lines == ["%s: shutting down, waiting up to 1s for 1 connection to finish "
-                     "(send SIGINT or SIGTERM again to stop at once)" % name], log
+    assert lines == [
+        "%s: shutting down, waiting up to 1s for 1 connection to finish "
+        "(send SIGINT or SIGTERM again to stop at once)" % name
+    ], log
     assert "shutdown: 1 connection still open after 1s; closing them" in log
     out = _stdout(server)
     assert "ABORTED" in out, "the closed request's abort handler ran"
@@ -148,6 +151,7 @@ def test_nothing_open_means_no_wait_and_no_line(serve):
 
 def test_listen_after_close_raises():
     from socketify import App
+
     app = App()
     app.listen(0)
     app.close()
@@ -160,6 +164,7 @@ def test_listen_after_close_raises():
 @pytest.mark.parametrize("bad", [-1, "5", None, True])
 def test_graceful_shutdown_timeout_is_checked(bad):
     from socketify import App
+
     with pytest.raises(ValueError) as caught:
         App(graceful_shutdown_timeout=bad)
     assert "graceful_shutdown_timeout" in str(caught.value)
