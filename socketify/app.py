@@ -757,6 +757,8 @@ class App(RouteMethods, WebSocketRoutes):
         )
         self._closing = True
         self._close_deadline = self.loop.loop.time() + timeout  # the ASGI adapter's last wait ends with it
+        if _workers.in_worker():
+            _workers.release_inherited()  # our listeners' close must be the sockets' last
         lib.sk_app_shutdown(self._native)
         if lib.sk_app_connection_count(self._native) == 0:
             self._stop_loop()

@@ -55,6 +55,8 @@ BOOT_FAILED = 3
 _ready_fd: Optional[int] = None
 # ("tcp", port) or ("unix", absolute path) -> (fd, port) of a socket the supervisor bound
 _inherited: Dict[Tuple[str, Any], Tuple[int, int]] = {}
+# The socket objects behind those fds, which own them.
+_inherited_sockets: List[socket.socket] = []
 
 _RESTART_DELAY_MAX = 5.0
 _HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGCHLD)
@@ -97,6 +99,17 @@ def inherited_socket(config: Any) -> Optional[Tuple[int, int]]:
     if config.domain is not None:
         return _inherited.get(("unix", os.path.abspath(config.domain)))
     return _inherited.get(("tcp", config.port))
+
+
+def release_inherited() -> None:
+    """Closes this worker's copies of the supervisor's sockets: an App that
+    shuts down calls it before closing its own, so that its close is the
+    last and the kernel stops queueing connections on a socket that no one
+    will accept from (they would be reset when the worker exits). A later
+    ``App.listen`` in this worker binds a socket of its own."""
+    _inherited.clear()
+    while _inherited_sockets:
+        _inherited_sockets.pop().close()
 
 
 def bind_tcp_socket(host: Optional[str], port: int) -> socket.socket:
@@ -373,6 +386,7 @@ class Supervisor:
             _inherited[("tcp", self.requested_port)] = (listener.fileno(), self.bind[1])  # port 0
         if self.uds_socket is not None:
             _inherited[("unix", self.uds_path)] = (self.uds_socket.fileno(), 0)
+        _inherited_sockets.extend(s for s in (listener, self.uds_socket) if s is not None)
         # Workers share the port on purpose: no "port already served" warning.
         os.environ["SOCKETIFY_REUSE_PORT"] = "1"
 
@@ -502,10 +516,11 @@ class Supervisor:
             self.stopping_since = time.monotonic()
             self.respawn_at = []
             self.rolling = []
+            # Ours first, as in _fill: each worker accepts what waits in its
+            # socket's queue, then closes it; new clients are refused then.
+            self._close_listeners()
             for worker in self.workers:
                 self.retire(worker)
-            # The workers close theirs at once: new clients are refused now.
-            self._close_listeners()
 
     def _handle_signals(self) -> None:
         while self.signals:
@@ -566,9 +581,13 @@ class Supervisor:
         extra = len(current) - self.target
         if extra > 0:
             for worker in sorted(current, key=lambda w: w.slot, reverse=True)[:extra]:
-                self.retire(worker)
+                # Our copy goes first: the worker's close then really closes
+                # the socket, after it accepted what waits in its queue (a
+                # socket left open here would keep queueing connections that
+                # no one accepts, all reset when it closes later).
                 if worker.slot >= self.target:
                     self._drop_listener(worker.slot)
+                self.retire(worker)
         if self.rolling and not any(w.replaces is not None for w in self.workers):
             old = self.rolling.pop(0)
             if old in self.workers and not old.retiring:

@@ -255,6 +255,29 @@ def test_sigttin_and_sigttou_change_the_worker_count(cli):
     assert_all_gone(three)
 
 
+def test_sigttou_serves_every_connection_waiting_for_the_removed_worker(cli):
+    # The removed worker's socket closes for good: what waits in its accept
+    # queue must be accepted and answered first, not reset by the kernel.
+    port = free_port()
+    server = cli("webapp:app", "--port", port, "-w", "2")
+    two = server.children()
+    assert len(two) == 2
+    with Load(port, 12) as load:
+        assert wait_for(lambda: {r[2] for r in load.results} >= set(two), 20), load.errors
+        server.proc.send_signal(signal.SIGTTOU)
+        assert wait_for(lambda: len(server.children()) == 1, 20), server.stderr()
+        (left,) = server.children()
+        # Past the removal: answers come from the remaining worker alone.
+        seen = len(load.results)
+        assert wait_for(lambda: len(load.results) > seen + 50, 20), load.errors
+    assert not load.failures(), (len(load.failures()), len(load.results), load.errors[:5])
+    removed = set(two) - {left}
+    assert any(r[2] in removed for r in load.results)
+    assert {r[2] for r in load.results[-20:]} == {left}
+    assert server.stop() == 0
+    assert_all_gone(two)
+
+
 def test_a_worker_that_cannot_start_stops_everything(appdir):
     write_module(
         appdir,

@@ -168,3 +168,47 @@ def test_graceful_shutdown_timeout_is_checked(bad):
     with pytest.raises(ValueError) as caught:
         App(graceful_shutdown_timeout=bad)
     assert "graceful_shutdown_timeout" in str(caught.value)
+
+
+QUEUED_APP = """
+import os, sys, time
+from socketify import App
+
+app = App()
+flag = sys.argv[1]
+
+@app.get("/")
+def home(res, req):
+    res.end("served")
+
+@app.get("/close")
+def close(res, req):
+    # The loop stays here, accepting nothing, until the test has queued its
+    # connections: then they all wait in the listen queue when close() runs.
+    print("HOLDING", flush=True)
+    while not os.path.exists(flag):
+        time.sleep(0.01)
+    app.close()
+    res.end("closing")
+
+app.listen(0, lambda config: print("PORT %d" % config.port, flush=True))
+app.run()
+"""
+
+
+def test_close_serves_the_connections_waiting_to_be_accepted(serve, tmp_path):
+    flag = tmp_path / "go"
+    server = serve(QUEUED_APP, str(flag))
+    closer = rawhttp.connect(server.port, timeout=30)
+    closer.sendall(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert server.proc.stdout.readline().strip() == "HOLDING"
+    queued = []
+    for _ in range(40):
+        sock = rawhttp.connect(server.port, timeout=30)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        queued.append(sock)
+    flag.touch()
+    assert rawhttp.read_response(closer, timeout=30)[2] == b"closing"
+    answers = [rawhttp.read_response(sock, timeout=30)[::2] for sock in queued]
+    assert answers == [(200, b"served")] * 40
+    assert server.proc.wait(20) == 0

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #define SK_ACCEPT_BATCH 64
+/* More than a listen queue holds (the kernel caps it at somaxconn, 4096 by
+ * default). */
+#define SK_DRAIN_MAX 8192
 
 void sk_app_config_default(sk_app_config_t *config) {
   config->max_request_line = 8192;
@@ -224,44 +227,65 @@ static int proxy_header_allowed(const sk_app_t *app, const struct sockaddr_stora
   return 0;
 }
 
+/* Accepts one waiting connection: 1 when one was taken, 0 when accepting
+ * stops for now (the queue is empty, or out of fds or memory). */
+static int accept_one(sk_app_t *app, int listen_fd) {
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+  int fd = sk_socket_accept(listen_fd, &peer, &peer_len);
+  if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+      pause_accepting(app, errno);
+    return 0; /* EAGAIN: nothing more; ECONNABORTED and the like: next time */
+  }
+  if (app->free_slot_count == 0 && grow_slots(app) != SK_OK) {
+    sk_socket_close(fd);
+    return 0;
+  }
+  sk_conn_t *conn = sk_conn_create(app, fd, &peer, peer_len);
+  if (!conn) {
+    sk_socket_close(fd);
+    return 0;
+  }
+  if (app->tls_ctx && sk_tls_attach(&conn->transport, app->tls_ctx, conn) != SK_OK) {
+    sk_loop_remove(&app->loop, &conn->transport.watch);
+    sk_socket_close(fd);
+    free(conn);
+    return 0;
+  }
+  conn->proxy_checked = !proxy_header_allowed(app, &peer);
+  conn->slot = app->free_slots[--app->free_slot_count];
+  app->slots[conn->slot] = conn;
+  conn->next = app->conns;
+  if (app->conns) app->conns->prev = conn;
+  app->conns = conn;
+  if (app->conn_count++ == 0) {
+    sk_app_update_date(app);
+    sk_loop_set_tick(&app->loop, 1);
+  }
+  return 1;
+}
+
 static void on_accept(sk_watch_t *watch, unsigned events) {
   (void)events;
   sk_listener_t *listener = (sk_listener_t *)watch;
   sk_app_t *app = listener->app;
-  for (int i = 0; i < SK_ACCEPT_BATCH && !app->shutting_down; i++) {
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
-    int fd = sk_socket_accept(watch->fd, &peer, &peer_len);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-        pause_accepting(app, errno);
-      return; /* EAGAIN: nothing more; ECONNABORTED and the like: next time */
-    }
-    if (app->free_slot_count == 0 && grow_slots(app) != SK_OK) {
-      sk_socket_close(fd);
-      return;
-    }
-    sk_conn_t *conn = sk_conn_create(app, fd, &peer, peer_len);
-    if (!conn) {
-      sk_socket_close(fd);
-      return;
-    }
-    if (app->tls_ctx && sk_tls_attach(&conn->transport, app->tls_ctx, conn) != SK_OK) {
-      sk_loop_remove(&app->loop, &conn->transport.watch);
-      sk_socket_close(fd);
-      free(conn);
-      return;
-    }
-    conn->proxy_checked = !proxy_header_allowed(app, &peer);
-    conn->slot = app->free_slots[--app->free_slot_count];
-    app->slots[conn->slot] = conn;
-    conn->next = app->conns;
-    if (app->conns) app->conns->prev = conn;
-    app->conns = conn;
-    if (app->conn_count++ == 0) {
-      sk_app_update_date(app);
-      sk_loop_set_tick(&app->loop, 1);
-    }
+  for (int i = 0; i < SK_ACCEPT_BATCH && !app->shutting_down; i++)
+    if (!accept_one(app, watch->fd)) return;
+}
+
+/* Takes every connection already queued on the listeners, so that a
+ * graceful shutdown serves them rather than have the kernel reset them when
+ * the sockets close. A connection the kernel queues between the last accept
+ * and the close is still reset (on a SO_REUSEPORT group, Linux's
+ * net.ipv4.tcp_migrate_req hands it to another member instead); the window
+ * is a few system calls wide. The bound keeps a flood of new connections
+ * from holding the shutdown up. */
+static void drain_listeners(sk_app_t *app) {
+  if (app->accept_paused) return; /* out of fds: what waits cannot be taken now */
+  for (sk_listener_t *listener = app->listeners; listener; listener = listener->next) {
+    int taken = 0;
+    while (taken < SK_DRAIN_MAX && accept_one(app, listener->watch.fd)) taken++;
   }
 }
 
@@ -480,6 +504,7 @@ int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const cha
 }
 
 void sk_app_shutdown(sk_app_t *app) {
+  if (!app->shutting_down) drain_listeners(app);
   app->shutting_down = 1;
   close_listeners(app);
   sk_out_flush(app); /* a response ended just now must still go out */
