@@ -14,6 +14,7 @@ Route handlers live in one process-wide table indexed by the handler id the
 native router hands back, so a request reaches its dispatcher with a list
 index instead of a handle lookup.
 """
+
 import logging
 import os
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union, overload
@@ -25,11 +26,11 @@ except ModuleNotFoundError as missing:
         raise
     raise ModuleNotFoundError(
         "socketify's native core (socketify._native) is not built: run `make build` in the "
-        "source tree, or install the package with `pip install .`", name=missing.name,
+        "source tree, or install the package with `pip install .`",
+        name=missing.name,
     ) from None
 
-__all__ = ["ffi", "lib", "check", "register_route", "register_app", "unregister_app", "native_address",
-           "run_corked"]
+__all__ = ["ffi", "lib", "check", "register_route", "register_app", "unregister_app", "native_address", "run_corked"]
 
 logger = logging.getLogger("socketify")
 

@@ -1,5 +1,6 @@
 """The WebSocket half of App: ``app.ws(pattern, behavior)``, pub/sub, and the
 native WebSocket events, as a mixin App inherits."""
+
 import asyncio
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, Union
 
@@ -121,8 +122,10 @@ class WebSocketRoutes:
         config.has_subscription_handler = 1 if b.subscription else 0
         handler_id = _binding.register_route(self._make_upgrade_dispatcher(b), route_parameter_names(path))
         pattern = path.encode()
-        check(lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id),
-              "invalid route pattern %r" % path)
+        check(
+            lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id),
+            "invalid route pattern %r" % path,
+        )
         return self
 
     def _make_upgrade_dispatcher(self, behavior: _Behavior) -> Callable[[int], None]:
@@ -149,16 +152,16 @@ class WebSocketRoutes:
 
     # -- pub/sub ------------------------------------------------------------------
 
-    def publish(self, topic: Union[str, bytes], message: Any, opcode: Optional[OpCode] = None,
-                compress: bool = False) -> bool:
+    def publish(
+        self, topic: Union[str, bytes], message: Any, opcode: Optional[OpCode] = None, compress: bool = False
+    ) -> bool:
         """Sends ``message`` to every WebSocket subscribed to ``topic`` in this
         process, and through the backplane (``App(pubsub=...)``) to every
         other process. Without ``opcode``: str/dict/list as TEXT, bytes as
         BINARY. Returns True when the topic has subscribers in this process."""
         name = WebSocket._topic(topic)
         data, code = encode_message(self._json_serializer, message, opcode)
-        status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code,
-                                    1 if compress else 0)
+        status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code, 1 if compress else 0)
         check(status, "publish takes OpCode.TEXT or OpCode.BINARY")
         backplane = self.backplane
         if backplane is not None:
@@ -187,13 +190,16 @@ class WebSocketRoutes:
 
     def _use_backplane(self, backplane: Any) -> None:
         from .pubsub import Backplane, backplane_from_url  # only for apps that use one
+
         if isinstance(backplane, str):
             backplane = backplane_from_url(backplane)
         if self.backplane is not None:
             raise RuntimeError("this App already has a pub/sub backplane")
         if not isinstance(backplane, Backplane):
-            raise TypeError("pubsub must be a socketify.pubsub backplane (e.g. RedisBackplane(url)) "
-                            "or its URL, not %r" % (backplane,))
+            raise TypeError(
+                "pubsub must be a socketify.pubsub backplane (e.g. RedisBackplane(url)) "
+                "or its URL, not %r" % (backplane,)
+            )
         native, publish = self._native, lib.sk_app_publish
 
         def deliver(topic: bytes, payload: bytes, opcode: int, compress: int) -> None:
@@ -299,8 +305,12 @@ class WebSocketRoutes:
             return
         self._ws_closed(ws, code, reason)
         # websocket_factory_max_items: reuse the wrapper when nobody kept it.
-        if (UNREFERENCED is not None and len(self._ws_pool) < self.websocket_factory_max_items
-                and type(ws) is self._websocket_class and refcounts(ws, None)[0] == UNREFERENCED[0]):
+        if (
+            UNREFERENCED is not None
+            and len(self._ws_pool) < self.websocket_factory_max_items
+            and type(ws) is self._websocket_class
+            and refcounts(ws, None)[0] == UNREFERENCED[0]
+        ):
             ws.__dict__.clear()
             self._ws_pool.append(ws)
 

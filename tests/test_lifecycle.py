@@ -1,4 +1,5 @@
 """listen variants, run/close, signals, lifespan hooks, UNIX sockets, idle CPU."""
+
 import errno
 import os
 import signal
@@ -43,12 +44,14 @@ print("RUN RETURNED", flush=True)
 """
 
 
-@pytest.mark.parametrize("mode,host", [("int0", "0.0.0.0"), ("none", "0.0.0.0"),
-                                       ("dict", "127.0.0.1"), ("options", "127.0.0.1")])
+@pytest.mark.parametrize(
+    "mode,host", [("int0", "0.0.0.0"), ("none", "0.0.0.0"), ("dict", "127.0.0.1"), ("options", "127.0.0.1")]
+)
 def test_listen_variants_report_the_real_port(serve, mode, host):
     server = serve(LISTEN_APP, mode)
     config_line = [line for line in server.stdout_lines if line.startswith("CONFIG")][0]
     import json
+
     config = json.loads(config_line.split(" ", 1)[1])
     assert config["port"] == server.port and server.port > 0
     assert config["host"] == host
@@ -80,8 +83,9 @@ def test_unix_domain_socket(tmp_path):
             sock.connect(path)
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert rawhttp.read_response(sock)[2] == b"hi"
-        result = subprocess.run(["curl", "-s", "--unix-socket", path, "http://localhost/"],
-                                capture_output=True, timeout=10)
+        result = subprocess.run(
+            ["curl", "-s", "--unix-socket", path, "http://localhost/"], capture_output=True, timeout=10
+        )
         assert result.stdout == b"hi"
     finally:
         assert server.stop() == 0
@@ -99,8 +103,7 @@ def test_exclusive_port_refuses_a_second_listener(serve, tmp_path):
         "except RuntimeError as e:\n"
         "    print('ERROR', e)\n" % server.port
     )
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30,
-                         env=server_env())
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30, env=server_env())
     assert out.stdout.startswith("ERROR Failed to listen on port %d" % server.port), out.stderr
     # The core keeps the errno of the failed listen: the OS's reason is shown.
     assert os.strerror(errno.EADDRINUSE) in out.stdout, out.stdout
@@ -108,6 +111,7 @@ def test_exclusive_port_refuses_a_second_listener(serve, tmp_path):
 
 def test_a_failed_unix_listen_says_why(tmp_path):
     from socketify import App, AppListenOptions
+
     app = App()
     missing = tmp_path / "no-such-dir" / "app.sock"
     with pytest.raises(RuntimeError) as caught:
@@ -119,13 +123,16 @@ def test_a_failed_unix_listen_says_why(tmp_path):
 
 def test_default_port_sharing_lets_two_processes_listen(serve):
     first = serve(LISTEN_APP, "dict")
-    shared = """
+    shared = (
+        """
 from socketify import App
 app = App()
 app.get("/", lambda res, req: res.end("second"))
 app.listen({"port": %d, "host": "127.0.0.1"}, lambda c: print("PORT %%d" %% c.port, flush=True))
 app.run()
-""" % first.port
+"""
+        % first.port
+    )
     second = serve(shared)
     assert second.port == first.port
 
@@ -145,8 +152,7 @@ def test_bad_listen_arguments_raise():
         "    except RuntimeError:\n"
         "        print('RuntimeError')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
-                         env=server_env())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=server_env())
     assert out.stdout.split() == ["TypeError"] * 3 + ["RuntimeError"] * 3, out.stderr
 
 
