@@ -429,15 +429,16 @@ class App(RouteMethods, WebSocketRoutes):
         if App._route_hook is not None:
             path, handler = App._route_hook(self, path, handler)
         pattern = path.encode("utf-8")
-        handler_id = _binding.register_route(self._make_dispatcher(handler), route_parameter_names(path))
+        native = self._native  # first: a released App raises before registering anything
+        handler_id = _binding.register_route(self._make_dispatcher(handler), route_parameter_names(path), self._id)
         self.handlers.append(handler)
         name = ffi.NULL if method is None else method.encode("ascii")
         name_len = 0 if method is None else len(name)
         if server_name is None:
-            status = lib.sk_app_route(self._native, name, name_len, pattern, len(pattern), handler_id)
+            status = lib.sk_app_route(native, name, name_len, pattern, len(pattern), handler_id)
         else:
             status = lib.sk_app_route_server_name(
-                self._native, server_name.encode("idna"), name, name_len, pattern, len(pattern), handler_id
+                native, server_name.encode("idna"), name, name_len, pattern, len(pattern), handler_id
             )
         check(
             status,
@@ -726,6 +727,8 @@ class App(RouteMethods, WebSocketRoutes):
             self._stop_backplane()
         if self.lifespan and self._shutdown_hooks:
             self._run_hooks(self._shutdown_hooks)
+        if self._closing:
+            self._release()  # closed and its loop ended: it never serves again
         return self
 
     def _fill_pools(self) -> None:
@@ -816,21 +819,57 @@ class App(RouteMethods, WebSocketRoutes):
             self._force_stop = None
 
     def dispose(self) -> None:
-        """Closes the app, its connections and its loop."""
-        self.close()
-        lib.sk_app_close_connections(self._native)
+        """Closes the app, its connections and its loop, and frees its native
+        resources (see ``run``)."""
+        if "_native" in self.__dict__:  # else released by run(), which stopped all this already
+            self.close()
+            lib.sk_app_close_connections(self._native)
+            self._cancel_force_stop()
+            if self.backplane is not None:
+                self._stop_backplane()
+            if self._attached:
+                self._detach()
+        self.loop.dispose()
+        self._release()
+
+    def _release(self) -> None:
+        """Frees the native app (its sockets, poller, timers, buffers and
+        connections) and drops its callbacks and routes from the binding,
+        once its loop has ended for good. What only points at it (a
+        Response or WebSocket kept by the program, the response class's
+        ``_native``) points at the empty shell the core keeps, where every
+        handle is stale: their calls are the documented no-ops, never a use
+        of freed memory. The shell goes with this object (``__del__``); the
+        App's own later use raises RuntimeError (``__getattr__``)."""
+        native = self.__dict__.get("_native")
+        if native is None or native == ffi.NULL:
+            return
         self._cancel_force_stop()
-        if self.backplane is not None:
-            self._stop_backplane()
         if self._attached:
             self._detach()
-        self.loop.dispose()
+        lib.sk_app_release(native)
+        _binding.unregister_app(self._id)
+        self._pending.clear()
+        self._websockets.clear()
+        self._released_native = native
+        del self._native
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only when the normal lookup fails: after _release, for
+        # _native, which every use of the native app goes through.
+        if name == "_native" and "_released_native" in self.__dict__:
+            raise RuntimeError(
+                "this App is closed and its loop has ended (run() returned or dispose() ran): "
+                "it cannot be used again; create a new App"
+            )
+        raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))
 
     def __del__(self) -> None:  # only reached once nothing refers to the app
-        native = getattr(self, "_native", None)
+        native = self.__dict__.get("_native", self.__dict__.get("_released_native"))
         if native is not None and native != ffi.NULL:
             lib.sk_app_destroy(native)
-            self._native = ffi.NULL
+        self.__dict__.pop("_native", None)
+        self.__dict__.pop("_released_native", None)
 
 
 class DomainRouter(RouteMethods):

@@ -956,7 +956,7 @@ class _Server:
             "websocket.unsubscribe": {},
         }
         if serves_http:
-            handler_id = _binding.register_route(self._dispatch)
+            handler_id = _binding.register_route(self._dispatch, app_id=self.app._id)
             if lib.sk_app_route(self.native, ffi.NULL, 0, b"/*", 2, handler_id) != _SK_OK:
                 raise RuntimeError("cannot route /* to the ASGI application")
         websocket = asgi.websocket

@@ -82,6 +82,7 @@ class WebSocketRoutes:
 
     # What App supplies (set in App.__init__), declared for the type checker.
     _native: Any
+    _id: int
     _route_hook: Optional[Callable[..., Tuple[str, Any]]]
     _current_request: Any
     _json_serializer: Any
@@ -120,12 +121,10 @@ class WebSocketRoutes:
         config.send_pings_automatically = 1 if behavior.get("send_pings_automatically") else 0
         config.max_lifetime_min = _int_option(behavior, "max_lifetime", 0, 240)
         config.has_subscription_handler = 1 if b.subscription else 0
-        handler_id = _binding.register_route(self._make_upgrade_dispatcher(b), route_parameter_names(path))
+        native = self._native  # first: a released App raises before registering anything
+        handler_id = _binding.register_route(self._make_upgrade_dispatcher(b), route_parameter_names(path), self._id)
         pattern = path.encode()
-        check(
-            lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id),
-            "invalid route pattern %r" % path,
-        )
+        check(lib.sk_app_ws_route(native, pattern, len(pattern), config, handler_id), "invalid route pattern %r" % path)
         return self
 
     def _make_upgrade_dispatcher(self, behavior: _Behavior) -> Callable[[int], None]:
@@ -161,7 +160,10 @@ class WebSocketRoutes:
         BINARY. Returns True when the topic has subscribers in this process."""
         name = WebSocket._topic(topic)
         data, code = encode_message(self._json_serializer, message, opcode)
-        status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code, 1 if compress else 0)
+        native = self.__dict__.get("_native")
+        if native is None:  # released (App.run returned): no subscriber left, as for a stale WebSocket
+            return False
+        status = lib.sk_app_publish(native, name, len(name), data, len(data), code, 1 if compress else 0)
         check(status, "publish takes OpCode.TEXT or OpCode.BINARY")
         backplane = self.backplane
         if backplane is not None:
@@ -175,7 +177,8 @@ class WebSocketRoutes:
         if not isinstance(topic, (str, bytes, bytearray, memoryview)):
             raise RuntimeError("topic must be str or bytes")
         name = WebSocket._topic(topic)
-        return lib.sk_app_num_subscribers(self._native, name, len(name))
+        native = self.__dict__.get("_native")
+        return 0 if native is None else lib.sk_app_num_subscribers(native, name, len(name))
 
     # -- the cross-process backplane ------------------------------------------------
 

@@ -787,7 +787,7 @@ class WSGI:
                 res._pending = True
                 pending[res_id] = res
 
-        handler_id = _binding.register_route(dispatch)
+        handler_id = _binding.register_route(dispatch, app_id=server._id)
         if lib.sk_app_route(server._native, ffi.NULL, 0, b"/*", 2, handler_id) != _SK_OK:
             raise RuntimeError("the WSGI route could not be registered")
 

@@ -290,6 +290,10 @@ static void drain_listeners(sk_app_t *app) {
 }
 
 static int add_listener(sk_app_t *app, int fd, const char *unix_path) {
+  if (app->released) {
+    sk_socket_close(fd);
+    return SK_ERR_STATE;
+  }
   sk_listener_t *listener = calloc(1, sizeof *listener);
   if (!listener) {
     sk_socket_close(fd);
@@ -416,8 +420,8 @@ sk_app_t *sk_app_create(const sk_app_config_t *config, const sk_app_callbacks_t 
   return app;
 }
 
-void sk_app_destroy(sk_app_t *app) {
-  if (!app) return;
+void sk_app_release(sk_app_t *app) {
+  if (!app || app->released) return;
   close_listeners(app);
   app->shutting_down = 1;
   memset(&app->cb, 0, sizeof app->cb); /* no callbacks while tearing down */
@@ -431,18 +435,42 @@ void sk_app_destroy(sk_app_t *app) {
   sk_loop_free(&app->loop);
   for (size_t i = 0; i < app->publish_count; i++) sk_buf_free(&app->publishes[i].payload);
   free(app->publishes);
+  app->publishes = NULL;
+  app->publish_count = app->publish_cap = 0;
   app->publish_touched = NULL;
   if (app->pubsub) sk_pubsub_destroy(app->pubsub);
+  app->pubsub = NULL;
   sk_ws_behaviors_free(app);
   sk_sni_free(app);
   sk_tls_context_free(app->tls_ctx);
+  app->tls_ctx = NULL;
   sk_router_destroy(app->router);
+  app->router = NULL;
   sk_buf_free(&app->authority_path);
   free(app->trusted_proxies);
+  app->trusted_proxies = NULL;
+  app->trusted_proxy_count = app->trusted_proxy_cap = 0;
+  /* No slots: every response and WebSocket id now looks up as stale. */
   free(app->slots);
   free(app->free_slots);
+  app->slots = NULL;
+  app->free_slots = NULL;
+  app->slot_cap = app->free_slot_count = 0;
   free(app->recv_buf);
   free(app->cork_buf);
+  app->recv_buf = app->cork_buf = NULL;
+  app->cork_owner = NULL;
+  app->cork_len = 0;
+  app->released = 1;
+}
+
+int sk_app_released(const sk_app_t *app) {
+  return app->released;
+}
+
+void sk_app_destroy(sk_app_t *app) {
+  if (!app) return;
+  sk_app_release(app);
   free(app);
 }
 
@@ -451,6 +479,7 @@ int sk_app_fd(const sk_app_t *app) {
 }
 
 int sk_app_poll(sk_app_t *app, int timeout_ms) {
+  if (app->released) return SK_ERR_STATE;
   if (app->dispatching) return SK_ERR_BUSY;
   if (app->deferred || app->publish_count) timeout_ms = 0;
   app->dispatching = 1;
@@ -464,10 +493,12 @@ int sk_app_poll(sk_app_t *app, int timeout_ms) {
 }
 
 int sk_app_watch_outer(sk_app_t *app, int fd) {
+  if (app->released) return SK_ERR_STATE;
   return sk_loop_watch_outer(&app->loop, fd);
 }
 
 int sk_app_run_once(sk_app_t *app, int timeout_ms) {
+  if (app->released) return SK_ERR_STATE;
   app->loop.outer_ready = 0;
   int handled = sk_app_poll(app, timeout_ms);
   return handled < 0 ? handled : app->loop.outer_ready;
@@ -500,10 +531,12 @@ int sk_app_add_route(sk_router_t *router, const char *method, size_t method_len,
 
 int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
                  size_t pattern_len, int handler_id) {
+  if (app->released) return SK_ERR_STATE;
   return sk_app_add_route(app->router, method, method_len, pattern, pattern_len, handler_id);
 }
 
 void sk_app_shutdown(sk_app_t *app) {
+  if (app->released) return;
   if (!app->shutting_down) drain_listeners(app);
   app->shutting_down = 1;
   close_listeners(app);
@@ -546,6 +579,7 @@ int sk_app_close_connections(sk_app_t *app) {
 }
 
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap) {
+  if (app->released) return SK_ERR_STATE;
   struct ssl_ctx_st *ctx = sk_tls_context_create(options, err, err_cap);
   if (!ctx) return SK_ERR_INVALID;
   sk_tls_context_free(app->tls_ctx);
