@@ -14,6 +14,7 @@ Route handlers live in one process-wide table indexed by the handler id the
 native router hands back, so a request reaches its dispatcher with a list
 index instead of a handle lookup.
 """
+
 import logging
 import os
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union, overload
@@ -25,11 +26,11 @@ except ModuleNotFoundError as missing:
         raise
     raise ModuleNotFoundError(
         "socketify's native core (socketify._native) is not built: run `make build` in the "
-        "source tree, or install the package with `pip install .`", name=missing.name,
+        "source tree, or install the package with `pip install .`",
+        name=missing.name,
     ) from None
 
-__all__ = ["ffi", "lib", "check", "register_route", "register_app", "unregister_app", "native_address",
-           "run_corked"]
+__all__ = ["ffi", "lib", "check", "register_route", "register_app", "unregister_app", "native_address", "run_corked"]
 
 logger = logging.getLogger("socketify")
 
@@ -37,6 +38,10 @@ logger = logging.getLogger("socketify")
 _routes: List[Optional[Callable]] = []
 # app id (the native "user" pointer) -> App, for the rarer per-response callbacks
 _apps: Dict[int, object] = {}
+# app id -> the handler ids of its routes, dropped with the app (unregister_app)
+_app_routes: Dict[int, List[int]] = {}
+# handler ids whose app is gone: handed out again before the table grows
+_free_route_ids: List[int] = []
 
 
 # handler id -> the names of its route's :param segments (for req.get_parameter("id"))
@@ -77,12 +82,20 @@ def check(status: int, invalid: str = "invalid argument", state: str = "call out
     raise RuntimeError("native call failed with status %d" % status)
 
 
-def register_route(dispatcher: Callable, parameter_names: Tuple[str, ...] = ()) -> int:
-    """Keeps ``dispatcher`` for the core's callbacks; returns the handler id the core is given."""
-    _routes.append(dispatcher)
-    handler_id = len(_routes) - 1
+def register_route(dispatcher: Callable, parameter_names: Tuple[str, ...] = (), app_id: Optional[int] = None) -> int:
+    """Keeps ``dispatcher`` for the core's callbacks; returns the handler id
+    the core is given. With ``app_id`` the route goes with that app
+    (``unregister_app``)."""
+    if _free_route_ids:
+        handler_id = _free_route_ids.pop()
+        _routes[handler_id] = dispatcher
+    else:
+        _routes.append(dispatcher)
+        handler_id = len(_routes) - 1
     if parameter_names:
         route_parameter_names[handler_id] = parameter_names
+    if app_id is not None:
+        _app_routes.setdefault(app_id, []).append(handler_id)
     return handler_id
 
 
@@ -92,8 +105,14 @@ def register_app(app_id: int, app) -> None:
 
 
 def unregister_app(app_id: int) -> None:
-    """Forgets an app registered by ``register_app`` (no-op if it is not)."""
+    """Forgets an app registered by ``register_app`` and the routes registered
+    with its ``app_id`` (no-op if there are none). Only once its native app
+    is released: nothing may call these handler ids any more."""
     _apps.pop(app_id, None)
+    for handler_id in _app_routes.pop(app_id, ()):
+        _routes[handler_id] = None
+        route_parameter_names.pop(handler_id, None)
+        _free_route_ids.append(handler_id)
 
 
 @overload

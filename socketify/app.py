@@ -1,4 +1,5 @@
 """App: routes, listening, running and stopping."""
+
 import asyncio
 import itertools
 import logging
@@ -36,10 +37,12 @@ logger = logging.getLogger("socketify")
 _app_ids = itertools.count(1)
 _new = object.__new__
 
+
 def _raise_open_file_limit() -> None:
     """A server holds one fd per client: lift the soft limit to the hard one."""
     try:
         import resource
+
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard == resource.RLIM_INFINITY:
             hard = 1 << 20
@@ -93,9 +96,16 @@ def _default(value: Any) -> Any:
 # Process-wide defaults for App(...) arguments the caller does not pass; the
 # CLI fills it in each worker (set_app_defaults), nothing else writes it.
 _app_defaults: Dict[str, Any] = {}
-_DEFAULTABLE = ("options", "request_response_factory_max_items", "websocket_factory_max_items",
-                "task_factory_max_items", "lifespan", "idle_timeout", "graceful_shutdown_timeout",
-                "pubsub")
+_DEFAULTABLE = (
+    "options",
+    "request_response_factory_max_items",
+    "websocket_factory_max_items",
+    "task_factory_max_items",
+    "lifespan",
+    "idle_timeout",
+    "graceful_shutdown_timeout",
+    "pubsub",
+)
 
 
 def set_app_defaults(**values: Any) -> None:
@@ -103,8 +113,9 @@ def set_app_defaults(**values: Any) -> None:
     arguments a program passes explicitly still win (the CLI's options)."""
     unknown = sorted(set(values) - set(_DEFAULTABLE))
     if unknown:
-        raise TypeError("set_app_defaults: no App(...) default named %s (known: %s)"
-                        % (", ".join(unknown), ", ".join(_DEFAULTABLE)))
+        raise TypeError(
+            "set_app_defaults: no App(...) default named %s (known: %s)" % (", ".join(unknown), ", ".join(_DEFAULTABLE))
+        )
     _app_defaults.update(values)
 
 
@@ -175,8 +186,9 @@ class App(RouteMethods, WebSocketRoutes):
         pubsub: Optional[Any] = _default(None),
     ) -> None:
         options = _resolved("options", options)
-        request_response_factory_max_items = _resolved("request_response_factory_max_items",
-                                                       request_response_factory_max_items)
+        request_response_factory_max_items = _resolved(
+            "request_response_factory_max_items", request_response_factory_max_items
+        )
         websocket_factory_max_items = _resolved("websocket_factory_max_items", websocket_factory_max_items)
         task_factory_max_items = _resolved("task_factory_max_items", task_factory_max_items)
         lifespan = _resolved("lifespan", lifespan)
@@ -185,12 +197,14 @@ class App(RouteMethods, WebSocketRoutes):
         pubsub = _resolved("pubsub", pubsub)
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
-        for name, value in (("max_request_line_size", max_request_line_size),
-                            ("max_header_size", max_header_size),
-                            ("max_header_count", max_header_count),
-                            ("header_timeout", header_timeout),
-                            ("idle_timeout", idle_timeout),
-                            ("max_body_size", max_body_size)):
+        for name, value in (
+            ("max_request_line_size", max_request_line_size),
+            ("max_header_size", max_header_size),
+            ("max_header_count", max_header_count),
+            ("header_timeout", header_timeout),
+            ("idle_timeout", idle_timeout),
+            ("max_body_size", max_body_size),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError("%s must be a non-negative int" % name)
         if max_header_count > 256:
@@ -215,7 +229,8 @@ class App(RouteMethods, WebSocketRoutes):
         # handler's own failures are only logged (never fed back to it).
         self._runner = CallbackRunner(lambda: self.loop.loop, self._report_error, self.close)
         self._error_runner = CallbackRunner(
-            lambda: self.loop.loop, lambda e, res, req: logger.error("error in the error handler", exc_info=e))
+            lambda: self.loop.loop, lambda e, res, req: logger.error("error in the error handler", exc_info=e)
+        )
         self.handlers: List[Callable[..., Any]] = []
         self._json_serializer = default_json
         self._template = None
@@ -322,8 +337,9 @@ class App(RouteMethods, WebSocketRoutes):
         error = ffi.new("char[512]")
         status = lib.sk_app_add_server_name(self._native, hostname_pattern.encode("idna"), native, error, 512)
         if status != lib.SK_OK:
-            raise RuntimeError(ffi.string(error).decode("utf-8", "replace") or
-                               "cannot add server name %r" % hostname_pattern)
+            raise RuntimeError(
+                ffi.string(error).decode("utf-8", "replace") or "cannot add server name %r" % hostname_pattern
+            )
         return self
 
     def remove_server_name(self, hostname_pattern: str) -> "App":
@@ -394,17 +410,18 @@ class App(RouteMethods, WebSocketRoutes):
 
     def _derive_classes(self) -> None:
         self._request_class = derive_class(
-            Request, (t[0] for t in self._extensions), app=self, _lenp=self._lenp,
-            _scratch=self._scratch)
-        self._response_class = derive_class(
-            Response, (t[1] for t in self._extensions), app=self, _native=self._native)
+            Request, (t[0] for t in self._extensions), app=self, _lenp=self._lenp, _scratch=self._scratch
+        )
+        self._response_class = derive_class(Response, (t[1] for t in self._extensions), app=self, _native=self._native)
         self._websocket_class = derive_class(
-            WebSocket, (t[2] for t in self._extensions), app=self, _native=self._native)
+            WebSocket, (t[2] for t in self._extensions), app=self, _native=self._native
+        )
 
     # -- routing ----------------------------------------------------------
 
-    def _add_route(self, method: Optional[str], path: str, handler: Callable,
-                   server_name: Optional[str] = None) -> None:
+    def _add_route(
+        self, method: Optional[str], path: str, handler: Callable, server_name: Optional[str] = None
+    ) -> None:
         if not isinstance(path, str):
             raise TypeError("path must be a str")
         if not callable(handler):
@@ -412,17 +429,22 @@ class App(RouteMethods, WebSocketRoutes):
         if App._route_hook is not None:
             path, handler = App._route_hook(self, path, handler)
         pattern = path.encode("utf-8")
-        handler_id = _binding.register_route(self._make_dispatcher(handler), route_parameter_names(path))
+        native = self._native  # first: a released App raises before registering anything
+        handler_id = _binding.register_route(self._make_dispatcher(handler), route_parameter_names(path), self._id)
         self.handlers.append(handler)
         name = ffi.NULL if method is None else method.encode("ascii")
         name_len = 0 if method is None else len(name)
         if server_name is None:
-            status = lib.sk_app_route(self._native, name, name_len, pattern, len(pattern), handler_id)
+            status = lib.sk_app_route(native, name, name_len, pattern, len(pattern), handler_id)
         else:
-            status = lib.sk_app_route_server_name(self._native, server_name.encode("idna"), name, name_len,
-                                                  pattern, len(pattern), handler_id)
-        check(status, "invalid route pattern %r%s" % (
-            path, "" if server_name is None else " (or unknown server name %r)" % server_name))
+            status = lib.sk_app_route_server_name(
+                native, server_name.encode("idna"), name, name_len, pattern, len(pattern), handler_id
+            )
+        check(
+            status,
+            "invalid route pattern %r%s"
+            % (path, "" if server_name is None else " (or unknown server name %r)" % server_name),
+        )
 
     def _make_dispatcher(self, handler: Callable) -> Callable[[int], None]:
         app = self
@@ -480,11 +502,13 @@ class App(RouteMethods, WebSocketRoutes):
     def router(self, prefix: str = "", *middlewares):
         """``app.router("/api", auth).get("/x")``: prefixed decorator routes with middlewares."""
         from .middleware import DecoratorRouter
+
         return DecoratorRouter(self, prefix, *middlewares)
 
     def static(self, route: str, directory) -> "App":
         """Serves the files under ``directory`` at ``route`` (GET and HEAD ``route/*``)."""
         from .helpers import static_route
+
         static_route(self, route, directory)
         return self
 
@@ -511,8 +535,10 @@ class App(RouteMethods, WebSocketRoutes):
                 return
         else:
             where = describe_request(res, req)
-            logger.error("uncaught error in the request handler for %s" % where if where
-                         else "uncaught error in a handler", exc_info=error)
+            logger.error(
+                "uncaught error in the request handler for %s" % where if where else "uncaught error in a handler",
+                exc_info=error,
+            )
         if res is not None and not res._done:
             self._answer_500(res)
 
@@ -561,8 +587,12 @@ class App(RouteMethods, WebSocketRoutes):
             return
         loop = self.loop.loop
         selector = loop.core_selector() if isinstance(loop, SocketifyEventLoop) else None
-        if (selector is not None and not selector.attached and selector.can_nest()
-                and lib.sk_app_watch_outer(self._native, selector.inner_fileno()) == lib.SK_OK):
+        if (
+            selector is not None
+            and not selector.attached
+            and selector.can_nest()
+            and lib.sk_app_watch_outer(self._native, selector.inner_fileno()) == lib.SK_OK
+        ):
             lib.sk_py_release_gil_while_blocked(self._native)
             selector.attach(self._run_once)
             self._selector = selector
@@ -595,8 +625,11 @@ class App(RouteMethods, WebSocketRoutes):
         if self._closing and lib.sk_app_connection_count(self._native) == 0:
             self._stop_loop()
 
-    def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
-               handler: Optional[Callable[[AppListenOptions], Any]] = None) -> "App":
+    def listen(
+        self,
+        port_or_options: Union[int, dict, AppListenOptions, None] = None,
+        handler: Optional[Callable[[AppListenOptions], Any]] = None,
+    ) -> "App":
         """Starts listening on a port, a dict (``port``, ``host``, ``options``) or
         ``AppListenOptions`` (``domain`` for a UNIX socket); ``handler`` gets the
         real options (port 0 picks a free port). Raises RuntimeError after
@@ -604,7 +637,8 @@ class App(RouteMethods, WebSocketRoutes):
         if self._closing:
             raise RuntimeError(
                 "listen() after close(): this App has shut down and does not serve again; "
-                "create a new App to listen again")
+                "create a new App to listen again"
+            )
         if self.lifespan and self._start_hooks:
             hooks, self._start_hooks = self._start_hooks, []
             self._run_hooks(hooks)
@@ -654,9 +688,12 @@ class App(RouteMethods, WebSocketRoutes):
                 logger.warning(
                     "port %d is already served by another process: both now share it (SO_REUSEPORT) and "
                     "each gets part of the connections; stop the other server, or pass reuse_port=True "
-                    "(or set SOCKETIFY_REUSE_PORT=1) if sharing is intended", bound[0])
-            result = AppListenOptions(port=bound[0], host=config.host or "0.0.0.0", options=config.options,
-                                      reuse_port=config.reuse_port)
+                    "(or set SOCKETIFY_REUSE_PORT=1) if sharing is intended",
+                    bound[0],
+                )
+            result = AppListenOptions(
+                port=bound[0], host=config.host or "0.0.0.0", options=config.options, reuse_port=config.reuse_port
+            )
         self._attach()
         _workers.notify_listening()
         if handler is not None:
@@ -690,6 +727,8 @@ class App(RouteMethods, WebSocketRoutes):
             self._stop_backplane()
         if self.lifespan and self._shutdown_hooks:
             self._run_hooks(self._shutdown_hooks)
+        if self._closing:
+            self._release()  # closed and its loop ended: it never serves again
         return self
 
     def _fill_pools(self) -> None:
@@ -714,10 +753,15 @@ class App(RouteMethods, WebSocketRoutes):
         ``run()`` return. A closed App does not listen again."""
         if self._closing:
             return self
-        timeout = self.graceful_shutdown_timeout if graceful_timeout is None else \
-            _seconds(graceful_timeout, "graceful_timeout")
+        timeout = (
+            self.graceful_shutdown_timeout
+            if graceful_timeout is None
+            else _seconds(graceful_timeout, "graceful_timeout")
+        )
         self._closing = True
         self._close_deadline = self.loop.loop.time() + timeout  # the ASGI adapter's last wait ends with it
+        if _workers.in_worker():
+            _workers.release_inherited()  # our listeners' close must be the sockets' last
         lib.sk_app_shutdown(self._native)
         if lib.sk_app_connection_count(self._native) == 0:
             self._stop_loop()
@@ -733,7 +777,11 @@ class App(RouteMethods, WebSocketRoutes):
             if waiting:
                 logger.warning(
                     "%s: shutting down, waiting up to %gs for %s to finish (send SIGINT or SIGTERM "
-                    "again to stop at once)", name, self.graceful_shutdown_timeout, _plural(waiting, "connection"))
+                    "again to stop at once)",
+                    name,
+                    self.graceful_shutdown_timeout,
+                    _plural(waiting, "connection"),
+                )
             return
         if _workers.in_worker():
             # The supervisor escalates (SIGKILL) on its own; a repeated signal
@@ -741,16 +789,18 @@ class App(RouteMethods, WebSocketRoutes):
             # supervisor's both saying "drain", not "stop now".
             logger.info("%s again: already draining (the supervisor stops this worker)", name)
             return
-        logger.warning("%s again: stopping now, closing %s", name,
-                       _plural(lib.sk_app_connection_count(self._native), "open connection"))
+        logger.warning(
+            "%s again: stopping now, closing %s",
+            name,
+            _plural(lib.sk_app_connection_count(self._native), "open connection"),
+        )
         self._stop_now()
 
     def _grace_expired(self, timeout: float) -> None:
         self._force_stop = None
         left = lib.sk_app_connection_count(self._native)
         if left:
-            logger.warning("shutdown: %s still open after %gs; closing them",
-                           _plural(left, "connection"), timeout)
+            logger.warning("shutdown: %s still open after %gs; closing them", _plural(left, "connection"), timeout)
         self._stop_now()
 
     def _stop_now(self) -> None:
@@ -769,21 +819,57 @@ class App(RouteMethods, WebSocketRoutes):
             self._force_stop = None
 
     def dispose(self) -> None:
-        """Closes the app, its connections and its loop."""
-        self.close()
-        lib.sk_app_close_connections(self._native)
+        """Closes the app, its connections and its loop, and frees its native
+        resources (see ``run``)."""
+        if "_native" in self.__dict__:  # else released by run(), which stopped all this already
+            self.close()
+            lib.sk_app_close_connections(self._native)
+            self._cancel_force_stop()
+            if self.backplane is not None:
+                self._stop_backplane()
+            if self._attached:
+                self._detach()
+        self.loop.dispose()
+        self._release()
+
+    def _release(self) -> None:
+        """Frees the native app (its sockets, poller, timers, buffers and
+        connections) and drops its callbacks and routes from the binding,
+        once its loop has ended for good. What only points at it (a
+        Response or WebSocket kept by the program, the response class's
+        ``_native``) points at the empty shell the core keeps, where every
+        handle is stale: their calls are the documented no-ops, never a use
+        of freed memory. The shell goes with this object (``__del__``); the
+        App's own later use raises RuntimeError (``__getattr__``)."""
+        native = self.__dict__.get("_native")
+        if native is None or native == ffi.NULL:
+            return
         self._cancel_force_stop()
-        if self.backplane is not None:
-            self._stop_backplane()
         if self._attached:
             self._detach()
-        self.loop.dispose()
+        lib.sk_app_release(native)
+        _binding.unregister_app(self._id)
+        self._pending.clear()
+        self._websockets.clear()
+        self._released_native = native
+        del self._native
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only when the normal lookup fails: after _release, for
+        # _native, which every use of the native app goes through.
+        if name == "_native" and "_released_native" in self.__dict__:
+            raise RuntimeError(
+                "this App is closed and its loop has ended (run() returned or dispose() ran): "
+                "it cannot be used again; create a new App"
+            )
+        raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))
 
     def __del__(self) -> None:  # only reached once nothing refers to the app
-        native = getattr(self, "_native", None)
+        native = self.__dict__.get("_native", self.__dict__.get("_released_native"))
         if native is not None and native != ffi.NULL:
             lib.sk_app_destroy(native)
-            self._native = ffi.NULL
+        self.__dict__.pop("_native", None)
+        self.__dict__.pop("_released_native", None)
 
 
 class DomainRouter(RouteMethods):

@@ -12,6 +12,7 @@ a scope needs in one call; this module turns ASGI messages into core calls:
   ``http.disconnect`` and makes ``send()`` raise ``ClientDisconnected`` (an
   ``OSError``, as spec version 2.4 asks).
 """
+
 import asyncio
 import collections.abc
 import logging
@@ -213,11 +214,11 @@ def _scope_from(parts: List[bytes], shared: _Scope, kind: str) -> Dict[str, Any]
 
 # -- HTTP --------------------------------------------------------------------
 
-_PHASE_NONE = 0      # nothing sent
-_PHASE_STARTED = 1   # http.response.start received, head not written yet
-_PHASE_BODY = 2      # head written, body streaming
+_PHASE_NONE = 0  # nothing sent
+_PHASE_STARTED = 1  # http.response.start received, head not written yet
+_PHASE_BODY = 2  # head written, body streaming
 _PHASE_TRAILERS = 3  # body done, waiting for http.response.trailers
-_PHASE_DONE = 4      # response complete
+_PHASE_DONE = 4  # response complete
 
 
 def _on_writable(cycle: "_HTTPCycle", offset: int) -> bool:
@@ -408,8 +409,9 @@ class _HTTPCycle:
             raise ClientDisconnected("the client closed the connection")
         if self.phase == _PHASE_NONE:
             raise RuntimeError("%s before http.response.start" % kind)
-        raise RuntimeError("%s after the response %s" % (
-            kind, "was complete" if self.phase == _PHASE_DONE else "had started"))
+        raise RuntimeError(
+            "%s after the response %s" % (kind, "was complete" if self.phase == _PHASE_DONE else "had started")
+        )
 
     def _check(self, status: int) -> None:
         if status == _SK_OK:
@@ -419,8 +421,10 @@ class _HTTPCycle:
             self._untrack()
             raise ClientDisconnected("the client closed the connection")
         if status == _SK_ERR_INVALID:
-            raise ValueError("invalid response status or header (header names are tokens, "
-                             "values have no control characters, Content-Length is digits)")
+            raise ValueError(
+                "invalid response status or header (header names are tokens, "
+                "values have no control characters, Content-Length is digits)"
+            )
         raise RuntimeError("the response is out of order (native status %d)" % status)
 
     def _write_head(self) -> None:
@@ -443,8 +447,7 @@ class _HTTPCycle:
         if type(body) is not bytes:
             body = bytes(body)
         status = self.status
-        result = _respond(self.native, self._id, status, len(status), packed, len(packed), count,
-                          body, len(body))
+        result = _respond(self.native, self._id, status, len(status), packed, len(packed), count, body, len(body))
         if result != _SK_OK:
             if result == _SK_ERR_INVALID:
                 self.phase = _PHASE_NONE  # nothing was written: the application may start over
@@ -493,8 +496,9 @@ class _HTTPCycle:
     async def _send_trailers(self, message: Dict[str, Any]) -> None:
         if self.phase != _PHASE_TRAILERS:
             if not self.trailers or self.phase < _PHASE_TRAILERS:
-                raise RuntimeError("http.response.trailers needs 'trailers': True in "
-                                   "http.response.start and a final body first")
+                raise RuntimeError(
+                    "http.response.trailers needs 'trailers': True in http.response.start and a final body first"
+                )
             self._out_of_order("http.response.trailers")
         fields = message.get("headers") or []
         if self.trailer_fields is None:
@@ -579,12 +583,23 @@ class _HTTPCycle:
             self._untrack()
             return
         if error is None:
-            logger.error("ASGI application returned without completing the response to %s",
-                         "a request" if self.phase == _PHASE_NONE else "its request")
+            logger.error(
+                "ASGI application returned without completing the response to %s",
+                "a request" if self.phase == _PHASE_NONE else "its request",
+            )
         if self.phase <= _PHASE_STARTED and not state & _SK_RES_HEADERS_SENT:
             message = b"Internal Server Error"
-            lib.sk_res_send(native, res_id, b"500 Internal Server Error", 25,
-                            b"text/plain; charset=utf-8", 25, message, len(message), 0)
+            lib.sk_res_send(
+                native,
+                res_id,
+                b"500 Internal Server Error",
+                25,
+                b"text/plain; charset=utf-8",
+                25,
+                message,
+                len(message),
+                0,
+            )
         else:
             lib.sk_res_close(native, res_id)  # half a response is out: close
         self.phase = _PHASE_DONE
@@ -593,6 +608,7 @@ class _HTTPCycle:
 
 
 # -- WebSocket -----------------------------------------------------------------
+
 
 class _WSCycle:
     """One ASGI WebSocket: the handshake response, then the socket."""
@@ -624,8 +640,11 @@ class _WSCycle:
 
     def on_message(self, data: Any) -> None:
         waiter = self.receive_waiter
-        message = {"type": "websocket.receive", "text": data} if type(data) is str else \
-            {"type": "websocket.receive", "bytes": data}
+        message = (
+            {"type": "websocket.receive", "text": data}
+            if type(data) is str
+            else {"type": "websocket.receive", "bytes": data}
+        )
         if waiter is not None and not waiter.done():
             self.receive_waiter = None
             waiter.set_result(message)
@@ -634,8 +653,9 @@ class _WSCycle:
         self.queued_bytes += len(data)
         if self.queued_bytes > self.server.ws_queue_limit and self.ws is not None:
             # The application does not keep up: bounded memory beats a slow death.
-            logger.warning("ASGI WebSocket closed: over %d bytes received but not read by the app",
-                           self.server.ws_queue_limit)
+            logger.warning(
+                "ASGI WebSocket closed: over %d bytes received but not read by the app", self.server.ws_queue_limit
+            )
             self.ws.end(1013, "receive queue full")
 
     def on_close(self, code: int, reason: bytes) -> None:
@@ -662,8 +682,7 @@ class _WSCycle:
 
     def _disconnect(self) -> Dict[str, Any]:
         self.disconnect_delivered = True
-        return {"type": "websocket.disconnect", "code": self.close_code or 1005,
-                "reason": self.close_reason}
+        return {"type": "websocket.disconnect", "code": self.close_code or 1005, "reason": self.close_reason}
 
     # -- receive ---------------------------------------------------------------
 
@@ -740,8 +759,9 @@ class _WSCycle:
         if self.state == 3:
             raise ClientDisconnected("the client went away before the WebSocket was accepted")
         if self.state != 1:
-            raise RuntimeError("websocket.accept %s" % (
-                "before websocket.connect was received" if self.state == 0 else "sent twice"))
+            raise RuntimeError(
+                "websocket.accept %s" % ("before websocket.connect was received" if self.state == 0 else "sent twice")
+            )
         res = self.res
         headers = dict(self.scope["headers"])
         key = headers.get(b"sec-websocket-key", b"")
@@ -752,8 +772,19 @@ class _WSCycle:
         packed, count = _pack_headers(message.get("headers"))
         ws_id = ffi.new("sk_res_id_t *")
         status = lib.sk_res_upgrade_with_headers(
-            res._native, res._id, key, len(key), protocol, len(protocol), extensions,
-            len(extensions), packed, len(packed), count, ws_id)
+            res._native,
+            res._id,
+            key,
+            len(key),
+            protocol,
+            len(protocol),
+            extensions,
+            len(extensions),
+            packed,
+            len(packed),
+            count,
+            ws_id,
+        )
         if status == _SK_ERR_STALE:
             self.state = 3
             self.close_code = 1006
@@ -786,9 +817,11 @@ class _WSCycle:
             raise ClientDisconnected("the WebSocket is closed")
         # Only reachable by sends that do not wait for each other (several
         # tasks): each awaited send waits below max_backpressure.
-        logger.warning("ASGI WebSocket message of %d bytes dropped: the send buffer was already over "
-                       "max_backpressure (sends from several tasks that do not await each other?)",
-                       len(data if data is not None else text))
+        logger.warning(
+            "ASGI WebSocket message of %d bytes dropped: the send buffer was already over "
+            "max_backpressure (sends from several tasks that do not await each other?)",
+            len(data if data is not None else text),
+        )
         return self.server.ready
 
     async def _wait_drain(self) -> None:
@@ -860,9 +893,15 @@ class _WSCycle:
 
 # -- the server ------------------------------------------------------------------
 
-def add_websocket_route(app: App, path: str, application: Callable,
-                        websocket_options: Optional[Dict[str, Any]] = None, *,
-                        root_path: str = "") -> Callable[[AppListenOptions], None]:
+
+def add_websocket_route(
+    app: App,
+    path: str,
+    application: Callable,
+    websocket_options: Optional[Dict[str, Any]] = None,
+    *,
+    root_path: str = "",
+) -> Callable[[AppListenOptions], None]:
     """Serves an ASGI application's WebSocket scopes on ``path`` of an App
     that serves its HTTP otherwise (``WSGI(app, websocket=asgi_app)``).
     Returns what to call with the App's listen options once it listens
@@ -881,9 +920,15 @@ class _Server:
         self.application = asgi.app
         serves_http = app is None
         if app is None:
-            app = App(asgi.options, task_factory_max_items=asgi.task_factory_max_items, lifespan=False,
-                      idle_timeout=asgi.idle_timeout, graceful_shutdown_timeout=asgi.graceful_timeout,
-                      close_unanswered=False, **asgi.limits)
+            app = App(
+                asgi.options,
+                task_factory_max_items=asgi.task_factory_max_items,
+                lifespan=False,
+                idle_timeout=asgi.idle_timeout,
+                graceful_shutdown_timeout=asgi.graceful_timeout,
+                close_unanswered=False,
+                **asgi.limits,
+            )
         self.app = app
         self.ws_path = ws_path
         self.loop = self.app.loop.loop
@@ -895,18 +940,23 @@ class _Server:
         self.ws_cycles: set = set()
         ready = self.ready = _Done(loop=self.loop)
         ready.set_result(None)
-        self.cycle_class: Type[_HTTPCycle] = type("_HTTPCycle", (_HTTPCycle,), {
-            "server": self, "native": self.native, "loop": self.loop, "ready": ready})
+        self.cycle_class: Type[_HTTPCycle] = type(
+            "_HTTPCycle", (_HTTPCycle,), {"server": self, "native": self.native, "loop": self.loop, "ready": ready}
+        )
         self.lifespan: Optional[_Lifespan] = None
         self.ws_high_water = 1024 * 1024
         self.ws_compress = False
         self.ws_queue_limit = 16 * 1024 * 1024
         self._http_extensions: Dict[str, Dict[str, Any]] = {"http.response.pathsend": {}, "http.response.zerocopy": {}}
         self._http_extensions_trailers = dict(self._http_extensions, **{"http.response.trailers": {}})
-        self._ws_extensions: Dict[str, Dict[str, Any]] = {"websocket.http.response": {}, "websocket.publish": {},
-                               "websocket.subscribe": {}, "websocket.unsubscribe": {}}
+        self._ws_extensions: Dict[str, Dict[str, Any]] = {
+            "websocket.http.response": {},
+            "websocket.publish": {},
+            "websocket.subscribe": {},
+            "websocket.unsubscribe": {},
+        }
         if serves_http:
-            handler_id = _binding.register_route(self._dispatch)
+            handler_id = _binding.register_route(self._dispatch, app_id=self.app._id)
             if lib.sk_app_route(self.native, ffi.NULL, 0, b"/*", 2, handler_id) != _SK_OK:
                 raise RuntimeError("cannot route /* to the ASGI application")
         websocket = asgi.websocket
@@ -950,8 +1000,7 @@ class _Server:
         cycle._id = res_id
         if flags[1] == 49:
             cycle.body_state = 1
-        task = start_coroutine(self.loop, self.application(scope, cycle.receive, cycle.send),
-                               cycle.failed, self.tasks)
+        task = start_coroutine(self.loop, self.application(scope, cycle.receive, cycle.send), cycle.failed, self.tasks)
         if task is not None:
             cycle._track()
             task.add_done_callback(cycle.done)
@@ -1008,7 +1057,10 @@ class _Server:
             "close_on_backpressure_limit": bool(settings["close_on_backpressure_limit"]),
             "reset_idle_timeout_on_send": bool(settings["reset_idle_timeout_on_send"]),
             "send_pings_automatically": bool(settings["send_pings_automatically"]),
-            "upgrade": upgrade, "open": on_open, "message": on_message, "close": on_close,
+            "upgrade": upgrade,
+            "open": on_open,
+            "message": on_message,
+            "close": on_close,
             "drain": on_drain,
         }
         self.app.ws(self.ws_path, behavior)
@@ -1077,8 +1129,10 @@ class _Server:
             if self.lifespan.failed is not None:
                 raise SystemExit("ASGI lifespan startup failed: %s" % (self.lifespan.failed or "(no message)"))
             if not self.lifespan.supported and asgi._lifespan_required:
-                raise SystemExit("ASGI lifespan is on (--lifespan on) but the application does not "
-                                 "support it: %s" % self.lifespan.unsupported_reason)
+                raise SystemExit(
+                    "ASGI lifespan is on (--lifespan on) but the application does not "
+                    "support it: %s" % self.lifespan.unsupported_reason
+                )
         try:
             self.listen(asgi.listen_args[0], asgi.listen_args[1])
             if started is not None:
@@ -1146,8 +1200,11 @@ class _Lifespan:
                 # An application without lifespan support raises here: serve without it.
                 self.supported = False
                 self.unsupported_reason = "%s: %s" % (type(error).__name__, error)
-                logger.info("ASGI 'lifespan' unsupported by the application (%s: %s); serving without it",
-                            type(error).__name__, error)
+                logger.info(
+                    "ASGI 'lifespan' unsupported by the application (%s: %s); serving without it",
+                    type(error).__name__,
+                    error,
+                )
             elif not self.stopped.done():
                 logger.error("Exception in ASGI lifespan", exc_info=error)
             if not isinstance(error, Exception):
@@ -1193,17 +1250,29 @@ class ASGI:
     ``max_header_size``, ``header_timeout``...).
     """
 
-    def __init__(self, app: Callable, options: Optional[AppOptions] = None, websocket: Any = True,
-                 websocket_options: Optional[Dict[str, Any]] = None, task_factory_max_items: int = 100_000,
-                 lifespan: bool = True, *, root_path: str = "", graceful_timeout: float = _default(10.0),
-                 idle_timeout: int = _default(10), **limits: Any) -> None:
+    def __init__(
+        self,
+        app: Callable,
+        options: Optional[AppOptions] = None,
+        websocket: Any = True,
+        websocket_options: Optional[Dict[str, Any]] = None,
+        task_factory_max_items: int = 100_000,
+        lifespan: bool = True,
+        *,
+        root_path: str = "",
+        graceful_timeout: float = _default(10.0),
+        idle_timeout: int = _default(10),
+        **limits: Any,
+    ) -> None:
         if not callable(app):
             raise TypeError("ASGI needs an ASGI application (a callable taking scope, receive, send)")
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
         if callable(websocket):
-            raise TypeError("websocket must be True, False or a ws behaviour dict: the ASGI application "
-                            "serves its own WebSocket scopes")
+            raise TypeError(
+                "websocket must be True, False or a ws behaviour dict: the ASGI application "
+                "serves its own WebSocket scopes"
+            )
         if websocket_options is not None:
             unknown = set(websocket_options) - set(WEBSOCKET_DEFAULTS)
             if unknown:
@@ -1226,8 +1295,11 @@ class ASGI:
         self._thread: Optional[threading.Thread] = None
         self._loop_thread: Optional[int] = None  # the thread serving, once run() started
 
-    def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
-               handler: Optional[Callable[[AppListenOptions], Any]] = None) -> "ASGI":
+    def listen(
+        self,
+        port_or_options: Union[int, dict, AppListenOptions, None] = None,
+        handler: Optional[Callable[[AppListenOptions], Any]] = None,
+    ) -> "ASGI":
         """Where to listen (a port, a dict or AppListenOptions); ``handler`` gets the real options."""
         self.listen_args = (port_or_options, handler)
         return self

@@ -29,6 +29,7 @@ when it dies (PR_SET_PDEATHSIG), elsewhere they watch their parent pid.
 A worker reports that it listens through ``notify_listening()``, which
 ``App.listen`` calls; outside a supervisor it does nothing.
 """
+
 from __future__ import annotations
 
 import errno
@@ -54,6 +55,8 @@ BOOT_FAILED = 3
 _ready_fd: Optional[int] = None
 # ("tcp", port) or ("unix", absolute path) -> (fd, port) of a socket the supervisor bound
 _inherited: Dict[Tuple[str, Any], Tuple[int, int]] = {}
+# The socket objects behind those fds, which own them.
+_inherited_sockets: List[socket.socket] = []
 
 _RESTART_DELAY_MAX = 5.0
 _HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGCHLD)
@@ -98,6 +101,17 @@ def inherited_socket(config: Any) -> Optional[Tuple[int, int]]:
     return _inherited.get(("tcp", config.port))
 
 
+def release_inherited() -> None:
+    """Closes this worker's copies of the supervisor's sockets: an App that
+    shuts down calls it before closing its own, so that its close is the
+    last and the kernel stops queueing connections on a socket that no one
+    will accept from (they would be reset when the worker exits). A later
+    ``App.listen`` in this worker binds a socket of its own."""
+    _inherited.clear()
+    while _inherited_sockets:
+        _inherited_sockets.pop().close()
+
+
 def bind_tcp_socket(host: Optional[str], port: int) -> socket.socket:
     """A listening TCP socket with SO_REUSEPORT (several of them share the
     port). No host: every interface, IPv6 dual-stack where there is IPv6
@@ -139,6 +153,7 @@ def bind_unix_socket(path: str) -> socket.socket:
     """Binds and listens on a UNIX socket, replacing a stale socket file."""
     if os.path.exists(path):
         import stat
+
         if not stat.S_ISSOCK(os.stat(path).st_mode):
             raise OSError(errno.EADDRINUSE, "%s exists and is not a socket" % path)
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -160,6 +175,7 @@ def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         try:
             import ctypes
+
             libc = ctypes.CDLL(None, use_errno=True)
             PR_SET_PDEATHSIG = 1
             if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0:
@@ -194,10 +210,17 @@ class _Worker:
 class Supervisor:
     """Runs and watches the worker processes (see the module docstring)."""
 
-    def __init__(self, start_worker: Callable[[], None], workers: int, graceful_timeout: float,
-                 bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
-                 keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None,
-                 on_reload: Optional[Callable[[], None]] = None) -> None:
+    def __init__(
+        self,
+        start_worker: Callable[[], None],
+        workers: int,
+        graceful_timeout: float,
+        bind: Optional[Tuple[Optional[str], int]] = None,
+        uds: Optional[str] = None,
+        keep_going: bool = False,
+        on_ready: Optional[Callable[[int], None]] = None,
+        on_reload: Optional[Callable[[], None]] = None,
+    ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.start_worker = start_worker
@@ -363,6 +386,7 @@ class Supervisor:
             _inherited[("tcp", self.requested_port)] = (listener.fileno(), self.bind[1])  # port 0
         if self.uds_socket is not None:
             _inherited[("unix", self.uds_path)] = (self.uds_socket.fileno(), 0)
+        _inherited_sockets.extend(s for s in (listener, self.uds_socket) if s is not None)
         # Workers share the port on purpose: no "port already served" warning.
         os.environ["SOCKETIFY_REUSE_PORT"] = "1"
 
@@ -422,8 +446,7 @@ class Supervisor:
                 self.boot_failed = True
                 return
             if old is not None and old.ready:
-                logger.error("new worker %d failed to start (exit %s); the running workers stay",
-                             worker.pid, code)
+                logger.error("new worker %d failed to start (exit %s); the running workers stay", worker.pid, code)
                 self._cancel_replacements()
                 return
             if not self.ever_ready:
@@ -441,8 +464,13 @@ class Supervisor:
             what = "died"
             if time.monotonic() - worker.started >= _STABLE_AFTER:
                 self.restart_delay = 0.0
-        logger.warning("worker %d %s (exit %s); starting a new one%s", worker.pid, what, code,
-                       " in %.1f s" % self.restart_delay if self.restart_delay else "")
+        logger.warning(
+            "worker %d %s (exit %s); starting a new one%s",
+            worker.pid,
+            what,
+            code,
+            " in %.1f s" % self.restart_delay if self.restart_delay else "",
+        )
         self.respawn_at.append(time.monotonic() + self.restart_delay)
         self.restart_delay = min(_RESTART_DELAY_MAX, max(0.1, self.restart_delay * 2))
 
@@ -488,10 +516,11 @@ class Supervisor:
             self.stopping_since = time.monotonic()
             self.respawn_at = []
             self.rolling = []
+            # Ours first, as in _fill: each worker accepts what waits in its
+            # socket's queue, then closes it; new clients are refused then.
+            self._close_listeners()
             for worker in self.workers:
                 self.retire(worker)
-            # The workers close theirs at once: new clients are refused now.
-            self._close_listeners()
 
     def _handle_signals(self) -> None:
         while self.signals:
@@ -502,8 +531,7 @@ class Supervisor:
                     for worker in self.workers:
                         self._kill(worker, signal.SIGKILL)
                 else:
-                    logger.info("stopping: the workers finish what is in flight (up to %g s)",
-                                self.graceful_timeout)
+                    logger.info("stopping: the workers finish what is in flight (up to %g s)", self.graceful_timeout)
                     self.stop()
             elif signum == signal.SIGHUP:
                 logger.info("SIGHUP: replacing the workers one at a time")
@@ -553,9 +581,13 @@ class Supervisor:
         extra = len(current) - self.target
         if extra > 0:
             for worker in sorted(current, key=lambda w: w.slot, reverse=True)[:extra]:
-                self.retire(worker)
+                # Our copy goes first: the worker's close then really closes
+                # the socket, after it accepted what waits in its queue (a
+                # socket left open here would keep queueing connections that
+                # no one accepts, all reset when it closes later).
                 if worker.slot >= self.target:
                     self._drop_listener(worker.slot)
+                self.retire(worker)
         if self.rolling and not any(w.replaces is not None for w in self.workers):
             old = self.rolling.pop(0)
             if old in self.workers and not old.retiring:
@@ -580,8 +612,7 @@ class Supervisor:
                         break
                     if time.monotonic() - self.stopping_since > self.kill_timeout:
                         for worker in self.workers:
-                            logger.warning("worker %d still running after %g s: killed",
-                                           worker.pid, self.kill_timeout)
+                            logger.warning("worker %d still running after %g s: killed", worker.pid, self.kill_timeout)
                             self._kill(worker, signal.SIGKILL)
                         self.stopping_since = time.monotonic() + 3600  # killed: only reap now
                 else:
@@ -646,11 +677,18 @@ class Supervisor:
         return self.exit_code
 
 
-def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_timeout: float = 30.0,
-                bind: Optional[Tuple[Optional[str], int]] = None, uds: Optional[str] = None,
-                keep_going: bool = False, on_ready: Optional[Callable[[int], None]] = None,
-                watch: Optional[Callable[[], bool]] = None,
-                on_reload: Optional[Callable[[], None]] = None) -> int:
+def run_workers(
+    start_worker: Callable[[], None],
+    workers: int = 1,
+    *,
+    graceful_timeout: float = 30.0,
+    bind: Optional[Tuple[Optional[str], int]] = None,
+    uds: Optional[str] = None,
+    keep_going: bool = False,
+    on_ready: Optional[Callable[[int], None]] = None,
+    watch: Optional[Callable[[], bool]] = None,
+    on_reload: Optional[Callable[[], None]] = None,
+) -> int:
     """Runs ``start_worker()`` in ``workers`` forked processes until SIGTERM or
     SIGINT; returns the exit code (1 when a worker failed before listening).
 
@@ -669,9 +707,14 @@ def run_workers(start_worker: Callable[[], None], workers: int = 1, *, graceful_
     return supervisor.run(watch)
 
 
-def run_app_workers(port_or_options: Any, start_worker: Callable[[], None], workers: int, *,
-                    graceful_timeout: float = 30.0,
-                    on_ready: Optional[Callable[[int], None]] = None) -> int:
+def run_app_workers(
+    port_or_options: Any,
+    start_worker: Callable[[], None],
+    workers: int,
+    *,
+    graceful_timeout: float = 30.0,
+    on_ready: Optional[Callable[[int], None]] = None,
+) -> int:
     """``run_workers`` for a server that listens on ``port_or_options`` (what
     ``App.listen`` takes: None, a port, a dict or AppListenOptions): that
     address is bound here once and shared by the workers, whose
@@ -689,8 +732,7 @@ def run_app_workers(port_or_options: Any, start_worker: Callable[[], None], work
         uds = port_or_options.domain
     else:
         bind = (getattr(port_or_options, "host", None), getattr(port_or_options, "port", 0))
-    return run_workers(start_worker, workers, graceful_timeout=graceful_timeout, bind=bind, uds=uds,
-                       on_ready=on_ready)
+    return run_workers(start_worker, workers, graceful_timeout=graceful_timeout, bind=bind, uds=uds, on_ready=on_ready)
 
 
 def serve_in_thread(who: str, server: Any, serve: Callable[[threading.Event], None], name: str) -> None:
@@ -719,15 +761,18 @@ def serve_in_thread(who: str, server: Any, serve: Callable[[threading.Event], No
         raise failure[0]
 
 
-def serve_workers(who: str, port_or_options: Any, serve_one: Callable[[], None], workers: int,
-                  block: bool, graceful_timeout: float) -> None:
+def serve_workers(
+    who: str, port_or_options: Any, serve_one: Callable[[], None], workers: int, block: bool, graceful_timeout: float
+) -> None:
     """``run(workers=N)`` of the ASGI and WSGI servers: this process becomes
     the supervisor of N forked workers, each running ``serve_one()`` on the
     shared address, until SIGTERM/SIGINT. A failed start (or a supervisor
     exit code other than 0) raises SystemExit with that code."""
     if not block:
-        raise ValueError("%s.run(workers=%d, block=False): this process supervises the workers, "
-                         "so it blocks; pass block=True" % (who, workers))
+        raise ValueError(
+            "%s.run(workers=%d, block=False): this process supervises the workers, "
+            "so it blocks; pass block=True" % (who, workers)
+        )
     code = run_app_workers(port_or_options, serve_one, workers, graceful_timeout=graceful_timeout)
     if code:
         raise SystemExit(code)

@@ -1,5 +1,6 @@
 """The WebSocket half of App: ``app.ws(pattern, behavior)``, pub/sub, and the
 native WebSocket events, as a mixin App inherits."""
+
 import asyncio
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type, Union
 
@@ -81,6 +82,7 @@ class WebSocketRoutes:
 
     # What App supplies (set in App.__init__), declared for the type checker.
     _native: Any
+    _id: int
     _route_hook: Optional[Callable[..., Tuple[str, Any]]]
     _current_request: Any
     _json_serializer: Any
@@ -119,10 +121,10 @@ class WebSocketRoutes:
         config.send_pings_automatically = 1 if behavior.get("send_pings_automatically") else 0
         config.max_lifetime_min = _int_option(behavior, "max_lifetime", 0, 240)
         config.has_subscription_handler = 1 if b.subscription else 0
-        handler_id = _binding.register_route(self._make_upgrade_dispatcher(b), route_parameter_names(path))
+        native = self._native  # first: a released App raises before registering anything
+        handler_id = _binding.register_route(self._make_upgrade_dispatcher(b), route_parameter_names(path), self._id)
         pattern = path.encode()
-        check(lib.sk_app_ws_route(self._native, pattern, len(pattern), config, handler_id),
-              "invalid route pattern %r" % path)
+        check(lib.sk_app_ws_route(native, pattern, len(pattern), config, handler_id), "invalid route pattern %r" % path)
         return self
 
     def _make_upgrade_dispatcher(self, behavior: _Behavior) -> Callable[[int], None]:
@@ -149,16 +151,19 @@ class WebSocketRoutes:
 
     # -- pub/sub ------------------------------------------------------------------
 
-    def publish(self, topic: Union[str, bytes], message: Any, opcode: Optional[OpCode] = None,
-                compress: bool = False) -> bool:
+    def publish(
+        self, topic: Union[str, bytes], message: Any, opcode: Optional[OpCode] = None, compress: bool = False
+    ) -> bool:
         """Sends ``message`` to every WebSocket subscribed to ``topic`` in this
         process, and through the backplane (``App(pubsub=...)``) to every
         other process. Without ``opcode``: str/dict/list as TEXT, bytes as
         BINARY. Returns True when the topic has subscribers in this process."""
         name = WebSocket._topic(topic)
         data, code = encode_message(self._json_serializer, message, opcode)
-        status = lib.sk_app_publish(self._native, name, len(name), data, len(data), code,
-                                    1 if compress else 0)
+        native = self.__dict__.get("_native")
+        if native is None:  # released (App.run returned): no subscriber left, as for a stale WebSocket
+            return False
+        status = lib.sk_app_publish(native, name, len(name), data, len(data), code, 1 if compress else 0)
         check(status, "publish takes OpCode.TEXT or OpCode.BINARY")
         backplane = self.backplane
         if backplane is not None:
@@ -172,7 +177,8 @@ class WebSocketRoutes:
         if not isinstance(topic, (str, bytes, bytearray, memoryview)):
             raise RuntimeError("topic must be str or bytes")
         name = WebSocket._topic(topic)
-        return lib.sk_app_num_subscribers(self._native, name, len(name))
+        native = self.__dict__.get("_native")
+        return 0 if native is None else lib.sk_app_num_subscribers(native, name, len(name))
 
     # -- the cross-process backplane ------------------------------------------------
 
@@ -187,13 +193,16 @@ class WebSocketRoutes:
 
     def _use_backplane(self, backplane: Any) -> None:
         from .pubsub import Backplane, backplane_from_url  # only for apps that use one
+
         if isinstance(backplane, str):
             backplane = backplane_from_url(backplane)
         if self.backplane is not None:
             raise RuntimeError("this App already has a pub/sub backplane")
         if not isinstance(backplane, Backplane):
-            raise TypeError("pubsub must be a socketify.pubsub backplane (e.g. RedisBackplane(url)) "
-                            "or its URL, not %r" % (backplane,))
+            raise TypeError(
+                "pubsub must be a socketify.pubsub backplane (e.g. RedisBackplane(url)) "
+                "or its URL, not %r" % (backplane,)
+            )
         native, publish = self._native, lib.sk_app_publish
 
         def deliver(topic: bytes, payload: bytes, opcode: int, compress: int) -> None:
@@ -299,8 +308,12 @@ class WebSocketRoutes:
             return
         self._ws_closed(ws, code, reason)
         # websocket_factory_max_items: reuse the wrapper when nobody kept it.
-        if (UNREFERENCED is not None and len(self._ws_pool) < self.websocket_factory_max_items
-                and type(ws) is self._websocket_class and refcounts(ws, None)[0] == UNREFERENCED[0]):
+        if (
+            UNREFERENCED is not None
+            and len(self._ws_pool) < self.websocket_factory_max_items
+            and type(ws) is self._websocket_class
+            and refcounts(ws, None)[0] == UNREFERENCED[0]
+        ):
             ws.__dict__.clear()
             self._ws_pool.append(ws)
 

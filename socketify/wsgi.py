@@ -8,6 +8,7 @@ much in flight (backpressure), as it waits for request body bytes that have
 not arrived yet. The core stops reading a request body while the
 application is not consuming it, so memory stays bounded both ways.
 """
+
 import importlib
 import io
 import logging
@@ -113,8 +114,7 @@ _LENGTH_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes, int]] = {
 _HEADS_CACHE: Dict[Tuple[Any, ...], Tuple[Tuple[Tuple[bytes, bytes], ...], bytes, int, Optional[int]]] = {}
 
 
-def _encode_head(status: Any, headers: Any) -> Tuple[bytes, Tuple[Tuple[bytes, bytes], ...], bytes, int,
-                                                     Optional[int]]:
+def _encode_head(status: Any, headers: Any) -> Tuple[bytes, Tuple[Tuple[bytes, bytes], ...], bytes, int, Optional[int]]:
     """start_response's arguments checked and encoded (latin-1, as PEP 3333
     says): (status line, headers, the same as b"name\\0value\\0" pieces
     joined, their count, declared Content-Length or None)."""
@@ -122,8 +122,7 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, Tuple[Tuple[bytes, b
     if line is None:
         line = _encode_status(status)
     if type(headers) is not list:
-        raise TypeError("WSGI response headers must be a list of (name, value) tuples, not %s"
-                        % type(headers).__name__)
+        raise TypeError("WSGI response headers must be a list of (name, value) tuples, not %s" % type(headers).__name__)
     # Most applications send the same few header lists: one lookup for the
     # whole list.
     key: Any
@@ -244,8 +243,9 @@ class _Exchange:
             finally:
                 exc_info = None
         elif self.status is not None:
-            raise AssertionError("start_response() was already called (pass exc_info to replace "
-                                 "the response after an error)")
+            raise AssertionError(
+                "start_response() was already called (pass exc_info to replace the response after an error)"
+            )
         self.status, self.headers, self.pieces, self.count, self.content_length = _encode_head(status, headers)
         return self.write
 
@@ -278,8 +278,7 @@ class _Exchange:
         if self.status is None:
             raise AssertionError("the WSGI application returned without calling start_response()")
         self.headers_sent = True
-        self.server._bridge.call(self._loop_respond, self.status, self.pieces, self.count, self.content_length,
-                                 body)
+        self.server._bridge.call(self._loop_respond, self.status, self.pieces, self.count, self.content_length, body)
 
     def finish(self) -> None:
         """The body is complete."""
@@ -316,8 +315,12 @@ class _Exchange:
     def fail(self, error: BaseException) -> None:
         """The application raised: log it; 500 if nothing was sent, else close."""
         environ = self.environ
-        logger.error("WSGI application error on %s %s", environ["REQUEST_METHOD"],
-                     environ.get("RAW_URI", environ["PATH_INFO"]), exc_info=error)
+        logger.error(
+            "WSGI application error on %s %s",
+            environ["REQUEST_METHOD"],
+            environ.get("RAW_URI", environ["PATH_INFO"]),
+            exc_info=error,
+        )
         self.server._bridge.call(self._loop_fail)
 
     def _wait(self, ready: Callable[[], Any]) -> None:
@@ -376,16 +379,24 @@ class _Exchange:
         self._loop_notify()
         return True
 
-    def _loop_respond(self, status: bytes, headers: bytes, count: int, declared: Optional[int],
-                      body: bytes) -> None:
+    def _loop_respond(self, status: bytes, headers: bytes, count: int, declared: Optional[int], body: bytes) -> None:
         res = self.res
         if self.input is not EMPTY_INPUT:
             self._loop_release_input()
         if not res._done:
             if declared is None or declared == len(body) or self.head:
                 # HEAD: the declared length, no body
-                result = _sk_res_respond(res._native, res._id, status, len(status), headers, len(headers),
-                                         count, body, 0 if self.head and declared is not None else len(body))
+                result = _sk_res_respond(
+                    res._native,
+                    res._id,
+                    status,
+                    len(status),
+                    headers,
+                    len(headers),
+                    count,
+                    body,
+                    0 if self.head and declared is not None else len(body),
+                )
                 if result == _SK_OK:
                     res._done = True
                     if res._pending:
@@ -407,8 +418,12 @@ class _Exchange:
                 environ = self.environ
                 logger.error(
                     "WSGI application declared Content-Length %d but sent %d bytes on %s %s: %s",
-                    declared, self.written, environ["REQUEST_METHOD"], environ.get("RAW_URI", ""),
-                    "closing the connection" if self.written < declared else "the excess was not sent")
+                    declared,
+                    self.written,
+                    environ["REQUEST_METHOD"],
+                    environ.get("RAW_URI", ""),
+                    "closing the connection" if self.written < declared else "the excess was not sent",
+                )
             res.end(b"")
         self._loop_forget()
 
@@ -474,6 +489,8 @@ def _with_room(base: Dict[str, Any]) -> Dict[str, Any]:
     for key in range(_ENVIRON_ROOM - len(base)):
         del roomy[key]
     return roomy
+
+
 def _body_bytes(data: Any, rule: str) -> bytes:
     """A bytes-like piece of the body as bytes (the caller has checked for
     bytes itself, the common case); anything else is a TypeError saying ``rule``."""
@@ -509,8 +526,15 @@ def _default_threads() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
-_WS_OPTION_KEYS = ("max_payload_length", "idle_timeout", "max_backpressure", "max_lifetime",
-                   "close_on_backpressure_limit", "reset_idle_timeout_on_send", "send_pings_automatically")
+_WS_OPTION_KEYS = (
+    "max_payload_length",
+    "idle_timeout",
+    "max_backpressure",
+    "max_lifetime",
+    "close_on_backpressure_limit",
+    "reset_idle_timeout_on_send",
+    "send_pings_automatically",
+)
 
 
 def _ws_behavior(websocket: Dict[str, Any], websocket_options: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -523,8 +547,7 @@ def _ws_behavior(websocket: Dict[str, Any], websocket_options: Optional[Dict[str
         raise ValueError("unknown websocket_options keys: %s" % ", ".join(sorted(unknown)))
     if "compression" in options:
         compression = options["compression"]
-        behavior["compression"] = (CompressOptions.SHARED_COMPRESSOR if compression is True
-                                   else int(compression or 0))
+        behavior["compression"] = CompressOptions.SHARED_COMPRESSOR if compression is True else int(compression or 0)
     for key in _WS_OPTION_KEYS:
         if key in options:
             behavior[key] = options[key]
@@ -568,9 +591,11 @@ class WSGI:
             if not callable(websocket):
                 raise TypeError("websocket must be a ws behaviour dict, an ASGI application or None")
             if not hasattr(_asgi_adapter(), "add_websocket_route"):
-                raise RuntimeError("an ASGI websocket application alongside WSGI needs the ASGI adapter "
-                                   "(socketify.asgi), which this build does not provide; pass a ws "
-                                   "behaviour dict instead")
+                raise RuntimeError(
+                    "an ASGI websocket application alongside WSGI needs the ASGI adapter "
+                    "(socketify.asgi), which this build does not provide; pass a ws "
+                    "behaviour dict instead"
+                )
         if isinstance(websocket, dict):
             _Behavior(_ws_behavior(websocket, websocket_options))  # bad keys fail here, not in run()
         self.app = app
@@ -600,8 +625,11 @@ class WSGI:
         self._pack_buffer = ffi.new("char[]", _PACK_SIZE)  # sk_req_scope_pack's output (loop thread)
         self._close_requested = False
 
-    def listen(self, port_or_options: Union[int, dict, AppListenOptions, None] = None,
-               handler: Optional[Callable[[AppListenOptions], Any]] = None) -> "WSGI":
+    def listen(
+        self,
+        port_or_options: Union[int, dict, AppListenOptions, None] = None,
+        handler: Optional[Callable[[AppListenOptions], Any]] = None,
+    ) -> "WSGI":
         """Where to listen (as ``App.listen``), used by ``run()``; ``handler``
         gets the real options once listening."""
         self._listen_args = (port_or_options, handler)
@@ -614,9 +642,14 @@ class WSGI:
             raise ValueError("workers must be a positive int")
         if workers != 1:
             self._multiprocess = True  # wsgi.multiprocess, in every worker
-            serve_workers("WSGI", self._listen_args[0], lambda: self._serve(None), workers, block,
-                          _resolved("graceful_shutdown_timeout",
-                                    self._limits.get("graceful_shutdown_timeout", _Default(10.0))))
+            serve_workers(
+                "WSGI",
+                self._listen_args[0],
+                lambda: self._serve(None),
+                workers,
+                block,
+                _resolved("graceful_shutdown_timeout", self._limits.get("graceful_shutdown_timeout", _Default(10.0))),
+            )
             return self
         if block:
             self._serve(None)
@@ -648,14 +681,12 @@ class WSGI:
     def _serve(self, started: Optional[threading.Event]) -> None:
         limits = {"close_unanswered": False}  # a WSGI application may take its time
         limits.update(self._limits)
-        server = App(self.options, task_factory_max_items=self.task_factory_max_items,
-                     lifespan=self.lifespan, **limits)
+        server = App(self.options, task_factory_max_items=self.task_factory_max_items, lifespan=self.lifespan, **limits)
         self._loop_thread = threading.get_ident()
         self._bridge = LoopBridge(server.loop.get_native_loop())
         self._exchange_class = type("_Exchange", (_Exchange,), {"server": self})
         counted = self._in_flight is not None
-        self._pool = pool = ThreadPool(self.threads, self._run_counted if counted else self._run_app,
-                                       "socketify-wsgi")
+        self._pool = pool = ThreadPool(self.threads, self._run_counted if counted else self._run_app, "socketify-wsgi")
         self._submit = self._admit if counted else pool.submit
         self._stopped = False
         try:
@@ -664,8 +695,7 @@ class WSGI:
                 server.ws("/*", _ws_behavior(self.websocket, self.websocket_options))
             ws_listening = None
             if self.websocket is not None and not isinstance(self.websocket, dict):
-                ws_listening = _asgi_adapter().add_websocket_route(
-                    server, "/*", self.websocket, self.websocket_options)
+                ws_listening = _asgi_adapter().add_websocket_route(server, "/*", self.websocket, self.websocket_options)
             port_or_options, handler = self._listen_args
 
             def listening(config: AppListenOptions) -> None:
@@ -729,9 +759,11 @@ class WSGI:
         object, no handler wrapper: the environ is the request), unless a
         route hook (the CLI's features) must wrap the handler."""
         if App._route_hook is not None:
+
             def handler(res, req) -> None:
                 self._on_request(res, req._native())
                 req._ptr = None  # the environ holds the request: the App need not copy it
+
             server.any("/*", handler)
             return
         response_class = server._response_class
@@ -755,7 +787,7 @@ class WSGI:
                 res._pending = True
                 pending[res_id] = res
 
-        handler_id = _binding.register_route(dispatch)
+        handler_id = _binding.register_route(dispatch, app_id=server._id)
         if lib.sk_app_route(server._native, ffi.NULL, 0, b"/*", 2, handler_id) != _SK_OK:
             raise RuntimeError("the WSGI route could not be registered")
 
@@ -825,8 +857,9 @@ class WSGI:
             return
         if self._on_refused is not None:
             self._on_refused(exchange.environ)
-        exchange._loop_respond(b"503 Service Unavailable", b"Content-Type\0text/plain\0", 1, None,
-                               b"Service Unavailable")
+        exchange._loop_respond(
+            b"503 Service Unavailable", b"Content-Type\0text/plain\0", 1, None, b"Service Unavailable"
+        )
 
     def _run_counted(self, exchange: _Exchange) -> None:
         """Pool thread: a counted request is over once its body was closed."""

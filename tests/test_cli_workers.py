@@ -1,4 +1,5 @@
 """python -m socketify --workers N: the supervisor, its signals, and --reload."""
+
 import os
 import signal
 import socket
@@ -40,8 +41,7 @@ def appdir(tmp_path):
 
 
 def get(port, path="/", timeout=10):
-    return requests.get("http://127.0.0.1:%d%s" % (port, path), timeout=timeout,
-                        headers={"Connection": "close"})
+    return requests.get("http://127.0.0.1:%d%s" % (port, path), timeout=timeout, headers={"Connection": "close"})
 
 
 def pids_seen(port, count):
@@ -231,8 +231,9 @@ def test_sighup_replaces_every_worker_without_a_failure(cli):
     with Load(port, 4) as load:
         time.sleep(0.5)
         server.proc.send_signal(signal.SIGHUP)
-        new = wait_for(lambda: (lambda now: now if len(now) == 2 and not set(now) & set(old) else None)(
-            server.children()), 20)
+        new = wait_for(
+            lambda: (lambda now: now if len(now) == 2 and not set(now) & set(old) else None)(server.children()), 20
+        )
         assert new, server.stderr()
         time.sleep(0.5)
     assert not load.failures(), (load.failures(), load.errors)
@@ -254,10 +255,37 @@ def test_sigttin_and_sigttou_change_the_worker_count(cli):
     assert_all_gone(three)
 
 
+def test_sigttou_serves_every_connection_waiting_for_the_removed_worker(cli):
+    # The removed worker's socket closes for good: what waits in its accept
+    # queue must be accepted and answered first, not reset by the kernel.
+    port = free_port()
+    server = cli("webapp:app", "--port", port, "-w", "2")
+    two = server.children()
+    assert len(two) == 2
+    with Load(port, 12) as load:
+        assert wait_for(lambda: {r[2] for r in load.results} >= set(two), 20), load.errors
+        server.proc.send_signal(signal.SIGTTOU)
+        assert wait_for(lambda: len(server.children()) == 1, 20), server.stderr()
+        (left,) = server.children()
+        # Past the removal: answers come from the remaining worker alone.
+        seen = len(load.results)
+        assert wait_for(lambda: len(load.results) > seen + 50, 20), load.errors
+    assert not load.failures(), (len(load.failures()), len(load.results), load.errors[:5])
+    removed = set(two) - {left}
+    assert any(r[2] in removed for r in load.results)
+    assert {r[2] for r in load.results[-20:]} == {left}
+    assert server.stop() == 0
+    assert_all_gone(two)
+
+
 def test_a_worker_that_cannot_start_stops_everything(appdir):
-    write_module(appdir, "crashing", """
+    write_module(
+        appdir,
+        "crashing",
+        """
         raise RuntimeError("cannot start: no database")
-    """)
+    """,
+    )
     started = time.monotonic()
     code, out, err = run_cli(appdir, "crashing:app", "-w", "3", "--port", free_port())
     assert code == 1
@@ -296,6 +324,7 @@ def test_unix_socket_shared_by_workers(cli, tmp_path):
 
 
 # -- --reload -----------------------------------------------------------------
+
 
 def test_reload_picks_up_an_edit_and_survives_a_syntax_error(cli, tmp_path):
     code_dir = tmp_path / "code"
@@ -339,10 +368,23 @@ def test_reload_include_and_exclude(cli, tmp_path):
     (code_dir / "live.py").write_text(
         "import pathlib\nfrom socketify import App\napp = App()\n"
         "text = (pathlib.Path(__file__).parent / 'settings.txt').read_text()\n"
-        "app.get('/', lambda res, req: res.end(text))\n")
+        "app.get('/', lambda res, req: res.end(text))\n"
+    )
     port = free_port()
-    server = cli("live:app", "--port", port, "--reload", "--app-dir", str(code_dir),
-                 "--reload-dir", str(code_dir), "--reload-include", "*.txt", "--reload-exclude", "notes.py")
+    server = cli(
+        "live:app",
+        "--port",
+        port,
+        "--reload",
+        "--app-dir",
+        str(code_dir),
+        "--reload-dir",
+        str(code_dir),
+        "--reload-include",
+        "*.txt",
+        "--reload-exclude",
+        "notes.py",
+    )
     first = server.children()
     (code_dir / "notes.py").write_text("# still not watched\n")
     time.sleep(1.0)
@@ -354,7 +396,10 @@ def test_reload_include_and_exclude(cli, tmp_path):
 def test_sigterm_closes_websockets_with_1001_and_runs_the_shutdown_hooks(cli, appdir, tmp_path):
     marker = tmp_path / "hooks"
     marker.mkdir()
-    write_module(appdir, "hooked", """
+    write_module(
+        appdir,
+        "hooked",
+        """
         import os
         from socketify import App
 
@@ -364,11 +409,14 @@ def test_sigterm_closes_websockets_with_1001_and_runs_the_shutdown_hooks(cli, ap
             @app.on_shutdown
             def done():
                 open(os.path.join(%r, str(os.getpid())), "w").close()
-    """ % str(marker))
+    """
+        % str(marker),
+    )
     port = free_port()
     server = cli("hooked:run", "--port", port, "-w", "2")
     workers = server.children()
     import websocket
+
     ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % port, timeout=10)
     ws.send("hi")
     assert ws.recv() == "hi"
@@ -383,7 +431,8 @@ def test_run_app_workers_for_the_adapters(serve):
     """The entry point ASGI.run(workers=N) / WSGI.run(workers=N) use: the
     workers' own listen(port) gets the socket the supervisor bound."""
     port = free_port()
-    server = serve("""
+    server = serve(
+        """
         import os, sys
         from socketify import App
         from socketify.workers import run_app_workers
@@ -397,7 +446,9 @@ def test_run_app_workers_for_the_adapters(serve):
             app.run()
 
         sys.exit(run_app_workers(port, worker, 2, on_ready=lambda n: print("PORT %d" % port, flush=True)))
-    """, str(port))
+    """,
+        str(port),
+    )
     workers = children_of(server.proc.pid)
     assert len(workers) == 2
     seen = set()
@@ -407,13 +458,17 @@ def test_run_app_workers_for_the_adapters(serve):
 
 
 def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays(cli, appdir):
-    write_module(appdir, "dying", """
+    write_module(
+        appdir,
+        "dying",
+        """
         import os
         from socketify import App
         app = App()
         app.get("/", lambda res, req: res.end(str(os.getpid())))
         app.get("/die", lambda res, req: os._exit(1))
-    """)
+    """,
+    )
     port = free_port()
     server = cli("dying:app", "--port", port, "-w", "2")
     for _ in range(3):
@@ -436,14 +491,19 @@ def test_a_worker_failing_to_start_after_a_good_start_is_retried(cli, appdir):
     cannot start later (its database is down a moment) is tried again while
     the others serve."""
     flag = appdir / "broken"
-    write_module(appdir, "flaky", """
+    write_module(
+        appdir,
+        "flaky",
+        """
         import os
         from socketify import App
         if os.path.exists(%r):
             raise RuntimeError("cannot start: the database is down")
         app = App()
         app.get("/", lambda res, req: res.end(str(os.getpid())))
-    """ % str(flag))
+    """
+        % str(flag),
+    )
     port = free_port()
     server = cli("flaky:app", "--port", port, "-w", "2")
     first = server.children()
@@ -453,8 +513,7 @@ def test_a_worker_failing_to_start_after_a_good_start_is_retried(cli, appdir):
     assert server.proc.poll() is None, server.stderr()
     assert first[1] in server.children()  # the other worker keeps serving
     flag.unlink()
-    assert wait_for(lambda: len(server.children()) == 2 and first[0] not in server.children(), 15), \
-        server.stderr()
+    assert wait_for(lambda: len(server.children()) == 2 and first[0] not in server.children(), 15), server.stderr()
     assert wait_for(lambda: pids_seen(port, 10) == set(server.children()), 10)
     workers = server.children()
     assert server.stop() == 0
@@ -466,7 +525,10 @@ def test_sigterm_to_the_whole_group_still_drains(cli, appdir, tmp_path):
     every worker at once; each worker then gets the supervisor's SIGTERM
     too, and both mean "drain": the request in flight is answered."""
     started = tmp_path / "started"
-    write_module(appdir, "marked", """
+    write_module(
+        appdir,
+        "marked",
+        """
         import asyncio, os
         from socketify import App
 
@@ -477,7 +539,9 @@ def test_sigterm_to_the_whole_group_still_drains(cli, appdir, tmp_path):
             open(%r, "w").close()
             await asyncio.sleep(1)
             res.end("slow %%d" %% os.getpid())
-    """ % str(started))
+    """
+        % str(started),
+    )
     port = free_port()
     server = cli("marked:app", "--port", port, "-w", "2")
     workers = server.children()
@@ -495,12 +559,16 @@ def test_sigterm_to_the_whole_group_still_drains(cli, appdir, tmp_path):
 
 
 def test_sighup_reads_the_env_file_again(cli, appdir, tmp_path):
-    write_module(appdir, "greeter", """
+    write_module(
+        appdir,
+        "greeter",
+        """
         import os
         from socketify import App
         app = App()
         app.get("/", lambda res, req: res.end("%s %s" % (os.environ.get("GREETING"), os.environ.get("KEPT"))))
-    """)
+    """,
+    )
     env_file = tmp_path / "app.env"
     env_file.write_text("GREETING=one\nKEPT=from-file\nGONE=soon\n")
     port = free_port()

@@ -1,4 +1,5 @@
 """listen variants, run/close, signals, lifespan hooks, UNIX sockets, idle CPU."""
+
 import errno
 import os
 import signal
@@ -10,7 +11,7 @@ import time
 import pytest
 
 import rawhttp
-from conftest import Server, server_env
+from conftest import SANITIZER_MARKERS, Server, server_env
 
 
 def get(port, path="/"):
@@ -43,12 +44,14 @@ print("RUN RETURNED", flush=True)
 """
 
 
-@pytest.mark.parametrize("mode,host", [("int0", "0.0.0.0"), ("none", "0.0.0.0"),
-                                       ("dict", "127.0.0.1"), ("options", "127.0.0.1")])
+@pytest.mark.parametrize(
+    "mode,host", [("int0", "0.0.0.0"), ("none", "0.0.0.0"), ("dict", "127.0.0.1"), ("options", "127.0.0.1")]
+)
 def test_listen_variants_report_the_real_port(serve, mode, host):
     server = serve(LISTEN_APP, mode)
     config_line = [line for line in server.stdout_lines if line.startswith("CONFIG")][0]
     import json
+
     config = json.loads(config_line.split(" ", 1)[1])
     assert config["port"] == server.port and server.port > 0
     assert config["host"] == host
@@ -80,8 +83,9 @@ def test_unix_domain_socket(tmp_path):
             sock.connect(path)
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert rawhttp.read_response(sock)[2] == b"hi"
-        result = subprocess.run(["curl", "-s", "--unix-socket", path, "http://localhost/"],
-                                capture_output=True, timeout=10)
+        result = subprocess.run(
+            ["curl", "-s", "--unix-socket", path, "http://localhost/"], capture_output=True, timeout=10
+        )
         assert result.stdout == b"hi"
     finally:
         assert server.stop() == 0
@@ -99,8 +103,7 @@ def test_exclusive_port_refuses_a_second_listener(serve, tmp_path):
         "except RuntimeError as e:\n"
         "    print('ERROR', e)\n" % server.port
     )
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30,
-                         env=server_env())
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30, env=server_env())
     assert out.stdout.startswith("ERROR Failed to listen on port %d" % server.port), out.stderr
     # The core keeps the errno of the failed listen: the OS's reason is shown.
     assert os.strerror(errno.EADDRINUSE) in out.stdout, out.stdout
@@ -108,6 +111,7 @@ def test_exclusive_port_refuses_a_second_listener(serve, tmp_path):
 
 def test_a_failed_unix_listen_says_why(tmp_path):
     from socketify import App, AppListenOptions
+
     app = App()
     missing = tmp_path / "no-such-dir" / "app.sock"
     with pytest.raises(RuntimeError) as caught:
@@ -119,13 +123,16 @@ def test_a_failed_unix_listen_says_why(tmp_path):
 
 def test_default_port_sharing_lets_two_processes_listen(serve):
     first = serve(LISTEN_APP, "dict")
-    shared = """
+    shared = (
+        """
 from socketify import App
 app = App()
 app.get("/", lambda res, req: res.end("second"))
 app.listen({"port": %d, "host": "127.0.0.1"}, lambda c: print("PORT %%d" %% c.port, flush=True))
 app.run()
-""" % first.port
+"""
+        % first.port
+    )
     second = serve(shared)
     assert second.port == first.port
 
@@ -145,8 +152,7 @@ def test_bad_listen_arguments_raise():
         "    except RuntimeError:\n"
         "        print('RuntimeError')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
-                         env=server_env())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=server_env())
     assert out.stdout.split() == ["TypeError"] * 3 + ["RuntimeError"] * 3, out.stderr
 
 
@@ -242,3 +248,106 @@ def test_idle_server_uses_no_cpu(serve):
     used = _cpu_seconds(server.proc.pid) - before
     idle.close()
     assert used / window < 0.02, "idle CPU %.1f%%" % (100 * used / window)
+
+
+MANY_APPS = r"""
+import gc, os, socket, sys, threading
+from socketify import App
+
+
+def fd_count():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def fetch(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def serve_one(kept):
+    app = App()
+
+    @app.get("/")
+    def home(res, req):
+        kept.append(res)
+        res.end("served")
+        app.close()
+
+    app.ws("/ws", {})
+    ports = []
+    app.listen(0, lambda config: ports.append(config.port))
+    answers = []
+    client = threading.Thread(target=lambda: answers.append(fetch(ports[0])))
+    client.start()
+    app.run()
+    client.join()
+    assert answers[0].endswith(b"served"), answers
+    return app
+
+
+def refused(call):
+    try:
+        call()
+    except RuntimeError as error:
+        return "create a new App" in str(error)
+    return False
+
+
+kept = []
+serve_one(kept).dispose()  # the first event loop opens process-wide fds of its own
+start = fd_count()
+# Kept alive: only the release at the end of run() (and dispose() for the
+# asyncio loop) can give their fds back, not the garbage collector.
+apps = []
+for _ in range(200):
+    app = serve_one(kept)
+    app.dispose()
+    apps.append(app)
+print("FDS %d %d" % (start, fd_count()), flush=True)
+
+# A Response kept past its App's end is a stale handle: no-ops, no crash.
+res = kept[-1]
+res.write_status(200).end("late")
+print("STALE", res.get_write_offset(), res.get_buffered_amount(), res.get_remote_address(), flush=True)
+app = apps[-1]
+print("REFUSED", refused(app.run), refused(lambda: app.get("/x", lambda res, req: None)),
+      refused(lambda: app.ws("/y", {})), refused(lambda: app.listen(0)), flush=True)
+print("PUBLISH", app.publish("topic", "x"), app.num_subscribers("topic"), flush=True)
+app.close()
+app.dispose()  # both still fine on a released App
+# Run alone (no dispose): the core's own fds go when run() returns.
+before = fd_count()
+app = App()
+app.listen(0)
+app.loop.loop.call_soon(app.close)
+app.run()
+print("RUN", fd_count() - before, flush=True)
+del apps, app, res, kept
+gc.collect()  # frees every App's remaining shell: ASan sees each freed once
+print("DONE ok", flush=True)
+"""
+
+
+def test_apps_free_their_native_resources_when_their_loop_ends(tmp_path):
+    script = tmp_path / "many.py"
+    script.write_text(MANY_APPS)
+    proc = subprocess.run([sys.executable, str(script)], env=server_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for marker in SANITIZER_MARKERS:
+        assert marker not in proc.stderr, proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    start, end = map(int, lines["FDS"].split())
+    assert end == start
+    assert lines["STALE"] == "0 0 None"
+    assert lines["REFUSED"] == "True True True True"
+    assert lines["PUBLISH"] == "False 0"
+    # What is left is the asyncio loop's (closed by dispose()); the core's
+    # poller, timer, wake pipe and listener are gone.
+    assert int(lines["RUN"]) <= 5, lines["RUN"]
+    assert "DONE" in lines

@@ -1,6 +1,7 @@
 """Shutting down: the first SIGINT/SIGTERM drains for graceful_shutdown_timeout
 seconds with one log line, a second one stops at once; WebSockets get 1001;
 shutdown hooks run; a closed App refuses to listen again."""
+
 import signal
 import time
 
@@ -83,8 +84,10 @@ def test_first_signal_waits_as_configured_then_closes_with_one_line(serve, sig):
     log = server.stderr()
     name = signal.Signals(sig).name
     lines = [line for line in log.splitlines() if "shutting down" in line]
-    assert lines == ["%s: shutting down, waiting up to 1s for 1 connection to finish "
-                     "(send SIGINT or SIGTERM again to stop at once)" % name], log
+    assert lines == [
+        "%s: shutting down, waiting up to 1s for 1 connection to finish "
+        "(send SIGINT or SIGTERM again to stop at once)" % name
+    ], log
     assert "shutdown: 1 connection still open after 1s; closing them" in log
     out = _stdout(server)
     assert "ABORTED" in out, "the closed request's abort handler ran"
@@ -148,6 +151,7 @@ def test_nothing_open_means_no_wait_and_no_line(serve):
 
 def test_listen_after_close_raises():
     from socketify import App
+
     app = App()
     app.listen(0)
     app.close()
@@ -160,6 +164,51 @@ def test_listen_after_close_raises():
 @pytest.mark.parametrize("bad", [-1, "5", None, True])
 def test_graceful_shutdown_timeout_is_checked(bad):
     from socketify import App
+
     with pytest.raises(ValueError) as caught:
         App(graceful_shutdown_timeout=bad)
     assert "graceful_shutdown_timeout" in str(caught.value)
+
+
+QUEUED_APP = """
+import os, sys, time
+from socketify import App
+
+app = App()
+flag = sys.argv[1]
+
+@app.get("/")
+def home(res, req):
+    res.end("served")
+
+@app.get("/close")
+def close(res, req):
+    # The loop stays here, accepting nothing, until the test has queued its
+    # connections: then they all wait in the listen queue when close() runs.
+    print("HOLDING", flush=True)
+    while not os.path.exists(flag):
+        time.sleep(0.01)
+    app.close()
+    res.end("closing")
+
+app.listen(0, lambda config: print("PORT %d" % config.port, flush=True))
+app.run()
+"""
+
+
+def test_close_serves_the_connections_waiting_to_be_accepted(serve, tmp_path):
+    flag = tmp_path / "go"
+    server = serve(QUEUED_APP, str(flag))
+    closer = rawhttp.connect(server.port, timeout=30)
+    closer.sendall(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert server.proc.stdout.readline().strip() == "HOLDING"
+    queued = []
+    for _ in range(40):
+        sock = rawhttp.connect(server.port, timeout=30)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        queued.append(sock)
+    flag.touch()
+    assert rawhttp.read_response(closer, timeout=30)[2] == b"closing"
+    answers = [rawhttp.read_response(sock, timeout=30)[::2] for sock in queued]
+    assert answers == [(200, b"served")] * 40
+    assert server.proc.wait(20) == 0

@@ -131,6 +131,13 @@ void sk_app_config_default(sk_app_config_t *config);
 /* ---- app and loop ---- */
 sk_app_t *sk_app_create(const sk_app_config_t *config, const sk_app_callbacks_t *callbacks);
 void sk_app_destroy(sk_app_t *app);
+/* Frees everything the app holds (sockets, connections, poller, timers,
+ * buffers, routes) but the app struct itself, which stays as an empty
+ * shell: every response or WebSocket id is then stale, and listening,
+ * routing or polling answers SK_ERR_STATE. For the binding, whose stale
+ * handles may still point at the app; sk_app_destroy frees the shell. */
+void sk_app_release(sk_app_t *app);
+int sk_app_released(const sk_app_t *app);
 int sk_app_fd(const sk_app_t *app); /* readable whenever sk_app_poll has work */
 /* Run one loop iteration, waiting up to timeout_ms (-1: forever, 0: not at all).
  * Returns the number of events handled or a negative status. */

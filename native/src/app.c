@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #define SK_ACCEPT_BATCH 64
+/* More than a listen queue holds (the kernel caps it at somaxconn, 4096 by
+ * default). */
+#define SK_DRAIN_MAX 8192
 
 void sk_app_config_default(sk_app_config_t *config) {
   config->max_request_line = 8192;
@@ -224,48 +227,73 @@ static int proxy_header_allowed(const sk_app_t *app, const struct sockaddr_stora
   return 0;
 }
 
+/* Accepts one waiting connection: 1 when one was taken, 0 when accepting
+ * stops for now (the queue is empty, or out of fds or memory). */
+static int accept_one(sk_app_t *app, int listen_fd) {
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+  int fd = sk_socket_accept(listen_fd, &peer, &peer_len);
+  if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+      pause_accepting(app, errno);
+    return 0; /* EAGAIN: nothing more; ECONNABORTED and the like: next time */
+  }
+  if (app->free_slot_count == 0 && grow_slots(app) != SK_OK) {
+    sk_socket_close(fd);
+    return 0;
+  }
+  sk_conn_t *conn = sk_conn_create(app, fd, &peer, peer_len);
+  if (!conn) {
+    sk_socket_close(fd);
+    return 0;
+  }
+  if (app->tls_ctx && sk_tls_attach(&conn->transport, app->tls_ctx, conn) != SK_OK) {
+    sk_loop_remove(&app->loop, &conn->transport.watch);
+    sk_socket_close(fd);
+    free(conn);
+    return 0;
+  }
+  conn->proxy_checked = !proxy_header_allowed(app, &peer);
+  conn->slot = app->free_slots[--app->free_slot_count];
+  app->slots[conn->slot] = conn;
+  conn->next = app->conns;
+  if (app->conns) app->conns->prev = conn;
+  app->conns = conn;
+  if (app->conn_count++ == 0) {
+    sk_app_update_date(app);
+    sk_loop_set_tick(&app->loop, 1);
+  }
+  return 1;
+}
+
 static void on_accept(sk_watch_t *watch, unsigned events) {
   (void)events;
   sk_listener_t *listener = (sk_listener_t *)watch;
   sk_app_t *app = listener->app;
-  for (int i = 0; i < SK_ACCEPT_BATCH && !app->shutting_down; i++) {
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
-    int fd = sk_socket_accept(watch->fd, &peer, &peer_len);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-        pause_accepting(app, errno);
-      return; /* EAGAIN: nothing more; ECONNABORTED and the like: next time */
-    }
-    if (app->free_slot_count == 0 && grow_slots(app) != SK_OK) {
-      sk_socket_close(fd);
-      return;
-    }
-    sk_conn_t *conn = sk_conn_create(app, fd, &peer, peer_len);
-    if (!conn) {
-      sk_socket_close(fd);
-      return;
-    }
-    if (app->tls_ctx && sk_tls_attach(&conn->transport, app->tls_ctx, conn) != SK_OK) {
-      sk_loop_remove(&app->loop, &conn->transport.watch);
-      sk_socket_close(fd);
-      free(conn);
-      return;
-    }
-    conn->proxy_checked = !proxy_header_allowed(app, &peer);
-    conn->slot = app->free_slots[--app->free_slot_count];
-    app->slots[conn->slot] = conn;
-    conn->next = app->conns;
-    if (app->conns) app->conns->prev = conn;
-    app->conns = conn;
-    if (app->conn_count++ == 0) {
-      sk_app_update_date(app);
-      sk_loop_set_tick(&app->loop, 1);
-    }
+  for (int i = 0; i < SK_ACCEPT_BATCH && !app->shutting_down; i++)
+    if (!accept_one(app, watch->fd)) return;
+}
+
+/* Takes every connection already queued on the listeners, so that a
+ * graceful shutdown serves them rather than have the kernel reset them when
+ * the sockets close. A connection the kernel queues between the last accept
+ * and the close is still reset (on a SO_REUSEPORT group, Linux's
+ * net.ipv4.tcp_migrate_req hands it to another member instead); the window
+ * is a few system calls wide. The bound keeps a flood of new connections
+ * from holding the shutdown up. */
+static void drain_listeners(sk_app_t *app) {
+  if (app->accept_paused) return; /* out of fds: what waits cannot be taken now */
+  for (sk_listener_t *listener = app->listeners; listener; listener = listener->next) {
+    int taken = 0;
+    while (taken < SK_DRAIN_MAX && accept_one(app, listener->watch.fd)) taken++;
   }
 }
 
 static int add_listener(sk_app_t *app, int fd, const char *unix_path) {
+  if (app->released) {
+    sk_socket_close(fd);
+    return SK_ERR_STATE;
+  }
   sk_listener_t *listener = calloc(1, sizeof *listener);
   if (!listener) {
     sk_socket_close(fd);
@@ -392,8 +420,8 @@ sk_app_t *sk_app_create(const sk_app_config_t *config, const sk_app_callbacks_t 
   return app;
 }
 
-void sk_app_destroy(sk_app_t *app) {
-  if (!app) return;
+void sk_app_release(sk_app_t *app) {
+  if (!app || app->released) return;
   close_listeners(app);
   app->shutting_down = 1;
   memset(&app->cb, 0, sizeof app->cb); /* no callbacks while tearing down */
@@ -407,18 +435,42 @@ void sk_app_destroy(sk_app_t *app) {
   sk_loop_free(&app->loop);
   for (size_t i = 0; i < app->publish_count; i++) sk_buf_free(&app->publishes[i].payload);
   free(app->publishes);
+  app->publishes = NULL;
+  app->publish_count = app->publish_cap = 0;
   app->publish_touched = NULL;
   if (app->pubsub) sk_pubsub_destroy(app->pubsub);
+  app->pubsub = NULL;
   sk_ws_behaviors_free(app);
   sk_sni_free(app);
   sk_tls_context_free(app->tls_ctx);
+  app->tls_ctx = NULL;
   sk_router_destroy(app->router);
+  app->router = NULL;
   sk_buf_free(&app->authority_path);
   free(app->trusted_proxies);
+  app->trusted_proxies = NULL;
+  app->trusted_proxy_count = app->trusted_proxy_cap = 0;
+  /* No slots: every response and WebSocket id now looks up as stale. */
   free(app->slots);
   free(app->free_slots);
+  app->slots = NULL;
+  app->free_slots = NULL;
+  app->slot_cap = app->free_slot_count = 0;
   free(app->recv_buf);
   free(app->cork_buf);
+  app->recv_buf = app->cork_buf = NULL;
+  app->cork_owner = NULL;
+  app->cork_len = 0;
+  app->released = 1;
+}
+
+int sk_app_released(const sk_app_t *app) {
+  return app->released;
+}
+
+void sk_app_destroy(sk_app_t *app) {
+  if (!app) return;
+  sk_app_release(app);
   free(app);
 }
 
@@ -427,6 +479,7 @@ int sk_app_fd(const sk_app_t *app) {
 }
 
 int sk_app_poll(sk_app_t *app, int timeout_ms) {
+  if (app->released) return SK_ERR_STATE;
   if (app->dispatching) return SK_ERR_BUSY;
   if (app->deferred || app->publish_count) timeout_ms = 0;
   app->dispatching = 1;
@@ -440,10 +493,12 @@ int sk_app_poll(sk_app_t *app, int timeout_ms) {
 }
 
 int sk_app_watch_outer(sk_app_t *app, int fd) {
+  if (app->released) return SK_ERR_STATE;
   return sk_loop_watch_outer(&app->loop, fd);
 }
 
 int sk_app_run_once(sk_app_t *app, int timeout_ms) {
+  if (app->released) return SK_ERR_STATE;
   app->loop.outer_ready = 0;
   int handled = sk_app_poll(app, timeout_ms);
   return handled < 0 ? handled : app->loop.outer_ready;
@@ -476,10 +531,13 @@ int sk_app_add_route(sk_router_t *router, const char *method, size_t method_len,
 
 int sk_app_route(sk_app_t *app, const char *method, size_t method_len, const char *pattern,
                  size_t pattern_len, int handler_id) {
+  if (app->released) return SK_ERR_STATE;
   return sk_app_add_route(app->router, method, method_len, pattern, pattern_len, handler_id);
 }
 
 void sk_app_shutdown(sk_app_t *app) {
+  if (app->released) return;
+  if (!app->shutting_down) drain_listeners(app);
   app->shutting_down = 1;
   close_listeners(app);
   sk_out_flush(app); /* a response ended just now must still go out */
@@ -521,6 +579,7 @@ int sk_app_close_connections(sk_app_t *app) {
 }
 
 int sk_app_use_tls(sk_app_t *app, const sk_tls_options_t *options, char *err, size_t err_cap) {
+  if (app->released) return SK_ERR_STATE;
   struct ssl_ctx_st *ctx = sk_tls_context_create(options, err, err_cap);
   if (!ctx) return SK_ERR_INVALID;
   sk_tls_context_free(app->tls_ctx);

@@ -351,6 +351,7 @@ struct sk_app {
   int dispatching;      /* inside sk_app_poll */
   int user_corked;      /* sk_app_cork depth: writes wait for the uncork */
   int shutting_down;
+  int released;                /* sk_app_release: only the struct is left, every handle is stale */
   int listen_errno;            /* why the last listen failed (0: it did not) */
   int listen_shared;           /* the last listen found another socket listening there */
   int accept_paused;           /* out of fds: listeners are not polled */

@@ -22,6 +22,7 @@ static sk_ws_behavior_t *behavior_of(const sk_conn_t *conn) {
 
 int sk_app_ws_route(sk_app_t *app, const char *pattern, size_t pattern_len,
                     const sk_ws_config_t *config, int handler_id) {
+  if (app->released) return SK_ERR_STATE;
   if (handler_id < 0 || handler_id >= SK_WS_ROUTE_FLAG) return SK_ERR_INVALID;
   if (app->ws_behavior_count == app->ws_behavior_cap) {
     void *grown =
