@@ -29,7 +29,6 @@ import sys
 from contextvars import copy_context
 from types import GeneratorType
 from typing import Any, Callable, Optional
-from weakref import ref as _weakref
 
 __all__ = ["Loop", "SocketifyEventLoop", "CallbackRunner", "create_task", "TaskFactory", "RequestTask",
            "is_awaitable", "as_coroutine", "describe_request"]
@@ -44,33 +43,19 @@ _current_task = asyncio.current_task
 _running_loop = asyncio.events._get_running_loop  # C; loop.is_running() is Python in asyncio
 # The running task of a loop in one C call (asyncio.current_task is a Python
 # function before 3.12); where asyncio has no such table, current_task itself.
+# (3.14 keeps the current task in the thread state: the dict stays empty.)
 _current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
 _task_of: Callable[[Any], Any]
-if type(_current_tasks) is dict:
+if type(_current_tasks) is dict and sys.version_info < (3, 14):
     _task_of = _current_tasks.get
 else:
     def _task_of(loop: Any) -> Any:
         return _current_task(loop)
 if not _NATIVE_EAGER:
-    from asyncio.tasks import _enter_task, _leave_task  # what 3.12's eager start does itself
-    # asyncio's registry of tasks (a WeakSet: Python-level add, and a
-    # Python weakref callback when the task dies). As 3.12's eager tasks do,
-    # a task joins it only if it suspends: one that finishes in its first
-    # step is never registered.
-    _all_tasks = asyncio.tasks._all_tasks  # type: ignore[attr-defined]  # private: the registry itself
-    # (A registry without instance attributes cannot be bypassed: the Task
-    # registers itself as usual, into a dict nobody reads here.)
-    _registry_fields = getattr(_all_tasks, "__dict__", {})
-    if "data" in _registry_fields and "_remove" in _registry_fields:
-        # WeakSet.add without its Python frame: the weak reference it would
-        # add, added to the set it keeps them in; when the task dies, the
-        # reference leaves that set in C too (WeakSet's own callback defers
-        # removals during an iteration; asyncio's only iteration,
-        # all_tasks(), retries when the set changes under it).
-        _registry_add = _all_tasks.data.add
-        _registry_remove = _all_tasks.data.discard
-    else:
-        _registry_add = None
+    # What 3.12's eager start does itself. A Task registers itself in
+    # asyncio's registry (all_tasks()) as it is built, as asyncio's own do:
+    # the registry is shared by every thread, so it is not bypassed here.
+    from asyncio.tasks import _enter_task, _leave_task
 
 # The name of the Tasks that run handlers and ASGI applications. Before 3.12
 # a Task formats its default name ("Task-N") when it is created: ~1k
@@ -160,13 +145,6 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None, name=None) 
     if catcher is None:  # one per loop: a loop runs in one thread, other loops in others
         catcher = overrides["_socketify_step_catcher"] = _StepCatcher()
     overrides["call_soon"] = catcher.catch
-    # The Task registers itself through the registry's "add": an instance
-    # attribute stands in for it while the Task is built (registration
-    # happens after the first step, if at all). Another thread building a
-    # task in this window goes unregistered: asyncio.all_tasks() would miss
-    # it, nothing else.
-    registry = _registry_fields
-    registry["add"] = id
     try:
         if context is None:
             task = _Task(coro, loop=loop, name=name)
@@ -174,7 +152,6 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None, name=None) 
             task = context.run(_Task, coro, loop=loop, name=name)
     finally:
         del overrides["call_soon"]
-        registry.pop("add", None)  # pop: another thread's window may have closed it already
     step, step_context = catcher.step, catcher.context
     catcher.step = catcher.context = None
     if step is not None:  # else a Task class that did not schedule its first step
@@ -182,12 +159,6 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None, name=None) 
             step()
         else:
             step_context.run(step)
-        if task.done():
-            return task
-    if _registry_add is not None:
-        _registry_add(_weakref(task, _registry_remove))
-    else:
-        _all_tasks.add(task)
     return task
 
 

@@ -108,12 +108,16 @@ def test_running_loop_tasks_and_timers(app_server):
 
 
 def test_a_suspended_handler_task_is_in_all_tasks(app_server):
-    assert get(app_server, "/all-tasks")[2] == b"True"
+    assert get(app_server, "/all-tasks")[2] == b"True True"
+
+
+def test_tasks_another_thread_creates_meanwhile_are_all_registered(app_server):
+    assert get(app_server, "/tasks-from-a-thread")[2] == b"20000"
 
 
 def test_ended_handler_tasks_leave_asyncios_registry(app_server):
     for _ in range(60):
-        assert get(app_server, "/all-tasks")[2] == b"True"
+        assert get(app_server, "/all-tasks")[2] == b"True True"
     size = get(app_server, "/registry-size")[2]
     if size == b"n/a":
         pytest.skip("this asyncio keeps no registry of tasks in Python")

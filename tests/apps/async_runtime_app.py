@@ -115,9 +115,51 @@ async def loop_facts(res, req):
 
 @app.get("/all-tasks")
 async def all_tasks(res, req):
+    # A handler's task is in asyncio's registry from its first step on, as
+    # asyncio's own tasks are, and after it suspended.
+    first_step = asyncio.current_task() in asyncio.all_tasks()
     await asyncio.sleep(0)
-    # A task that suspended is in asyncio's registry (it joins it only then).
-    res.end("%s" % (asyncio.current_task() in asyncio.all_tasks()))
+    res.end("%s %s" % (first_step, asyncio.current_task() in asyncio.all_tasks()))
+
+
+@app.get("/tasks-from-a-thread")
+async def tasks_from_a_thread(res, req):
+    # Tasks another thread's loop creates while handlers start here are all
+    # in that thread's asyncio.all_tasks(): the registry is shared.
+    seen = []
+
+    def other_thread():
+        async def main():
+            made = [asyncio.ensure_future(asyncio.sleep(0.2)) for _ in range(20000)]
+            await asyncio.sleep(0)
+            registered = asyncio.all_tasks()
+            seen.append(sum(1 for task in made if task in registered))
+            for task in made:
+                task.cancel()
+            await asyncio.gather(*made, return_exceptions=True)
+
+        asyncio.run(main())
+
+    async def nothing():
+        pass
+
+    from socketify.loop import create_task
+
+    # Tasks started here the way handlers are, with the threads switching
+    # as often as they can, so the two overlap.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        loop = asyncio.get_running_loop()
+        while thread.is_alive():
+            for _ in range(100):
+                create_task(loop, nothing())
+            await asyncio.sleep(0)
+    finally:
+        sys.setswitchinterval(interval)
+    res.end(str(seen[0]))
 
 
 @app.get("/registry-size")
