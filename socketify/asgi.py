@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from . import _binding
 from ._binding import ffi, lib
+from ._cache import RepeatCache
 from .app import App, _default, _resolved
 from .loop import start_coroutine
 from .options import AppListenOptions, AppOptions
@@ -115,10 +116,9 @@ def _to_bytes(value: Any, what: str) -> bytes:
 
 
 # Header lists of bytes pairs seen before (as tuples) -> what _pack_headers
-# returns: most applications send the same few. Bounded: applications choose
-# what goes in.
-_PACKED_HEADERS: Dict[Tuple[Any, ...], Tuple[bytes, int]] = {}
-_PACKED_MAX = 1024
+# returns: most applications send the same few. Bounded, and only lists seen
+# twice: applications choose what goes in.
+_PACKED_HEADERS: "RepeatCache[Tuple[bytes, int]]" = RepeatCache(1024)
 
 
 def _pack_headers(headers: Any) -> Tuple[bytes, int]:
@@ -143,8 +143,8 @@ def _pack_headers(headers: Any) -> Tuple[bytes, int]:
     except TypeError:  # str or int values, or a pair that is not a pair
         pass
     else:
-        if cacheable and len(_PACKED_HEADERS) < _PACKED_MAX:
-            _PACKED_HEADERS[headers] = packed
+        if cacheable:
+            _PACKED_HEADERS.offer(headers, packed)
         return packed
     parts: List[bytes] = []
     append = parts.append
@@ -918,6 +918,9 @@ class _Server:
         App that serves HTTP otherwise (``add_websocket_route``)."""
         self.asgi = asgi
         self.application = asgi.app
+        # websocket=<an ASGI application>: WebSocket scopes go to that one.
+        websocket = asgi.websocket
+        self.ws_application = websocket if callable(websocket) and not isinstance(websocket, dict) else asgi.app
         serves_http = app is None
         if app is None:
             app = App(
@@ -1083,7 +1086,7 @@ class _Server:
 
     async def _run_ws(self, scope: Dict[str, Any], cycle: _WSCycle) -> None:
         try:
-            await self.application(scope, cycle.receive, cycle.send)
+            await self.ws_application(scope, cycle.receive, cycle.send)
         except ClientDisconnected:
             cycle.finish(None) if cycle.state != 3 else None
         except BaseException as error:
@@ -1268,11 +1271,6 @@ class ASGI:
             raise TypeError("ASGI needs an ASGI application (a callable taking scope, receive, send)")
         if options is not None and not isinstance(options, AppOptions):
             raise TypeError("options must be an AppOptions or None")
-        if callable(websocket):
-            raise TypeError(
-                "websocket must be True, False or a ws behaviour dict: the ASGI application "
-                "serves its own WebSocket scopes"
-            )
         if websocket_options is not None:
             unknown = set(websocket_options) - set(WEBSOCKET_DEFAULTS)
             if unknown:

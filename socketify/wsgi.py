@@ -23,6 +23,7 @@ from urllib.parse import unquote_to_bytes
 
 from . import _binding
 from ._binding import ffi, lib
+from ._cache import RepeatCache
 from ._threads import LoopBridge, ThreadPool
 from ._wsgi_input import EMPTY_INPUT, ClientDisconnected, Input
 from .app import App, _Default, _resolved
@@ -64,20 +65,23 @@ _STATUS_RE = re.compile(r"[1-9][0-9][0-9](?: [^\x00-\x08\x0a-\x1f\x7f]*)?\Z")
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
-# Every cache below is bounded: clients and applications choose what goes in.
+# Every cache below is bounded, and keeps only what it has seen twice:
+# clients and applications choose what goes in (see RepeatCache).
 _CACHE_MAX = 2048
 
 # Header name as the core gives it (lower case bytes) -> environ key; "" for
 # a name that is dropped.
-_HEADER_KEYS: Dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
+_HEADER_KEYS: "RepeatCache[str]" = RepeatCache(_CACHE_MAX)
+_UNPREFIXED_KEYS = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 
 
 def _header_key(name: bytes) -> str:
-    # A name with "_" would collide with its "-" twin (X_User vs X-User):
-    # such headers are dropped, as nginx and gunicorn do.
-    key = "" if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-    if len(_HEADER_KEYS) < _CACHE_MAX:
-        _HEADER_KEYS[name] = key
+    key = _UNPREFIXED_KEYS.get(name)
+    if key is None:
+        # A name with "_" would collide with its "-" twin (X_User vs X-User):
+        # such headers are dropped, as nginx and gunicorn do.
+        key = "" if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+    _HEADER_KEYS.offer(name, key)
     return key
 
 
@@ -106,12 +110,12 @@ class FileWrapper:
 
 # Checked and encoded start_response arguments, by value: most responses
 # repeat the same status lines and headers.
-_STATUS_CACHE: Dict[str, bytes] = {}
+_STATUS_CACHE: "RepeatCache[bytes]" = RepeatCache(_CACHE_MAX)
 # (name, value) -> ((name, value) encoded, b"name\0value\0" for sk_res_respond)
-_HEADER_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes]] = {}
-_LENGTH_CACHE: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], bytes, int]] = {}  # Content-Length items
+_HEADER_CACHE: "RepeatCache[Tuple[Tuple[bytes, bytes], bytes]]" = RepeatCache(_CACHE_MAX)
+_LENGTH_CACHE: "RepeatCache[Tuple[Tuple[bytes, bytes], bytes, int]]" = RepeatCache(_CACHE_MAX)  # Content-Length items
 # A whole header list (as a tuple) -> what _encode_head returns after the status line.
-_HEADS_CACHE: Dict[Tuple[Any, ...], Tuple[Tuple[Tuple[bytes, bytes], ...], bytes, int, Optional[int]]] = {}
+_HEADS_CACHE: "RepeatCache[Tuple[Tuple[Tuple[bytes, bytes], ...], bytes, int, Optional[int]]]" = RepeatCache(_CACHE_MAX)
 
 
 def _encode_head(status: Any, headers: Any) -> Tuple[bytes, Tuple[Tuple[bytes, bytes], ...], bytes, int, Optional[int]]:
@@ -135,8 +139,8 @@ def _encode_head(status: Any, headers: Any) -> Tuple[bytes, Tuple[Tuple[bytes, b
         return (line,) + known
     encoded, pieces, length = _encode_headers(headers)
     head = (tuple(encoded), b"".join(pieces), len(pieces), length)
-    if key is not None and len(_HEADS_CACHE) < _CACHE_MAX:
-        _HEADS_CACHE[key] = head
+    if key is not None:
+        _HEADS_CACHE.offer(key, head)
     return (line,) + head
 
 
@@ -174,10 +178,9 @@ def _encode_headers(headers: List[Any]) -> Tuple[List[Tuple[bytes, bytes]], List
             if not value.isdigit() or not value.isascii():
                 raise ValueError("invalid Content-Length %r" % value)
             length = int(value)
-            if len(_LENGTH_CACHE) < _CACHE_MAX:
-                _LENGTH_CACHE[item] = (pair, piece, length)
-        elif len(cache) < _CACHE_MAX:
-            cache[item] = (pair, piece)
+            _LENGTH_CACHE.offer(item, (pair, piece, length))
+        else:
+            cache.offer(item, (pair, piece))
         encoded.append(pair)
         pieces.append(piece)
     return encoded, pieces, length
@@ -189,8 +192,7 @@ def _encode_status(status: Any) -> bytes:
     if not _STATUS_RE.match(status):
         raise ValueError("invalid WSGI status %r: three digits, a space and a reason phrase" % status)
     line = status.encode("latin-1")
-    if len(_STATUS_CACHE) < _CACHE_MAX:
-        _STATUS_CACHE[status] = line
+    _STATUS_CACHE.offer(status, line)
     return line
 
 
