@@ -116,7 +116,7 @@ _OPTIONS: List[Tuple[Tuple[str, ...], str, Any, Any, str]] = [
     (("--uds",), "uds", str, None, "listen on this UNIX socket path instead of host:port"),
     (("--ws",), "ws", str, "auto",
      "auto (ASGI websockets for ASGI apps), none, or module:attr of a WebSocket behaviour dict "
-     "(or, for WSGI, an ASGI app) served on /*"),
+     "or of an ASGI app whose WebSocket scopes it serves"),
     (("--ws-max-size",), "ws_max_size", _non_negative, 16777216, "WebSocket max message size in bytes"),
     (("--ws-auto-ping",), "ws_auto_ping", _bool, True, "send WebSocket pings automatically"),
     (("--ws-idle-timeout",), "ws_idle_timeout", _at_most(960, "seconds"), 20,
@@ -611,10 +611,9 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
         websocket = True if interface == "asgi" else None
     else:
         websocket = load_app(args.ws)
-        if interface == "asgi" and not isinstance(websocket, dict):
-            raise CliError("--ws %s: an ASGI app serves its own WebSockets (--ws auto); --ws takes "
-                           "a WebSocket behaviour dict to serve on /* instead" % args.ws)
-        if interface == "wsgi" and not isinstance(websocket, dict) and features.active:
+        if not isinstance(websocket, dict) and not callable(websocket):
+            raise CliError("--ws %s: not a WebSocket behaviour dict nor an ASGI application" % args.ws)
+        if not isinstance(websocket, dict) and features.active:
             from ._serve import asgi_wrapper
             websocket = asgi_wrapper(websocket, features)  # its scopes get --root-path, the proxy's client...
     server_class = module.ASGI if interface == "asgi" else module.WSGI

@@ -1,6 +1,7 @@
 """``WSGI(app, websocket=asgi_app)``: the ASGI application's WebSocket
 scopes say where the server listens (scheme ws/wss, server host and port)
-and, through the CLI, carry --root-path; ``--ws`` with an ASGI app is refused."""
+and, through the CLI, carry --root-path; ``--ws`` with an ASGI app serves
+that app's WebSocket scopes next to an ASGI app's HTTP."""
 import json
 
 import pytest
@@ -18,6 +19,18 @@ async def ws_scope(scope, receive, send):
     shown = {k: scope[k] for k in ("scheme", "server", "root_path", "path")}
     await send({"type": "websocket.send", "text": json.dumps(shown)})
     await send({"type": "websocket.close", "code": 1000})
+
+
+NUMBER = 3
+
+
+async def http_only(scope, receive, send):
+    # An ASGI app whose own WebSocket handling refuses everything.
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"http"})
 
 
 def wsgi(environ, start_response):
@@ -74,7 +87,15 @@ def test_cli_root_path_reaches_the_websocket_scopes(cli):
     assert scope["server"] == ["127.0.0.1", port]
 
 
-def test_cli_ws_with_an_asgi_app_is_refused(appdir):
-    code, _out, err = run_cli(appdir, "mixed:ws_scope", "--ws", "mixed:ws_scope")
+def test_cli_ws_with_an_asgi_app_serves_its_websockets_next_to_an_asgi_app(cli):
+    port = free_port()
+    cli("mixed:http_only", "--port", port, "--ws", "mixed:ws_scope")
+    with ws_connect("ws://127.0.0.1:%d/chat" % port) as ws:
+        scope = json.loads(ws.recv(timeout=10))
+    assert scope["path"] == "/chat" and scope["scheme"] == "ws"
+
+
+def test_cli_ws_with_something_else_is_refused(appdir):
+    code, _out, err = run_cli(appdir, "mixed:ws_scope", "--ws", "mixed:NUMBER")
     assert code == 1
-    assert err.strip().splitlines()[-1].startswith("socketify: error: --ws mixed:ws_scope: an ASGI app")
+    assert err.strip().splitlines()[-1].startswith("socketify: error: --ws mixed:NUMBER: not a WebSocket")
