@@ -5,6 +5,7 @@ binding sees, so the two cannot drift apart; constants are declared with
 ``...`` so their values come from the header itself. Only the binding's own
 glue (the callbacks into Python) is declared here.
 """
+
 import glob
 import os
 import re
@@ -14,6 +15,7 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NATIVE = os.path.join(HERE, "native")
+
 
 def _cdef_from_header(path):
     """The public header as cffi reads it: comments and preprocessor lines
@@ -31,7 +33,9 @@ def _cdef_from_header(path):
     return "\n".join(lines)
 
 
-CDEF = _cdef_from_header(os.path.join(NATIVE, "include", "socketify.h")) + """
+CDEF = (
+    _cdef_from_header(os.path.join(NATIVE, "include", "socketify.h"))
+    + """
 sk_app_t *sk_py_app_create(const sk_app_config_t *config, void *user);
 void sk_py_yield_request(void);
 void sk_py_release_gil_while_blocked(sk_app_t *app);
@@ -54,6 +58,7 @@ extern "Python" void _sk_on_ws_subscription(void *user, sk_res_id_t ws, const ch
 extern "Python" void _sk_on_log(void *user, int level, const char *message, size_t len);
 extern "Python" void _sk_on_topic(void *user, const char *topic, size_t len, int subscribed);
 """
+)
 
 SOURCE = """
 #include <string.h>
@@ -165,8 +170,7 @@ def _sources():
 def _compile_args():
     # NDEBUG: an impossible connection state transition closes the connection
     # in a release build; the ASan build (-UNDEBUG) asserts instead.
-    args = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",
-            "-fvisibility=hidden", "-DNDEBUG"]
+    args = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-DNDEBUG"]
     extra = os.environ.get("SOCKETIFY_CFLAGS", "")
     args += extra.split()
     return args
@@ -183,6 +187,7 @@ def _static_link():
     archive's symbols kept out of the module's exports); the rest, and any
     without an archive, dynamically."""
     import subprocess
+
     libraries, archives, flags = [], [], []
     wanted = os.environ.get("SOCKETIFY_STATIC_LIBS", "").split()
     for name in ("ssl", "crypto", "z"):

@@ -5,6 +5,7 @@ On CPython the extension is built for the stable ABI (cffi's API mode sets
 ``cp39-abi3``: one wheel per platform serves CPython 3.9 and every later
 version. PyPy has no stable ABI and gets a wheel of its own.
 """
+
 import platform
 
 from setuptools import setup

@@ -14,6 +14,7 @@ length); WebSocket load from bench/wsload.c, whose message count is used.
 
 Python 3.9 compatible, standard library only.
 """
+
 import os
 import re
 import selectors
@@ -63,8 +64,10 @@ def http_load(port, path, total, depth, connections, method="GET", body=None):
     if body is None:
         request = ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (method, path)).encode()
     else:
-        request = ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
-                   "Content-Length: %d\r\n\r\n" % (method, path, len(body))).encode() + body
+        request = (
+            "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+            "Content-Length: %d\r\n\r\n" % (method, path, len(body))
+        ).encode() + body
     size = _response_length(port, request)
     selector = selectors.DefaultSelector()
     remaining = total
@@ -152,10 +155,14 @@ def measure(cmd, cwd, port, ready, load, work_dir, env=None):
     out_pattern = os.path.join(work_dir, "callgrind.out.%p")
     log_path = os.path.join(work_dir, "server.log")
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--trace-children=yes",
-                                 "--callgrind-out-file=" + out_pattern]
-                                + cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=" + out_pattern] + cmd,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     try:
         error = ready(proc)
         if error:
@@ -170,8 +177,10 @@ def measure(cmd, cwd, port, ready, load, work_dir, env=None):
         time.sleep(0.5)
         total = 0
         for pid in pids:
-            dumps = sorted((n for n in os.listdir(work_dir) if re.match(r"callgrind\.out\.%d\.\d+$" % pid, n)),
-                           key=lambda n: os.path.getmtime(os.path.join(work_dir, n)))
+            dumps = sorted(
+                (n for n in os.listdir(work_dir) if re.match(r"callgrind\.out\.%d\.\d+$" % pid, n)),
+                key=lambda n: os.path.getmtime(os.path.join(work_dir, n)),
+            )
             if dumps:
                 total += _total_instructions(os.path.join(work_dir, dumps[-1]))
         if not total or not units:

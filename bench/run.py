@@ -18,6 +18,7 @@ to CPU 1. Writes ``bench/results.json`` (raw) and ``bench/RESULTS.md``.
 
 Python 3.9 compatible, standard library only.
 """
+
 import argparse
 import datetime
 import http.client
@@ -100,8 +101,7 @@ SCENARIOS = {
     "ws-echo": ("WS", "/echo", ["-c", "64", "-k", "1"], True),
     "ws-echo-16": ("WS", "/echo", ["-c", "64", "-k", "16"], True),
     "pubsub-fanout": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16"], True),
-    "pubsub-fanout-redis": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16",
-                                           "--latency-at-half"], False),
+    "pubsub-fanout-redis": ("WS", "/pub", ["--pubsub", "--subs", "500", "--window", "16", "--latency-at-half"], False),
     "https-plaintext": ("GET", "/", [], False),
     "extensions": ("GET", "/", [], False),
     "wsgi-plaintext": ("GET", "/", [], False),
@@ -124,8 +124,16 @@ SCENARIO_SERVERS = {
     "https-plaintext": ["ours", "reference"],
     "extensions": ["ours", "ours-ext"],
     "wsgi-plaintext": ["ours-wsgi", "reference-wsgi", "granian-wsgi"],
-    "plaintext-workers": ["ours", "ours-2w", "ours-asgi-1w", "ours-asgi-2w", "uvicorn", "uvicorn-2w",
-                          "granian", "granian-2w"],
+    "plaintext-workers": [
+        "ours",
+        "ours-2w",
+        "ours-asgi-1w",
+        "ours-asgi-2w",
+        "uvicorn",
+        "uvicorn-2w",
+        "granian",
+        "granian-2w",
+    ],
     "asgi-plaintext": ["ours-asgi", "reference-asgi", "granian", "uvicorn"],
     "asgi-json": ["ours-asgi", "reference-asgi", "granian", "uvicorn"],
     "asgi-ws-echo": ["ours-asgi", "reference-asgi"],
@@ -136,10 +144,10 @@ SCENARIO_SERVERS = {
 SCENARIO_CPUS = {"plaintext-workers": ("0,1", "0,1")}
 
 
-
 def cpus(scenario):
     """(server CPUs, client CPUs) for taskset."""
     return SCENARIO_CPUS.get(scenario, (SERVER_CPU, CLIENT_CPU))
+
 
 SKIPPED = []
 
@@ -211,6 +219,7 @@ def scenario_servers(scenario, selected):
 
 # ---------------------------------------------------------------- utilities
 
+
 def log(message):
     """Progress on stdout, flushed at once (make shows it live)."""
     print(message, flush=True)
@@ -218,8 +227,7 @@ def log(message):
 
 def run(cmd, **kwargs):
     """subprocess.run with text output captured; never raises on exit status."""
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, **kwargs)
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
 
 
 def one_line(text, limit=300):
@@ -227,7 +235,7 @@ def one_line(text, limit=300):
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
     joined = " | ".join(errors[:2] or lines[-2:])
-    return joined if len(joined) <= limit else joined[:limit - 3] + "..."
+    return joined if len(joined) <= limit else joined[: limit - 3] + "..."
 
 
 def last_line(path):
@@ -308,8 +316,7 @@ def ensure_venv(name, requirements):
         result = run([sys.executable, "-m", "venv", path])
         if result.returncode != 0:
             return "venv creation failed: " + one_line(result.stdout)
-    result = run([venv_python(name), "-m", "pip", "install", "-q",
-                  "--disable-pip-version-check"] + requirements)
+    result = run([venv_python(name), "-m", "pip", "install", "-q", "--disable-pip-version-check"] + requirements)
     if result.returncode != 0:
         return "pip install failed: " + one_line(result.stdout)
     with open(stamp, "w") as handle:
@@ -320,12 +327,18 @@ def ensure_venv(name, requirements):
 def build_ceiling():
     """Compiles bench/ceiling.c with the native core when a source is newer
     than the binary. Returns None, or an error message."""
-    sources = sorted(os.path.join("native", "src", f)
-                     for f in os.listdir(os.path.join(ROOT, "native", "src")) if f.endswith(".c"))
+    sources = sorted(
+        os.path.join("native", "src", f) for f in os.listdir(os.path.join(ROOT, "native", "src")) if f.endswith(".c")
+    )
     deps = [os.path.join(ROOT, p) for p in sources] + [
-        os.path.join(BENCH, "ceiling.c"), os.path.join(ROOT, "native", "include", "socketify.h")]
-    deps += [os.path.join(ROOT, "native", "src", f)
-             for f in os.listdir(os.path.join(ROOT, "native", "src")) if f.endswith(".h")]
+        os.path.join(BENCH, "ceiling.c"),
+        os.path.join(ROOT, "native", "include", "socketify.h"),
+    ]
+    deps += [
+        os.path.join(ROOT, "native", "src", f)
+        for f in os.listdir(os.path.join(ROOT, "native", "src"))
+        if f.endswith(".h")
+    ]
     if os.path.exists(CEILING_BIN):
         built = os.path.getmtime(CEILING_BIN)
         if all(os.path.getmtime(d) <= built for d in deps):
@@ -355,8 +368,24 @@ def make_certificate():
         return None
     if not shutil.which("openssl"):
         return "no openssl CLI to make a certificate"
-    result = run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", TLS_KEY,
-                  "-out", TLS_CERT, "-days", "3650", "-subj", "/CN=127.0.0.1"])
+    result = run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            TLS_KEY,
+            "-out",
+            TLS_CERT,
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]
+    )
     if result.returncode != 0:
         return "openssl req failed: " + one_line(result.stdout)
     return None
@@ -391,6 +420,7 @@ def setup():
 
 # ------------------------------------------------------------------ servers
 
+
 def server_command(server, port, scenario):
     """The command line that serves SCENARIO on PORT (unpinned)."""
     app, extra = os.path.join(APPS, "socketify_app.py"), []
@@ -413,11 +443,20 @@ def server_command(server, port, scenario):
         return [sys.executable, app, str(port)] + extra
     if server in ("ours-2w", "ours-asgi-1w", "ours-asgi-2w"):
         target = "socketify_cli_app:run" if server == "ours-2w" else "asgi_app:app"
-        return [sys.executable, "-m", "socketify", target, "--port", str(port), "--workers",
-                server[-2], "--lifespan", "off"]
+        return [
+            sys.executable,
+            "-m",
+            "socketify",
+            target,
+            "--port",
+            str(port),
+            "--workers",
+            server[-2],
+            "--lifespan",
+            "off",
+        ]
     if server in ("uvicorn-2w", "granian-2w"):
-        return [venv_python(server[:-3]), os.path.join(APPS, "asgi_server.py"), server[:-3],
-                str(port), "2"]
+        return [venv_python(server[:-3]), os.path.join(APPS, "asgi_server.py"), server[:-3], str(port), "2"]
     if server == "reference":
         return [venv_python("reference"), app, str(port)] + extra
     if server == "wsload-self":
@@ -444,8 +483,9 @@ def start_server(server, port, log_path, scenario):
     """Starts SERVER pinned to the server CPU, in its own process group."""
     cmd = ["taskset", "-c", cpus(scenario)[0]] + server_command(server, port, scenario)
     handle = open(log_path, "w")
-    proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=APPS,
-                            env=server_env(), start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=APPS, env=server_env(), start_new_session=True
+    )
     handle.close()
     return proc
 
@@ -525,8 +565,7 @@ def check_scenario(scenario, port):
     try:
         if scenario == "plaintext-pipelined":
             got = pipelined_count(port, path, PIPELINE_DEPTH)
-            return None if got == PIPELINE_DEPTH else "%d of %d pipelined responses" % (
-                got, PIPELINE_DEPTH)
+            return None if got == PIPELINE_DEPTH else "%d of %d pipelined responses" % (got, PIPELINE_DEPTH)
         body = ECHO_BODY if method == "POST" else None
         status, answer = http_request(port, method, path, body, tls=kind(scenario) == "https")
     except (OSError, http.client.HTTPException) as error:
@@ -561,7 +600,7 @@ def process_table():
                     stat = handle.read()
             except OSError:
                 continue
-            fields = stat[stat.rfind(")") + 2:].split()
+            fields = stat[stat.rfind(")") + 2 :].split()
             table[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
     return table
 
@@ -591,6 +630,7 @@ def rss_mib(pid):
 
 
 # --------------------------------------------------------------------- wrk
+
 
 def cpu_snapshot(pid):
     """(busy ticks of all CPUs, ticks of the server tree, seconds of our
@@ -639,8 +679,7 @@ def wrk(scenario, port, seconds, pid):
     cmd = ["taskset", "-c", cpus(scenario)[1], "wrk", "-t1", "-c%d" % CONNECTIONS, "-d%ds" % seconds]
     if script:
         cmd += ["-s", os.path.join(BENCH, script[0])]
-    cmd.append("%s://127.0.0.1:%d%s" % ("https" if kind(scenario) == "https" else "http",
-                                        port, path))
+    cmd.append("%s://127.0.0.1:%d%s" % ("https" if kind(scenario) == "https" else "http", port, path))
     if script[1:]:
         cmd += ["--"] + script[1:]
     before, start = cpu_snapshot(pid), time.time()
@@ -698,9 +737,11 @@ def load(scenario, port, seconds, pid):
 
 def parse_wrk(output):
     """Requests/sec, request count, non-2xx responses and socket errors."""
+
     def number(pattern):
         match = re.search(pattern, output)
         return float(match.group(1)) if match else 0.0
+
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return {
         "rps": number(r"Requests/sec:\s+([\d.]+)"),
@@ -711,6 +752,7 @@ def parse_wrk(output):
 
 
 # ---------------------------------------------------------------- one bench
+
 
 def bench_once(server, scenario, seconds, quiet_wait):
     """Wait for a quiet machine, start, check, warm up, one measured run,
@@ -723,8 +765,7 @@ def bench_once(server, scenario, seconds, quiet_wait):
     try:
         error = wait_ready(proc, port, kind(scenario) == "https") or check_scenario(scenario, port)
         if error:
-            return None, "%s: %s (log: %s)" % (error, last_line(log_path),
-                                                os.path.relpath(log_path, ROOT))
+            return None, "%s: %s (log: %s)" % (error, last_line(log_path), os.path.relpath(log_path, ROOT))
         warm = load(scenario, port, WARMUP_SECONDS, proc.pid)
         if warm.get("error"):
             return None, "warm-up: %s (log: %s)" % (warm["error"], os.path.relpath(log_path, ROOT))
@@ -775,8 +816,7 @@ def bench_undisturbed(server, scenario, seconds, quiet_wait, retries):
             best = sample
         if sample["other_cpu"] <= DISTURBED_CORES or attempt == retries:
             break
-        log("  %-20s %-10s disturbed (other CPU %.2f), again" % (
-            scenario, server, sample["other_cpu"]))
+        log("  %-20s %-10s disturbed (other CPU %.2f), again" % (scenario, server, sample["other_cpu"]))
     return best, None
 
 
@@ -786,23 +826,31 @@ def bench_scenario(scenario, servers, broken, runs, seconds, quiet_wait, retries
     servers instead of landing on one server's runs."""
     servers = scenario_servers(scenario, servers)
     samples = {server: [] for server in servers}
-    errors = {server: broken.get("tool:" + kind(scenario)) or broken.get(server)
-              for server in servers}
+    errors = {server: broken.get("tool:" + kind(scenario)) or broken.get(server) for server in servers}
     for round_number in range(1, runs + 1):
         # Every other round runs the servers in reverse: whatever drifts with
         # time or follows from the previous server (caches, CPU frequency,
         # TCP state) favours no server.
-        for server in (servers if round_number % 2 else list(reversed(servers))):
+        for server in servers if round_number % 2 else list(reversed(servers)):
             if errors[server]:
                 continue
-            sample, errors[server] = bench_undisturbed(server, scenario, seconds, quiet_wait,
-                                                       retries)
+            sample, errors[server] = bench_undisturbed(server, scenario, seconds, quiet_wait, retries)
             if sample:
                 samples[server].append(sample)
-                log("  %-20s %-10s run %d/%d %10.0f %s  CPU server %.2f client %.2f other %.2f" % (
-                    scenario, server, round_number, runs, sample["rps"],
-                    "msg/s" if kind(scenario) == "ws" else "req/s", sample["server_cpu"],
-                    sample["wrk_cpu"], sample["other_cpu"]))
+                log(
+                    "  %-20s %-10s run %d/%d %10.0f %s  CPU server %.2f client %.2f other %.2f"
+                    % (
+                        scenario,
+                        server,
+                        round_number,
+                        runs,
+                        sample["rps"],
+                        "msg/s" if kind(scenario) == "ws" else "req/s",
+                        sample["server_cpu"],
+                        sample["wrk_cpu"],
+                        sample["other_cpu"],
+                    )
+                )
     results = {server: summarize(samples[server], errors[server]) for server in servers}
     for server in servers:
         log_result(scenario, server, results[server])
@@ -833,15 +881,15 @@ def count_instructions(server, scenario, quick):
         seconds = load_kind[1] // 2 if quick else load_kind[1]
 
         def load_fn(warmup):
-            result = run(wsload_command(scenario, port, 2 if warmup else seconds),
-                         timeout=seconds + 120)
+            result = run(wsload_command(scenario, port, 2 if warmup else seconds), timeout=seconds + 120)
             fields = wsload_fields(result.stdout)
             if result.returncode != 0 or fields.get("errors") != "0":
                 raise OSError("wsload: " + one_line(result.stdout))
             return int(fields["messages"])
 
-    return instructions.measure(server_command(server, port, scenario), APPS, port, ready, load_fn,
-                                work_dir, env=server_env())
+    return instructions.measure(
+        server_command(server, port, scenario), APPS, port, ready, load_fn, work_dir, env=server_env()
+    )
 
 
 def instruction_counts(scenarios, broken, quick, servers=None):
@@ -856,15 +904,16 @@ def instruction_counts(scenarios, broken, quick, servers=None):
         for server in INSTRUCTION_SCENARIOS[scenario][0]:
             if servers is not None and server not in servers:
                 continue
-            error = unavailable or broken.get(server) or (
-                broken.get("tool:ws") if kind(scenario) == "ws" else None)
+            error = unavailable or broken.get(server) or (broken.get("tool:ws") if kind(scenario) == "ws" else None)
             result = {"error": error} if error else count_instructions(server, scenario, quick)
             counts[scenario][server] = result
             if "error" in result:
                 log("  instructions %-20s %-10s FAILED: %s" % (scenario, server, result["error"]))
             else:
-                log("  instructions %-20s %-10s %8.0f per %s" % (
-                    scenario, server, result["per_unit"], "message" if kind(scenario) == "ws" else "request"))
+                log(
+                    "  instructions %-20s %-10s %8.0f per %s"
+                    % (scenario, server, result["per_unit"], "message" if kind(scenario) == "ws" else "request")
+                )
     return counts
 
 
@@ -872,9 +921,9 @@ def bench_all(scenarios, servers, broken, config, on_scenario_done):
     """Every scenario for every server, one server process at a time."""
     results = {}
     for scenario in scenarios:
-        results[scenario] = bench_scenario(scenario, servers, broken, config["runs"],
-                                           config["seconds"], config["quiet_wait"],
-                                           config["retries"])
+        results[scenario] = bench_scenario(
+            scenario, servers, broken, config["runs"], config["seconds"], config["quiet_wait"], config["retries"]
+        )
         on_scenario_done(results)
     return results
 
@@ -884,11 +933,22 @@ def log_result(scenario, server, result):
     if result["status"] != "ok":
         log("= %-20s %-10s FAILED: %s" % (scenario, server, result["error"]))
     else:
-        log("= %-20s %-10s %10.0f %s  (min %.0f, max %.0f)  RSS %.1f MiB" % (
-            scenario, server, result["median"], "msg/s" if kind(scenario) == "ws" else "req/s", result["min"], result["max"], result["rss_mib"]))
+        log(
+            "= %-20s %-10s %10.0f %s  (min %.0f, max %.0f)  RSS %.1f MiB"
+            % (
+                scenario,
+                server,
+                result["median"],
+                "msg/s" if kind(scenario) == "ws" else "req/s",
+                result["min"],
+                result["max"],
+                result["rss_mib"],
+            )
+        )
 
 
 # ----------------------------------------------------------- machine facts
+
 
 def git_commit():
     """Short HEAD commit, with '+dirty' when tracked files differ from it."""
@@ -917,12 +977,14 @@ def load_average():
 
 def python_facts(python, packages):
     """'Python X.Y.Z; pkg A.B, ...' for one interpreter, or the error."""
-    code = ("import platform, importlib.metadata as m\n"
-            "out = ['Python ' + platform.python_version()]\n"
-            "for p in %r:\n"
-            "    try: out.append(p + ' ' + m.version(p))\n"
-            "    except Exception: pass\n"
-            "print(', '.join(out))" % (packages,))
+    code = (
+        "import platform, importlib.metadata as m\n"
+        "out = ['Python ' + platform.python_version()]\n"
+        "for p in %r:\n"
+        "    try: out.append(p + ' ' + m.version(p))\n"
+        "    except Exception: pass\n"
+        "print(', '.join(out))" % (packages,)
+    )
     result = run([python, "-c", code])
     return result.stdout.strip() if result.returncode == 0 else "unavailable"
 
@@ -949,6 +1011,7 @@ def machine_facts():
 
 
 # ------------------------------------------------------------------ report
+
 
 def fmt_rate(value):
     """Requests per second with thousands separators."""
@@ -980,9 +1043,11 @@ def scenario_table(scenario, results):
     ws = kind(scenario) == "ws"
     client = "wsload" if ws else "wrk"
     unit = "deliveries/s" if scenario.startswith("pubsub-fanout") else ("msg/s" if ws else "req/s")
-    lines = ["| server | median %s | min | max | RSS MiB | vs reference | of C ceiling "
-             "| CPU server / %s | other CPU |" % (unit, client),
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| server | median %s | min | max | RSS MiB | vs reference | of C ceiling "
+        "| CPU server / %s | other CPU |" % (unit, client),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     notes = []
     for server, result in results[scenario].items():
         label = SERVERS[server]
@@ -990,17 +1055,30 @@ def scenario_table(scenario, results):
             lines.append("| %s | failed | | | | | | | |" % label)
             notes.append("%s failed: %s" % (label, result["error"]))
             continue
-        lines.append("| %s | %s | %s | %s | %.1f | %s | %s | %.2f / %.2f | %.2f |" % (
-            label, fmt_rate(result["median"]), fmt_rate(result["min"]), fmt_rate(result["max"]),
-            result["rss_mib"], fmt_ratio(ratio(results, scenario, server, "reference")),
-            fmt_ratio(ratio(results, scenario, server, "ceiling"), percent=True),
-            result["server_cpu"], result["wrk_cpu"], result["other_cpu"]))
+        lines.append(
+            "| %s | %s | %s | %s | %.1f | %s | %s | %.2f / %.2f | %.2f |"
+            % (
+                label,
+                fmt_rate(result["median"]),
+                fmt_rate(result["min"]),
+                fmt_rate(result["max"]),
+                result["rss_mib"],
+                fmt_ratio(ratio(results, scenario, server, "reference")),
+                fmt_ratio(ratio(results, scenario, server, "ceiling"), percent=True),
+                result["server_cpu"],
+                result["wrk_cpu"],
+                result["other_cpu"],
+            )
+        )
         if result["wrk_cpu"] >= WRK_BOUND_CORES:
-            notes.append("%s: %s used %.2f of its core: client-bound, the server can do more"
-                         % (label, client, result["wrk_cpu"]))
+            notes.append(
+                "%s: %s used %.2f of its core: client-bound, the server can do more"
+                % (label, client, result["wrk_cpu"])
+            )
         if result["non_2xx"] or result["socket_errors"]:
-            notes.append("%s: %d non-2xx responses, %d socket errors" % (
-                label, result["non_2xx"], result["socket_errors"]))
+            notes.append(
+                "%s: %d non-2xx responses, %d socket errors" % (label, result["non_2xx"], result["socket_errors"])
+            )
     return "\n".join(lines + ([""] + ["- " + n for n in notes] if notes else []))
 
 
@@ -1024,14 +1102,19 @@ def summary_table(results):
     measured against was held back by wrk."""
     lines = ["| target | measured | goal | verdict |", "|---|---:|---:|---|"]
     lines += ["| %s | %s | %s | %s |" % row for row in summary_rows(results)]
-    bound = [scenario for scenario in results if kind(scenario) == "http"
-             and results[scenario].get("ceiling", {}).get("wrk_cpu", 0) >= WRK_BOUND_CORES]
+    bound = [
+        scenario
+        for scenario in results
+        if kind(scenario) == "http" and results[scenario].get("ceiling", {}).get("wrk_cpu", 0) >= WRK_BOUND_CORES
+    ]
     if bound:
-        lines += ["", "The C ceiling was client-bound (wrk used its whole core) in: %s; there "
-                  "the fraction of the ceiling is an upper bound. Pipelined, where wrk is not "
-                  "the limit, ours reaches %s of the ceiling." % (
-                      ", ".join(bound),
-                      fmt_ratio(ratio(results, "plaintext-pipelined", "ours", "ceiling"), True))]
+        lines += [
+            "",
+            "The C ceiling was client-bound (wrk used its whole core) in: %s; there "
+            "the fraction of the ceiling is an upper bound. Pipelined, where wrk is not "
+            "the limit, ours reaches %s of the ceiling."
+            % (", ".join(bound), fmt_ratio(ratio(results, "plaintext-pipelined", "ours", "ceiling"), True)),
+        ]
     return "\n".join(lines)
 
 
@@ -1098,15 +1181,18 @@ def measured_line(meta):
     if not meta:
         return "Measured: unknown."
     return "Measured: %s, commit `%s`, %d run(s) of %d s%s." % (
-        meta["date"], meta["commit"], meta["runs"], meta["seconds"],
-        " (--quick)" if meta.get("quick") else "")
+        meta["date"],
+        meta["commit"],
+        meta["runs"],
+        meta["seconds"],
+        " (--quick)" if meta.get("quick") else "",
+    )
 
 
 def scenario_note(scenario, results):
     """A line under some tables (the ratio the scenario is about)."""
     if scenario == "extensions":
-        return "With 3 extensions / without: %s." % fmt_ratio(
-            ratio(results, "extensions", "ours-ext", "ours"))
+        return "With 3 extensions / without: %s." % fmt_ratio(ratio(results, "extensions", "ours-ext", "ours"))
     if scenario == "pubsub-fanout-redis":
         return redis_fanout_note(results)
     if kind(scenario) == "ws":
@@ -1114,10 +1200,10 @@ def scenario_note(scenario, results):
         if self_rate.get("status") != "ok":
             return None
         parts = []
-        for names, what in ((("ours", "reference"), "the best Python server"),
-                            (("ceiling",), "the C ceiling")):
-            rates = [results[scenario][n]["median"] for n in names
-                     if results[scenario].get(n, {}).get("status") == "ok"]
+        for names, what in ((("ours", "reference"), "the best Python server"), (("ceiling",), "the C ceiling")):
+            rates = [
+                results[scenario][n]["median"] for n in names if results[scenario].get(n, {}).get("status") == "ok"
+            ]
             if rates:
                 parts.append("%s %s" % (fmt_ratio(self_rate["median"] / max(rates)), what))
         return "Generator headroom: wsload drove its own server at %s." % " and ".join(parts)
@@ -1133,12 +1219,16 @@ def redis_fanout_note(results):
     single = results.get("pubsub-fanout", {}).get("ours", {})
     parts = []
     if single.get("status") == "ok":
-        parts.append("%s of one process's deliveries/s (target >= 50%%)" % fmt_ratio(
-            ours["median"] / single["median"], percent=True))
+        parts.append(
+            "%s of one process's deliveries/s (target >= 50%%)"
+            % fmt_ratio(ours["median"] / single["median"], percent=True)
+        )
     if latency:
-        parts.append("publish-to-delivery latency p50 %.2f ms, p99 %.2f ms at half that rate "
-                     "(median over runs; target p99 < 5 ms)" % (statistics.median(pair[0] for pair in latency),
-                                     statistics.median(pair[1] for pair in latency)))
+        parts.append(
+            "publish-to-delivery latency p50 %.2f ms, p99 %.2f ms at half that rate "
+            "(median over runs; target p99 < 5 ms)"
+            % (statistics.median(pair[0] for pair in latency), statistics.median(pair[1] for pair in latency))
+        )
     return "Two workers through Redis: %s." % "; ".join(parts) if parts else None
 
 
@@ -1154,7 +1244,7 @@ def instruction_table(counts):
         "on 16; WebSocket: wsload, 64 connections, 16 messages in flight, for 10 s)",
         "and divides the server's user-space instructions (interpreter, cffi, core,",
         "libc; the kernel's share is not counted) by the requests or messages served.",
-        "\"Fewer\" = the other server's count / ours: how many times fewer instructions",
+        '"Fewer" = the other server\'s count / ours: how many times fewer instructions',
         "ours executes (for extensions: without / with, so 1.00x means free).",
         "",
         "| scenario | ours | other | other's count | fewer | measured |",
@@ -1168,14 +1258,28 @@ def instruction_table(counts):
         mine, other = servers.get(first, {}), servers.get(second, {})
 
         def cell(result):
-            return "{:,.0f}".format(result["per_unit"]) if "per_unit" in result else (
-                "failed: " + result.get("error", "not run"))
+            return (
+                "{:,.0f}".format(result["per_unit"])
+                if "per_unit" in result
+                else ("failed: " + result.get("error", "not run"))
+            )
 
-        fewer = ("%.2fx" % (other["per_unit"] / mine["per_unit"])
-                 if "per_unit" in mine and "per_unit" in other else "n/a")
-        lines.append("| %s | %s | %s | %s | %s | %s, `%s`%s |" % (
-            scenario, cell(mine), SERVERS[second], cell(other), fewer, entry["date"],
-            entry["commit"], " (quick)" if entry.get("quick") else ""))
+        fewer = (
+            "%.2fx" % (other["per_unit"] / mine["per_unit"]) if "per_unit" in mine and "per_unit" in other else "n/a"
+        )
+        lines.append(
+            "| %s | %s | %s | %s | %s | %s, `%s`%s |"
+            % (
+                scenario,
+                cell(mine),
+                SERVERS[second],
+                cell(other),
+                fewer,
+                entry["date"],
+                entry["commit"],
+                " (quick)" if entry.get("quick") else "",
+            )
+        )
     return "\n".join(lines)
 
 
@@ -1185,8 +1289,8 @@ def render_report(facts, config, results, scenario_meta, counts=None):
     out = [
         "# Benchmark results",
         "",
-        "Generated by `bench/run.py%s` (do not edit by hand; raw numbers in `bench/results.json`)." % (
-            " --quick" if config["quick"] else ""),
+        "Generated by `bench/run.py%s` (do not edit by hand; raw numbers in `bench/results.json`)."
+        % (" --quick" if config["quick"] else ""),
         "",
         "- date: %s" % facts["date"],
         "- commit: `%s`" % facts["commit"],
@@ -1196,9 +1300,20 @@ def render_report(facts, config, results, scenario_meta, counts=None):
         "- interpreters:",
         pythons,
         "",
-        METHOD % (SERVER_CPU, CLIENT_CPU, CONNECTIONS, config["seconds"], config["runs"],
-                  config["quiet_wait"], WARMUP_SECONDS, DISTURBED_CORES, config["retries"],
-                  CLIENT_CPU, WS_PAYLOAD),
+        METHOD
+        % (
+            SERVER_CPU,
+            CLIENT_CPU,
+            CONNECTIONS,
+            config["seconds"],
+            config["runs"],
+            config["quiet_wait"],
+            WARMUP_SECONDS,
+            DISTURBED_CORES,
+            config["retries"],
+            CLIENT_CPU,
+            WS_PAYLOAD,
+        ),
         "",
         "Scenarios not rerun by the last invocation keep their earlier results; each "
         "section says when and at which commit it was measured.",
@@ -1211,9 +1326,16 @@ def render_report(facts, config, results, scenario_meta, counts=None):
     if counts:
         out += [instruction_table(counts), ""]
     for scenario in results:
-        out += ["## %s" % scenario, "", scenario_description(scenario), "",
-                measured_line(scenario_meta.get(scenario)), "",
-                scenario_table(scenario, results), ""]
+        out += [
+            "## %s" % scenario,
+            "",
+            scenario_description(scenario),
+            "",
+            measured_line(scenario_meta.get(scenario)),
+            "",
+            scenario_table(scenario, results),
+            "",
+        ]
         extra = scenario_note(scenario, results)
         if extra:
             out += [extra, ""]
@@ -1225,23 +1347,28 @@ def render_report(facts, config, results, scenario_meta, counts=None):
 def scenario_description(scenario):
     """One line on what the scenario sends."""
     return {
-        "ws-echo": "64 WebSocket connections on `/echo`, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
-        "ws-echo-16": "64 WebSocket connections on `/echo`, 16 messages of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
-        "pubsub-fanout": "1 publisher, 500 subscribers on topic \"bench\", 16 messages of %d bytes in flight; deliveries/s over all subscribers, order checked. uvicorn and granian: not run for WebSockets." % WS_PAYLOAD,
+        "ws-echo": "64 WebSocket connections on `/echo`, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets."
+        % WS_PAYLOAD,
+        "ws-echo-16": "64 WebSocket connections on `/echo`, 16 messages of %d bytes in flight each; echoed messages/s. uvicorn and granian: not run for WebSockets."
+        % WS_PAYLOAD,
+        "pubsub-fanout": '1 publisher, 500 subscribers on topic "bench", 16 messages of %d bytes in flight; deliveries/s over all subscribers, order checked. uvicorn and granian: not run for WebSockets.'
+        % WS_PAYLOAD,
         "pubsub-fanout-redis": "`pubsub-fanout` across two worker processes on one port (`bench/apps/socketify_ws_cluster.py`: SO_REUSEPORT splits the 500 subscribers, the publisher lands on one), every publish carried to the other worker by a local redis-server through `RedisBackplane`; deliveries/s over all subscribers, order checked; then as long again at half the publish rate for the publish-to-delivery latency p50/p99 (`wsload --latency-at-half`; the single-threaded generator's own reading of 500 sockets is inside that figure).",
         "https-plaintext": "`GET /` -> `Hello, World!` over TLS (wrk over https, keep-alive; self-signed RSA-2048 certificate). socketify-API servers only.",
         "extensions": "`GET /` -> `Hello, World!`: ours with three extensions registered (the handler calls the extension method `res.plain`) against ours without (`--no-extensions`). The reference has no `app.register`.",
         "plaintext": "`GET /` -> `Hello, World!` (text/plain).",
-        "plaintext-pipelined": "`GET /` pipelined %d deep (`bench/pipeline.lua`); each response counts." % PIPELINE_DEPTH,
-        "json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` (`res.send(dict)` / ASGI json).",
+        "plaintext-pipelined": "`GET /` pipelined %d deep (`bench/pipeline.lua`); each response counts."
+        % PIPELINE_DEPTH,
+        "json": '`GET /json` -> `{"message": "Hello, World!"}` (`res.send(dict)` / ASGI json).',
         "params": "`GET /user/42/post/7?q=x` on route `/user/:id/post/:post`: both parameters and the query arg read, short text answer. The C ceiling has no such route.",
         "plaintext-workers": "`GET /` -> `Hello, World!` with 1 and 2 worker processes; server and wrk share both CPUs (wrk's share in the CPU column). Ours with 2 workers: `python -m socketify -w 2` on `bench/apps/socketify_cli_app.py` (native API) or `asgi_app.py` (our ASGI adapter); uvicorn and granian with `workers=2`.",
         "post-echo": "`POST /echo` with a 4 KiB body echoed back (`await res.get_data()`; `bench/post.lua`). The C ceiling has no such route.",
         "wsgi-plaintext": "`GET /` -> `Hello, World!` from a framework-free WSGI app (`bench/apps/wsgi_app.py`): our `WSGI` (default thread pool), socketify 0.0.31's `WSGI`, granian `--interface wsgi` (one worker, one runtime thread).",
         "async-sleep": "`GET /async` -> `Hello, World!` from an `async def` handler that first does `await asyncio.sleep(0)` (ASGI: the same await before the response). The C ceiling has no such route.",
         "asgi-plaintext": "`GET /` -> `Hello, World!` from the raw ASGI app `bench/apps/asgi_app.py`, served by each ASGI server (`bench/apps/asgi_server.py`).",
-        "asgi-json": "`GET /json` -> `{\"message\": \"Hello, World!\"}` from the raw ASGI app `bench/apps/asgi_app.py`.",
-        "asgi-ws-echo": "64 WebSocket connections on `/echo` of the raw ASGI app, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian run without WebSockets here." % WS_PAYLOAD,
+        "asgi-json": '`GET /json` -> `{"message": "Hello, World!"}` from the raw ASGI app `bench/apps/asgi_app.py`.',
+        "asgi-ws-echo": "64 WebSocket connections on `/echo` of the raw ASGI app, 1 message of %d bytes in flight each; echoed messages/s. uvicorn and granian run without WebSockets here."
+        % WS_PAYLOAD,
     }[scenario]
 
 
@@ -1256,9 +1383,13 @@ def load_previous():
     results = {s: r for s, r in data.get("results", {}).items() if s in SCENARIOS}
     counts = {s: c for s, c in data.get("instructions", {}).items() if s in INSTRUCTION_SCENARIOS}
     meta, config = data.get("meta", {}), data.get("config", {})
-    fallback = {"date": meta.get("date", "unknown"), "commit": meta.get("commit", "unknown"),
-                "runs": config.get("runs", 0), "seconds": config.get("seconds", 0),
-                "quick": config.get("quick", False)}
+    fallback = {
+        "date": meta.get("date", "unknown"),
+        "commit": meta.get("commit", "unknown"),
+        "runs": config.get("runs", 0),
+        "seconds": config.get("seconds", 0),
+        "quick": config.get("quick", False),
+    }
     scenario_meta = data.get("scenario_meta", {})
     return results, {s: scenario_meta.get(s, fallback) for s in results}, counts
 
@@ -1269,13 +1400,22 @@ def write_outputs(facts, config, results, previous, counts=None):
     scenario_meta) of the scenarios not rerun, in SCENARIOS order."""
     facts["load_end"] = load_average()
     old_results, old_meta, old_counts = previous
-    this = {"date": facts["date"], "commit": facts["commit"], "runs": config["runs"],
-            "seconds": config["seconds"], "quick": config["quick"]}
+    this = {
+        "date": facts["date"],
+        "commit": facts["commit"],
+        "runs": config["runs"],
+        "seconds": config["seconds"],
+        "quick": config["quick"],
+    }
     merged_counts = {}
     for scenario in INSTRUCTION_SCENARIOS:
         if counts and scenario in counts:
-            merged_counts[scenario] = {"date": facts["date"], "commit": facts["commit"],
-                                       "quick": config["quick"], "servers": counts[scenario]}
+            merged_counts[scenario] = {
+                "date": facts["date"],
+                "commit": facts["commit"],
+                "quick": config["quick"],
+                "servers": counts[scenario],
+            }
         elif scenario in old_counts:
             merged_counts[scenario] = old_counts[scenario]
     merged, scenario_meta = {}, {}
@@ -1285,8 +1425,17 @@ def write_outputs(facts, config, results, previous, counts=None):
         elif scenario in old_results:
             merged[scenario], scenario_meta[scenario] = old_results[scenario], old_meta[scenario]
     with open(os.path.join(BENCH, "results.json"), "w") as handle:
-        json.dump({"meta": facts, "config": config, "scenario_meta": scenario_meta,
-                   "results": merged, "instructions": merged_counts}, handle, indent=2)
+        json.dump(
+            {
+                "meta": facts,
+                "config": config,
+                "scenario_meta": scenario_meta,
+                "results": merged,
+                "instructions": merged_counts,
+            },
+            handle,
+            indent=2,
+        )
         handle.write("\n")
     with open(os.path.join(BENCH, "RESULTS.md"), "w") as handle:
         handle.write(render_report(facts, config, merged, scenario_meta, merged_counts))
@@ -1295,6 +1444,7 @@ def write_outputs(facts, config, results, previous, counts=None):
 
 # -------------------------------------------------------------------- main
 
+
 def parse_args():
     """Command line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -1302,12 +1452,11 @@ def parse_args():
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
     parser.add_argument("--setup-only", action="store_true", help="install and build, no runs")
-    parser.add_argument("--runs", type=int, default=None,
-                        help="rounds per scenario (default 3; 1 with --quick)")
-    parser.add_argument("--no-instructions", action="store_true",
-                        help="skip the callgrind instruction counts")
-    parser.add_argument("--instructions-only", action="store_true",
-                        help="only the callgrind instruction counts (no timed runs)")
+    parser.add_argument("--runs", type=int, default=None, help="rounds per scenario (default 3; 1 with --quick)")
+    parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind instruction counts")
+    parser.add_argument(
+        "--instructions-only", action="store_true", help="only the callgrind instruction counts (no timed runs)"
+    )
     args = parser.parse_args()
     for value, known in ((args.scenarios, SCENARIOS), (args.servers, SERVERS)):
         unknown = set(value.split(",")) - set(known)
@@ -1320,24 +1469,28 @@ def main():
     """Set up, run every scenario, write the report and print the summary."""
     args = parse_args()
     runs = args.runs if args.runs else (1 if args.quick else 3)
-    config = {"quick": args.quick, "runs": runs,
-              "seconds": 3 if args.quick else 5, "quiet_wait": 1 if args.quick else 5,
-              "retries": 1 if args.quick else 2}
+    config = {
+        "quick": args.quick,
+        "runs": runs,
+        "seconds": 3 if args.quick else 5,
+        "quiet_wait": 1 if args.quick else 5,
+        "retries": 1 if args.quick else 2,
+    }
     broken = setup()
     if args.setup_only:
         return
     facts = machine_facts()
     scenarios = [s for s in SCENARIOS if s in args.scenarios.split(",")]
     servers = [s for s in SERVERS if s in args.servers.split(",")]
-    log("benchmarking %s x %s: %d run(s) of %d s" % (
-        len(scenarios), len(servers), config["runs"], config["seconds"]))
+    log("benchmarking %s x %s: %d run(s) of %d s" % (len(scenarios), len(servers), config["runs"], config["seconds"]))
     previous = load_previous()
     if args.instructions_only:
         scenarios_timed = []
     else:
         scenarios_timed = scenarios
-    results = bench_all(scenarios_timed, servers, broken, config,
-                        lambda partial: write_outputs(facts, config, partial, previous))
+    results = bench_all(
+        scenarios_timed, servers, broken, config, lambda partial: write_outputs(facts, config, partial, previous)
+    )
     counts = None
     if not args.no_instructions:
         log("counting instructions per request (callgrind)")

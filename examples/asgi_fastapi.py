@@ -1,5 +1,6 @@
 """A FastAPI application (typed routes, validation, uploads, background
 tasks, a WebSocket) served by socketify's ASGI server."""
+
 from typing import List
 
 from fastapi import BackgroundTasks, FastAPI, UploadFile, WebSocket, WebSocketDisconnect

@@ -1,5 +1,6 @@
 """A Starlette application (routes, JSON, streaming, a WebSocket, lifespan
 state) served by socketify's ASGI server."""
+
 import asyncio
 import contextlib
 
@@ -46,12 +47,15 @@ async def echo(websocket: WebSocket):
         pass
 
 
-app = Starlette(routes=[
-    Route("/", home),
-    Route("/users/{name}", user),
-    Route("/countdown", countdown),
-    WebSocketRoute("/echo", echo),
-], lifespan=lifespan)
+app = Starlette(
+    routes=[
+        Route("/", home),
+        Route("/users/{name}", user),
+        Route("/countdown", countdown),
+        WebSocketRoute("/echo", echo),
+    ],
+    lifespan=lifespan,
+)
 
 if __name__ == "__main__":
     ASGI(app).listen(3000, lambda config: print("Listening on port http://localhost:%d now\n" % config.port)).run()

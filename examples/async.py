@@ -1,4 +1,5 @@
 """Async handlers: the request stays usable after await."""
+
 import asyncio
 
 from socketify import App

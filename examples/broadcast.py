@@ -2,6 +2,7 @@
 and every message one of them sends is published to all of them (the
 sender included). GET /announce?msg=... publishes from an HTTP handler.
 """
+
 from socketify import App, CompressOptions, OpCode
 
 app = App()

@@ -15,6 +15,7 @@ member, in every process, as {"from": name, "pid": pid, "text": text}.
 GET /who answers {"pid", "here": members in this process, "processes":
 processes of the cluster that have members}.
 """
+
 import json
 import os
 
@@ -27,8 +28,13 @@ app = App(pubsub=RedisBackplane(os.environ.get("REDIS_URL", "redis://127.0.0.1:6
 
 def upgrade(res, req, context):
     name = req.get_query("name") or "anonymous"
-    res.upgrade(req.get_header("sec-websocket-key"), req.get_header("sec-websocket-protocol") or "",
-                req.get_header("sec-websocket-extensions") or "", context, name)
+    res.upgrade(
+        req.get_header("sec-websocket-key"),
+        req.get_header("sec-websocket-protocol") or "",
+        req.get_header("sec-websocket-extensions") or "",
+        context,
+        name,
+    )
 
 
 def joined(ws):
@@ -39,8 +45,7 @@ def joined(ws):
 def said(ws, message, opcode):
     text = message if isinstance(message, str) else message.decode("utf-8", "replace")
     # Delivered here at once, and to the other processes through Redis.
-    app.publish(ROOM, json.dumps({"from": ws.get_user_data(), "pid": os.getpid(), "text": text}),
-                OpCode.TEXT)
+    app.publish(ROOM, json.dumps({"from": ws.get_user_data(), "pid": os.getpid(), "text": text}), OpCode.TEXT)
 
 
 async def who(res, req):

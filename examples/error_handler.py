@@ -1,4 +1,5 @@
 """Errors from sync and async handlers reach one error handler."""
+
 import asyncio
 
 from socketify import App

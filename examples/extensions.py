@@ -1,8 +1,9 @@
 """Extensions: methods and properties added to every Request and Response.
 
-    pip install ".[examples]"    # msgpack
-    python examples/extensions.py
+pip install ".[examples]"    # msgpack
+python examples/extensions.py
 """
+
 import datetime
 
 from msgpack import packb

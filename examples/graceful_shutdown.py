@@ -5,6 +5,7 @@ graceful_shutdown_timeout seconds to finish (a log line says how many there
 are), WebSockets are closed with 1001 Going Away, then the shutdown hooks
 run and run() returns. A second Ctrl-C stops at once.
 """
+
 from socketify import App
 
 app = App(graceful_shutdown_timeout=5)

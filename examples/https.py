@@ -9,6 +9,7 @@ other files (then nothing is created).
     python examples/https.py
     curl --cacert <the printed cert.pem> https://localhost:3000/
 """
+
 import os
 import sys
 import tempfile
@@ -17,8 +18,11 @@ from socketify import App, AppOptions
 
 
 def serve(key_file: str, cert_file: str) -> None:
-    app = App(AppOptions(key_file_name=key_file, cert_file_name=cert_file,
-                         passphrase=os.environ.get("SOCKETIFY_PASSPHRASE", "1234")))
+    app = App(
+        AppOptions(
+            key_file_name=key_file, cert_file_name=cert_file, passphrase=os.environ.get("SOCKETIFY_PASSPHRASE", "1234")
+        )
+    )
     app.get("/", lambda res, req: res.end("Hello World socketify from Python over HTTPS!"))
     app.listen(3000, lambda config: print("Listening on port https://localhost:%d now\n" % config.port, flush=True))
     app.run()

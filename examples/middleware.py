@@ -5,6 +5,7 @@ stops the chain (after answering, e.g. with a 403).
     python examples/middleware.py
     curl -H "Authorization: Bearer alice-token" localhost:3000/
 """
+
 from socketify import App
 from socketify.middleware import middleware  # also: from socketify import middleware
 

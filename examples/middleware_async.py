@@ -5,6 +5,7 @@ readable after every ``await``.
     python examples/middleware_async.py
     curl -H "Authorization: Bearer t1" "localhost:3000/?theme=dark"
 """
+
 import asyncio
 
 from socketify import App

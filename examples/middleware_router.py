@@ -8,6 +8,7 @@
     curl -H "Authorization: secret" localhost:3000/
     curl -H "Authorization: secret" -X POST -d '{"a": 1}' localhost:3000/api/items
 """
+
 import asyncio
 
 from socketify import App

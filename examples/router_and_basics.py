@@ -5,6 +5,7 @@ prefixed decorator router.
     python examples/router_and_basics.py
     curl localhost:3000/user/1 ; curl localhost:3000/json ; curl localhost:3000/api/status
 """
+
 import asyncio
 from datetime import datetime, timedelta, timezone
 
@@ -36,12 +37,16 @@ def user(res, req):
 
 
 def cookies(res, req):
-    res.set_cookie("session", "socketify python", {
-        "path": "/",
-        "httponly": True,
-        "samesite": "Lax",
-        "expires": datetime.now(timezone.utc) + timedelta(minutes=30),
-    })
+    res.set_cookie(
+        "session",
+        "socketify python",
+        {
+            "path": "/",
+            "httponly": True,
+            "samesite": "Lax",
+            "expires": datetime.now(timezone.utc) + timedelta(minutes=30),
+        },
+    )
     res.end("Your session cookie was: %s" % req.get_cookie("session"))
 
 

@@ -5,6 +5,7 @@ every connected browser.
     curl -N localhost:3000/events
     curl -d 'hi everyone' localhost:3000/broadcast
 """
+
 import asyncio
 import time
 

@@ -7,6 +7,7 @@ with ``app.static``, and one file from a handler with ``sendfile``.
     curl -i localhost:3000/hello_world.py
     curl -i -H 'Range: bytes=0-9' localhost:3000/hello_world.py
 """
+
 import os
 import sys
 

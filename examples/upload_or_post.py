@@ -6,6 +6,7 @@ URL-encoded form, or a multipart upload streamed to disk.
     curl -H 'Content-Type: application/json' -d '{"a": 1}' localhost:3000/upload_json
     curl -F name=Ana -F photo=@examples/upload_or_post.py localhost:3000/upload_multipart
 """
+
 import hashlib
 import tempfile
 
@@ -60,17 +61,24 @@ async def upload_urlencoded(res, req):
 
 async def upload_multipart(res, req):
     try:
-        fields, files = await parse_multipart(res, req, upload_dir=tempfile.gettempdir(),
-                                              max_file_size=50 * 1024 * 1024)
+        fields, files = await parse_multipart(
+            res, req, upload_dir=tempfile.gettempdir(), max_file_size=50 * 1024 * 1024
+        )
     except MultipartError as error:
         return res.write_status(400).end("Bad upload: %s" % error)
     summary = {"fields": dict(fields), "files": []}
     for upload in files.values():
         with upload.open() as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        summary["files"].append({"field": upload.name, "filename": upload.filename,
-                                 "content_type": upload.content_type, "size": upload.size,
-                                 "sha256": digest})
+        summary["files"].append(
+            {
+                "field": upload.name,
+                "filename": upload.filename,
+                "content_type": upload.content_type,
+                "size": upload.size,
+                "sha256": digest,
+            }
+        )
         upload.delete()  # or upload.save("/somewhere/safe/name")
     res.cork_end(summary)
 

@@ -3,6 +3,7 @@
 Try it with any WebSocket client, e.g. in a browser console:
     ws = new WebSocket("ws://localhost:3000/"); ws.onmessage = e => console.log(e.data)
 """
+
 from socketify import App, CompressOptions, OpCode
 
 

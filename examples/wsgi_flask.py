@@ -5,6 +5,7 @@
 Flask views block, so they run on the adapter's thread pool (``threads=``);
 the event loop keeps serving other connections meanwhile.
 """
+
 import atexit
 import os
 import shutil
@@ -38,8 +39,10 @@ def form():
         upload = request.files.get("file")
         size = len(upload.read()) if upload else 0
         return {"name": name, "file_size": size}
-    return ('<form method="post" enctype="multipart/form-data">'
-            '<input name="name"><input type="file" name="file"><button>Send</button></form>')
+    return (
+        '<form method="post" enctype="multipart/form-data">'
+        '<input name="name"><input type="file" name="file"><button>Send</button></form>'
+    )
 
 
 @app.get("/old")
@@ -53,6 +56,7 @@ def stream():
         for i in range(5):
             yield "line %d\n" % i
             time.sleep(0.01)
+
     return Response(stream_with_context(lines()), mimetype="text/plain")
 
 
@@ -62,6 +66,7 @@ def download():
 
 
 if __name__ == "__main__":
+
     def on_listen(config):
         print("Listening on port http://localhost:%d now" % config.port, flush=True)
 

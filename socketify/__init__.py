@@ -1,4 +1,5 @@
 """socketify: a fast HTTP server and web framework for Python on a native C core."""
+
 from .app import App, SSLApp
 from .asgi import ASGI
 from .extensions import AppExtension

@@ -1,4 +1,5 @@
 """``python -m socketify APP [OPTIONS]`` (see socketify/cli.py)."""
+
 import sys
 
 from .cli import main

@@ -5,6 +5,7 @@ frames around it); a response that sends a dict pays that each time. Here the
 C encoder is built once, with the arguments ``json.dumps`` uses by default.
 Where the interpreter has no C encoder (PyPy), ``json.dumps`` itself is used.
 """
+
 import json
 import threading
 from json import encoder as _encoder

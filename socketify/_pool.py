@@ -1,6 +1,7 @@
 """Object pools may only reuse an object nothing else refers to; these
 helpers prove that with reference counts (CPython). On PyPy there are none,
 and nothing is reused."""
+
 import sys
 from typing import Any, Callable, Optional, Tuple, cast
 

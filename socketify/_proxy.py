@@ -1,4 +1,5 @@
 """Who may open a connection with a PROXY protocol header: ``App(proxy_protocol=...)``."""
+
 import ipaddress
 from typing import Any, List, Tuple
 

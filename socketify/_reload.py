@@ -1,4 +1,5 @@
 """``--reload``: notices file changes by polling modification times (no dependency)."""
+
 from __future__ import annotations
 
 import fnmatch

@@ -5,6 +5,7 @@ Each verb works as a call, ``app.get(path, handler)``, which returns the
 object so calls chain, or as a decorator, ``@app.get(path)``, which returns
 the function unchanged.
 """
+
 from typing import Any, Callable, Optional, TypeVar, overload
 
 __all__ = ["RouteMethods"]
@@ -25,9 +26,11 @@ class RouteMethods:
 
     def _route(self, method: Optional[str], path: str, handler: Optional[Callable[..., Any]]) -> Any:
         if handler is None:
+
             def decorator(fn: _Handler) -> _Handler:
                 self._add_route(method, path, fn)
                 return fn
+
             return decorator
         self._add_route(method, path, handler)
         return self

@@ -4,6 +4,7 @@ path and a concurrency limit, for the socketify, ASGI and WSGI interfaces.
 Each feature is installed only when it is switched on, so a server started
 without them runs exactly the code ``app.run()`` runs.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -65,8 +66,13 @@ class TrustedProxies:
 class Features:
     """The CLI's per-request options; ``active`` is False when all are off."""
 
-    def __init__(self, access_log: bool = False, proxy: Optional[TrustedProxies] = None,
-                 root_path: str = "", limit_concurrency: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        access_log: bool = False,
+        proxy: Optional[TrustedProxies] = None,
+        root_path: str = "",
+        limit_concurrency: Optional[int] = None,
+    ) -> None:
         self.access_log = access_log
         self.proxy = proxy
         self.root_path = root_path.rstrip("/")
@@ -78,12 +84,18 @@ class Features:
         return bool(self.access_log or self.proxy or self.root_path or self.limit)
 
 
-def _log_access(client: Optional[str], method: str, target: str, version: str, status: Any,
-                size: Any) -> None:
+def _log_access(client: Optional[str], method: str, target: str, version: str, status: Any, size: Any) -> None:
     """One line per request, in the Common Log Format."""
-    access_logger.info('%s - - [%s] "%s %s %s" %s %s', client or "-",
-                       time.strftime("%d/%b/%Y:%H:%M:%S %z"), method, target, version, status,
-                       size if size is not None else "-")
+    access_logger.info(
+        '%s - - [%s] "%s %s %s" %s %s',
+        client or "-",
+        time.strftime("%d/%b/%Y:%H:%M:%S %z"),
+        method,
+        target,
+        version,
+        status,
+        size if size is not None else "-",
+    )
 
 
 def _status_code(status: Any) -> int:
@@ -99,14 +111,15 @@ def _status_code(status: Any) -> int:
 
 # -- the socketify interface ------------------------------------------------
 
+
 def _response_class(base: Any, features: Features) -> type:
     """A subclass of an app's Response class that reports the proxied client
     address and writes the access-log line when the response ends."""
-    namespace: Dict[str, Any] = {"_cli_features": features, "_cli_client": None, "_cli_request": None,
-                                 "_cli_status": 0}
+    namespace: Dict[str, Any] = {"_cli_features": features, "_cli_client": None, "_cli_request": None, "_cli_status": 0}
     base_remote, base_remote_bytes = base.get_remote_address, base.get_remote_address_bytes
 
     if features.proxy is not None:
+
         def get_remote_address(self) -> Optional[str]:
             """The client's address (X-Forwarded-For from a trusted proxy), else the peer's."""
             return self._cli_client or base_remote(self)
@@ -131,8 +144,7 @@ def _response_class(base: Any, features: Features) -> type:
                 self._cli_status = _status_code(status)
             return base_write_status(self, status)
 
-        def send(self, message=b"", content_type=b"text/plain", status=b"200 OK", headers=None,
-                 end_connection=False):
+        def send(self, message=b"", content_type=b"text/plain", status=b"200 OK", headers=None, end_connection=False):
             if not self._cli_status and not self._done:
                 self._cli_status = _status_code(status)
             return base_send(self, message, content_type, status, headers, end_connection)
@@ -147,8 +159,7 @@ def _response_class(base: Any, features: Features) -> type:
                 if request is not None:
                     self._cli_request = None
                     status = 499 if self.aborted else (self._cli_status or 200)
-                    _log_access(self._cli_client or request[0], request[1], request[2], request[3],
-                                status, None)
+                    _log_access(self._cli_client or request[0], request[1], request[2], request[3], status, None)
             self.__dict__["_cli_done"] = value
 
         namespace.update(write_status=write_status, send=send, _done=property(get_done, set_done))
@@ -169,8 +180,12 @@ def socketify_route_hook(features: Features) -> Callable:
             if proxy is not None:
                 res._cli_client = proxy.client(_peer(res), req.get_header("x-forwarded-for"))
             if access_log:
-                res._cli_request = (_peer(res), req.get_method(), req.get_full_url(),
-                                    "HTTP/1.0" if req.is_ancient() else "HTTP/1.1")
+                res._cli_request = (
+                    _peer(res),
+                    req.get_method(),
+                    req.get_full_url(),
+                    "HTTP/1.0" if req.is_ancient() else "HTTP/1.1",
+                )
             if limit is not None and native_count(app._native) > limit:
                 res.send(b"Service Unavailable", status=503)
                 return None
@@ -281,6 +296,7 @@ def _file_wrapper_class() -> Optional[type]:
 
 # -- ASGI -------------------------------------------------------------------
 
+
 def _header(headers: Iterable[Tuple[bytes, bytes]], name: bytes) -> Optional[str]:
     for key, value in headers:
         if key.lower() == name:
@@ -323,8 +339,12 @@ def asgi_wrapper(app: Callable, features: Features) -> Callable:
             client = scope.get("client")
             query = scope.get("query_string") or b""
             target = scope.get("path", "") + ("?" + query.decode("latin-1") if query else "")
-            line = (client[0] if client else None, scope.get("method", "-"), target,
-                    "HTTP/" + scope.get("http_version", "1.1"))
+            line = (
+                client[0] if client else None,
+                scope.get("method", "-"),
+                target,
+                "HTTP/" + scope.get("http_version", "1.1"),
+            )
 
             async def send(message):
                 kind_ = message.get("type")
@@ -340,8 +360,13 @@ def asgi_wrapper(app: Callable, features: Features) -> Callable:
             return await app(scope, receive, send)
         if not in_flight.enter():  # after the log's send: logged too
             if kind == "http":
-                await send({"type": "http.response.start", "status": 503,
-                            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"19")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [(b"content-type", b"text/plain"), (b"content-length", b"19")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": b"Service Unavailable"})
             else:
                 await send({"type": "websocket.close", "code": 1013})
@@ -355,6 +380,7 @@ def asgi_wrapper(app: Callable, features: Features) -> Callable:
 
 
 # -- WSGI -------------------------------------------------------------------
+
 
 def wsgi_wrapper(app: Callable, features: Features) -> Callable:
     """A WSGI app that applies ``features`` around ``app`` (but the
@@ -378,9 +404,12 @@ def wsgi_wrapper(app: Callable, features: Features) -> Callable:
             state = {"status": 0}
             inner_start = start_response
             query = environ.get("QUERY_STRING")
-            line = (environ.get("REMOTE_ADDR"), environ.get("REQUEST_METHOD", "-"),
-                    environ.get("PATH_INFO", "") + ("?" + query if query else ""),
-                    environ.get("SERVER_PROTOCOL", "HTTP/1.1"))
+            line = (
+                environ.get("REMOTE_ADDR"),
+                environ.get("REQUEST_METHOD", "-"),
+                environ.get("PATH_INFO", "") + ("?" + query if query else ""),
+                environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            )
 
             def start_response(status, headers, exc_info=None):
                 state["status"] = _status_code(status)
@@ -408,8 +437,13 @@ def limit_wsgi(server: Any, features: Features) -> None:
             if proxy is not None:
                 client = proxy.client(client, environ.get("HTTP_X_FORWARDED_FOR")) or client
             query = environ.get("QUERY_STRING")
-            _log_access(client, environ.get("REQUEST_METHOD", "-"),
-                        environ.get("PATH_INFO", "") + ("?" + query if query else ""),
-                        environ.get("SERVER_PROTOCOL", "HTTP/1.1"), 503, 19)
+            _log_access(
+                client,
+                environ.get("REQUEST_METHOD", "-"),
+                environ.get("PATH_INFO", "") + ("?" + query if query else ""),
+                environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                503,
+                19,
+            )
 
         server._on_refused = refused

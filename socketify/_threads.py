@@ -1,6 +1,7 @@
 """Blocking work next to the single-threaded core: a fixed pool of threads,
 and the bridge that carries their calls back to the loop thread (the only
 thread that may call the core)."""
+
 import logging
 import queue
 import socket

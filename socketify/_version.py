@@ -7,6 +7,7 @@ metadata there may belong to another installed copy, or be missing. With
 neither, the version is ``0+unknown`` (a valid PEP 440 local version that
 sorts below every release).
 """
+
 from __future__ import annotations
 
 import os

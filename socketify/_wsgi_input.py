@@ -1,4 +1,5 @@
 """``wsgi.input``: the request body as it arrives, for the WSGI adapter."""
+
 from collections import deque
 from typing import List, Optional
 

@@ -6,6 +6,7 @@ wins. A mistake in the command line, a module that does not import, a port in
 use or a bad certificate each give one ``socketify: error:`` line and exit
 code 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,6 +45,7 @@ def _error_line(message: str) -> None:
 
 # -- option parsing ---------------------------------------------------------
 
+
 def _bool(text: str) -> bool:
     value = str(text).strip().lower()
     if value in _TRUE:
@@ -75,11 +77,13 @@ def _non_negative(text: str) -> int:
 
 def _at_most(limit: int, unit: str) -> Callable[[str], int]:
     """A non-negative integer up to ``limit`` (what the core's WebSocket timers hold)."""
+
     def parse(text: str) -> int:
         value = _non_negative(text)
         if value > limit:
             raise argparse.ArgumentTypeError("%d is more than the %d %s WebSockets allow" % (value, limit, unit))
         return value
+
     return parse
 
 
@@ -108,29 +112,62 @@ class _Parser(argparse.ArgumentParser):
 # (flags, dest, type, default, help); a type of _bool makes a true/false
 # option: "--flag", "--flag true|false", "--flag=false" and "--no-flag".
 _OPTIONS: List[Tuple[Tuple[str, ...], str, Any, Any, str]] = [
-    (("--host", "-h"), "host", str, "127.0.0.1",
-     "bind to this address (default 127.0.0.1; -h is the host, use --help for help)"),
+    (
+        ("--host", "-h"),
+        "host",
+        str,
+        "127.0.0.1",
+        "bind to this address (default 127.0.0.1; -h is the host, use --help for help)",
+    ),
     (("--port", "-p"), "port", _port, 8000, "bind to this port (default 8000; 0 picks a free one)"),
-    (("--workers", "-w"), "workers", _positive, None,
-     "number of worker processes sharing the port (default $WEB_CONCURRENCY or 1)"),
+    (
+        ("--workers", "-w"),
+        "workers",
+        _positive,
+        None,
+        "number of worker processes sharing the port (default $WEB_CONCURRENCY or 1)",
+    ),
     (("--uds",), "uds", str, None, "listen on this UNIX socket path instead of host:port"),
-    (("--ws",), "ws", str, "auto",
-     "auto (ASGI websockets for ASGI apps), none, or module:attr of a WebSocket behaviour dict "
-     "or of an ASGI app whose WebSocket scopes it serves"),
+    (
+        ("--ws",),
+        "ws",
+        str,
+        "auto",
+        "auto (ASGI websockets for ASGI apps), none, or module:attr of a WebSocket behaviour dict "
+        "or of an ASGI app whose WebSocket scopes it serves",
+    ),
     (("--ws-max-size",), "ws_max_size", _non_negative, 16777216, "WebSocket max message size in bytes"),
     (("--ws-auto-ping",), "ws_auto_ping", _bool, True, "send WebSocket pings automatically"),
-    (("--ws-idle-timeout",), "ws_idle_timeout", _at_most(960, "seconds"), 20,
-     "WebSocket idle timeout in seconds (at most 960)"),
-    (("--ws-reset-idle-on-send",), "ws_reset_idle_on_send", _bool, True,
-     "a send resets the WebSocket idle timeout"),
-    (("--ws-per-message-deflate",), "ws_per_message_deflate", _bool, False,
-     "negotiate permessage-deflate"),
-    (("--ws-max-lifetime",), "ws_max_lifetime", _at_most(240, "minutes"), 0,
-     "close WebSockets after this many minutes (0: never; at most 240)"),
-    (("--ws-max-backpressure",), "ws_max_backpressure", _non_negative, 16777216,
-     "bytes a WebSocket may buffer before sends are dropped"),
-    (("--ws-close-on-backpressure-limit",), "ws_close_on_backpressure_limit", _bool, False,
-     "close a WebSocket that reaches the backpressure limit"),
+    (
+        ("--ws-idle-timeout",),
+        "ws_idle_timeout",
+        _at_most(960, "seconds"),
+        20,
+        "WebSocket idle timeout in seconds (at most 960)",
+    ),
+    (("--ws-reset-idle-on-send",), "ws_reset_idle_on_send", _bool, True, "a send resets the WebSocket idle timeout"),
+    (("--ws-per-message-deflate",), "ws_per_message_deflate", _bool, False, "negotiate permessage-deflate"),
+    (
+        ("--ws-max-lifetime",),
+        "ws_max_lifetime",
+        _at_most(240, "minutes"),
+        0,
+        "close WebSockets after this many minutes (0: never; at most 240)",
+    ),
+    (
+        ("--ws-max-backpressure",),
+        "ws_max_backpressure",
+        _non_negative,
+        16777216,
+        "bytes a WebSocket may buffer before sends are dropped",
+    ),
+    (
+        ("--ws-close-on-backpressure-limit",),
+        "ws_close_on_backpressure_limit",
+        _bool,
+        False,
+        "close a WebSocket that reaches the backpressure limit",
+    ),
     (("--lifespan",), "lifespan", str, "auto", "auto, on or off: run the startup/shutdown hooks"),
     (("--interface",), "interface", str, "auto", "auto, asgi, asgi3, wsgi or socketify"),
     (("--factory",), "factory", _bool, False, "APP is a factory: call it (no arguments) to get the app"),
@@ -141,50 +178,95 @@ _OPTIONS: List[Tuple[Tuple[str, ...], str, Any, Any, str]] = [
     (("--ssl-keyfile-password",), "ssl_keyfile_password", str, None, "password of the key file"),
     (("--ssl-ca-certs",), "ssl_ca_certs", str, None, "CA certificates file (asks clients for a certificate)"),
     (("--ssl-ciphers",), "ssl_ciphers", str, None, "OpenSSL cipher list"),
-    (("--req-res-factory-maxitems",), "req_res_factory_maxitems", _non_negative, 0,
-     "pre-allocated request/response objects per worker"),
-    (("--ws-factory-maxitems",), "ws_factory_maxitems", _non_negative, 0,
-     "pre-allocated WebSocket objects per worker"),
-    (("--task-factory-maxitems",), "task_factory_maxitems", _non_negative, 100000,
-     "reusable task pool size (PyPy)"),
+    (
+        ("--req-res-factory-maxitems",),
+        "req_res_factory_maxitems",
+        _non_negative,
+        0,
+        "pre-allocated request/response objects per worker",
+    ),
+    (("--ws-factory-maxitems",), "ws_factory_maxitems", _non_negative, 0, "pre-allocated WebSocket objects per worker"),
+    (("--task-factory-maxitems",), "task_factory_maxitems", _non_negative, 100000, "reusable task pool size (PyPy)"),
     (("--reload",), "reload", _bool, False, "restart the workers when a watched file changes"),
     (("--reload-dir",), "reload_dirs", "append", None, "watch this directory (repeatable; default: the app dir)"),
     (("--reload-include",), "reload_includes", "append", None, "watch files matching this glob (default *.py)"),
-    (("--reload-exclude",), "reload_excludes", "append", None,
-     "ignore files matching this glob (default .*, *.py[cod], __pycache__, *~)"),
+    (
+        ("--reload-exclude",),
+        "reload_excludes",
+        "append",
+        None,
+        "ignore files matching this glob (default .*, *.py[cod], __pycache__, *~)",
+    ),
     (("--log-level",), "log_level", str, "info", "critical, error, warning, info, debug or trace"),
     (("--access-log",), "access_log", _bool, False, "log one line per request (Common Log Format)"),
-    (("--root-path",), "root_path", str, "",
-     "the path prefix the app is mounted at behind a proxy (ASGI root_path, WSGI SCRIPT_NAME; "
-     "socketify routes are served under it)"),
-    (("--proxy-headers",), "proxy_headers", _bool, False,
-     "trust X-Forwarded-For/X-Forwarded-Proto from --forwarded-allow-ips"),
-    (("--forwarded-allow-ips",), "forwarded_allow_ips", str, None,
-     "proxies whose X-Forwarded-* headers are trusted: addresses or networks, comma separated, "
-     "or * (default $FORWARDED_ALLOW_IPS or 127.0.0.1)"),
-    (("--limit-concurrency",), "limit_concurrency", _positive, None,
-     "answer 503 above this many connections (socketify) or requests in progress (ASGI/WSGI) per worker"),
-    (("--timeout-keep-alive",), "timeout_keep_alive", _positive, 10,
-     "close keep-alive connections idle for this many seconds"),
-    (("--timeout-graceful-shutdown",), "timeout_graceful_shutdown", _seconds, 30.0,
-     "on SIGTERM/SIGINT, wait this long for requests in flight before closing them"),
+    (
+        ("--root-path",),
+        "root_path",
+        str,
+        "",
+        "the path prefix the app is mounted at behind a proxy (ASGI root_path, WSGI SCRIPT_NAME; "
+        "socketify routes are served under it)",
+    ),
+    (
+        ("--proxy-headers",),
+        "proxy_headers",
+        _bool,
+        False,
+        "trust X-Forwarded-For/X-Forwarded-Proto from --forwarded-allow-ips",
+    ),
+    (
+        ("--forwarded-allow-ips",),
+        "forwarded_allow_ips",
+        str,
+        None,
+        "proxies whose X-Forwarded-* headers are trusted: addresses or networks, comma separated, "
+        "or * (default $FORWARDED_ALLOW_IPS or 127.0.0.1)",
+    ),
+    (
+        ("--limit-concurrency",),
+        "limit_concurrency",
+        _positive,
+        None,
+        "answer 503 above this many connections (socketify) or requests in progress (ASGI/WSGI) per worker",
+    ),
+    (
+        ("--timeout-keep-alive",),
+        "timeout_keep_alive",
+        _positive,
+        10,
+        "close keep-alive connections idle for this many seconds",
+    ),
+    (
+        ("--timeout-graceful-shutdown",),
+        "timeout_graceful_shutdown",
+        _seconds,
+        30.0,
+        "on SIGTERM/SIGINT, wait this long for requests in flight before closing them",
+    ),
     (("--env-file",), "env_file", str, None, "load KEY=VALUE lines into the environment first"),
-    (("--pubsub-url",), "pubsub_url", str, None,
-     "carry WebSocket pub/sub across workers and machines through this Redis "
-     "(redis://host:port/db); each worker connects on its own"),
+    (
+        ("--pubsub-url",),
+        "pubsub_url",
+        str,
+        None,
+        "carry WebSocket pub/sub across workers and machines through this Redis "
+        "(redis://host:port/db); each worker connects on its own",
+    ),
 ]
 _BOOL_FLAGS = {flags[0] for flags, _, kind, _, _ in _OPTIONS if kind is _bool}
 
 
 def _parser() -> _Parser:
     parser = _Parser(
-        prog=PROG, add_help=False, allow_abbrev=False,
+        prog=PROG,
+        add_help=False,
+        allow_abbrev=False,
         usage="%s APP [OPTIONS]   (python -m socketify APP [OPTIONS])" % PROG,
         description="Run a socketify app (an App, a run(app) function or a factory), an ASGI 3 app "
-                    "or a WSGI app. APP is module:attribute (a dotted attribute path; "
-                    "module:factory() calls a factory). Every option can also be set with a "
-                    "SOCKETIFY_<OPTION> environment variable. Note: -h is --host, as in the "
-                    "reference CLI; help is --help.",
+        "or a WSGI app. APP is module:attribute (a dotted attribute path; "
+        "module:factory() calls a factory). Every option can also be set with a "
+        "SOCKETIFY_<OPTION> environment variable. Note: -h is --host, as in the "
+        "reference CLI; help is --help.",
     )
     parser.add_argument("app", nargs="?", metavar="APP", help="module:attribute")
     for flags, dest, kind, _default, text in _OPTIONS:
@@ -194,8 +276,7 @@ def _parser() -> _Parser:
             metavar = "BOOL" if kind is _bool else None
             parser.add_argument(*flags, dest=dest, type=kind, default=None, metavar=metavar, help=text)
     parser.add_argument("--help", action="store_true", dest="help", help="show this help and exit")
-    parser.add_argument("--version", "-v", action="store_true", dest="version",
-                        help="show the version and exit")
+    parser.add_argument("--version", "-v", action="store_true", dest="version", help="show the version and exit")
     return parser
 
 
@@ -278,8 +359,12 @@ def _check(args: argparse.Namespace) -> None:
         raise CliError("--log-level must be one of %s, not %r" % (", ".join(LOG_LEVELS), args.log_level))
     if args.root_path and not args.root_path.startswith("/"):
         raise CliError("--root-path must start with /, not %r" % args.root_path)
-    for flag, path in (("--ssl-keyfile", args.ssl_keyfile), ("--ssl-certfile", args.ssl_certfile),
-                       ("--ssl-ca-certs", args.ssl_ca_certs), ("--env-file", args.env_file)):
+    for flag, path in (
+        ("--ssl-keyfile", args.ssl_keyfile),
+        ("--ssl-certfile", args.ssl_certfile),
+        ("--ssl-ca-certs", args.ssl_ca_certs),
+        ("--env-file", args.env_file),
+    ):
         if path and not os.path.isfile(path):
             raise CliError("%s: no such file: %s" % (flag, path))
     if bool(args.ssl_keyfile) != bool(args.ssl_certfile):
@@ -290,6 +375,7 @@ def _check(args: argparse.Namespace) -> None:
     if args.app_dir and not os.path.isdir(args.app_dir):
         raise CliError("--app-dir: no such directory: %s" % args.app_dir)
     from ._serve import TrustedProxies
+
     try:
         TrustedProxies(args.forwarded_allow_ips)
     except ValueError as error:
@@ -342,8 +428,10 @@ def version() -> str:
     """The installed distribution's version; the source tree's when the
     package runs from a checkout (or another socketify is what is installed)."""
     from . import __version__
+
     try:
         from importlib.metadata import PackageNotFoundError, version as dist_version
+
         try:
             installed = dist_version("socketify")
         except PackageNotFoundError:
@@ -356,6 +444,7 @@ def version() -> str:
 
 
 # -- loading the app --------------------------------------------------------
+
 
 class _ImportFailed(CliError):
     """The module raised while importing: its traceback goes with the line."""
@@ -374,10 +463,15 @@ def load_app(spec: str, factory: bool = False) -> Any:
     except BaseException as error:  # the module's own error, SystemExit included
         if isinstance(error, KeyboardInterrupt):
             raise
-        if isinstance(error, ModuleNotFoundError) and error.name == module_name.split(".")[0] \
-                or isinstance(error, ModuleNotFoundError) and error.name == module_name:
-            raise CliError("cannot import %r: no module named %r (looked in %s)"
-                           % (module_name, error.name, sys.path[0] or "."))
+        if (
+            isinstance(error, ModuleNotFoundError)
+            and error.name == module_name.split(".")[0]
+            or isinstance(error, ModuleNotFoundError)
+            and error.name == module_name
+        ):
+            raise CliError(
+                "cannot import %r: no module named %r (looked in %s)" % (module_name, error.name, sys.path[0] or ".")
+            )
         traceback.print_exception(type(error), error, error.__traceback__.tb_next)  # type: ignore[union-attr]  # set: it is being handled
         raise _ImportFailed("cannot import %r: %s: %s" % (module_name, type(error).__name__, error))
     target: Any = module
@@ -427,11 +521,11 @@ def _is_async_callable(obj: Any) -> bool:
 def detect_interface(obj: Any) -> str:
     """socketify (an App or a run(app) function), asgi or wsgi."""
     from .app import App
+
     if isinstance(obj, App):
         return "socketify"
     if not callable(obj) or isinstance(obj, type):
-        raise CliError("the app is a %s, not an App, a run(app) function, an ASGI or a WSGI app"
-                       % type(obj).__name__)
+        raise CliError("the app is a %s, not an App, a run(app) function, an ASGI or a WSGI app" % type(obj).__name__)
     if _is_async_callable(obj):
         return "asgi"  # async def app(scope, receive, send), or a class with async __call__
     count = _positional_count(obj)
@@ -446,6 +540,7 @@ def detect_interface(obj: Any) -> str:
 
 def _check_forced(obj: Any, interface: str) -> None:
     from .app import App
+
     if interface == "socketify":
         if not isinstance(obj, App) and not (callable(obj) and _positional_count(obj) in (1, None)):
             raise CliError("--interface socketify needs an App or a run(app) function")
@@ -459,18 +554,25 @@ def _check_forced(obj: Any, interface: str) -> None:
 
 # -- one worker's server ----------------------------------------------------
 
+
 def _tls_options(args: argparse.Namespace):
     if not args.ssl_keyfile:
         return None
     from .options import AppOptions
-    return AppOptions(key_file_name=args.ssl_keyfile, cert_file_name=args.ssl_certfile,
-                      passphrase=args.ssl_keyfile_password, ca_file_name=args.ssl_ca_certs,
-                      ssl_ciphers=args.ssl_ciphers)
+
+    return AppOptions(
+        key_file_name=args.ssl_keyfile,
+        cert_file_name=args.ssl_certfile,
+        passphrase=args.ssl_keyfile_password,
+        ca_file_name=args.ssl_ca_certs,
+        ssl_ciphers=args.ssl_ciphers,
+    )
 
 
 def _check_tls(options) -> None:
     """Loads the key and certificate once, so that a bad file or password is one clear line."""
     from .app import App
+
     try:
         probe = App(options)
     except RuntimeError as error:
@@ -493,9 +595,11 @@ def _websocket_options(args: argparse.Namespace) -> Dict[str, Any]:
 
 def _features(args: argparse.Namespace):
     from ._serve import Features, TrustedProxies
+
     proxy = TrustedProxies(args.forwarded_allow_ips) if args.proxy_headers else None
-    return Features(access_log=args.access_log, proxy=proxy, root_path=args.root_path,
-                    limit_concurrency=args.limit_concurrency)
+    return Features(
+        access_log=args.access_log, proxy=proxy, root_path=args.root_path, limit_concurrency=args.limit_concurrency
+    )
 
 
 def _scheme(args: argparse.Namespace) -> str:
@@ -523,11 +627,13 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
     lifespan = args.lifespan != "off"
     if args.pubsub_url:
         from .pubsub import backplane_from_url
+
         try:
             backplane_from_url(args.pubsub_url)  # a bad URL, or no redis package, fails here in one line
         except (ValueError, ImportError) as error:
             raise CliError("--pubsub-url: %s" % error)
     from .app import set_app_defaults
+
     set_app_defaults(  # Apps the program builds itself get these; its explicit arguments win
         options=options,
         request_response_factory_max_items=args.req_res_factory_maxitems,
@@ -541,6 +647,7 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
     if args.interface in ("auto", "socketify") and features.active:
         from ._serve import socketify_route_hook
         from .app import App
+
         App._route_hook = socketify_route_hook(features)  # before the module builds its routes
     target = load_app(args.app, args.factory)
     interface = args.interface
@@ -552,9 +659,11 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
         _check_forced(target, interface)
     if interface != "socketify":
         from .app import App
+
         App._route_hook = None
     if args.uds:
         from .options import AppListenOptions
+
         where: Any = AppListenOptions(domain=args.uds)
     else:
         where = {"host": args.host, "port": args.port}
@@ -571,6 +680,7 @@ def serve(args: argparse.Namespace, supervised: bool) -> None:
 
 def _serve_socketify(args, target, where, on_listen) -> None:
     from .app import App
+
     app = target if isinstance(target, App) else App()
     if app is not target:
         result = target(app)
@@ -599,11 +709,13 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
         module = importlib.import_module(module_name)
     except ImportError as error:
         if getattr(error, "name", None) == module_name:
-            raise CliError("the %s interface needs %s, which this installation lacks"
-                           % (interface.upper(), module_name))
+            raise CliError(
+                "the %s interface needs %s, which this installation lacks" % (interface.upper(), module_name)
+            )
         raise
     if features.active:
         from ._serve import asgi_wrapper, wsgi_wrapper
+
         target = (asgi_wrapper if interface == "asgi" else wsgi_wrapper)(target, features)
     if args.ws == "none":
         websocket: Any = False if interface == "asgi" else None
@@ -615,17 +727,24 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
             raise CliError("--ws %s: not a WebSocket behaviour dict nor an ASGI application" % args.ws)
         if not isinstance(websocket, dict) and features.active:
             from ._serve import asgi_wrapper
+
             websocket = asgi_wrapper(websocket, features)  # its scopes get --root-path, the proxy's client...
     server_class = module.ASGI if interface == "asgi" else module.WSGI
-    server = server_class(target, options=options, websocket=websocket,
-                          websocket_options=_websocket_options(args),
-                          task_factory_max_items=args.task_factory_maxitems, lifespan=lifespan)
+    server = server_class(
+        target,
+        options=options,
+        websocket=websocket,
+        websocket_options=_websocket_options(args),
+        task_factory_max_items=args.task_factory_maxitems,
+        lifespan=lifespan,
+    )
     if interface == "wsgi" and args.workers > 1:
         server._multiprocess = True  # wsgi.multiprocess: this is one of several workers
     if interface == "asgi" and args.lifespan == "on":
         server._lifespan_required = True
     if interface == "wsgi" and features.limit is not None:
         from ._serve import limit_wsgi
+
         limit_wsgi(server, features)
     try:
         server.listen(where, on_listen)
@@ -643,6 +762,7 @@ def _serve_adapter(args, interface, target, where, on_listen, features, options,
 
 
 # -- checks made once, before any worker starts ------------------------------
+
 
 def _claim_port(args: argparse.Namespace) -> None:
     """Fails (one line) when another process listens on the port; resolves port 0."""
@@ -683,6 +803,7 @@ def _configure_logging(level_name: str) -> None:
 
 def _reload_watcher(args: argparse.Namespace, app_dir: str) -> Callable[[], bool]:
     from ._reload import FileWatcher
+
     dirs = args.reload_dirs or [app_dir]
     includes = args.reload_includes or ["*.py"]
     excludes = args.reload_excludes or [".*", "*.py[cod]", "__pycache__", "*~"]
@@ -692,6 +813,7 @@ def _reload_watcher(args: argparse.Namespace, app_dir: str) -> Callable[[], bool
 def _run_worker(args: argparse.Namespace) -> None:
     """One supervised worker; errors that are the user's to fix are one line."""
     from .workers import BOOT_FAILED
+
     try:
         serve(args, supervised=True)
     except _ImportFailed as error:
@@ -750,11 +872,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         watch = _reload_watcher(args, app_dir) if args.reload else None
-        return run_workers(lambda: _run_worker(args), args.workers,
-                           graceful_timeout=args.timeout_graceful_shutdown, uds=args.uds,
-                           bind=None if args.uds else (args.host, args.port),
-                           keep_going=bool(args.reload), on_ready=ready, watch=watch,
-                           on_reload=reread_env_file if args.env_file else None)
+        return run_workers(
+            lambda: _run_worker(args),
+            args.workers,
+            graceful_timeout=args.timeout_graceful_shutdown,
+            uds=args.uds,
+            bind=None if args.uds else (args.host, args.port),
+            keep_going=bool(args.reload),
+            on_ready=ready,
+            watch=watch,
+            on_reload=reread_env_file if args.env_file else None,
+        )
     except OSError as error:  # binding the shared sockets
         where = args.uds or "%s:%d" % (args.host, args.port)
         _error_line("cannot listen on %s: %s" % (where, error.strerror or error))

@@ -9,6 +9,7 @@ descriptors that hand every instance its own copy of the default on first
 use. Clearing an instance's ``__dict__`` (what the object pools do) resets
 every property.
 """
+
 import copy
 from typing import Any, Callable, Dict, Iterable, Tuple, Type
 

@@ -1,4 +1,5 @@
 """Static files: ``sendfile`` (conditional and range requests) and ``static_route``."""
+
 import asyncio
 import email.utils
 import logging
@@ -26,8 +27,14 @@ _ENCODING_TYPES = {
     "compress": "application/x-compress",
     "br": "application/x-brotli",
 }
-_TEXT_TYPES = ("application/javascript", "application/json", "application/xml",
-               "application/xhtml+xml", "image/svg+xml", "application/manifest+json")
+_TEXT_TYPES = (
+    "application/javascript",
+    "application/json",
+    "application/xml",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "application/manifest+json",
+)
 
 
 def content_type_for(filename: str) -> str:
@@ -93,8 +100,13 @@ def parse_range(header: Optional[str], size: int):
         return _IGNORE
     first, dash, last = spec.strip().partition("-")
     first, last = first.strip(), last.strip()
-    if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) \
-            or not (first or last) or not spec.isascii():
+    if (
+        not dash
+        or (first and not first.isdigit())
+        or (last and not last.isdigit())
+        or not (first or last)
+        or not spec.isascii()
+    ):
         return _UNSATISFIABLE
     if not first:  # suffix: the last N bytes
         length = int(last)
@@ -295,7 +307,7 @@ def static_route(app, route: str, directory) -> None:
         url = req.get_url()
         if not url.startswith(prefix):
             return _not_found(res)
-        tail = url[len(prefix):]
+        tail = url[len(prefix) :]
         if tail and not tail.startswith("/"):
             # "/static" matched "/static/*" but "/staticx" must not
             return _not_found(res)
@@ -305,7 +317,7 @@ def static_route(app, route: str, directory) -> None:
         if os.path.isdir(path):
             if not url.endswith("/"):
                 # relative links in the index need the trailing slash
-                query = req.get_full_url()[len(url):]
+                query = req.get_full_url()[len(url) :]
                 res.write_status(301).write_header("Location", url + "/" + query).end(b"")
                 return None
             path = os.path.join(path, "index.html")

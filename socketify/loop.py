@@ -19,6 +19,7 @@ already inside a real Task (so ``asyncio.current_task()``, ``asyncio.timeout``
 and client libraries' timeouts work from the first line), and a coroutine
 that finishes without suspending is never scheduled.
 """
+
 import asyncio
 import inspect
 import logging
@@ -30,8 +31,17 @@ from contextvars import copy_context
 from types import GeneratorType
 from typing import Any, Callable, Optional
 
-__all__ = ["Loop", "SocketifyEventLoop", "CallbackRunner", "create_task", "TaskFactory", "RequestTask",
-           "is_awaitable", "as_coroutine", "describe_request"]
+__all__ = [
+    "Loop",
+    "SocketifyEventLoop",
+    "CallbackRunner",
+    "create_task",
+    "TaskFactory",
+    "RequestTask",
+    "is_awaitable",
+    "as_coroutine",
+    "describe_request",
+]
 
 logger = logging.getLogger("socketify")
 
@@ -49,8 +59,11 @@ _task_of: Callable[[Any], Any]
 if type(_current_tasks) is dict and sys.version_info < (3, 14):
     _task_of = _current_tasks.get
 else:
+
     def _task_of(loop: Any) -> Any:
         return _current_task(loop)
+
+
 if not _NATIVE_EAGER:
     # What 3.12's eager start does itself. A Task registers itself in
     # asyncio's registry (all_tasks()) as it is built, as asyncio's own do:
@@ -103,6 +116,7 @@ def as_coroutine(value: Any):
 
 
 # -- eager tasks -------------------------------------------------------------
+
 
 class _StepCatcher:
     """Stands in for ``loop.call_soon`` while a Task is created, to keep the
@@ -162,8 +176,9 @@ def _eager_task(loop: asyncio.AbstractEventLoop, coro, context=None, name=None) 
     return task
 
 
-def create_task(loop: asyncio.AbstractEventLoop, coro, default_done_callback: Optional[Callable] = None,
-                context=None) -> asyncio.Future:
+def create_task(
+    loop: asyncio.AbstractEventLoop, coro, default_done_callback: Optional[Callable] = None, context=None
+) -> asyncio.Future:
     """A task whose first step runs now (eager) when ``loop`` is running,
     else at the loop's next iteration; ``default_done_callback(task)`` runs
     when it is done; ``context`` is the contextvars context it runs in."""
@@ -203,6 +218,7 @@ class TaskFactory:
 
 # -- the callback runner -----------------------------------------------------
 
+
 class CallbackRunner:
     """Calls user code: calls the function, starts what it returns if that
     is awaitable (eagerly, as a Task), and routes any error to ``report(error,
@@ -213,9 +229,12 @@ class CallbackRunner:
     is reported, then ``on_interrupt()`` runs (an App closes gracefully: it
     is how a program asks to stop)."""
 
-    def __init__(self, get_loop: Callable[[], asyncio.AbstractEventLoop],
-                 report: Callable[[BaseException, Any, Any], None],
-                 on_interrupt: Optional[Callable[[], Any]] = None) -> None:
+    def __init__(
+        self,
+        get_loop: Callable[[], asyncio.AbstractEventLoop],
+        report: Callable[[BaseException, Any, Any], None],
+        on_interrupt: Optional[Callable[[], Any]] = None,
+    ) -> None:
         self.get_loop = get_loop
         self.report = report
         self.on_interrupt = on_interrupt
@@ -245,7 +264,8 @@ class CallbackRunner:
             logger.warning(
                 "request handler %s for %s returned a %s without responding; the client gets no "
                 "answer (respond with res.end() / res.send(), or return None)",
-                getattr(handler, "__qualname__", handler), describe_request(res, req) or "a request",
+                getattr(handler, "__qualname__", handler),
+                describe_request(res, req) or "a request",
                 type(result).__name__,
             )
         return None
@@ -263,8 +283,9 @@ class CallbackRunner:
             self.on_interrupt()
 
 
-def start_coroutine(loop: asyncio.AbstractEventLoop, coro, on_error: Callable[[BaseException], Any],
-                    tasks: Optional[set] = None) -> Optional[asyncio.Future]:
+def start_coroutine(
+    loop: asyncio.AbstractEventLoop, coro, on_error: Callable[[BaseException], Any], tasks: Optional[set] = None
+) -> Optional[asyncio.Future]:
     """Runs ``coro``'s first step now, inside its Task; returns the Task that
     carries on (kept in ``tasks`` until it ends), or None when it finished at
     once. What it raises goes to ``on_error``, inside the Task; a
@@ -332,6 +353,7 @@ async def _guarded(awaitable, runner: CallbackRunner, res, req):
 
 
 # -- the event loop ----------------------------------------------------------
+
 
 class _CoreSelector(selectors.BaseSelector):
     """asyncio's selector with the native core's wait in front of it.
@@ -462,8 +484,12 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 class Loop:
     """The asyncio loop an App runs on, with the helpers socketify programs use."""
 
-    def __init__(self, exception_handler: Optional[Callable] = None, task_factory_max_items: int = 0,
-                 idle_relaxation_time: float = 0.01) -> None:
+    def __init__(
+        self,
+        exception_handler: Optional[Callable] = None,
+        task_factory_max_items: int = 0,
+        idle_relaxation_time: float = 0.01,
+    ) -> None:
         self.loop = _new_loop()
         asyncio.set_event_loop(self.loop)
         self.exception_handler = exception_handler
@@ -472,9 +498,7 @@ class Loop:
         self.started = False
         self.runner = CallbackRunner(lambda: self.loop, lambda error, res, req: self._on_error(error))
         if exception_handler is not None:
-            self.loop.set_exception_handler(
-                lambda loop, context: exception_handler(loop, context, None)
-            )
+            self.loop.set_exception_handler(lambda loop, context: exception_handler(loop, context, None))
 
     def _on_error(self, error: BaseException) -> None:
         if self.exception_handler is not None:

@@ -14,6 +14,7 @@ coroutine: the App starts it at once (its first step still runs inside the
 request), and every later ``req`` read keeps working after ``await``.
 Exceptions are not caught here: they reach the app's error handler.
 """
+
 from typing import Any, Awaitable, Callable, List, Optional, Tuple
 
 from ._routes import RouteMethods, verb_of

@@ -10,6 +10,7 @@ temporary files (or to an ``on_file`` callback), and it returns
 ``(fields, files)``. Malformed bodies and exceeded limits raise
 ``MultipartError`` (answer 400).
 """
+
 import asyncio
 import os
 import tempfile
@@ -20,9 +21,17 @@ from urllib.parse import unquote
 from .loop import is_awaitable
 
 __all__ = [
-    "MultipartError", "MultipartParser", "Part", "UploadedFile", "FormDict",
-    "parse_multipart", "get_boundary", "parse_options_header",
-    "PART_BEGIN", "PART_DATA", "PART_END",
+    "MultipartError",
+    "MultipartParser",
+    "Part",
+    "UploadedFile",
+    "FormDict",
+    "parse_multipart",
+    "get_boundary",
+    "parse_options_header",
+    "PART_BEGIN",
+    "PART_DATA",
+    "PART_END",
 ]
 
 PART_BEGIN = "part_begin"
@@ -42,6 +51,7 @@ class MultipartError(ValueError):
 
 
 # -- header values ---------------------------------------------------------------
+
 
 def parse_options_header(value: Optional[str]) -> Tuple[str, Dict[str, str]]:
     """Splits ``type; key=value; key="quoted"`` into the lower-cased main
@@ -127,6 +137,7 @@ def _check_boundary(boundary: Union[str, bytes]) -> bytes:
 
 # -- parts -----------------------------------------------------------------------
 
+
 class Part:
     """One part's headers, as the parser reports it."""
 
@@ -160,7 +171,11 @@ class Part:
 
     def __repr__(self) -> str:
         return "<Part name=%r filename=%r content_type=%r size=%d>" % (
-            self.name, self.filename, self.content_type, self.size)
+            self.name,
+            self.filename,
+            self.content_type,
+            self.size,
+        )
 
 
 def _parse_part_headers(block: bytes) -> Dict[str, str]:
@@ -335,7 +350,7 @@ class MultipartParser:
                 elif state == _AFTER_BOUNDARY:
                     if len(buf) - pos < 2:
                         return
-                    if buf[pos:pos + 2] == b"--":
+                    if buf[pos : pos + 2] == b"--":
                         self._state = _END
                         pos = len(buf)
                         return
@@ -348,7 +363,7 @@ class MultipartParser:
                         if j < len(buf) and buf[j] != 0x0D:
                             raise MultipartError("invalid boundary line")
                         return
-                    if buf[j:j + 2] != b"\r\n":
+                    if buf[j : j + 2] != b"\r\n":
                         raise MultipartError("invalid boundary line")
                     pos = j + 2
                     self._state = _HEADERS
@@ -356,7 +371,7 @@ class MultipartParser:
                 elif state == _HEADERS:
                     if len(buf) - pos < 2:
                         return
-                    if buf[pos:pos + 2] == b"\r\n":
+                    if buf[pos : pos + 2] == b"\r\n":
                         block_end, body_start = pos, pos + 2  # a part without headers
                     else:
                         i = buf.find(b"\r\n\r\n", max(pos, self._scanned - 3))
@@ -390,6 +405,7 @@ class MultipartParser:
 
 
 # -- results ---------------------------------------------------------------------
+
 
 class FormDict(dict):
     """A dict of the first value per name; ``getlist(name)`` has them all."""
@@ -444,6 +460,7 @@ class UploadedFile:
     def save(self, destination) -> str:
         """Moves the stored file to ``destination``; returns the new path."""
         import shutil
+
         if self.path is None:
             raise ValueError("this upload was streamed to on_file: nothing is stored")
         self.path = shutil.move(self.path, os.fspath(destination))
@@ -460,7 +477,11 @@ class UploadedFile:
 
     def __repr__(self) -> str:
         return "<UploadedFile name=%r filename=%r content_type=%r size=%d>" % (
-            self.name, self.filename, self.content_type, self.size)
+            self.name,
+            self.filename,
+            self.content_type,
+            self.size,
+        )
 
 
 async def parse_multipart(
@@ -489,8 +510,11 @@ async def parse_multipart(
     """
     content_type = req.get_header("content-type")  # before any await
     parser = MultipartParser(
-        get_boundary(content_type), max_parts=max_parts, max_header_size=max_header_size,
-        max_file_size=max_file_size, max_field_size=max_field_size,
+        get_boundary(content_type),
+        max_parts=max_parts,
+        max_header_size=max_header_size,
+        max_file_size=max_file_size,
+        max_field_size=max_field_size,
     )
     if res.aborted:
         raise MultipartError("the client went away")
@@ -550,7 +574,8 @@ async def parse_multipart(
                         upload.size += len(data)
                         if sink is None:
                             result = cast(Callable[..., Any], on_file)(
-                                part.name, part.filename, part.content_type, data, False)
+                                part.name, part.filename, part.content_type, data, False
+                            )
                             if is_awaitable(result):
                                 await result
                         else:
@@ -581,7 +606,8 @@ async def parse_multipart(
                     else:
                         if sink is None:
                             result = cast(Callable[..., Any], on_file)(
-                                part.name, part.filename, part.content_type, b"", True)
+                                part.name, part.filename, part.content_type, b"", True
+                            )
                             if is_awaitable(result):
                                 await result
                         else:

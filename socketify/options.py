@@ -1,4 +1,5 @@
 """Option dataclasses: AppOptions (TLS) and AppListenOptions."""
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -37,8 +38,9 @@ class AppListenOptions:
             raise RuntimeError("reuse_port must be True, False or None")
         exclusive = self.options & self.EXCLUSIVE_PORT or self.reuse_port is False
         if exclusive and (self.options & self.REUSE_PORT or self.reuse_port):
-            raise RuntimeError("an exclusive port (options=1 or reuse_port=False) cannot also be shared "
-                               "(options=2 or reuse_port=True)")
+            raise RuntimeError(
+                "an exclusive port (options=1 or reuse_port=False) cannot also be shared (options=2 or reuse_port=True)"
+            )
         if self.domain is not None:
             if not isinstance(self.domain, str):
                 raise RuntimeError("domain must be a str or None")
@@ -61,8 +63,14 @@ class AppOptions:
     ssl_prefer_low_memory_usage: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("key_file_name", "cert_file_name", "passphrase", "dh_params_file_name",
-                     "ca_file_name", "ssl_ciphers"):
+        for name in (
+            "key_file_name",
+            "cert_file_name",
+            "passphrase",
+            "dh_params_file_name",
+            "ca_file_name",
+            "ssl_ciphers",
+        ):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise RuntimeError("%s must be a str or None" % name)

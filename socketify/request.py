@@ -1,4 +1,5 @@
 """Request: read access to the request being handled."""
+
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
 from urllib.parse import parse_qs, unquote, unquote_plus
@@ -214,8 +215,11 @@ class Request:
         if headers is not None and (self._ptr is not None or self._copied):
             value = headers.get(lower_case_header)  # type: ignore[arg-type]  # bytes: a miss, then decoded
             if value is None:  # the names are stored in lower case, as str
-                name = (lower_case_header if isinstance(lower_case_header, str)
-                        else bytes(lower_case_header).decode("latin-1"))
+                name = (
+                    lower_case_header
+                    if isinstance(lower_case_header, str)
+                    else bytes(lower_case_header).decode("latin-1")
+                )
                 value = headers.get(name.lower())
             return value
         if self._ptr is None and self._copied:

@@ -1,4 +1,5 @@
 """Response: writes the answer to one request."""
+
 import asyncio
 import datetime
 import re
@@ -42,12 +43,15 @@ def _invalid_header(name: bytes, value: bytes) -> ValueError:
     """What is wrong with a header the core refused (the rules of its
     sk_field_valid, said in words)."""
     if not _TOKEN.fullmatch(name):
-        return ValueError("invalid header name %r: a header name is a token (letters, digits and "
-                          "!#$%%&'*+-.^_`|~), with no spaces, colons or control characters" % name)
+        return ValueError(
+            "invalid header name %r: a header name is a token (letters, digits and "
+            "!#$%%&'*+-.^_`|~), with no spaces, colons or control characters" % name
+        )
     if name.lower() == b"content-length":
         return ValueError("invalid Content-Length %r: it must be plain digits" % value)
-    return ValueError("invalid value for header %r: CR, LF, NUL and other control characters are "
-                      "not allowed in a header value" % name)
+    return ValueError(
+        "invalid value for header %r: CR, LF, NUL and other control characters are not allowed in a header value" % name
+    )
 
 
 def _to_bytes(value: Any, what: str) -> bytes:
@@ -96,8 +100,11 @@ class Response:
     def _check(self, status: int) -> bool:
         """Maps a native status to Python (``_binding.check``): True when the
         call took effect, False (and the response done) when it is gone."""
-        if check(status, "invalid status line or header (control characters are not allowed)",
-                 "headers cannot be written after the body has started"):
+        if check(
+            status,
+            "invalid status line or header (control characters are not allowed)",
+            "headers cannot be written after the body has started",
+        ):
             return True
         self._done = True  # aborted or already ended: a documented no-op
         return False
@@ -267,8 +274,15 @@ class Response:
         else:
             ct_len = len(content_type)
         result = _sk_res_send(
-            self._native, self._id, ffi.NULL if line is None else line, 0 if line is None else len(line),
-            content_type, ct_len, data, len(data), 1 if end_connection else 0,
+            self._native,
+            self._id,
+            ffi.NULL if line is None else line,
+            0 if line is None else len(line),
+            content_type,
+            ct_len,
+            data,
+            len(data),
+            1 if end_connection else 0,
         )
         if result == _SK_OK:
             self._done = True
@@ -435,7 +449,6 @@ class Response:
         self.grab_aborted_handler()
         return self.app._runner.start(coro, self, self._req)
 
-
     # -- known-size bodies and backpressure ------------------------------
 
     def try_end(self, message: Any, total_size: int, end_connection: bool = False) -> Tuple[bool, bool]:
@@ -446,23 +459,29 @@ class Response:
             return False, self.has_responded()
         if type(total_size) is not int:
             if not isinstance(total_size, int) or isinstance(total_size, bool):
-                raise TypeError("try_end: total_size must be an int (the whole body's length in bytes), "
-                                "not %s" % type(total_size).__name__)
+                raise TypeError(
+                    "try_end: total_size must be an int (the whole body's length in bytes), "
+                    "not %s" % type(total_size).__name__
+                )
             total_size = int(total_size)
         if total_size < 0 or total_size > _MAX_BODY_SIZE:
-            raise ValueError("try_end: total_size must be between 0 and 2**64-1 (the whole body's "
-                             "length in bytes), not %d" % total_size)
+            raise ValueError(
+                "try_end: total_size must be between 0 and 2**64-1 (the whole body's "
+                "length in bytes), not %d" % total_size
+            )
         data, _ = self._body(message)
         written = lib.sk_res_write_offset(self._native, self._id)
         if written + len(data) > total_size:
             raise ValueError(
                 "try_end: this piece of %d bytes, after %d bytes already written, goes past "
-                "total_size=%d; total_size is the length of the whole body" % (len(data), written, total_size))
+                "total_size=%d; total_size is the length of the whole body" % (len(data), written, total_size)
+            )
         if self._cookies:
             self._write_pending_cookies()
         done = ffi.new("int *")
-        result = lib.sk_res_try_end(self._native, self._id, data, len(data), total_size,
-                                    1 if end_connection else 0, done)
+        result = lib.sk_res_try_end(
+            self._native, self._id, data, len(data), total_size, 1 if end_connection else 0, done
+        )
         if result < 0:
             self._check(result)
             return False, False
@@ -531,9 +550,14 @@ class Response:
         """``end`` inside ``cork``."""
         return self.cork(lambda res: res.end(message, end_connection))
 
-    def cork_send(self, message: Any = b"", content_type: Union[str, bytes] = _TEXT_PLAIN,
-                  status: Union[int, str, bytes] = _STATUS_OK, headers=None,
-                  end_connection: bool = False) -> "Response":
+    def cork_send(
+        self,
+        message: Any = b"",
+        content_type: Union[str, bytes] = _TEXT_PLAIN,
+        status: Union[int, str, bytes] = _STATUS_OK,
+        headers=None,
+        end_connection: bool = False,
+    ) -> "Response":
         """``send`` inside ``cork``."""
         return self.cork(lambda res: res.send(message, content_type, status, headers, end_connection))
 
@@ -602,9 +626,14 @@ class Response:
 
     # -- WebSocket upgrade ------------------------------------------------
 
-    def upgrade(self, sec_web_socket_key: Union[str, bytes], sec_web_socket_protocol: Union[str, bytes],
-                sec_web_socket_extensions: Union[str, bytes], socket_context: Any,
-                user_data: Any = None) -> bool:
+    def upgrade(
+        self,
+        sec_web_socket_key: Union[str, bytes],
+        sec_web_socket_protocol: Union[str, bytes],
+        sec_web_socket_extensions: Union[str, bytes],
+        socket_context: Any,
+        user_data: Any = None,
+    ) -> bool:
         """Completes a WebSocket handshake (from a ws route's ``upgrade``
         handler, possibly after ``await``). ``user_data`` is what
         ``ws.get_user_data()`` returns. False if the client went away."""
@@ -617,10 +646,14 @@ class Response:
         protocol = _to_bytes(sec_web_socket_protocol or b"", "sec_web_socket_protocol")
         extensions = _to_bytes(sec_web_socket_extensions or b"", "sec_web_socket_extensions")
         ws_id = ffi.new("sk_res_id_t *")
-        status = lib.sk_res_upgrade(self._native, self._id, key, len(key), protocol, len(protocol),
-                                    extensions, len(extensions), ws_id)
-        if not check(status, "invalid Sec-WebSocket-Key or Sec-WebSocket-Protocol",
-                     "the response has already started; it cannot be upgraded"):
+        status = lib.sk_res_upgrade(
+            self._native, self._id, key, len(key), protocol, len(protocol), extensions, len(extensions), ws_id
+        )
+        if not check(
+            status,
+            "invalid Sec-WebSocket-Key or Sec-WebSocket-Protocol",
+            "the response has already started; it cannot be upgraded",
+        ):
             self._done = True
             return False
         self._done = True

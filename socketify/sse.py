@@ -16,6 +16,7 @@ A client that disconnects is noticed when the connection reports it, at the
 latest on a following write: send a ``comment()`` every few seconds (which
 also keeps the connection from reaching the server's idle timeout).
 """
+
 import asyncio
 import json
 from typing import Any, Callable, Iterable, List, Optional, Tuple
@@ -33,8 +34,13 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
-def format_event(data: Any = None, event: Optional[str] = None, id: Any = None,
-                 retry: Optional[int] = None, dumps: Callable[[Any], str] = json.dumps) -> bytes:
+def format_event(
+    data: Any = None,
+    event: Optional[str] = None,
+    id: Any = None,
+    retry: Optional[int] = None,
+    dumps: Callable[[Any], str] = json.dumps,
+) -> bytes:
     """One event in the ``text/event-stream`` format. ``data`` may be str,
     bytes (UTF-8) or anything else (JSON); each of its lines becomes a
     ``data:`` line (CR LF, CR and LF all split lines)."""
@@ -73,8 +79,13 @@ class SSE:
     or anywhere while the response has not started.
     """
 
-    def __init__(self, res, on_close: Optional[Callable[["SSE"], Any]] = None,
-                 headers: Optional[Iterable[Tuple[Any, Any]]] = None, status: Any = 200) -> None:
+    def __init__(
+        self,
+        res,
+        on_close: Optional[Callable[["SSE"], Any]] = None,
+        headers: Optional[Iterable[Tuple[Any, Any]]] = None,
+        status: Any = 200,
+    ) -> None:
         self.res = res
         self.on_close = on_close
         self.aborted = False
@@ -100,8 +111,7 @@ class SSE:
         """True once the client went away or ``close()`` was called."""
         return self._closed
 
-    def send(self, data: Any = None, event: Optional[str] = None, id: Any = None,
-             retry: Optional[int] = None) -> bool:
+    def send(self, data: Any = None, event: Optional[str] = None, id: Any = None, retry: Optional[int] = None) -> bool:
         """Sends one event; False when the stream is closed (nothing sent)."""
         payload = format_event(data, event, id, retry, self._dumps)
         return self._write(payload)
@@ -162,9 +172,11 @@ class SSE:
         return "<SSE %s>" % ("closed" if self._closed else "open")
 
 
-def open_sse(res, on_close: Optional[Callable[[SSE], Any]] = None,
-             headers: Optional[Iterable[Tuple[Any, Any]]] = None, status: Any = 200) -> SSE:
+def open_sse(
+    res,
+    on_close: Optional[Callable[[SSE], Any]] = None,
+    headers: Optional[Iterable[Tuple[Any, Any]]] = None,
+    status: Any = 200,
+) -> SSE:
     """Starts a Server-Sent Events stream on ``res``: ``SSE(res, ...)``."""
     return SSE(res, on_close, headers, status)
-
-

@@ -1,18 +1,21 @@
 """HTTP status lines, computed once."""
+
 from http import HTTPStatus
 from typing import Dict, Union
 
-_STATUS_LINES: Dict[int, bytes] = {
-    int(s): ("%d %s" % (int(s), s.phrase)).encode("latin-1") for s in HTTPStatus
-}
-_STATUS_LINES.update({
-    413: b"413 Content Too Large",
-    422: b"422 Unprocessable Content",
-})
+_STATUS_LINES: Dict[int, bytes] = {int(s): ("%d %s" % (int(s), s.phrase)).encode("latin-1") for s in HTTPStatus}
+_STATUS_LINES.update(
+    {
+        413: b"413 Content Too Large",
+        422: b"422 Unprocessable Content",
+    }
+)
 
 
-_NOT_A_STATUS = ("%r is not a valid HTTP status: use an int from 100 to 999, or a str/bytes "
-                 "with that code and an optional reason phrase, e.g. 404 or \"404 Not Found\"")
+_NOT_A_STATUS = (
+    "%r is not a valid HTTP status: use an int from 100 to 999, or a str/bytes "
+    'with that code and an optional reason phrase, e.g. 404 or "404 Not Found"'
+)
 
 
 def invalid_status(status: Union[int, str, bytes], why: str = "") -> ValueError:

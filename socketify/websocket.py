@@ -1,4 +1,5 @@
 """WebSocket, OpCode, SendStatus, CompressOptions."""
+
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Union, cast
 
@@ -107,8 +108,9 @@ class WebSocket:
     def _payload(self, message: Any, opcode: Optional[int]):
         return encode_message(self.app._json_serializer, message, opcode)
 
-    def send(self, message: Any, opcode: Optional[OpCode] = None, compress: bool = False,
-             fin: bool = True) -> SendStatus:
+    def send(
+        self, message: Any, opcode: Optional[OpCode] = None, compress: bool = False, fin: bool = True
+    ) -> SendStatus:
         """Sends a message. Without ``opcode``, str (and dict/list, as JSON)
         goes as TEXT and bytes as BINARY. Returns a ``SendStatus``."""
         if self._closed:
@@ -125,17 +127,18 @@ class WebSocket:
                     code = int(opcode)
         else:
             data, code = self._payload(message, opcode)
-        status = _sk_ws_send(self._native, self._id, data, len(data), code, 1 if compress else 0,
-                             1 if fin else 0)
+        status = _sk_ws_send(self._native, self._id, data, len(data), code, 1 if compress else 0, 1 if fin else 0)
         if status >= 0:
             return _STATUSES[status]
-        check(status, "invalid opcode %r for this message (control frames carry at most 125 "
-                      "bytes and cannot be fragmented)" % (opcode,))
+        check(
+            status,
+            "invalid opcode %r for this message (control frames carry at most 125 "
+            "bytes and cannot be fragmented)" % (opcode,),
+        )
         self._closed = True  # gone (a stale id): dropped, as after close
         return _DROPPED
 
-    def send_first_fragment(self, message: Any, opcode: OpCode = OpCode.BINARY,
-                            compress: bool = False) -> SendStatus:
+    def send_first_fragment(self, message: Any, opcode: OpCode = OpCode.BINARY, compress: bool = False) -> SendStatus:
         """Starts a fragmented message."""
         return self.send(message, opcode, compress, False)
 
@@ -152,8 +155,9 @@ class WebSocket:
         run_corked(self._native, callback, self)
         return self
 
-    def cork_send(self, message: Any, opcode: Optional[OpCode] = None, compress: bool = False,
-                  fin: bool = True) -> "WebSocket":
+    def cork_send(
+        self, message: Any, opcode: Optional[OpCode] = None, compress: bool = False, fin: bool = True
+    ) -> "WebSocket":
         """``send`` inside ``cork``; returns self."""
         self.cork(lambda ws: ws.send(message, opcode, compress, fin))
         return self
@@ -261,8 +265,9 @@ class WebSocket:
         for topic in self.get_topics():
             handler(topic)
 
-    def publish(self, topic: Union[str, bytes], message: Any, opcode: Optional[OpCode] = None,
-                compress: bool = False) -> bool:
+    def publish(
+        self, topic: Union[str, bytes], message: Any, opcode: Optional[OpCode] = None, compress: bool = False
+    ) -> bool:
         """Publishes to every subscriber of ``topic``, this socket included
         when it is subscribed."""
         return self.app.publish(topic, message, opcode, compress)

@@ -1,4 +1,5 @@
 """Runs ``python -m socketify`` as a subprocess for the CLI tests."""
+
 import os
 import signal
 import socket
@@ -34,8 +35,14 @@ class Cli:
 
     def start(self, timeout=30.0, wait_port=None):
         self._err = tempfile.NamedTemporaryFile(prefix="socketify-cli-", suffix=".err", delete=False)
-        self.proc = subprocess.Popen([sys.executable, "-m", "socketify"] + self.args, cwd=self.cwd,
-                                     env=self.env, stdout=subprocess.PIPE, stderr=self._err, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "socketify"] + self.args,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            text=True,
+        )
         deadline = time.monotonic() + timeout
         if wait_port is not None:
             while time.monotonic() < deadline:
@@ -119,8 +126,14 @@ def run_cli(cwd, *args, env=None, timeout=30.0):
     CLI binds before it loads the app, and the default 8000 may be another's."""
     env = dict(env or {})
     env.setdefault("SOCKETIFY_PORT", str(free_port()))
-    proc = subprocess.run([sys.executable, "-m", "socketify"] + [str(a) for a in args], cwd=str(cwd),
-                          env=server_env(env), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "socketify"] + [str(a) for a in args],
+        cwd=str(cwd),
+        env=server_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -135,7 +148,7 @@ def children_of(pid):
                 stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(entry))
     return sorted(found)
@@ -148,8 +161,7 @@ def alive(pid):
             stat = f.read()
     except OSError:
         return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
-
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def unix_get(path):

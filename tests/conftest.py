@@ -1,4 +1,5 @@
 """Test servers run as real processes on 127.0.0.1, on a free port, stopped by PID."""
+
 import contextlib
 import os
 import pathlib
@@ -21,6 +22,7 @@ def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on now (for programs
     with a fixed port rewritten, such as the examples)."""
     import socket
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -34,9 +36,7 @@ def server_env(extra=None):
     (``make wheel-test``)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra or {}))
     source = None if TEST_INSTALLED else ROOT
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (env.get("PYTHONPATH"), source, os.path.join(HERE, "apps")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), source, os.path.join(HERE, "apps")) if p)
     preload = os.environ.get("SOCKETIFY_TEST_PRELOAD")
     if preload:
         env["LD_PRELOAD"] = preload
@@ -62,7 +62,6 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
             proc.kill()
             proc.wait()
     return proc.returncode
-
 
 
 def wait_for_value(fn, predicate, timeout, interval=0.05):
@@ -96,11 +95,16 @@ class Server:
 
     def start(self, timeout=20.0):
         import tempfile
+
         err = tempfile.NamedTemporaryFile(prefix="socketify-test-", suffix=".err", delete=False)
         self.stderr_path = err.name
         self.proc = subprocess.Popen(
-            [sys.executable, self.script] + self.args, stdout=subprocess.PIPE, stderr=err,
-            env=self.env, cwd=self.cwd, text=True,
+            [sys.executable, self.script] + self.args,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=self.env,
+            cwd=self.cwd,
+            text=True,
         )
         err.close()
         deadline = time.monotonic() + timeout
@@ -110,7 +114,7 @@ class Server:
                 break
             self.stdout_lines.append(line)
             if line.startswith(self.ready_prefix):
-                self.port = int(line[len(self.ready_prefix):].split()[0]) if self.ready_prefix == "PORT " else None
+                self.port = int(line[len(self.ready_prefix) :].split()[0]) if self.ready_prefix == "PORT " else None
                 return self
         self.stop()
         raise RuntimeError("server did not start:\n%s" % self.stderr())
@@ -211,12 +215,14 @@ def fetch(server, path, method="GET", **kwargs):
         async with aiohttp.ClientSession() as session:
             async with session.request(method, server.url + path, **kwargs) as response:
                 return response.status, response.headers, await response.read()
+
     return asyncio.run(go())
 
 
 def fetch_json(server, path, method="GET", **kwargs):
     """Like fetch, with the body decoded as JSON: (status, value)."""
     import json
+
     status, _headers, body = fetch(server, path, method, **kwargs)
     return status, json.loads(body)
 
@@ -238,10 +244,13 @@ class RedisServer:
 
     def start(self, timeout=10.0):
         import socket
+
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind"] + self.hosts + ["--save", "",
-             "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [self.binary, "--port", str(self.port), "--bind"]
+            + self.hosts
+            + ["--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -274,6 +283,7 @@ def redis_server():
     """A fresh redis-server for one test (installed by ``make test`` through
     tools/test_deps.sh; the test skips with the reason where it is missing)."""
     import shutil
+
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (make test installs it through tools/test_deps.sh)")
@@ -292,6 +302,7 @@ def ws_connect(uri, **kwargs):
     import platform
 
     from websockets.sync.client import connect
+
     if platform.python_implementation() == "PyPy":
         kwargs["ping_interval"] = None
     return connect(uri, **kwargs)

@@ -1,4 +1,5 @@
 """Raw-socket HTTP helpers for protocol edge cases."""
+
 import socket
 import time
 import weakref
@@ -80,7 +81,7 @@ def _read_response(sock, timeout, head_request):
             while len(rest) < size + 2:
                 rest += sock.recv(65536)
             body += rest[:size]
-            rest = rest[size + 2:]
+            rest = rest[size + 2 :]
             if size == 0:
                 return status, headers, body, rest
     body = rest + read_until_close(sock, timeout)

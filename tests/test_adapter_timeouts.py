@@ -2,6 +2,7 @@
 on a signal, the CLI's ``--timeout-keep-alive`` and
 ``--timeout-graceful-shutdown``, and the supervisor's kill margin leaving
 room for the lifespan shutdown."""
+
 import os
 import signal
 
@@ -89,8 +90,9 @@ def test_supervisor_gives_the_lifespan_shutdown_time_after_the_grace(cli, tmp_pa
     marks = tmp_path / "marks"
     marks.mkdir()
     port = free_port()
-    server = cli("asgi_app:app", "--port", port, "-w", "2", "--timeout-graceful-shutdown", "1",
-                 env={"MARKS": str(marks)})
+    server = cli(
+        "asgi_app:app", "--port", port, "-w", "2", "--timeout-graceful-shutdown", "1", env={"MARKS": str(marks)}
+    )
     workers = server.children()
     with rawhttp.connect(port) as sock:
         sock.sendall(b"GET /hang HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -106,6 +108,7 @@ def test_asgi_timeouts_follow_the_app_defaults_unless_passed(monkeypatch):
     """What the CLI sets (set_app_defaults) is ASGI's default too; an
     argument the program passes still wins."""
     from socketify import ASGI, app as app_module
+
     monkeypatch.setattr(app_module, "_app_defaults", {})
     app_module.set_app_defaults(idle_timeout=3, graceful_shutdown_timeout=4.0)
 

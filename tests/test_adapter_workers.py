@@ -1,6 +1,7 @@
 """ASGI(...).run(workers=N) and WSGI(...).run(workers=N): the process
 becomes the supervisor of N workers sharing the port; SIGTERM drains them
 and leaves no process behind."""
+
 import signal
 
 import pytest
@@ -62,6 +63,7 @@ def test_run_with_two_workers_spreads_requests_and_stops_cleanly(serve, source, 
 @pytest.mark.parametrize("kind", ["ASGI", "WSGI"])
 def test_workers_need_a_blocking_run(kind):
     import socketify
+
     server = getattr(socketify, kind)(lambda *args: None)
     with pytest.raises(ValueError, match="block=True"):
         server.run(workers=2, block=False)
@@ -72,11 +74,16 @@ def test_workers_need_a_blocking_run(kind):
 def test_the_cli_tells_a_wsgi_app_it_runs_in_several_processes(tmp_path):
     from cli_runner import Cli, write_module
     from conftest import free_port
-    write_module(tmp_path, "multi", """
+
+    write_module(
+        tmp_path,
+        "multi",
+        """
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(environ["wsgi.multiprocess"]).encode()]
-""")
+""",
+    )
     port = free_port()
     runner = Cli(tmp_path, "multi:app", "--port", port, "--workers", 2).start()
     try:

@@ -1,4 +1,5 @@
 """Error handlers, hooks, serializers and object pooling."""
+
 import json
 import platform
 
@@ -63,9 +64,13 @@ def test_error_handler(serve, mode, prefix):
     assert status == 500 and body == prefix + b"'async boom'"
     seen = json.loads(get(server, "/seen")[2])
     # an async handler's calls may interleave: compare as a set
-    assert sorted(seen) == sorted([["RuntimeError", "start hook failed", False, False],
-                                   ["ValueError", "sync boom", True, True],
-                                   ["KeyError", "'async boom'", True, True]])
+    assert sorted(seen) == sorted(
+        [
+            ["RuntimeError", "start hook failed", False, False],
+            ["ValueError", "sync boom", True, True],
+            ["KeyError", "'async boom'", True, True],
+        ]
+    )
 
 
 FEATURES_APP = """

@@ -1,6 +1,7 @@
 """A Django Channels consumer (in-memory channel layer) served by socketify.ASGI:
 connect, group send, server-initiated close and client disconnect, each
 running the consumer's cleanup."""
+
 import asyncio
 import json
 import os
@@ -38,9 +39,11 @@ def wait_for(server, event, timeout=5.0):
 
 def test_connect_and_group_send_reach_every_member(channels_server):
     async def main():
-        async with websockets.connect(url(channels_server, "lobby")) as a, \
-                websockets.connect(url(channels_server, "lobby")) as b, \
-                websockets.connect(url(channels_server, "other")) as c:
+        async with (
+            websockets.connect(url(channels_server, "lobby")) as a,
+            websockets.connect(url(channels_server, "lobby")) as b,
+            websockets.connect(url(channels_server, "other")) as c,
+        ):
             await a.send("hi all")
             got_a = json.loads(await asyncio.wait_for(a.recv(), 5))
             got_b = json.loads(await asyncio.wait_for(b.recv(), 5))

@@ -1,4 +1,5 @@
 """examples/asgi_starlette.py and examples/asgi_fastapi.py run and answer."""
+
 import asyncio
 import json
 import os

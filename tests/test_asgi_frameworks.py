@@ -1,5 +1,6 @@
 """Real Starlette and FastAPI applications served by socketify.ASGI,
 driven by requests, aiohttp and websockets over real sockets."""
+
 import asyncio
 import json
 import os
@@ -49,6 +50,7 @@ def ws_url(server, path):
 
 # -- Starlette -----------------------------------------------------------------------
 
+
 def test_starlette_routing_and_plaintext(starlette_server):
     resp = requests.get(starlette_server.url + "/", timeout=5)
     assert resp.status_code == 200
@@ -69,8 +71,12 @@ def test_starlette_json_body(starlette_server):
 
 def test_starlette_form_and_file_upload(starlette_server):
     content = os.urandom(2_000_000)
-    resp = requests.post(starlette_server.url + "/form", data={"name": "report"},
-                         files={"file": ("data.bin", content, "application/octet-stream")}, timeout=20)
+    resp = requests.post(
+        starlette_server.url + "/form",
+        data={"name": "report"},
+        files={"file": ("data.bin", content, "application/octet-stream")},
+        timeout=20,
+    )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["name"] == "report"
@@ -98,8 +104,9 @@ def test_starlette_file_response_with_range(starlette_server, tmp_path):
     assert resp.content == content
     assert resp.headers["content-length"] == str(len(content))
     assert "download.bin" in resp.headers["content-disposition"]
-    resp = requests.get(starlette_server.url + "/file", params={"path": str(path)},
-                        headers={"Range": "bytes=10-19"}, timeout=10)
+    resp = requests.get(
+        starlette_server.url + "/file", params={"path": str(path)}, headers={"Range": "bytes=10-19"}, timeout=10
+    )
     assert resp.status_code == 206
     assert resp.content == content[10:20]
     head = requests.head(starlette_server.url + "/file", params={"path": str(path)}, timeout=10)
@@ -129,15 +136,18 @@ def test_starlette_websocket_endpoints(starlette_server):
 def test_starlette_many_concurrent_requests(starlette_server):
     async def main():
         async with aiohttp.ClientSession() as session:
+
             async def one(i):
                 async with session.get(starlette_server.url + "/users/%d" % i) as resp:
                     return (await resp.json())["id"]
+
             return await asyncio.gather(*(one(i) for i in range(200)))
 
     assert asyncio.run(main()) == list(range(200))
 
 
 # -- FastAPI -------------------------------------------------------------------------
+
 
 def test_fastapi_json_routes(fastapi_server):
     assert requests.get(fastapi_server.url + "/", timeout=5).json() == {"hello": "fastapi"}
@@ -156,8 +166,9 @@ def test_fastapi_body_validation_and_lifespan_state(fastapi_server):
 
 def test_fastapi_upload(fastapi_server):
     content = os.urandom(500_000)
-    resp = requests.post(fastapi_server.url + "/upload", data={"note": "n1"},
-                         files={"file": ("f.bin", content)}, timeout=20)
+    resp = requests.post(
+        fastapi_server.url + "/upload", data={"note": "n1"}, files={"file": ("f.bin", content)}, timeout=20
+    )
     assert resp.json() == {"filename": "f.bin", "size": len(content), "note": "n1"}
 
 

@@ -1,6 +1,7 @@
 """ASGI lifespan at the edges: shutdown runs when listen() fails after
 startup, the App is disposed when serving ends, and the CLI's
 ``--lifespan on`` refuses an application without lifespan support."""
+
 import socket
 import subprocess
 import sys
@@ -28,15 +29,22 @@ async def app(scope, receive, send):
 def test_lifespan_shutdown_runs_when_listen_fails(tmp_path):
     marks = tmp_path / "marks"
     script = tmp_path / "app.py"
-    script.write_text(MARKED + """
+    script.write_text(
+        MARKED
+        + """
 ASGI(app).listen({"host": "127.0.0.1", "port": int(sys.argv[1])}).run()
-""")
+"""
+    )
     with socket.socket() as busy:  # no SO_REUSEPORT: the port cannot be shared
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
-        proc = subprocess.run([sys.executable, str(script), str(busy.getsockname()[1])],
-                              env=server_env({"MARKS": str(marks)}), capture_output=True, text=True,
-                              timeout=30)
+        proc = subprocess.run(
+            [sys.executable, str(script), str(busy.getsockname()[1])],
+            env=server_env({"MARKS": str(marks)}),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert proc.returncode != 0 and "Failed to listen" in proc.stderr, proc.stderr
     assert marks.read_text().split() == ["lifespan.startup", "lifespan.shutdown"]
 
@@ -44,7 +52,9 @@ ASGI(app).listen({"host": "127.0.0.1", "port": int(sys.argv[1])}).run()
 def test_serving_ends_with_the_app_disposed(tmp_path):
     """Each run/close cycle gives back its sockets and its event loop."""
     script = tmp_path / "app.py"
-    script.write_text(MARKED + """
+    script.write_text(
+        MARKED
+        + """
 def sockets():
     found = 0
     for name in os.listdir("/proc/self/fd"):
@@ -66,9 +76,15 @@ for _ in range(4):
     counts.append(sockets())
 server.close()  # after the end: a no-op
 print(counts)
-""")
-    proc = subprocess.run([sys.executable, str(script)], env=server_env({"MARKS": str(tmp_path / "m")}),
-                          capture_output=True, text=True, timeout=60)
+"""
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        env=server_env({"MARKS": str(tmp_path / "m")}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     counts = [int(n) for n in proc.stdout.strip().splitlines()[-1].strip("[]").split(",")]
     assert counts == counts[:1] * 4, counts

@@ -1,6 +1,7 @@
 """A ``receive()`` the application cancels (``asyncio.wait_for`` timing out,
 Starlette's ``request.is_disconnected()``) leaves the next ``receive()``
 working, for HTTP and WebSocket, over real sockets."""
+
 import os
 
 import pytest

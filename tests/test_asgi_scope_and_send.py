@@ -2,6 +2,7 @@
 ``scope["extensions"]`` changes no other request's), ``send()`` works with
 ``asyncio.create_task``, and an awaited WebSocket message larger than
 ``max_backpressure`` is sent, not dropped (as the README says)."""
+
 import json
 
 import requests

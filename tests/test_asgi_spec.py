@@ -1,5 +1,6 @@
 """ASGI 3 served by socketify.ASGI: the scope, streaming both ways, errors,
 lifespan, WebSockets and the spec's edge cases, over real sockets."""
+
 import asyncio
 import json
 import os
@@ -52,10 +53,12 @@ def run(coro):
 
 # -- scope --------------------------------------------------------------------------
 
+
 def test_http_scope_is_complete(asgi_server):
     with rawhttp.connect(asgi_server.port) as sock:
-        sock.sendall(b"GET /scope/caf%C3%A9%20x?a=1&b=%20 HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\n"
-                     b"X-Dup: 2\r\nX-Mixed-Case: V\r\n\r\n")
+        sock.sendall(
+            b"GET /scope/caf%C3%A9%20x?a=1&b=%20 HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nX-Dup: 2\r\nX-Mixed-Case: V\r\n\r\n"
+        )
         status, headers, body, _ = rawhttp.read_response(sock)
         client_port = sock.getsockname()[1]
     assert status == 200
@@ -95,6 +98,7 @@ def test_http_1_0_scope(asgi_server):
 
 # -- request bodies -------------------------------------------------------------------
 
+
 def test_request_body_arrives_in_pieces_with_more_body(asgi_server):
     async def main():
         async def body():
@@ -130,6 +134,7 @@ def test_chunked_request_body(asgi_server):
 
 # -- responses -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("code", [200, 201, 299, 418, 599, 999])
 def test_any_status_code_is_kept(asgi_server, code):
     with rawhttp.connect(asgi_server.port) as sock:
@@ -158,8 +163,10 @@ def test_header_values_of_every_type(asgi_server):
 def test_header_lists_of_every_shape_twice(asgi_server, shape):
     # Twice: the second answer may come from the cache of packed header lists.
     for _ in range(2):
-        data = rawhttp.exchange(asgi_server.port, b"GET /header-shapes?shape=%s HTTP/1.1\r\nHost: x\r\n"
-                                b"Connection: close\r\n\r\n" % shape.encode())
+        data = rawhttp.exchange(
+            asgi_server.port,
+            b"GET /header-shapes?shape=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % shape.encode(),
+        )
         head, _, body = data.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 ")
         assert b"x-one: 1\r\nx-two: 2" in head
@@ -192,8 +199,9 @@ def test_content_length_from_the_app_is_honoured(asgi_server):
 
 
 def test_trailers_when_the_client_asks(asgi_server):
-    data = rawhttp.exchange(asgi_server.port,
-                            b"GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n")
+    data = rawhttp.exchange(
+        asgi_server.port, b"GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n"
+    )
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head
     assert body == b"4\r\ndata\r\n0\r\nx-checksum: abc\r\n\r\n"
@@ -219,6 +227,7 @@ def test_pathsend_and_zerocopy(asgi_server, tmp_path):
 
 # -- errors ----------------------------------------------------------------------------
 
+
 def test_exception_before_start_is_500_and_server_keeps_serving(asgi_server):
     resp = requests.get(asgi_server.url + "/raise", timeout=5)
     assert resp.status_code == 500
@@ -240,6 +249,7 @@ def test_returning_without_a_response_is_500(asgi_server):
 
 
 # -- disconnects -----------------------------------------------------------------------
+
 
 def test_http_disconnect_after_the_response(asgi_server):
     assert requests.get(asgi_server.url + "/after-response", timeout=5).text == "done"
@@ -277,6 +287,7 @@ def test_send_after_client_left_raises_oserror_and_is_not_logged(asgi_server):
 
 # -- memory bounds ----------------------------------------------------------------------
 
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -295,14 +306,16 @@ def test_big_upload_to_a_slow_app_keeps_memory_bounded(asgi_server):
     reading while the app is not receiving, so the server's RSS stays far
     below the upload."""
     import threading
+
     before = rss_kb(asgi_server.proc.pid)
     block = b"z" * (1 << 20)
     peak = [before]
     sent = [0]
 
     with rawhttp.connect(asgi_server.port, timeout=120) as sock:
-        sock.sendall(b"POST /count?delay=1&slow=0.001 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
-                     % (SIZE_MB << 20))
+        sock.sendall(
+            b"POST /count?delay=1&slow=0.001 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (SIZE_MB << 20)
+        )
 
         def upload():
             for _ in range(SIZE_MB):
@@ -348,9 +361,11 @@ def test_big_download_to_a_slow_reader_keeps_memory_bounded(asgi_server):
 
 # -- lifespan ---------------------------------------------------------------------------
 
+
 def test_startup_failed_exits_nonzero_with_the_message():
-    proc = subprocess.run([sys.executable, APP], env=server_env({"ASGI_FAIL_STARTUP": "1"}),
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, APP], env=server_env({"ASGI_FAIL_STARTUP": "1"}), capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode != 0
     assert "database unreachable" in proc.stderr
     assert "PORT" not in proc.stdout
@@ -371,6 +386,7 @@ def test_graceful_shutdown_answers_requests_and_closes_websockets(tmp_path):
     record = tmp_path / "record.txt"
     server = Server(APP, env={"ASGI_RECORD": str(record)}).start()
     try:
+
         async def main():
             async with websockets.connect(ws_url(server, "/ws/shutdown")) as ws:
                 async with aiohttp.ClientSession() as session:
@@ -400,10 +416,10 @@ def test_graceful_shutdown_answers_requests_and_closes_websockets(tmp_path):
 
 # -- WebSockets -------------------------------------------------------------------------
 
+
 def test_websocket_echo_subprotocol_headers_and_scope(asgi_server):
     async def main():
-        async with websockets.connect(ws_url(asgi_server, "/ws/echo?x=1"),
-                                      subprotocols=["p1", "p2"]) as ws:
+        async with websockets.connect(ws_url(asgi_server, "/ws/echo?x=1"), subprotocols=["p1", "p2"]) as ws:
             assert ws.subprotocol == "p1"
             assert ws.response.headers["x-accepted"] == "yes"
             await ws.send("hello")
@@ -451,6 +467,7 @@ def test_denial_response_extension(asgi_server):
 
 def close_frame_received(server, path, send=None):
     """The close frame the server sends on ``path`` (after the message ``send``, if any)."""
+
     async def main():
         async with websockets.connect(ws_url(server, path)) as ws:
             if send is not None:
@@ -475,8 +492,10 @@ def test_app_close_after_a_message(asgi_server):
 
 def test_client_leaves_before_accept(asgi_server):
     with rawhttp.connect(asgi_server.port) as sock:
-        sock.sendall(b"GET /ws/late-accept HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        sock.sendall(
+            b"GET /ws/late-accept HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         time.sleep(0.2)
     time.sleep(0.3)
 
@@ -513,8 +532,7 @@ def test_websocket_send_waits_for_a_slow_reader(asgi_server):
     before = rss_kb(asgi_server.proc.pid)
 
     async def main():
-        async with websockets.connect(ws_url(asgi_server, "/ws/flood"), max_size=None,
-                                      max_queue=1) as ws:
+        async with websockets.connect(ws_url(asgi_server, "/ws/flood"), max_size=None, max_queue=1) as ws:
             await asyncio.sleep(1.0)
             peak = rss_kb(asgi_server.proc.pid)
             seen = []
@@ -534,8 +552,10 @@ def test_websocket_send_waits_for_a_slow_reader(asgi_server):
 
 def test_pubsub_extension(asgi_server):
     async def main():
-        async with websockets.connect(ws_url(asgi_server, "/ws/pubsub")) as a, \
-                websockets.connect(ws_url(asgi_server, "/ws/pubsub")) as b:
+        async with (
+            websockets.connect(ws_url(asgi_server, "/ws/pubsub")) as a,
+            websockets.connect(ws_url(asgi_server, "/ws/pubsub")) as b,
+        ):
             await asyncio.sleep(0.1)
             await a.send("to everyone")
             return await asyncio.wait_for(a.recv(), 5), await asyncio.wait_for(b.recv(), 5)
@@ -567,8 +587,10 @@ def test_no_compression_by_default(asgi_server):
 
 # -- construction and modes -------------------------------------------------------------
 
+
 def test_https_scope_and_wss(serve, tmp_path):
     import ssl
+
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -618,8 +640,7 @@ def test_websocket_false_serves_no_websockets(serve):
 
 
 def test_run_block_false_and_close():
-    proc = subprocess.run([sys.executable, APP, "thread"], env=server_env(), capture_output=True,
-                          text=True, timeout=30)
+    proc = subprocess.run([sys.executable, APP, "thread"], env=server_env(), capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert "body status" in proc.stdout
     assert "closed; lifespan ['shutdown']" in proc.stdout
@@ -627,6 +648,7 @@ def test_run_block_false_and_close():
 
 def test_constructor_checks():
     from socketify import ASGI
+
     with pytest.raises(TypeError):
         ASGI("not an app")
     with pytest.raises(ValueError):
@@ -699,7 +721,6 @@ threading.Thread(target=client).start()
 server.listen(0, lambda config: ports.append(config.port)).run()
 print("run returned", flush=True)
 """
-    proc = subprocess.run([sys.executable, "-c", code], env=server_env(), capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], env=server_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["up", "run", "returned"], proc.stdout

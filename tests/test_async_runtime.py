@@ -3,6 +3,7 @@ client, redis.asyncio, wait_for, run_in_executor, timers), the one callback
 runner (awaitables returned from any callback, error routing with the right
 request, SystemExit/KeyboardInterrupt), eager tasks, and request bodies read
 at once or in pieces."""
+
 import concurrent.futures
 import json
 import os
@@ -49,8 +50,9 @@ def get(server, path, timeout=10):
 
 def post(server, path, body, headers=b"", timeout=10):
     with rawhttp.connect(server.port, timeout=timeout) as sock:
-        sock.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n" % (
-            path.encode(), len(body), headers) + body)
+        sock.sendall(
+            b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n" % (path.encode(), len(body), headers) + body
+        )
         return rawhttp.read_response(sock, timeout)[:3]
 
 
@@ -69,6 +71,7 @@ def wait_for_event(server, text, timeout=5.0):
 
 
 # -- third-party asyncio libraries -------------------------------------------
+
 
 def test_aiohttp_client_request_from_the_first_line_of_a_handler(app_server):
     pytest.importorskip("aiohttp")
@@ -134,6 +137,7 @@ def test_the_loop_an_app_runs_on(app_server, loop_env):
 
 
 # -- the callback runner ---------------------------------------------------
+
 
 def test_coroutine_that_never_awaits(app_server):
     assert get(app_server, "/never-awaits")[2] == b"done at once"
@@ -211,7 +215,8 @@ def test_default_error_log_names_method_and_path(tmp_path, serve):
         "    raise ValueError('kaput')\n"
         "app.get('/broken/:id', broken)\n"
         "app.listen(0, announce)\n"
-        "app.run()\n" % os.path.join(HERE, "apps"))
+        "app.run()\n" % os.path.join(HERE, "apps")
+    )
     server = serve(str(source))
     assert get(server, "/broken/7?x=1")[0] == 500
     server.stop()
@@ -240,6 +245,7 @@ def test_sync_handler_returning_a_value_warns_once_naming_it(other_server, serve
 
 # -- tasks -----------------------------------------------------------------
 
+
 def test_create_task_is_eager_and_calls_its_done_callback(app_server):
     assert get(app_server, "/create-task")[2] == b"first step / returned / second step"
     wait_for_event(app_server, "done callback True")
@@ -250,6 +256,7 @@ def test_task_factory_starts_tasks_eagerly(app_server):
 
 
 # -- bodies ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("size", [0, 1, 4096, 4097, 300_000])
 def test_echo_bodies_of_every_size(app_server, size):
@@ -270,8 +277,9 @@ def test_body_split_across_reads(app_server):
 
 def test_chunked_body_and_expect_continue(app_server):
     with rawhttp.connect(app_server.port) as sock:
-        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        )
         assert rawhttp.read_response(sock)[2] == b"abcde"
     with rawhttp.connect(app_server.port) as sock:
         sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
@@ -281,8 +289,10 @@ def test_chunked_body_and_expect_continue(app_server):
 
 
 def test_pipelined_posts_keep_their_bodies_and_order(app_server):
-    requests = b"".join(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (
-        len(b"body%d" % i), b"body%d" % i) for i in range(20))
+    requests = b"".join(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(b"body%d" % i), b"body%d" % i)
+        for i in range(20)
+    )
     requests += b"GET /never-awaits HTTP/1.1\r\nHost: x\r\n\r\n"
     with rawhttp.connect(app_server.port) as sock:
         sock.sendall(requests)

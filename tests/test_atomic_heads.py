@@ -111,8 +111,7 @@ def pipelined(port, path):
     return first, second
 
 
-@pytest.mark.parametrize("path", [b"/head", b"/await", b"/redirect", b"/send", b"/cookie",
-                                  b"/corked-body", b"/chunk"])
+@pytest.mark.parametrize("path", [b"/head", b"/await", b"/redirect", b"/send", b"/cookie", b"/corked-body", b"/chunk"])
 def test_abandoned_head_becomes_a_clean_500_and_the_connection_goes_on(serve, path):
     server = serve(HEADS_APP)
     (status, headers, body, _), second = pipelined(server.port, path)

@@ -1,4 +1,5 @@
 """python -m socketify: loading APP, every option as a client sees it, and bad input."""
+
 import asyncio
 import os
 import socket
@@ -75,6 +76,7 @@ def assert_one_error_line(code, stderr, *words):
 
 # -- APP ----------------------------------------------------------------------
 
+
 def test_serves_an_app_object(cli):
     port = free_port()
     server = cli("webapp:app", "--port", port)
@@ -89,22 +91,30 @@ def test_short_host_and_port_flags(cli):
 
 
 def test_module_and_attribute_case_is_kept_and_dotted_paths_work(cli, tmp_path):
-    write_module(tmp_path, "MixedCase", """
+    write_module(
+        tmp_path,
+        "MixedCase",
+        """
         from socketify import App
         class Holder:
             Application = App()
         Holder.Application.get("/", lambda res, req: res.end("mixed"))
-    """)
+    """,
+    )
     port = free_port()
     cli("MixedCase:Holder.Application", "--port", port)
     assert get(port).text == "mixed"
 
 
 def test_run_function_gets_an_app_built_from_the_options(cli, tmp_path):
-    write_module(tmp_path, "runner", """
+    write_module(
+        tmp_path,
+        "runner",
+        """
         def run(app):
             app.get("/", lambda res, req: res.end("run %d" % app.request_response_factory_max_items))
-    """)
+    """,
+    )
     port = free_port()
     cli("runner:run", "--port", port, "--req-res-factory-maxitems", "7")
     assert get(port).text == "run 7"
@@ -112,13 +122,17 @@ def test_run_function_gets_an_app_built_from_the_options(cli, tmp_path):
 
 @pytest.mark.parametrize("how", ["parens", "flag"])
 def test_factory(cli, tmp_path, how):
-    write_module(tmp_path, "factory", """
+    write_module(
+        tmp_path,
+        "factory",
+        """
         from socketify import App
         def make():
             app = App()
             app.get("/", lambda res, req: res.end("made"))
             return app
-    """)
+    """,
+    )
     port = free_port()
     args = ["factory:make()"] if how == "parens" else ["factory:make", "--factory"]
     cli(*args, "--port", port)
@@ -128,11 +142,15 @@ def test_factory(cli, tmp_path, how):
 def test_app_dir(cli, tmp_path):
     sub = tmp_path / "elsewhere"
     sub.mkdir()
-    write_module(sub, "far", """
+    write_module(
+        sub,
+        "far",
+        """
         from socketify import App
         app = App()
         app.get("/", lambda res, req: res.end("far"))
-    """)
+    """,
+    )
     port = free_port()
     cli("far:app", "--app-dir", str(sub), "--port", port)
     assert get(port).text == "far"
@@ -183,23 +201,27 @@ def test_interface_detection():
 
 # -- bad input: one line, exit 1 ---------------------------------------------------
 
-@pytest.mark.parametrize("args, words", [
-    (["webapp:app", "--no-such-flag"], ["--no-such-flag"]),
-    (["webapp:app", "--port", "99999"], ["99999"]),
-    (["webapp:app", "--port", "http"], ["http"]),
-    (["webapp:app", "--workers", "0"], ["--workers"]),
-    (["webapp:app", "--interface", "cgi"], ["cgi"]),
-    (["webapp:app", "--interface", "ssgi"], ["ssgi"]),
-    (["webapp:app", "--lifespan", "maybe"], ["maybe"]),
-    (["webapp:app", "--ws-auto-ping", "perhaps"], ["perhaps"]),
-    (["webapp"], ["module:attribute"]),
-    ([], ["APP"]),
-    (["nosuchmodule:app"], ["nosuchmodule"]),
-    (["webapp:nothing"], ["nothing"]),
-    (["webapp:app", "--ssl-keyfile", "missing.key", "--ssl-certfile", "missing.pem"], ["missing.key"]),
-    (["webapp:app", "--env-file", "missing.env"], ["missing.env"]),
-    (["webapp:app", "--forwarded-allow-ips", "not-an-ip"], ["not-an-ip"]),
-])
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["webapp:app", "--no-such-flag"], ["--no-such-flag"]),
+        (["webapp:app", "--port", "99999"], ["99999"]),
+        (["webapp:app", "--port", "http"], ["http"]),
+        (["webapp:app", "--workers", "0"], ["--workers"]),
+        (["webapp:app", "--interface", "cgi"], ["cgi"]),
+        (["webapp:app", "--interface", "ssgi"], ["ssgi"]),
+        (["webapp:app", "--lifespan", "maybe"], ["maybe"]),
+        (["webapp:app", "--ws-auto-ping", "perhaps"], ["perhaps"]),
+        (["webapp"], ["module:attribute"]),
+        ([], ["APP"]),
+        (["nosuchmodule:app"], ["nosuchmodule"]),
+        (["webapp:nothing"], ["nothing"]),
+        (["webapp:app", "--ssl-keyfile", "missing.key", "--ssl-certfile", "missing.pem"], ["missing.key"]),
+        (["webapp:app", "--env-file", "missing.env"], ["missing.env"]),
+        (["webapp:app", "--forwarded-allow-ips", "not-an-ip"], ["not-an-ip"]),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_1(appdir, args, words):
     code, out, err = run_cli(appdir, *args)
     assert_one_error_line(code, err, *words)
@@ -207,11 +229,15 @@ def test_bad_input_is_one_line_and_exit_1(appdir, args, words):
 
 
 def test_a_module_that_raises_shows_its_own_traceback_then_one_line(tmp_path):
-    write_module(tmp_path, "broken", """
+    write_module(
+        tmp_path,
+        "broken",
+        """
         def helper():
             raise ValueError("the module's own error")
         helper()
-    """)
+    """,
+    )
     code, out, err = run_cli(tmp_path, "broken:app")
     assert_one_error_line(code, err, "broken", "the module's own error")
     assert "Traceback" in err and "broken.py" in err and "helper()" in err
@@ -246,6 +272,7 @@ def test_help_and_version(appdir):
     assert code == 0
     sys.path.insert(0, ROOT)
     import socketify
+
     assert out.startswith("socketify %s" % socketify.__version__)
     code, out, err = run_cli(appdir, "-v")
     assert code == 0 and out.startswith("socketify ")
@@ -254,6 +281,7 @@ def test_help_and_version(appdir):
 
 
 # -- options as the client sees them -------------------------------------------------
+
 
 def test_uds(cli, tmp_path):
     path = str(tmp_path / "s.sock")
@@ -269,6 +297,7 @@ def test_uds(cli, tmp_path):
 def tls_files(tmp_path_factory):
     import trustme
     from cryptography.hazmat.primitives import serialization
+
     root = tmp_path_factory.mktemp("clitls")
     ca = trustme.CA()
     cert = ca.issue_cert("localhost", "127.0.0.1")
@@ -276,18 +305,32 @@ def tls_files(tmp_path_factory):
     cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
     cert.private_key_pem.write_to_path(str(root / "key.pem"))
     key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), None)
-    (root / "key.enc").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"s3cret")))
+    (root / "key.enc").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
     (root / "garbage.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
     return root
 
 
 def test_tls_with_a_password_protected_key(cli, tls_files):
     port = free_port()
-    server = cli("webapp:app", "--port", port, "--ssl-keyfile", tls_files / "key.enc",
-                 "--ssl-certfile", tls_files / "cert.pem", "--ssl-keyfile-password", "s3cret",
-                 "--ssl-ciphers", "ECDHE+AESGCM")
+    server = cli(
+        "webapp:app",
+        "--port",
+        port,
+        "--ssl-keyfile",
+        tls_files / "key.enc",
+        "--ssl-certfile",
+        tls_files / "cert.pem",
+        "--ssl-keyfile-password",
+        "s3cret",
+        "--ssl-ciphers",
+        "ECDHE+AESGCM",
+    )
     assert "https://" in server.stdout_lines[-1]
     response = requests.get("https://127.0.0.1:%d/" % port, verify=str(tls_files / "ca.pem"), timeout=10)
     assert response.text.startswith("home")
@@ -297,8 +340,14 @@ def test_tls_with_a_password_protected_key(cli, tls_files):
 @pytest.mark.parametrize("case", ["password", "garbage"])
 def test_bad_certificate_is_one_line(appdir, tls_files, case, workers):
     if case == "password":
-        args = ["--ssl-keyfile", tls_files / "key.enc", "--ssl-certfile", tls_files / "cert.pem",
-                "--ssl-keyfile-password", "wrong"]
+        args = [
+            "--ssl-keyfile",
+            tls_files / "key.enc",
+            "--ssl-certfile",
+            tls_files / "cert.pem",
+            "--ssl-keyfile-password",
+            "wrong",
+        ]
     else:
         args = ["--ssl-keyfile", tls_files / "key.pem", "--ssl-certfile", tls_files / "garbage.pem"]
     code, out, err = run_cli(appdir, "webapp:app", "--port", free_port(), "-w", workers, *args)
@@ -444,8 +493,17 @@ def test_lifespan_off_skips_the_start_hook(cli):
 
 def test_factory_maxitems_reach_the_app(cli):
     port = free_port()
-    cli("webapp:app", "--port", port, "--req-res-factory-maxitems", "5", "--ws-factory-maxitems", "3",
-        "--task-factory-maxitems", "10")
+    cli(
+        "webapp:app",
+        "--port",
+        port,
+        "--req-res-factory-maxitems",
+        "5",
+        "--ws-factory-maxitems",
+        "3",
+        "--task-factory-maxitems",
+        "10",
+    )
     assert get(port, "/config").text == "5 3"
 
 
@@ -470,14 +528,24 @@ behavior = {"message": message}
 
 def _ws_connect(port, **kwargs):
     import websocket
+
     return websocket.create_connection("ws://127.0.0.1:%d/any/path" % port, timeout=10, **kwargs)
 
 
 def test_ws_behaviour_module_with_its_options(cli, appdir):
     write_module(appdir, "wsmod", WS_MODULE)
     port = free_port()
-    cli("webapp:app", "--port", port, "--ws", "wsmod:behavior", "--ws-max-size", "1000",
-        "--ws-per-message-deflate", "false")
+    cli(
+        "webapp:app",
+        "--port",
+        port,
+        "--ws",
+        "wsmod:behavior",
+        "--ws-max-size",
+        "1000",
+        "--ws-per-message-deflate",
+        "false",
+    )
     ws = _ws_connect(port)
     assert "permessage-deflate" not in (ws.getheaders() or {}).get("sec-websocket-extensions", "")
     ws.send("hello")
@@ -497,6 +565,7 @@ def test_ws_max_size_close_code(cli, appdir):
 
     async def go():
         import websockets
+
         async with websockets.connect("ws://127.0.0.1:%d/" % port) as ws:
             await ws.send("y" * 10)
             assert await ws.recv() == "y" * 10
@@ -513,16 +582,21 @@ def test_ws_none_serves_no_websockets(cli, appdir):
     port = free_port()
     cli("webapp:app", "--port", port, "--ws", "none")
     import websocket
+
     with pytest.raises(websocket.WebSocketBadStatusException):
         _ws_connect(port)
 
 
 def test_interface_forced(cli, appdir, tmp_path):
-    write_module(tmp_path, "plainwsgi", """
+    write_module(
+        tmp_path,
+        "plainwsgi",
+        """
         def application(environ, start_response):
             start_response("200 OK", [])
             return [b"wsgi"]
-    """)
+    """,
+    )
     code, out, err = run_cli(tmp_path, "plainwsgi:application", "--interface", "socketify")
     assert_one_error_line(code, err, "socketify")
     port = free_port()
@@ -533,7 +607,10 @@ def test_interface_forced(cli, appdir, tmp_path):
 def test_asgi_and_wsgi_paths(cli, tmp_path):
     """The adapters come from socketify.asgi / socketify.wsgi; without them
     the CLI says so in one line."""
-    write_module(tmp_path, "adapters", """
+    write_module(
+        tmp_path,
+        "adapters",
+        """
         async def asgi(scope, receive, send):
             if scope["type"] == "lifespan":
                 while True:
@@ -550,7 +627,8 @@ def test_asgi_and_wsgi_paths(cli, tmp_path):
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [("%s %s %s" % (environ["REMOTE_ADDR"], environ["wsgi.url_scheme"],
                                    environ["SCRIPT_NAME"])).encode()]
-    """)
+    """,
+    )
     for interface, attr in (("asgi", "asgi"), ("wsgi", "wsgi")):
         try:
             __import__("socketify." + interface)
@@ -564,8 +642,7 @@ def test_asgi_and_wsgi_paths(cli, tmp_path):
             continue
         port = free_port()
         cli(*args, "--port", port, cwd=tmp_path)
-        text = get(port, "/x", headers={"X-Forwarded-For": "192.0.2.1",
-                                        "X-Forwarded-Proto": "https"}).text
+        text = get(port, "/x", headers={"X-Forwarded-For": "192.0.2.1", "X-Forwarded-Proto": "https"}).text
         assert text.startswith("192.0.2.1 https /r")
 
 
@@ -573,6 +650,7 @@ def test_asgi_wrapper_in_process(caplog):
     """The ASGI features, driven directly (no adapter needed)."""
     sys.path.insert(0, ROOT)
     from socketify._serve import Features, TrustedProxies, asgi_wrapper
+
     seen = []
 
     async def app(scope, receive, send):
@@ -580,8 +658,7 @@ def test_asgi_wrapper_in_process(caplog):
         await send({"type": "http.response.start", "status": 201, "headers": []})
         await send({"type": "http.response.body", "body": b"abc"})
 
-    features = Features(proxy=TrustedProxies("127.0.0.1"), root_path="/api/", limit_concurrency=5,
-                        access_log=True)
+    features = Features(proxy=TrustedProxies("127.0.0.1"), root_path="/api/", limit_concurrency=5, access_log=True)
     caplog.set_level("INFO", logger="socketify.access")
     wrapped = asgi_wrapper(app, features)
     sent = []
@@ -592,9 +669,17 @@ def test_asgi_wrapper_in_process(caplog):
     async def receive():
         return {"type": "http.request", "body": b""}
 
-    scope = {"type": "http", "client": ("127.0.0.1", 5000), "scheme": "http", "path": "/x",
-             "raw_path": b"/x", "root_path": "", "method": "GET", "query_string": b"",
-             "headers": [(b"x-forwarded-for", b"198.51.100.9"), (b"x-forwarded-proto", b"https")]}
+    scope = {
+        "type": "http",
+        "client": ("127.0.0.1", 5000),
+        "scheme": "http",
+        "path": "/x",
+        "raw_path": b"/x",
+        "root_path": "",
+        "method": "GET",
+        "query_string": b"",
+        "headers": [(b"x-forwarded-for", b"198.51.100.9"), (b"x-forwarded-proto", b"https")],
+    }
     asyncio.run(wrapped(scope, receive, send))
     inner = seen[0]
     assert inner["client"] == ("198.51.100.9", 0) and inner["scheme"] == "https"
@@ -612,10 +697,10 @@ def test_asgi_wrapper_in_process(caplog):
 
 def test_ws_idle_timeout_and_auto_ping(cli, appdir):
     import websocket
+
     write_module(appdir, "wsmod", WS_MODULE)
     port = free_port()
-    cli("webapp:app", "--port", port, "--ws", "wsmod:behavior", "--ws-idle-timeout", "1",
-        "--ws-auto-ping", "false")
+    cli("webapp:app", "--port", port, "--ws", "wsmod:behavior", "--ws-idle-timeout", "1", "--ws-auto-ping", "false")
     quiet = _ws_connect(port)
     quiet.settimeout(8)
     started = time.monotonic()
@@ -643,46 +728,87 @@ def test_ws_idle_timeout_and_auto_ping(cli, appdir):
 def test_every_ws_flag_reaches_the_websocket_options(appdir):
     sys.path.insert(0, ROOT)
     from socketify.cli import _websocket_options, parse_args
-    args = parse_args(["webapp:app", "--ws-max-size", "10", "--ws-auto-ping", "false",
-                       "--ws-idle-timeout", "30", "--ws-reset-idle-on-send", "no",
-                       "--ws-per-message-deflate", "--ws-max-lifetime", "5",
-                       "--ws-max-backpressure", "99", "--ws-close-on-backpressure-limit"])
+
+    args = parse_args(
+        [
+            "webapp:app",
+            "--ws-max-size",
+            "10",
+            "--ws-auto-ping",
+            "false",
+            "--ws-idle-timeout",
+            "30",
+            "--ws-reset-idle-on-send",
+            "no",
+            "--ws-per-message-deflate",
+            "--ws-max-lifetime",
+            "5",
+            "--ws-max-backpressure",
+            "99",
+            "--ws-close-on-backpressure-limit",
+        ]
+    )
     assert _websocket_options(args) == {
-        "compression": True, "max_payload_length": 10, "idle_timeout": 30, "max_backpressure": 99,
-        "max_lifetime": 5, "close_on_backpressure_limit": 1, "reset_idle_timeout_on_send": False,
-        "send_pings_automatically": False}
+        "compression": True,
+        "max_payload_length": 10,
+        "idle_timeout": 30,
+        "max_backpressure": 99,
+        "max_lifetime": 5,
+        "close_on_backpressure_limit": 1,
+        "reset_idle_timeout_on_send": False,
+        "send_pings_automatically": False,
+    }
     defaults = _websocket_options(parse_args(["webapp:app"]))
     assert defaults == {
-        "compression": False, "max_payload_length": 16777216, "idle_timeout": 20,
-        "max_backpressure": 16777216, "max_lifetime": 0, "close_on_backpressure_limit": 0,
-        "reset_idle_timeout_on_send": True, "send_pings_automatically": True}
+        "compression": False,
+        "max_payload_length": 16777216,
+        "idle_timeout": 20,
+        "max_backpressure": 16777216,
+        "max_lifetime": 0,
+        "close_on_backpressure_limit": 0,
+        "reset_idle_timeout_on_send": True,
+        "send_pings_automatically": True,
+    }
 
 
 def test_adapter_calls_use_the_documented_api(tmp_path, monkeypatch):
     """What the CLI hands socketify.asgi.ASGI / socketify.wsgi.WSGI: the
     constructor, listen(port_or_options, handler) and run(workers=1, block=True)."""
     import types
+
     sys.path.insert(0, ROOT)
     from socketify import cli as cli_module
-    write_module(tmp_path, "adapted", """
+
+    write_module(
+        tmp_path,
+        "adapted",
+        """
         async def asgi(scope, receive, send):
             pass
 
         def wsgi(environ, start_response):
             return []
-    """)
+    """,
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     from socketify import App, app as app_module
+
     # serve() sets App's defaults in what is normally a worker process
     monkeypatch.setattr(app_module, "_app_defaults", {})
     monkeypatch.setattr(App, "_route_hook", None)
     calls = []
 
     class Adapter:
-        def __init__(self, app, options=None, websocket=None, websocket_options=None,
-                     task_factory_max_items=100_000, lifespan=True):
-            calls.append(("init", app, options, websocket, websocket_options, task_factory_max_items,
-                          lifespan))
+        def __init__(
+            self,
+            app,
+            options=None,
+            websocket=None,
+            websocket_options=None,
+            task_factory_max_items=100_000,
+            lifespan=True,
+        ):
+            calls.append(("init", app, options, websocket, websocket_options, task_factory_max_items, lifespan))
 
         def listen(self, port_or_options, handler=None):
             calls.append(("listen", port_or_options))
@@ -693,11 +819,13 @@ def test_adapter_calls_use_the_documented_api(tmp_path, monkeypatch):
 
     for name, cls_name in (("asgi", "ASGI"), ("wsgi", "WSGI")):
         monkeypatch.setitem(sys.modules, "socketify." + name, types.SimpleNamespace(**{cls_name: Adapter}))
-    args = cli_module.parse_args(["adapted:asgi", "--port", "8123", "--lifespan", "off",
-                                  "--task-factory-maxitems", "7", "--ws-max-size", "99"])
+    args = cli_module.parse_args(
+        ["adapted:asgi", "--port", "8123", "--lifespan", "off", "--task-factory-maxitems", "7", "--ws-max-size", "99"]
+    )
     cli_module.serve(args, supervised=True)
     init, listen, run = calls
     import adapted
+
     assert init[1] is adapted.asgi and init[2] is None and init[3] is True and init[5] == 7 and init[6] is False
     assert init[4]["max_payload_length"] == 99
     assert listen == ("listen", {"host": "127.0.0.1", "port": 8123}) and run == ("run", 1, True)
@@ -713,6 +841,7 @@ def test_wsgi_wrapper_in_process(caplog):
     """The WSGI features, driven directly (no adapter needed)."""
     sys.path.insert(0, ROOT)
     from socketify._serve import Features, TrustedProxies, wsgi_wrapper
+
     seen = []
 
     def app(environ, start_response):
@@ -721,12 +850,20 @@ def test_wsgi_wrapper_in_process(caplog):
         return [b"ab", b"cd"]
 
     caplog.set_level("INFO", logger="socketify.access")
-    wrapped = wsgi_wrapper(app, Features(proxy=TrustedProxies("10.0.0.0/8"), root_path="/r",
-                                         access_log=True, limit_concurrency=3))
-    base = {"REMOTE_ADDR": "10.1.2.3", "HTTP_X_FORWARDED_FOR": "192.0.2.9",
-               "HTTP_X_FORWARDED_PROTO": "https", "wsgi.url_scheme": "http", "SCRIPT_NAME": "",
-               "PATH_INFO": "/p", "QUERY_STRING": "a=1", "REQUEST_METHOD": "GET",
-               "SERVER_PROTOCOL": "HTTP/1.1"}
+    wrapped = wsgi_wrapper(
+        app, Features(proxy=TrustedProxies("10.0.0.0/8"), root_path="/r", access_log=True, limit_concurrency=3)
+    )
+    base = {
+        "REMOTE_ADDR": "10.1.2.3",
+        "HTTP_X_FORWARDED_FOR": "192.0.2.9",
+        "HTTP_X_FORWARDED_PROTO": "https",
+        "wsgi.url_scheme": "http",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/p",
+        "QUERY_STRING": "a=1",
+        "REQUEST_METHOD": "GET",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
     statuses = []
     body = wrapped(dict(base), lambda status, headers, exc_info=None: statuses.append(status))
     assert b"".join(body) == b"abcd"
@@ -748,6 +885,7 @@ def test_app_defaults_yield_to_explicit_arguments(monkeypatch):
     arguments a program does not pass; an unknown name is a TypeError."""
     sys.path.insert(0, ROOT)
     from socketify import App, app as app_module
+
     monkeypatch.setattr(app_module, "_app_defaults", {})
     app_module.set_app_defaults(lifespan=False, request_response_factory_max_items=9)
     defaulted, explicit = App(), App(None, 3, lifespan=True)
@@ -760,8 +898,12 @@ def test_app_defaults_yield_to_explicit_arguments(monkeypatch):
     with pytest.raises(TypeError, match="max_lifetime"):
         app_module.set_app_defaults(max_lifetime=1)
     import inspect
-    marked = [name for name, parameter in inspect.signature(App.__init__).parameters.items()
-              if isinstance(parameter.default, app_module._Default)]
+
+    marked = [
+        name
+        for name, parameter in inspect.signature(App.__init__).parameters.items()
+        if isinstance(parameter.default, app_module._Default)
+    ]
     assert sorted(marked) == sorted(app_module._DEFAULTABLE)  # each one App.__init__ resolves
 
 
@@ -770,6 +912,7 @@ def test_limit_concurrency_503s_are_in_the_access_log_of_the_asgi_wrapper(caplog
     gets its access-log line (WSGI counts in the server: test_cli_wsgi_features)."""
     sys.path.insert(0, ROOT)
     from socketify._serve import Features, asgi_wrapper
+
     caplog.set_level("INFO", logger="socketify.access")
     features = Features(access_log=True, limit_concurrency=1)
     inner = []
@@ -777,6 +920,7 @@ def test_limit_concurrency_503s_are_in_the_access_log_of_the_asgi_wrapper(caplog
     async def asgi_app(scope, receive, send):
         async def collect(message):
             inner.append(message.get("status"))
+
         await asgi_wrapped(dict(scope, path="/second-asgi"), receive, collect)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"first"})
@@ -785,8 +929,14 @@ def test_limit_concurrency_503s_are_in_the_access_log_of_the_asgi_wrapper(caplog
         pass
 
     asgi_wrapped = asgi_wrapper(asgi_app, features)
-    scope = {"type": "http", "method": "GET", "path": "/first-asgi", "client": ("192.0.2.1", 1),
-             "http_version": "1.1", "headers": []}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/first-asgi",
+        "client": ("192.0.2.1", 1),
+        "http_version": "1.1",
+        "headers": [],
+    }
     asyncio.run(asgi_wrapped(scope, None, ignore))
     assert inner == [503, None]
     lines = [r.getMessage() for r in caplog.records if r.name == "socketify.access"]

@@ -1,5 +1,6 @@
 """python -m socketify --workers 4 --pubsub-url: one chat room across
 worker processes, through a real redis-server."""
+
 import json
 import time
 
@@ -84,21 +85,23 @@ def test_pubsub_url_without_the_redis_package_is_one_line(tmp_path, workers):
     # A stand-in package first on the path: "import redis" fails as where it is not installed.
     (tmp_path / "redis").mkdir()
     (tmp_path / "redis" / "__init__.py").write_text(
-        "raise ModuleNotFoundError(\"No module named 'redis'\", name='redis')\n")
-    code, out, err = run_cli(tmp_path, "room:app", "--port", free_port(), "--workers", workers,
-                             "--pubsub-url", "redis://127.0.0.1:1/0")
+        "raise ModuleNotFoundError(\"No module named 'redis'\", name='redis')\n"
+    )
+    code, out, err = run_cli(
+        tmp_path, "room:app", "--port", free_port(), "--workers", workers, "--pubsub-url", "redis://127.0.0.1:1/0"
+    )
     assert code == 1, err
     assert err.strip().splitlines() == [
         "socketify: error: --pubsub-url: the Redis pub/sub backplane needs the redis package "
-        "(pip install 'socketify[redis]')"], err
+        "(pip install 'socketify[redis]')"
+    ], err
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_unreachable_pubsub_url_is_one_line(tmp_path, workers):
     write_module(tmp_path, "room", ROOM_APP)
     url = "redis://127.0.0.1:%d/0" % free_port()  # nothing listens there
-    code, out, err = run_cli(tmp_path, "room:app", "--port", free_port(), "--workers", workers,
-                             "--pubsub-url", url)
+    code, out, err = run_cli(tmp_path, "room:app", "--port", free_port(), "--workers", workers, "--pubsub-url", url)
     assert code == 1, err
     assert err.strip().splitlines() == [err.strip().splitlines()[-1]], err  # one line, no traceback
     assert "cannot reach Redis at" in err and "socketify: error:" in err, err
@@ -109,6 +112,7 @@ def test_a_pubsub_url_gives_every_app_a_backplane_of_its_own(tmp_path):
     program that builds two Apps does not share one backplane between them."""
     from socketify import App
     from socketify.pubsub import RedisBackplane
+
     url = "redis://127.0.0.1:%d/0" % free_port()
     first, second = App(pubsub=url), App(pubsub=url)
     try:

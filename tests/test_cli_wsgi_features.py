@@ -2,6 +2,7 @@
 ``--limit-concurrency`` counts requests as they arrive (queued ones too) and
 answers 503 at once; ``--access-log`` keeps a ``wsgi.file_wrapper`` body a
 FileWrapper (block reads, Content-Length from the file's size)."""
+
 import os
 
 import pytest
@@ -54,8 +55,7 @@ def held(appdir):
 
 def test_limit_concurrency_counts_queued_requests_and_answers_503(cli, appdir):
     port = free_port()
-    server = cli("wsgiapp:app", "--port", port, "--limit-concurrency", THREADS, "--access-log",
-                 env=env_for(appdir))
+    server = cli("wsgiapp:app", "--port", port, "--limit-concurrency", THREADS, "--access-log", env=env_for(appdir))
     holders = []
     try:
         for _ in range(THREADS):

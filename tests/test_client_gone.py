@@ -1,5 +1,6 @@
 """A client that closes its connection while its response is pending has gone
 away: on_aborted fires at once, not at the idle timeout (issue 11)."""
+
 import queue
 import socket
 import subprocess
@@ -155,4 +156,3 @@ def test_async_example_abort_route_prints_its_line():
         assert wait_for_line(server, "client went away", 3) is not None
     finally:
         server.stop()
-

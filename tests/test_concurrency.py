@@ -1,6 +1,8 @@
 """Many clients at once: the server keeps every connection and answers each."""
+
 import asyncio
 import resource
+
 import pytest
 
 import rawhttp

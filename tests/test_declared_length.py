@@ -1,6 +1,7 @@
 """A handler that writes more than the Content-Length it declared: the wire
 carries a body of exactly the declared length, then the next pipelined
 response, never a stray byte (issue 11)."""
+
 import pytest
 
 import rawhttp
@@ -53,11 +54,14 @@ app.run()
 HEAD_OF_NEXT = b"HTTP/1.1 200 OK\r\n"
 
 
-@pytest.mark.parametrize("path,body", [
-    (b"/two-writes", b"abcde"),
-    (b"/one-big-write", b"01234"),
-    (b"/end-data", b"01234"),
-])
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        (b"/two-writes", b"abcde"),
+        (b"/one-big-write", b"01234"),
+        (b"/end-data", b"01234"),
+    ],
+)
 def test_body_is_cut_at_the_declared_length_and_the_next_response_follows(serve, path, body):
     server = serve(LENGTH_APP)
     with rawhttp.connect(server.port) as sock:
@@ -66,7 +70,7 @@ def test_body_is_cut_at_the_declared_length_and_the_next_response_follows(serve,
         assert (status, headers["content-length"], first) == (200, "5", body)
         assert "connection" not in headers  # the connection goes on
         # Right after the declared body: the next response's status line.
-        assert rest == b"" or rest.startswith(HEAD_OF_NEXT[:len(rest)]), rest
+        assert rest == b"" or rest.startswith(HEAD_OF_NEXT[: len(rest)]), rest
         assert rawhttp.read_response(sock)[2] == b"next"
         sock.settimeout(0.3)
         try:
@@ -89,8 +93,9 @@ def test_try_end_past_its_total_is_refused_before_anything_is_written(serve):
 
 def test_try_end_past_its_total_after_bytes_went_out_closes_without_a_stray_byte(serve):
     server = serve(LENGTH_APP)
-    data = rawhttp.exchange(server.port,
-                            b"GET /try-end-later HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = rawhttp.exchange(
+        server.port, b"GET /try-end-later HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 ") and b"Content-Length: 5" in head, data
     assert body == b"abc", data  # cut short, then closed: never "defg", never /next's answer

@@ -1,5 +1,6 @@
 """docs/cli.md documents every option of ``python -m socketify --help``,
 and documents no option the command does not have."""
+
 import os
 import re
 import subprocess
@@ -11,8 +12,14 @@ OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*|-[a-z])\b")
 
 
 def _help_options():
-    out = subprocess.run([sys.executable, "-m", "socketify", "--help"], cwd=ROOT, env=server_env(),
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "socketify", "--help"],
+        cwd=ROOT,
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     # "options:" from Python 3.10 on, "optional arguments:" before
     options_part = re.split(r"^(?:options|optional arguments):", out.stdout, maxsplit=1, flags=re.M)[1]
@@ -49,6 +56,7 @@ def test_every_help_option_is_in_the_docs_table_and_nothing_else():
 def test_every_environment_variable_in_the_table_is_read():
     """Each ``SOCKETIFY_X`` of the table is the variable of its option."""
     from socketify import cli
+
     names = {"SOCKETIFY_" + dest.upper() for _flags, dest, _kind, _default, _text in cli._OPTIONS}
     names.add("SOCKETIFY_APP")
     with open(os.path.join(ROOT, "docs", "cli.md"), encoding="utf-8") as f:

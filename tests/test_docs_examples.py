@@ -24,6 +24,7 @@ script and must exit 0. Blocks run in a temporary directory holding
 ``public/`` folder and a ``templates/`` folder for the static-file and
 template examples.
 """
+
 import glob
 import os
 import re
@@ -77,7 +78,7 @@ def parse_blocks(path, text=None):
         body = []
         i += 1
         while i < len(lines) and lines[i].strip() != fence:
-            body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i])
+            body.append(lines[i][len(indent) :] if lines[i].startswith(indent) else lines[i])
             i += 1
         i += 1  # the closing fence
         checks = []
@@ -101,6 +102,7 @@ def all_blocks():
 
 # -- checks ------------------------------------------------------------------------------
 
+
 class Check:
     """A parsed ``check:`` line."""
 
@@ -113,7 +115,7 @@ class Check:
         if "->" not in words:
             raise ValueError("check without '->': %r" % text)
         arrow = words.index("->")
-        request, expect = words[:arrow], words[arrow + 1:]
+        request, expect = words[:arrow], words[arrow + 1 :]
         self.method, self.path = request[0], request[1]
         self.body = None
         self.headers = {}
@@ -154,6 +156,7 @@ def _http(check, port):
     """Performs an HTTP check; reads the body only until the expected text
     shows up, so an endless stream (SSE) can be checked too."""
     import requests
+
     scheme = "https" if check.tls else "http"
     url = "%s://%s:%d%s" % (scheme, check.host, port, check.path)
     kwargs = dict(headers=check.headers, timeout=10, stream=True, verify=check.ca_file, allow_redirects=False)
@@ -181,6 +184,7 @@ def _http(check, port):
 
 def _ws(check, port):
     import websocket
+
     ws = websocket.create_connection("ws://127.0.0.1:%d%s" % (port, check.path), timeout=10)
     try:
         ws.send(check.message)
@@ -193,6 +197,7 @@ def _ws(check, port):
 
 
 # -- running -----------------------------------------------------------------------------
+
 
 def _workdir(tmp_path):
     """The directory a block runs in: certificates, a public/ and a templates/ folder."""
@@ -244,8 +249,9 @@ def run_block(block, tmp_path):
     env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], HERE])
     if not SERVES.search(block.source):
         script.write_text(block.source)
-        out = subprocess.run([sys.executable, str(script)], cwd=str(workdir), env=env,
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, str(script)], cwd=str(workdir), env=env, capture_output=True, text=True, timeout=60
+        )
         assert out.returncode == 0, "%s failed:\n%s%s" % (block.name, out.stdout, out.stderr)
         return
     port = free_port()
@@ -254,11 +260,13 @@ def run_block(block, tmp_path):
     out_path = workdir / "stdout.txt"
     with open(err_path, "w") as err:
         with open(out_path, "w") as out:
-            proc = subprocess.Popen([sys.executable, str(script)], cwd=str(workdir), env=env,
-                                    stdout=out, stderr=err)
+            proc = subprocess.Popen([sys.executable, str(script)], cwd=str(workdir), env=env, stdout=out, stderr=err)
     try:
         assert _wait_listening(proc, port), "%s did not listen on the rewritten port %d:\n%s" % (
-            block.name, port, err_path.read_text())
+            block.name,
+            port,
+            err_path.read_text(),
+        )
         for text in block.checks or ["GET / ->"]:
             if text == "EXITS":  # the program stops by itself (e.g. app.close() from a route)
                 proc.wait(15)
@@ -329,8 +337,10 @@ def test_parser_and_runner_catch_an_unmarked_broken_block(tmp_path):
 
 def test_a_server_block_is_requested(tmp_path):
     """A serving block is really requested: a wrong expectation fails."""
-    source = ("from socketify import App\napp = App()\napp.get('/', lambda res, req: res.end('hi'))\n"
-              "app.listen(3000, lambda config: print('listening', flush=True))\napp.run()\n")
+    source = (
+        "from socketify import App\napp = App()\napp.get('/', lambda res, req: res.end('hi'))\n"
+        "app.listen(3000, lambda config: print('listening', flush=True))\napp.run()\n"
+    )
     good = Block("x.md", 1, source, False, ['GET / -> 200 "hi"', 'STDOUT "listening"'])
     bad = Block("x.md", 1, source, False, ['GET / -> 200 "bye"'])
     (tmp_path / "a").mkdir()

@@ -1,4 +1,5 @@
 """Every example runs and answers as its README section says."""
+
 import os
 import re
 import signal
@@ -41,12 +42,13 @@ def test_sanitizer_build_is_the_one_under_test(tmp_path):
     """Under ``make asan`` the servers must really load the instrumented core."""
     if not os.environ.get("SOCKETIFY_TEST_PRELOAD"):
         import pytest
+
         pytest.skip("only meaningful under make asan")
     from conftest import server_env
+
     script = tmp_path / "which.py"
     script.write_text("import socketify._native as n; print(n.__file__)\n")
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         env=server_env(), timeout=30)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=server_env(), timeout=30)
     assert os.path.join("build", "asan") in out.stdout, out.stdout + out.stderr
 
 
@@ -91,6 +93,7 @@ def test_async_example():
     try:
         assert _get(port, "/")[2] == b"Hello with delay!"
         import json
+
         body = json.loads(_get(port, "/json?name=ana", b"User-Agent: tester\r\n")[2])
         assert body == {"message": "Hello", "user-agent": "tester", "query": "ana"}
         sock = rawhttp.connect(port)

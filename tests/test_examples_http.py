@@ -1,5 +1,6 @@
 """The router, middleware, upload, static-file and SSE examples run and answer
 as their docstrings say (port 3000 rewritten to a free port)."""
+
 import asyncio
 import contextlib
 import hashlib
@@ -42,6 +43,7 @@ def request(server, path, method="GET", **kwargs):
         async with aiohttp.ClientSession() as session:
             async with session.request(method, server.url + path, allow_redirects=False, **kwargs) as r:
                 return r.status, r.headers, await r.read()
+
     return asyncio.run(go())
 
 
@@ -52,12 +54,12 @@ def get_json(server, path, method="GET", **kwargs):
 
 # -- router_and_basics.py ----------------------------------------------------------
 
+
 def test_router_and_basics():
     with example("router_and_basics.py") as (server, _):
         assert request(server, "/")[2] == b"Hello :)"
         assert request(server, "/anything", "PURGE")[2] == b"Any route with method: PURGE"
-        assert request(server, "/user/agent", headers={"User-Agent": "tester/1"})[2] == \
-            b"Your user agent is: tester/1"
+        assert request(server, "/user/agent", headers={"User-Agent": "tester/1"})[2] == b"Your user agent is: tester/1"
         assert request(server, "/user/1")[2] == b"Hello user with id 1!"
         assert request(server, "/user/2")[:3:2] == (404, b"Oops! /user/2 not found.")
         assert request(server, "/nowhere")[0] == 404
@@ -68,13 +70,17 @@ def test_router_and_basics():
         assert cookie.startswith("session=socketify+python") and "HttpOnly" in cookie and "Path=/" in cookie
 
         assert get_json(server, "/query?name=Ana&x=1&x=2")[1] == {
-            "name": "Ana", "all": {"name": ["Ana"], "x": ["1", "2"]}}
+            "name": "Ana",
+            "all": {"name": ["Ana"], "x": ["1", "2"]},
+        }
         status, headers, body = request(server, "/json")
         assert headers["Content-Type"] == "application/json"
         assert json.loads(body) == {"message": "I'm an application/json!"}
         assert request(server, "/delayed?delay=0.01")[2] == b"Hello sorry for the delay!"
         assert get_json(server, "/sleepy", headers={"User-Agent": "ua"})[1] == {
-            "message": "I'm delayed!", "user-agent": "ua"}
+            "message": "I'm delayed!",
+            "user-agent": "ua",
+        }
 
         status, headers, body = request(server, "/custom_header")
         assert headers["Content-Type"] == "application/octet-stream" and headers["X-Powered-By"] == "socketify"
@@ -97,31 +103,36 @@ def test_router_and_basics():
 
 # -- middleware.py / middleware_async.py / middleware_router.py ---------------------------
 
+
 def test_middleware_example():
     with example("middleware.py") as (server, _):
         assert request(server, "/")[:3:2] == (403, b"not authorized")
         status, body = get_json(server, "/", headers={"Authorization": "Bearer alice-token"})
         assert status == 200 and body == {"user": {"name": "Alice", "role": "admin"}, "greeting": "Hello, Alice"}
-        assert request(server, "/admin", headers={"Authorization": "Bearer bob-token"})[:3:2] == \
-            (403, b"admins only")
-        assert request(server, "/admin", headers={"Authorization": "Bearer alice-token"})[2] == \
-            b"Welcome to the admin area, Alice"
+        assert request(server, "/admin", headers={"Authorization": "Bearer bob-token"})[:3:2] == (403, b"admins only")
+        assert (
+            request(server, "/admin", headers={"Authorization": "Bearer alice-token"})[2]
+            == b"Welcome to the admin area, Alice"
+        )
 
 
 def test_middleware_async_example():
     with example("middleware_async.py") as (server, _):
         assert request(server, "/")[:3:2] == (403, b"not authorized")
         status, body = get_json(server, "/?theme=dark", headers={"Authorization": "Bearer t1"})
-        assert status == 200 and body == {"user": {"name": "Ana"}, "theme": "dark",
-                                          "messages": ["welcome back, Ana"]}
+        assert status == 200 and body == {"user": {"name": "Ana"}, "theme": "dark", "messages": ["welcome back, Ana"]}
 
         async def many():
             async with aiohttp.ClientSession() as session:
+
                 async def one(token, theme):
-                    async with session.get(server.url + "/?theme=" + theme,
-                                           headers={"Authorization": "Bearer " + token}) as r:
+                    async with session.get(
+                        server.url + "/?theme=" + theme, headers={"Authorization": "Bearer " + token}
+                    ) as r:
                         return await r.json()
+
                 return await asyncio.gather(*(one("t%d" % (i % 2 + 1), "c%d" % i) for i in range(20)))
+
         for i, body in enumerate(asyncio.run(many())):
             assert body["theme"] == "c%d" % i
             assert body["user"]["name"] == ("Ana" if i % 2 == 0 else "Bruno")
@@ -145,6 +156,7 @@ def test_middleware_router_example():
 
 # -- upload_or_post.py -----------------------------------------------------------------
 
+
 def test_upload_or_post_example():
     with example("upload_or_post.py") as (server, _):
         assert request(server, "/upload", "POST", data=b"hello")[2] == b"Got 5 bytes: hello"
@@ -156,7 +168,8 @@ def test_upload_or_post_example():
         assert request(server, "/upload_json", "POST", data=b"{nope")[0] == 400
         assert request(server, "/upload_text", "POST", data="olá".encode())[2] == "Your text was: olá".encode()
         assert get_json(server, "/upload_urlencoded", "POST", data={"a": "1", "b": "x y"})[1] == {
-            "form": {"a": "1", "b": "x y"}}
+            "form": {"a": "1", "b": "x y"}
+        }
 
         form = aiohttp.FormData()
         form.add_field("name", "Ana")
@@ -164,14 +177,27 @@ def test_upload_or_post_example():
         form.add_field("photo", photo, filename="photo.jpg", content_type="image/jpeg")
         status, body = get_json(server, "/upload_multipart", "POST", data=form)
         assert status == 200 and body["fields"] == {"name": "Ana"}
-        assert body["files"] == [{"field": "photo", "filename": "photo.jpg", "content_type": "image/jpeg",
-                                  "size": len(photo), "sha256": hashlib.sha256(photo).hexdigest()}]
-        status, headers, text = request(server, "/upload_multipart", "POST", data=b"junk",
-                                        headers={"Content-Type": "multipart/form-data; boundary=zz"})
+        assert body["files"] == [
+            {
+                "field": "photo",
+                "filename": "photo.jpg",
+                "content_type": "image/jpeg",
+                "size": len(photo),
+                "sha256": hashlib.sha256(photo).hexdigest(),
+            }
+        ]
+        status, headers, text = request(
+            server,
+            "/upload_multipart",
+            "POST",
+            data=b"junk",
+            headers={"Content-Type": "multipart/form-data; boundary=zz"},
+        )
         assert status == 400 and text.startswith(b"Bad upload:")
 
 
 # -- static_files.py ---------------------------------------------------------------------
+
 
 def test_static_files_example(tmp_path):
     (tmp_path / "index.html").write_text("<h1>home</h1>")
@@ -206,6 +232,7 @@ def test_static_files_example(tmp_path):
 
 # -- sse.py -------------------------------------------------------------------------------
 
+
 def test_sse_example():
     with example("sse.py") as (server, _):
         status, headers, body = request(server, "/")
@@ -236,4 +263,5 @@ def test_sse_example():
                             assert data == "hi there"
                             return
                         assert event == "tick" and re.fullmatch(r"\d\d:\d\d:\d\d", data)
+
         asyncio.run(go())

@@ -1,4 +1,5 @@
 """app.register: extension methods and properties on Request and Response."""
+
 import json
 import subprocess
 import sys
@@ -112,33 +113,43 @@ def test_properties_in_middleware(serve):
         assert json.loads(get(server, "/mw")[2]) == {"cart": ["from-middleware"]}
 
 
-@pytest.mark.parametrize("source,message", [
-    ("def ext(request, response, ws):\n    @response.method\n    def end(self):\n        pass\n",
-     "clashes with a built-in"),
-    ("def ext(request, response, ws):\n    request.property('get_header', 1)\n", "clashes with a built-in"),
-    ("def ext(request, response, ws):\n    request.property('cart', [])\n"
-     "def ext2(request, response, ws):\n    request.property('cart', [])\n", "already defined"),
-    ("def ext(request, response, ws):\n    request.property('not an identifier')\n", "must be an identifier"),
-])
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        (
+            "def ext(request, response, ws):\n    @response.method\n    def end(self):\n        pass\n",
+            "clashes with a built-in",
+        ),
+        ("def ext(request, response, ws):\n    request.property('get_header', 1)\n", "clashes with a built-in"),
+        (
+            "def ext(request, response, ws):\n    request.property('cart', [])\n"
+            "def ext2(request, response, ws):\n    request.property('cart', [])\n",
+            "already defined",
+        ),
+        ("def ext(request, response, ws):\n    request.property('not an identifier')\n", "must be an identifier"),
+    ],
+)
 def test_clashes_raise_at_register(source, message):
     code = (
-        "from socketify import App\n" + source +
-        "app = App()\n"
+        "from socketify import App\n" + source + "app = App()\n"
         "app.register(ext)\n"
         "try:\n"
         "    app.register(globals().get('ext2', ext))\n"
         "except ValueError as e:\n"
         "    print('ValueError:', e)\n"
     )
-    wrapped = ("try:\n" + "".join("    " + line + "\n" for line in code.splitlines()) +
-               "except ValueError as e:\n    print('ValueError:', e)\n")
-    out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, timeout=30,
-                         env=server_env())
+    wrapped = (
+        "try:\n"
+        + "".join("    " + line + "\n" for line in code.splitlines())
+        + "except ValueError as e:\n    print('ValueError:', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, timeout=30, env=server_env())
     assert "ValueError:" in out.stdout and message in out.stdout, out.stdout + out.stderr
 
 
 def test_extensions_example(tmp_path):
     from test_examples import free_port, run_example
+
     port = free_port()
     server = run_example("extensions.py", port)
     try:

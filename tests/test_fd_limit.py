@@ -1,10 +1,12 @@
 """At the file-descriptor limit the server backs off instead of spinning on
 accept (EMFILE), says so once, keeps serving the connections it has, and
 accepts again once clients go away (issue 11)."""
+
 import os
 import resource
 import socket
 import time
+
 import pytest
 
 import rawhttp

@@ -1,6 +1,7 @@
 """Guards the core has that no other test pins: stale Response and WebSocket
 handles read nothing (also once their slot serves a new connection), and the
 router falls back from a static branch to a parameter branch."""
+
 import json
 import socket
 
@@ -104,8 +105,11 @@ def test_a_kept_response_reads_nothing_once_its_slot_serves_another_connection(s
 def test_a_kept_websocket_reads_nothing_after_the_client_closed(server):
     client = wsframes.WSClient.connect(server.port, "/ws")
     client.send_text("closed keep")
-    assert json.loads(client.read_message()[1]) == {"address": "127.0.0.1", "address_bytes": [127, 0, 0, 1],
-                                                    "buffered": 0}
+    assert json.loads(client.read_message()[1]) == {
+        "address": "127.0.0.1",
+        "address_bytes": [127, 0, 0, 1],
+        "buffered": 0,
+    }
     client.send_close(1000)
     client.expect_close(1000)
     client.close_socket()
@@ -134,8 +138,9 @@ def test_a_kept_websocket_reads_nothing_after_the_server_ended_it(server):
     client.close_socket()
 
 
-@pytest.mark.parametrize("path,body", [("/a/b/d", b"param d, x=b"), ("/a/b/c", b"static c"),
-                                       ("/a/z/d", b"param d, x=z")])
+@pytest.mark.parametrize(
+    "path,body", [("/a/b/d", b"param d, x=b"), ("/a/b/c", b"static c"), ("/a/z/d", b"param d, x=z")]
+)
 def test_the_router_falls_back_from_a_static_branch_to_a_parameter(server, path, body):
     with rawhttp.connect(server.port) as sock:
         sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -1,4 +1,5 @@
 """Request and Response API over real sockets (aiohttp and raw clients)."""
+
 import asyncio
 import json
 import socket
@@ -12,12 +13,16 @@ from conftest import fetch, fetch_json
 
 # -- routing -------------------------------------------------------------------
 
-@pytest.mark.parametrize("path,route", [
-    ("/prec/static", "static"),
-    ("/prec/other", "param"),
-    ("/prec/a/b/c", "wildcard"),
-    ("/prec", "wildcard"),
-])
+
+@pytest.mark.parametrize(
+    "path,route",
+    [
+        ("/prec/static", "static"),
+        ("/prec/other", "param"),
+        ("/prec/a/b/c", "wildcard"),
+        ("/prec", "wildcard"),
+    ],
+)
 def test_static_beats_param_beats_wildcard(basic_server, path, route):
     status, body = fetch_json(basic_server, path)
     assert status == 200 and body["route"] == route
@@ -76,6 +81,7 @@ def test_catch_all_route(basic_server):
 
 # -- request accessors ---------------------------------------------------------
 
+
 def test_url_full_url_and_queries(basic_server):
     status, body = fetch_json(basic_server, "/prec/static?a=1&a=2&b=x%20y&empty=")
     assert body["url"] == "/prec/static"
@@ -129,6 +135,7 @@ def test_remote_address(basic_server):
 
 # -- response writers ----------------------------------------------------------
 
+
 def test_end_text_and_bytes(basic_server):
     status, headers, body = fetch(basic_server, "/text")
     assert (status, body, headers["Content-Length"]) == (200, b"hello", "5")
@@ -158,8 +165,9 @@ def test_no_body_statuses(basic_server):
         assert rawhttp.read_response(sock)[2] == b"hello"
 
 
-@pytest.mark.parametrize("code,line", [(201, "201 Created"), (404, "404 Not Found"),
-                                       (299, "299 "), (503, "503 Service Unavailable")])
+@pytest.mark.parametrize(
+    "code,line", [(201, "201 Created"), (404, "404 Not Found"), (299, "299 "), (503, "503 Service Unavailable")]
+)
 def test_write_status_int(basic_server, code, line):
     with rawhttp.connect(basic_server.port) as sock:
         sock.sendall(b"GET /status/%d HTTP/1.1\r\nHost: x\r\n\r\n" % code)
@@ -184,8 +192,7 @@ def test_write_streams_chunked(basic_server):
 def test_chunk_size_lines_are_lowercase_hex(basic_server):
     sizes = [1, 10, 15, 16, 255, 4096, 74565]
     with rawhttp.connect(basic_server.port) as sock:
-        sock.sendall(b"GET /stream-sizes?sizes=%s HTTP/1.1\r\nHost: x\r\n\r\n"
-                     % ",".join(map(str, sizes)).encode())
+        sock.sendall(b"GET /stream-sizes?sizes=%s HTTP/1.1\r\nHost: x\r\n\r\n" % ",".join(map(str, sizes)).encode())
         data = b""
         while not data.endswith(b"\r\n0\r\n\r\n"):
             chunk = sock.recv(1 << 20)
@@ -195,8 +202,8 @@ def test_chunk_size_lines_are_lowercase_hex(basic_server):
     for size in sizes:
         line, _, body = body.partition(b"\r\n")
         assert line == b"%x" % size
-        assert body[:size] == b"x" * size and body[size:size + 2] == b"\r\n"
-        body = body[size + 2:]
+        assert body[:size] == b"x" * size and body[size : size + 2] == b"\r\n"
+        body = body[size + 2 :]
     assert body == b"0\r\n\r\n"
 
 
@@ -212,14 +219,17 @@ def test_write_streams_to_http10_by_closing(basic_server):
     assert b"chunked" not in head.lower() and body == b"one,two,three"
 
 
-@pytest.mark.parametrize("kind,status,ctype,body", [
-    ("dict", 200, "application/json", b'{"x": 1}'),
-    ("list", 200, "application/json", b"[1, 2, 3]"),
-    ("status-int", 201, "text/plain", b"created"),
-    ("status-str", 410, "text/plain", b"gone"),
-    ("plain", 200, "text/plain", b"plain"),
-    ("headers", 200, "text/custom", b"with headers"),
-])
+@pytest.mark.parametrize(
+    "kind,status,ctype,body",
+    [
+        ("dict", 200, "application/json", b'{"x": 1}'),
+        ("list", 200, "application/json", b"[1, 2, 3]"),
+        ("status-int", 201, "text/plain", b"created"),
+        ("status-str", 410, "text/plain", b"gone"),
+        ("plain", 200, "text/plain", b"plain"),
+        ("headers", 200, "text/custom", b"with headers"),
+    ],
+)
 def test_send(basic_server, kind, status, ctype, body):
     got_status, headers, got_body = fetch(basic_server, "/send?kind=" + kind)
     assert (got_status, headers["Content-Type"], got_body) == (status, ctype, body)
@@ -239,6 +249,7 @@ def test_end_connection_closes(basic_server):
 
 
 # -- misuse never breaks the server ----------------------------------------------
+
 
 def test_end_twice_and_write_after_end_are_no_ops(basic_server):
     with rawhttp.connect(basic_server.port) as sock:
@@ -263,6 +274,7 @@ def test_request_after_response_raises(basic_server):
 
 
 # -- errors --------------------------------------------------------------------
+
 
 def test_handler_exception_gives_500(basic_server):
     status, headers, body = fetch(basic_server, "/raise")
@@ -292,6 +304,7 @@ def test_handler_without_response_is_answered_later(basic_server):
 
 
 # -- async -----------------------------------------------------------------------
+
 
 def test_async_request_usable_after_await(basic_server):
     status, body = fetch_json(basic_server, "/async?q=v", headers={"X-Test": "kept"})
@@ -325,14 +338,18 @@ def test_abort_during_async_handler(basic_server):
 def test_many_concurrent_async_requests(basic_server):
     async def go():
         async with aiohttp.ClientSession() as session:
+
             async def one(i):
                 async with session.get(basic_server.url + "/async/%d" % i) as r:
                     return await r.text()
+
             return await asyncio.gather(*(one(i) for i in range(200)))
+
     assert asyncio.run(go()) == ["id=%d" % i for i in range(200)]
 
 
 # -- bodies --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("size", [0, 1, 1000, 300_000, 3_000_000])
 def test_post_body_echo(basic_server, size):
@@ -345,5 +362,6 @@ def test_chunked_upload_echo(basic_server):
     async def gen():
         for i in range(20):
             yield b"chunk-%d;" % i
+
     status, headers, body = fetch(basic_server, "/echo", "POST", data=gen())
     assert body == b"".join(b"chunk-%d;" % i for i in range(20))

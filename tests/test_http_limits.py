@@ -6,6 +6,7 @@ max_header_count fields, 413 for a body over max_body_size, and slow clients
 (header_timeout) and idle keep-alive connections (idle_timeout) closed. Every
 limit answer closes the connection; the server keeps serving others.
 """
+
 import json
 import os
 import select
@@ -22,8 +23,14 @@ HOST = b"Host: localhost\r\n"
 
 # Small limits; header/idle timeouts long enough that they never explain an
 # answer in the tests that are not about them.
-SMALL = dict(max_request_line_size=256, max_header_size=1024, max_header_count=10,
-             header_timeout=10, idle_timeout=10, max_body_size=1000)
+SMALL = dict(
+    max_request_line_size=256,
+    max_header_size=1024,
+    max_header_count=10,
+    header_timeout=10,
+    idle_timeout=10,
+    max_body_size=1000,
+)
 # Short timeouts for the slow-client tests.
 TIMEOUT_S = 2
 MARGIN_S = 3
@@ -200,7 +207,7 @@ def test_head_trickled_a_byte_at_a_time_is_served(small_server):
     raw = b"GET /text HTTP/1.1\r\n" + HOST + fields + b"\r\n"
     with connect(small_server.port) as sock:
         for i in range(len(raw)):
-            sock.sendall(raw[i:i + 1])
+            sock.sendall(raw[i : i + 1])
         status, _, body, rest = read_response(sock)
     assert (status, body, rest) == (200, b"hello", b"")
     assert_alive(small_server.port)
@@ -244,23 +251,27 @@ def test_default_8000_byte_header_section_is_served(basic_server):
 
 def test_chunked_trailers_are_bounded(small_server):
     trailers = b"".join(b"X-T%d: %s\r\n" % (i, b"t" * 200) for i in range(8))
-    raw = (b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n"
-           b"3\r\nabc\r\n0\r\n" + trailers + b"\r\n")
+    raw = (
+        b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n" + trailers + b"\r\n"
+    )
     data = assert_rejected_any(small_server.port, raw)
     assert status_of(data) in (400, 431), data
 
 
 def test_chunked_trailer_count_is_bounded(small_server):
     trailers = b"X-T: 1\r\n" * 20
-    raw = (b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n"
-           b"3\r\nabc\r\n0\r\n" + trailers + b"\r\n")
+    raw = (
+        b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n" + trailers + b"\r\n"
+    )
     data = assert_rejected_any(small_server.port, raw)
     assert status_of(data) in (400, 431), data
 
 
 def test_chunk_extension_line_is_bounded(small_server):
-    raw = (b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n"
-           b"3;x=" + b"e" * 2000 + b"\r\nabc\r\n0\r\n\r\n")
+    raw = (
+        b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n"
+        b"3;x=" + b"e" * 2000 + b"\r\nabc\r\n0\r\n\r\n"
+    )
     assert_rejected(small_server.port, raw, 400, timeout=3)
 
 
@@ -281,8 +292,9 @@ def assert_rejected_any(port, raw):
 
 def test_body_at_limit_is_served(small_server):
     body = bytes(range(250)) * 4
-    status, headers, echoed = request(small_server.port, b"POST /echo HTTP/1.1\r\n" + HOST
-                                      + b"Content-Length: 1000\r\n\r\n" + body)
+    status, headers, echoed = request(
+        small_server.port, b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 1000\r\n\r\n" + body
+    )
     assert status == 200 and echoed == body and headers["x-length"] == "1000"
 
 
@@ -299,16 +311,14 @@ def test_content_length_over_limit_is_413_before_the_body(small_server):
 
 def test_chunked_body_at_limit_is_served(small_server):
     chunks = b"".join(b"190\r\n" + b"c" * 400 + b"\r\n" for _ in range(2)) + b"C8\r\n" + b"d" * 200 + b"\r\n"
-    raw = (b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n" + chunks
-           + b"0\r\n\r\n")
+    raw = b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
     status, headers, body = request(small_server.port, raw)
     assert status == 200 and headers["x-length"] == "1000" and body == b"c" * 800 + b"d" * 200
 
 
 def test_chunked_body_over_limit_is_413(small_server):
     chunks = b"".join(b"190\r\n" + b"c" * 400 + b"\r\n" for _ in range(3))
-    raw = (b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n" + chunks
-           + b"0\r\n\r\n")
+    raw = b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
     assert_rejected(small_server.port, raw, 413)
 
 
@@ -320,8 +330,7 @@ def test_chunked_body_growing_past_limit_is_413(small_server):
 
 
 def test_chunked_body_one_huge_chunk_size_is_413(small_server):
-    raw = (b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n"
-           b"FFFFFFFF\r\n" + b"x" * 2000)
+    raw = b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n" + b"x" * 2000
     assert_rejected(small_server.port, raw, 413, timeout=3)
 
 
@@ -337,11 +346,10 @@ def test_slowloris_partial_heads_are_closed_others_served(slow_server):
         for i, sock in enumerate(partial):
             # Partial heads cut at different places; the final CRLF never comes.
             head = b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 2\r\n"
-            sock.sendall(head[:len(head) - 7 * i])
+            sock.sendall(head[: len(head) - 7 * i])
         # Others are served normally meanwhile.
         for i in range(10):
-            status, _, body = request(port, b"POST /echo HTTP/1.1\r\n" + HOST
-                                      + b"Content-Length: 2\r\n\r\n%02d" % i)
+            status, _, body = request(port, b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 2\r\n\r\n%02d" % i)
             assert (status, body) == (200, b"%02d" % i)
         for sock in partial + [silent]:
             closed, data = wait_for_close(sock, start + TIMEOUT_S + MARGIN_S)
@@ -390,7 +398,7 @@ def test_trickling_header_bytes_do_not_reset_the_timeout(slow_server):
         i = 0
         while time.monotonic() < deadline and not closed:
             try:
-                sock.sendall(trickle[i:i + 1])
+                sock.sendall(trickle[i : i + 1])
             except (BrokenPipeError, ConnectionResetError):
                 closed = True
                 break
@@ -405,7 +413,6 @@ def test_trickling_header_bytes_do_not_reset_the_timeout(slow_server):
                 if not chunk:
                     closed = True
                 received += chunk
-        assert closed, "a client trickling a header byte every 0.5 s was still open after %ss" % (
-            TIMEOUT_S + MARGIN_S)
+        assert closed, "a client trickling a header byte every 0.5 s was still open after %ss" % (TIMEOUT_S + MARGIN_S)
         assert_timeout_answer(received)
     assert_alive(port)

@@ -6,6 +6,7 @@ chunked bodies, pipelining and response order, keep-alive, Expect:
 100-continue and HEAD. Every bad request must get its exact status, then a
 closed connection, and the server must go on serving new connections.
 """
+
 import json
 import socket
 import time
@@ -68,7 +69,7 @@ class Client:
         """Sends ``data`` ``step`` bytes per send; the pause keeps the
         segments apart so the server sees many small reads."""
         for i in range(0, len(data), step):
-            self.sock.sendall(data[i:i + step])
+            self.sock.sendall(data[i : i + step])
             time.sleep(pause)
 
     def _fill(self):
@@ -151,13 +152,13 @@ def get(path, extra=b"", version=b"1.1"):
 
 
 def post(path, body, extra=b""):
-    return (b"POST " + path + b" HTTP/1.1\r\n" + HOST + b"Content-Length: %d\r\n" % len(body)
-            + extra + b"\r\n" + body)
+    return b"POST " + path + b" HTTP/1.1\r\n" + HOST + b"Content-Length: %d\r\n" % len(body) + extra + b"\r\n" + body
 
 
 def post_chunked(path, chunked_body, extra=b""):
-    return (b"POST " + path + b" HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n" + extra
-            + b"\r\n" + chunked_body)
+    return (
+        b"POST " + path + b" HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n" + extra + b"\r\n" + chunked_body
+    )
 
 
 def parse_one(raw):
@@ -205,49 +206,72 @@ def describe(response):
 # -- request line ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", [
-    b"\x01\x02\x03garbage\r\n\r\n",
-    b"HELLO\r\n\r\n",
-    b"GET\r\n\r\n",
-    b"GET /text\r\n" + HOST + b"\r\n",
-    b" GET /text HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET /text HTTP/1.1 extra\r\n" + HOST + b"\r\n",
-    b"G(T /text HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET /te xt HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET /text#frag HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET /t\x7fext HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET /t\xffext HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET text HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET * HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET /text http/1.1\r\n" + HOST + b"\r\n",
-    b"GET /text HTTP/1.1\r\r\n" + HOST + b"\r\n",
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS ClientHello
-], ids=["binary", "one-word", "no-target", "no-version", "leading-space", "extra-token",
-        "bad-method-char", "space-in-target", "fragment", "del-in-target", "high-byte-in-target",
-        "relative-target", "asterisk-with-get", "lowercase-version", "cr-cr-lf", "tls-hello"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x01\x02\x03garbage\r\n\r\n",
+        b"HELLO\r\n\r\n",
+        b"GET\r\n\r\n",
+        b"GET /text\r\n" + HOST + b"\r\n",
+        b" GET /text HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET /text HTTP/1.1 extra\r\n" + HOST + b"\r\n",
+        b"G(T /text HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET /te xt HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET /text#frag HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET /t\x7fext HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET /t\xffext HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET text HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET * HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET /text http/1.1\r\n" + HOST + b"\r\n",
+        b"GET /text HTTP/1.1\r\r\n" + HOST + b"\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS ClientHello
+    ],
+    ids=[
+        "binary",
+        "one-word",
+        "no-target",
+        "no-version",
+        "leading-space",
+        "extra-token",
+        "bad-method-char",
+        "space-in-target",
+        "fragment",
+        "del-in-target",
+        "high-byte-in-target",
+        "relative-target",
+        "asterisk-with-get",
+        "lowercase-version",
+        "cr-cr-lf",
+        "tls-hello",
+    ],
+)
 def test_garbage_request_line_is_400_and_closed(basic_server, raw):
     assert_rejected(basic_server.port, raw, 400)
 
 
-@pytest.mark.parametrize("raw", [
-    b"GET  /text HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET /text  HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET /text HTTP/1.1 \r\n" + HOST + b"\r\n",
-    b"GET\t/text HTTP/1.1\r\n" + HOST + b"\r\n",
-    b"GET /text\tHTTP/1.1\r\n" + HOST + b"\r\n",
-], ids=["double-space-1", "double-space-2", "trailing-space", "tab-1", "tab-2"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET  /text HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET /text  HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET /text HTTP/1.1 \r\n" + HOST + b"\r\n",
+        b"GET\t/text HTTP/1.1\r\n" + HOST + b"\r\n",
+        b"GET /text\tHTTP/1.1\r\n" + HOST + b"\r\n",
+    ],
+    ids=["double-space-1", "double-space-2", "trailing-space", "tab-1", "tab-2"],
+)
 def test_request_line_whitespace_is_strict(basic_server, raw):
     assert_rejected(basic_server.port, raw, 400)
 
 
-@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/1.2", b"HTTP/1.9", b"HTTP/3.0",
-                                     b"HTTP/0.9"])
+@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/1.2", b"HTTP/1.9", b"HTTP/3.0", b"HTTP/0.9"])
 def test_unsupported_version_is_505(basic_server, version):
     assert_rejected(basic_server.port, b"GET /text " + version + b"\r\n" + HOST + b"\r\n", 505)
 
 
-@pytest.mark.parametrize("version", [b"HTTP/1", b"HTTP/1.", b"HTTP/11", b"HTTP/1.1.1",
-                                     b"HTTP/1.x", b"HTTPS/1.1", b"HTTP/10.0"])
+@pytest.mark.parametrize(
+    "version", [b"HTTP/1", b"HTTP/1.", b"HTTP/11", b"HTTP/1.1.1", b"HTTP/1.x", b"HTTPS/1.1", b"HTTP/10.0"]
+)
 def test_malformed_version_is_400(basic_server, version):
     assert_rejected(basic_server.port, b"GET /text " + version + b"\r\n" + HOST + b"\r\n", 400)
 
@@ -271,8 +295,9 @@ def test_absolute_form_routes_by_path(basic_server):
     with Client(basic_server.port) as c:
         data = describe(c.request(b"GET http://x/prec/static HTTP/1.1\r\nHost: x\r\n\r\n"))
         assert data["route"] == "static" and data["url"] == "/prec/static"
-        data = describe(c.request(b"GET http://example.com:8080/prec/abc?q=1 HTTP/1.1\r\n"
-                                  b"Host: example.com:8080\r\n\r\n"))
+        data = describe(
+            c.request(b"GET http://example.com:8080/prec/abc?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n")
+        )
         assert data["route"] == "param" and data["params"] == ["abc"]
         assert data["url"] == "/prec/abc" and data["full_url"] == "/prec/abc?q=1"
 
@@ -287,8 +312,7 @@ def test_absolute_form_still_needs_host(basic_server):
     assert_rejected(basic_server.port, b"GET http://x/text HTTP/1.1\r\n\r\n", 400)
 
 
-@pytest.mark.parametrize("target", [b"http:/x/text", b"http:///text", b"http://x@y/text",
-                                    b"1http://x/text"])
+@pytest.mark.parametrize("target", [b"http:/x/text", b"http:///text", b"http://x@y/text", b"1http://x/text"])
 def test_malformed_absolute_form_is_400(basic_server, target):
     assert_rejected(basic_server.port, b"GET " + target + b" HTTP/1.1\r\n" + HOST + b"\r\n", 400)
 
@@ -313,44 +337,79 @@ def test_empty_lines_before_the_request_line_are_skipped(basic_server):
 # -- field lines ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", [
-    b"GET /text HTTP/1.1\n" + b"Host: localhost\n\n",
-    b"GET /text HTTP/1.1\r\nHost: localhost\n\r\n",
-    b"GET /text HTTP/1.1\r\nHost: localhost\r\n\n",
-    b"GET /text HTTP/1.1\r\nHost: localhost\r\nX-A: 1\nX-B: 2\r\n\r\n",
-], ids=["all-lf", "lf-after-header", "lf-final", "lf-between-headers"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /text HTTP/1.1\n" + b"Host: localhost\n\n",
+        b"GET /text HTTP/1.1\r\nHost: localhost\n\r\n",
+        b"GET /text HTTP/1.1\r\nHost: localhost\r\n\n",
+        b"GET /text HTTP/1.1\r\nHost: localhost\r\nX-A: 1\nX-B: 2\r\n\r\n",
+    ],
+    ids=["all-lf", "lf-after-header", "lf-final", "lf-between-headers"],
+)
 def test_bare_lf_line_endings_are_400(basic_server, raw):
     assert_rejected(basic_server.port, raw, 400)
 
 
-@pytest.mark.parametrize("line", [
-    b"X-A: a\x00b",
-    b"X-A: \x00",
-    b"X-A: a\rb",
-    b"X-A: a\x01b",
-    b"X-A: a\x7fb",
-], ids=["nul", "only-nul", "cr", "ctl-01", "del"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"X-A: a\x00b",
+        b"X-A: \x00",
+        b"X-A: a\rb",
+        b"X-A: a\x01b",
+        b"X-A: a\x7fb",
+    ],
+    ids=["nul", "only-nul", "cr", "ctl-01", "del"],
+)
 def test_control_chars_in_value_are_400(basic_server, line):
     assert_rejected(basic_server.port, b"GET /text HTTP/1.1\r\n" + HOST + line + b"\r\n\r\n", 400)
 
 
-@pytest.mark.parametrize("raw", [
-    b"GET /text HTTP/1.1\r\n" + HOST + b"X-A: one\r\n two\r\n\r\n",
-    b"GET /text HTTP/1.1\r\n" + HOST + b"X-A: one\r\n\ttwo\r\n\r\n",
-    b"GET /text HTTP/1.1\r\n Host: localhost\r\n\r\n",
-], ids=["fold-sp", "fold-htab", "first-line-indented"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /text HTTP/1.1\r\n" + HOST + b"X-A: one\r\n two\r\n\r\n",
+        b"GET /text HTTP/1.1\r\n" + HOST + b"X-A: one\r\n\ttwo\r\n\r\n",
+        b"GET /text HTTP/1.1\r\n Host: localhost\r\n\r\n",
+    ],
+    ids=["fold-sp", "fold-htab", "first-line-indented"],
+)
 def test_obs_fold_is_400(basic_server, raw):
     assert_rejected(basic_server.port, raw, 400)
 
 
-@pytest.mark.parametrize("line", [
-    b"X-A : 1", b"X-A\t: 1", b"Host : localhost",
-    b"X-A 1", b"X-A", b"no colon at all",
-    b": value", b":",
-    b"X(A): 1", b"X\"A: 1", b"X@A: 1", b"X\xe9A: 1",
-], ids=["space-before-colon", "tab-before-colon", "host-space-before-colon",
-        "no-colon-1", "no-colon-2", "no-colon-3", "empty-name", "empty-name-empty-value",
-        "paren-in-name", "quote-in-name", "at-in-name", "high-byte-in-name"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"X-A : 1",
+        b"X-A\t: 1",
+        b"Host : localhost",
+        b"X-A 1",
+        b"X-A",
+        b"no colon at all",
+        b": value",
+        b":",
+        b"X(A): 1",
+        b'X"A: 1',
+        b"X@A: 1",
+        b"X\xe9A: 1",
+    ],
+    ids=[
+        "space-before-colon",
+        "tab-before-colon",
+        "host-space-before-colon",
+        "no-colon-1",
+        "no-colon-2",
+        "no-colon-3",
+        "empty-name",
+        "empty-name-empty-value",
+        "paren-in-name",
+        "quote-in-name",
+        "at-in-name",
+        "high-byte-in-name",
+    ],
+)
 def test_malformed_field_line_is_400(basic_server, line):
     assert_rejected(basic_server.port, b"GET /text HTTP/1.1\r\n" + HOST + line + b"\r\n\r\n", 400)
 
@@ -361,20 +420,16 @@ def test_missing_host_on_http11_is_400(basic_server):
 
 
 def test_two_host_headers_are_400(basic_server):
-    assert_rejected(basic_server.port,
-                    b"GET /text HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400)
-    assert_rejected(basic_server.port,
-                    b"GET /text HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 400)
+    assert_rejected(basic_server.port, b"GET /text HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400)
+    assert_rejected(basic_server.port, b"GET /text HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 400)
 
 
-@pytest.mark.parametrize("value", [b"a b", b"a@b", b"a/b", b"a:b:c", b"a:x", b"[::1",
-                                   b"a%zz"])
+@pytest.mark.parametrize("value", [b"a b", b"a@b", b"a/b", b"a:b:c", b"a:x", b"[::1", b"a%zz"])
 def test_invalid_host_value_is_400(basic_server, value):
     assert_rejected(basic_server.port, b"GET /text HTTP/1.1\r\nHost: " + value + b"\r\n\r\n", 400)
 
 
-@pytest.mark.parametrize("value", [b"localhost", b"localhost:8080", b"127.0.0.1", b"[::1]:80",
-                                   b"ex-ample.com"])
+@pytest.mark.parametrize("value", [b"localhost", b"localhost:8080", b"127.0.0.1", b"[::1]:80", b"ex-ample.com"])
 def test_valid_host_values_are_accepted(basic_server, value):
     with Client(basic_server.port) as c:
         r = c.request(b"GET /text HTTP/1.1\r\nHost: " + value + b"\r\n\r\n")
@@ -391,8 +446,7 @@ def test_http10_without_host_is_served(basic_server):
 
 def test_header_values_are_trimmed_and_names_case_preserved(basic_server):
     with Client(basic_server.port) as c:
-        r = c.request(b"GET /headers HTTP/1.1\r\n" + HOST + b"X-Mixed-Case:  \t spaced value \t \r\n"
-                      b"X-Empty:\r\n\r\n")
+        r = c.request(b"GET /headers HTTP/1.1\r\n" + HOST + b"X-Mixed-Case:  \t spaced value \t \r\nX-Empty:\r\n\r\n")
         data = describe(r)
         each = {name.lower(): value for name, value in data["each"]}
         assert each["x-mixed-case"] == "spaced value"
@@ -402,66 +456,123 @@ def test_header_values_are_trimmed_and_names_case_preserved(basic_server):
 # -- framing / smuggling -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [
-    b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
-    b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
-    b"Transfer-Encoding: chunked\r\nContent-Length: 0\r\n",
-], ids=["cl-then-te", "te-then-cl", "te-then-cl0"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        b"Transfer-Encoding: chunked\r\nContent-Length: 0\r\n",
+    ],
+    ids=["cl-then-te", "te-then-cl", "te-then-cl0"],
+)
 def test_content_length_with_transfer_encoding_is_400(basic_server, headers):
     raw = b"POST /echo HTTP/1.1\r\n" + HOST + headers + b"\r\n5\r\nhello\r\n0\r\n\r\n"
     assert_rejected(basic_server.port, raw, 400)
 
 
-@pytest.mark.parametrize("headers", [
-    b"Content-Length: 5\r\nContent-Length: 6\r\n",
-    b"Content-Length: 5, 6\r\n",
-    b"Content-Length: 6\r\nContent-Length: 5, 5\r\n",
-], ids=["two-fields", "list", "field-and-list"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Length: 5\r\nContent-Length: 6\r\n",
+        b"Content-Length: 5, 6\r\n",
+        b"Content-Length: 6\r\nContent-Length: 5, 5\r\n",
+    ],
+    ids=["two-fields", "list", "field-and-list"],
+)
 def test_differing_content_lengths_are_400(basic_server, headers):
     raw = b"POST /echo HTTP/1.1\r\n" + HOST + headers + b"\r\nhello!"
     assert_rejected(basic_server.port, raw, 400)
 
 
-@pytest.mark.parametrize("value", [
-    b"+5", b"-5", b"0x5", b"5 5", b"5.0", b"5a", b"", b"five", b"5,", b",5", b"1e3",
-    b"99999999999999999999999", b"18446744073709551621", b"9223372036854775808",
-], ids=["plus", "minus", "hex", "two-numbers", "decimal", "trailing-letter", "empty", "word",
-        "trailing-comma", "leading-comma", "exponent", "huge", "u64-wrap-to-5", "int64-max+1"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"+5",
+        b"-5",
+        b"0x5",
+        b"5 5",
+        b"5.0",
+        b"5a",
+        b"",
+        b"five",
+        b"5,",
+        b",5",
+        b"1e3",
+        b"99999999999999999999999",
+        b"18446744073709551621",
+        b"9223372036854775808",
+    ],
+    ids=[
+        "plus",
+        "minus",
+        "hex",
+        "two-numbers",
+        "decimal",
+        "trailing-letter",
+        "empty",
+        "word",
+        "trailing-comma",
+        "leading-comma",
+        "exponent",
+        "huge",
+        "u64-wrap-to-5",
+        "int64-max+1",
+    ],
+)
 def test_invalid_content_length_is_400(basic_server, value):
     raw = b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: " + value + b"\r\n\r\nhello"
     assert_rejected(basic_server.port, raw, 400)
 
 
-@pytest.mark.parametrize("te", [
-    b"chunked, chunked",
-    b"xchunked",
-    b"chunkedx",
-    b"chunked, gzip",
-    b"identity",
-    b"gzip",
-    b"chunked,",
-    b", chunked",
-    b"chunked;q=1",
-    b"\"chunked\"",
-], ids=["twice", "xchunked", "chunkedx", "chunked-not-last", "identity", "gzip-only",
-        "trailing-comma", "leading-comma", "param", "quoted"])
+@pytest.mark.parametrize(
+    "te",
+    [
+        b"chunked, chunked",
+        b"xchunked",
+        b"chunkedx",
+        b"chunked, gzip",
+        b"identity",
+        b"gzip",
+        b"chunked,",
+        b", chunked",
+        b"chunked;q=1",
+        b'"chunked"',
+    ],
+    ids=[
+        "twice",
+        "xchunked",
+        "chunkedx",
+        "chunked-not-last",
+        "identity",
+        "gzip-only",
+        "trailing-comma",
+        "leading-comma",
+        "param",
+        "quoted",
+    ],
+)
 def test_bad_transfer_encoding_is_400(basic_server, te):
-    raw = (b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: " + te
-           + b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    raw = b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: " + te + b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
     assert_rejected(basic_server.port, raw, 400)
 
 
 def test_two_chunked_transfer_encoding_fields_are_400(basic_server):
-    raw = (b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n"
-           b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    raw = (
+        b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    )
     assert_rejected(basic_server.port, raw, 400)
 
 
-@pytest.mark.parametrize("headers", [
-    b"Transfer-Encoding: gzip, chunked\r\n",
-    b"Transfer-Encoding: deflate, chunked\r\n",
-    b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
-], ids=["gzip-chunked", "deflate-chunked", "split-fields"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Transfer-Encoding: gzip, chunked\r\n",
+        b"Transfer-Encoding: deflate, chunked\r\n",
+        b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+    ],
+    ids=["gzip-chunked", "deflate-chunked", "split-fields"],
+)
 def test_undecoded_coding_before_chunked_is_501(basic_server, headers):
     # The message can be framed (chunked is last) but we do not decode gzip:
     # refused, never passed through as if it were the plain body.
@@ -471,8 +582,7 @@ def test_undecoded_coding_before_chunked_is_501(basic_server, headers):
 
 def test_transfer_encoding_case_insensitive(basic_server):
     with Client(basic_server.port) as c:
-        r = c.request(b"POST /echo HTTP/1.1\r\n" + HOST + b"transfer-encoding: ChUnKeD\r\n\r\n"
-                      b"5\r\nhello\r\n0\r\n\r\n")
+        r = c.request(b"POST /echo HTTP/1.1\r\n" + HOST + b"transfer-encoding: ChUnKeD\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
         assert (r.status, r.body) == (200, b"hello")
 
 
@@ -484,9 +594,11 @@ def test_transfer_encoding_on_http10_is_400(basic_server):
 def test_smuggled_request_is_not_served(basic_server):
     # A classic CL.TE payload: whatever framing one side picks, the server
     # must answer with a single 400 and never run the smuggled GET.
-    raw = (b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 4\r\n"
-           b"Transfer-Encoding: chunked\r\n\r\n"
-           b"0\r\n\r\nGET /text HTTP/1.1\r\n" + HOST + b"\r\n")
+    raw = (
+        b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 4\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+        b"0\r\n\r\nGET /text HTTP/1.1\r\n" + HOST + b"\r\n"
+    )
     data = assert_rejected(basic_server.port, raw, 400)
     assert b"hello" not in data
 
@@ -495,11 +607,13 @@ def test_smuggled_request_is_not_served(basic_server):
 
 
 def test_chunked_body_with_extensions_and_trailers(basic_server):
-    body = (b"5;ext=1\r\nhello\r\n"
-            b"1 ; name = \"quoted \\\" value\" ; flag\r\n,\r\n"
-            b"A\r\n wonderful\r\n"
-            b"0006;x=y\r\n world\r\n"
-            b"0;last=1\r\nX-Trailer: t\r\nX-Other:  value \r\n\r\n")
+    body = (
+        b"5;ext=1\r\nhello\r\n"
+        b'1 ; name = "quoted \\" value" ; flag\r\n,\r\n'
+        b"A\r\n wonderful\r\n"
+        b"0006;x=y\r\n world\r\n"
+        b"0;last=1\r\nX-Trailer: t\r\nX-Other:  value \r\n\r\n"
+    )
     with Client(basic_server.port) as c:
         r = c.request(post_chunked(b"/echo", body))
         assert r.status == 200, r
@@ -532,43 +646,64 @@ def test_chunked_request_sent_one_byte_at_a_time(basic_server):
         assert r.status == 200 and r.body == b"abcdefg" and r.header("x-length") == "7"
 
 
-@pytest.mark.parametrize("chunked", [
-    b"zz\r\nhello\r\n0\r\n\r\n",
-    b"-1\r\nhello\r\n0\r\n\r\n",
-    b" 5\r\nhello\r\n0\r\n\r\n",
-    b"0x5\r\nhello\r\n0\r\n\r\n",
-    b"+5\r\nhello\r\n0\r\n\r\n",
-    b"\r\nhello\r\n0\r\n\r\n",
-    b"5\nhello\r\n0\r\n\r\n",
-    b"5 \r\nhello\r\n0\r\n\r\n",
-    b"5;\r\nhello\r\n0\r\n\r\n",
-    b"5;a=\r\nhello\r\n0\r\n\r\n",
-    b"5;a=\"unterminated\r\nhello\r\n0\r\n\r\n",
-    b"FFFFFFFFFFFFFFFFFF\r\nhello\r\n0\r\n\r\n",
-    b"5\r\nhelloXX0\r\n\r\n",
-    b"5\r\nhello\n0\r\n\r\n",
-    b"5\r\nhello\r\n0\r\nbad trailer\r\n\r\n",
-    b"5\r\nhello\r\n0\r\n folded: x\r\n\r\n",
-    b"5\r\nhello\r\n0\r\nX-T: a\x00b\r\n\r\n",
-    b"5\r\nhello\r\n0\r\n\n",
-], ids=["zz", "negative", "leading-space", "0x-prefix", "plus", "empty-size", "lf-after-size",
-        "trailing-space", "empty-ext", "ext-no-value", "unterminated-quote", "overflow",
-        "missing-crlf-after-data", "lf-after-data", "trailer-no-colon", "trailer-fold",
-        "trailer-nul", "final-bare-lf"])
+@pytest.mark.parametrize(
+    "chunked",
+    [
+        b"zz\r\nhello\r\n0\r\n\r\n",
+        b"-1\r\nhello\r\n0\r\n\r\n",
+        b" 5\r\nhello\r\n0\r\n\r\n",
+        b"0x5\r\nhello\r\n0\r\n\r\n",
+        b"+5\r\nhello\r\n0\r\n\r\n",
+        b"\r\nhello\r\n0\r\n\r\n",
+        b"5\nhello\r\n0\r\n\r\n",
+        b"5 \r\nhello\r\n0\r\n\r\n",
+        b"5;\r\nhello\r\n0\r\n\r\n",
+        b"5;a=\r\nhello\r\n0\r\n\r\n",
+        b'5;a="unterminated\r\nhello\r\n0\r\n\r\n',
+        b"FFFFFFFFFFFFFFFFFF\r\nhello\r\n0\r\n\r\n",
+        b"5\r\nhelloXX0\r\n\r\n",
+        b"5\r\nhello\n0\r\n\r\n",
+        b"5\r\nhello\r\n0\r\nbad trailer\r\n\r\n",
+        b"5\r\nhello\r\n0\r\n folded: x\r\n\r\n",
+        b"5\r\nhello\r\n0\r\nX-T: a\x00b\r\n\r\n",
+        b"5\r\nhello\r\n0\r\n\n",
+    ],
+    ids=[
+        "zz",
+        "negative",
+        "leading-space",
+        "0x-prefix",
+        "plus",
+        "empty-size",
+        "lf-after-size",
+        "trailing-space",
+        "empty-ext",
+        "ext-no-value",
+        "unterminated-quote",
+        "overflow",
+        "missing-crlf-after-data",
+        "lf-after-data",
+        "trailer-no-colon",
+        "trailer-fold",
+        "trailer-nul",
+        "final-bare-lf",
+    ],
+)
 def test_invalid_chunked_body_is_400(basic_server, chunked):
     assert_rejected(basic_server.port, post_chunked(b"/echo", chunked), 400)
 
 
 def test_invalid_chunk_size_sent_slowly_is_400(basic_server):
-    assert_rejected(basic_server.port, post_chunked(b"/echo", b"5\r\nhello\r\nzz\r\n"), 400,
-                    send_slowly=True)
+    assert_rejected(basic_server.port, post_chunked(b"/echo", b"5\r\nhello\r\nzz\r\n"), 400, send_slowly=True)
 
 
 def test_chunked_body_then_pipelined_request(basic_server):
-    raw = (post_chunked(b"/echo", b"4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n")
-           + get(b"/async/7")
-           + post_chunked(b"/echo", b"1\r\nz\r\n0\r\nT: 1\r\n\r\n")
-           + get(b"/text"))
+    raw = (
+        post_chunked(b"/echo", b"4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n")
+        + get(b"/async/7")
+        + post_chunked(b"/echo", b"1\r\nz\r\n0\r\nT: 1\r\n\r\n")
+        + get(b"/text")
+    )
     with Client(basic_server.port) as c:
         c.send(raw)
         assert c.read_response().body == b"abcdef"
@@ -601,7 +736,7 @@ def test_content_length_body_split_across_many_sends(basic_server):
     with Client(basic_server.port) as c:
         c.send(b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: %d\r\n\r\n" % len(body))
         for i in range(0, len(body), 37):
-            c.send(body[i:i + 37])
+            c.send(body[i : i + 37])
             time.sleep(0.002)
         r = c.read_response()
         assert r.status == 200 and r.body == body and r.header("x-length") == str(len(body))
@@ -648,8 +783,12 @@ def test_body_looking_like_a_request_is_not_parsed(basic_server):
 
 
 def test_ignored_body_then_pipelined_get(basic_server):
-    raw = (post(b"/ignore-body", b"x" * 100) + get(b"/text")
-           + post(b"/ignore-body", b"GET / HTTP/1.1\r\n\r\n") + get(b"/json"))
+    raw = (
+        post(b"/ignore-body", b"x" * 100)
+        + get(b"/text")
+        + post(b"/ignore-body", b"GET / HTTP/1.1\r\n\r\n")
+        + get(b"/json")
+    )
     with Client(basic_server.port) as c:
         c.send(raw)
         r = c.read_response()
@@ -691,10 +830,16 @@ def test_100_pipelined_requests_answered_in_order(basic_server):
 
 
 def test_pipelined_mixed_slow_and_fast(basic_server):
-    raw = (get(b"/delay/100") + get(b"/text") + post(b"/echo", b"abc") + get(b"/async/1")
-           + get(b"/no-response") + get(b"/async-no-await") + get(b"/stream"))
-    expected = [b"delayed 100", b"hello", b"abc", b"id=1", b"late answer", b"instant",
-                b"one,two,three"]
+    raw = (
+        get(b"/delay/100")
+        + get(b"/text")
+        + post(b"/echo", b"abc")
+        + get(b"/async/1")
+        + get(b"/no-response")
+        + get(b"/async-no-await")
+        + get(b"/stream")
+    )
+    expected = [b"delayed 100", b"hello", b"abc", b"id=1", b"late answer", b"instant", b"one,two,three"]
     with Client(basic_server.port) as c:
         c.send(raw)
         bodies = [c.read_response().body for _ in expected]
@@ -830,8 +975,7 @@ def test_client_half_close_before_async_answer_is_an_abort(basic_server):
 @pytest.mark.parametrize("expect", [b"100-continue", b"100-Continue"])
 def test_expect_100_continue(basic_server, expect):
     with Client(basic_server.port) as c:
-        c.send(b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 11\r\nExpect: " + expect
-               + b"\r\n\r\n")
+        c.send(b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 11\r\nExpect: " + expect + b"\r\n\r\n")
         # The body is not sent until the interim response arrives.
         while len(c.buf) < 25:
             c._fill()
@@ -848,8 +992,7 @@ def test_expect_100_continue(basic_server, expect):
 
 def test_expect_100_continue_with_chunked_body(basic_server):
     with Client(basic_server.port) as c:
-        c.send(b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n"
-               b"Expect: 100-continue\r\n\r\n")
+        c.send(b"POST /echo HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n")
         assert c.read_response().status == 100
         c.send(b"3\r\nabc\r\n0\r\n\r\n")
         r = c.read_response()
@@ -871,8 +1014,7 @@ def test_expect_100_continue_body_already_sent(basic_server):
 
 def test_expect_100_continue_not_sent_when_handler_ignores_body(basic_server):
     with Client(basic_server.port) as c:
-        c.send(b"POST /ignore-body HTTP/1.1\r\n" + HOST + b"Content-Length: 5\r\n"
-               b"Expect: 100-continue\r\n\r\n")
+        c.send(b"POST /ignore-body HTTP/1.1\r\n" + HOST + b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         r = c.read_response()
         assert (r.status, r.body) == (200, b"ignored"), r
         # A client that still sends the body stays in sync.
@@ -895,8 +1037,9 @@ def test_expect_100_continue_ignored_on_http10(basic_server):
 # -- HEAD ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [b"/text", b"/json", b"/bytes", b"/stream-length", b"/empty",
-                                  b"/send?kind=headers", b"/status/201"])
+@pytest.mark.parametrize(
+    "path", [b"/text", b"/json", b"/bytes", b"/stream-length", b"/empty", b"/send?kind=headers", b"/status/201"]
+)
 def test_head_on_get_route_has_same_headers_and_no_body(basic_server, path):
     with Client(basic_server.port) as c:
         g = c.request(get(path))
@@ -913,8 +1056,16 @@ def test_head_on_get_route_has_same_headers_and_no_body(basic_server, path):
 
 def test_head_pipelined_with_gets(basic_server):
     with Client(basic_server.port) as c:
-        c.send(b"HEAD /text HTTP/1.1\r\n" + HOST + b"\r\n" + get(b"/json")
-               + b"HEAD /async/4 HTTP/1.1\r\n" + HOST + b"\r\n" + get(b"/text"))
+        c.send(
+            b"HEAD /text HTTP/1.1\r\n"
+            + HOST
+            + b"\r\n"
+            + get(b"/json")
+            + b"HEAD /async/4 HTTP/1.1\r\n"
+            + HOST
+            + b"\r\n"
+            + get(b"/text")
+        )
         h = c.read_response(head_request=True)
         assert h.status == 200 and h.header("content-length") == "5"
         assert json.loads(c.read_response().body)["ok"] is True

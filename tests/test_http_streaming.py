@@ -1,4 +1,5 @@
 """Streaming bodies both ways with bounded memory, and the response helpers."""
+
 import asyncio
 import hashlib
 import json
@@ -40,8 +41,9 @@ def test_100mb_upload_streams_with_constant_memory(stream_server):
 
     async def go():
         async with aiohttp.ClientSession() as session:
-            async with session.post(stream_server.url + "/upload", data=body(),
-                                    headers={"Content-Length": str(total << 20)}) as r:
+            async with session.post(
+                stream_server.url + "/upload", data=body(), headers={"Content-Length": str(total << 20)}
+            ) as r:
                 return await r.json()
 
     result = asyncio.run(go())
@@ -163,18 +165,22 @@ def _post(server, path, body, content_type):
         async with aiohttp.ClientSession() as session:
             async with session.post(server.url + path, data=body, headers={"Content-Type": content_type}) as r:
                 return await r.json()
+
     return asyncio.run(go())
 
 
 def test_form_urlencoded_with_utf8(stream_server):
-    result = _post(stream_server, "/form", "name=Jos%C3%A9+Silva&city=S%C3%A3o+Paulo&x=1&x=2",
-                   "application/x-www-form-urlencoded")
+    result = _post(
+        stream_server, "/form", "name=Jos%C3%A9+Silva&city=S%C3%A3o+Paulo&x=1&x=2", "application/x-www-form-urlencoded"
+    )
     assert result == {"form": {"name": "José Silva", "city": "São Paulo", "x": "2"}}
 
 
 def test_request_body_readers(stream_server):
-    assert _post(stream_server, "/req-json", b'{"a": [1, 2]}', "application/json") == \
-        {"json": {"a": [1, 2]}, "url": "/req-json"}
+    assert _post(stream_server, "/req-json", b'{"a": [1, 2]}', "application/json") == {
+        "json": {"a": [1, 2]},
+        "url": "/req-json",
+    }
     assert _post(stream_server, "/req-text", "héllo".encode(), "text/plain") == {"text": "héllo"}
     assert _post(stream_server, "/req-json", b"not json", "application/json")["json"] is None
 

@@ -1,4 +1,5 @@
 """The default JSON serializer gives json.dumps's exact output, over the wire too."""
+
 import json
 import threading
 
@@ -8,14 +9,14 @@ from socketify._json import DefaultJSON, default_json
 
 CASES = [
     {"message": "Hello, World!"},
-    [1, 2.5, None, True, False, "é\u2028\n\"\\"],
+    [1, 2.5, None, True, False, 'é\u2028\n"\\'],
     {"a": {"b": [{}, []]}},
     {1: 2, None: 3, False: 4, 2.5: 1},  # True would be the key 1 again
     [float("nan"), float("inf"), -float("inf")],
     "plain str",
     5,
     None,
-    {"big": 10 ** 30, "neg": -1},
+    {"big": 10**30, "neg": -1},
 ]
 
 

@@ -1,4 +1,5 @@
 """middleware(), MiddlewareRouter and DecoratorRouter against a real server."""
+
 import asyncio
 import json
 
@@ -27,6 +28,7 @@ VERBS_OVER_HTTP = ["GET", "POST", "OPTIONS", "DELETE", "PATCH", "PUT", "TRACE"]
 
 
 # -- middleware() -----------------------------------------------------------------
+
 
 def test_sync_chain_passes_data_left_to_right(server):
     reset(server)
@@ -77,12 +79,17 @@ def test_a_composed_chain_is_itself_a_middleware(server):
 
 
 def test_request_is_readable_after_await_in_a_middleware(server):
-    status, body = fetch_json(server, "/after-await/42?theme=dark&theme=light",
-                              headers={"Authorization": "Bearer t"})
+    status, body = fetch_json(server, "/after-await/42?theme=dark&theme=light", headers={"Authorization": "Bearer t"})
     assert status == 200
     # get_query returns the first value as a str, also after await (not the parse_qs list)
-    assert body == {"auth": "Bearer t", "theme": "dark", "param": "42", "url": "/after-await/42",
-                    "method": "GET", "more": True}
+    assert body == {
+        "auth": "Bearer t",
+        "theme": "dark",
+        "param": "42",
+        "url": "/after-await/42",
+        "method": "GET",
+        "more": True,
+    }
 
 
 def test_composed_handlers_return_the_chain_result(server):
@@ -95,24 +102,29 @@ def test_composed_handlers_return_the_chain_result(server):
 def test_concurrent_async_chains_keep_their_own_data(server):
     async def go():
         async with aiohttp.ClientSession() as session:
+
             async def one(i):
                 async with session.get(server.url + "/api/user/%d" % i, headers={"X-User": "u%d" % i}) as r:
                     return r.status, await r.json()
+
             return await asyncio.gather(*(one(i) for i in range(50)))
+
     for i, (status, body) in enumerate(asyncio.run(go())):
         assert status == 200 and body == {"id": str(i), "user": "u%d" % i}
 
 
 def test_pipelined_async_chains_answer_in_order(server):
     with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"".join(
-            b"GET /api/user/%d HTTP/1.1\r\nHost: x\r\nX-User: p%d\r\n\r\n" % (i, i) for i in range(5)))
+        sock.sendall(
+            b"".join(b"GET /api/user/%d HTTP/1.1\r\nHost: x\r\nX-User: p%d\r\n\r\n" % (i, i) for i in range(5))
+        )
         for i in range(5):
             status, headers, body, _ = rawhttp.read_response(sock)
             assert status == 200 and json.loads(body) == {"id": str(i), "user": "p%d" % i}
 
 
 # -- MiddlewareRouter ----------------------------------------------------------------
+
 
 def test_middleware_router_methods_return_the_router(server):
     status, body = fetch_json(server, "/introspect")
@@ -182,10 +194,12 @@ def test_decorator_router_as_a_call(server):
 
 # -- DecoratorRouter ----------------------------------------------------------------
 
+
 def test_every_decorator_returns_the_handler(server):
     status, body = fetch_json(server, "/introspect")
-    assert body["decorators_return_handler"] == {verb: True for verb in (
-        "get", "post", "options", "delete", "patch", "put", "head", "connect", "trace", "any")}
+    assert body["decorators_return_handler"] == {
+        verb: True for verb in ("get", "post", "options", "delete", "patch", "put", "head", "connect", "trace", "any")
+    }
     assert body["plain_handler"] == "plain_handler"
     assert body["plain_post"] == "plain_post"
     assert body["put_item"] == "put_item"

@@ -1,4 +1,5 @@
 """multipart/form-data: the sans-IO parser, then parse_multipart on a real server."""
+
 import asyncio
 import hashlib
 import json
@@ -46,8 +47,17 @@ def body(*parts, boundary=B, preamble=b"", epilogue=b""):
 
 
 # Content that looks like the delimiter without being it.
-TRICKY = (b"a\r\n--" + B[:-1].encode() + b"\r\n\r\r\n-\r\n--\r" + b"--" + B.encode() + b"x"
-          + b"\r" * 3 + b"\r\n--" + B[:10].encode())
+TRICKY = (
+    b"a\r\n--"
+    + B[:-1].encode()
+    + b"\r\n\r\r\n-\r\n--\r"
+    + b"--"
+    + B.encode()
+    + b"x"
+    + b"\r" * 3
+    + b"\r\n--"
+    + B[:10].encode()
+)
 SAMPLE = body(
     part("title", "héllo wörld".encode()),
     part("empty", b""),
@@ -89,12 +99,13 @@ EXPECTED = [
 
 # -- the sans-IO parser ---------------------------------------------------------------
 
+
 def test_parser_whole_body():
     assert collect([SAMPLE]) == EXPECTED
 
 
 def test_parser_byte_by_byte():
-    assert collect([SAMPLE[i:i + 1] for i in range(len(SAMPLE))]) == EXPECTED
+    assert collect([SAMPLE[i : i + 1] for i in range(len(SAMPLE))]) == EXPECTED
 
 
 def test_parser_split_at_every_position():
@@ -117,7 +128,7 @@ def test_parser_random_chunkings():
         chunks, pos = [], 0
         while pos < len(SAMPLE):
             size = rng.choice([1, 2, 3, 5, 8, 40, 41, 100, 1000])
-            chunks.append(SAMPLE[pos:pos + size])
+            chunks.append(SAMPLE[pos : pos + size])
             pos += size
         assert collect(chunks) == EXPECTED
 
@@ -141,20 +152,24 @@ def test_parser_data_arrives_in_constant_memory():
 def test_parser_callbacks_match_events():
     seen = []
     parser = MultipartParser(
-        B, on_part_begin=lambda p: seen.append(("begin", p.name)),
+        B,
+        on_part_begin=lambda p: seen.append(("begin", p.name)),
         on_data=lambda p, d: seen.append(("data", p.name, d)),
-        on_part_end=lambda p: seen.append(("end", p.name)))
+        on_part_end=lambda p: seen.append(("end", p.name)),
+    )
     events = []
     for i in range(0, len(SAMPLE), 7):
-        events.extend(parser.feed(SAMPLE[i:i + 7]))
+        events.extend(parser.feed(SAMPLE[i : i + 7]))
     parser.close()
-    as_tuples = [("begin", p.name) if k == PART_BEGIN else ("end", p.name) if k == PART_END else ("data", p.name, d)
-                 for k, p, d in events]
+    as_tuples = [
+        ("begin", p.name) if k == PART_BEGIN else ("end", p.name) if k == PART_END else ("data", p.name, d)
+        for k, p, d in events
+    ]
     assert seen == as_tuples and seen[0] == ("begin", "title") and seen[-1] == ("end", "doc")
 
 
 def test_parser_first_boundary_without_preamble_and_padding():
-    raw = (b"--" + B.encode() + b"  \t\r\n" + part("a", b"1") + b"\r\n--" + B.encode() + b"--")
+    raw = b"--" + B.encode() + b"  \t\r\n" + part("a", b"1") + b"\r\n--" + B.encode() + b"--"
     assert collect([raw]) == [("a", None, None, b"1")]
 
 
@@ -180,6 +195,7 @@ def test_parser_filename_forms():
     def first_part(disposition):
         raw = body(b"Content-Disposition: " + disposition + b"\r\n\r\ndata")
         return MultipartParser(B).feed(raw)[0][1]
+
     assert first_part(b'form-data; name="a"; filename="x.txt"').filename == "x.txt"
     assert first_part(b'form-data; name="a"; filename=""').filename == ""
     assert first_part(b'form-data; name="a"; filename=""').is_file
@@ -187,8 +203,10 @@ def test_parser_filename_forms():
     assert first_part(b'form-data; name="a"; filename="C:\\Users\\me\\pic.png"').filename == "pic.png"
     assert first_part(b'form-data; name="a"; filename="say \\"hi\\".txt"').filename == 'say "hi".txt'
     assert first_part(b"form-data; name=a; filename=plain.txt").filename == "plain.txt"
-    assert first_part(b"form-data; name=\"a\"; filename=\"fallback.txt\"; filename*=UTF-8''%C3%A9t%C3%A9.txt"
-                      ).filename == "été.txt"
+    assert (
+        first_part(b'form-data; name="a"; filename="fallback.txt"; filename*=UTF-8\'\'%C3%A9t%C3%A9.txt').filename
+        == "été.txt"
+    )
     assert first_part('form-data; name="ünï"; filename="日本.txt"'.encode()).name == "ünï"
     assert first_part('form-data; name="ünï"; filename="日本.txt"'.encode()).filename == "日本.txt"
     assert first_part(b'FORM-DATA; NAME="upper"').name == "upper"
@@ -199,26 +217,31 @@ def test_parser_folded_header_is_unfolded():
     assert collect([raw]) == [("folded", None, None, b"v")]
 
 
-@pytest.mark.parametrize("raw,message", [
-    (body(part("a", b"1"))[:-2], "closing boundary"),                                   # no closing --
-    (b"no boundary anywhere", "closing boundary"),
-    (b"", "closing boundary"),
-    (body(part("a", b"1")), None),                                                     # sanity: valid
-    (b"--" + B.encode() + b"X\r\n" + part("a", b"1") + b"\r\n--" + B.encode() + b"--", "boundary"),
-    (b"--" + B.encode() + b"\r\n" + b"Content-Type: text/plain\r\n\r\nx\r\n--" + B.encode() + b"--",
-     "Content-Disposition"),
-    (body(b"Content-Disposition: attachment; name=\"a\"\r\n\r\nx"), "form-data"),
-    (body(b"Content-Disposition: form-data; filename=\"a\"\r\n\r\nx"), "no name"),
-    (body(b"Content-Disposition form-data; name=\"a\"\r\n\r\nx"), "invalid part header"),
-    (body(b"Content-Disposition: form-data; name=\"a\"\nX: y\r\n\r\nx"), "line ending"),
-    (body(b"Bad Name: v\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx"), "invalid part header"),
-    (body(b"\r\nx"), "Content-Disposition"),
-])
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (body(part("a", b"1"))[:-2], "closing boundary"),  # no closing --
+        (b"no boundary anywhere", "closing boundary"),
+        (b"", "closing boundary"),
+        (body(part("a", b"1")), None),  # sanity: valid
+        (b"--" + B.encode() + b"X\r\n" + part("a", b"1") + b"\r\n--" + B.encode() + b"--", "boundary"),
+        (
+            b"--" + B.encode() + b"\r\n" + b"Content-Type: text/plain\r\n\r\nx\r\n--" + B.encode() + b"--",
+            "Content-Disposition",
+        ),
+        (body(b'Content-Disposition: attachment; name="a"\r\n\r\nx'), "form-data"),
+        (body(b'Content-Disposition: form-data; filename="a"\r\n\r\nx'), "no name"),
+        (body(b'Content-Disposition form-data; name="a"\r\n\r\nx'), "invalid part header"),
+        (body(b'Content-Disposition: form-data; name="a"\nX: y\r\n\r\nx'), "line ending"),
+        (body(b'Bad Name: v\r\nContent-Disposition: form-data; name="a"\r\n\r\nx'), "invalid part header"),
+        (body(b"\r\nx"), "Content-Disposition"),
+    ],
+)
 def test_parser_rejects_malformed_bodies(raw, message):
     if message is None:
         collect([raw])
         return
-    for chunks in ([raw], [raw[i:i + 1] for i in range(len(raw))]):
+    for chunks in ([raw], [raw[i : i + 1] for i in range(len(raw))]):
         with pytest.raises(MultipartError, match=message):
             collect(chunks)
 
@@ -240,7 +263,7 @@ def test_parser_limits():
     with pytest.raises(MultipartError, match="headers larger"):
         collect([long_header], max_header_size=200)
     with pytest.raises(MultipartError, match="headers larger"):  # also when it never ends
-        collect([long_header[i:i + 1] for i in range(len(long_header))], max_header_size=200)
+        collect([long_header[i : i + 1] for i in range(len(long_header))], max_header_size=200)
     unlimited = dict(max_parts=None, max_header_size=None, max_file_size=None, max_field_size=None)
     assert len(collect([many + b""], **unlimited)) == 5
 
@@ -282,6 +305,7 @@ def test_form_dict():
 
 # -- parse_multipart on a real server -------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def upload_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("uploads"))
@@ -300,6 +324,7 @@ def post(server, path, data=None, **kwargs):
         async with aiohttp.ClientSession() as session:
             async with session.post(server.url + path, data=data, **kwargs) as r:
                 return r.status, await r.read()
+
     return asyncio.run(go())
 
 
@@ -321,24 +346,40 @@ def leftovers(server):
         async with aiohttp.ClientSession() as session:
             async with session.get(server.url + "/leftovers") as r:
                 return (await r.json())["files"]
+
     return asyncio.run(go())
 
 
 def test_upload_fields_and_files(server):
     big = os.urandom(2 * 1024 * 1024 + 17)
-    status, raw = post(server, "/upload", form(
-        ("name", "Ana"), ("city", "São Paulo"), ("tag", "a"), ("tag", "b"),
-        files=[("avatar", "me.png", big, "image/png"),
-               ("docs", "a.txt", b"first", "text/plain"),
-               ("docs", "b.txt", b"second", "text/plain"),
-               ("empty", "nothing.bin", b"", "application/octet-stream")]))
+    status, raw = post(
+        server,
+        "/upload",
+        form(
+            ("name", "Ana"),
+            ("city", "São Paulo"),
+            ("tag", "a"),
+            ("tag", "b"),
+            files=[
+                ("avatar", "me.png", big, "image/png"),
+                ("docs", "a.txt", b"first", "text/plain"),
+                ("docs", "b.txt", b"second", "text/plain"),
+                ("empty", "nothing.bin", b"", "application/octet-stream"),
+            ],
+        ),
+    )
     assert status == 200, raw
     result = json.loads(raw)
     assert result["fields"] == {"name": "Ana", "city": "São Paulo", "tag": "a"}
     assert result["field_lists"]["tag"] == ["a", "b"]
-    avatar, = result["files"]["avatar"]
-    assert avatar == {"filename": "me.png", "content_type": "image/png", "size": len(big),
-                      "sha256": sha(big), "in_upload_dir": True}
+    (avatar,) = result["files"]["avatar"]
+    assert avatar == {
+        "filename": "me.png",
+        "content_type": "image/png",
+        "size": len(big),
+        "sha256": sha(big),
+        "in_upload_dir": True,
+    }
     assert [d["filename"] for d in result["files"]["docs"]] == ["a.txt", "b.txt"]
     assert [d["sha256"] for d in result["files"]["docs"]] == [sha(b"first"), sha(b"second")]
     assert result["files"]["empty"][0]["size"] == 0
@@ -348,10 +389,12 @@ def test_upload_fields_and_files(server):
 def test_upload_over_chunked_encoding_in_tiny_pieces(server):
     raw = SAMPLE
     with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                     b"Content-Type: multipart/form-data; boundary=" + B.encode() + b"\r\n\r\n")
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: multipart/form-data; boundary=" + B.encode() + b"\r\n\r\n"
+        )
         for i in range(0, len(raw), 13):
-            piece = raw[i:i + 13]
+            piece = raw[i : i + 13]
             sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
         sock.sendall(b"0\r\n\r\n")
         status, headers, response, _ = rawhttp.read_response(sock)
@@ -366,9 +409,14 @@ def test_upload_over_chunked_encoding_in_tiny_pieces(server):
 def test_upload_streamed_to_on_file(server):
     big = os.urandom(3 * 1024 * 1024)
     for mode in ("sync", "async"):
-        status, raw = post(server, "/upload/stream/" + mode, form(
-            ("note", "hi"), files=[("big", "big.bin", big, "application/octet-stream"),
-                                   ("small", "s.txt", b"tiny", "text/plain")]))
+        status, raw = post(
+            server,
+            "/upload/stream/" + mode,
+            form(
+                ("note", "hi"),
+                files=[("big", "big.bin", big, "application/octet-stream"), ("small", "s.txt", b"tiny", "text/plain")],
+            ),
+        )
         assert status == 200, raw
         result = json.loads(raw)
         assert result["fields"] == {"note": "hi"}
@@ -379,30 +427,37 @@ def test_upload_streamed_to_on_file(server):
     assert leftovers(server) == []
 
 
-@pytest.mark.parametrize("content_type,payload,message", [
-    ("text/plain", b"hello", "not multipart/form-data"),
-    ("multipart/form-data", b"x", "without a boundary"),
-    ("multipart/form-data; boundary=" + B, b"garbage without boundary", "closing boundary"),
-    ("multipart/form-data; boundary=" + B, b"", "closing boundary"),
-    ("multipart/form-data; boundary=" + B, body(part("f", b"data", filename="f.bin"))[:-10], "closing boundary"),
-    ("multipart/form-data; boundary=" + B, body(b"Content-Type: x\r\n\r\ny"), "Content-Disposition"),
-    ("multipart/form-data; boundary=" + B, body(part("f", b"\xff\xfe")), "not valid utf-8"),
-])
+@pytest.mark.parametrize(
+    "content_type,payload,message",
+    [
+        ("text/plain", b"hello", "not multipart/form-data"),
+        ("multipart/form-data", b"x", "without a boundary"),
+        ("multipart/form-data; boundary=" + B, b"garbage without boundary", "closing boundary"),
+        ("multipart/form-data; boundary=" + B, b"", "closing boundary"),
+        ("multipart/form-data; boundary=" + B, body(part("f", b"data", filename="f.bin"))[:-10], "closing boundary"),
+        ("multipart/form-data; boundary=" + B, body(b"Content-Type: x\r\n\r\ny"), "Content-Disposition"),
+        ("multipart/form-data; boundary=" + B, body(part("f", b"\xff\xfe")), "not valid utf-8"),
+    ],
+)
 def test_malformed_uploads_are_400(server, content_type, payload, message):
     status, raw = post(server, "/upload", payload, headers={"Content-Type": content_type})
     assert status == 400 and message in raw.decode()
     assert leftovers(server) == []
 
 
-@pytest.mark.parametrize("payload,message", [
-    (body(*(part("f%d" % i, b"v") for i in range(4))), "more than 3 parts"),
-    (body(part("f", b"x" * 101)), "larger than 100 bytes"),
-    (body(part("f", b"x" * 5000, filename="big.bin")), "larger than 1000 bytes"),
-    (body(part("f", b"x", extra=b"X-Long: " + b"y" * 300 + b"\r\n")), "headers larger than 200"),
-])
+@pytest.mark.parametrize(
+    "payload,message",
+    [
+        (body(*(part("f%d" % i, b"v") for i in range(4))), "more than 3 parts"),
+        (body(part("f", b"x" * 101)), "larger than 100 bytes"),
+        (body(part("f", b"x" * 5000, filename="big.bin")), "larger than 1000 bytes"),
+        (body(part("f", b"x", extra=b"X-Long: " + b"y" * 300 + b"\r\n")), "headers larger than 200"),
+    ],
+)
 def test_upload_limits_are_400(server, payload, message):
-    status, raw = post(server, "/upload/limits", payload,
-                       headers={"Content-Type": "multipart/form-data; boundary=" + B})
+    status, raw = post(
+        server, "/upload/limits", payload, headers={"Content-Type": "multipart/form-data; boundary=" + B}
+    )
     assert status == 400 and message in raw.decode(), raw
     assert leftovers(server) == []
 
@@ -410,18 +465,21 @@ def test_upload_limits_are_400(server, payload, message):
 def test_limit_hit_early_in_a_big_upload(server):
     """The 400 goes out while the client is still sending; temp files are removed."""
     payload = body(part("f", os.urandom(4 * 1024 * 1024), filename="big.bin"))
-    status, raw = post(server, "/upload/limits", payload,
-                       headers={"Content-Type": "multipart/form-data; boundary=" + B})
+    status, raw = post(
+        server, "/upload/limits", payload, headers={"Content-Type": "multipart/form-data; boundary=" + B}
+    )
     assert status == 400 and b"larger than 1000 bytes" in raw
     assert leftovers(server) == []
 
 
 def test_client_leaving_mid_upload_removes_the_temp_file(server):
     head = body(part("f", b"", filename="partial.bin"))
-    head = head[:head.index(b"\r\n--" + B.encode() + b"--")]
+    head = head[: head.index(b"\r\n--" + B.encode() + b"--")]
     with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n"
-                     b"Content-Type: multipart/form-data; boundary=" + B.encode() + b"\r\n\r\n" + head)
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n"
+            b"Content-Type: multipart/form-data; boundary=" + B.encode() + b"\r\n\r\n" + head
+        )
         sent = 0
         while sent < 1_000_000:
             sock.sendall(b"z" * 65536)

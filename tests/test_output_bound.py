@@ -2,6 +2,7 @@
 the server hold unbounded output (issue 11): the server stops starting its
 requests while the connection's queued output is above a limit, and resumes
 when the client reads again."""
+
 import socket
 import threading
 import time

@@ -1,5 +1,6 @@
 """The packaging configuration refers to things that exist: the tests the
 wheel builds run, the build switches they set, the files the sdist ships."""
+
 import os
 import re
 
@@ -20,6 +21,7 @@ def _present(*parts):
 def test_cibuildwheel_test_command_runs_existing_tests():
     if not _present("pyproject.toml") or not _present("build_native.py"):
         import pytest
+
         pytest.skip("needs the source tree")
     text = _read("pyproject.toml")
     command = re.search(r'^test-command = "(.*)"$', text, re.M).group(1)
@@ -34,6 +36,7 @@ def test_build_switches_are_known_to_the_builder():
     """Every SOCKETIFY_* variable the wheel builds set is read by build_native.py."""
     if not _present("build_native.py"):
         import pytest
+
         pytest.skip("needs the source tree")
     builder = _read("build_native.py")
     used = set(re.findall(r"\b(SOCKETIFY_[A-Z_]+)\b", _read("pyproject.toml") + _read("tools", "build_wheel.sh")))
@@ -46,6 +49,7 @@ def test_workflows_use_the_same_test_subset():
     """The sdist job of wheels.yml runs the tests the wheels run."""
     if not _present(".github", "workflows", "wheels.yml"):
         import pytest
+
         pytest.skip("needs the source tree")
     command = re.search(r'^test-command = "(.*)"$', _read("pyproject.toml"), re.M).group(1)
     wheel_tests = re.findall(r"\{project\}/(tests/test_\w+\.py)", command)
@@ -59,6 +63,7 @@ def test_workflows_use_the_same_test_subset():
 def test_sdist_manifest_ships_the_native_sources():
     if not _present("MANIFEST.in"):
         import pytest
+
         pytest.skip("needs the source tree")
     manifest = _read("MANIFEST.in")
     for line in ("include build_native.py", "recursive-include native *.c *.h", "include CHANGELOG.md"):
@@ -70,6 +75,7 @@ def test_every_python_package_of_the_source_tree_is_shipped():
     that holds Python modules, or the wheel silently lacks it."""
     if not _present("socketify", "__init__.py"):
         import pytest
+
         pytest.skip("needs the source tree")
     listed = re.search(r"^packages = \[(.*?)\]$", _read("pyproject.toml"), re.M).group(1)
     shipped = set(re.findall(r'"([^"]+)"', listed))

@@ -1,5 +1,6 @@
 """PROXY protocol: the guards of the v2 parser no other test holds, and the
 proxy_protocol option that limits who may send a PROXY header (issue 11)."""
+
 import json
 import socket
 import struct
@@ -121,6 +122,7 @@ def test_trusted_proxy_sets_the_proxied_address(serve):
 
 def test_bad_trusted_entry_is_a_clear_error():
     from socketify import App
+
     with pytest.raises(ValueError, match="not an IP address"):
         App(proxy_protocol=["localhost"])
     with pytest.raises(TypeError):

@@ -3,6 +3,7 @@ every message reaches every subscriber of every process once and in order,
 opcode and compress survive, Redis subscriptions follow the local ones,
 Redis restarted or missing, a worker killed; and no redis without it.
 """
+
 import json
 import os
 import signal
@@ -31,8 +32,9 @@ def wait_for(fn, predicate, timeout=15.0):
 
 
 def redis_cli(redis_server, *args):
-    out = subprocess.run(["redis-cli", "-p", str(redis_server.port)] + list(args),
-                         capture_output=True, text=True, timeout=10, check=True).stdout
+    out = subprocess.run(
+        ["redis-cli", "-p", str(redis_server.port)] + list(args), capture_output=True, text=True, timeout=10, check=True
+    ).stdout
     return out.split()
 
 
@@ -104,29 +106,36 @@ def wait_subscribed(redis_server, topic, processes):
 
 def run_python(code):
     """``code`` in a fresh interpreter (what it imports starts from nothing): the CompletedProcess."""
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(),
-                          cwd=ROOT, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=server_env(), cwd=ROOT, timeout=60
+    )
 
 
 def test_plain_app_imports_no_redis():
-    code = ("import sys\nfrom socketify import App\napp = App()\napp.ws('/ws', {})\n"
-            "app.publish('t', 'x')\n"
-            "assert 'redis' not in sys.modules and 'socketify.pubsub' not in sys.modules, "
-            "sorted(m for m in sys.modules if 'redis' in m or 'pubsub' in m)\nprint('ok')")
+    code = (
+        "import sys\nfrom socketify import App\napp = App()\napp.ws('/ws', {})\n"
+        "app.publish('t', 'x')\n"
+        "assert 'redis' not in sys.modules and 'socketify.pubsub' not in sys.modules, "
+        "sorted(m for m in sys.modules if 'redis' in m or 'pubsub' in m)\nprint('ok')"
+    )
     out = run_python(code)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_pubsub_package_imports_no_redis_until_named():
-    code = ("import sys\nimport socketify.pubsub as p\nassert 'redis' not in sys.modules\n"
-            "p.RedisBackplane\nassert 'redis' in sys.modules\nprint('ok')")
+    code = (
+        "import sys\nimport socketify.pubsub as p\nassert 'redis' not in sys.modules\n"
+        "p.RedisBackplane\nassert 'redis' in sys.modules\nprint('ok')"
+    )
     out = run_python(code)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_pubsub_argument_is_checked():
-    code = ("from socketify import App\ntry:\n    App(pubsub=42)\nexcept TypeError as e:\n"
-            "    print('TypeError', 'RedisBackplane' in str(e))\n")
+    code = (
+        "from socketify import App\ntry:\n    App(pubsub=42)\nexcept TypeError as e:\n"
+        "    print('TypeError', 'RedisBackplane' in str(e))\n"
+    )
     out = run_python(code)
     assert out.stdout.strip() == "TypeError True", out.stderr
 
@@ -378,14 +387,17 @@ def test_chat_cluster_example_two_processes_one_port(redis_server, tmp_path):
     import re
 
     from conftest import free_port
+
     port = free_port()
     with open(os.path.join(ROOT, "examples", "chat_cluster.py")) as f:
         source = f.read()
     assert "app.listen(3000" in source
     script = tmp_path / "chat_cluster.py"
     script.write_text(re.sub(r"app\.listen\(3000", "app.listen(%d" % port, source))
-    servers = [Server(str(script), env={"REDIS_URL": redis_server.url},
-                      ready_prefix="Listening on port").start() for _ in range(2)]
+    servers = [
+        Server(str(script), env={"REDIS_URL": redis_server.url}, ready_prefix="Listening on port").start()
+        for _ in range(2)
+    ]
     clients = []
     try:
         by_pid = {}
@@ -431,6 +443,7 @@ def two_machines(tmp_path):
     reason, where namespaces cannot be made (not root, no ip, a container)."""
     import random
     import shutil
+
     if shutil.which("ip") is None:
         pytest.skip("no ip command: cannot make network namespaces")
     tag = "%x" % (os.getpid() & 0xFFFF) + "%x" % random.randrange(256)
@@ -445,13 +458,15 @@ def two_machines(tmp_path):
         for i, ns in enumerate(names):
             host_if, ns_if = "vb%s%dh" % (tag, i), "vb%s%dn" % (tag, i)
             host_ip, ns_ip = "10.%d.%d.1" % (net, 10 + i), "10.%d.%d.2" % (net, 10 + i)
-            for cmd in (["link", "add", host_if, "type", "veth", "peer", "name", ns_if],
-                        ["link", "set", ns_if, "netns", ns],
-                        ["addr", "add", host_ip + "/24", "dev", host_if],
-                        ["link", "set", host_if, "up"],
-                        ["netns", "exec", ns, "ip", "addr", "add", ns_ip + "/24", "dev", ns_if],
-                        ["netns", "exec", ns, "ip", "link", "set", ns_if, "up"],
-                        ["netns", "exec", ns, "ip", "link", "set", "lo", "up"]):
+            for cmd in (
+                ["link", "add", host_if, "type", "veth", "peer", "name", ns_if],
+                ["link", "set", ns_if, "netns", ns],
+                ["addr", "add", host_ip + "/24", "dev", host_if],
+                ["link", "set", host_if, "up"],
+                ["netns", "exec", ns, "ip", "addr", "add", ns_ip + "/24", "dev", ns_if],
+                ["netns", "exec", ns, "ip", "link", "set", ns_if, "up"],
+                ["netns", "exec", ns, "ip", "link", "set", "lo", "up"],
+            ):
                 done = _ip(*cmd)
                 if done.returncode != 0:
                     pytest.skip("cannot set up a veth pair: ip %s: %s" % (" ".join(cmd), done.stderr.strip()))
@@ -468,21 +483,29 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
     import shutil
 
     from conftest import RedisServer, ws_connect
+
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (make test installs it through tools/test_deps.sh)")
     redis = RedisServer(binary, hosts=[h for _, h, _ in two_machines]).start()
     redis_port = redis.port
     import contextlib
+
     servers, clients, stack = [], [], contextlib.ExitStack()
     try:
         for ns, host_ip, ns_ip in two_machines:
             launcher = tmp_path / ("in_%s.py" % ns)
-            launcher.write_text("import os, sys\nos.execvp('ip', ['ip', 'netns', 'exec', %r, sys.executable, "
-                                "%r] + sys.argv[1:])\n" % (ns, APP))
+            launcher.write_text(
+                "import os, sys\nos.execvp('ip', ['ip', 'netns', 'exec', %r, sys.executable, "
+                "%r] + sys.argv[1:])\n" % (ns, APP)
+            )
             deadline = time.monotonic() + 10
-            while subprocess.run(["redis-cli", "-h", host_ip, "-p", str(redis_port), "PING"],
-                                 capture_output=True, text=True).stdout.strip() != "PONG":
+            while (
+                subprocess.run(
+                    ["redis-cli", "-h", host_ip, "-p", str(redis_port), "PING"], capture_output=True, text=True
+                ).stdout.strip()
+                != "PONG"
+            ):
                 assert time.monotonic() < deadline, "redis-server did not answer on %s" % host_ip
                 time.sleep(0.1)
             server = Server(str(launcher), ["redis://%s:%d/0" % (host_ip, redis_port)]).start()
@@ -490,26 +513,32 @@ def test_two_machines_in_network_namespaces_share_one_redis(two_machines, tmp_pa
             servers.append(server)
         for server in servers:
             for _ in range(2):
-                clients.append(stack.enter_context(ws_connect(
-                    "ws://%s:%d/ws?topics=room" % (server.address, server.port), open_timeout=10)))
+                clients.append(
+                    stack.enter_context(
+                        ws_connect("ws://%s:%d/ws?topics=room" % (server.address, server.port), open_timeout=10)
+                    )
+                )
         deadline = time.monotonic() + 15
         while True:
-            out = subprocess.run(["redis-cli", "-h", two_machines[0][1], "-p", str(redis_port), "PUBSUB",
-                                  "NUMSUB", "socketify:room"], capture_output=True, text=True).stdout.split()
+            out = subprocess.run(
+                ["redis-cli", "-h", two_machines[0][1], "-p", str(redis_port), "PUBSUB", "NUMSUB", "socketify:room"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
             if out[1:] == ["2"]:
                 break
             assert time.monotonic() < deadline, out
             time.sleep(0.05)
         for server in servers:
-            url = "http://%s:%d/publish-loop?topic=room&n=50&tag=%s" % (server.address, server.port,
-                                                                      server.address)
+            url = "http://%s:%d/publish-loop?topic=room&n=50&tag=%s" % (server.address, server.port, server.address)
             with urllib.request.urlopen(url, timeout=10) as r:
                 assert json.loads(r.read())["result"] is True
         for client in clients:
             got = [client.recv(timeout=20) for _ in range(100)]
             for server in servers:
-                assert [m for m in got if m.startswith(server.address + ":")] == \
-                    ["%s:%d" % (server.address, i) for i in range(50)]
+                assert [m for m in got if m.startswith(server.address + ":")] == [
+                    "%s:%d" % (server.address, i) for i in range(50)
+                ]
     finally:
         try:
             stack.close()
@@ -593,7 +622,8 @@ def test_silent_redis_is_noticed_by_the_heartbeat(cluster, redis_server):
 def test_set_pubsub_on_an_app_made_elsewhere(redis_server, serve):
     """What the CLI does with --pubsub-url: attach a backplane to an App the
     program built, before listen()."""
-    server = serve("""
+    server = serve(
+        """
         import sys
         from listen_line import announce
         from socketify import App
@@ -611,7 +641,9 @@ def test_set_pubsub_on_an_app_made_elsewhere(redis_server, serve):
         except RuntimeError as error:
             print("late:", error, flush=True)
         app.run()
-    """ % ((redis_server.url,) * 3))
+    """
+        % ((redis_server.url,) * 3)
+    )
     client = Sub.connect(server.port, "/ws")
     _clients.append(client)
     wait_subscribed(redis_server, "t", 1)

@@ -1,6 +1,7 @@
 """Request getters: parameters by name or by index, and one rule for a
 Request kept past its handler (every getter raises once the handler returned
 with the response ended, unless the request was copied)."""
+
 import json
 
 import pytest
@@ -105,6 +106,7 @@ def server():
     import tempfile
 
     from conftest import Server, write_app
+
     with tempfile.TemporaryDirectory() as directory:
         script = write_app(pathlib.Path(directory), APP)
         server = Server(script).start()

@@ -1,5 +1,6 @@
 """CONNECT in both target forms, and absolute-form targets, over raw sockets
 (issue 11; RFC 9112 §3.2)."""
+
 import json
 
 import pytest
@@ -34,6 +35,7 @@ app.run()
 @pytest.fixture(scope="module")
 def server():
     from conftest import served
+
     with served(TARGETS_APP) as server:
         yield server
 

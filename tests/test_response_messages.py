@@ -60,8 +60,15 @@ def get(server, path):
         return status, body.decode()
 
 
-@pytest.mark.parametrize("path,shown", [("/status/banana", "'banana'"), ("/status/bytes", "'20x Bad'"),
-                                        ("/status/big-int", "1000"), ("/status/send", "'banana'")])
+@pytest.mark.parametrize(
+    "path,shown",
+    [
+        ("/status/banana", "'banana'"),
+        ("/status/bytes", "'20x Bad'"),
+        ("/status/big-int", "1000"),
+        ("/status/send", "'banana'"),
+    ],
+)
 def test_a_status_that_is_not_one_says_so(server, path, shown):
     status, body = get(server, path)
     assert status == 200
@@ -75,11 +82,14 @@ def test_a_status_with_a_control_character_says_which_rule(server):
     assert "is not a valid HTTP status" in body and "control characters" in body, body
 
 
-@pytest.mark.parametrize("path,message", [
-    ("/header/name", "ValueError: invalid header name b'bad name': a header name is a token"),
-    ("/header/value", "ValueError: invalid value for header b'X-Ok': CR, LF, NUL"),
-    ("/header/length", "ValueError: invalid Content-Length b'12x': it must be plain digits"),
-])
+@pytest.mark.parametrize(
+    "path,message",
+    [
+        ("/header/name", "ValueError: invalid header name b'bad name': a header name is a token"),
+        ("/header/value", "ValueError: invalid value for header b'X-Ok': CR, LF, NUL"),
+        ("/header/length", "ValueError: invalid Content-Length b'12x': it must be plain digits"),
+    ],
+)
 def test_a_refused_header_says_what_is_wrong_with_it(server, path, message):
     status, body = get(server, path)
     assert status == 200 and body.startswith(message), body

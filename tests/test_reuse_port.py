@@ -2,6 +2,7 @@
 stays on by default, but the newcomer logs one warning naming the port,
 unless sharing was asked for (reuse_port=True, AppListenOptions.REUSE_PORT,
 SOCKETIFY_REUSE_PORT=1)."""
+
 import errno
 import os
 import signal
@@ -94,8 +95,9 @@ def test_the_workers_environment_variable_means_sharing_on_purpose(serve, app_pa
 def test_reuse_port_false_is_an_exclusive_port(serve, app_path):
     port = free_port()
     start(serve, app_path, port, "default")
-    out = subprocess.run([sys.executable, app_path, str(port), "exclusive"], capture_output=True,
-                         text=True, timeout=30, env=server_env())
+    out = subprocess.run(
+        [sys.executable, app_path, str(port), "exclusive"], capture_output=True, text=True, timeout=30, env=server_env()
+    )
     assert out.stdout.startswith("ERROR Failed to listen on port %d" % port), out.stderr
     assert os.strerror(errno.EADDRINUSE) in out.stdout
 
@@ -114,6 +116,7 @@ def test_a_restart_on_the_same_port_does_not_warn(serve, app_path):
 
 def test_conflicting_reuse_options_are_refused():
     from socketify import AppListenOptions
+
     with pytest.raises(RuntimeError):
         AppListenOptions(port=1, options=AppListenOptions.EXCLUSIVE_PORT, reuse_port=True)
     with pytest.raises(RuntimeError):

@@ -1,6 +1,7 @@
 """Set-up as a new user meets it: the build is quiet, what the examples need
 is declared, the examples write nothing into the source tree, and an
 unbuilt checkout says how to build."""
+
 import ast
 import os
 import re
@@ -35,8 +36,9 @@ def _pyproject():
 
 @needs_source_tree
 def test_build_configuration_prints_no_deprecation_warning():
-    out = subprocess.run([sys.executable, "setup.py", "--version"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "setup.py", "--version"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert "Warning" not in out.stderr and "deprecated" not in out.stderr, out.stderr
 
@@ -61,6 +63,7 @@ def _is_stdlib(name):
         return True
     import importlib.util
     import sysconfig
+
     spec = importlib.util.find_spec(name)
     origin = spec.origin if spec is not None and spec.origin else ""
     stdlib = sysconfig.get_paths()["stdlib"]
@@ -68,8 +71,9 @@ def _is_stdlib(name):
 
 
 def test_every_package_the_examples_import_is_declared():
-    declared = {re.split(r"[<>=!~ \[]", req)[0].lower()
-                for req in _pyproject()["project"]["optional-dependencies"]["examples"]}
+    declared = {
+        re.split(r"[<>=!~ \[]", req)[0].lower() for req in _pyproject()["project"]["optional-dependencies"]["examples"]
+    }
     local = {os.path.splitext(name)[0] for _, dirs, names in os.walk(EXAMPLES) for name in names + dirs}
     needed = {}
     for path in _example_files():
@@ -90,8 +94,7 @@ def test_every_package_the_examples_import_is_declared():
 
 
 def test_no_example_waits_for_an_api_that_exists():
-    stale = [os.path.relpath(path, ROOT) for path in _example_files()
-             if "once released" in open(path).read()]
+    stale = [os.path.relpath(path, ROOT) for path in _example_files() if "once released" in open(path).read()]
     assert not stale
 
 
@@ -102,8 +105,11 @@ def test_https_example_writes_its_keys_to_a_temporary_directory(tmp_path):
     source = open(os.path.join(EXAMPLES, "https.py")).read()
     path = tmp_path / "example_https.py"
     # run from a copy whose make_certs import still finds examples/misc
-    path.write_text(source.replace("app.listen(3000", "app.listen(%d" % port).replace(
-        "os.path.dirname(os.path.abspath(__file__))", repr(EXAMPLES)))
+    path.write_text(
+        source.replace("app.listen(3000", "app.listen(%d" % port).replace(
+            "os.path.dirname(os.path.abspath(__file__))", repr(EXAMPLES)
+        )
+    )
     env = {k: "" for k in ("SOCKETIFY_KEY_FILE", "SOCKETIFY_CERT_FILE")}
     server = Server(str(path), env=env, cwd=str(tmp_path), ready_prefix="Listening on port").start()
     try:
@@ -112,11 +118,13 @@ def test_https_example_writes_its_keys_to_a_temporary_directory(tmp_path):
         cert = cert_line[0].split(": ", 1)[1].strip()
         assert os.path.commonpath([cert, tempfile.gettempdir()]) == tempfile.gettempdir()
         assert os.path.exists(cert)
-        out = subprocess.run(["curl", "-s", "--cacert", cert, "https://localhost:%d/" % port],
-                             capture_output=True, timeout=20)
+        out = subprocess.run(
+            ["curl", "-s", "--cacert", cert, "https://localhost:%d/" % port], capture_output=True, timeout=20
+        )
         assert out.stdout == b"Hello World socketify from Python over HTTPS!", out.stderr
     finally:
         import signal
+
         assert server.stop(signal.SIGINT) == 0, server.stderr()
     assert set(os.listdir(misc)) == before, "nothing new in examples/misc"
     assert not os.path.exists(os.path.dirname(cert)), "the key directory is removed on exit"
@@ -125,13 +133,22 @@ def test_https_example_writes_its_keys_to_a_temporary_directory(tmp_path):
 @needs_source_tree
 def test_importing_an_unbuilt_checkout_says_how_to_build(tmp_path):
     copy = tmp_path / "socketify"
-    shutil.copytree(os.path.join(ROOT, "socketify"), str(copy),
-                    ignore=shutil.ignore_patterns("_native*", "__pycache__", ".native.stamp"))
+    shutil.copytree(
+        os.path.join(ROOT, "socketify"),
+        str(copy),
+        ignore=shutil.ignore_patterns("_native*", "__pycache__", ".native.stamp"),
+    )
     env = server_env()
     env["PYTHONPATH"] = str(tmp_path)
     # -S: no site-packages, so no installed (or editable) socketify to fall back on
-    out = subprocess.run([sys.executable, "-S", "-c", "import socketify"], cwd=str(tmp_path),
-                         capture_output=True, text=True, env=env, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", "import socketify"],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert out.returncode != 0
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("ModuleNotFoundError:"), out.stderr

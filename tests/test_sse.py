@@ -1,4 +1,5 @@
 """Server-Sent Events: format, streaming to real clients, disconnect detection."""
+
 import asyncio
 import time
 
@@ -59,21 +60,30 @@ def wait_for(server, predicate):
 
 # -- the wire format -------------------------------------------------------------------
 
+
 def test_format_event():
     assert format_event("hi") == b"data: hi\n\n"
     assert format_event("a\nb\r\nc\rd", event="e", id=3, retry=500) == (
-        b"id: 3\nevent: e\nretry: 500\ndata: a\ndata: b\ndata: c\ndata: d\n\n")
+        b"id: 3\nevent: e\nretry: 500\ndata: a\ndata: b\ndata: c\ndata: d\n\n"
+    )
     assert format_event({"x": 1}) == b'data: {"x": 1}\n\n'
     assert format_event("") == b"data:\n\n"
     assert format_event("end\n") == b"data: end\ndata:\n\n"
     assert format_event(event="ping") == b"event: ping\n\n"
-    for bad in (dict(data="x", id="a\nb"), dict(data="x", event="a\rb"), dict(data="x", retry=-1),
-                dict(data="x", retry="5"), dict(), dict(data="nul\x00")):
+    for bad in (
+        dict(data="x", id="a\nb"),
+        dict(data="x", event="a\rb"),
+        dict(data="x", retry=-1),
+        dict(data="x", retry="5"),
+        dict(),
+        dict(data="nul\x00"),
+    ):
         with pytest.raises(ValueError):
             format_event(**bad)
 
 
 # -- streaming --------------------------------------------------------------------------
+
 
 def test_headers_and_first_event(server):
     async def go():
@@ -90,6 +100,7 @@ def test_headers_and_first_event(server):
                 while line == b"\n":
                     line = await r.content.readline()
                 assert line == b": ping\n"
+
     asyncio.run(go())
 
 
@@ -108,6 +119,7 @@ def test_broadcast_reaches_every_client(server):
             finally:
                 for r in streams:
                     r.close()
+
     asyncio.run(go())
 
 
@@ -122,7 +134,8 @@ def test_finite_stream_exact_bytes(server):
             b'id: 7\nevent: data\ndata: {"json": [1, 2]}\n\n'
             b": just a comment\n\n"
             b"event: empty\ndata:\n\n"
-            b"data: bytes \xc3\xa9\n\n")
+            b"data: bytes \xc3\xa9\n\n"
+        )
         # the stream ended properly: the connection serves the next request
         sock.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
         assert rawhttp.read_response(sock)[0] == 200
@@ -135,6 +148,7 @@ def test_events_from_an_async_handler(server):
                 events = [await read_event(r) for _ in range(3)]
                 assert await r.content.read() == b""
                 return events
+
     assert asyncio.run(go()) == [{"data": [str(i)], "id": str(i)} for i in range(3)]
 
 
@@ -147,6 +161,7 @@ def test_http10_client_gets_the_stream_until_close(server):
 
 # -- closing -----------------------------------------------------------------------
 
+
 def test_client_disconnect_is_seen_by_the_server(server):
     before = wait_for(server, lambda s: s["open"] == 0)  # earlier tests' streams are gone
 
@@ -154,6 +169,7 @@ def test_client_disconnect_is_seen_by_the_server(server):
         async with aiohttp.ClientSession() as session:
             async with session.get(server.url + "/events?user_abort=1") as r:
                 assert (await read_event(r))["event"] == "hello"
+
     asyncio.run(go())
     after = wait_for(server, lambda s: s["aborted"] > before["aborted"] and s["user_abort"] > before["user_abort"])
     assert after["aborted"] == before["aborted"] + 1
@@ -170,15 +186,18 @@ def test_wait_closed_returns_when_the_client_leaves(server):
         async with aiohttp.ClientSession() as session:
             async with session.get(server.url + "/wait-closed") as r:
                 assert (await read_event(r))["data"] == ["waiting"]
+
     asyncio.run(go())
     # this stream sends nothing more: the server notices on the next broadcast
     deadline = time.monotonic() + 5
     current = before
     while time.monotonic() < deadline and current["waited"] == before["waited"]:
+
         async def poke():
             async with aiohttp.ClientSession() as session:
                 async with session.post(server.url + "/broadcast", data="poke") as p:
                     await p.read()
+
         asyncio.run(poke())
         current = stats(server)
     assert current["waited"] == before["waited"] + 1
@@ -196,6 +215,7 @@ def test_server_side_close_ends_the_stream(server):
                     while True:
                         await read_event(r)
                 return before
+
     before = asyncio.run(go())
     after = stats(server)
     assert after["closed_by_server"] >= before["closed_by_server"] + 1 and after["open"] == 0

@@ -1,4 +1,5 @@
 """sendfile and static_route: conditional requests, ranges, HEAD, traversal."""
+
 import asyncio
 import email.utils
 import hashlib
@@ -79,6 +80,7 @@ HTTP_DATE = email.utils.formatdate(1_700_000_000, usegmt=True)
 
 # -- plain GET ---------------------------------------------------------------------
 
+
 def test_get_file_with_headers(server, files):
     status, headers, body = fetch(server, "/static/hello.txt")
     assert status == 200 and body == b"Hello static world!\n"
@@ -106,10 +108,13 @@ def test_big_file_streams_intact(server, files):
 def test_concurrent_big_downloads(server, files):
     async def go():
         async with aiohttp.ClientSession() as session:
+
             async def one():
                 async with session.get(server.url + "/static/big.bin") as r:
                     return await r.read()
+
             return await asyncio.gather(*(one() for _ in range(4)))
+
     expected = hashlib.sha256(files["big"]).digest()
     for body in asyncio.run(go()):
         assert hashlib.sha256(body).digest() == expected
@@ -147,13 +152,16 @@ def test_slow_reader_gets_everything(server, files):
         assert rawhttp.read_response(sock)[2] == b"Hello static world!\n"
 
 
-@pytest.mark.parametrize("name,content_type", [
-    ("index.html", "text/html; charset=utf-8"),
-    ("style.css", "text/css; charset=utf-8"),
-    ("image.png", "image/png"),
-    ("archive.tar.gz", "application/gzip"),
-    ("blob.unknownext", "application/octet-stream"),
-])
+@pytest.mark.parametrize(
+    "name,content_type",
+    [
+        ("index.html", "text/html; charset=utf-8"),
+        ("style.css", "text/css; charset=utf-8"),
+        ("image.png", "image/png"),
+        ("archive.tar.gz", "application/gzip"),
+        ("blob.unknownext", "application/octet-stream"),
+    ],
+)
 def test_content_types(server, name, content_type):
     status, headers, body = fetch(server, "/static/" + name)
     assert status == 200 and headers["Content-Type"] == content_type
@@ -181,6 +189,7 @@ def test_symlink_inside_the_root_is_served(server):
 
 # -- directories ------------------------------------------------------------------
 
+
 def test_directory_serves_index(server):
     assert fetch(server, "/static/sub/")[2] == b"<p>sub index</p>"
     assert fetch(server, "/static/")[2] == b"<h1>root index</h1>"
@@ -201,6 +210,7 @@ def test_directory_without_index_is_404(server):
 
 
 # -- HEAD -------------------------------------------------------------------------
+
 
 def test_head_gets_headers_and_length_only(server, files):
     status, headers, body = raw(server, b"/static/big.bin", b"HEAD")
@@ -223,12 +233,16 @@ def test_head_of_missing_file(server):
 
 # -- conditional requests ------------------------------------------------------------
 
-@pytest.mark.parametrize("since", [
-    HTTP_DATE,                                     # equal
-    "Wed, 15 Nov 2023 00:00:00 GMT",               # later
-    "Tuesday, 14-Nov-23 22:13:20 GMT",             # RFC 850 form, equal
-    "Tue Nov 14 22:13:20 2023",                    # asctime form, equal
-])
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        HTTP_DATE,  # equal
+        "Wed, 15 Nov 2023 00:00:00 GMT",  # later
+        "Tuesday, 14-Nov-23 22:13:20 GMT",  # RFC 850 form, equal
+        "Tue Nov 14 22:13:20 2023",  # asctime form, equal
+    ],
+)
 def test_if_modified_since_not_modified(server, since):
     status, headers, body = raw(server, b"/static/hello.txt", headers=b"If-Modified-Since: %s\r\n" % since.encode())
     assert status == 304 and body == b""
@@ -252,8 +266,9 @@ def test_if_none_match(server):
 
 
 def test_if_none_match_takes_precedence_over_if_modified_since(server):
-    status, headers, body = raw(server, b"/static/hello.txt",
-                                headers=b'If-None-Match: "nope"\r\nIf-Modified-Since: %s\r\n' % HTTP_DATE.encode())
+    status, headers, body = raw(
+        server, b"/static/hello.txt", headers=b'If-None-Match: "nope"\r\nIf-Modified-Since: %s\r\n' % HTTP_DATE.encode()
+    )
     assert status == 200 and body == b"Hello static world!\n"
 
 
@@ -270,25 +285,30 @@ def test_etag_changes_with_the_file(server, files):
 
 # -- ranges -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("spec,start,end", [
-    ("bytes=0-4", 0, 4),
-    ("bytes=6-", 6, 19),
-    ("bytes=-7", 13, 19),
-    ("bytes=-500", 0, 19),          # longer suffix than the file: all of it
-    ("bytes=10-999", 10, 19),       # end past the file: clamped
-    ("bytes=19-19", 19, 19),
-    (" bytes = 2 - 3 ", 2, 3),
-])
+
+@pytest.mark.parametrize(
+    "spec,start,end",
+    [
+        ("bytes=0-4", 0, 4),
+        ("bytes=6-", 6, 19),
+        ("bytes=-7", 13, 19),
+        ("bytes=-500", 0, 19),  # longer suffix than the file: all of it
+        ("bytes=10-999", 10, 19),  # end past the file: clamped
+        ("bytes=19-19", 19, 19),
+        (" bytes = 2 - 3 ", 2, 3),
+    ],
+)
 def test_single_range(server, spec, start, end):
     content = b"Hello static world!\n"
     status, headers, body = raw(server, b"/static/hello.txt", headers=b"Range: %s\r\n" % spec.encode())
-    assert status == 206 and body == content[start:end + 1]
+    assert status == 206 and body == content[start : end + 1]
     assert headers["content-range"] == "bytes %d-%d/20" % (start, end)
     assert headers["content-length"] == str(end - start + 1)
 
 
 @pytest.mark.parametrize(
-    "spec", ["bytes=20-", "bytes=100-200", "bytes=-0", "bytes=5-2", "bytes=abc", "bytes=-", "bytes=1-x"])
+    "spec", ["bytes=20-", "bytes=100-200", "bytes=-0", "bytes=5-2", "bytes=abc", "bytes=-", "bytes=1-x"]
+)
 def test_unsatisfiable_range(server, spec):
     status, headers, body = raw(server, b"/static/hello.txt", headers=b"Range: %s\r\n" % spec.encode())
     assert status == 416 and headers["content-range"] == "bytes */20" and body == b""
@@ -307,16 +327,19 @@ def test_range_in_a_big_file(server, files):
 
 
 def test_if_range(server):
-    status, headers, body = raw(server, b"/static/hello.txt",
-                                headers=b"Range: bytes=0-4\r\nIf-Range: %s\r\n" % HTTP_DATE.encode())
+    status, headers, body = raw(
+        server, b"/static/hello.txt", headers=b"Range: bytes=0-4\r\nIf-Range: %s\r\n" % HTTP_DATE.encode()
+    )
     assert status == 206 and body == b"Hello"
-    status, headers, body = raw(server, b"/static/hello.txt",
-                                headers=b"Range: bytes=0-4\r\nIf-Range: Mon, 13 Nov 2023 00:00:00 GMT\r\n")
+    status, headers, body = raw(
+        server, b"/static/hello.txt", headers=b"Range: bytes=0-4\r\nIf-Range: Mon, 13 Nov 2023 00:00:00 GMT\r\n"
+    )
     assert status == 200 and body == b"Hello static world!\n"
     etag = fetch(server, "/static/hello.txt")[1]["ETag"]
     # a weak entity tag never validates a range (RFC 9110 13.1.5)
-    status, headers, body = raw(server, b"/static/hello.txt",
-                                headers=b"Range: bytes=0-4\r\nIf-Range: %s\r\n" % etag.encode())
+    status, headers, body = raw(
+        server, b"/static/hello.txt", headers=b"Range: bytes=0-4\r\nIf-Range: %s\r\n" % etag.encode()
+    )
     assert status == 200
 
 
@@ -327,23 +350,27 @@ def test_range_of_an_empty_file_is_unsatisfiable(server):
 
 # -- path traversal ---------------------------------------------------------------
 
-@pytest.mark.parametrize("target", [
-    b"/static/../secret.txt",
-    b"/static/%2e%2e/secret.txt",
-    b"/static/%2E%2E%2Fsecret.txt",
-    b"/static/..%2fsecret.txt",
-    b"/static/sub/../../secret.txt",
-    b"/static/sub/%2e%2e/%2e%2e/secret.txt",
-    b"/static/..%5csecret.txt",
-    b"/static/%2fetc%2fpasswd",
-    b"/static//etc/passwd",
-    b"/static/hello.txt%00.png",
-    b"/static/escape.txt",
-    b"/static/escape-dir/secret.txt",
-    b"/static/%ff%fe.txt",
-    b"/../secret.txt",
-    b"/%2e%2e/public-sibling/x",
-])
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/static/../secret.txt",
+        b"/static/%2e%2e/secret.txt",
+        b"/static/%2E%2E%2Fsecret.txt",
+        b"/static/..%2fsecret.txt",
+        b"/static/sub/../../secret.txt",
+        b"/static/sub/%2e%2e/%2e%2e/secret.txt",
+        b"/static/..%5csecret.txt",
+        b"/static/%2fetc%2fpasswd",
+        b"/static//etc/passwd",
+        b"/static/hello.txt%00.png",
+        b"/static/escape.txt",
+        b"/static/escape-dir/secret.txt",
+        b"/static/%ff%fe.txt",
+        b"/../secret.txt",
+        b"/%2e%2e/public-sibling/x",
+    ],
+)
 def test_traversal_is_a_404_with_a_body(server, target):
     status, headers, body = raw(server, target)
     assert status == 404 and body == b"Not Found" and headers["content-length"] == "9"
@@ -351,11 +378,17 @@ def test_traversal_is_a_404_with_a_body(server, target):
 
 def test_in_directory(server):
     status, headers, body = fetch(server, "/in-directory")
-    assert json.loads(body) == {"inside": True, "root_itself": True, "dotdot": False,
-                                "sibling_prefix": False, "escaping_link": False}
+    assert json.loads(body) == {
+        "inside": True,
+        "root_itself": True,
+        "dotdot": False,
+        "sibling_prefix": False,
+        "escaping_link": False,
+    }
 
 
 # -- sendfile directly ----------------------------------------------------------------
+
 
 def test_sendfile_from_an_async_handler(server):
     status, headers, body = fetch(server, "/send/hello.txt", headers={"Range": "bytes=0-4"})

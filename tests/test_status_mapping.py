@@ -1,5 +1,6 @@
 """_binding.check: the one mapping of the core's status codes (native/include/socketify.h)
 to Python, one exception type per kind of misuse."""
+
 import errno
 
 import pytest

@@ -1,5 +1,6 @@
 """HTTPS: TLS servers (tests/apps/tls_app.py) against real clients (aiohttp,
 curl, openssl s_client, the ssl module), with certificates made by trustme."""
+
 import asyncio
 import hashlib
 import json
@@ -74,14 +75,31 @@ def certs(tmp_path_factory):
     leaf("rsa", "localhost", "127.0.0.1", key_type=trustme.KeyType.RSA)
 
     key = serialization.load_pem_private_key(server.private_key_pem.bytes(), None)
-    (root / "server.key.enc").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"1234")))
-    (root / "garbage.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n"
-                                       b"-----END CERTIFICATE-----\n")
-    subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
-                    "group:ffdhe3072", "-out", str(root / "dh3072.pem")],
-                   check=True, capture_output=True, env=client_env(), timeout=30)
+    (root / "server.key.enc").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"1234"),
+        )
+    )
+    (root / "garbage.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    subprocess.run(
+        [
+            "openssl",
+            "genpkey",
+            "-genparam",
+            "-algorithm",
+            "DH",
+            "-pkeyopt",
+            "group:ffdhe3072",
+            "-out",
+            str(root / "dh3072.pem"),
+        ],
+        check=True,
+        capture_output=True,
+        env=client_env(),
+        timeout=30,
+    )
     return str(root)
 
 
@@ -89,8 +107,9 @@ def cpath(certs, name):
     return os.path.join(certs, name)
 
 
-def client_context(certs, client_cert=None, max_version=None, check_hostname=True,
-                   alpn=None, ciphers=None, ca="ca.pem"):
+def client_context(
+    certs, client_cert=None, max_version=None, check_hostname=True, alpn=None, ciphers=None, ca="ca.pem"
+):
     ctx = ssl.create_default_context(cafile=cpath(certs, ca))
     ctx.check_hostname = check_hostname
     if client_cert:
@@ -137,18 +156,25 @@ def fetch(url, certs, method="GET", **kwargs):
         async with aiohttp.ClientSession() as session:
             async with session.request(method, url, ssl=ctx, **kwargs) as response:
                 return response.status, response.headers, await response.read()
+
     return asyncio.run(go())
 
 
 def curl(*args, timeout=30):
-    return subprocess.run(["curl", "-sS", "--max-time", "20"] + list(args), capture_output=True,
-                          env=client_env(), timeout=timeout)
+    return subprocess.run(
+        ["curl", "-sS", "--max-time", "20"] + list(args), capture_output=True, env=client_env(), timeout=timeout
+    )
 
 
 def s_client(port, *args, timeout=15):
     """openssl s_client: (exit code, stdout + stderr)."""
-    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port] + list(args),
-                         input=b"", capture_output=True, env=client_env(), timeout=timeout)
+    out = subprocess.run(
+        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port] + list(args),
+        input=b"",
+        capture_output=True,
+        env=client_env(),
+        timeout=timeout,
+    )
     return out.returncode, (out.stdout + out.stderr).decode("utf-8", "replace")
 
 
@@ -206,6 +232,7 @@ def mtls_server(certs):
 
 
 # -- HTTPS with aiohttp and curl --------------------------------------------------------
+
 
 def test_aiohttp_get_and_post(tls_server, certs):
     base = "https://localhost:%d" % tls_server.port
@@ -265,6 +292,7 @@ def test_curl_without_the_ca_refuses_the_certificate(tls_server, certs):
 
 # -- one connection: keep-alive and pipelining --------------------------------------------
 
+
 def test_keep_alive_on_one_tls_connection(tls_server, certs):
     with tls_connect(tls_server.port, certs) as sock:
         for i in range(6):
@@ -296,16 +324,18 @@ def test_request_one_byte_per_tls_record(tls_server, certs):
     data = request("/small", method="POST", body=b"slowly") + request("/n/2")
     with tls_connect(tls_server.port, certs) as sock:
         for i in range(len(data)):
-            sock.sendall(data[i:i + 1])  # each send is its own TLS record
+            sock.sendall(data[i : i + 1])  # each send is its own TLS record
         assert rawhttp.read_response(sock)[2] == b"slowly"
         assert rawhttp.read_response(sock)[2] == b"response 2"
 
 
 # -- protocol versions and ALPN ---------------------------------------------------------
 
+
 def test_s_client_negotiates_tls13_and_alpn(tls_server, certs):
-    code, out = s_client(tls_server.port, "-servername", "localhost", "-CAfile", cpath(certs, "ca.pem"),
-                         "-alpn", "http/1.1")
+    code, out = s_client(
+        tls_server.port, "-servername", "localhost", "-CAfile", cpath(certs, "ca.pem"), "-alpn", "http/1.1"
+    )
     assert code == 0, out
     assert "New, TLSv1.3, Cipher is" in out, out
     assert "ALPN protocol: http/1.1" in out, out
@@ -328,8 +358,7 @@ def test_alpn_other_protocol_only_is_not_selected(tls_server, certs):
 
 
 def test_tls12_when_the_client_caps_at_12(tls_server, certs):
-    code, out = s_client(tls_server.port, "-tls1_2", "-servername", "localhost",
-                         "-CAfile", cpath(certs, "ca.pem"))
+    code, out = s_client(tls_server.port, "-tls1_2", "-servername", "localhost", "-CAfile", cpath(certs, "ca.pem"))
     assert code == 0 and "New, TLSv1.2, Cipher is" in out, out
     with tls_connect(tls_server.port, certs, max_version=ssl.TLSVersion.TLSv1_2) as sock:
         assert sock.version() == "TLSv1.2"
@@ -340,14 +369,14 @@ def test_tls12_when_the_client_caps_at_12(tls_server, certs):
 def test_tls11_is_refused(tls_server, certs):
     # SECLEVEL=0 so that the client really offers TLS 1.1; the server answers
     # with a protocol_version alert.
-    code, out = s_client(tls_server.port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0",
-                         "-servername", "localhost")
+    code, out = s_client(tls_server.port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-servername", "localhost")
     assert code != 0, out
     assert "alert protocol version" in out, out
     assert_serves(tls_server, certs)
 
 
 # -- SNI --------------------------------------------------------------------------------
+
 
 def test_sni_exact_name_has_its_certificate_and_routes(tls_server, certs):
     status, body, san = https_get(tls_server.port, certs, "/", "a.test")
@@ -417,15 +446,18 @@ def test_missing_server_name_adds_a_name_on_demand(tls_server, certs):
 
 def test_curl_sni_with_resolve(tls_server, certs):
     port = tls_server.port
-    out = curl("--cacert", cpath(certs, "ca.pem"), "--resolve", "a.test:%d:127.0.0.1" % port,
-               "https://a.test:%d/" % port)
+    out = curl(
+        "--cacert", cpath(certs, "ca.pem"), "--resolve", "a.test:%d:127.0.0.1" % port, "https://a.test:%d/" % port
+    )
     assert out.returncode == 0 and out.stdout == b"route for a.test", out.stderr
-    out = curl("--cacert", cpath(certs, "ca.pem"), "--resolve", "y.b.test:%d:127.0.0.1" % port,
-               "https://y.b.test:%d/" % port)
+    out = curl(
+        "--cacert", cpath(certs, "ca.pem"), "--resolve", "y.b.test:%d:127.0.0.1" % port, "https://y.b.test:%d/" % port
+    )
     assert out.returncode == 0 and out.stdout == b"route for *.b.test", out.stderr
 
 
 # -- mutual TLS -------------------------------------------------------------------------
+
 
 def mtls_fails(port, certs, **kwargs):
     """True when a client is refused: an SSL error (or a reset) at the
@@ -446,11 +478,19 @@ def mtls_fails(port, certs, **kwargs):
 
 def test_mtls_client_with_a_certificate_from_the_ca_is_served(mtls_server, certs):
     for max_version in (None, ssl.TLSVersion.TLSv1_2):
-        status, body, san = https_get(mtls_server.port, certs, "/", client_cert="client.both.pem",
-                                      max_version=max_version)
+        status, body, san = https_get(
+            mtls_server.port, certs, "/", client_cert="client.both.pem", max_version=max_version
+        )
         assert (status, body) == (200, b"mutual tls ok")
-    out = curl("--cacert", cpath(certs, "ca.pem"), "--cert", cpath(certs, "client.pem"),
-               "--key", cpath(certs, "client.key"), "https://localhost:%d/" % mtls_server.port)
+    out = curl(
+        "--cacert",
+        cpath(certs, "ca.pem"),
+        "--cert",
+        cpath(certs, "client.pem"),
+        "--key",
+        cpath(certs, "client.key"),
+        "https://localhost:%d/" % mtls_server.port,
+    )
     assert out.returncode == 0 and out.stdout == b"mutual tls ok", out.stderr
 
 
@@ -477,12 +517,19 @@ def test_mtls_curl_without_a_certificate_fails(mtls_server, certs):
 
 # -- options: passphrase, ciphers, DH parameters, errors -----------------------------------
 
+
 def run_options(options, certs):
     """Runs tests/apps/tls_options_app.py: (exit code, stdout, stderr)."""
     options = {k: (cpath(certs, v) if k.endswith("file_name") else v) for k, v in options.items()}
-    out = subprocess.run([sys.executable, OPTIONS_APP, json.dumps(options)], capture_output=True,
-                         text=True, env=server_env(), timeout=30, stdin=subprocess.DEVNULL,
-                         start_new_session=True)
+    out = subprocess.run(
+        [sys.executable, OPTIONS_APP, json.dumps(options)],
+        capture_output=True,
+        text=True,
+        env=server_env(),
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     return out.returncode, out.stdout, out.stderr
 
 
@@ -490,8 +537,9 @@ def test_passphrase_protected_key_with_the_right_passphrase(tls_server, certs):
     # tls_server itself runs with server.key.enc (passphrase 1234)
     assert b"ENCRYPTED" in open(cpath(certs, "server.key.enc"), "rb").read()
     assert_serves(tls_server, certs)
-    code, out, err = run_options({"key_file_name": "server.key.enc", "cert_file_name": "server.pem",
-                                  "passphrase": "1234"}, certs)
+    code, out, err = run_options(
+        {"key_file_name": "server.key.enc", "cert_file_name": "server.pem", "passphrase": "1234"}, certs
+    )
     assert (code, out.strip()) == (0, "OK handle=True"), err
 
 
@@ -500,22 +548,43 @@ def test_plain_app_has_no_native_handle(certs):
     assert (code, out.strip()) == (0, "OK handle=False"), err
 
 
-@pytest.mark.parametrize("options,names", [
-    ({"key_file_name": "server.key.enc", "cert_file_name": "server.pem", "passphrase": "wrong"},
-     ["server.key.enc"]),
-    ({"key_file_name": "server.key.enc", "cert_file_name": "server.pem"}, ["server.key.enc"]),
-    ({"key_file_name": "missing.key", "cert_file_name": "server.pem"}, ["missing.key"]),
-    ({"key_file_name": "server.key", "cert_file_name": "missing.pem"}, ["missing.pem"]),
-    ({"key_file_name": "server.key", "cert_file_name": "garbage.pem"}, ["garbage.pem"]),
-    ({"key_file_name": "a.key", "cert_file_name": "server.pem"}, ["a.key", "server.pem"]),
-    ({"key_file_name": "server.key", "cert_file_name": "server.pem", "ssl_ciphers": "NOT-A-CIPHER"},
-     ["NOT-A-CIPHER"]),
-    ({"key_file_name": "server.key", "cert_file_name": "server.pem", "ca_file_name": "missing-ca.pem"},
-     ["missing-ca.pem"]),
-    ({"key_file_name": "server.key", "cert_file_name": "server.pem",
-      "dh_params_file_name": "missing-dh.pem"}, ["missing-dh.pem"]),
-], ids=["wrong-passphrase", "no-passphrase", "missing-key", "missing-cert", "garbage-cert",
-        "key-cert-mismatch", "bad-ciphers", "missing-ca", "missing-dh"])
+@pytest.mark.parametrize(
+    "options,names",
+    [
+        (
+            {"key_file_name": "server.key.enc", "cert_file_name": "server.pem", "passphrase": "wrong"},
+            ["server.key.enc"],
+        ),
+        ({"key_file_name": "server.key.enc", "cert_file_name": "server.pem"}, ["server.key.enc"]),
+        ({"key_file_name": "missing.key", "cert_file_name": "server.pem"}, ["missing.key"]),
+        ({"key_file_name": "server.key", "cert_file_name": "missing.pem"}, ["missing.pem"]),
+        ({"key_file_name": "server.key", "cert_file_name": "garbage.pem"}, ["garbage.pem"]),
+        ({"key_file_name": "a.key", "cert_file_name": "server.pem"}, ["a.key", "server.pem"]),
+        (
+            {"key_file_name": "server.key", "cert_file_name": "server.pem", "ssl_ciphers": "NOT-A-CIPHER"},
+            ["NOT-A-CIPHER"],
+        ),
+        (
+            {"key_file_name": "server.key", "cert_file_name": "server.pem", "ca_file_name": "missing-ca.pem"},
+            ["missing-ca.pem"],
+        ),
+        (
+            {"key_file_name": "server.key", "cert_file_name": "server.pem", "dh_params_file_name": "missing-dh.pem"},
+            ["missing-dh.pem"],
+        ),
+    ],
+    ids=[
+        "wrong-passphrase",
+        "no-passphrase",
+        "missing-key",
+        "missing-cert",
+        "garbage-cert",
+        "key-cert-mismatch",
+        "bad-ciphers",
+        "missing-ca",
+        "missing-dh",
+    ],
+)
 def test_bad_options_raise_runtime_error_naming_the_file(certs, options, names):
     code, out, err = run_options(options, certs)
     assert code == 1 and "OK" not in out, (out, err)
@@ -525,7 +594,8 @@ def test_bad_options_raise_runtime_error_naming_the_file(certs, options, names):
 
 
 def test_ssl_ciphers_limit_tls12_ciphers(serve, certs):
-    server = serve("""
+    server = serve(
+        """
         import sys
         from listen_line import announce
         from socketify import App, AppOptions
@@ -535,7 +605,9 @@ def test_ssl_ciphers_limit_tls12_ciphers(serve, certs):
         app.get("/", lambda res, req: res.end("cipher ok"))
         app.listen(0, announce)
         app.run()
-    """, certs)
+    """,
+        certs,
+    )
     v12 = ssl.TLSVersion.TLSv1_2
     with tls_connect(server.port, certs, max_version=v12) as sock:
         assert sock.cipher()[0] == "ECDHE-ECDSA-AES128-GCM-SHA256"
@@ -547,7 +619,8 @@ def test_ssl_ciphers_limit_tls12_ciphers(serve, certs):
 
 
 def test_dh_params_file_is_used(serve, certs):
-    server = serve("""
+    server = serve(
+        """
         import sys
         from listen_line import announce
         from socketify import App, AppOptions
@@ -558,24 +631,40 @@ def test_dh_params_file_is_used(serve, certs):
         app.get("/", lambda res, req: res.end("dhe ok"))
         app.listen(0, announce)
         app.run()
-    """, certs)
-    code, out = s_client(server.port, "-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256",
-                         "-CAfile", cpath(certs, "ca.pem"), "-servername", "localhost")
+    """,
+        certs,
+    )
+    code, out = s_client(
+        server.port,
+        "-tls1_2",
+        "-cipher",
+        "DHE-RSA-AES128-GCM-SHA256",
+        "-CAfile",
+        cpath(certs, "ca.pem"),
+        "-servername",
+        "localhost",
+    )
     assert code == 0 and "Cipher is DHE-RSA-AES128-GCM-SHA256" in out, out
     assert re.search(r"Server Temp Key: (DH|FFDHE), ?3072 bits", out), out
-    status, body, _ = https_get(server.port, certs, max_version=ssl.TLSVersion.TLSv1_2,
-                                ciphers="DHE-RSA-AES128-GCM-SHA256")
+    status, body, _ = https_get(
+        server.port, certs, max_version=ssl.TLSVersion.TLSv1_2, ciphers="DHE-RSA-AES128-GCM-SHA256"
+    )
     assert (status, body) == (200, b"dhe ok")
 
 
 # -- bad input on the TLS port ----------------------------------------------------------
 
-@pytest.mark.parametrize("data", [
-    b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
-    random.Random(1).randbytes(4096),
-    b"\x16\x03\x01\xff\xff" + random.Random(2).randbytes(2000),
-    b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",
-], ids=["plain-http", "garbage", "oversized-record", "malformed-client-hello"])
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        random.Random(1).randbytes(4096),
+        b"\x16\x03\x01\xff\xff" + random.Random(2).randbytes(2000),
+        b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",
+    ],
+    ids=["plain-http", "garbage", "oversized-record", "malformed-client-hello"],
+)
 def test_bad_bytes_close_only_that_connection(tls_server, certs, data):
     with tls_connect(tls_server.port, certs) as other:
         with rawhttp.connect(tls_server.port) as sock:
@@ -603,7 +692,7 @@ def test_stalled_handshakes_are_closed_within_the_header_timeout(tls_server, cer
     try:
         stalled.append(rawhttp.connect(tls_server.port))  # nothing sent
         half = rawhttp.connect(tls_server.port)
-        half.sendall(hello[:len(hello) // 2])  # half a ClientHello
+        half.sendall(hello[: len(hello) // 2])  # half a ClientHello
         stalled.append(half)
         whole = rawhttp.connect(tls_server.port)
         whole.sendall(hello)  # a whole ClientHello, then no Finished
@@ -633,9 +722,14 @@ def test_client_closing_mid_response_does_not_hurt_the_server(tls_server, certs)
 
 # -- examples/https.py -------------------------------------------------------------------
 
+
 def test_https_example(tmp_path):
-    make = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "misc", "make_certs.py"),
-                           str(tmp_path)], capture_output=True, text=True, timeout=60)
+    make = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "misc", "make_certs.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert make.returncode == 0, make.stderr
     key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
     assert b"ENCRYPTED" in open(key, "rb").read()
@@ -645,8 +739,9 @@ def test_https_example(tmp_path):
     assert "app.listen(3000" in source
     path = tmp_path / "example_https.py"
     path.write_text(source.replace("app.listen(3000", "app.listen(%d" % port))
-    server = Server(str(path), env={"SOCKETIFY_KEY_FILE": key, "SOCKETIFY_CERT_FILE": cert},
-                    ready_prefix="Listening on port").start()
+    server = Server(
+        str(path), env={"SOCKETIFY_KEY_FILE": key, "SOCKETIFY_CERT_FILE": cert}, ready_prefix="Listening on port"
+    ).start()
     try:
         assert server.stdout_lines[-1].strip() == "Listening on port https://localhost:%d now" % port
         out = curl("--cacert", cert, "https://localhost:%d/" % port)

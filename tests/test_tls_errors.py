@@ -1,6 +1,7 @@
 """Each TLS misconfiguration gets its own message at App(AppOptions(...))
 (issue 11): a missing key file, a key/cert mismatch, a wrong or missing
 passphrase, a certificate without a key."""
+
 import pytest
 from test_tls import certs, cpath, run_options  # noqa: F401  (certs is a fixture)
 
@@ -25,8 +26,7 @@ def test_key_that_does_not_match_the_certificate(certs):
 
 
 def test_wrong_passphrase(certs):
-    last = error_of({"key_file_name": "server.key.enc", "cert_file_name": "server.pem",
-                     "passphrase": "wrong"}, certs)
+    last = error_of({"key_file_name": "server.key.enc", "cert_file_name": "server.pem", "passphrase": "wrong"}, certs)
     assert "wrong passphrase" in last and "match" not in last
 
 
@@ -40,10 +40,13 @@ def test_a_file_that_is_no_key(certs):
     assert "not a PEM private key" in last and "passphrase" not in last
 
 
-@pytest.mark.parametrize("options,message", [
-    ({"cert_file_name": "server.pem"}, "cert_file_name is set but key_file_name is not"),
-    ({"key_file_name": "server.key"}, "key_file_name is set but cert_file_name is not"),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"cert_file_name": "server.pem"}, "cert_file_name is set but key_file_name is not"),
+        ({"key_file_name": "server.key"}, "key_file_name is set but cert_file_name is not"),
+    ],
+)
 def test_one_half_of_the_pair_is_refused_at_once(certs, options, message):
     assert message in error_of(options, certs)
 
@@ -54,6 +57,7 @@ def test_missing_certificate_file(certs):
 
 
 def test_the_right_pair_still_works(certs):
-    code, out, err = run_options({"key_file_name": "server.key.enc", "cert_file_name": "server.pem",
-                                  "passphrase": "1234"}, certs)
+    code, out, err = run_options(
+        {"key_file_name": "server.key.enc", "cert_file_name": "server.pem", "passphrase": "1234"}, certs
+    )
     assert (code, out.strip()) == (0, "OK handle=True"), err

@@ -1,5 +1,6 @@
 """When the idle timeout closes a connection whose request never got a
 response, the log names the request (issue 11)."""
+
 import time
 
 import rawhttp

@@ -1,5 +1,6 @@
 """socketify.__version__: the installed metadata's, or the checkout's
 pyproject.toml when imported from the source tree, never pkg_resources."""
+
 import os
 import re
 import subprocess
@@ -15,8 +16,14 @@ PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[a-z0-
 
 def _in_server_env(code):
     """Runs ``code`` where the test servers run (same interpreter and path)."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=server_env(), cwd=os.path.dirname(ROOT), timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=server_env(),
+        cwd=os.path.dirname(ROOT),
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -62,9 +69,10 @@ def test_installed_package_is_the_one_under_test():
 def test_version_sources(tmp_path, monkeypatch):
     """The fallbacks in order: a socketify pyproject.toml, the metadata, 0+unknown."""
     from socketify import _version
+
     (tmp_path / "pyproject.toml").write_text(
-        '[build-system]\nrequires = []\n\n[project]\nname = "socketify"\nversion = "9.8.7"\n\n'
-        '[tool.x]\nversion = "1"\n')
+        '[build-system]\nrequires = []\n\n[project]\nname = "socketify"\nversion = "9.8.7"\n\n[tool.x]\nversion = "1"\n'
+    )
     assert _version._source_tree_version(str(tmp_path)) == "9.8.7"
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "1.0"\n')
     assert _version._source_tree_version(str(tmp_path)) is None
@@ -80,7 +88,13 @@ def test_cli_version():
     if _in_server_env("import importlib.util as u; print(u.find_spec('socketify.__main__') is not None)") != "True":
         pytest.skip("python -m socketify does not exist on this branch yet")
     version = _in_server_env("import socketify; print(socketify.__version__)")
-    out = subprocess.run([sys.executable, "-m", "socketify", "--version"], capture_output=True, text=True,
-                         env=server_env(), cwd=os.path.dirname(ROOT), timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "socketify", "--version"],
+        capture_output=True,
+        text=True,
+        env=server_env(),
+        cwd=os.path.dirname(ROOT),
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert version in out.stdout

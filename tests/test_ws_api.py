@@ -6,11 +6,11 @@ The app (tests/apps/ws_api_app.py) runs twice: once with plain handlers and
 once with ``async def`` handlers (upgrade included). Every event it sees is
 logged under the client's ``?name=`` and read back over HTTP.
 """
+
 import asyncio
 import itertools
 import json
 import os
-import socket
 import time
 import urllib.request
 
@@ -103,13 +103,21 @@ def server_rss_kb(server):
 # Interop: websockets, aiohttp, websocket-client
 # =============================================================================
 
-@pytest.mark.parametrize("path,compression", [
-    ("/api", None), ("/deflate", None), ("/deflate", "deflate"), ("/deflate-dedicated", "deflate"),
-])
+
+@pytest.mark.parametrize(
+    "path,compression",
+    [
+        ("/api", None),
+        ("/deflate", None),
+        ("/deflate", "deflate"),
+        ("/deflate-dedicated", "deflate"),
+    ],
+)
 def test_websockets_library(server, path, compression):
     name = new_name()
-    with ws_connect(ws_url(server, path, name), compression=compression, open_timeout=5,
-                    close_timeout=5, max_size=None) as conn:
+    with ws_connect(
+        ws_url(server, path, name), compression=compression, open_timeout=5, close_timeout=5, max_size=None
+    ) as conn:
         negotiated = conn.response.headers.get("Sec-WebSocket-Extensions")
         if compression and path != "/api":
             assert negotiated and negotiated.startswith("permessage-deflate"), negotiated
@@ -138,8 +146,7 @@ def test_aiohttp_client(server, path, compress):
 
     async def go():
         async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(ws_url(server, path, name), compress=compress,
-                                          max_msg_size=0) as conn:
+            async with session.ws_connect(ws_url(server, path, name), compress=compress, max_msg_size=0) as conn:
                 negotiated = conn._response.headers.get("Sec-WebSocket-Extensions")
                 if compress and path != "/api":
                     assert negotiated and "permessage-deflate" in negotiated
@@ -184,8 +191,7 @@ def test_websocket_client_library(server, deflate):
         assert (opcode, data) == (wsclient.ABNF.OPCODE_BINARY, b"\x00\xffwebsocket-client binary")
         if deflate:
             payload = b"compressed by hand " * 100
-            conn.send_frame(wsclient.ABNF(1, 1, 0, 0, wsclient.ABNF.OPCODE_BINARY, 1,
-                                          deflate_message(payload)))
+            conn.send_frame(wsclient.ABNF(1, 1, 0, 0, wsclient.ABNF.OPCODE_BINARY, 1, deflate_message(payload)))
             opcode, data = conn.recv_data()
             assert (opcode, data) == (wsclient.ABNF.OPCODE_BINARY, payload)
         conn.close(status=1000, reason=b"wsc bye")
@@ -198,6 +204,7 @@ def test_websocket_client_library(server, deflate):
 # =============================================================================
 # Behaviour handlers
 # =============================================================================
+
 
 def test_open_message_close_handlers(server):
     name = new_name()
@@ -287,13 +294,14 @@ def test_handler_exception_does_not_break_the_connection(server):
 # Sending
 # =============================================================================
 
+
 def test_send_statuses_and_default_opcodes(server):
     with raw(server) as c:
         c.send_text("cmd:statuses")
         frames = [c.read_frame() for _ in range(8)]
     assert [f.raw for f in frames[:4]] == [
-        server_frame(TEXT, b"text"),          # str without opcode: TEXT
-        server_frame(BINARY, b"\x00bin"),     # bytes without opcode: BINARY
+        server_frame(TEXT, b"text"),  # str without opcode: TEXT
+        server_frame(BINARY, b"\x00bin"),  # bytes without opcode: BINARY
         server_frame(BINARY, b"as binary"),
         server_frame(TEXT, b"as text"),
     ]
@@ -306,10 +314,8 @@ def test_send_statuses_and_default_opcodes(server):
 def test_manual_fragments(server):
     with raw(server) as c:
         c.send_text("cmd:fragments")
-        got = c.read_exact(len(b"\x01\x07Hello, " b"\x00\x0bfragmented " b"\x80\x05world"
-                               b"\x02\x02\x01\x02" b"\x80\x01\x03"))
-        assert got == (b"\x01\x07Hello, " b"\x00\x0bfragmented " b"\x80\x05world"
-                       b"\x02\x02\x01\x02" b"\x80\x01\x03")
+        got = c.read_exact(len(b"\x01\x07Hello, \x00\x0bfragmented \x80\x05world\x02\x02\x01\x02\x80\x01\x03"))
+        assert got == (b"\x01\x07Hello, \x00\x0bfragmented \x80\x05world\x02\x02\x01\x02\x80\x01\x03")
         assert json.loads(c.read_frame().payload) == [1] * 5
 
 
@@ -324,9 +330,13 @@ def test_manual_fragments_with_websockets_library(server):
 def test_cork_and_cork_send(server):
     with raw(server) as c:
         c.send_text("cmd:cork")
-        expected = (server_frame(TEXT, b"one") + server_frame(TEXT, b"two") +
-                    server_frame(BINARY, b"three") + server_frame(TEXT, b"four") +
-                    server_frame(TEXT, b"true"))
+        expected = (
+            server_frame(TEXT, b"one")
+            + server_frame(TEXT, b"two")
+            + server_frame(BINARY, b"three")
+            + server_frame(TEXT, b"four")
+            + server_frame(TEXT, b"true")
+        )
         assert c.read_exact(len(expected)) == expected
 
 
@@ -342,6 +352,7 @@ def test_large_send_from_server(server):
 # Closing from the server
 # =============================================================================
 
+
 def test_end_with_code_and_message(server):
     name = new_name()
     with ws_connect(ws_url(server, "/api", name), open_timeout=5) as conn:
@@ -353,12 +364,15 @@ def test_end_with_code_and_message(server):
     assert first(log, "close")[1:] == [1000, "bytes", b"bye".hex()]
 
 
-@pytest.mark.parametrize("cmd,expected", [
-    ("end", server_close(1000, b"bye")),
-    ("end_default", server_close(1000)),
-    ("end_custom", server_close(4001, b"custom reason")),
-    ("cork_end", server_close(1000, b"corked bye")),
-])
+@pytest.mark.parametrize(
+    "cmd,expected",
+    [
+        ("end", server_close(1000, b"bye")),
+        ("end_default", server_close(1000)),
+        ("end_custom", server_close(4001, b"custom reason")),
+        ("cork_end", server_close(1000, b"corked bye")),
+    ],
+)
 def test_end_exact_close_frame(server, cmd, expected):
     with raw(server) as c:
         c.send_text("cmd:" + cmd)
@@ -400,6 +414,7 @@ def test_close_raw_sees_eof_without_frame(server):
 # State: address, user data, objects kept past close
 # =============================================================================
 
+
 def test_remote_address(server):
     with raw(server) as c:
         c.send_text("cmd:addr")
@@ -429,8 +444,7 @@ def test_websocket_kept_past_close_is_harmless(server, how):
     results = http_json(server, "/kept?name=" + c.name)
     crashes = {k: v for k, v in results.items() if isinstance(v, str) and v.startswith("crash")}
     assert crashes == {}
-    for key in ("send", "send_text", "send_compressed", "send_first_fragment", "send_fragment",
-                "send_last_fragment"):
+    for key in ("send", "send_text", "send_compressed", "send_first_fragment", "send_fragment", "send_last_fragment"):
         assert results[key] == 2, (key, results)  # SendStatus.DROPPED
     assert results["subscribe"] is False and results["unsubscribe"] is False
     assert results["is_subscribed"] is False and results["get_topics"] == []
@@ -449,6 +463,7 @@ def test_websocket_kept_past_close_is_harmless(server, how):
 # =============================================================================
 # Timeouts (sync app only: the handler kind does not matter here)
 # =============================================================================
+
 
 def test_idle_timeout_closes_an_idle_client(sync_server):
     with raw(sync_server, "/idle") as c:
@@ -488,6 +503,7 @@ def test_websockets_library_answers_auto_pings(sync_server):
 # =============================================================================
 # Backpressure
 # =============================================================================
+
 
 def statuses_pattern(runs):
     return [status for status, _ in runs]

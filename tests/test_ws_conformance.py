@@ -8,6 +8,7 @@ server answers are checked: echoes, pongs, and the close frame (code, no
 reason) it sends on a protocol error, followed by the TCP close. The rules
 are those of docs/protocol.md (WebSocket part).
 """
+
 import json
 import os
 import struct
@@ -118,8 +119,16 @@ def expect_echo(c, opcode, payload):
 # Opening handshake
 # =============================================================================
 
-def request(path="/echo", key="dGhlIHNhbXBsZSBub25jZQ==", version="13", connection="Upgrade",
-            upgrade="websocket", http="HTTP/1.1", extra=""):
+
+def request(
+    path="/echo",
+    key="dGhlIHNhbXBsZSBub25jZQ==",
+    version="13",
+    connection="Upgrade",
+    upgrade="websocket",
+    http="HTTP/1.1",
+    extra="",
+):
     lines = ["GET %s %s" % (path, http), "Host: localhost"]
     if upgrade is not None:
         lines.append("Upgrade: " + upgrade)
@@ -148,12 +157,15 @@ def test_handshake_rfc_sample_key(plain):
         expect_echo(c, TEXT, b"after handshake")
 
 
-@pytest.mark.parametrize("connection,upgrade", [
-    ("Upgrade", "websocket"),
-    ("upgrade", "WebSocket"),
-    ("keep-alive, Upgrade", "websocket"),
-    ("UPGRADE , keep-alive", "WEBSOCKET"),
-])
+@pytest.mark.parametrize(
+    "connection,upgrade",
+    [
+        ("Upgrade", "websocket"),
+        ("upgrade", "WebSocket"),
+        ("keep-alive, Upgrade", "websocket"),
+        ("UPGRADE , keep-alive", "WEBSOCKET"),
+    ],
+)
 def test_handshake_tokens_are_case_insensitive_lists(plain, connection, upgrade):
     with raw_handshake(plain.port, request(connection=connection, upgrade=upgrade)) as c:
         assert c.status == 101, c.head
@@ -165,15 +177,18 @@ def test_handshake_missing_key_is_400(plain):
         assert c.wait_eof(5)
 
 
-@pytest.mark.parametrize("key", [
-    "abc",                               # too short
-    "dGhlIHNhbXBsZSBub25jZQ",            # 16 bytes but not padded
-    "dGhlIHNhbXBsZSBub25jZQ==AAAA",      # 19 bytes
-    "dGhlIHNhbXBsZSBub25j",              # 15 bytes
-    "AAAAAAAAAAAAAAAAAAAAAAA=",          # 17 bytes
-    "!!!!!!!!!!!!!!!!!!!!!!==",          # not base64
-    "",                                  # empty
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "abc",  # too short
+        "dGhlIHNhbXBsZSBub25jZQ",  # 16 bytes but not padded
+        "dGhlIHNhbXBsZSBub25jZQ==AAAA",  # 19 bytes
+        "dGhlIHNhbXBsZSBub25j",  # 15 bytes
+        "AAAAAAAAAAAAAAAAAAAAAAA=",  # 17 bytes
+        "!!!!!!!!!!!!!!!!!!!!!!==",  # not base64
+        "",  # empty
+    ],
+)
 def test_handshake_bad_key_is_400(plain, key):
     with raw_handshake(plain.port, request(key=key)) as c:
         assert c.status == 400, c.head
@@ -230,12 +245,15 @@ def test_frames_in_the_same_write_as_the_handshake(plain):
         expect_bytes(c, server_frame(PONG, b"3"))
 
 
-@pytest.mark.parametrize("offer,selected", [
-    ("chat, superchat", "chat"),
-    ("superchat,chat", "superchat"),
-    ("  v2.proto  ,  v1.proto", "v2.proto"),
-    ("only", "only"),
-])
+@pytest.mark.parametrize(
+    "offer,selected",
+    [
+        ("chat, superchat", "chat"),
+        ("superchat,chat", "superchat"),
+        ("  v2.proto  ,  v1.proto", "v2.proto"),
+        ("only", "only"),
+    ],
+)
 def test_default_upgrade_selects_first_protocol(plain, offer, selected):
     with ws(plain, protocol=offer) as c:
         assert c.headers.get("sec-websocket-protocol") == selected, c.head
@@ -285,13 +303,16 @@ def test_1_echo_sizes(plain, opcode, size):
         expect_nothing_else(c)
 
 
-@pytest.mark.parametrize("size,form,header", [
-    (0, 7, b"\x82\x00"),
-    (125, 7, b"\x82\x7d"),
-    (126, 16, b"\x82\x7e\x00\x7e"),
-    (65535, 16, b"\x82\x7e\xff\xff"),
-    (65536, 64, b"\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00"),
-])
+@pytest.mark.parametrize(
+    "size,form,header",
+    [
+        (0, 7, b"\x82\x00"),
+        (125, 7, b"\x82\x7d"),
+        (126, 16, b"\x82\x7e\x00\x7e"),
+        (65535, 16, b"\x82\x7e\xff\xff"),
+        (65536, 64, b"\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00"),
+    ],
+)
 def test_1_length_encodings_exact(plain, size, form, header):
     payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
     with ws(plain) as c:
@@ -351,9 +372,18 @@ def test_1_64bit_length_with_top_bit_set_is_1002(plain):
 # 2. Pings and pongs
 # =============================================================================
 
-@pytest.mark.parametrize("payload", [
-    b"", b"Hello, world!", bytes(range(125)), b"\x00\xff\xfe\xfd", "κόσμε".encode(), b"x" * 124,
-])
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"Hello, world!",
+        bytes(range(125)),
+        b"\x00\xff\xfe\xfd",
+        "κόσμε".encode(),
+        b"x" * 124,
+    ],
+)
 def test_2_ping_payload_echoed_in_pong(plain, payload):
     with ws(plain) as c:
         c.send(PING, payload)
@@ -424,6 +454,7 @@ def test_2_unmasked_ping_is_1002(plain):
 # 3. Reserved bits (no extension negotiated)
 # =============================================================================
 
+
 @pytest.mark.parametrize("rsv", range(1, 8))
 @pytest.mark.parametrize("opcode", [TEXT, BINARY, PING, CLOSE])
 def test_3_reserved_bits_without_extension_are_1002(plain, opcode, rsv):
@@ -481,23 +512,26 @@ def test_4_reserved_opcode_inside_fragmented_message(plain, opcode):
 # 5. Fragmentation
 # =============================================================================
 
+
 def fragments(opcode, pieces, rsv=0):
     out = []
     for i, piece in enumerate(pieces):
-        out.append(frame(opcode if i == 0 else CONT, piece, fin=i == len(pieces) - 1,
-                         rsv=rsv if i == 0 else 0))
+        out.append(frame(opcode if i == 0 else CONT, piece, fin=i == len(pieces) - 1, rsv=rsv if i == 0 else 0))
     return out
 
 
-@pytest.mark.parametrize("pieces", [
-    [b"frag", b"ment"],
-    [b"a", b"b", b"c"],
-    [b"", b"empty first"],
-    [b"empty last", b""],
-    [b"", b"", b""],
-    [b"x" * 70000, b"y" * 126, b"z"],
-    [bytes([i]) for i in range(97, 123)],
-])
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [b"frag", b"ment"],
+        [b"a", b"b", b"c"],
+        [b"", b"empty first"],
+        [b"empty last", b""],
+        [b"", b"", b""],
+        [b"x" * 70000, b"y" * 126, b"z"],
+        [bytes([i]) for i in range(97, 123)],
+    ],
+)
 @pytest.mark.parametrize("opcode", [TEXT, BINARY])
 def test_5_fragmented_message_is_reassembled(plain, opcode, pieces):
     with ws(plain) as c:
@@ -601,31 +635,44 @@ def test_5_fragmented_control_frame_is_1002(plain, opcode):
 # =============================================================================
 
 VALID_UTF8 = [
-    "", "Hello-µ@ßöäüàá-UTF-8!!", "κόσμε", "\u0080", "\u07ff", "\u0800", "\ufffd", "\uffff",
-    "\U00010000", "\U0010ffff", "\ud7ff", "\ue000", "😀🎉👍", "中文字符测试", "\x00\x7f",
+    "",
+    "Hello-µ@ßöäüàá-UTF-8!!",
+    "κόσμε",
+    "\u0080",
+    "\u07ff",
+    "\u0800",
+    "\ufffd",
+    "\uffff",
+    "\U00010000",
+    "\U0010ffff",
+    "\ud7ff",
+    "\ue000",
+    "😀🎉👍",
+    "中文字符测试",
+    "\x00\x7f",
     "mixed ascii + 日本語 + emoji 🚀 + ñ",
 ]
 
 INVALID_UTF8 = [
-    b"\x80",                      # lone continuation
+    b"\x80",  # lone continuation
     b"\xbf",
-    b"\xc0\x80",                  # overlong NUL
-    b"\xc1\xbf",                  # overlong
-    b"\xe0\x80\xaf",              # overlong 3-byte
-    b"\xf0\x80\x80\xaf",          # overlong 4-byte
-    b"\xed\xa0\x80",              # UTF-16 surrogate
+    b"\xc0\x80",  # overlong NUL
+    b"\xc1\xbf",  # overlong
+    b"\xe0\x80\xaf",  # overlong 3-byte
+    b"\xf0\x80\x80\xaf",  # overlong 4-byte
+    b"\xed\xa0\x80",  # UTF-16 surrogate
     b"\xed\xbf\xbf",
-    b"\xf4\x90\x80\x80",          # past U+10FFFF
+    b"\xf4\x90\x80\x80",  # past U+10FFFF
     b"\xf5\x80\x80\x80",
-    b"\xf8\x88\x80\x80\x80",      # 5-byte form
+    b"\xf8\x88\x80\x80\x80",  # 5-byte form
     b"\xfc\x84\x80\x80\x80\x80",  # 6-byte form
     b"\xfe",
     b"\xff",
     b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited",
-    b"abc\xc3",                   # truncated at the end
-    b"\xe2\x82",                  # truncated 3-byte
-    b"\xf0\x9f\x98",              # truncated 4-byte
-    b"\xc3\x28",                  # bad continuation
+    b"abc\xc3",  # truncated at the end
+    b"\xe2\x82",  # truncated 3-byte
+    b"\xf0\x9f\x98",  # truncated 4-byte
+    b"\xc3\x28",  # bad continuation
     b"\xe2\x28\xa1",
 ]
 
@@ -641,7 +688,7 @@ def test_6_valid_utf8_text_is_echoed(plain, text):
 def test_6_valid_utf8_fragmented_at_every_byte(plain, text):
     data = text.encode("utf-8")
     with ws(plain) as c:
-        c.send_raw(b"".join(fragments(TEXT, [data[i:i + 1] for i in range(len(data))])))
+        c.send_raw(b"".join(fragments(TEXT, [data[i : i + 1] for i in range(len(data))])))
         expect_echo(c, TEXT, data)
 
 
@@ -662,7 +709,7 @@ def test_6_invalid_utf8_is_1007(plain, data):
 
 @pytest.mark.parametrize("data", INVALID_UTF8[:8], ids=lambda d: d.hex())
 def test_6_invalid_utf8_fragmented_is_1007(plain, data):
-    pieces = [b"valid start "] + [data[i:i + 1] for i in range(len(data))] + [b" end"]
+    pieces = [b"valid start "] + [data[i : i + 1] for i in range(len(data))] + [b" end"]
     with ws(plain) as c:
         c.send_raw(b"".join(fragments(TEXT, pieces)))
         expect_fail(c, 1007)
@@ -689,7 +736,7 @@ def test_6_fail_fast_mid_frame(plain):
     key = b"\x11\x22\x33\x44"
     whole = frame(TEXT, b"valid text \xc0\x80" + b"z" * 987, key=key)
     with ws(plain) as c:
-        c.send_raw(whole[:8 + 20])
+        c.send_raw(whole[: 8 + 20])
         expect_fail(c, 1007)
 
 
@@ -711,8 +758,7 @@ def test_6_invalid_utf8_after_valid_messages(plain):
 # 7. Close handling
 # =============================================================================
 
-VALID_CODES = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
-               3000, 3999, 4000, 4999]
+VALID_CODES = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]
 INVALID_CODES = [0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]
 
 
@@ -752,8 +798,9 @@ def test_7_close_with_valid_reason(plain, reason):
         assert f.close_reason in (b"", reason)
 
 
-@pytest.mark.parametrize("reason", [b"\xff", b"bye \xc0\x80", b"\xed\xa0\x80", b"truncated \xe2\x82"],
-                         ids=lambda d: d.hex())
+@pytest.mark.parametrize(
+    "reason", [b"\xff", b"bye \xc0\x80", b"\xed\xa0\x80", b"truncated \xe2\x82"], ids=lambda d: d.hex()
+)
 def test_7_close_reason_with_invalid_utf8_is_1007(plain, reason):
     with ws(plain) as c:
         c.send_close(1000, reason)
@@ -813,6 +860,7 @@ def test_7_server_survives_tcp_close_without_close_frame(plain):
 # 9. Limits (max_payload_length)
 # =============================================================================
 
+
 @pytest.mark.parametrize("opcode", [TEXT, BINARY])
 def test_9_message_at_the_limit_is_accepted(plain, opcode):
     with ws(plain, "/small") as c:
@@ -870,6 +918,7 @@ def test_9_limit_counts_per_message_not_per_connection(plain):
 # 12/13. permessage-deflate
 # =============================================================================
 
+
 def params(value):
     """A Sec-WebSocket-Extensions value as (name, frozenset of params)."""
     if value is None:
@@ -882,30 +931,40 @@ NEGOTIATION = [
     # (server, offer, expected response or None)
     ("plain", "permessage-deflate", None),
     ("shared", "permessage-deflate", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
-    ("shared", "permessage-deflate; client_max_window_bits",
-     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
-    ("shared", "permessage-deflate; server_no_context_takeover",
-     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+    (
+        "shared",
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ),
+    (
+        "shared",
+        "permessage-deflate; server_no_context_takeover",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ),
     ("shared", "permessage-deflate; server_max_window_bits=10", None),
-    ("shared", "permessage-deflate; server_max_window_bits=10, permessage-deflate",
-     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
-    ("shared", "permessage-deflate; server_max_window_bits=15",
-     "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15"),
+    (
+        "shared",
+        "permessage-deflate; server_max_window_bits=10, permessage-deflate",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ),
+    (
+        "shared",
+        "permessage-deflate; server_max_window_bits=15",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15",
+    ),
     ("dedicated", "permessage-deflate", "permessage-deflate"),
     ("dedicated", "permessage-deflate; client_max_window_bits", "permessage-deflate"),
-    ("dedicated", "permessage-deflate; client_max_window_bits=10",
-     "permessage-deflate; client_max_window_bits=10"),
-    ("dedicated", "permessage-deflate; server_max_window_bits=10",
-     "permessage-deflate; server_max_window_bits=10"),
-    ("dedicated", 'permessage-deflate; server_max_window_bits="11"',
-     "permessage-deflate; server_max_window_bits=11"),
+    ("dedicated", "permessage-deflate; client_max_window_bits=10", "permessage-deflate; client_max_window_bits=10"),
+    ("dedicated", "permessage-deflate; server_max_window_bits=10", "permessage-deflate; server_max_window_bits=10"),
+    ("dedicated", 'permessage-deflate; server_max_window_bits="11"', "permessage-deflate; server_max_window_bits=11"),
     ("dedicated", "permessage-deflate; server_max_window_bits=8", None),
-    ("dedicated", "permessage-deflate; server_no_context_takeover",
-     "permessage-deflate; server_no_context_takeover"),
-    ("dedicated", "permessage-deflate; client_no_context_takeover",
-     "permessage-deflate; client_no_context_takeover"),
-    ("dedicated", "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
-     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+    ("dedicated", "permessage-deflate; server_no_context_takeover", "permessage-deflate; server_no_context_takeover"),
+    ("dedicated", "permessage-deflate; client_no_context_takeover", "permessage-deflate; client_no_context_takeover"),
+    (
+        "dedicated",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ),
     ("dedicated", "permessage-deflate; unknown_param", None),
     ("dedicated", "permessage-deflate; server_max_window_bits", None),
     ("dedicated", "permessage-deflate; client_max_window_bits=16", None),
@@ -914,15 +973,20 @@ NEGOTIATION = [
     ("dedicated", "permessage-deflate; server_no_context_takeover; server_no_context_takeover", None),
     ("dedicated", "permessage-deflate; unknown_param, permessage-deflate", "permessage-deflate"),
     ("dedicated", "x-webkit-deflate-frame", None),
-    ("dedicated", "foo, permessage-deflate; client_max_window_bits=9",
-     "permessage-deflate; client_max_window_bits=9"),
+    ("dedicated", "foo, permessage-deflate; client_max_window_bits=9", "permessage-deflate; client_max_window_bits=9"),
     # DEDICATED_COMPRESSOR_4KB is a 9-bit window (9 << 4 | memLevel 2);
     # DEDICATED_DECOMPRESSOR_4KB a 12-bit one.
     ("dedicated_4k", "permessage-deflate", "permessage-deflate; server_max_window_bits=9"),
-    ("dedicated_4k", "permessage-deflate; client_max_window_bits",
-     "permessage-deflate; server_max_window_bits=9; client_max_window_bits=12"),
-    ("dedicated_4k", "permessage-deflate; client_max_window_bits=10; server_max_window_bits=9",
-     "permessage-deflate; server_max_window_bits=9; client_max_window_bits=10"),
+    (
+        "dedicated_4k",
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits=9; client_max_window_bits=12",
+    ),
+    (
+        "dedicated_4k",
+        "permessage-deflate; client_max_window_bits=10; server_max_window_bits=9",
+        "permessage-deflate; server_max_window_bits=9; client_max_window_bits=10",
+    ),
 ]
 
 

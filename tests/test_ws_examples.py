@@ -1,6 +1,7 @@
 """The WebSocket examples run and behave as their docstrings say:
 examples/websockets.py (echo), examples/broadcast.py (pub/sub) and
 examples/chat/ (a browser chat, driven by a real headless Chromium)."""
+
 import json
 import os
 import re
@@ -63,6 +64,7 @@ def get(server, path):
 
 # -- examples/websockets.py -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("compression", [None, "deflate"])
 def test_websockets_echo_example(example, compression):
     server = example("websockets.py")
@@ -96,6 +98,7 @@ def test_example_upgrade_at_root_reaches_ws_route(example, name):
 
 # -- examples/broadcast.py ------------------------------------------------------------------
 
+
 def test_broadcast_example(example):
     server = example("broadcast.py")
     url = "ws://127.0.0.1:%d/room" % server.port
@@ -121,6 +124,7 @@ def test_broadcast_example(example):
 
 
 # -- examples/chat ----------------------------------------------------------------------------
+
 
 def test_chat_example_page_and_python_clients(example):
     server = example("chat/index.py")
@@ -158,10 +162,20 @@ def run_chromium(binary, url, profile, timeout=30):
     time budget dumped it before a WebSocket exchange was over when the
     machine was busy, as virtual time does not wait for WebSocket traffic."""
     profile.mkdir(parents=True, exist_ok=True)
-    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run",
-           "--disable-dev-shm-usage", "--user-data-dir=%s" % profile,
-           "--remote-debugging-port=0", url]
+    cmd = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--user-data-dir=%s" % profile,
+        "--remote-debugging-port=0",
+        url,
+    ]
     log = profile / "stderr.txt"
     with open(log, "wb") as stderr:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -182,8 +196,15 @@ def run_chromium(binary, url, profile, timeout=30):
             asked = 0
             while time.monotonic() < deadline:
                 asked += 1
-                cdp.send(json.dumps({"id": asked, "method": "Runtime.evaluate",
-                                     "params": {"expression": expression, "returnByValue": True}}))
+                cdp.send(
+                    json.dumps(
+                        {
+                            "id": asked,
+                            "method": "Runtime.evaluate",
+                            "params": {"expression": expression, "returnByValue": True},
+                        }
+                    )
+                )
                 reply = {}
                 while reply.get("id") != asked:  # events may come first
                     reply = json.loads(cdp.recv(timeout=5))
@@ -213,8 +234,7 @@ def test_chat_example_in_headless_chromium(example, tmp_path):
         result, stderr = run_chromium(binary, url, tmp_path / "profile")
         assert result, "no self-test result in the page within 30 s:\n%s" % stderr[-2000:]
         result = json.loads(result)
-        assert result == {"welcome": "chromium", "text": "hello from the browser ✓",
-                          "binary": [0, 1, 2, 127, 128, 255]}
+        assert result == {"welcome": "chromium", "text": "hello from the browser ✓", "binary": [0, 1, 2, 127, 128, 255]}
         seen = [watcher.recv(timeout=5) for _ in range(4)]
     assert json.loads(seen[0]) == {"type": "join", "name": "chromium"}
     assert json.loads(seen[1]) == {"type": "say", "name": "chromium", "text": "hello from the browser ✓"}

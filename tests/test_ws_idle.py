@@ -1,9 +1,11 @@
 """10,000 idle WebSocket connections held at once, with the server's RSS."""
+
 import asyncio
 import base64
 import json
 import os
 import resource
+
 import pytest
 
 import rawhttp
@@ -47,8 +49,10 @@ def test_ten_thousand_idle_websockets(serve, capsys):
         async with semaphore:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             key = base64.b64encode(os.urandom(16))
-            writer.write(b"GET /idle HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n\r\n")
+            writer.write(
+                b"GET /idle HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n\r\n"
+            )
             head = await reader.readuntil(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 101 ")
             return reader, writer
@@ -71,8 +75,10 @@ def test_ten_thousand_idle_websockets(serve, capsys):
     assert all(frame == b"\x81\x07wake up" for frame in frames)
     per_connection = (held["rss_kib"] - before) * 1024 / COUNT
     with capsys.disabled():
-        print("\n%d idle WebSockets: server RSS %.1f MiB (%.1f MiB before), %.0f bytes per connection"
-              % (COUNT, held["rss_kib"] / 1024, before / 1024, per_connection))
+        print(
+            "\n%d idle WebSockets: server RSS %.1f MiB (%.1f MiB before), %.0f bytes per connection"
+            % (COUNT, held["rss_kib"] / 1024, before / 1024, per_connection)
+        )
     assert per_connection < 16 * 1024
 
 
@@ -92,6 +98,7 @@ def test_websocket_that_only_receives_keeps_its_own_idle_timeout(serve):
     """A server send must not put the HTTP idle timeout on a WebSocket: the
     subscriber stays open for its own idle_timeout (30 s), not 1 s."""
     from wsframes import TEXT, WSClient
+
     server = serve(SEND_ONLY_APP)
     with WSClient.connect(server.port, "/ws") as ws:
         for _ in range(2):

@@ -3,6 +3,7 @@ get_topics/for_each_topic, ws.publish (the sender included), app.publish,
 num_subscribers, per-subscriber ordering, the subscription handler (also at
 close), and 1,000 subscribed clients receiving 20 messages each in order.
 """
+
 import asyncio
 import base64
 import itertools
@@ -74,6 +75,7 @@ def topic():
 # Subscriptions of one socket
 # =============================================================================
 
+
 def test_subscribe_unsubscribe_is_subscribed(server):
     t = topic()
     with client(server) as c:
@@ -111,6 +113,7 @@ def test_topics_are_exact_strings_not_patterns(server):
 # =============================================================================
 # Publishing
 # =============================================================================
+
 
 def test_ws_publish_reaches_every_subscriber_including_sender(server):
     t = topic()
@@ -175,8 +178,11 @@ def test_app_publish_default_opcodes(server):
 
 def test_app_publish_compressed(server):
     t = topic()
-    with client(server, "/psz", extensions="permessage-deflate") as z, client(server, "/ps") as p, \
-            client(server, "/psz") as z_plain:
+    with (
+        client(server, "/psz", extensions="permessage-deflate") as z,
+        client(server, "/ps") as p,
+        client(server, "/psz") as z_plain,
+    ):
         for x in (z, p, z_plain):
             x.call("sub", topic=t)
         text = "compressed publish " * 50
@@ -192,8 +198,7 @@ def test_ws_publish_compressed_binary(server):
     t = topic()
     with client(server, "/psz", extensions="permessage-deflate") as z:
         z.call("sub", topic=t)
-        z.send_text(json.dumps({"op": "pub", "topic": t, "msg": "zz" * 500, "binary": True,
-                                "compress": True}))
+        z.send_text(json.dumps({"op": "pub", "topic": t, "msg": "zz" * 500, "binary": True, "compress": True}))
         f = z.read_frame()
         assert f.opcode == BINARY and f.rsv == 4 and inflate_message(f.payload) == b"zz" * 500
         assert z.reply("pub") is True
@@ -252,6 +257,7 @@ def test_direct_sends_and_publishes_keep_program_order(server):
 # =============================================================================
 # The subscription handler
 # =============================================================================
+
 
 def test_subscription_handler_counts(server):
     t = topic()
@@ -332,9 +338,12 @@ class AsyncClient:
     async def connect(cls, port, path):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(("GET %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                      % (path, key)).encode())
+        writer.write(
+            (
+                "GET %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, key)
+            ).encode()
+        )
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101 "), head
         return cls(reader, writer)
@@ -368,8 +377,9 @@ async def _thousand(server):
     clients = []
     # Connect in batches so the listen backlog never overflows.
     for start in range(0, N_CLIENTS, 100):
-        clients += await asyncio.gather(*[AsyncClient.connect(server.port, "/ps?name=k%d" % i)
-                                          for i in range(start, min(N_CLIENTS, start + 100))])
+        clients += await asyncio.gather(
+            *[AsyncClient.connect(server.port, "/ps?name=k%d" % i) for i in range(start, min(N_CLIENTS, start + 100))]
+        )
     for c in clients:
         c.send_text(json.dumps({"op": "sub", "topic": t}))
 
@@ -400,6 +410,5 @@ async def _thousand(server):
         op, payload = await asyncio.wait_for(c.read_frame(), 30)
         assert op == CLOSE and payload == b"\x03\xe8"
         c.writer.close()
-    n = await asyncio.to_thread(
-        wait_for, lambda: http_json(server, "/num", topic=t), lambda n: n == 0)
+    n = await asyncio.to_thread(wait_for, lambda: http_json(server, "/num", topic=t), lambda n: n == 0)
     assert n == 0

@@ -1,5 +1,6 @@
 """WSGI adapter: the launcher's surface (arguments, run/close, HTTPS, UNIX
 sockets, graceful shutdown, ws behaviour dict)."""
+
 import json
 import os
 import signal
@@ -48,8 +49,9 @@ SERVERS = {"WSGI": lambda: WSGI(hello, threads=2), "ASGI": lambda: ASGI(hello_as
 @pytest.mark.parametrize("adapter", sorted(SERVERS))
 def test_run_without_blocking_then_close_from_another_thread(adapter):
     ports = []
-    server = SERVERS[adapter]().listen(AppListenOptions(port=0, host="127.0.0.1"),
-                                       lambda config: ports.append(config.port))
+    server = SERVERS[adapter]().listen(
+        AppListenOptions(port=0, host="127.0.0.1"), lambda config: ports.append(config.port)
+    )
     server.run(block=False)
     try:
         assert requests.get("http://127.0.0.1:%d/" % ports[0], timeout=10).text == "hello"
@@ -131,8 +133,9 @@ def test_sigterm_lets_the_request_in_flight_finish():
     server = Server(os.path.join(HERE, "apps", "wsgi_app.py")).start()
     try:
         box = {}
-        thread = threading.Thread(target=lambda: box.setdefault(
-            "r", requests.get(server.url + "/sleep?1", timeout=20)), daemon=True)
+        thread = threading.Thread(
+            target=lambda: box.setdefault("r", requests.get(server.url + "/sleep?1", timeout=20)), daemon=True
+        )
         thread.start()
         time.sleep(0.3)
         server.proc.send_signal(signal.SIGTERM)
@@ -164,8 +167,9 @@ WSGI(app, websocket={"open": open_, "message": lambda ws, m, op: ws.send(m, op)}
 def test_ws_behaviour_dict_with_websocket_options(serve):
     websocket = pytest.importorskip("websocket")
     server = serve(WS_APP)
-    ws = websocket.create_connection("ws://127.0.0.1:%d/any/path" % server.port, timeout=10,
-                                     header=["Sec-WebSocket-Extensions: permessage-deflate"])
+    ws = websocket.create_connection(
+        "ws://127.0.0.1:%d/any/path" % server.port, timeout=10, header=["Sec-WebSocket-Extensions: permessage-deflate"]
+    )
     try:
         assert "permessage-deflate" in ws.getheaders().get("sec-websocket-extensions", "")
         assert ws.recv() == "opened"
@@ -207,6 +211,7 @@ WSGI(app, websocket=chat).listen(0, announce).run()
 
 def test_an_asgi_application_serves_the_websockets_beside_the_wsgi_app(serve):
     import websocket
+
     server = serve(WSGI_WITH_ASGI_WS)
     assert requests.get(server.url + "/any/path", timeout=10).text == "http from WSGI"
     ws = websocket.create_connection("ws://127.0.0.1:%d/chat" % server.port, timeout=10)

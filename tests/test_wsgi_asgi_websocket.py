@@ -2,6 +2,7 @@
 scopes say where the server listens (scheme ws/wss, server host and port)
 and, through the CLI, carry --root-path; ``--ws`` with an ASGI app serves
 that app's WebSocket scopes next to an ASGI app's HTTP."""
+
 import json
 
 import pytest
@@ -38,7 +39,9 @@ def wsgi(environ, start_response):
     return [b"ok"]
 """
 
-PROGRAM = WS_APP + """
+PROGRAM = (
+    WS_APP
+    + """
 import sys
 from listen_line import announce
 from socketify import AppOptions, WSGI
@@ -48,6 +51,7 @@ if len(sys.argv) > 1:
     options = AppOptions(key_file_name=sys.argv[1] + "/server.key", cert_file_name=sys.argv[1] + "/server.pem")
 WSGI(wsgi, options=options, websocket=ws_scope).listen({"host": "127.0.0.1", "port": 0}, announce).run()
 """
+)
 
 
 def test_scope_of_a_websocket_next_to_wsgi(serve):
@@ -59,6 +63,7 @@ def test_scope_of_a_websocket_next_to_wsgi(serve):
 
 def test_scope_of_a_websocket_next_to_wsgi_over_tls(serve, tmp_path):
     import ssl
+
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")

@@ -1,5 +1,6 @@
 """WSGI adapter: the thread pool (a slow app never stalls the others or the
 WebSockets of the same worker) and bounded memory both ways (backpressure)."""
+
 import os
 import socket
 import threading
@@ -180,6 +181,7 @@ def test_input_resumes_a_socket_the_loop_paused_after_the_last_read():
 
     from socketify._wsgi_input import _INPUT_HIGH, Input
     from socketify.wsgi import _Exchange
+
     resumed = []
 
     class Response:
@@ -208,6 +210,7 @@ def test_calls_handed_to_a_closed_loop_are_dropped_not_kept():
     import asyncio
 
     from socketify._threads import LoopBridge
+
     loop = asyncio.new_event_loop()
     bridge = LoopBridge(loop)
     bridge.call(print, "queued before the loop stopped")  # a wake-up is pending

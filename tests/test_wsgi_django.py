@@ -1,4 +1,5 @@
 """examples/django/: a Django project served through its WSGI entry point."""
+
 import os
 import re
 
@@ -43,8 +44,12 @@ def test_csrf_protected_form(django_server):
     with requests.Session() as session:
         page = session.get(django_server.url + "/form", timeout=10)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        ok = session.post(django_server.url + "/form", data={"csrfmiddlewaretoken": token, "name": "Ada"},
-                          headers={"Referer": django_server.url + "/form"}, timeout=10)
+        ok = session.post(
+            django_server.url + "/form",
+            data={"csrfmiddlewaretoken": token, "name": "Ada"},
+            headers={"Referer": django_server.url + "/form"},
+            timeout=10,
+        )
         assert ok.status_code == 200 and ok.text == "Thanks, Ada"
     refused = requests.post(django_server.url + "/form", data={"name": "Mallory"}, timeout=10)
     assert refused.status_code == 403

@@ -1,5 +1,6 @@
 """examples/wsgi_flask.py: a real Flask app (forms, file upload, cookies,
 redirects, streaming, send_file) through the WSGI adapter."""
+
 import os
 import re
 
@@ -41,8 +42,9 @@ def test_cookies_persist_across_requests(flask_server):
 
 def test_form_with_a_file_upload(flask_server):
     data = os.urandom(300_000)
-    response = requests.post(flask_server.url + "/form", data={"name": "Ada"},
-                             files={"file": ("blob.bin", data)}, timeout=10)
+    response = requests.post(
+        flask_server.url + "/form", data={"name": "Ada"}, files={"file": ("blob.bin", data)}, timeout=10
+    )
     assert response.json() == {"name": "Ada", "file_size": 300_000}
     urlencoded = requests.post(flask_server.url + "/form", data={"name": "Grace Hopper & co"}, timeout=10)
     assert urlencoded.json() == {"name": "Grace Hopper & co", "file_size": 0}

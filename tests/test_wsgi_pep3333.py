@@ -3,6 +3,7 @@
 Every test runs twice: against the plain app, and against the app wrapped
 in ``wsgiref.validate.validator`` with warnings as errors (a PEP violation
 by the server then turns into a 500 and a traceback in the server's log)."""
+
 import json
 import os
 import socket
@@ -28,8 +29,11 @@ def server(request):
     for marker in ("WSGIWarning", "garbage collected without being closed"):
         assert marker not in log, log
     # The validator's complaints, except the one /not-bytes provokes on purpose.
-    complaints = [entry for entry in log.split("WSGI application error")
-                  if ", in assert_" in entry and "non-bytestring ('a str')" not in entry]
+    complaints = [
+        entry
+        for entry in log.split("WSGI application error")
+        if ", in assert_" in entry and "non-bytestring ('a str')" not in entry
+    ]
     assert not complaints, complaints
 
 
@@ -40,6 +44,7 @@ def get_json(server, path, **kwargs):
 
 
 # -- environ -------------------------------------------------------------------
+
 
 def test_environ_has_every_pep3333_key_and_nothing_from_os_environ(server):
     env = get_json(server, "/environ/a?x=1&y=%20", headers={"X-Custom": "v"})
@@ -78,8 +83,10 @@ def test_path_info_is_percent_decoded_bytes_as_latin1(server):
 
 def test_duplicate_headers_are_joined_and_underscored_names_dropped(server):
     with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\nX-Dup: one\r\nX-Dup: two\r\n"
-                     b"Cookie: a=1\r\nCookie: b=2\r\nX_Spoof: evil\r\nX-Spoof: good\r\n\r\n")
+        sock.sendall(
+            b"GET /environ HTTP/1.1\r\nHost: x\r\nX-Dup: one\r\nX-Dup: two\r\n"
+            b"Cookie: a=1\r\nCookie: b=2\r\nX_Spoof: evil\r\nX-Spoof: good\r\n\r\n"
+        )
         status, _, body, _ = rawhttp.read_response(sock)
     env = json.loads(body)
     assert status == 200
@@ -109,6 +116,7 @@ def test_header_values_are_latin1_strings(server):
 
 # -- wsgi.input ------------------------------------------------------------------
 
+
 def test_read_n_returns_exactly_n_bytes_until_the_end(server):
     body = os.urandom(100_000)
     response = requests.post(server.url + "/read-sizes?1000", data=body, timeout=10)
@@ -122,6 +130,7 @@ def test_chunked_request_body_reads_to_the_end(server):
     def pieces():
         for i in range(50):
             yield b"%04d" % i * 250
+
     response = requests.post(server.url + "/read-sizes?3000", data=pieces(), timeout=10)
     result = response.json()
     assert result["total"] == 50_000
@@ -131,8 +140,13 @@ def test_chunked_request_body_reads_to_the_end(server):
 def test_readline_readlines_and_iteration(server):
     body = b"first line\nsecond line\nthird\nfourth\nfifth\nno newline at the end"
     response = requests.post(server.url + "/lines", data=body, timeout=10)
-    assert response.json() == ["first line\n", "sec", "ond line\n", ["third\n"],
-                               ["fourth\n", "fifth\n", "no newline at the end"]]
+    assert response.json() == [
+        "first line\n",
+        "sec",
+        "ond line\n",
+        ["third\n"],
+        ["fourth\n", "fifth\n", "no newline at the end"],
+    ]
 
 
 def test_expect_100_continue_is_sent_when_the_app_reads(server):
@@ -146,13 +160,16 @@ def test_expect_100_continue_is_sent_when_the_app_reads(server):
 
 def test_unread_body_does_not_break_keep_alive(server):
     with rawhttp.connect(server.port) as sock:
-        sock.sendall(b"POST /ignore-body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
-                     b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(
+            b"POST /ignore-body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
+            b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         assert rawhttp.read_response(sock)[2] == b"ignored"
         assert rawhttp.read_response(sock)[2] == b"fast"
 
 
 # -- responses --------------------------------------------------------------------
+
 
 def test_write_callable_then_iterable_is_chunked(server):
     response = requests.get(server.url + "/write", timeout=10)
@@ -258,6 +275,7 @@ def test_body_shorter_than_content_length_closes_and_logs_one_line(server):
 
 
 # -- wsgi.file_wrapper ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("query", ["", "length"])
 def test_file_wrapper_sends_the_file(server, query):

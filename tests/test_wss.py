@@ -1,4 +1,5 @@
 """WebSockets over TLS (WSS) with independent clients, with and without permessage-deflate."""
+
 import asyncio
 import os
 import ssl
@@ -53,8 +54,9 @@ def test_websockets_library_over_tls(serve, tls_files, compression):
 
     async def main():
         url = "wss://localhost:%d/echo" % server.port
-        async with websockets.connect(url, ssl=context(ca_pem), compression=compression,
-                                      max_size=8 * 1024 * 1024) as ws:
+        async with websockets.connect(
+            url, ssl=context(ca_pem), compression=compression, max_size=8 * 1024 * 1024
+        ) as ws:
             if compression:
                 assert "permessage-deflate" in ws.response.headers.get("Sec-WebSocket-Extensions", "")
             for message in ("hello", "é" * 1000, b"\x00\x01" * 100, os.urandom(1 << 20), "x" * (2 << 20)):
@@ -71,8 +73,9 @@ def test_websocket_client_over_tls(serve, tls_files, compress):
     server_pem, ca_pem = tls_files
     server = serve(WSS_APP, server_pem)
     headers = ["Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover"] if compress else None
-    ws = websocket.create_connection("wss://localhost:%d/echo-plain" % server.port,
-                                     sslopt={"ca_certs": ca_pem}, header=headers, timeout=10)
+    ws = websocket.create_connection(
+        "wss://localhost:%d/echo-plain" % server.port, sslopt={"ca_certs": ca_pem}, header=headers, timeout=10
+    )
     try:
         negotiated = ws.getheaders().get("sec-websocket-extensions", "")
         assert ("permessage-deflate" in negotiated) == compress

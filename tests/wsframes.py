@@ -5,6 +5,7 @@ RSV bits, any opcode, any length encoding); server frames are read and
 checked (never masked) one at a time, keeping the bytes read past a frame
 for the next read.
 """
+
 import base64
 import hashlib
 import os
@@ -121,7 +122,12 @@ class Frame:
 
     def __repr__(self):
         return "Frame(fin=%d rsv=%d op=%d len=%d %r)" % (
-            self.fin, self.rsv, self.opcode, len(self.payload), self.payload[:40])
+            self.fin,
+            self.rsv,
+            self.opcode,
+            len(self.payload),
+            self.payload[:40],
+        )
 
 
 class WSClient:
@@ -137,8 +143,18 @@ class WSClient:
     # -- connection ------------------------------------------------------------
 
     @classmethod
-    def connect(cls, port, path="/echo", extensions=None, protocol=None, extra=b"", key=None,
-                timeout=10.0, rcvbuf=None, expect_status=101):
+    def connect(
+        cls,
+        port,
+        path="/echo",
+        extensions=None,
+        protocol=None,
+        extra=b"",
+        key=None,
+        timeout=10.0,
+        rcvbuf=None,
+        expect_status=101,
+    ):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -146,8 +162,10 @@ class WSClient:
         sock.connect(("127.0.0.1", port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = key or new_key()
-        request = ("GET %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (path, key)).encode()
+        request = (
+            "GET %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (path, key)
+        ).encode()
         if extensions is not None:
             request += b"Sec-WebSocket-Extensions: " + extensions.encode() + b"\r\n"
         if protocol is not None:
@@ -210,7 +228,7 @@ class WSClient:
     def send_slowly(self, data, step=1, pause=0.0):
         """Byte by byte (or ``step`` bytes at a time), one write each."""
         for i in range(0, len(data), step):
-            self.sock.sendall(data[i:i + step])
+            self.sock.sendall(data[i : i + step])
             if pause:
                 time.sleep(pause)
 
@@ -246,9 +264,9 @@ class WSClient:
             n = struct.unpack("!Q", self.buf[2:10])[0]
             pos = 10
         self._need(pos + n, deadline)
-        raw = self.buf[:pos + n]
-        payload = self.buf[pos:pos + n]
-        self.buf = self.buf[pos + n:]
+        raw = self.buf[: pos + n]
+        payload = self.buf[pos : pos + n]
+        self.buf = self.buf[pos + n :]
         return Frame(b0 >> 7, (b0 >> 4) & 7, b0 & 0x0F, payload, raw)
 
     def read_exact(self, n, timeout=10.0):

@@ -11,6 +11,7 @@ folder with ``site.addsitedir``. One client per server, both at once;
 reports go to build/autobahn/reports/<server>; the exit status is non-zero
 when any case fails.
 """
+
 import json
 import os
 import shutil
@@ -35,9 +36,12 @@ DECLINED = ("UNIMPLEMENTED",)
 
 def python2():
     """The Python 2.7 interpreter the suite needs (pyenv's 2.7.18 or python2 on PATH)."""
-    candidates = [os.environ.get("AUTOBAHN_PYTHON2", ""),
-                  os.path.expanduser("~/.pyenv/versions/2.7.18/bin/python"),
-                  shutil.which("python2.7") or "", shutil.which("python2") or ""]
+    candidates = [
+        os.environ.get("AUTOBAHN_PYTHON2", ""),
+        os.path.expanduser("~/.pyenv/versions/2.7.18/bin/python"),
+        shutil.which("python2.7") or "",
+        shutil.which("python2") or "",
+    ]
     for candidate in candidates:
         if candidate and os.path.exists(candidate):
             return candidate
@@ -54,17 +58,21 @@ def install(py2):
 
 # -- the echo servers ----------------------------------------------------------------
 
+
 def serve_native(port):
     from socketify import App, CompressOptions
 
     app = App()
-    app.ws("/*", {
-        "compression": CompressOptions.SHARED_COMPRESSOR | CompressOptions.SHARED_DECOMPRESSOR,
-        "max_payload_length": LIMIT,
-        "max_backpressure": LIMIT,
-        "idle_timeout": 60,
-        "message": lambda ws, message, opcode: ws.send(message, opcode, compress=True),
-    })
+    app.ws(
+        "/*",
+        {
+            "compression": CompressOptions.SHARED_COMPRESSOR | CompressOptions.SHARED_DECOMPRESSOR,
+            "max_payload_length": LIMIT,
+            "max_backpressure": LIMIT,
+            "idle_timeout": 60,
+            "message": lambda ws, message, opcode: ws.send(message, opcode, compress=True),
+        },
+    )
     app.listen(port, lambda config: print("ready native %d" % config.port, flush=True))
     app.run()
 
@@ -87,13 +95,14 @@ def serve_asgi(port):
                 return
             await send(dict(message, type="websocket.send"))
 
-    options = {"compression": True, "max_payload_length": LIMIT, "max_backpressure": LIMIT,
-               "idle_timeout": 60}
+    options = {"compression": True, "max_payload_length": LIMIT, "max_backpressure": LIMIT, "idle_timeout": 60}
     ASGI(echo, websocket_options=options).listen(
-        port, lambda config: print("ready asgi %d" % config.port, flush=True)).run()
+        port, lambda config: print("ready asgi %d" % config.port, flush=True)
+    ).run()
 
 
 # -- the runner -----------------------------------------------------------------------
+
 
 def free_port():
     with socket.socket() as sock:
@@ -103,8 +112,12 @@ def free_port():
 
 def start(kind, port):
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", kind, str(port)],
-                            stdout=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "serve", kind, str(port)],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     line = proc.stdout.readline()
     if not line.startswith("ready"):
         proc.kill()
@@ -127,9 +140,11 @@ def start_suite(py2, name, port):
     spec_path = os.path.join(WORK, "fuzzingclient-%s.json" % name)
     with open(spec_path, "w") as f:
         json.dump(spec, f, indent=2)
-    runner = ("import site, sys; site.addsitedir(%r); "
-              "sys.argv = ['wstest', '-m', 'fuzzingclient', '-s', %r]; "
-              "from autobahntestsuite.wstest import run; run()") % (SITE, spec_path)
+    runner = (
+        "import site, sys; site.addsitedir(%r); "
+        "sys.argv = ['wstest', '-m', 'fuzzingclient', '-s', %r]; "
+        "from autobahntestsuite.wstest import run; run()"
+    ) % (SITE, spec_path)
     return subprocess.Popen([py2, "-c", runner], cwd=WORK, stdout=subprocess.DEVNULL)
 
 
@@ -139,11 +154,15 @@ def check_reports(names):
         with open(os.path.join(REPORTS, name, "index.json")) as f:
             cases = json.load(f).get(name, {})
         declined = [case for case, r in cases.items() if r["behavior"] in DECLINED]
-        bad = {case: (r["behavior"], r["behaviorClose"]) for case, r in cases.items()
-               if (r["behavior"] not in PASSING + DECLINED) or r["behaviorClose"] not in PASSING}
-        print("autobahn %-7s %d cases, %d failed, %d declined (8-bit deflate window)%s" % (
-            name, len(cases), len(bad), len(declined),
-            (": " + ", ".join(sorted(bad)[:20])) if bad else ""))
+        bad = {
+            case: (r["behavior"], r["behaviorClose"])
+            for case, r in cases.items()
+            if (r["behavior"] not in PASSING + DECLINED) or r["behaviorClose"] not in PASSING
+        }
+        print(
+            "autobahn %-7s %d cases, %d failed, %d declined (8-bit deflate window)%s"
+            % (name, len(cases), len(bad), len(declined), (": " + ", ".join(sorted(bad)[:20])) if bad else "")
+        )
         failures += len(bad) + (0 if cases else 1)
     return failures
 

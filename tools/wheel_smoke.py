@@ -1,6 +1,7 @@
 """One request to a server made from the installed package: what make
 wheel-test runs under every other CPython to show that one abi3 wheel
 serves them all. Prints the body and the Python version."""
+
 import asyncio
 import sys
 

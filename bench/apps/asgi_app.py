@@ -3,6 +3,7 @@
 Same behaviour as socketify_app.py: ``/``, ``/json``,
 ``/user/{id}/post/{post}?q=x``, ``POST /echo`` and ``/async``.
 """
+
 import asyncio
 import json
 from urllib.parse import parse_qs
@@ -16,11 +17,13 @@ NOT_FOUND = b"Not Found"
 
 async def respond(send, status, headers, body):
     """Sends a complete response with a Content-Length."""
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": headers + [(b"content-length", str(len(body)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": headers + [(b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -7,6 +7,7 @@ WORKERS (default 1): worker processes, for the workers rows (uvicorn, granian).
 uvicorn uses uvloop and httptools; granian runs its ASGI interface with
 uvloop, one worker and one runtime thread. Access logs are off for both.
 """
+
 import os
 import sys
 from pathlib import Path
@@ -19,8 +20,18 @@ def serve_uvicorn(port, workers=1):
     import uvicorn
 
     if workers > 1:  # its own supervisor; the bench waits for an HTTP answer
-        uvicorn.run("asgi_app:app", host="127.0.0.1", port=port, loop="uvloop", http="httptools",
-                    ws="none", lifespan="off", access_log=False, log_level="warning", workers=workers)
+        uvicorn.run(
+            "asgi_app:app",
+            host="127.0.0.1",
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            ws="none",
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            workers=workers,
+        )
         return
 
     class Server(uvicorn.Server):
@@ -28,9 +39,17 @@ def serve_uvicorn(port, workers=1):
             await super().startup(sockets=sockets)
             print("ready: uvicorn on http://127.0.0.1:%d" % port, flush=True)
 
-    config = uvicorn.Config("asgi_app:app", host="127.0.0.1", port=port, loop="uvloop",
-                            http="httptools", ws="none", lifespan="off", access_log=False,
-                            log_level="warning")
+    config = uvicorn.Config(
+        "asgi_app:app",
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+    )
     Server(config).run()
 
 
@@ -40,9 +59,19 @@ def serve_granian(port, workers=1):
     from granian import Granian
 
     print("starting: granian on http://127.0.0.1:%d" % port, flush=True)
-    Granian("asgi_app:app", address="127.0.0.1", port=port, interface="asgi", workers=workers,
-            runtime_threads=1, loop="uvloop", http="1", websockets=False, log_access=False,
-            working_dir=Path(APPS)).serve()
+    Granian(
+        "asgi_app:app",
+        address="127.0.0.1",
+        port=port,
+        interface="asgi",
+        workers=workers,
+        runtime_threads=1,
+        loop="uvloop",
+        http="1",
+        websockets=False,
+        log_access=False,
+        working_dir=Path(APPS),
+    ).serve()
 
 
 def serve_socketify(port):
@@ -51,8 +80,9 @@ def serve_socketify(port):
 
     from socketify import ASGI
 
-    ASGI(app).listen(port, lambda config: print("ready: socketify ASGI on http://127.0.0.1:%d" % port,
-                                                flush=True)).run()
+    ASGI(app).listen(
+        port, lambda config: print("ready: socketify ASGI on http://127.0.0.1:%d" % port, flush=True)
+    ).run()
 
 
 def main():

@@ -9,6 +9,7 @@ Usage: python socketify_app.py PORT [--tls KEY CERT]
 (prints a ready line, serves until killed; --tls: HTTPS with
 ``App(AppOptions(key_file_name=KEY, cert_file_name=CERT))``)
 """
+
 import asyncio
 import sys
 
@@ -66,6 +67,7 @@ def main():
     port = int(sys.argv[1])
     if "--tls" in sys.argv:
         from socketify import AppOptions
+
         at = sys.argv.index("--tls")
         app = App(AppOptions(key_file_name=sys.argv[at + 1], cert_file_name=sys.argv[at + 2]))
     else:

@@ -1,5 +1,6 @@
 """The plaintext route of socketify_app.py as a ``run(app)`` function, for
 ``python -m socketify socketify_cli_app:run --workers N`` (the workers rows)."""
+
 from socketify_app import plaintext
 
 

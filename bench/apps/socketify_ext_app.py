@@ -8,6 +8,7 @@ handler answers through one of those methods (``res.plain``). With
 ``--no-extensions`` nothing is registered and the handler does the same two
 calls itself, so the two runs differ only by the extensions.
 """
+
 import sys
 
 from socketify import App
@@ -17,6 +18,7 @@ PLAIN = "Hello, World!"
 
 def extension_one(request, response, ws):
     """Adds res.plain (the one the handler calls)."""
+
     @request.method
     def ext1_user(self):
         return "anonymous"
@@ -41,6 +43,7 @@ def extension_one(request, response, ws):
 
 def numbered_extension(n):
     """Extension N: two request and two response methods, one property each."""
+
     def extension(request, response, ws):
         def user(self):
             return n
@@ -63,6 +66,7 @@ def numbered_extension(n):
         response.method(text)
         response.method(status)
         response.property("ext%d_sent" % n, False)
+
     return extension
 
 

@@ -13,6 +13,7 @@ With SOCKETIFY_PUBSUB_URL set (ours only), publishes go through that Redis
 (``RedisBackplane``) and /sub says "subscribed" once Redis confirmed the
 subscription (bench/apps/socketify_ws_cluster.py runs such workers).
 """
+
 import os
 import sys
 
@@ -32,6 +33,7 @@ def main():
     pubsub_url = os.environ.get("SOCKETIFY_PUBSUB_URL")
     if pubsub_url:
         from socketify.pubsub import RedisBackplane
+
         app = App(pubsub=RedisBackplane(pubsub_url))
     else:
         app = App()

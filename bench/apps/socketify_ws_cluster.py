@@ -5,6 +5,7 @@ redis-server started here on a free port.
 Usage: python socketify_ws_cluster.py PORT [WORKERS]   (prints a ready line
 once every worker listens; SIGTERM/SIGINT stop the workers and Redis)
 """
+
 import os
 import shutil
 import signal
@@ -29,8 +30,22 @@ def start_redis() -> "tuple[subprocess.Popen, str]":
     if binary is None:
         sys.exit("pubsub-fanout-redis needs redis-server (apt-get install redis-server)")
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--loglevel", "warning"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -50,8 +65,15 @@ def main() -> None:
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     redis, url = start_redis()
     env = dict(os.environ, SOCKETIFY_PUBSUB_URL=url, PYTHONUNBUFFERED="1")
-    procs = [subprocess.Popen([sys.executable, os.path.join(HERE, "socketify_ws_app.py"), port],
-                              stdout=subprocess.PIPE, text=True, env=env) for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "socketify_ws_app.py"), port],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(workers)
+    ]
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
@@ -60,8 +82,9 @@ def main() -> None:
             line = proc.stdout.readline()
             if not line.startswith("ready"):
                 sys.exit("a worker did not start: %r" % line)
-        print("ready: %d socketify workers on http://127.0.0.1:%s through Redis at %s"
-              % (workers, port, url), flush=True)
+        print(
+            "ready: %d socketify workers on http://127.0.0.1:%s through Redis at %s" % (workers, port, url), flush=True
+        )
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.2)
     finally:

@@ -4,6 +4,7 @@ Usage: python wsgi_app.py PORT (ours or the reference: the same file runs under
 the project's python and under bench/.venvs/reference's). granian imports
 ``wsgi_app:app`` through wsgi_server.py.
 """
+
 import sys
 
 PLAIN = b"Hello, World!"
@@ -22,6 +23,7 @@ def app(environ, start_response):
 def main():
     """Serves on argv[1] with socketify's WSGI (ours or the reference)."""
     from socketify import WSGI
+
     port = int(sys.argv[1])
     WSGI(app).listen(port, lambda config: print("ready: WSGI on http://127.0.0.1:%d" % port, flush=True)).run()
 

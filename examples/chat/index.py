@@ -5,6 +5,7 @@ their size) are published to the whole room, the sender included.
 
 Run it and open http://localhost:3000/ in two browser tabs.
 """
+
 import itertools
 import json
 import os
@@ -26,8 +27,9 @@ def home(res, req):
 def chat_upgrade(res, req, context):
     # The user data of a socket: its nickname (from ?name=, else a number).
     name = (req.get_query("name") or "guest-%d" % next(names))[:32]
-    res.upgrade(req.get_header("sec-websocket-key"), "", req.get_header("sec-websocket-extensions"),
-                context, {"name": name})
+    res.upgrade(
+        req.get_header("sec-websocket-key"), "", req.get_header("sec-websocket-extensions"), context, {"name": name}
+    )
 
 
 def chat_open(ws):

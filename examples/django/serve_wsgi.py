@@ -1,7 +1,8 @@
 """Serves the example Django project through its WSGI entry point.
 
-    python examples/django/serve_wsgi.py
+python examples/django/serve_wsgi.py
 """
+
 import os
 import sys
 
@@ -12,6 +13,7 @@ from mysite.wsgi import application  # noqa: E402
 from socketify import WSGI  # noqa: E402
 
 if __name__ == "__main__":
+
     def on_listen(config):
         print("Listening on port http://localhost:%d now" % config.port, flush=True)
 

@@ -4,6 +4,7 @@
 (Redis pub/sub, through redis-py) is the engine shipped. Importing this
 package does not import redis; naming ``RedisBackplane`` does.
 """
+
 from typing import Any
 
 from .base import Backplane, BackplaneStats, BackplaneUnavailable
@@ -30,8 +31,9 @@ def _redis_backplane_class() -> Any:
     except ModuleNotFoundError as missing:
         if (missing.name or "").split(".")[0] != "redis":
             raise
-        raise ModuleNotFoundError("the Redis pub/sub backplane needs the redis package "
-                                  "(pip install 'socketify[redis]')", name="redis") from None
+        raise ModuleNotFoundError(
+            "the Redis pub/sub backplane needs the redis package (pip install 'socketify[redis]')", name="redis"
+        ) from None
     return RedisBackplane
 
 

@@ -1,5 +1,6 @@
 """The interface between an App and a pub/sub backplane engine, and the
 binary envelope every engine puts around a message."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
-__all__ = ["Backplane", "BackplaneStats", "BackplaneUnavailable", "Deliver", "pack_envelope", "unpack_envelope",
-           "ENVELOPE_VERSION"]
+__all__ = [
+    "Backplane",
+    "BackplaneStats",
+    "BackplaneUnavailable",
+    "Deliver",
+    "pack_envelope",
+    "unpack_envelope",
+    "ENVELOPE_VERSION",
+]
 
 # deliver(topic, payload, opcode, compress): fan a message from another
 # process out to this process's subscribers (the native publish, no forwarding).

@@ -10,6 +10,7 @@ per message. A message carries a small binary envelope (origin id, opcode,
 compress flag) so a process skips its own messages and the frame type
 survives the trip.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,11 +65,21 @@ class RedisBackplane(Backplane):
     connection (``password``, ``ssl_*``, ``socket_connect_timeout``...).
     """
 
-    def __init__(self, url: str, channel_prefix: str = "socketify:", *, connect_retry: bool = False,
-                 max_queue: int = 10_000, max_queue_bytes: int = 64 * 1024 * 1024,
-                 max_batch: int = 512, reconnect_delay: float = 0.05,
-                 max_reconnect_delay: float = 5.0, command_timeout: float = 5.0,
-                 ping_interval: float = 5.0, **connection_kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        channel_prefix: str = "socketify:",
+        *,
+        connect_retry: bool = False,
+        max_queue: int = 10_000,
+        max_queue_bytes: int = 64 * 1024 * 1024,
+        max_batch: int = 512,
+        reconnect_delay: float = 0.05,
+        max_reconnect_delay: float = 5.0,
+        command_timeout: float = 5.0,
+        ping_interval: float = 5.0,
+        **connection_kwargs: Any,
+    ) -> None:
         super().__init__()
         if not isinstance(url, str) or not url:
             raise TypeError("RedisBackplane needs a redis:// URL")
@@ -150,16 +161,21 @@ class RedisBackplane(Backplane):
                 await writer.conn.disconnect(nowait=True)
             if not self.connect_retry:
                 await self._pool.disconnect()
-                raise BackplaneUnavailable("socketify pub/sub: cannot reach Redis at %s: %s (pass "
-                                      "RedisBackplane(..., connect_retry=True) to start without it "
-                                      "and keep retrying)" % (self._safe_url(), error)) from error
+                raise BackplaneUnavailable(
+                    "socketify pub/sub: cannot reach Redis at %s: %s (pass "
+                    "RedisBackplane(..., connect_retry=True) to start without it "
+                    "and keep retrying)" % (self._safe_url(), error)
+                ) from error
             writer = reader = None
             self._went_down(error)
         self._writer, self._reader = writer, reader
         self._started = True
         loop = self._loop
-        self._tasks = [loop.create_task(self._publish_loop()), loop.create_task(self._subscribe_loop()),
-                       loop.create_task(self._heartbeat_loop())]
+        self._tasks = [
+            loop.create_task(self._publish_loop()),
+            loop.create_task(self._subscribe_loop()),
+            loop.create_task(self._heartbeat_loop()),
+        ]
         self._update_connected()
 
     async def stop(self) -> None:
@@ -178,8 +194,7 @@ class RedisBackplane(Backplane):
         await asyncio.gather(publisher, *others, return_exceptions=True)
         if self._queue:
             self.stats.lost += len(self._queue)
-            logger.warning("socketify pub/sub: %d publishes not forwarded to Redis at shutdown",
-                           len(self._queue))
+            logger.warning("socketify pub/sub: %d publishes not forwarded to Redis at shutdown", len(self._queue))
             self._queue.clear()
             self._queued_bytes = 0
         for link in (self._writer, self._reader):
@@ -202,9 +217,13 @@ class RedisBackplane(Backplane):
             stats.overflow += 1
             if not self._overflowing:
                 self._overflowing = True
-                logger.warning("socketify pub/sub: Redis is not keeping up; the outgoing queue is full "
-                               "(%d messages, %d bytes) and new publishes are dropped (counted in "
-                               "stats.overflow)", len(queue), self._queued_bytes)
+                logger.warning(
+                    "socketify pub/sub: Redis is not keeping up; the outgoing queue is full "
+                    "(%d messages, %d bytes) and new publishes are dropped (counted in "
+                    "stats.overflow)",
+                    len(queue),
+                    self._queued_bytes,
+                )
             return
         self._queued_bytes += len(payload)
         queue.append((self.channel_prefix + topic, pack_envelope(self._origin, opcode, compress), payload))
@@ -229,8 +248,7 @@ class RedisBackplane(Backplane):
         if self._client is None:
             raise RuntimeError("the backplane is not started (App.listen starts it)")
         name = topic.encode() if isinstance(topic, str) else bytes(topic)
-        result = await asyncio.wait_for(self._client.pubsub_numsub(self.channel_prefix + name),
-                                        self.command_timeout)
+        result = await asyncio.wait_for(self._client.pubsub_numsub(self.channel_prefix + name), self.command_timeout)
         return int(result[0][1]) if result else 0
 
     async def subscribed(self, topic: Union[str, bytes], timeout: Optional[float] = None) -> None:
@@ -253,7 +271,7 @@ class RedisBackplane(Backplane):
 
     def _confirm(self, kind: bytes, channel: bytes) -> None:
         """A SUBSCRIBE or UNSUBSCRIBE confirmation from Redis."""
-        topic = bytes(channel)[len(self.channel_prefix):]
+        topic = bytes(channel)[len(self.channel_prefix) :]
         if kind == b"subscribe":
             self._confirmed.add(topic)
             for future in self._waiters.pop(topic, ()):
@@ -267,10 +285,11 @@ class RedisBackplane(Backplane):
         if self._client is None:
             raise RuntimeError("the backplane is not started (App.listen starts it)")
         prefix = self.channel_prefix
-        pattern = prefix.replace(b"\\", b"\\\\").replace(b"*", b"\\*").replace(b"?", b"\\?") \
-            .replace(b"[", b"\\[") + b"*"
+        pattern = (
+            prefix.replace(b"\\", b"\\\\").replace(b"*", b"\\*").replace(b"?", b"\\?").replace(b"[", b"\\[") + b"*"
+        )
         channels = await asyncio.wait_for(self._client.pubsub_channels(pattern), self.command_timeout)
-        return sorted(bytes(cast(bytes, c))[len(prefix):] for c in channels)  # no decode_responses: bytes
+        return sorted(bytes(cast(bytes, c))[len(prefix) :] for c in channels)  # no decode_responses: bytes
 
     # -- connections and outages ------------------------------------------------
 
@@ -320,18 +339,25 @@ class RedisBackplane(Backplane):
         self._down_since = time.monotonic()
         self._down_lost = self.stats.lost + self.stats.overflow
         self.stats.outages += 1
-        logger.warning("socketify pub/sub: lost Redis at %s (%s); publishes reach this process's "
-                       "subscribers only, and other processes' messages are missed, until it is back",
-                       self._safe_url(), str(error) or type(error).__name__)
+        logger.warning(
+            "socketify pub/sub: lost Redis at %s (%s); publishes reach this process's "
+            "subscribers only, and other processes' messages are missed, until it is back",
+            self._safe_url(),
+            str(error) or type(error).__name__,
+        )
 
     def _update_connected(self) -> None:
         up = self._writer is not None and self._reader is not None
         self.stats.connected = up
         if up and self._down_since is not None:
             lost = self.stats.lost + self.stats.overflow - self._down_lost
-            logger.warning("socketify pub/sub: Redis at %s is back after %.1f s; %d publishes of this "
-                           "process were not forwarded during the outage", self._safe_url(),
-                           time.monotonic() - self._down_since, lost)
+            logger.warning(
+                "socketify pub/sub: Redis at %s is back after %.1f s; %d publishes of this "
+                "process were not forwarded during the outage",
+                self._safe_url(),
+                time.monotonic() - self._down_since,
+                lost,
+            )
             self._down_since = None
 
     async def _backoff(self, delay: float) -> float:
@@ -388,8 +414,12 @@ class RedisBackplane(Backplane):
                         else:
                             stats.forwarded += 1
                 if refused:  # one line per batch, however many
-                    logger.warning("socketify pub/sub: Redis refused %d of %d publishes (counted in "
-                                   "stats.lost): %s", len(refused), count, refused[0])
+                    logger.warning(
+                        "socketify pub/sub: Redis refused %d of %d publishes (counted in stats.lost): %s",
+                        len(refused),
+                        count,
+                        refused[0],
+                    )
             except _LINK_ERRORS + (RedisError, ProtocolError) as error:
                 # Sent but unanswered: they may or may not have gone out; at
                 # most once, so they count as lost.
@@ -403,8 +433,7 @@ class RedisBackplane(Backplane):
 
     def _schedule_sync(self) -> None:
         """Subscription changes of one loop iteration go out in one write."""
-        if (self._started and not self._sync_scheduled and self._reader is not None
-                and not self._loop.is_closed()):
+        if self._started and not self._sync_scheduled and self._reader is not None and not self._loop.is_closed():
             self._sync_scheduled = True
             self._loop.call_soon(self._sync_subscriptions)
 
@@ -506,10 +535,10 @@ class _Link:
         # redis-py keeps the asyncio streams of an open connection here.
         self.reader = cast(asyncio.StreamReader, getattr(conn, "_reader", None))
         self.writer = cast(asyncio.StreamWriter, getattr(conn, "_writer", None))
-        if not isinstance(self.reader, asyncio.StreamReader) or \
-                not isinstance(self.writer, asyncio.StreamWriter):
-            raise RuntimeError("this redis-py version does not expose its connection streams; "
-                               "RedisBackplane needs redis>=4.2,<9")
+        if not isinstance(self.reader, asyncio.StreamReader) or not isinstance(self.writer, asyncio.StreamWriter):
+            raise RuntimeError(
+                "this redis-py version does not expose its connection streams; RedisBackplane needs redis>=4.2,<9"
+            )
         self.parser = RespParser()
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ publishing and subscribing connections carry only PUBLISH / SUBSCRIBE /
 UNSUBSCRIBE / PING and their replies, parsed here in a loop over whole
 buffers rather than one awaited call per reply.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Tuple, Union
@@ -40,8 +41,11 @@ def pack_command(*args: bytes) -> bytes:
 def publish_parts(channel: bytes, header: bytes, payload: bytes) -> Tuple[bytes, bytes, bytes]:
     """PUBLISH channel (header + payload) as three pieces for ``writelines``:
     the payload is not copied into a new string."""
-    return (b"*3\r\n$7\r\nPUBLISH\r\n%s$%d\r\n%s" % (_bulk(channel), len(header) + len(payload), header),
-            payload, b"\r\n")
+    return (
+        b"*3\r\n$7\r\nPUBLISH\r\n%s$%d\r\n%s" % (_bulk(channel), len(header) + len(payload), header),
+        payload,
+        b"\r\n",
+    )
 
 
 class RespParser:
@@ -92,7 +96,7 @@ class RespParser:
             stop = start + self._int(buf, pos, eol)
             if stop + 2 > end:
                 return None
-            if stop < start or buf[stop:stop + 2] != b"\r\n":
+            if stop < start or buf[stop : stop + 2] != b"\r\n":
                 raise ProtocolError("a bulk string without its CRLF")
             items.append(bytes(buf[start:stop]))
             pos = stop + 2
@@ -129,20 +133,20 @@ class RespParser:
             stop = start + length
             if stop + 2 > end:
                 return None
-            if buf[stop:stop + 2] != b"\r\n":
+            if buf[stop : stop + 2] != b"\r\n":
                 raise ProtocolError("a bulk string without its CRLF")
             return bytes(buf[start:stop]), stop + 2
         if kind == 0x3A:  # ':' integer
             return self._int(buf, pos, eol), eol + 2
         if kind == 0x2B:  # '+' simple string
-            return bytes(buf[pos + 1:eol]), eol + 2
+            return bytes(buf[pos + 1 : eol]), eol + 2
         if kind == 0x2D:  # '-' error
-            return RespError(buf[pos + 1:eol].decode("utf-8", "replace")), eol + 2
-        raise ProtocolError("unexpected RESP type byte %r" % bytes(buf[pos:pos + 1]))
+            return RespError(buf[pos + 1 : eol].decode("utf-8", "replace")), eol + 2
+        raise ProtocolError("unexpected RESP type byte %r" % bytes(buf[pos : pos + 1]))
 
     @staticmethod
     def _int(buf: bytearray, pos: int, eol: int) -> int:
         try:
-            return int(buf[pos + 1:eol])
+            return int(buf[pos + 1 : eol])
         except ValueError:
             raise ProtocolError("a RESP length or integer that is not a number") from None

@@ -1,4 +1,5 @@
 """Serves the Channels project in asgi_channels with socketify.ASGI."""
+
 from asgi_channels.asgi import application
 from listen_line import announce
 

@@ -1,5 +1,6 @@
 """Starlette and FastAPI applications served by socketify.ASGI
 (``python asgi_frameworks_app.py starlette|fastapi``)."""
+
 import asyncio
 import contextlib
 import sys
@@ -28,9 +29,9 @@ def starlette_app():
         return PlainTextResponse("Hello from Starlette")
 
     async def user(request: Request):
-        return JSONResponse({"id": int(request.path_params["user_id"]),
-                             "q": request.query_params.get("q"),
-                             "db": request.state.db})
+        return JSONResponse(
+            {"id": int(request.path_params["user_id"]), "q": request.query_params.get("q"), "db": request.state.db}
+        )
 
     async def echo_json(request: Request):
         return JSONResponse({"got": await request.json()})
@@ -39,8 +40,14 @@ def starlette_app():
         async with request.form() as data:
             upload = data["file"]
             content = await upload.read()
-            return JSONResponse({"name": data["name"], "filename": upload.filename,
-                                 "size": len(content), "head": content[:10].decode("latin-1")})
+            return JSONResponse(
+                {
+                    "name": data["name"],
+                    "filename": upload.filename,
+                    "size": len(content),
+                    "head": content[:10].decode("latin-1"),
+                }
+            )
 
     async def stream(request: Request):
         count = int(request.query_params.get("count", "5"))
@@ -77,18 +84,21 @@ def starlette_app():
         async def on_receive(self, websocket, data):
             await websocket.send_json({"n": data["n"] + 1})
 
-    return Starlette(routes=[
-        Route("/", home),
-        Route("/users/{user_id:int}", user),
-        Route("/json", echo_json, methods=["POST"]),
-        Route("/form", form, methods=["POST"]),
-        Route("/stream", stream),
-        Route("/file", file),
-        Route("/background", background),
-        Route("/background-done", background_done),
-        WebSocketRoute("/ws", ws_echo),
-        WebSocketRoute("/counter", Counter),
-    ], lifespan=lifespan)
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/users/{user_id:int}", user),
+            Route("/json", echo_json, methods=["POST"]),
+            Route("/form", form, methods=["POST"]),
+            Route("/stream", stream),
+            Route("/file", file),
+            Route("/background", background),
+            Route("/background-done", background_done),
+            WebSocketRoute("/ws", ws_echo),
+            WebSocketRoute("/counter", Counter),
+        ],
+        lifespan=lifespan,
+    )
 
 
 def fastapi_app():

@@ -5,6 +5,7 @@ messages it received, the errors send raised) is recorded in EVENTS and read
 back over /events. ``ASGI_RECORD`` names a file where the WebSocket
 ``finally`` blocks append a line (they may run during shutdown).
 """
+
 import asyncio
 import json
 import os
@@ -47,13 +48,15 @@ async def read_body(receive):
 
 
 async def respond(send, status, body, headers=None):
-    await send({"type": "http.response.start", "status": status,
-                "headers": headers or [(b"content-type", b"text/plain")]})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers or [(b"content-type", b"text/plain")]}
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 def query(scope):
     from urllib.parse import parse_qs
+
     return {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
 
 
@@ -91,8 +94,9 @@ async def http(scope, receive, send):
             message = await receive()
             if message["type"] != "http.request":
                 return
-            await send({"type": "http.response.body", "body": message["body"],
-                        "more_body": message.get("more_body", False)})
+            await send(
+                {"type": "http.response.body", "body": message["body"], "more_body": message.get("more_body", False)}
+            )
             if not message.get("more_body"):
                 return
     elif path == "/count":
@@ -129,8 +133,12 @@ async def http(scope, receive, send):
         await send({"type": "http.response.start", "status": code, "headers": []})
         await send({"type": "http.response.body", "body": b"" if code in (204, 304) else b"status"})
     elif path == "/header-types":
-        await respond(send, 200, b"ok", [(b"x-bytes", b"b"), ("x-str", "s"), (b"x-int", 42),
-                                         (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")])
+        await respond(
+            send,
+            200,
+            b"ok",
+            [(b"x-bytes", b"b"), ("x-str", "s"), (b"x-int", 42), (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")],
+        )
     elif path == "/header-shapes":
         shape = query(scope)["shape"]
         pairs = [(b"x-one", b"1"), (b"x-two", b"2")]
@@ -178,11 +186,15 @@ async def http(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
         await send({"type": "http.response.body", "body": b"data", "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")],
-                    "more_trailers": False})
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")], "more_trailers": False})
     elif path == "/pathsend":
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", str(os.path.getsize(q["file"])).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(os.path.getsize(q["file"])).encode())],
+            }
+        )
         await send({"type": "http.response.pathsend", "path": q["file"]})
     elif path == "/zerocopy":
         with open(q["file"], "rb") as f:
@@ -201,8 +213,7 @@ async def websocket(scope, receive, send):
     assert message["type"] == "websocket.connect"
     if path == "/ws/echo":
         protocol = scope["subprotocols"][0] if scope["subprotocols"] else None
-        await send({"type": "websocket.accept", "subprotocol": protocol,
-                    "headers": [(b"x-accepted", b"yes")]})
+        await send({"type": "websocket.accept", "subprotocol": protocol, "headers": [(b"x-accepted", b"yes")]})
         try:
             while True:
                 message = await receive()
@@ -210,8 +221,12 @@ async def websocket(scope, receive, send):
                     record("echo_disconnect", [message["code"], message.get("reason", "")])
                     return
                 if message.get("text") == "scope":
-                    await send({"type": "websocket.send", "text": json.dumps(jsonable(
-                        {k: v for k, v in scope.items() if k != "state"}))})
+                    await send(
+                        {
+                            "type": "websocket.send",
+                            "text": json.dumps(jsonable({k: v for k, v in scope.items() if k != "state"})),
+                        }
+                    )
                 elif message.get("text") == "close-me":
                     await send({"type": "websocket.close", "code": 4001, "reason": "as you wish"})
                 elif "text" in message:
@@ -223,8 +238,13 @@ async def websocket(scope, receive, send):
     elif path == "/ws/close-before-accept":
         await send({"type": "websocket.close"})
     elif path == "/ws/deny":
-        await send({"type": "websocket.http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"text/plain"), (b"x-denied", b"1")]})
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 401,
+                "headers": [(b"content-type", b"text/plain"), (b"x-denied", b"1")],
+            }
+        )
         await send({"type": "websocket.http.response.body", "body": b"go away"})
     elif path == "/ws/server-close":
         await send({"type": "websocket.accept"})
@@ -313,13 +333,20 @@ if __name__ == "__main__":
         ASGI(app, websocket_options={"compression": True}).listen(0, announce).run()
     elif mode == "tls":
         from socketify import AppOptions
+
         certs = sys.argv[2]
-        ASGI(app, options=AppOptions(key_file_name=os.path.join(certs, "server.key"),
-                                     cert_file_name=os.path.join(certs, "server.pem"))).listen(0, announce).run()
+        ASGI(
+            app,
+            options=AppOptions(
+                key_file_name=os.path.join(certs, "server.key"), cert_file_name=os.path.join(certs, "server.pem")
+            ),
+        ).listen(0, announce).run()
     elif mode == "native-ws":
         # websocket=dict: a socketify ws behaviour on /*, ASGI for HTTP
-        behavior = {"open": lambda ws: ws.send("native hello"),
-                    "message": lambda ws, message, opcode: ws.send("native: %s" % message, opcode)}
+        behavior = {
+            "open": lambda ws: ws.send("native hello"),
+            "message": lambda ws, message, opcode: ws.send("native: %s" % message, opcode),
+        }
         ASGI(app, websocket=behavior).listen(0, announce).run()
     elif mode == "short-idle":
         ASGI(app, idle_timeout=1).listen(0, announce).run()
@@ -328,6 +355,7 @@ if __name__ == "__main__":
     elif mode == "thread":
         # run(block=False) serves from a thread; close() from here ends it.
         import urllib.request
+
         server = ASGI(app).listen(0, lambda config: EVENTS.setdefault("port", [config.port])).run(block=False)
         port = EVENTS["port"][0]
         print("body %s" % urllib.request.urlopen("http://127.0.0.1:%d/status/200" % port).read().decode(), flush=True)

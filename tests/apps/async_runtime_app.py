@@ -5,6 +5,7 @@ Usage: python async_runtime_app.py [OTHER_PORT [REDIS_URL]]
 OTHER_PORT: a second local HTTP server the aiohttp client route calls;
 REDIS_URL: the redis-server the redis.asyncio route uses.
 """
+
 import asyncio
 import sys
 import threading
@@ -36,13 +37,16 @@ def on_error(error, res, req):
 
 # -- third-party asyncio libraries -------------------------------------------
 
+
 @app.get("/aiohttp")
 async def aiohttp_client(res, req):
     import aiohttp
+
     # The first line: no await before it, so this runs inside the request callback.
     async with aiohttp.ClientSession() as session:
-        async with session.get("http://127.0.0.1:%d/text" % OTHER_PORT,
-                               timeout=aiohttp.ClientTimeout(total=10)) as response:
+        async with session.get(
+            "http://127.0.0.1:%d/text" % OTHER_PORT, timeout=aiohttp.ClientTimeout(total=10)
+        ) as response:
             body = await response.text()
     res.end("other said: %s" % body)
 
@@ -50,6 +54,7 @@ async def aiohttp_client(res, req):
 @app.get("/redis")
 async def redis_roundtrip(res, req):
     import redis.asyncio as redis
+
     client = redis.from_url(REDIS_URL)
     try:
         key = "socketify-test:%s" % req.get_query("key")
@@ -109,8 +114,10 @@ async def loop_facts(res, req):
     fired = loop.create_future()
     loop.call_later(0.02, fired.set_result, "timer")
     child = asyncio.ensure_future(asyncio.sleep(0, result="child"))
-    res.end("%s %s %s %s %s" % (loop is app.loop.loop, current is not None,
-                                isinstance(current, RequestTask), await fired, await child))
+    res.end(
+        "%s %s %s %s %s"
+        % (loop is app.loop.loop, current is not None, isinstance(current, RequestTask), await fired, await child)
+    )
 
 
 @app.get("/all-tasks")
@@ -167,6 +174,7 @@ def registry_size(res, req):
     # asyncio's registry of tasks: what it holds for tasks that have ended
     # must go away with them.
     import gc
+
     gc.collect()
     # Before 3.12, _all_tasks; then _scheduled_tasks (eager tasks that
     # suspended move there).
@@ -179,15 +187,22 @@ def registry_size(res, req):
 @app.get("/loop-type")
 def loop_type(res, req):
     from socketify._binding import lib
+
     # SocketifyEventLoop: the core drives the selector; asyncio does not watch the core's fd.
     core_fd = lib.sk_app_fd(app._native)
-    watched = core_fd in {key.fd for key in app.loop.loop._selector.get_map().values()} \
-        if hasattr(app.loop.loop, "_selector") else "n/a"
-    res.end("%s nested=%s core-fd-watched-by-asyncio=%s" % (
-        type(app.loop.loop).__module__, app._selector is not None, watched))
+    watched = (
+        core_fd in {key.fd for key in app.loop.loop._selector.get_map().values()}
+        if hasattr(app.loop.loop, "_selector")
+        else "n/a"
+    )
+    res.end(
+        "%s nested=%s core-fd-watched-by-asyncio=%s"
+        % (type(app.loop.loop).__module__, app._selector is not None, watched)
+    )
 
 
 # -- the callback runner ---------------------------------------------------
+
 
 @app.get("/never-awaits")
 async def never_awaits(res, req):
@@ -252,9 +267,11 @@ def on_data_kinds(res, req):
         if not is_last:
             return None
         if kind == "coroutine":
+
             async def finish():
                 await asyncio.sleep(0.01)
                 res.end(b"coroutine: " + b"".join(chunks))
+
             return finish()
         if kind == "future":
             future = asyncio.get_running_loop().create_future()
@@ -291,6 +308,7 @@ def list_events(res, req):
 
 # -- tasks -----------------------------------------------------------------
 
+
 @app.get("/create-task")
 def create_task_route(res, req):
     order = []
@@ -326,6 +344,7 @@ async def task_factory_route(res, req):
 
 
 # -- bodies ------------------------------------------------------------------
+
 
 @app.post("/echo")
 async def echo(res, req):

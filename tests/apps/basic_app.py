@@ -1,4 +1,5 @@
 """The shared test app: one route per behaviour the HTTP tests check."""
+
 import asyncio
 import sys
 
@@ -10,15 +11,17 @@ app = App()
 
 
 def describe(res, req, route):
-    res.send({
-        "route": route,
-        "method": req.get_method(),
-        "url": req.get_url(),
-        "full_url": req.get_full_url(),
-        "params": req.get_parameters(),
-        "queries": req.get_queries(),
-        "ancient": req.is_ancient(),
-    })
+    res.send(
+        {
+            "route": route,
+            "method": req.get_method(),
+            "url": req.get_url(),
+            "full_url": req.get_full_url(),
+            "params": req.get_parameters(),
+            "queries": req.get_queries(),
+            "ancient": req.is_ancient(),
+        }
+    )
 
 
 # -- routing precedence --------------------------------------------------------
@@ -49,14 +52,21 @@ app.get("/head-route", lambda res, req: res.end("from get"))
 def headers(res, req):
     seen = []
     req.for_each_header(lambda name, value: seen.append([name, value]))
-    res.send({"headers": req.get_headers(), "each": seen, "host": req.get_header("host"),
-              "missing": req.get_header("x-missing")})
+    res.send(
+        {
+            "headers": req.get_headers(),
+            "each": seen,
+            "host": req.get_header("host"),
+            "missing": req.get_header("x-missing"),
+        }
+    )
 
 
 @app.get("/query")
 def query(res, req):
-    res.send({"a": req.get_query("a"), "b": req.get_query("b"), "missing": req.get_query("zzz"),
-              "all": req.get_queries()})
+    res.send(
+        {"a": req.get_query("a"), "b": req.get_query("b"), "missing": req.get_query("zzz"), "all": req.get_queries()}
+    )
 
 
 # -- response writers ----------------------------------------------------------------
@@ -152,8 +162,11 @@ def header_injection(res, req):
 @app.get("/bad-types")
 def bad_types(res, req):
     errors = []
-    for call in (lambda: res.write_header(object(), "x"), lambda: res.write_status(12345),
-                 lambda: res.write_status(3.5)):
+    for call in (
+        lambda: res.write_header(object(), "x"),
+        lambda: res.write_status(12345),
+        lambda: res.write_status(3.5),
+    ):
         try:
             call()
         except (TypeError, ValueError) as error:
@@ -198,8 +211,15 @@ def no_response(res, req):
 @app.get("/async")
 async def async_handler(res, req):
     await asyncio.sleep(0.05)
-    res.send({"url": req.get_url(), "query": req.get_query("q"), "header": req.get_header("x-test"),
-              "params": req.get_parameters(), "method": req.get_method()})
+    res.send(
+        {
+            "url": req.get_url(),
+            "query": req.get_query("q"),
+            "header": req.get_header("x-test"),
+            "params": req.get_parameters(),
+            "method": req.get_method(),
+        }
+    )
 
 
 @app.get("/async/:id")

@@ -1,4 +1,5 @@
 """The sync/async switch of the WebSocket test apps (``app.py sync|async``)."""
+
 import asyncio
 import sys
 

@@ -1,4 +1,5 @@
 """Middlewares and routers (tests/test_middleware.py)."""
+
 import asyncio
 
 from listen_line import announce
@@ -16,6 +17,7 @@ def record(name):
         data = list(data or [])
         data.append(name)
         return data
+
     fn.__name__ = name
     return fn
 
@@ -27,6 +29,7 @@ def async_record(name):
         data = list(data or [])
         data.append(name)
         return data
+
     fn.__name__ = name
     return fn
 
@@ -154,8 +157,10 @@ MiddlewareRouter(app).get("/mr/none", lambda res, req: res.end("no middlewares")
 api = DecoratorRouter(app, "/api", require_user)
 decorated = {}
 for verb in ("get", "post", "options", "delete", "patch", "put", "head", "connect", "trace", "any"):
+
     def handler(res, req, data, verb=verb):
         res.send({"route": verb, "method": req.get_method(), "data": data})
+
     decorated[verb] = getattr(api, verb)("/" + verb)(handler) is handler
 
 
@@ -197,23 +202,27 @@ def mr_decorated(res, req, data):
 both_forms = {
     "middleware_router_decorator_returns_handler": mr_decorated.__name__ if mr_decorated else None,
     "decorator_router_call_returns_router": api.delete(
-        "/called", lambda res, req, data: res.send({"form": "call", "data": data})) is api,
+        "/called", lambda res, req, data: res.send({"form": "call", "data": data})
+    )
+    is api,
 }
 
 
 @app.get("/introspect")
 def introspect(res, req):
-    res.send({
-        "middleware_router_chains": chain_results,
-        "both_forms": both_forms,
-        "decorators_return_handler": decorated,
-        "plain_handler": plain_handler.__name__ if plain_handler else None,
-        "plain_post": plain_post.__name__ if plain_post else None,
-        "put_item": put_item.__name__ if put_item else None,
-        "sync_result": middleware(record("x"), record("y"))(None, None),
-        "sync_result_with_data": middleware(record("z"))(None, None, ["start"]),
-        "stopped_result": middleware(lambda res, req, d: 0, record("never"))(None, None),
-    })
+    res.send(
+        {
+            "middleware_router_chains": chain_results,
+            "both_forms": both_forms,
+            "decorators_return_handler": decorated,
+            "plain_handler": plain_handler.__name__ if plain_handler else None,
+            "plain_post": plain_post.__name__ if plain_post else None,
+            "put_item": put_item.__name__ if put_item else None,
+            "sync_result": middleware(record("x"), record("y"))(None, None),
+            "sync_result_with_data": middleware(record("z"))(None, None, ["start"]),
+            "stopped_result": middleware(lambda res, req, d: 0, record("never"))(None, None),
+        }
+    )
 
 
 app.listen(0, announce)

@@ -1,4 +1,5 @@
 """Server-Sent Events (tests/test_sse.py)."""
+
 import asyncio
 
 from listen_line import announce
@@ -20,8 +21,10 @@ def on_close(sse):
 @app.get("/events")
 async def events(res, req):
     if req.get_query("user_abort"):
+
         def user_abort(res):
             stats["user_abort"] += 1
+
         res.on_aborted(user_abort)
     sse = SSE(res, on_close=on_close)
     clients.add(sse)

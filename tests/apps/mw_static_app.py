@@ -1,4 +1,5 @@
 """Static files and sendfile (tests/test_static.py). argv[1]: the directory to serve."""
+
 import os
 import sys
 
@@ -32,6 +33,7 @@ aborts = {"count": 0}
 async def watch(res, req):
     def aborted(res):
         aborts["count"] += 1
+
     res.on_aborted(aborted)
     await sendfile(res, req, os.path.join(root, req.get_parameter(0)))
 
@@ -42,13 +44,15 @@ app.get("/send-error", lambda res, req: sendfile(res, req, "bad\x00name"))
 
 @app.get("/in-directory")
 def check_in_directory(res, req):
-    res.send({
-        "inside": in_directory(os.path.join(root, "hello.txt"), root),
-        "root_itself": in_directory(root, root),
-        "dotdot": in_directory(os.path.join(root, "..", "secret.txt"), root),
-        "sibling_prefix": in_directory(root + "-sibling/x", root),
-        "escaping_link": in_directory(os.path.join(root, "escape.txt"), root),
-    })
+    res.send(
+        {
+            "inside": in_directory(os.path.join(root, "hello.txt"), root),
+            "root_itself": in_directory(root, root),
+            "dotdot": in_directory(os.path.join(root, "..", "secret.txt"), root),
+            "sibling_prefix": in_directory(root + "-sibling/x", root),
+            "escaping_link": in_directory(os.path.join(root, "escape.txt"), root),
+        }
+    )
 
 
 app.listen(0, announce)

@@ -1,4 +1,5 @@
 """An app for the limit tests: ``proto_limits_app.py '<json App kwargs>'``."""
+
 import json
 import sys
 

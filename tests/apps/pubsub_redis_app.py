@@ -13,6 +13,7 @@ dots; then app.close()),
 /stats (the backplane's counters), /cluster?topic= (processes with
 subscribers, and local subscribers), /topics (backplane.topics()).
 """
+
 import dataclasses
 import json
 import sys
@@ -23,18 +24,23 @@ from socketify import App, CompressOptions, OpCode
 from socketify.pubsub import RedisBackplane
 
 OPTIONS = dict(arg.split("=", 1) for arg in sys.argv[2:] if "=" in arg)
-app = App(pubsub=RedisBackplane(sys.argv[1], connect_retry="retry" in sys.argv[2:],
-                                max_queue=int(OPTIONS.get("max_queue", 10_000)),
-                                max_queue_bytes=int(OPTIONS.get("max_queue_bytes", 1 << 26)),
-                                ping_interval=float(OPTIONS.get("ping_interval", 5)),
-                                command_timeout=float(OPTIONS.get("command_timeout", 5)),
-                                reconnect_delay=0.05, max_reconnect_delay=0.5))
+app = App(
+    pubsub=RedisBackplane(
+        sys.argv[1],
+        connect_retry="retry" in sys.argv[2:],
+        max_queue=int(OPTIONS.get("max_queue", 10_000)),
+        max_queue_bytes=int(OPTIONS.get("max_queue_bytes", 1 << 26)),
+        ping_interval=float(OPTIONS.get("ping_interval", 5)),
+        command_timeout=float(OPTIONS.get("command_timeout", 5)),
+        reconnect_delay=0.05,
+        max_reconnect_delay=0.5,
+    )
+)
 
 
 def upgrade(res, req, context):
     topics = [t for t in (req.get_query("topics") or "").split(",") if t]
-    res.upgrade(req.get_header("sec-websocket-key"), "", req.get_header("sec-websocket-extensions"),
-                context, topics)
+    res.upgrade(req.get_header("sec-websocket-key"), "", req.get_header("sec-websocket-extensions"), context, topics)
 
 
 def on_open(ws):
@@ -65,15 +71,24 @@ def on_message(ws, message, opcode):
         return
     elif op == "pub":
         binary = cmd.get("binary")
-        result = ws.publish(topic, cmd["msg"].encode() if binary else cmd["msg"],
-                            OpCode.BINARY if binary else OpCode.TEXT, cmd.get("compress", False))
+        result = ws.publish(
+            topic,
+            cmd["msg"].encode() if binary else cmd["msg"],
+            OpCode.BINARY if binary else OpCode.TEXT,
+            cmd.get("compress", False),
+        )
     else:
         result = "unknown op"
     ws.send(json.dumps({"op": op, "result": result}), OpCode.TEXT)
 
 
-behavior = {"upgrade": upgrade, "open": on_open, "message": on_message, "idle_timeout": 120,
-            "max_backpressure": 64 * 1024 * 1024}
+behavior = {
+    "upgrade": upgrade,
+    "open": on_open,
+    "message": on_message,
+    "idle_timeout": 120,
+    "max_backpressure": 64 * 1024 * 1024,
+}
 app.ws("/ws", behavior)
 app.ws("/wsz", dict(behavior, compression=CompressOptions.SHARED_COMPRESSOR))
 
@@ -82,9 +97,16 @@ app.ws("/wsz", dict(behavior, compression=CompressOptions.SHARED_COMPRESSOR))
 def publish(res, req):
     binary = req.get_query("binary") == "1"
     msg = req.get_query("msg") or ""
-    res.send({"result": app.publish(req.get_query("topic"), msg.encode() if binary else msg,
-                                    OpCode.BINARY if binary else OpCode.TEXT,
-                                    req.get_query("compress") == "1")})
+    res.send(
+        {
+            "result": app.publish(
+                req.get_query("topic"),
+                msg.encode() if binary else msg,
+                OpCode.BINARY if binary else OpCode.TEXT,
+                req.get_query("compress") == "1",
+            )
+        }
+    )
 
 
 @app.get("/publish-loop")

@@ -1,4 +1,5 @@
 """Routes for streaming, backpressure, cookies and the other response helpers."""
+
 import asyncio
 import hashlib
 import json
@@ -92,8 +93,9 @@ def set_cookies(res, req):
 
 @app.get("/cookies/get")
 def get_cookies(res, req):
-    res.send({"session": req.get_cookie("session"), "theme": req.get_cookie("theme"),
-              "missing": req.get_cookie("missing")})
+    res.send(
+        {"session": req.get_cookie("session"), "theme": req.get_cookie("theme"), "missing": req.get_cookie("missing")}
+    )
 
 
 @app.get("/cookies/evil")
@@ -141,8 +143,14 @@ async def req_text(res, req):
 @app.get("/proxied")
 def proxied(res, req):
     raw = res.get_proxied_remote_address_bytes()
-    res.send({"proxied": res.get_proxied_remote_address(), "raw": list(raw) if raw else None,
-              "remote": res.get_remote_address(), "fd": res.get_native_handle() is not None})
+    res.send(
+        {
+            "proxied": res.get_proxied_remote_address(),
+            "raw": list(raw) if raw else None,
+            "remote": res.get_remote_address(),
+            "fd": res.get_native_handle() is not None,
+        }
+    )
 
 
 @app.get("/cork-async")

@@ -6,6 +6,7 @@ removed entry, one removed at run time, and certificates on demand for
 ``*.ondemand.test`` through ``missing_server_name``. ``mtls``: clients must
 present a certificate signed by the test CA.
 """
+
 import hashlib
 import os
 import sys
@@ -40,8 +41,10 @@ if MODE == "mtls":
     app.run()
     sys.exit(0)
 
-app = App(AppOptions(key_file_name=path("server.key.enc"), cert_file_name=path("server.pem"),
-                     passphrase="1234"), header_timeout=2)
+app = App(
+    AppOptions(key_file_name=path("server.key.enc"), cert_file_name=path("server.pem"), passphrase="1234"),
+    header_timeout=2,
+)
 
 # -- SNI ------------------------------------------------------------------------
 app.add_server_name("a.test", options("a"))

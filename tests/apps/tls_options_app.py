@@ -2,6 +2,7 @@
 ``OK`` with whether it has a native TLS handle; a bad option raises (the
 traceback goes to stderr and the exit code is 1). An empty JSON object
 builds a plain ``App()``."""
+
 import json
 import sys
 

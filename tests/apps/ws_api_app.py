@@ -6,6 +6,7 @@ name and read back with ``GET /log?name=<id>``. Text messages starting with
 ``cmd:`` run a WebSocket method (see ``command``); other messages are echoed
 with their opcode.
 """
+
 import asyncio
 import json
 
@@ -29,8 +30,13 @@ def first_protocol(req):
 
 def upgrade(res, req, context):
     name = req.get_query("name") or "anonymous"
-    res.upgrade(req.get_header("sec-websocket-key"), first_protocol(req),
-                req.get_header("sec-websocket-extensions"), context, name)
+    res.upgrade(
+        req.get_header("sec-websocket-key"),
+        first_protocol(req),
+        req.get_header("sec-websocket-extensions"),
+        context,
+        name,
+    )
 
 
 async def upgrade_async(res, req, context):
@@ -126,9 +132,15 @@ async def flood_async(ws, count, size):
 def command(ws, cmd):
     name, _, arg = cmd.partition(":")
     if name == "statuses":
-        statuses = [ws.send("text"), ws.send(b"\x00bin"), ws.send("as binary", OpCode.BINARY),
-                    ws.send(b"as text", OpCode.TEXT), ws.send({"json": [1, 2]}), ws.send(None),
-                    ws.send(bytearray(b"ba"))]
+        statuses = [
+            ws.send("text"),
+            ws.send(b"\x00bin"),
+            ws.send("as binary", OpCode.BINARY),
+            ws.send(b"as text", OpCode.TEXT),
+            ws.send({"json": [1, 2]}),
+            ws.send(None),
+            ws.send(bytearray(b"ba")),
+        ]
         ws.send(json.dumps([int(s) for s in statuses]))
     elif name == "fragments":
         a = ws.send_first_fragment("Hello, ", OpCode.TEXT)
@@ -201,12 +213,15 @@ app.ws("/bp", behavior(max_backpressure=64 * 1024))
 app.ws("/bpclose", behavior(max_backpressure=64 * 1024, close_on_backpressure_limit=True))
 app.ws("/idle", behavior(idle_timeout=2))
 app.ws("/autoping", behavior(idle_timeout=1, send_pings_automatically=True))
-app.ws("/deflate", behavior(compression=CompressOptions.SHARED_COMPRESSOR,
-                            message=handler(on_message_compressed_echo)))
+app.ws("/deflate", behavior(compression=CompressOptions.SHARED_COMPRESSOR, message=handler(on_message_compressed_echo)))
 app.ws("/deflate-in", behavior(compression=CompressOptions.SHARED_COMPRESSOR))
-app.ws("/deflate-dedicated", behavior(
-    compression=CompressOptions.DEDICATED_COMPRESSOR | CompressOptions.DEDICATED_DECOMPRESSOR,
-    message=handler(on_message_compressed_echo)))
+app.ws(
+    "/deflate-dedicated",
+    behavior(
+        compression=CompressOptions.DEDICATED_COMPRESSOR | CompressOptions.DEDICATED_DECOMPRESSOR,
+        message=handler(on_message_compressed_echo),
+    ),
+)
 
 
 @app.get("/log")

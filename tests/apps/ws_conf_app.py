@@ -10,6 +10,7 @@ Routes (each takes the overrides, e.g. {"compression": 1}):
   GET /echo (no upgrade)        an HTTP route the ws route falls through to
   /prio/*  a wildcard ws route shadowing the HTTP routes /prio/static, /prio/any
 """
+
 import asyncio
 import json
 import sys
@@ -47,10 +48,15 @@ def custom_upgrade_sync(res, req, context):
     if token != "secret":
         res.write_status(401).end("unauthorized")
         return
-    user = {"token": token, "url": req.get_url(), "kind": "sync",
-            "protocol": pick_protocol(req.get_header("sec-websocket-protocol"))}
-    res.upgrade(req.get_header("sec-websocket-key"), user["protocol"],
-                req.get_header("sec-websocket-extensions"), context, user)
+    user = {
+        "token": token,
+        "url": req.get_url(),
+        "kind": "sync",
+        "protocol": pick_protocol(req.get_header("sec-websocket-protocol")),
+    }
+    res.upgrade(
+        req.get_header("sec-websocket-key"), user["protocol"], req.get_header("sec-websocket-extensions"), context, user
+    )
 
 
 async def custom_upgrade_async(res, req, context):
@@ -64,8 +70,7 @@ async def custom_upgrade_async(res, req, context):
     if token != "secret":
         res.write_status(401).end("unauthorized")
         return
-    res.upgrade(key, protocol, extensions, context,
-                {"token": token, "url": url, "kind": "async", "protocol": protocol})
+    res.upgrade(key, protocol, extensions, context, {"token": token, "url": url, "kind": "async", "protocol": protocol})
 
 
 def send_user_data(ws):

@@ -9,6 +9,7 @@ answers nothing. Subscription events are logged per name: GET /log?name=.
 GET /publish?topic=&msg=[&binary=1][&compress=1] and GET /num?topic= use
 app.publish / app.num_subscribers from HTTP handlers.
 """
+
 import json
 
 from handler_mode import handler
@@ -21,8 +22,13 @@ LOG = {}
 
 
 def upgrade(res, req, context):
-    res.upgrade(req.get_header("sec-websocket-key"), "", req.get_header("sec-websocket-extensions"),
-                context, req.get_query("name") or "anonymous")
+    res.upgrade(
+        req.get_header("sec-websocket-key"),
+        "",
+        req.get_header("sec-websocket-extensions"),
+        context,
+        req.get_query("name") or "anonymous",
+    )
 
 
 def reply(ws, op, result):
@@ -93,8 +99,12 @@ def http_publish(res, req):
     topic = req.get_query("topic")
     msg = req.get_query("msg") or ""
     binary = req.get_query("binary") == "1"
-    result = app.publish(topic, msg.encode() if binary else msg,
-                         OpCode.BINARY if binary else OpCode.TEXT, req.get_query("compress") == "1")
+    result = app.publish(
+        topic,
+        msg.encode() if binary else msg,
+        OpCode.BINARY if binary else OpCode.TEXT,
+        req.get_query("compress") == "1",
+    )
     res.send({"result": result})
 
 
@@ -102,8 +112,9 @@ def http_publish(res, req):
 def http_publish_default(res, req):
     """app.publish without opcode: str as TEXT, bytes as BINARY, dict as JSON."""
     topic = req.get_query("topic")
-    res.send({"result": [app.publish(topic, "text"), app.publish(topic, b"\x00bytes"),
-                         app.publish(topic, {"json": True})]})
+    res.send(
+        {"result": [app.publish(topic, "text"), app.publish(topic, b"\x00bytes"), app.publish(topic, {"json": True})]}
+    )
 
 
 @app.get("/num")

@@ -4,6 +4,7 @@
 app in ``wsgiref.validate.validator`` with every warning turned into an
 error, so any PEP 3333 violation by the server becomes a 500.
 """
+
 import atexit
 import json
 import logging
@@ -88,8 +89,9 @@ def app(environ, start_response):
                 break
             lengths.append(len(piece))
             total += piece
-        return text(start_response, json.dumps({"lengths": lengths, "total": len(total),
-                                                "head": total[:16].decode("latin-1")}))
+        return text(
+            start_response, json.dumps({"lengths": lengths, "total": len(total), "head": total[:16].decode("latin-1")})
+        )
 
     if path == "/lines":
         first = wsgi_input.readline()
@@ -97,8 +99,13 @@ def app(environ, start_response):
         rest_of_line = wsgi_input.readline()
         some = wsgi_input.readlines(1)
         iterated = [line for line in wsgi_input]
-        return text(start_response, json.dumps([x.decode() for x in [first, limited, rest_of_line]]
-                                               + [[x.decode() for x in some], [x.decode() for x in iterated]]))
+        return text(
+            start_response,
+            json.dumps(
+                [x.decode() for x in [first, limited, rest_of_line]]
+                + [[x.decode() for x in some], [x.decode() for x in iterated]]
+            ),
+        )
 
     if path == "/count-slowly":
         # reads the body slowly: the server must hold only a bounded part of it
@@ -138,6 +145,7 @@ def app(environ, start_response):
         class ClosingList(list):
             def close(self):
                 count_close()
+
         return ClosingList([b"listed"])
 
     if path == "/closing-fails":

@@ -1,5 +1,6 @@
 """Settings of the example Django project (no database: sessions live in
 signed cookies)."""
+
 import os
 
 BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

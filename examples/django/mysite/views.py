@@ -1,5 +1,6 @@
 """The example's views: plain text, JSON, a CSRF-protected form, a session,
 streaming, a file download and a redirect."""
+
 import atexit
 import json
 import os
@@ -39,8 +40,10 @@ def form(request):
     if request.method == "POST":
         return HttpResponse("Thanks, %s" % request.POST.get("name", ""), content_type="text/plain")
     token = get_token(request)
-    return HttpResponse('<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="%s">'
-                        '<input name="name"><button>Send</button></form>' % token)
+    return HttpResponse(
+        '<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="%s">'
+        '<input name="name"><button>Send</button></form>' % token
+    )
 
 
 def counter(request):

@@ -1,4 +1,5 @@
 """WSGI entry point: ``python -m socketify mysite.wsgi:application`` or serve_wsgi.py."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

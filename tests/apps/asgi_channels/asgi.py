@@ -1,4 +1,5 @@
 """The ASGI entry point: Channels routing for WebSockets, a tiny HTTP app for the test's probes."""
+
 import json
 
 import django
@@ -23,12 +24,13 @@ from .consumers import EVENTS, RoomConsumer  # noqa: E402
 async def events_http(scope, receive, send):
     """GET /events: what the consumers recorded, as JSON."""
     body = json.dumps(EVENTS).encode()
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
 
 
-application = ProtocolTypeRouter({
-    "http": events_http,
-    "websocket": URLRouter([path("ws/room/<str:room>/", RoomConsumer.as_asgi())]),
-})
+application = ProtocolTypeRouter(
+    {
+        "http": events_http,
+        "websocket": URLRouter([path("ws/room/<str:room>/", RoomConsumer.as_asgi())]),
+    }
+)

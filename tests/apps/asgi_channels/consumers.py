@@ -1,4 +1,5 @@
 """A chat-room consumer: joins a group on connect, leaves it in disconnect()."""
+
 import json
 
 from channels.generic.websocket import AsyncWebsocketConsumer
