@@ -189,8 +189,8 @@ def _read_request(native, res_id: int, req_ptr, scratch) -> List[bytes]:
     return _unpack(scratch, size).split(b"\0")
 
 
-def _scope_from(parts: List[bytes], shared: _Scope, kind: str) -> Dict[str, Any]:
-    """The scope of a WebSocket (HTTP builds its own, inline, in _dispatch)."""
+def _scope_from(parts: List[bytes], shared: _Scope, kind: str, scheme: str) -> Dict[str, Any]:
+    """What HTTP and WebSocket scopes share, from _read_request's parts."""
     raw_path = parts[2]
     path = raw_path.decode("utf-8", "surrogateescape")
     if "%" in path:
@@ -200,7 +200,7 @@ def _scope_from(parts: List[bytes], shared: _Scope, kind: str) -> Dict[str, Any]
         "type": kind,
         "asgi": _ASGI_INFO.copy(),  # each scope its own: an app may write to it
         "http_version": "1.1" if parts[0][0] == 49 else "1.0",
-        "scheme": shared.ws_scheme,
+        "scheme": scheme,
         "path": path,
         "raw_path": raw_path,
         "query_string": parts[3],
@@ -978,27 +978,10 @@ class _Server:
             parts = _read_request(self.native, res_id, self.req_ptr, scratch)
         else:
             parts = _unpack(scratch, size).split(b"\0")
-        flags, raw_path, ip = parts[0], parts[2], parts[4]
-        path = raw_path.decode("utf-8", "surrogateescape")
-        if "%" in path:
-            path = unquote(path)
-        shared = self.shared
-        scope = {
-            "type": "http",
-            "asgi": _ASGI_INFO.copy(),  # each scope its own: an app may write to it
-            "http_version": "1.1" if flags[0] == 49 else "1.0",
-            "method": parts[1].decode("latin-1"),
-            "scheme": shared.http_scheme,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": parts[3],
-            "root_path": shared.root_path,
-            "headers": list(zip(parts[6:-1:2], parts[7:-1:2])),
-            "client": (ip.decode("ascii"), int(parts[5])) if ip else None,
-            "server": shared.server,
-            "state": shared.state.copy(),
-            "extensions": (self._http_extensions_trailers if flags[2] == 49 else self._http_extensions).copy(),
-        }
+        flags = parts[0]
+        scope = _scope_from(parts, self.shared, "http", self.shared.http_scheme)
+        scope["method"] = parts[1].decode("latin-1")
+        scope["extensions"] = (self._http_extensions_trailers if flags[2] == 49 else self._http_extensions).copy()
         cycle = _new(self.cycle_class)
         cycle._id = res_id
         if flags[1] == 49:
@@ -1070,7 +1053,7 @@ class _Server:
 
     def _ws_upgrade(self, res, req) -> None:
         parts = _read_request(self.native, res._id, req._ptr, self.scratch)
-        scope = _scope_from(parts, self.shared, "websocket")
+        scope = _scope_from(parts, self.shared, "websocket", self.shared.ws_scheme)
         protocols: List[str] = []
         for name, value in scope["headers"]:
             if name == b"sec-websocket-protocol":

@@ -55,21 +55,22 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError("expected true or false, got %r" % text)
 
 
-def _port(text: str) -> int:
+def _integer(text: str, what: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a port number" % text)
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
+
+
+def _port(text: str) -> int:
+    value = _integer(text, "a port number")
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError("%d is not a port number (0-65535)" % value)
     return value
 
 
 def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not an integer" % text)
+    value = _integer(text, "an integer")
     if value < 0:
         raise argparse.ArgumentTypeError("%d is negative" % value)
     return value
