@@ -146,6 +146,14 @@ def _app_of(user):
     return _apps.get(int(ffi.cast("uintptr_t", user)))
 
 
+def _tell_app(user, method: str, *args) -> None:
+    """``app.<method>(*args)`` for the App behind a callback's ``user``, if
+    it is still registered (a released App's late events are dropped)."""
+    app = _app_of(user)
+    if app is not None:
+        getattr(app, method)(*args)
+
+
 def _log_callback_error(exc_type, exc, tb):
     logger.error("error in a socketify callback", exc_info=(exc_type, exc, tb))
 
@@ -164,9 +172,7 @@ def _sk_on_request(handler_id, res_id):
 
 @ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_aborted(user, res_id):
-    app = _app_of(user)
-    if app is not None:
-        app._on_native_aborted(res_id)
+    _tell_app(user, "_on_native_aborted", res_id)
 
 
 @ffi.def_extern(onerror=_log_callback_error)
@@ -178,16 +184,12 @@ def _sk_on_data(app_id, res_id, data, length, is_last):
 
 @ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_writable(user, res_id, offset):
-    app = _app_of(user)
-    if app is not None:
-        app._on_native_writable(res_id, offset)
+    _tell_app(user, "_on_native_writable", res_id, offset)
 
 
 @ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_missing_server_name(user, host, length):
-    app = _app_of(user)
-    if app is not None:
-        app._on_missing_server_name(ffi.unpack(host, length).decode("ascii", "replace"))
+    _tell_app(user, "_on_missing_server_name", ffi.unpack(host, length).decode("ascii", "replace"))
 
 
 @ffi.def_extern(onerror=_log_callback_error)
@@ -197,30 +199,22 @@ def _sk_on_ws_message(app_id, ws_id, data, length, opcode):
 
 @ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_ws_ping(user, ws_id, data, length):
-    app = _app_of(user)
-    if app is not None:
-        app._on_ws_control("ping", ws_id, ffi.unpack(data, length))
+    _tell_app(user, "_on_ws_control", "ping", ws_id, ffi.unpack(data, length))
 
 
 @ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_ws_pong(user, ws_id, data, length):
-    app = _app_of(user)
-    if app is not None:
-        app._on_ws_control("pong", ws_id, ffi.unpack(data, length))
+    _tell_app(user, "_on_ws_control", "pong", ws_id, ffi.unpack(data, length))
 
 
 @ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_ws_close(user, ws_id, code, reason, length):
-    app = _app_of(user)
-    if app is not None:
-        app._on_ws_close(ws_id, code, ffi.unpack(reason, length) if length else b"")
+    _tell_app(user, "_on_ws_close", ws_id, code, ffi.unpack(reason, length) if length else b"")
 
 
 @ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_ws_drain(user, ws_id):
-    app = _app_of(user)
-    if app is not None:
-        app._on_ws_drain(ws_id)
+    _tell_app(user, "_on_ws_drain", ws_id)
 
 
 @ffi.def_extern(onerror=_log_callback_error)
@@ -230,13 +224,9 @@ def _sk_on_log(user, level, message, length):
 
 @ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_ws_subscription(user, ws_id, topic, length, new_count, old_count):
-    app = _app_of(user)
-    if app is not None:
-        app._on_ws_subscription(ws_id, ffi.unpack(topic, length), new_count, old_count)
+    _tell_app(user, "_on_ws_subscription", ws_id, ffi.unpack(topic, length), new_count, old_count)
 
 
 @ffi.def_extern(onerror=_log_callback_error)
 def _sk_on_topic(user, topic, length, subscribed):
-    app = _app_of(user)
-    if app is not None:
-        app._on_topic(ffi.unpack(topic, length), bool(subscribed))
+    _tell_app(user, "_on_topic", ffi.unpack(topic, length), bool(subscribed))
