@@ -137,10 +137,11 @@ async def tasks_from_a_thread(res, req):
 
     def other_thread():
         async def main():
-            made = [asyncio.ensure_future(asyncio.sleep(0.2)) for _ in range(20000)]
+            count = 500 if sys.implementation.name == "pypy" else 20000
+            made = [asyncio.ensure_future(asyncio.sleep(0.2)) for _ in range(count)]
             await asyncio.sleep(0)
             registered = asyncio.all_tasks()
-            seen.append(sum(1 for task in made if task in registered))
+            seen.append("%d of %d" % (sum(1 for task in made if task in registered), count))
             for task in made:
                 task.cancel()
             await asyncio.gather(*made, return_exceptions=True)
@@ -155,7 +156,8 @@ async def tasks_from_a_thread(res, req):
     # Tasks started here the way handlers are, with the threads switching
     # as often as they can, so the two overlap.
     interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
+    if sys.implementation.name != "pypy":  # (PyPy crawls at this interval)
+        sys.setswitchinterval(1e-6)
     try:
         thread = threading.Thread(target=other_thread)
         thread.start()
@@ -166,7 +168,7 @@ async def tasks_from_a_thread(res, req):
             await asyncio.sleep(0)
     finally:
         sys.setswitchinterval(interval)
-    res.end(str(seen[0]))
+    res.end(seen[0])
 
 
 @app.get("/registry-size")
