@@ -103,6 +103,29 @@ static int parse_ipv6(const char *s, size_t len, uint8_t out[16]) {
   return 1;
 }
 
+/* A decimal port, 0-65535, digits only. */
+static int parse_port(const char *s, size_t len, uint16_t *out) {
+  unsigned port = 0;
+  if (len == 0 || len > 5) return 0;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] < '0' || s[i] > '9') return 0;
+    port = port * 10 + (unsigned)(s[i] - '0');
+  }
+  if (port > 65535) return 0;
+  *out = (uint16_t)port;
+  return 1;
+}
+
+/* An address of the line's protocol ("TCP4" or "TCP6"): its family (4 or
+ * 6), or 0 when the protocol is another or the text is not such an address. */
+static int parse_address(const char *proto, size_t proto_len, const char *s, size_t len,
+                         uint8_t out[16]) {
+  if (proto_len != 4) return 0;
+  if (memcmp(proto, "TCP4", 4) == 0) return parse_ipv4(s, len, out) ? 4 : 0;
+  if (memcmp(proto, "TCP6", 4) == 0) return parse_ipv6(s, len, out) ? 6 : 0;
+  return 0;
+}
+
 static int parse_v1(const char *buf, size_t len, sk_proxy_address_t *out, size_t *consumed) {
   const char *end = memchr(buf, '\n', len < V1_MAX ? len : V1_MAX);
   if (!end) return len >= V1_MAX ? SK_PROXY_ERROR : SK_PROXY_INCOMPLETE;
@@ -124,21 +147,16 @@ static int parse_v1(const char *buf, size_t len, sk_proxy_address_t *out, size_t
   }
   if (count >= 2 && lens[1] == 7 && memcmp(fields[1], "UNKNOWN", 7) == 0) return SK_PROXY_COMPLETE;
   if (count != 6 || pos <= line_len) return SK_PROXY_ERROR;
-  unsigned port = 0;
-  if (lens[4] == 0 || lens[4] > 5) return SK_PROXY_ERROR;
-  for (size_t i = 0; i < lens[4]; i++) {
-    if (fields[4][i] < '0' || fields[4][i] > '9') return SK_PROXY_ERROR;
-    port = port * 10 + (unsigned)(fields[4][i] - '0');
-  }
-  if (port > 65535) return SK_PROXY_ERROR;
-  out->port = (uint16_t)port;
-  if (lens[1] == 4 && memcmp(fields[1], "TCP4", 4) == 0 &&
-      parse_ipv4(fields[2], lens[2], out->address))
-    out->family = 4;
-  else if (lens[1] == 4 && memcmp(fields[1], "TCP6", 4) == 0 &&
-           parse_ipv6(fields[2], lens[2], out->address))
-    out->family = 6;
-  else return SK_PROXY_ERROR;
+  /* The destination is checked as strictly as the source, though only the
+   * source is kept: a line that is wrong anywhere comes from no real proxy. */
+  uint8_t destination[16];
+  uint16_t destination_port;
+  int family = parse_address(fields[1], lens[1], fields[2], lens[2], out->address);
+  if (family == 0 || parse_address(fields[1], lens[1], fields[3], lens[3], destination) != family ||
+      !parse_port(fields[4], lens[4], &out->port) ||
+      !parse_port(fields[5], lens[5], &destination_port))
+    return SK_PROXY_ERROR;
+  out->family = family;
   return SK_PROXY_COMPLETE;
 }
 

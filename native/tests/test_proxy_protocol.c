@@ -100,6 +100,17 @@ static void test_v1(void) {
   CHECK(parse_exact(S("PROXY TCP4 1.1.1.1 10.0.0.2 70000 80\r\n"), &addr, &used) == SK_PROXY_ERROR);
   CHECK(parse_exact(S("PROXY TCP4 1.1.1.1 10.0.0.2 5000 80\n"), &addr, &used) == SK_PROXY_ERROR);
   CHECK(parse_exact(S("PROXY TCP4 1.1.1.1\r\n"), &addr, &used) == SK_PROXY_ERROR);
+  /* The destination and its port are held to the same rules as the source. */
+  CHECK(parse_exact(S("PROXY TCP4 1.1.1.1 10.0.0.999 5000 80\r\n"), &addr, &used) ==
+        SK_PROXY_ERROR);
+  CHECK(parse_exact(S("PROXY TCP4 1.1.1.1 ::1 5000 80\r\n"), &addr, &used) == SK_PROXY_ERROR);
+  CHECK(parse_exact(S("PROXY TCP6 ::1 10.0.0.2 5000 80\r\n"), &addr, &used) == SK_PROXY_ERROR);
+  CHECK(parse_exact(S("PROXY TCP4 1.1.1.1 10.0.0.2 5000 70000\r\n"), &addr, &used) ==
+        SK_PROXY_ERROR);
+  CHECK(parse_exact(S("PROXY TCP4 1.1.1.1 10.0.0.2 5000 8x\r\n"), &addr, &used) == SK_PROXY_ERROR);
+  CHECK(parse_exact(S("PROXY TCP4 1.1.1.1 10.0.0.2 5000 \r\n"), &addr, &used) == SK_PROXY_ERROR);
+  CHECK(parse_exact(S("PROXY TCP6 ::1 fe80::2 5000 443\r\n"), &addr, &used) == SK_PROXY_COMPLETE);
+  CHECK(addr.family == 6 && addr.port == 5000 && addr.address[15] == 1);
   /* No line end within the 107 bytes a v1 header may take. */
   char long_line[120];
   memcpy(long_line, "PROXY TCP4 ", 11);
