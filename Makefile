@@ -144,28 +144,24 @@ wheel-test: wheel test-deps
 # a line (read with a regex: tomllib is 3.11+ and the venv may be older).
 EXTRA_REQUIREMENTS = $(PY) -c 'import re, sys; t = open("pyproject.toml").read(); print("\n".join(re.findall(r"\"([^\"]+)\"", re.search(r"^%s = \[(.*?)\]\s*$$" % sys.argv[1], t, re.M | re.S).group(1))))'
 
-# The documentation site (docs/ -> site/), strict: a broken link or reference
-# fails. The docs extra of pyproject.toml is installed into .venv once.
-$(VENV)/.docs-stamp: $(VENV)/.stamp pyproject.toml
+# One extra of pyproject.toml (docs, lint) installed into .venv, again only
+# when pyproject.toml changes.
+$(VENV)/.extra-%-stamp: $(VENV)/.stamp pyproject.toml
 	@mkdir -p build
-	$(EXTRA_REQUIREMENTS) docs > build/docs-requirements.txt
-	$(PIP) install -q -r build/docs-requirements.txt
+	$(EXTRA_REQUIREMENTS) $* > build/$*-requirements.txt
+	$(PIP) install -q -r build/$*-requirements.txt
 	touch $@
 
-docs: $(VENV)/.docs-stamp
+# The documentation site (docs/ -> site/), strict: a broken link or reference
+# fails.
+docs: $(VENV)/.extra-docs-stamp
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # Lint: ruff (rules and format) on every Python file of the repository, mypy
 # on the package ([tool.ruff], [tool.mypy] in pyproject.toml), then the C
-# side when the Makefile has it. The lint extra's pinned tools go into .venv.
+# side. The lint extra's pinned tools go into .venv.
 LINT_PATHS := socketify tests examples bench tools build_native.py setup.py
-$(VENV)/.lint-stamp: $(VENV)/.stamp pyproject.toml
-	@mkdir -p build
-	$(EXTRA_REQUIREMENTS) lint > build/lint-requirements.txt
-	$(PIP) install -q -r build/lint-requirements.txt
-	touch $@
-
-lint: $(VENV)/.lint-stamp
+lint: $(VENV)/.extra-lint-stamp
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy

@@ -15,23 +15,24 @@ from pathlib import Path
 APPS = os.path.dirname(os.path.abspath(__file__))
 
 
+# uvicorn's settings, for one process and for its own supervisor alike.
+UVICORN_SETTINGS = dict(
+    host="127.0.0.1",
+    loop="uvloop",
+    http="httptools",
+    ws="none",
+    lifespan="off",
+    access_log=False,
+    log_level="warning",
+)
+
+
 def serve_uvicorn(port, workers=1):
     """uvicorn with uvloop + httptools; prints a ready line once bound."""
     import uvicorn
 
     if workers > 1:  # its own supervisor; the bench waits for an HTTP answer
-        uvicorn.run(
-            "asgi_app:app",
-            host="127.0.0.1",
-            port=port,
-            loop="uvloop",
-            http="httptools",
-            ws="none",
-            lifespan="off",
-            access_log=False,
-            log_level="warning",
-            workers=workers,
-        )
+        uvicorn.run("asgi_app:app", port=port, workers=workers, **UVICORN_SETTINGS)
         return
 
     class Server(uvicorn.Server):
@@ -39,18 +40,7 @@ def serve_uvicorn(port, workers=1):
             await super().startup(sockets=sockets)
             print("ready: uvicorn on http://127.0.0.1:%d" % port, flush=True)
 
-    config = uvicorn.Config(
-        "asgi_app:app",
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        ws="none",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-    )
-    Server(config).run()
+    Server(uvicorn.Config("asgi_app:app", port=port, **UVICORN_SETTINGS)).run()
 
 
 def serve_granian(port, workers=1):
