@@ -159,6 +159,36 @@ def write_app(tmp_path, source, name="app.py"):
     return str(path)
 
 
+def server_certificate(directory, key_name="server.key", cert_name="server.pem"):
+    """A certificate for 127.0.0.1 and localhost from a new trustme CA, its
+    key and chain written into ``directory``; returns a client SSL context
+    that trusts that CA. Skips where trustme is not installed."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.private_key_pem.write_to_path(os.path.join(str(directory), key_name))
+    cert.cert_chain_pems[0].write_to_path(os.path.join(str(directory), cert_name))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+def write_encrypted_key(private_key_pem, path, passphrase):
+    """The PEM private key, encrypted with ``passphrase`` (PKCS#8), into ``path``."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(private_key_pem, None)
+    pathlib.Path(path).write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+    )
+
+
 @contextlib.contextmanager
 def served(source):
     """A started Server running the program ``source``, for a module-scoped

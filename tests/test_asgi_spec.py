@@ -16,7 +16,7 @@ import requests
 import websockets
 
 import rawhttp
-from conftest import HERE, Server, server_env
+from conftest import HERE, Server, server_certificate, server_env
 
 APP = os.path.join(HERE, "apps", "asgi_raw_app.py")
 
@@ -589,16 +589,8 @@ def test_no_compression_by_default(asgi_server):
 
 
 def test_https_scope_and_wss(serve, tmp_path):
-    import ssl
-
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
+    context = server_certificate(tmp_path)
     server = serve(APP, "tls", str(tmp_path))
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
 
     async def main():
         async with aiohttp.ClientSession() as session:

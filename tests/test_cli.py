@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from cli_runner import cli, run_cli, unix_get, wait_for, write_module  # noqa: F401 (cli: the fixture)
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, write_encrypted_key
 
 APP = """
 import asyncio, os
@@ -296,7 +296,6 @@ def test_uds(cli, tmp_path):
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory):
     import trustme
-    from cryptography.hazmat.primitives import serialization
 
     root = tmp_path_factory.mktemp("clitls")
     ca = trustme.CA()
@@ -304,14 +303,7 @@ def tls_files(tmp_path_factory):
     ca.cert_pem.write_to_path(str(root / "ca.pem"))
     cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
     cert.private_key_pem.write_to_path(str(root / "key.pem"))
-    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), None)
-    (root / "key.enc").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(b"s3cret"),
-        )
-    )
+    write_encrypted_key(cert.private_key_pem.bytes(), root / "key.enc", b"s3cret")
     (root / "garbage.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
     return root
 

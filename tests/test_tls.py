@@ -17,10 +17,9 @@ import time
 import aiohttp
 import pytest
 import trustme
-from cryptography.hazmat.primitives import serialization
 
 import rawhttp
-from conftest import HERE, ROOT, Server, free_port, server_env
+from conftest import HERE, ROOT, Server, free_port, server_env, write_encrypted_key
 
 TLS_APP = os.path.join(HERE, "apps", "tls_app.py")
 OPTIONS_APP = os.path.join(HERE, "apps", "tls_options_app.py")
@@ -74,14 +73,7 @@ def certs(tmp_path_factory):
     leaf("other_client", "client.test", authority=other_ca)
     leaf("rsa", "localhost", "127.0.0.1", key_type=trustme.KeyType.RSA)
 
-    key = serialization.load_pem_private_key(server.private_key_pem.bytes(), None)
-    (root / "server.key.enc").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(b"1234"),
-        )
-    )
+    write_encrypted_key(server.private_key_pem.bytes(), root / "server.key.enc", b"1234")
     (root / "garbage.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
     subprocess.run(
         [

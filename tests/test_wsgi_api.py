@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import socket
-import ssl
 import threading
 import time
 
@@ -15,7 +14,7 @@ import requests
 from socketify import ASGI, WSGI, AppListenOptions
 
 import rawhttp
-from conftest import HERE, Server
+from conftest import HERE, Server, server_certificate
 
 
 def hello(environ, start_response):
@@ -96,15 +95,8 @@ else:
 
 
 def test_https_sets_the_url_scheme(tmp_path, serve):
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    key_path, cert_path = tmp_path / "key.pem", tmp_path / "cert.pem"
-    cert.private_key_pem.write_to_path(str(key_path))
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    server = serve(ENVIRON_APP, "tls", str(key_path), str(cert_path))
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
+    context = server_certificate(tmp_path, "key.pem", "cert.pem")
+    server = serve(ENVIRON_APP, "tls", str(tmp_path / "key.pem"), str(tmp_path / "cert.pem"))
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname="localhost") as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cli_runner import cli, run_cli, write_module  # noqa: F401 (cli: the fixture)
-from conftest import free_port, ws_connect
+from conftest import free_port, server_certificate, ws_connect
 
 WS_APP = """
 import json
@@ -62,16 +62,8 @@ def test_scope_of_a_websocket_next_to_wsgi(serve):
 
 
 def test_scope_of_a_websocket_next_to_wsgi_over_tls(serve, tmp_path):
-    import ssl
-
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
+    context = server_certificate(tmp_path)
     server = serve(PROGRAM, str(tmp_path))
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
     with ws_connect("wss://127.0.0.1:%d/chat" % server.port, ssl=context) as ws:
         scope = json.loads(ws.recv(timeout=10))
     assert scope["scheme"] == "wss" and scope["server"] == ["127.0.0.1", server.port]
