@@ -18,14 +18,53 @@ TEST_INSTALLED = os.environ.get("SOCKETIFY_TEST_INSTALLED") == "1"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            return int(ranges.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_PORT_FLOOR = 10000
+_next_port = None
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on now (for programs
-    with a fixed port rewritten, such as the examples)."""
+    given a port number, such as the CLI and the examples).
+
+    Picked below the kernel's ephemeral range: a port out of ``bind(0)`` is
+    one a client connection made by a test running beside this one may take
+    as its local port a moment later, and the server then fails to start
+    with "already in use". Each pytest-xdist worker counts through its own
+    slice of that range, so two workers never hand out the same port."""
+    import random
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    global _next_port
+    ceiling = _ephemeral_low()
+    if ceiling - _PORT_FLOOR < 1000:  # no room below the ephemeral range here
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    slices = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) + 1
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else slices - 1
+    width = (ceiling - _PORT_FLOOR) // slices
+    low = _PORT_FLOOR + (index % slices) * width
+    if _next_port is None:  # a random start, so a later pytest run does not reuse a port in TIME_WAIT
+        _next_port = random.randrange(width)
+    for _ in range(width):
+        port = low + _next_port % width
+        _next_port += 1
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))  # without SO_REUSEADDR: a port in TIME_WAIT is skipped too
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %d..%d" % (low, low + width - 1))
 
 
 def server_env(extra=None):
