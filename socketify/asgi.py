@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union, cast
 from urllib.parse import unquote
 
 from . import _binding
+from ._adapter import AdapterSettings
 from ._binding import ffi, lib
 from ._cache import RepeatCache
 from .app import App, _default, _resolved
@@ -1221,7 +1222,10 @@ class _Lifespan:
             raise ValueError("unexpected ASGI message %r in lifespan" % (kind,))
 
 
-class ASGI:
+_NOT_AN_APP = "ASGI needs an ASGI application (a callable taking scope, receive, send)"
+
+
+class ASGI(AdapterSettings):
     """Serves an ASGI 3 application (HTTP, WebSocket, lifespan) on socketify.
 
     ``websocket``: True serves ASGI WebSockets; a dict is a socketify ws
@@ -1250,20 +1254,13 @@ class ASGI:
         idle_timeout: int = _default(10),
         **limits: Any,
     ) -> None:
-        if not callable(app):
-            raise TypeError("ASGI needs an ASGI application (a callable taking scope, receive, send)")
-        if options is not None and not isinstance(options, AppOptions):
-            raise TypeError("options must be an AppOptions or None")
+        super().__init__(
+            app, options, websocket, websocket_options, task_factory_max_items, lifespan, not_an_app=_NOT_AN_APP
+        )
         if websocket_options is not None:
             unknown = set(websocket_options) - set(WEBSOCKET_DEFAULTS)
             if unknown:
                 raise ValueError("unknown websocket_options keys: %s" % ", ".join(sorted(unknown)))
-        self.app = app
-        self.options = options
-        self.websocket = websocket
-        self.websocket_options = websocket_options
-        self.task_factory_max_items = task_factory_max_items
-        self.lifespan = lifespan
         self.root_path = root_path
         # Not passed: the process-wide App defaults (the CLI's
         # --timeout-graceful-shutdown and --timeout-keep-alive).

@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, 
 from urllib.parse import unquote_to_bytes
 
 from . import _binding
+from ._adapter import AdapterSettings
 from ._binding import ffi, lib
 from ._cache import RepeatCache
 from ._threads import LoopBridge, ThreadPool
@@ -557,7 +558,10 @@ def _ws_behavior(websocket: Dict[str, Any], websocket_options: Optional[Dict[str
     return behavior
 
 
-class WSGI:
+_NOT_AN_APP = "WSGI needs a WSGI application: a callable(environ, start_response)"
+
+
+class WSGI(AdapterSettings):
     """Serves a PEP 3333 application on the native core.
 
     ``WSGI(app, options=None, websocket=None, websocket_options=None,
@@ -581,10 +585,9 @@ class WSGI:
         threads: Optional[int] = None,
         **limits: Any,
     ) -> None:
-        if not callable(app):
-            raise TypeError("WSGI needs a WSGI application: a callable(environ, start_response)")
-        if options is not None and not isinstance(options, AppOptions):
-            raise TypeError("options must be an AppOptions or None")
+        super().__init__(
+            app, options, websocket, websocket_options, task_factory_max_items, lifespan, not_an_app=_NOT_AN_APP
+        )
         if threads is None:
             threads = _default_threads()
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -600,12 +603,6 @@ class WSGI:
                 )
         if isinstance(websocket, dict):
             _Behavior(_ws_behavior(websocket, websocket_options))  # bad keys fail here, not in run()
-        self.app = app
-        self.options = options
-        self.websocket = websocket
-        self.websocket_options = websocket_options
-        self.task_factory_max_items = task_factory_max_items
-        self.lifespan = lifespan
         self.threads = threads
         self._limits = limits
         self._multiprocess = False  # run(workers=N > 1): the app is served by several processes
