@@ -29,6 +29,11 @@ void sk_state_refuse(sk_conn_t *conn, const char *transition);
     }                                                                                              \
   } while (0)
 
+/* In REQUEST, with the response at `stage`: where most transitions start. */
+static inline int sk_state_response_at(const sk_conn_t *conn, enum sk_res_stage stage) {
+  return conn->phase == SK_PHASE_REQUEST && conn->exchange.stage == stage;
+}
+
 /* A new connection: waiting for a head, keep-alive until told otherwise. */
 static inline void sk_state_open(sk_conn_t *conn) {
   conn->phase = SK_PHASE_HEAD;
@@ -50,8 +55,7 @@ static inline void sk_state_begin_request(sk_conn_t *conn, int keep_alive) {
 
 /* REQUEST with its response done -> HEAD: ready for the next request. */
 static inline void sk_state_next_request(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->exchange.stage == SK_RES_DONE,
-                   "take the next request");
+  SK_STATE_REQUIRE(sk_state_response_at(conn, SK_RES_DONE), "take the next request");
   conn->phase = SK_PHASE_HEAD;
   conn->exchange.stage = SK_RES_NONE;
   conn->exchange.serial = 0;
@@ -59,15 +63,14 @@ static inline void sk_state_next_request(sk_conn_t *conn) {
 
 /* Response NONE -> STATUS: a status line is staged. */
 static inline void sk_state_head_staged(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->exchange.stage == SK_RES_NONE,
-                   "stage a status line");
+  SK_STATE_REQUIRE(sk_state_response_at(conn, SK_RES_NONE), "stage a status line");
   conn->exchange.stage = SK_RES_STATUS;
 }
 
 /* Response NONE/STATUS -> BODY: the header section left; the body streams. */
 static inline void sk_state_response_started(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && (conn->exchange.stage == SK_RES_NONE ||
-                                                       conn->exchange.stage == SK_RES_STATUS),
+  SK_STATE_REQUIRE(sk_state_response_at(conn, SK_RES_NONE) ||
+                       sk_state_response_at(conn, SK_RES_STATUS),
                    "start a response body");
   conn->exchange.stage = SK_RES_BODY;
 }
@@ -104,8 +107,7 @@ static inline void sk_state_start_closing(sk_conn_t *conn) {
 
 /* REQUEST with nothing written -> WS: the WebSocket gets its own serial. */
 static inline void sk_state_upgraded(sk_conn_t *conn) {
-  SK_STATE_REQUIRE(conn->phase == SK_PHASE_REQUEST && conn->exchange.stage == SK_RES_NONE,
-                   "upgrade");
+  SK_STATE_REQUIRE(sk_state_response_at(conn, SK_RES_NONE), "upgrade");
   conn->phase = SK_PHASE_WS;
   conn->exchange.stage = SK_RES_DONE;
   conn->exchange.keep_alive = 0;
