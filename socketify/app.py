@@ -840,7 +840,7 @@ class App(RouteMethods, WebSocketRoutes):
         ``_native``) points at the empty shell the core keeps, where every
         handle is stale: their calls are the documented no-ops, never a use
         of freed memory. The shell goes with this object (``__del__``); the
-        App's own later use raises RuntimeError (``__getattr__``)."""
+        App's own later use raises RuntimeError (``_released_class``)."""
         native = self.__dict__.get("_native")
         if native is None or native == ffi.NULL:
             return
@@ -853,16 +853,7 @@ class App(RouteMethods, WebSocketRoutes):
         self._websockets.clear()
         self._released_native = native
         del self._native
-
-    def __getattr__(self, name: str) -> Any:
-        # Reached only when the normal lookup fails: after _release, for
-        # _native, which every use of the native app goes through.
-        if name == "_native" and "_released_native" in self.__dict__:
-            raise RuntimeError(
-                "this App is closed and its loop has ended (run() returned or dispose() ran): "
-                "it cannot be used again; create a new App"
-            )
-        raise AttributeError("%r object has no attribute %r" % (type(self).__name__, name))
+        self.__class__ = _released_class(type(self))
 
     def __del__(self) -> None:  # only reached once nothing refers to the app
         native = self.__dict__.get("_native", self.__dict__.get("_released_native"))
@@ -870,6 +861,33 @@ class App(RouteMethods, WebSocketRoutes):
             lib.sk_app_destroy(native)
         self.__dict__.pop("_native", None)
         self.__dict__.pop("_released_native", None)
+
+
+def _closed_app_native(app: App) -> Any:
+    raise RuntimeError(
+        "this App is closed and its loop has ended (run() returned or dispose() ran): "
+        "it cannot be used again; create a new App"
+    )
+
+
+_released_classes: Dict[type, type] = {}
+
+
+def _released_class(cls: type) -> type:
+    """``cls`` whose ``_native``, which every use of the native app goes
+    through, raises: what a released App becomes. A subclass swapped in at
+    release rather than an ``App.__getattr__``: a class with ``__getattr__``
+    loses CPython's specialised attribute loads, which cost every request
+    about 700 instructions."""
+    released = _released_classes.get(cls)
+    if released is None:
+        released = type(
+            cls.__name__,
+            (cls,),
+            {"_native": property(_closed_app_native), "__module__": cls.__module__, "__qualname__": cls.__qualname__},
+        )
+        _released_classes[cls] = released
+    return released
 
 
 class DomainRouter(RouteMethods):

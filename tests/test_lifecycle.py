@@ -319,6 +319,9 @@ app = apps[-1]
 print("REFUSED", refused(app.run), refused(lambda: app.get("/x", lambda res, req: None)),
       refused(lambda: app.ws("/y", {})), refused(lambda: app.listen(0)), flush=True)
 print("PUBLISH", app.publish("topic", "x"), app.num_subscribers("topic"), flush=True)
+# Still an App by every check; and a live App class keeps CPython's fast
+# attribute loads, which an App.__getattr__ would turn off for every request.
+print("KIND", isinstance(app, App), type(app).__name__, "__getattr__" in vars(App), flush=True)
 app.close()
 app.dispose()  # both still fine on a released App
 # Run alone (no dispose): the core's own fds go when run() returns.
@@ -347,6 +350,7 @@ def test_apps_free_their_native_resources_when_their_loop_ends(tmp_path):
     assert lines["STALE"] == "0 0 None"
     assert lines["REFUSED"] == "True True True True"
     assert lines["PUBLISH"] == "False 0"
+    assert lines["KIND"] == "True App False"
     # What is left is the asyncio loop's (closed by dispose()); the core's
     # poller, timer, wake pipe and listener are gone.
     assert int(lines["RUN"]) <= 5, lines["RUN"]
