@@ -844,6 +844,7 @@ class App(RouteMethods, WebSocketRoutes):
         native = self.__dict__.get("_native")
         if native is None or native == ffi.NULL:
             return
+        released = _released_class(type(self))  # first: it may run a subclass's __init_subclass__
         self._cancel_force_stop()
         if self._attached:
             self._detach()
@@ -852,8 +853,8 @@ class App(RouteMethods, WebSocketRoutes):
         self._pending.clear()
         self._websockets.clear()
         self._released_native = native
-        del self._native
-        self.__class__ = _released_class(type(self))
+        self.__class__ = released  # from here _native raises RuntimeError, before the pointer goes
+        del self.__dict__["_native"]
 
     def __del__(self) -> None:  # only reached once nothing refers to the app
         native = self.__dict__.get("_native", self.__dict__.get("_released_native"))
@@ -870,23 +871,23 @@ def _closed_app_native(app: App) -> Any:
     )
 
 
-_released_classes: Dict[type, type] = {}
-
-
 def _released_class(cls: type) -> type:
     """``cls`` whose ``_native``, which every use of the native app goes
     through, raises: what a released App becomes. A subclass swapped in at
     release rather than an ``App.__getattr__``: a class with ``__getattr__``
     loses CPython's specialised attribute loads, which cost every request
     about 700 instructions."""
-    released = _released_classes.get(cls)
+    released = cls.__dict__.get("_socketify_released_class")  # kept on the class: freed with it
     if released is None:
-        released = type(
-            cls.__name__,
-            (cls,),
-            {"_native": property(_closed_app_native), "__module__": cls.__module__, "__qualname__": cls.__qualname__},
-        )
-        _released_classes[cls] = released
+        namespace = {
+            "_native": property(_closed_app_native),
+            "_socketify_released": True,  # for an __init_subclass__ hook that keeps a registry
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+        }
+        released = type(cls.__name__, (cls,), namespace)
+        cls._socketify_released_class = released  # type: ignore[attr-defined]
     return released
 
 

@@ -38,7 +38,8 @@ def free_port():
     one a client connection made by a test running beside this one may take
     as its local port a moment later, and the server then fails to start
     with "already in use". Each pytest-xdist worker counts through its own
-    slice of that range, so two workers never hand out the same port."""
+    slice of that range (a replacement for a crashed worker shares the
+    spare slice with the serial pass, which runs later)."""
     import random
     import socket
 
@@ -51,8 +52,10 @@ def free_port():
     slices = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) + 1
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else slices - 1
+    if index >= slices - 1:  # the serial pass, or a worker xdist started in place of a crashed one
+        index = slices - 1
     width = (ceiling - _PORT_FLOOR) // slices
-    low = _PORT_FLOOR + (index % slices) * width
+    low = _PORT_FLOOR + index * width
     if _next_port is None:  # a random start, so a later pytest run does not reuse a port in TIME_WAIT
         _next_port = random.randrange(width)
     for _ in range(width):

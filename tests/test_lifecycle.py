@@ -319,8 +319,9 @@ app = apps[-1]
 print("REFUSED", refused(app.run), refused(lambda: app.get("/x", lambda res, req: None)),
       refused(lambda: app.ws("/y", {})), refused(lambda: app.listen(0)), flush=True)
 print("PUBLISH", app.publish("topic", "x"), app.num_subscribers("topic"), flush=True)
-# Still an App by every check; and a live App class keeps CPython's fast
-# attribute loads, which an App.__getattr__ would turn off for every request.
+# Still an App by isinstance and by name (a subclass of it now); and a live
+# App class keeps CPython's fast attribute loads, which an App.__getattr__
+# would turn off for every request.
 print("KIND", isinstance(app, App), type(app).__name__, "__getattr__" in vars(App), flush=True)
 app.close()
 app.dispose()  # both still fine on a released App
