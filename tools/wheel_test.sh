@@ -45,8 +45,8 @@ fresh_venv() {  # fresh_venv DIR PYTHON
   "$1/bin/pip" install -q -U pip >/dev/null 2>&1 || true
 }
 
-pip_install() {  # pip_install VENV REQUIREMENT (quiet unless it fails)
-  "$1/bin/pip" install -q "$2" > "$1.pip.log" 2>&1 || { grep -v "^WARNING: Location" "$1.pip.log" | tail -n 30; exit 1; }
+pip_install() {  # pip_install VENV REQUIREMENT [PIP OPTIONS...] (quiet unless it fails)
+  "$1/bin/pip" install -q "$2" "${@:3}" > "$1.pip.log" 2>&1 || { grep -v "^WARNING: Location" "$1.pip.log" | tail -n 30; exit 1; }
 }
 
 run_tests() {  # run_tests VENV LABEL TESTS...
@@ -79,6 +79,9 @@ run_tests "$work/wheel-$name" "$(basename "$wheel") on $name" $WHEEL_TESTS || st
 
 name=$("$sdist_py" -c 'import sys; print("cpython%d.%d" % sys.version_info[:2])')
 fresh_venv "$work/sdist-$name" "$sdist_py"
-pip_install "$work/sdist-$name" "socketify[test] @ file://$ROOT/$sdist"
+# No cache: pip keys the wheel it builds from a local sdist by the file's
+# path, so an earlier build of the same version at the same path (an earlier
+# run in the same clone) would be installed instead of this sdist.
+pip_install "$work/sdist-$name" "socketify[test] @ file://$ROOT/$sdist" --no-cache-dir
 run_tests "$work/sdist-$name" "$(basename "$sdist") on $name" $SDIST_TESTS || status=1
 exit $status
