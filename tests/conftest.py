@@ -18,16 +18,26 @@ TEST_INSTALLED = os.environ.get("SOCKETIFY_TEST_INSTALLED") == "1"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
-def _ephemeral_low():
+def _port_slice():
+    """(lowest port, how many) this pytest process hands out, below the
+    kernel's ephemeral range; None where that range leaves no room."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
-            return int(ranges.read().split()[0])
+            ceiling = int(ranges.read().split()[0])
     except (OSError, ValueError, IndexError):
-        return 0
+        return None
+    if ceiling - _PORT_FLOOR < 1000:
+        return None
+    slices = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) + 1
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    # The last slice: the serial pass, or a worker xdist started in place of a crashed one.
+    index = min(int(worker[2:]), slices - 1) if worker[:2] == "gw" and worker[2:].isdigit() else slices - 1
+    width = (ceiling - _PORT_FLOOR) // slices
+    return _PORT_FLOOR + index * width, width
 
 
 _PORT_FLOOR = 10000
-_next_port = None
+_ports = None  # (low, width, next offset), set by the first free_port()
 
 
 def free_port():
@@ -43,30 +53,25 @@ def free_port():
     import random
     import socket
 
-    global _next_port
-    ceiling = _ephemeral_low()
-    if ceiling - _PORT_FLOOR < 1000:  # no room below the ephemeral range here
+    global _ports
+    if _ports is None:
+        bounds = _port_slice()
+        # A random start, so a later pytest run does not reuse a port in TIME_WAIT.
+        _ports = (bounds[0], bounds[1], random.randrange(bounds[1])) if bounds else ()
+    if not _ports:  # no room below the ephemeral range here
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             return sock.getsockname()[1]
-    slices = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) + 1
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else slices - 1
-    if index >= slices - 1:  # the serial pass, or a worker xdist started in place of a crashed one
-        index = slices - 1
-    width = (ceiling - _PORT_FLOOR) // slices
-    low = _PORT_FLOOR + index * width
-    if _next_port is None:  # a random start, so a later pytest run does not reuse a port in TIME_WAIT
-        _next_port = random.randrange(width)
-    for _ in range(width):
-        port = low + _next_port % width
-        _next_port += 1
+    low, width, offset = _ports
+    for step in range(width):
+        port = low + (offset + step) % width
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))  # without SO_REUSEADDR: a port in TIME_WAIT is skipped too
             except OSError:
                 continue
-            return port
+        _ports = (low, width, offset + step + 1)
+        return port
     raise RuntimeError("no free port in %d..%d" % (low, low + width - 1))
 
 
